@@ -1,0 +1,43 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is optional.
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+PORT ?= 5000
+
+.PHONY: run test bench build release dev setup format lint clean
+
+setup:
+	@./scripts/setup
+
+release: setup
+	@cmake --preset release >/dev/null
+	@cmake --build build/release -j$(JOBS)
+
+dev: setup
+	@cmake --preset dev >/dev/null
+	@cmake --build build/dev -j$(JOBS)
+
+build: dev
+
+## Installs what is missing, builds, and serves http://127.0.0.1:$(PORT) on the embedded SQLite store.
+run: release
+	./build/release/src/server/gpuopt serve --port $(PORT)
+
+## Installs what is missing, builds with ASan + UBSan, and runs every test.
+test: dev
+	@cd build/dev && ctest --output-on-failure -j1 --timeout 900
+
+## Release build, then the HTTP benchmark against nginx (see bench/README.md).
+bench: setup
+	@./scripts/setup --bench
+	@cmake --preset release >/dev/null
+	@cmake --build build/release -j$(JOBS)
+	@./bench/http_bench.sh
+
+format:
+	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+lint: dev
+	@git ls-files 'src/*.cpp' | xargs clang-tidy -p build/dev --quiet
+
+clean:
+	rm -rf build

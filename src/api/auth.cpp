@@ -1,0 +1,68 @@
+#include "api/auth.hpp"
+
+#include "common/crypto.hpp"
+#include "http/error_response.hpp"
+
+namespace gpuopt::api {
+
+std::optional<std::string> ExtractApiKey(const http::Request& req, const boost::json::object* body) {
+    if (auto it = req.find(http::bhttp::field::authorization); it != req.end()) {
+        std::string_view v = it->value();
+        if (v.size() > 7 && (v.substr(0, 7) == "Bearer " || v.substr(0, 7) == "bearer ")) {
+            v.remove_prefix(7);
+            while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+            return std::string(v);
+        }
+        return std::string();  // another scheme: present but not a key
+    }
+    if (auto it = req.find("X-API-Key"); it != req.end()) return std::string(it->value());
+    if (body != nullptr) {
+        if (const auto* v = body->if_contains("api_key"); v != nullptr && !v->is_null()) {
+            return v->is_string() ? std::string(v->get_string()) : std::string();
+        }
+    }
+    return std::nullopt;
+}
+
+Result<store::Account> Authenticate(store::Store& store, const std::optional<std::string>& key) {
+    if (!key) return Error{ErrorCode::kInvalidApiKey, "An API key is required", {}};
+    if (!IsWellFormedApiKey(*key)) return Error{ErrorCode::kInvalidApiKey, "Invalid API key", {}};
+    auto account = store.FindAccountByKeyHash(HashApiKey(*key));
+    if (!account) {
+        if (account.error().code == ErrorCode::kNotFound) return Error{ErrorCode::kInvalidApiKey, "Invalid API key", {}};
+        return account.error();
+    }
+    return account;
+}
+
+std::optional<http::RateDecision> CheckKeyLimit(Services& s, const store::Account& account) {
+    const Plan* plan = s.config.FindPlan(account.tier);
+    if (plan == nullptr || !plan->requests_per_hour) return std::nullopt;
+    return s.key_limiter.Check("acct:" + std::to_string(account.id), *plan->requests_per_hour, std::chrono::hours(1));
+}
+
+std::optional<http::RateDecision> CheckIpLimit(Services& s, std::string_view bucket, const std::string& ip,
+                                               int per_minute) {
+    if (per_minute <= 0) return std::nullopt;
+    return s.ip_limiter.Check(std::string(bucket) + ":" + ip, per_minute, std::chrono::minutes(1));
+}
+
+void ApplyRateHeaders(http::Response& res, const std::optional<http::RateDecision>& decision) {
+    if (!decision) return;
+    const auto& d = *decision;
+    res.set("RateLimit-Limit", std::to_string(d.limit));
+    res.set("RateLimit-Remaining", std::to_string(d.remaining));
+    res.set("RateLimit-Reset", std::to_string(d.reset_seconds));
+    if (!d.allowed) res.set(http::bhttp::field::retry_after, std::to_string(d.retry_after_seconds));
+}
+
+http::Response RateLimitedResponse(const http::RateDecision& decision, unsigned version) {
+    auto res = http::ErrorResponse(
+        {ErrorCode::kRateLimited,
+         "Rate limit exceeded; retry after " + std::to_string(decision.retry_after_seconds) + " s", {}},
+        version);
+    ApplyRateHeaders(res, decision);
+    return res;
+}
+
+}  // namespace gpuopt::api

@@ -1,0 +1,91 @@
+// POST /api/signup {"email", "tier"?, "payment_method"?}
+#include <boost/json/object.hpp>
+
+#include "api/api.hpp"
+#include "api/auth.hpp"
+#include "common/crypto.hpp"
+#include "common/email.hpp"
+#include "common/json.hpp"
+#include "http/await.hpp"
+#include "http/error_response.hpp"
+
+namespace gpuopt::api {
+
+namespace {
+
+// The sign-up rule, apart from the socket: which account to create, or why not.
+struct SignupRequest {
+    std::string email;
+    std::string tier;
+};
+
+Result<SignupRequest> ParseSignup(std::string_view body, const Config& config) {
+    auto parsed = ParseJson(body);
+    if (!parsed) return parsed.error();
+    if (!parsed->is_object()) return Error::Validation("body", "must be a JSON object");
+    const auto& obj = parsed->get_object();
+    const auto* email = obj.if_contains("email");
+    if (email == nullptr || email->is_null()) return Error::Validation("email", "is required");
+    if (!email->is_string()) return Error::Validation("email", "must be a string");
+    if (email->get_string().size() > 254) return Error::Validation("email", "must be at most 254 characters");
+    SignupRequest req;
+    req.email = NormalizeEmail(std::string_view(email->get_string()));
+    if (!IsValidEmail(req.email)) return Error::Validation("email", "is not a valid e-mail address");
+    req.tier = "free";
+    if (const auto* tier = obj.if_contains("tier"); tier != nullptr && !tier->is_null()) {
+        if (!tier->is_string()) return Error::Validation("tier", "must be a string");
+        req.tier = std::string(tier->get_string());
+        if (config.FindPlan(req.tier) == nullptr) {
+            return Error::Validation("tier", "must be one of free, professional, enterprise");
+        }
+    }
+    if (const auto* pm = obj.if_contains("payment_method"); pm != nullptr && !pm->is_null()) {
+        if (!pm->is_string()) return Error::Validation("payment_method", "must be a string");
+        if (pm->get_string() != "flutterwave" && pm->get_string() != "nowpayments") {
+            return Error::Validation("payment_method", "must be flutterwave or nowpayments");
+        }
+    }
+    if (req.tier != "free") {
+        // Paid sign-up needs a checkout; this server has no payment gateway to send the customer to.
+        return Error::Validation("tier", "paid plans cannot be bought here yet: sign up for free");
+    }
+    return req;
+}
+
+}  // namespace
+
+http::Handler MakeSignupHandler(Services& s) {
+    return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
+        const unsigned version = ctx.request.version();
+        auto limit = CheckIpLimit(s, "signup", ctx.client_ip, s.config.signup_per_minute_per_ip);
+        if (limit && !limit->allowed) co_return RateLimitedResponse(*limit, version);
+
+        auto req = ParseSignup(ctx.request.body(), s.config);
+        if (!req) co_return http::ErrorResponse(req.error(), version);
+
+        const std::string key = GenerateApiKey();
+        store::NewAccount account{req->email, HashApiKey(key), key.substr(0, kApiKeyShownPrefix), req->tier, UtcNow()};
+        auto write = [&](store::Callback<store::Account> done) { s.store.CreateAccount(std::move(account), std::move(done)); };
+        auto created = co_await http::AwaitCallback<store::Account>(std::move(write));
+        if (!created) {
+            if (created.error().code == ErrorCode::kAlreadyExists) {
+                co_return http::ErrorResponse(
+                    {ErrorCode::kAlreadyExists, "An account with this email already exists", {}}, version);
+            }
+            co_return http::ErrorResponse(created.error(), version);
+        }
+        ctx.principal = created->key_prefix;
+        boost::json::object body;
+        body["status"] = "success";
+        body["message"] = "Account created successfully";
+        body["api_key"] = key;
+        body["key_prefix"] = created->key_prefix;
+        body["tier"] = created->tier;
+        body["email"] = created->email;
+        auto res = http::JsonResponse(http::bhttp::status::ok, body, version);
+        ApplyRateHeaders(res, limit);
+        co_return res;
+    };
+}
+
+}  // namespace gpuopt::api

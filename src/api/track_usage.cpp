@@ -1,0 +1,68 @@
+// POST /api/track-usage: an agent report (SPEC §5), answered once its data is durable.
+#include <boost/json/object.hpp>
+
+#include "analysis/savings.hpp"
+#include "api/api.hpp"
+#include "api/auth.hpp"
+#include "api/report_parser.hpp"
+#include "common/json.hpp"
+#include "http/await.hpp"
+#include "http/error_response.hpp"
+
+namespace gpuopt::api {
+
+http::Handler MakeTrackUsageHandler(Services& s) {
+    ReportRules rules;
+    rules.default_cost_per_hour = s.config.default_cost_per_hour;
+    const analysis::SavingsRules savings_rules{s.config.idle_threshold_percent, s.config.recoverable_fraction};
+
+    return [&s, rules, savings_rules](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
+        const unsigned version = ctx.request.version();
+        auto parsed = ParseJson(ctx.request.body());
+        if (!parsed) co_return http::ErrorResponse(parsed.error(), version);
+        if (!parsed->is_object()) {
+            co_return http::ErrorResponse(Error::Validation("body", "must be a JSON object"), version);
+        }
+        const auto& body = parsed->get_object();
+
+        auto account = Authenticate(s.store, ExtractApiKey(ctx.request, &body));
+        if (!account) co_return http::ErrorResponse(account.error(), version);
+        ctx.principal = account->key_prefix;
+        auto limit = CheckKeyLimit(s, *account);
+        if (limit && !limit->allowed) co_return RateLimitedResponse(*limit, version);
+
+        const auto now = UtcNow();
+        auto report = ParseUsageReport(body, rules, now);
+        if (!report) {
+            auto res = http::ErrorResponse(report.error(), version);
+            ApplyRateHeaders(res, limit);
+            co_return res;
+        }
+        const auto savings = analysis::ComputeHourlySavings(report->gpus, savings_rules);
+        const size_t gpu_count = report->gpus.size();
+
+        const Plan* plan = s.config.FindPlan(account->tier);
+        store::IngestRequest ingest{account->id, std::move(*report), plan != nullptr ? plan->gpu_limit : std::nullopt,
+                                    std::chrono::hours(s.config.gpu_limit_window_hours), now};
+        auto write = [&](store::Callback<store::IngestOutcome> done) { s.store.IngestReport(std::move(ingest), std::move(done)); };
+        auto stored = co_await http::AwaitCallback<store::IngestOutcome>(std::move(write));
+        if (!stored) {
+            auto res = http::ErrorResponse(stored.error(), version);
+            ApplyRateHeaders(res, limit);
+            co_return res;
+        }
+
+        boost::json::object out;
+        out["status"] = "success";
+        out["gpus_monitored"] = gpu_count;
+        out["potential_hourly_savings"] = savings.potential_hourly_savings;
+        out["monthly_projection"] = savings.monthly_projection;
+        out["tier"] = account->tier;
+        out["duplicate"] = stored->duplicate;
+        auto res = http::JsonResponse(http::bhttp::status::ok, out, version);
+        ApplyRateHeaders(res, limit);
+        co_return res;
+    };
+}
+
+}  // namespace gpuopt::api

@@ -1,0 +1,420 @@
+#include "common/config.hpp"
+
+#include <arpa/inet.h>
+#include <sodium.h>
+
+#include <boost/url/parse.hpp>
+
+#include <cctype>
+#include <charconv>
+#include <cstring>
+#include <cmath>
+#include <functional>
+
+#include "common/email.hpp"
+
+namespace gpuopt {
+
+// ---------------------------------------------------------------------------------------------------
+// Cidr
+
+namespace {
+
+std::optional<std::array<uint8_t, 16>> ParseAddress(std::string_view text) {
+    std::string s(text);
+    std::array<uint8_t, 16> out{};
+    in_addr v4{};
+    if (inet_pton(AF_INET, s.c_str(), &v4) == 1) {
+        out[10] = 0xff;
+        out[11] = 0xff;
+        std::memcpy(out.data() + 12, &v4, 4);
+        return out;
+    }
+    in6_addr v6{};
+    if (inet_pton(AF_INET6, s.c_str(), &v6) == 1) {
+        std::memcpy(out.data(), &v6, 16);
+        return out;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<Cidr> Cidr::Parse(std::string_view text) {
+    const size_t slash = text.find('/');
+    const std::string_view addr = text.substr(0, slash);
+    auto bytes = ParseAddress(addr);
+    if (!bytes) return std::nullopt;
+    const bool v4 = addr.find(':') == std::string_view::npos;
+    Cidr c;
+    c.bytes = *bytes;
+    c.prefix = 128;
+    if (slash != std::string_view::npos) {
+        const std::string_view p = text.substr(slash + 1);
+        int bits = -1;
+        auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), bits);
+        if (ec != std::errc() || ptr != p.data() + p.size() || bits < 0 || bits > (v4 ? 32 : 128)) {
+            return std::nullopt;
+        }
+        c.prefix = v4 ? bits + 96 : bits;
+    }
+    return c;
+}
+
+bool Cidr::Contains(std::string_view address) const {
+    auto other = ParseAddress(address);
+    if (!other) return false;
+    int bits = prefix;
+    for (size_t i = 0; i < 16 && bits > 0; ++i, bits -= 8) {
+        const auto mask = static_cast<uint8_t>(bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff);
+        if (((*other)[i] & mask) != (bytes[i] & mask)) return false;
+    }
+    return true;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Key/value files
+
+Result<std::map<std::string, std::string>> ParseKeyValueFile(std::string_view text, std::string_view file_name) {
+    std::map<std::string, std::string> out;
+    size_t line_no = 0;
+    while (!text.empty()) {
+        const size_t nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+        ++line_no;
+        auto trim = [](std::string_view s) {
+            while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+            while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+            return s;
+        };
+        line = trim(line);
+        if (line.empty() || line.front() == '#') continue;
+        if (line.substr(0, 7) == "export ") line = trim(line.substr(7));
+        const size_t eq = line.find('=');
+        const auto where = std::string(file_name) + ":" + std::to_string(line_no);
+        if (eq == std::string_view::npos || eq == 0) {
+            return Error::Validation(where, "expected KEY=VALUE");
+        }
+        const std::string_view key = trim(line.substr(0, eq));
+        for (char c : key) {
+            if (!(std::isupper(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_')) {
+                return Error::Validation(where, "setting names are UPPER_CASE letters, digits and _");
+            }
+        }
+        std::string_view value = trim(line.substr(eq + 1));
+        if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
+            value = value.substr(1, value.size() - 2);
+        } else {
+            // An unquoted value may carry a trailing " # comment".
+            const size_t hash = value.find(" #");
+            if (hash != std::string_view::npos) value = trim(value.substr(0, hash));
+        }
+        out[std::string(key)] = std::string(value);
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Settings table
+
+namespace {
+
+using Apply = std::function<std::optional<std::string>(Config&, const std::string&)>;  // error text
+
+struct Setting {
+    const char* name;
+    bool secret;
+    Apply apply;
+};
+
+std::optional<long long> ToInt(const std::string& v, long long lo, long long hi) {
+    long long out = 0;
+    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+    if (ec != std::errc() || ptr != v.data() + v.size() || out < lo || out > hi) return std::nullopt;
+    return out;
+}
+
+std::optional<double> ToDouble(const std::string& v, double lo, double hi) {
+    if (v.empty()) return std::nullopt;
+    char* end = nullptr;
+    const double d = std::strtod(v.c_str(), &end);
+    if (end != v.c_str() + v.size() || !std::isfinite(d) || d < lo || d > hi) return std::nullopt;
+    return d;
+}
+
+std::string Range(long long lo, long long hi) {
+    return "must be a whole number from " + std::to_string(lo) + " to " + std::to_string(hi);
+}
+
+template <class T>
+Apply IntSetting(T Config::*field, long long lo, long long hi) {
+    return [=](Config& c, const std::string& v) -> std::optional<std::string> {
+        auto n = ToInt(v, lo, hi);
+        if (!n) return Range(lo, hi);
+        c.*field = static_cast<T>(*n);
+        return std::nullopt;
+    };
+}
+
+Apply DoubleSetting(double Config::*field, double lo, double hi) {
+    return [=](Config& c, const std::string& v) -> std::optional<std::string> {
+        auto d = ToDouble(v, lo, hi);
+        if (!d) return "must be a number from " + std::to_string(lo) + " to " + std::to_string(hi);
+        c.*field = *d;
+        return std::nullopt;
+    };
+}
+
+Apply StringSetting(std::string Config::*field, bool allow_empty = true) {
+    return [=](Config& c, const std::string& v) -> std::optional<std::string> {
+        if (!allow_empty && v.empty()) return "must not be empty";
+        c.*field = v;
+        return std::nullopt;
+    };
+}
+
+bool IsHttpUrl(const std::string& v) {
+    auto u = boost::urls::parse_absolute_uri(v);
+    if (!u) return false;
+    return (u->scheme() == "http" || u->scheme() == "https") && u->has_authority() && !u->host().empty();
+}
+
+// A setting of a feature that later code reads from `integrations`; validated now.
+Apply Integration(const char* name, std::function<std::optional<std::string>(const std::string&)> check = {}) {
+    return [=](Config& c, const std::string& v) -> std::optional<std::string> {
+        if (check && !v.empty()) {
+            if (auto err = check(v)) return err;
+        }
+        if (!v.empty()) c.integrations[name] = v;
+        return std::nullopt;
+    };
+}
+
+std::optional<std::string> CheckUrl(const std::string& v) {
+    if (!IsHttpUrl(v)) return "must be an absolute http:// or https:// URL";
+    return std::nullopt;
+}
+
+Plan* FindPlanMut(Config& c, std::string_view tier) {
+    for (auto& p : c.plans) {
+        if (p.tier == tier) return &p;
+    }
+    return nullptr;
+}
+
+Apply PlanPrice(const char* tier) {
+    return [=](Config& c, const std::string& v) -> std::optional<std::string> {
+        auto d = ToDouble(v, 0, 100000);
+        if (!d) return "must be a price in USD from 0 to 100000";
+        FindPlanMut(c, tier)->price_usd = *d;
+        return std::nullopt;
+    };
+}
+
+// 0 means unlimited.
+Apply PlanRate(const char* tier) {
+    return [=](Config& c, const std::string& v) -> std::optional<std::string> {
+        auto n = ToInt(v, 0, 100000000);
+        if (!n) return Range(0, 100000000) + " (0 = unlimited)";
+        FindPlanMut(c, tier)->requests_per_hour = *n == 0 ? std::nullopt : std::optional<int>(static_cast<int>(*n));
+        return std::nullopt;
+    };
+}
+
+const std::vector<Setting>& Settings() {
+    static const std::vector<Setting> settings = {
+        {"HOST", false, StringSetting(&Config::host, false)},
+        {"PORT", false, IntSetting(&Config::port, 0, 65535)},
+        {"DATA_DIR", false, StringSetting(&Config::data_dir, false)},
+        {"WEB_DIR", false, StringSetting(&Config::web_dir, false)},
+        {"THREADS", false, IntSetting(&Config::threads, 0, 256)},
+        {"BASE_URL", false,
+         [](Config& c, const std::string& v) -> std::optional<std::string> {
+             if (!IsHttpUrl(v)) return "must be an absolute http:// or https:// URL";
+             c.base_url = v;
+             while (!c.base_url.empty() && c.base_url.back() == '/') c.base_url.pop_back();
+             return std::nullopt;
+         }},
+        {"DATABASE_URL", true,
+         [](Config& c, const std::string& v) -> std::optional<std::string> {
+             if (v.empty() || v.rfind("sqlite:", 0) == 0) {
+                 c.database_url = v;
+                 return std::nullopt;
+             }
+             if (v.rfind("postgresql://", 0) == 0 || v.rfind("postgres://", 0) == 0) {
+                 return "PostgreSQL is not supported by this build yet; unset it to use the embedded SQLite store";
+             }
+             return "must be sqlite:PATH (or unset for the embedded store in DATA_DIR)";
+         }},
+        {"REDIS_URL", true, Integration("REDIS_URL", [](const std::string& v) -> std::optional<std::string> {
+             auto u = boost::urls::parse_absolute_uri(v);
+             if (!u || (u->scheme() != "redis" && u->scheme() != "rediss")) return "must be a redis:// or rediss:// URL";
+             return std::nullopt;
+         })},
+        {"LOG_LEVEL", false,
+         [](Config& c, const std::string& v) -> std::optional<std::string> {
+             static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+             for (const char* l : kLevels) {
+                 if (v == l) {
+                     c.log_level = v;
+                     return std::nullopt;
+                 }
+             }
+             return "must be one of trace, debug, info, warn, error, critical, off";
+         }},
+        {"ACCESS_LOG", false, StringSetting(&Config::access_log)},
+        {"READ_TIMEOUT_SECONDS", false, IntSetting(&Config::read_timeout_seconds, 1, 3600)},
+        {"KEEPALIVE_TIMEOUT_SECONDS", false, IntSetting(&Config::keepalive_timeout_seconds, 1, 3600)},
+        {"SHUTDOWN_GRACE_SECONDS", false, IntSetting(&Config::shutdown_grace_seconds, 0, 600)},
+        {"ADMIN_TOKEN", true,
+         [](Config& c, const std::string& v) -> std::optional<std::string> {
+             if (!v.empty() && v.size() < 16) return "must be at least 16 characters";
+             c.admin_token = v;
+             return std::nullopt;
+         }},
+        {"SECRET_KEY", true,
+         [](Config& c, const std::string& v) -> std::optional<std::string> {
+             if (!v.empty() && v.size() < 32) return "must be at least 32 characters";
+             c.secret_key = v;
+             return std::nullopt;
+         }},
+        {"ENCRYPTION_KEY", true,
+         [](Config& c, const std::string& v) -> std::optional<std::string> {
+             if (!v.empty()) {
+                 // Fernet: 32 bytes, URL-safe base64 with padding (44 characters).
+                 unsigned char raw[64];
+                 size_t len = 0;
+                 if (v.size() != 44 || sodium_base642bin(raw, sizeof raw, v.data(), v.size(), nullptr, &len, nullptr,
+                                                         sodium_base64_VARIANT_URLSAFE) != 0 ||
+                     len != 32) {
+                     return "must be a Fernet key: 32 bytes in URL-safe base64 (44 characters)";
+                 }
+             }
+             c.encryption_key = v;
+             return std::nullopt;
+         }},
+        {"SESSION_TIMEOUT", false, IntSetting(&Config::session_timeout_seconds, 60, 30 * 86400)},
+        {"MAX_LOGIN_ATTEMPTS", false, IntSetting(&Config::max_login_attempts, 1, 1000)},
+        {"TRUSTED_PROXIES", false,
+         [](Config& c, const std::string& v) -> std::optional<std::string> {
+             c.trusted_proxies.clear();
+             size_t start = 0;
+             while (start <= v.size()) {
+                 const size_t comma = v.find(',', start);
+                 std::string item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+                 item.erase(0, item.find_first_not_of(' '));
+                 item.erase(item.find_last_not_of(' ') + 1);
+                 if (!item.empty()) {
+                     auto cidr = Cidr::Parse(item);
+                     if (!cidr) return "'" + item + "' is not an IP address or CIDR network";
+                     c.trusted_proxies.push_back(*cidr);
+                 }
+                 if (comma == std::string::npos) break;
+                 start = comma + 1;
+             }
+             return std::nullopt;
+         }},
+        {"FREE_GPU_LIMIT", false,
+         [](Config& c, const std::string& v) -> std::optional<std::string> {
+             auto n = ToInt(v, 1, 100000);
+             if (!n) return Range(1, 100000);
+             FindPlanMut(c, "free")->gpu_limit = static_cast<int>(*n);
+             return std::nullopt;
+         }},
+        {"GPU_LIMIT_WINDOW_HOURS", false, IntSetting(&Config::gpu_limit_window_hours, 1, 24 * 31)},
+        {"PROFESSIONAL_PRICE", false, PlanPrice("professional")},
+        {"ENTERPRISE_PRICE", false, PlanPrice("enterprise")},
+        {"RATE_LIMIT_FREE", false, PlanRate("free")},
+        {"RATE_LIMIT_PROFESSIONAL", false, PlanRate("professional")},
+        {"RATE_LIMIT_ENTERPRISE", false, PlanRate("enterprise")},
+        {"SIGNUP_RATE_LIMIT", false, IntSetting(&Config::signup_per_minute_per_ip, 0, 1000000)},
+        {"IDLE_THRESHOLD", false, DoubleSetting(&Config::idle_threshold_percent, 0, 100)},
+        {"RECOVERABLE_FRACTION", false, DoubleSetting(&Config::recoverable_fraction, 0, 1)},
+        {"DEFAULT_COST_PER_HOUR", false, DoubleSetting(&Config::default_cost_per_hour, 0, 1000)},
+        {"FLUTTERWAVE_SECRET_KEY", true, Integration("FLUTTERWAVE_SECRET_KEY")},
+        {"FLUTTERWAVE_PUBLIC_KEY", false, Integration("FLUTTERWAVE_PUBLIC_KEY")},
+        {"FLUTTERWAVE_SECRET_HASH", true, Integration("FLUTTERWAVE_SECRET_HASH")},
+        {"FLUTTERWAVE_BASE_URL", false, Integration("FLUTTERWAVE_BASE_URL", CheckUrl)},
+        {"NOWPAYMENTS_API_KEY", true, Integration("NOWPAYMENTS_API_KEY")},
+        {"NOWPAYMENTS_IPN_SECRET", true, Integration("NOWPAYMENTS_IPN_SECRET")},
+        {"NOWPAYMENTS_SANDBOX", false, Integration("NOWPAYMENTS_SANDBOX", [](const std::string& v) -> std::optional<std::string> {
+             if (v != "true" && v != "false" && v != "1" && v != "0") return "must be true or false";
+             return std::nullopt;
+         })},
+        {"NOWPAYMENTS_BASE_URL", false, Integration("NOWPAYMENTS_BASE_URL", CheckUrl)},
+        {"SMTP_SERVER", false, Integration("SMTP_SERVER")},
+        {"SMTP_PORT", false, Integration("SMTP_PORT", [](const std::string& v) -> std::optional<std::string> {
+             if (!ToInt(v, 1, 65535)) return Range(1, 65535);
+             return std::nullopt;
+         })},
+        {"SENDER_EMAIL", false, Integration("SENDER_EMAIL", [](const std::string& v) -> std::optional<std::string> {
+             if (!IsValidEmail(v)) return "must be an e-mail address";
+             return std::nullopt;
+         })},
+        {"SENDER_PASSWORD", true, Integration("SENDER_PASSWORD")},
+        {"SENDGRID_API_KEY", true, Integration("SENDGRID_API_KEY")},
+        {"GITHUB_TOKEN", true, Integration("GITHUB_TOKEN")},
+        {"GITHUB_API_URL", false, Integration("GITHUB_API_URL", CheckUrl)},
+        {"REDDIT_CLIENT_ID", false, Integration("REDDIT_CLIENT_ID")},
+        {"REDDIT_CLIENT_SECRET", true, Integration("REDDIT_CLIENT_SECRET")},
+        {"REDDIT_USER_AGENT", false, Integration("REDDIT_USER_AGENT")},
+        // The agent's settings may share a .env with the server; accepted here, used by gpuopt-agent.
+        {"GPU_OPTIMIZER_API_KEY", true, Integration("GPU_OPTIMIZER_API_KEY")},
+        {"GPU_OPTIMIZER_SERVER_URL", false, Integration("GPU_OPTIMIZER_SERVER_URL", CheckUrl)},
+    };
+    return settings;
+}
+
+std::vector<Plan> DefaultPlans() {
+    return {
+        {"free", "Free", 0, 2, 100, {"Monitoring", "Weekly report email", "Idle detection"}},
+        {"professional", "Professional", 49, std::nullopt, 1000,
+         {"Unlimited GPUs", "Real-time idle alerts (email, Slack)", "Daily report", "Full recommendations",
+          "13-month history"}},
+        {"enterprise", "Enterprise", 199, std::nullopt, std::nullopt,
+         {"Everything in Professional", "Custom integrations (outgoing webhooks)", "Priority support",
+          "SSO-ready admin"}},
+    };
+}
+
+}  // namespace
+
+const Plan* Config::FindPlan(std::string_view tier) const {
+    for (const auto& p : plans) {
+        if (p.tier == tier) return &p;
+    }
+    return nullptr;
+}
+
+std::vector<std::string> KnownSettingNames() {
+    std::vector<std::string> names;
+    for (const auto& s : Settings()) names.emplace_back(s.name);
+    return names;
+}
+
+Result<Config> BuildConfig(const std::map<std::string, ConfigValue>& values) {
+    Config config;
+    config.plans = DefaultPlans();
+    for (const auto& [name, cv] : values) {
+        const Setting* setting = nullptr;
+        for (const auto& s : Settings()) {
+            if (name == s.name) setting = &s;
+        }
+        if (setting == nullptr) {
+            if (cv.origin == ConfigOrigin::kConfigFile || cv.origin == ConfigOrigin::kDotEnv) {
+                return Error::Validation(name, "unknown setting in " + cv.where);
+            }
+            continue;  // the environment holds many unrelated names
+        }
+        if (setting->secret && cv.origin == ConfigOrigin::kConfigFile) {
+            return Error::Validation(name, "is a secret: set it in the environment or .env, not in " + cv.where);
+        }
+        if (auto err = setting->apply(config, cv.value)) {
+            return Error::Validation(name, *err);
+        }
+    }
+    return config;
+}
+
+}  // namespace gpuopt

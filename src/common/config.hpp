@@ -1,0 +1,100 @@
+// The server's one typed configuration. Loaded and validated once at start-up (server/main.cpp);
+// afterwards read-only and shared freely between threads.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace gpuopt {
+
+// An IPv4 or IPv6 network, e.g. 10.0.0.0/8 or ::1/128. A bare address is a /32 or /128.
+struct Cidr {
+    std::array<uint8_t, 16> bytes{};  // IPv4 kept as v4-mapped IPv6
+    int prefix = 128;
+    static std::optional<Cidr> Parse(std::string_view text);
+    bool Contains(std::string_view address) const;
+};
+
+struct Plan {
+    std::string tier;                       // "free", "professional", "enterprise"
+    std::string display_name;
+    double price_usd = 0;                   // per month
+    std::optional<int> gpu_limit;           // distinct GPUs per window; nullopt = unlimited
+    std::optional<int> requests_per_hour;   // per API key; nullopt = unlimited
+    std::vector<std::string> features;
+};
+
+struct Config {
+    // Serving.
+    std::string host = "127.0.0.1";
+    uint16_t port = 5000;
+    std::string data_dir = "./data";
+    std::string web_dir = "web";
+    int threads = 0;  // 0: one per core
+    std::string base_url = "http://127.0.0.1:5000";
+    std::string database_url;  // empty or sqlite:PATH: the embedded store in data_dir
+    std::string log_level = "info";
+    std::string access_log = "-";  // file path, "-" for stdout, "off"
+    std::string port_file;          // written with the bound port once listening
+
+    // HTTP limits.
+    size_t max_body_bytes = 1024 * 1024;
+    size_t max_header_bytes = 8 * 1024;
+    int read_timeout_seconds = 30;
+    int keepalive_timeout_seconds = 75;
+    int shutdown_grace_seconds = 10;
+
+    // Security.
+    std::string admin_token;      // secret
+    std::string secret_key;       // secret
+    std::string encryption_key;   // secret, Fernet format
+    int session_timeout_seconds = 3600;
+    int max_login_attempts = 5;
+    std::vector<Cidr> trusted_proxies;
+
+    // Plans and limits (SPEC §3).
+    std::vector<Plan> plans;
+    int gpu_limit_window_hours = 24;
+    int signup_per_minute_per_ip = 5;
+
+    // Analysis (SPEC §6).
+    double idle_threshold_percent = 15.0;
+    double recoverable_fraction = 0.5;
+    double default_cost_per_hour = 3.06;
+
+    // Integrations configured now and used by later features; kept so that a malformed value stops
+    // start-up today rather than on the day the feature ships.
+    std::map<std::string, std::string> integrations;
+
+    const Plan* FindPlan(std::string_view tier) const;
+};
+
+// Where a value came from; secrets may only come from the environment or .env.
+enum class ConfigOrigin { kDefault, kDotEnv, kConfigFile, kEnvironment, kFlag };
+
+struct ConfigValue {
+    std::string value;
+    ConfigOrigin origin = ConfigOrigin::kDefault;
+    std::string where;  // file name for file origins, for error messages
+};
+
+// Parses KEY=VALUE lines (.env and --config files share this format): blank lines and # comments are
+// skipped, an optional "export " prefix is allowed, values may be single- or double-quoted.
+// Fails naming the line for anything else.
+Result<std::map<std::string, std::string>> ParseKeyValueFile(std::string_view text, std::string_view file_name);
+
+// Applies values over the defaults. Fails with a message naming the setting for an unknown name from a
+// file, a malformed value, or a secret read from a --config file.
+Result<Config> BuildConfig(const std::map<std::string, ConfigValue>& values);
+
+// The names BuildConfig knows, in .env.example order.
+std::vector<std::string> KnownSettingNames();
+
+}  // namespace gpuopt

@@ -1,0 +1,22 @@
+// UTC time helpers. Every timestamp the server stores or sends is UTC, written as
+// "YYYY-MM-DDTHH:MM:SSZ" so that text order is time order on every store backend.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace gpuopt {
+
+using SysSeconds = std::chrono::sys_seconds;
+
+SysSeconds UtcNow();
+std::string FormatUtc(SysSeconds t);
+
+// Parses RFC 3339 date-times: "2026-11-25T10:00:00Z", with optional fractional seconds and a
+// numeric offset ("+02:00"); the result is converted to UTC. Returns nullopt for anything else,
+// including impossible dates (2026-02-30) and years outside 1970..9999.
+std::optional<SysSeconds> ParseUtc(std::string_view text);
+
+}  // namespace gpuopt

@@ -1,0 +1,63 @@
+#include "http/rate_limiter.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace gpuopt::http {
+
+RateLimiter::RateLimiter(Clock clock) : clock_(std::move(clock)) {}
+
+RateDecision RateLimiter::Check(std::string_view key, int limit, std::chrono::seconds period) {
+    const auto now = clock_();
+    const double capacity = limit;
+    const double rate = capacity / std::max<double>(1.0, static_cast<double>(period.count()));  // tokens/s
+    Shard& shard = shards_[std::hash<std::string_view>{}(key) % kShards];
+    std::lock_guard lock(shard.mu);
+
+    auto refill = [&](Bucket& b) {
+        const double elapsed = std::chrono::duration<double>(now - b.updated).count();
+        b.tokens = std::min(b.capacity, b.tokens + std::max(0.0, elapsed) * b.rate);
+        b.updated = now;
+    };
+
+    if (++shard.checks_since_sweep >= kSweepEvery) {
+        shard.checks_since_sweep = 0;
+        for (auto it = shard.buckets.begin(); it != shard.buckets.end();) {
+            refill(it->second);
+            it = it->second.tokens >= it->second.capacity ? shard.buckets.erase(it) : std::next(it);
+        }
+    }
+
+    auto [it, inserted] = shard.buckets.try_emplace(std::string(key), Bucket{capacity, capacity, rate, now});
+    Bucket& b = it->second;
+    if (!inserted) refill(b);
+    if (b.capacity != capacity || b.rate != rate) {  // the key's plan changed: keep its spent share
+        b.tokens = std::min(capacity, b.tokens);
+        b.capacity = capacity;
+        b.rate = rate;
+    }
+
+    RateDecision d;
+    d.limit = limit;
+    if (b.tokens >= 1.0) {
+        b.tokens -= 1.0;
+        d.allowed = true;
+    } else {
+        d.allowed = false;
+        d.retry_after_seconds = std::max(1, static_cast<int>(std::ceil((1.0 - b.tokens) / rate)));
+    }
+    d.remaining = static_cast<int>(std::floor(b.tokens));
+    d.reset_seconds = static_cast<int>(std::ceil((capacity - b.tokens) / rate));
+    return d;
+}
+
+size_t RateLimiter::TrackedKeys() {
+    size_t n = 0;
+    for (auto& s : shards_) {
+        std::lock_guard lock(s.mu);
+        n += s.buckets.size();
+    }
+    return n;
+}
+
+}  // namespace gpuopt::http

@@ -1,0 +1,53 @@
+// In-process rate limiting with token buckets: each key holds up to `limit` tokens, refilled evenly
+// over `period`; a request takes one. Thread-safe (sharded locks). Idle keys are forgotten once their
+// bucket is full again, so memory stays proportional to the keys active within one period.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace gpuopt::http {
+
+struct RateDecision {
+    bool allowed = true;
+    int limit = 0;
+    int remaining = 0;            // whole tokens left after this request
+    int reset_seconds = 0;        // until the bucket is full again
+    int retry_after_seconds = 0;  // until one token is available (0 when allowed)
+};
+
+class RateLimiter {
+public:
+    using Clock = std::function<std::chrono::steady_clock::time_point()>;
+    explicit RateLimiter(Clock clock = [] { return std::chrono::steady_clock::now(); });
+
+    // Takes one token from `key`'s bucket when one is available. `limit` must be > 0.
+    RateDecision Check(std::string_view key, int limit, std::chrono::seconds period);
+
+    size_t TrackedKeys();
+
+private:
+    struct Bucket {
+        double tokens;
+        double capacity;
+        double rate;  // tokens per second
+        std::chrono::steady_clock::time_point updated;
+    };
+    struct Shard {
+        std::mutex mu;
+        std::unordered_map<std::string, Bucket> buckets;
+        size_t checks_since_sweep = 0;
+    };
+    static constexpr size_t kShards = 16;
+    static constexpr size_t kSweepEvery = 4096;
+
+    Clock clock_;
+    std::array<Shard, kShards> shards_;
+};
+
+}  // namespace gpuopt::http

@@ -1,0 +1,79 @@
+// The HTTP server: an acceptor and one C++20 coroutine per connection, on a pool of threads.
+// Each connection is a keep-alive loop with a read timeout on every read, limits on header and body
+// size, security headers on every response, a JSON access-log line per request, and the JSON error
+// envelope for every failure (including the ones found before routing: 400, 404, 405, 413, 415, 431).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "common/config.hpp"
+#include "common/log.hpp"
+#include "common/result.hpp"
+#include "http/router.hpp"
+#include "http/static_files.hpp"
+
+namespace gpuopt::http {
+
+struct ServerOptions {
+    size_t max_body_bytes = 1024 * 1024;
+    size_t max_header_bytes = 8 * 1024;
+    std::chrono::seconds read_timeout{30};
+    std::chrono::seconds keepalive_timeout{75};
+    std::chrono::seconds shutdown_grace{10};
+    std::vector<Cidr> trusted_proxies;
+    std::filesystem::path web_dir;  // empty: no static files
+};
+
+class Server {
+public:
+    Server(ServerOptions options, Router router, AccessLog* access_log);
+    ~Server();
+
+    // Binds and starts accepting. Returns the bound port (useful with port 0).
+    Result<uint16_t> Listen(const std::string& host, uint16_t port);
+
+    // Runs the I/O loop on `threads` threads (this one included) until Stop() has finished.
+    void Run(int threads);
+
+    // Thread-safe and idempotent. Stops accepting, lets requests in flight finish (their responses
+    // say Connection: close), closes idle connections, and force-closes whatever is left after the
+    // grace period. Run() returns once every connection has ended.
+    void Stop();
+
+    boost::asio::io_context& io() { return io_; }
+    const Router& router() const { return router_; }
+
+private:
+    struct Session;
+    boost::asio::awaitable<void> AcceptLoop();
+    boost::asio::awaitable<void> RunSession(std::shared_ptr<Session> session);
+    boost::asio::awaitable<Response> Dispatch(Request& request, RequestContext& ctx);
+    void Finish(Response& res, bool head, bool keep_alive) const;
+    void LogAccess(const Request* req, std::string_view client_ip, const Response& res,
+                   std::chrono::steady_clock::time_point start, std::string_view principal) const;
+    void SessionEnded(Session* session);
+
+    ServerOptions options_;
+    Router router_;
+    StaticFiles static_files_;
+    AccessLog* access_log_;
+    boost::asio::io_context io_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    boost::asio::steady_timer grace_timer_;
+    std::atomic<bool> stopping_{false};
+    std::mutex sessions_mu_;
+    std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
+};
+
+}  // namespace gpuopt::http

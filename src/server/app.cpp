@@ -1,0 +1,117 @@
+#include "server/app.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/signal_set.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "store/sqlite/sqlite_store.hpp"
+
+namespace gpuopt::server {
+
+std::string SqlitePath(const Config& config) {
+    if (config.database_url.rfind("sqlite:", 0) == 0) return config.database_url.substr(7);
+    return (std::filesystem::path(config.data_dir) / "gpuopt.db").string();
+}
+
+Result<std::unique_ptr<store::Store>> OpenStore(const Config& config) {
+    std::error_code ec;
+    std::filesystem::create_directories(config.data_dir, ec);
+    if (ec) return Error::Validation("DATA_DIR", "cannot create " + config.data_dir + ": " + ec.message());
+    store::sqlite::SqliteStore::Options options;
+    options.path = SqlitePath(config);
+    options.read_connections = static_cast<size_t>(std::max(4, config.threads * 2));
+    auto opened = store::sqlite::SqliteStore::Open(options);
+    if (!opened) return opened.error();
+    return std::unique_ptr<store::Store>(std::move(*opened));
+}
+
+App::App(Config config) : config_(std::move(config)) {}
+
+App::~App() {
+    if (store_) store_->Close();
+}
+
+Result<std::unique_ptr<App>> App::Create(Config config) {
+    if (config.threads <= 0) config.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    std::unique_ptr<App> app(new App(std::move(config)));
+    const Config& c = app->config_;
+
+    auto store = OpenStore(c);
+    if (!store) return store.error();
+    app->store_ = std::move(*store);
+
+    auto log = AccessLog::Open(c.access_log);
+    if (!log) return log.error();
+    app->access_log_ = std::move(*log);
+
+    app->services_ = std::make_unique<api::Services>(api::Services{c, *app->store_, app->key_limiter_, app->ip_limiter_});
+    http::Router router;
+    api::RegisterRoutes(router, *app->services_);
+
+    http::ServerOptions options;
+    options.max_body_bytes = c.max_body_bytes;
+    options.max_header_bytes = c.max_header_bytes;
+    options.read_timeout = std::chrono::seconds(c.read_timeout_seconds);
+    options.keepalive_timeout = std::chrono::seconds(c.keepalive_timeout_seconds);
+    options.shutdown_grace = std::chrono::seconds(c.shutdown_grace_seconds);
+    options.trusted_proxies = c.trusted_proxies;
+    options.web_dir = c.web_dir;
+    app->server_ = std::make_unique<http::Server>(std::move(options), std::move(router), app->access_log_.get());
+    return app;
+}
+
+void App::LogFeatures() const {
+    const Config& c = config_;
+    spdlog::info("store: SQLite at {}", SqlitePath(c));
+    spdlog::info("operator API (/api/stats): {}", c.admin_token.empty() ? "off - ADMIN_TOKEN is not set" : "on");
+    spdlog::info("X-Forwarded-For: {}", c.trusted_proxies.empty()
+                                            ? "ignored - TRUSTED_PROXIES is not set"
+                                            : "honoured from " + std::to_string(c.trusted_proxies.size()) + " trusted network(s)");
+    if (c.integrations.count("REDIS_URL") != 0) {
+        spdlog::warn("REDIS_URL is set, but this build keeps rate-limit counters in process");
+    }
+    std::error_code ec;
+    if (!std::filesystem::is_directory(c.web_dir, ec)) {
+        spdlog::warn("web pages: off - WEB_DIR {} is not a folder", c.web_dir);
+    }
+}
+
+Result<uint16_t> App::Listen() {
+    auto port = server_->Listen(config_.host, config_.port);
+    if (!port) return port.error();
+    LogFeatures();
+    spdlog::info("gpuopt {} listening on http://{}:{} with {} thread(s)", GPUOPT_VERSION, config_.host, *port,
+                 config_.threads);
+    if (!config_.port_file.empty()) {
+        const std::string tmp = config_.port_file + ".tmp";
+        {
+            std::ofstream out(tmp, std::ios::trunc);
+            out << *port << "\n";
+        }
+        std::error_code ec;
+        std::filesystem::rename(tmp, config_.port_file, ec);
+        if (ec) return Error::Validation("--port-file", "cannot write " + config_.port_file + ": " + ec.message());
+    }
+    return port;
+}
+
+void App::Run() {
+    boost::asio::signal_set signals(server_->io(), SIGINT, SIGTERM);
+    signals.async_wait([this](boost::system::error_code ec, int signo) {
+        if (ec) return;
+        spdlog::info("received signal {}: finishing requests in flight, then stopping", signo);
+        server_->Stop();
+    });
+    server_->Run(config_.threads);
+    boost::system::error_code ignored;
+    signals.cancel(ignored);
+    store_->Close();
+    access_log_->Flush();
+    spdlog::info("stopped cleanly");
+}
+
+}  // namespace gpuopt::server

@@ -1,0 +1,47 @@
+// The one place that builds the concrete objects (store, limiters, handlers, HTTP server) from the
+// Config and wires them together.
+#pragma once
+
+#include <memory>
+
+#include "api/api.hpp"
+#include "common/config.hpp"
+#include "common/log.hpp"
+#include "http/rate_limiter.hpp"
+#include "http/server.hpp"
+#include "store/store.hpp"
+
+namespace gpuopt::server {
+
+// Path of the SQLite file for a config: DATABASE_URL=sqlite:PATH, or DATA_DIR/gpuopt.db.
+std::string SqlitePath(const Config& config);
+
+// Opens the store in config's data dir (creating the folder), applying migrations.
+Result<std::unique_ptr<store::Store>> OpenStore(const Config& config);
+
+class App {
+public:
+    static Result<std::unique_ptr<App>> Create(Config config);
+    ~App();
+
+    // Binds the listener; returns the port. Writes config.port_file when set.
+    Result<uint16_t> Listen();
+
+    // Serves until SIGINT/SIGTERM, then shuts down gracefully: stop accepting, finish requests in
+    // flight, flush the store and the access log.
+    void Run();
+
+private:
+    explicit App(Config config);
+    void LogFeatures() const;
+
+    Config config_;
+    std::unique_ptr<store::Store> store_;
+    std::unique_ptr<AccessLog> access_log_;
+    http::RateLimiter key_limiter_;
+    http::RateLimiter ip_limiter_;
+    std::unique_ptr<api::Services> services_;
+    std::unique_ptr<http::Server> server_;
+};
+
+}  // namespace gpuopt::server

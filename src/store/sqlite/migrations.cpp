@@ -1,0 +1,119 @@
+#include "store/sqlite/migrations.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace gpuopt::store::sqlite {
+
+// Timestamps are TEXT "YYYY-MM-DDTHH:MM:SSZ" written by the server (never SQLite's own clock), so the
+// same queries run unchanged on PostgreSQL.
+const std::vector<Migration>& Migrations() {
+    static const std::vector<Migration> migrations = {
+        {1, "accounts and usage reports", R"sql(
+CREATE TABLE accounts (
+    id             INTEGER PRIMARY KEY,
+    email          TEXT NOT NULL UNIQUE,
+    api_key_hash   TEXT NOT NULL UNIQUE,
+    api_key_prefix TEXT NOT NULL,
+    tier           TEXT NOT NULL CHECK (tier IN ('free', 'professional', 'enterprise')),
+    created_at     TEXT NOT NULL
+);
+CREATE INDEX accounts_created_at ON accounts (created_at);
+
+CREATE TABLE usage_reports (
+    id            INTEGER PRIMARY KEY,
+    account_id    INTEGER NOT NULL REFERENCES accounts (id),
+    report_id     TEXT,
+    agent_id      TEXT NOT NULL,
+    hostname      TEXT NOT NULL,
+    agent_version TEXT NOT NULL,
+    cloud         TEXT,
+    window_start  TEXT NOT NULL,
+    window_end    TEXT NOT NULL,
+    samples       INTEGER NOT NULL,
+    received_at   TEXT NOT NULL,
+    UNIQUE (account_id, report_id)
+);
+CREATE INDEX usage_reports_received_at ON usage_reports (received_at);
+
+CREATE TABLE gpu_windows (
+    id             INTEGER PRIMARY KEY,
+    report_pk      INTEGER NOT NULL REFERENCES usage_reports (id),
+    account_id     INTEGER NOT NULL REFERENCES accounts (id),
+    host           TEXT NOT NULL,
+    gpu_key        TEXT NOT NULL,
+    gpu_index      INTEGER NOT NULL,
+    uuid           TEXT,
+    gpu_name       TEXT NOT NULL,
+    util_avg       REAL NOT NULL,
+    util_max       REAL,
+    idle_fraction  REAL,
+    mem_used_mib   REAL NOT NULL,
+    mem_total_mib  REAL NOT NULL,
+    temperature_c  REAL,
+    power_w        REAL,
+    power_limit_w  REAL,
+    cost_per_hour  REAL NOT NULL,
+    window_seconds INTEGER NOT NULL,
+    window_end     TEXT NOT NULL,
+    processes      TEXT NOT NULL
+);
+CREATE INDEX gpu_windows_account_end ON gpu_windows (account_id, window_end);
+
+CREATE TABLE gpus_seen (
+    account_id INTEGER NOT NULL REFERENCES accounts (id),
+    gpu_key    TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen  TEXT NOT NULL,
+    PRIMARY KEY (account_id, gpu_key)
+);
+CREATE INDEX gpus_seen_last_seen ON gpus_seen (last_seen);
+)sql"},
+    };
+    return migrations;
+}
+
+Result<int> Migrate(Connection& db, SysSeconds now) {
+    if (auto r = db.Exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                         " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)");
+        !r) {
+        return r.error();
+    }
+    int64_t current = 0;
+    {
+        auto stmt = db.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+        if (!stmt) return stmt.error();
+        auto row = stmt->Step();
+        if (!row) return row.error();
+        current = stmt->Int(0);
+    }
+    const auto& all = Migrations();
+    if (!all.empty() && current > all.back().version) {
+        return Error{ErrorCode::kInternal,
+                     "database schema version " + std::to_string(current) + " is newer than this program (" +
+                         std::to_string(all.back().version) + ")",
+                     {}};
+    }
+    int applied = 0;
+    for (const auto& m : all) {
+        if (m.version <= current) continue;
+        if (auto r = db.Exec("BEGIN IMMEDIATE"); !r) return r.error();
+        auto fail = [&](const Error& e) {
+            (void)db.Exec("ROLLBACK");
+            return e;
+        };
+        if (auto r = db.Exec(m.sql); !r) return fail(r.error());
+        {
+            auto stmt = db.Prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)");
+            if (!stmt) return fail(stmt.error());
+            if (auto r = stmt->Bind(1, m.version).Bind(2, std::string_view(m.name)).Bind(3, FormatUtc(now)).Run(); !r) {
+                return fail(r.error());
+            }
+        }
+        if (auto r = db.Exec("COMMIT"); !r) return fail(r.error());
+        spdlog::info("store: applied migration {} ({})", m.version, m.name);
+        ++applied;
+    }
+    return applied;
+}
+
+}  // namespace gpuopt::store::sqlite
