@@ -3,6 +3,7 @@
 
 #include "api/api.hpp"
 #include "api/auth.hpp"
+#include "api/signup.hpp"
 #include "common/crypto.hpp"
 #include "common/email.hpp"
 #include "common/json.hpp"
@@ -10,14 +11,6 @@
 #include "http/error_response.hpp"
 
 namespace gpuopt::api {
-
-namespace {
-
-// The sign-up rule, apart from the socket: which account to create, or why not.
-struct SignupRequest {
-    std::string email;
-    std::string tier;
-};
 
 Result<SignupRequest> ParseSignup(std::string_view body, const Config& config) {
     auto parsed = ParseJson(body);
@@ -51,8 +44,6 @@ Result<SignupRequest> ParseSignup(std::string_view body, const Config& config) {
     }
     return req;
 }
-
-}  // namespace
 
 http::Handler MakeSignupHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {

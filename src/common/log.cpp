@@ -22,7 +22,10 @@ Result<void> InitLogging(std::string_view level) {
 
 Result<std::unique_ptr<AccessLog>> AccessLog::Open(const std::string& target) {
     static std::once_flag pool_once;
-    std::call_once(pool_once, [] { spdlog::init_thread_pool(16384, 1); });
+    std::call_once(pool_once, [] {
+        spdlog::init_thread_pool(16384, 1);
+        spdlog::flush_every(std::chrono::seconds(1));  // whole lines reach the file within a second
+    });
     std::shared_ptr<spdlog::logger> logger;
     try {
         if (target.empty() || target == "off") {
@@ -41,12 +44,17 @@ Result<std::unique_ptr<AccessLog>> AccessLog::Open(const std::string& target) {
     }
     logger->set_pattern("%v");
     logger->set_level(spdlog::level::info);
+    spdlog::drop("access");
+    spdlog::register_logger(logger);  // so that flush_every reaches it
     return std::unique_ptr<AccessLog>(new AccessLog(std::move(logger)));
 }
 
 AccessLog::AccessLog(std::shared_ptr<spdlog::logger> logger) : logger_(std::move(logger)) {}
 
-AccessLog::~AccessLog() { Flush(); }
+AccessLog::~AccessLog() {
+    Flush();
+    spdlog::drop("access");
+}
 
 void AccessLog::Write(std::string_view json_line) { logger_->info(json_line); }
 

@@ -5,6 +5,17 @@
 
 namespace gpuopt::http {
 
+namespace {
+
+// Whole seconds until `tokens` more have been refilled; a hair of tolerance keeps 12.000000000000002
+// from becoming 13.
+int SecondsFor(double tokens, double rate) {
+    if (tokens <= 0) return 0;
+    return static_cast<int>(std::ceil(tokens / rate - 1e-9));
+}
+
+}  // namespace
+
 RateLimiter::RateLimiter(Clock clock) : clock_(std::move(clock)) {}
 
 RateDecision RateLimiter::Check(std::string_view key, int limit, std::chrono::seconds period) {
@@ -20,7 +31,8 @@ RateDecision RateLimiter::Check(std::string_view key, int limit, std::chrono::se
         b.updated = now;
     };
 
-    if (++shard.checks_since_sweep >= kSweepEvery) {
+    // Sweeping after as many checks as the shard holds keys keeps the cost O(1) per check.
+    if (++shard.checks_since_sweep >= std::max(kSweepEvery, shard.buckets.size())) {
         shard.checks_since_sweep = 0;
         for (auto it = shard.buckets.begin(); it != shard.buckets.end();) {
             refill(it->second);
@@ -44,10 +56,10 @@ RateDecision RateLimiter::Check(std::string_view key, int limit, std::chrono::se
         d.allowed = true;
     } else {
         d.allowed = false;
-        d.retry_after_seconds = std::max(1, static_cast<int>(std::ceil((1.0 - b.tokens) / rate)));
+        d.retry_after_seconds = std::max(1, SecondsFor(1.0 - b.tokens, b.rate));
     }
-    d.remaining = static_cast<int>(std::floor(b.tokens));
-    d.reset_seconds = static_cast<int>(std::ceil((capacity - b.tokens) / rate));
+    d.remaining = static_cast<int>(std::floor(b.tokens + 1e-9));
+    d.reset_seconds = SecondsFor(b.capacity - b.tokens, b.rate);
     return d;
 }
 

@@ -44,7 +44,7 @@ private:
         size_t checks_since_sweep = 0;
     };
     static constexpr size_t kShards = 16;
-    static constexpr size_t kSweepEvery = 4096;
+    static constexpr size_t kSweepEvery = 256;
 
     Clock clock_;
     std::array<Shard, kShards> shards_;

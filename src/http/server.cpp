@@ -16,7 +16,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/json/object.hpp>
 
-#include <fstream>
+#include <array>
 #include <thread>
 
 #include "common/json.hpp"
@@ -30,6 +30,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+constexpr size_t kLingerBytes = 8 * 1024 * 1024;
 
 namespace {
 
@@ -270,6 +271,9 @@ asio::awaitable<void> Server::RunSession(std::shared_ptr<Session> s) {
         if (ec) {
             if (ec == bhttp::error::header_limit) {
                 rejection = Error{ErrorCode::kHeadersTooLarge, "Request headers are too large", {}};
+            } else if (ec == bhttp::error::body_limit) {  // a Content-Length over the limit
+                rejection = TooLarge(options_.max_body_bytes);
+                rejected_head = parser.get();
             } else if (IsMalformedRequest(ec)) {
                 rejection = Error::Validation("request", "malformed HTTP request: " + ec.message());
             }
@@ -325,6 +329,17 @@ asio::awaitable<void> Server::RunSession(std::shared_ptr<Session> s) {
         LogAccess(head, peer, res, start, {});
         s->stream.expires_after(options_.read_timeout);
         co_await bhttp::async_write(s->stream, res, kNoThrow);
+        // Lingering close: the client may still be sending the body we refused. Closing now would
+        // reset the connection and lose our answer, so read and drop what follows, briefly and boundedly.
+        boost::system::error_code ignored;
+        s->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        s->stream.expires_after(std::chrono::seconds(2));
+        std::array<char, 16384> sink{};
+        for (size_t drained = 0; drained < kLingerBytes;) {
+            auto [read_ec, n] = co_await s->stream.async_read_some(asio::buffer(sink), kNoThrow);
+            if (read_ec) break;
+            drained += n;
+        }
     }
     boost::system::error_code ignored;
     s->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);

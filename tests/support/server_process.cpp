@@ -1,0 +1,143 @@
+#include "support/server_process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace gpuopt::testing {
+
+namespace {
+
+std::string ReadAll(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// Forks and execs gpuopt with the given arguments; stdout/stderr go to log_path.
+pid_t Spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+            const std::string& log_path, const std::string& cwd) {
+    const pid_t pid = fork();
+    if (pid != 0) return pid;
+    const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    close(fd);
+    const int devnull = open("/dev/null", O_RDONLY);
+    dup2(devnull, 0);
+    if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(127);
+    // A clean environment: only what the test asks for, so the developer's own settings never leak in.
+    clearenv();
+    setenv("PATH", "/usr/bin:/bin", 1);
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> argv;
+    std::string bin = GPUOPT_SERVER_BIN;
+    argv.push_back(bin.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+}
+
+int WaitExit(pid_t pid, std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    int status = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+        const pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        struct timespec ts{0, 10'000'000};
+        nanosleep(&ts, nullptr);
+    }
+    return -1;
+}
+
+}  // namespace
+
+TempDir::TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "gpuopt-test-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+}
+
+TempDir::~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+}
+
+ServerProcess::ServerProcess(Options options) : options_(std::move(options)) {
+    const std::string port_file = options_.data_dir + "/port";
+    std::filesystem::remove(port_file);
+    log_path_ = options_.data_dir + "/server.log";
+    std::vector<std::string> args = {"serve", "--port", "0", "--data-dir", options_.data_dir, "--port-file", port_file};
+    for (const auto& a : options_.args) args.push_back(a);
+    auto env = options_.env;
+    env.emplace("WEB_DIR", std::string(GPUOPT_SOURCE_DIR) + "/web");
+    env.emplace("ACCESS_LOG", options_.data_dir + "/access.log");
+    env.emplace("LOG_LEVEL", "info");
+    pid_ = Spawn(args, env, log_path_, options_.data_dir);
+    if (!options_.wait_ready) return;
+    const bool ready = WaitFor([&] {
+        std::ifstream in(port_file);
+        int p = 0;
+        if (in >> p && p > 0) {
+            port_ = static_cast<uint16_t>(p);
+            return true;
+        }
+        return waitpid(pid_, nullptr, WNOHANG) == pid_;  // exited early: stop waiting
+    });
+    if (!ready || port_ == 0) {
+        ADD_FAILURE() << "gpuopt did not start; its log:\n" << Log();
+    }
+}
+
+ServerProcess::~ServerProcess() {
+    if (pid_ > 0) Terminate();
+}
+
+std::string ServerProcess::Url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+void ServerProcess::Kill9() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    WaitExit(pid_, std::chrono::seconds(10));
+    pid_ = -1;
+}
+
+int ServerProcess::Terminate() {
+    if (pid_ <= 0) return -1;
+    kill(pid_, SIGTERM);
+    int code = WaitExit(pid_, std::chrono::seconds(15));
+    if (code == -1) {
+        kill(pid_, SIGKILL);
+        WaitExit(pid_, std::chrono::seconds(5));
+    }
+    pid_ = -1;
+    return code;
+}
+
+std::string ServerProcess::Log() const { return ReadAll(log_path_); }
+
+int RunGpuopt(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+              std::string& output, const std::string& cwd) {
+    TempDir tmp;
+    const std::string log = tmp.path() + "/out.log";
+    const pid_t pid = Spawn(args, env, log, cwd);
+    const int code = WaitExit(pid, std::chrono::seconds(30));
+    output = ReadAll(log);
+    return code;
+}
+
+}  // namespace gpuopt::testing

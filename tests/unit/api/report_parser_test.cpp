@@ -1,0 +1,137 @@
+#include "api/report_parser.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+namespace gpuopt::api {
+namespace {
+
+using namespace std::chrono;
+const SysSeconds kNow = sys_days{2026y / 11 / 25} + 10h + 1min;
+
+Result<store::UsageReport> Parse(const std::string& text) {
+    return ParseUsageReport(boost::json::parse(text).as_object(), ReportRules{}, kNow);
+}
+
+std::string FieldOf(const Result<store::UsageReport>& r) { return r.ok() ? "" : r.error().details.begin()->first; }
+
+TEST(ReportParser, AcceptsThePrototypesMinimalForm) {
+    auto r = Parse(R"({"api_key":"gopt_x","gpu_data":[
+        {"gpu_index":0,"gpu_name":"Tesla V100","gpu_util":85.5,"mem_used":12000,"mem_total":16384,"temperature":70},
+        {"gpu_index":1,"gpu_name":"Tesla V100","gpu_util":10,"mem_used":500,"mem_total":16384,"cost_per_hour":2.5}]})");
+    ASSERT_TRUE(r.ok()) << r.error().details.begin()->second;
+    ASSERT_EQ(r->gpus.size(), 2u);
+    EXPECT_FALSE(r->report_id.has_value());
+    EXPECT_DOUBLE_EQ(r->gpus[0].cost_per_hour, 3.06);  // the default
+    EXPECT_DOUBLE_EQ(r->gpus[1].cost_per_hour, 2.5);
+    EXPECT_EQ(r->gpus[0].temperature_c, 70);
+    EXPECT_EQ(r->gpus[0].gpu_key, "/index:0");
+    EXPECT_EQ(r->window_end, kNow);
+    EXPECT_EQ(r->window_end - r->window_start, seconds(60));
+    EXPECT_EQ(r->gpus[0].processes_json, "[]");
+}
+
+TEST(ReportParser, ReadsTheFullReport) {
+    auto r = Parse(R"({"report_id":"host-7f3a:000412","agent":{"id":"host-7f3a","hostname":"trainer-1","version":"1.0.0",
+      "cloud":{"provider":"aws","instance_type":"p4d.24xlarge","region":"us-east-1"}},
+     "window":{"start":"2026-11-25T10:00:00Z","end":"2026-11-25T10:01:00Z","samples":6},
+     "gpu_data":[{"gpu_index":0,"uuid":"GPU-8d1c","gpu_name":"NVIDIA A100-SXM4-40GB","gpu_util":3.5,
+       "util_max":9.0,"idle_fraction":1.0,"mem_used":1200,"mem_total":40960,"temperature":34,
+       "power_w":55.1,"power_limit_w":400,"cost_per_hour":2.74,
+       "processes":[{"pid":4121,"name":"python","used_mem":1100}]}]})");
+    ASSERT_TRUE(r.ok()) << r.error().details.begin()->second;
+    EXPECT_EQ(r->report_id, "host-7f3a:000412");
+    EXPECT_EQ(r->hostname, "trainer-1");
+    EXPECT_EQ(r->samples, 6);
+    EXPECT_EQ(FormatUtc(r->window_start), "2026-11-25T10:00:00Z");
+    EXPECT_EQ(r->cloud_json, R"({"provider":"aws","instance_type":"p4d.24xlarge","region":"us-east-1"})");
+    const auto& g = r->gpus[0];
+    EXPECT_EQ(g.gpu_key, "trainer-1/GPU-8d1c");
+    EXPECT_EQ(g.util_max, 9.0);
+    EXPECT_EQ(g.idle_fraction, 1.0);
+    EXPECT_EQ(g.power_limit_w, 400);
+    EXPECT_EQ(g.processes_json, R"([{"pid":4121,"name":"python","used_mem":1100}])");
+}
+
+TEST(ReportParser, NullMeansNotMeasured) {
+    auto r = Parse(R"({"gpu_data":[{"gpu_index":0,"gpu_name":"T4","gpu_util":5,"mem_used":1,"mem_total":2,
+        "temperature":null,"power_w":null,"cost_per_hour":null}]})");
+    ASSERT_TRUE(r.ok());
+    EXPECT_FALSE(r->gpus[0].temperature_c.has_value());
+    EXPECT_DOUBLE_EQ(r->gpus[0].cost_per_hour, 3.06);
+}
+
+TEST(ReportParser, NamesTheFirstBadField) {
+    const std::string ok_gpu = R"({"gpu_index":0,"gpu_name":"T4","gpu_util":5,"mem_used":1,"mem_total":2})";
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {R"({})", "gpu_data"},
+        {R"({"gpu_data":[{"gpu_index":0,"gpu_name":"T4","gpu_util":101,"mem_used":1,"mem_total":2}]})", "gpu_data[0].gpu_util"},
+        {R"({"gpu_data":[)" + ok_gpu + R"(,{"gpu_index":1,"gpu_name":"T4","gpu_util":5,"mem_used":3,"mem_total":2}]})",
+         "gpu_data[1].mem_used"},
+        {R"({"gpu_data":[{"gpu_index":0,"gpu_name":"T4","gpu_util":5,"util_max":4,"mem_used":1,"mem_total":2}]})",
+         "gpu_data[0].util_max"},
+        {R"({"gpu_data":[{"gpu_index":0,"gpu_name":"T4","gpu_util":5,"idle_fraction":1.5,"mem_used":1,"mem_total":2}]})",
+         "gpu_data[0].idle_fraction"},
+        {R"({"gpu_data":[{"gpu_index":0,"gpu_name":"T4","gpu_util":5,"mem_used":1,"mem_total":2,"processes":[{"name":"x"}]}]})",
+         "gpu_data[0].processes[0].pid"},
+        {R"({"gpu_data":[{"gpu_index":0,"gpu_name":"T4","gpu_util":5,"mem_used":1,"mem_total":2,"power_w":9000}]})",
+         "gpu_data[0].power_w"},
+        {R"({"agent":"x","gpu_data":[)" + ok_gpu + "]}", "agent"},
+        {R"({"agent":{"hostname":7},"gpu_data":[)" + ok_gpu + "]}", "agent.hostname"},
+        {R"({"window":{"start":"2026-11-25T10:00:00Z"},"gpu_data":[)" + ok_gpu + "]}", "window.end"},
+        {R"({"window":{"start":"2026-11-25T10:00:00Z","end":"2026-11-25T10:07:00Z"},"gpu_data":[)" + ok_gpu + "]}",
+         "window.end"},  // more than 5 minutes ahead of kNow
+        {R"({"window":{"start":"2026-11-17T10:00:00Z","end":"2026-11-17T10:01:00Z"},"gpu_data":[)" + ok_gpu + "]}",
+         "window.start"},
+        {R"({"window":{"start":"2026-11-24T09:00:00Z","end":"2026-11-25T10:00:00Z"},"gpu_data":[)" + ok_gpu + "]}",
+         "window"},
+        {R"({"window":{"start":"2026-11-25T10:00:00Z","end":"2026-11-25T10:01:00Z","samples":0},"gpu_data":[)" + ok_gpu + "]}",
+         "window.samples"},
+        {R"({"report_id":"","gpu_data":[)" + ok_gpu + "]}", "report_id"},
+        {R"({"report_id":"a b","gpu_data":[)" + ok_gpu + "]}", "report_id"},
+    };
+    for (const auto& [text, field] : cases) {
+        auto r = Parse(text);
+        EXPECT_FALSE(r.ok()) << text;
+        EXPECT_EQ(FieldOf(r), field) << text;
+    }
+}
+
+TEST(ReportParser, GpusAreDistinctByUuidElseIndexPerHost) {
+    auto same_index_other_uuid = Parse(R"({"gpu_data":[
+        {"gpu_index":0,"uuid":"GPU-a","gpu_name":"T4","gpu_util":5,"mem_used":1,"mem_total":2},
+        {"gpu_index":0,"uuid":"GPU-b","gpu_name":"T4","gpu_util":5,"mem_used":1,"mem_total":2}]})");
+    EXPECT_TRUE(same_index_other_uuid.ok());
+    auto same_uuid = Parse(R"({"gpu_data":[
+        {"gpu_index":0,"uuid":"GPU-a","gpu_name":"T4","gpu_util":5,"mem_used":1,"mem_total":2},
+        {"gpu_index":1,"uuid":"GPU-a","gpu_name":"T4","gpu_util":5,"mem_used":1,"mem_total":2}]})");
+    EXPECT_EQ(FieldOf(same_uuid), "gpu_data[1]");
+}
+
+TEST(ReportParser, CountsNameLengthInCharactersNotBytes) {
+    const std::string name(100, 'x');
+    std::string utf8;
+    for (int i = 0; i < 100; ++i) utf8 += "\xc3\xa9";  // é, two bytes each
+    for (const auto& n : {name, utf8}) {
+        auto r = Parse(R"({"gpu_data":[{"gpu_index":0,"gpu_name":")" + n + R"(","gpu_util":5,"mem_used":1,"mem_total":2}]})");
+        EXPECT_TRUE(r.ok());
+    }
+    auto r = Parse(R"({"gpu_data":[{"gpu_index":0,"gpu_name":")" + name + R"(y","gpu_util":5,"mem_used":1,"mem_total":2}]})");
+    EXPECT_EQ(FieldOf(r), "gpu_data[0].gpu_name");
+}
+
+TEST(ReportParser, AcceptsSixtyFourGpusAndNoMore) {
+    auto make = [](int n) {
+        boost::json::array a;
+        for (int i = 0; i < n; ++i) {
+            a.push_back({{"gpu_index", i}, {"gpu_name", "T4"}, {"gpu_util", 1}, {"mem_used", 1}, {"mem_total", 2}});
+        }
+        return boost::json::serialize(boost::json::object{{"gpu_data", a}});
+    };
+    EXPECT_TRUE(Parse(make(64)).ok());
+    EXPECT_EQ(FieldOf(Parse(make(65))), "gpu_data");
+}
+
+}  // namespace
+}  // namespace gpuopt::api

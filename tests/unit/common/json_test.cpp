@@ -1,0 +1,43 @@
+#include "common/json.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+namespace gpuopt {
+namespace {
+
+TEST(Json, ParsesObjects) {
+    auto v = ParseJson(R"({"a":[1,2.5,"x"],"b":{"c":null}})");
+    ASSERT_TRUE(v.ok());
+    EXPECT_EQ(v->at("a").as_array().size(), 3u);
+}
+
+TEST(Json, RejectsWhatIsNotStrictJson) {
+    for (const char* bad : {"", "{", "{} {}", "[1,]", "{\"a\":1,}", "// c\n{}", "NaN", "[Infinity]", "[-Infinity]",
+                            "[1e999]", "[-1e400]", "{'a':1}", "\"\xff\""}) {
+        auto v = ParseJson(bad);
+        EXPECT_FALSE(v.ok()) << bad;
+        if (!v.ok()) {
+            EXPECT_EQ(v.error().code, ErrorCode::kValidation);
+        }
+    }
+}
+
+TEST(Json, LimitsNestingDepth) {
+    const std::string ok = std::string(16, '[') + std::string(16, ']');
+    const std::string deep = std::string(17, '[') + std::string(17, ']');
+    EXPECT_TRUE(ParseJson(ok).ok());
+    auto r = ParseJson(deep);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().details.at("body").find("deeper"), std::string::npos);
+    EXPECT_FALSE(ParseJson(std::string(100000, '[')).ok());
+}
+
+TEST(Json, WritesDoublesInPlainShortestForm) {
+    boost::json::object o{{"a", 1101.6}, {"b", 1.53}, {"c", 3.0}, {"d", 0.1}, {"e", -2}, {"s", "q\"\n"}, {"n", nullptr}};
+    EXPECT_EQ(ToJson(o), R"({"a":1101.6,"b":1.53,"c":3,"d":0.1,"e":-2,"s":"q\"\n","n":null})");
+}
+
+}  // namespace
+}  // namespace gpuopt

@@ -1,0 +1,39 @@
+#include "common/time.hpp"
+
+#include <gtest/gtest.h>
+
+namespace gpuopt {
+namespace {
+
+using namespace std::chrono;
+
+TEST(Time, FormatsUtcWithZ) {
+    EXPECT_EQ(FormatUtc(sys_days{2026y / 11 / 25} + 10h + 1min + 2s), "2026-11-25T10:01:02Z");
+    EXPECT_EQ(FormatUtc(SysSeconds{}), "1970-01-01T00:00:00Z");
+}
+
+TEST(Time, ParsesRfc3339AndConvertsOffsets) {
+    const auto expected = sys_days{2026y / 11 / 25} + 10h;
+    EXPECT_EQ(ParseUtc("2026-11-25T10:00:00Z"), expected);
+    EXPECT_EQ(ParseUtc("2026-11-25T10:00:00.123456Z"), expected);
+    EXPECT_EQ(ParseUtc("2026-11-25T12:00:00+02:00"), expected);
+    EXPECT_EQ(ParseUtc("2026-11-25T05:30:00-04:30"), expected);
+    EXPECT_EQ(ParseUtc("2026-11-25t10:00:00z"), expected);
+}
+
+TEST(Time, RejectsMalformedAndImpossibleDates) {
+    for (const char* bad : {"", "2026-11-25", "2026-11-25 10:00:00Z", "2026-11-25T10:00:00", "2026-02-30T00:00:00Z",
+                            "2026-13-01T00:00:00Z", "2026-11-25T24:00:00Z", "2026-11-25T10:60:00Z", "1969-12-31T23:59:59Z",
+                            "2026-11-25T10:00:00+2:00", "2026-11-25T10:00:00.Z", "2026-11-25T10:00:00Zjunk",
+                            "abcd-11-25T10:00:00Z"}) {
+        EXPECT_FALSE(ParseUtc(bad).has_value()) << bad;
+    }
+}
+
+TEST(Time, RoundTrips) {
+    const auto now = UtcNow();
+    EXPECT_EQ(ParseUtc(FormatUtc(now)), now);
+}
+
+}  // namespace
+}  // namespace gpuopt

@@ -1,0 +1,265 @@
+// The Store contract, run against SqliteStore on a real database file.
+#include "store/sqlite/sqlite_store.hpp"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "common/crypto.hpp"
+#include "store/sqlite/migrations.hpp"
+
+namespace gpuopt::store {
+namespace {
+
+using namespace std::chrono;
+const SysSeconds kNow = sys_days{2026y / 11 / 25} + 12h;
+
+template <class T, class F>
+Result<T> Wait(F start) {
+    std::promise<Result<T>> p;
+    auto fut = p.get_future();
+    start([&p](Result<T> r) { p.set_value(std::move(r)); });
+    return fut.get();
+}
+
+class SqliteStoreTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        InitCrypto();
+        dir_ = std::filesystem::temp_directory_path() /
+               ("gpuopt-store-" + std::to_string(::getpid()) + "-" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        std::filesystem::remove_all(dir_);
+        std::filesystem::create_directories(dir_);
+        Reopen();
+    }
+    void TearDown() override {
+        store_.reset();
+        std::filesystem::remove_all(dir_);
+    }
+    void Reopen() {
+        store_.reset();
+        auto s = sqlite::SqliteStore::Open({(dir_ / "gpuopt.db").string()});
+        ASSERT_TRUE(s.ok());
+        store_ = std::move(*s);
+    }
+
+    Result<Account> Create(const std::string& email, const std::string& key_hash, SysSeconds now = kNow) {
+        return Wait<Account>([&](Callback<Account> done) {
+            store_->CreateAccount({email, key_hash, "gopt_abcd", "free", now}, std::move(done));
+        });
+    }
+
+    static UsageReport Report(std::optional<std::string> id, std::vector<std::string> uuids, double util = 5) {
+        UsageReport r;
+        r.report_id = std::move(id);
+        r.agent_id = "agent";
+        r.hostname = "host";
+        r.window_start = kNow - seconds(60);
+        r.window_end = kNow;
+        r.samples = 6;
+        int i = 0;
+        for (auto& u : uuids) {
+            GpuWindow g;
+            g.gpu_index = i++;
+            g.uuid = u;
+            g.gpu_key = "host/" + u;
+            g.name = "A100";
+            g.util_avg = util;
+            g.mem_used_mib = 1;
+            g.mem_total_mib = 2;
+            g.cost_per_hour = 3.6;
+            g.processes_json = "[]";
+            r.gpus.push_back(std::move(g));
+        }
+        return r;
+    }
+
+    Result<IngestOutcome> Ingest(int64_t account, UsageReport report, std::optional<int> limit = std::nullopt,
+                                 SysSeconds now = kNow) {
+        return Wait<IngestOutcome>([&](Callback<IngestOutcome> done) {
+            store_->IngestReport({account, std::move(report), limit, hours(24), now}, std::move(done));
+        });
+    }
+
+    int64_t Count(const char* sql) {
+        sqlite3* db = nullptr;
+        sqlite3_open((dir_ / "gpuopt.db").c_str(), &db);
+        sqlite3_stmt* st = nullptr;
+        sqlite3_prepare_v2(db, sql, -1, &st, nullptr);
+        sqlite3_step(st);
+        const int64_t n = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return n;
+    }
+
+    std::filesystem::path dir_;
+    std::unique_ptr<sqlite::SqliteStore> store_;
+};
+
+TEST_F(SqliteStoreTest, RecordsMigrationsAndUsesWal) {
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM schema_migrations"), static_cast<int64_t>(sqlite::Migrations().size()));
+    Reopen();  // applying again is a no-op
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM schema_migrations"), static_cast<int64_t>(sqlite::Migrations().size()));
+    EXPECT_TRUE(std::filesystem::exists(dir_ / "gpuopt.db-wal"));
+}
+
+TEST_F(SqliteStoreTest, CreatesAndFindsAccountsByKeyHash) {
+    auto a = Create("a@example.com", "hash-a");
+    ASSERT_TRUE(a.ok());
+    EXPECT_GT(a->id, 0);
+    EXPECT_EQ(a->created_at, "2026-11-25T12:00:00Z");
+    auto found = store_->FindAccountByKeyHash("hash-a");
+    ASSERT_TRUE(found.ok());
+    EXPECT_EQ(found->email, "a@example.com");
+    EXPECT_EQ(found->tier, "free");
+    EXPECT_EQ(store_->FindAccountByKeyHash("nope").error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(SqliteStoreTest, DuplicateEmailIsAlreadyExists) {
+    ASSERT_TRUE(Create("a@example.com", "h1").ok());
+    auto again = Create("a@example.com", "h2");
+    ASSERT_FALSE(again.ok());
+    EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists);
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM accounts"), 1);
+}
+
+TEST_F(SqliteStoreTest, AFailingWriteLeavesItsBatchNeighboursIntact) {
+    // Queue many writes at once so they share transactions; half of them collide.
+    std::vector<std::future<Result<Account>>> futures;
+    std::vector<std::shared_ptr<std::promise<Result<Account>>>> promises;
+    for (int i = 0; i < 200; ++i) {
+        auto p = std::make_shared<std::promise<Result<Account>>>();
+        futures.push_back(p->get_future());
+        const std::string email = "u" + std::to_string(i % 100) + "@example.com";
+        store_->CreateAccount({email, "hash" + std::to_string(i), "gopt_x", "free", kNow},
+                              [p](Result<Account> r) { p->set_value(std::move(r)); });
+        promises.push_back(p);
+    }
+    int ok = 0, conflict = 0;
+    for (auto& f : futures) {
+        auto r = f.get();
+        if (r.ok()) ++ok;
+        else if (r.error().code == ErrorCode::kAlreadyExists) ++conflict;
+    }
+    EXPECT_EQ(ok, 100);
+    EXPECT_EQ(conflict, 100);
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM accounts"), 100);
+    EXPECT_LT(store_->CommittedTransactions(), 200u) << "concurrent writes share commits";
+}
+
+TEST_F(SqliteStoreTest, StoresAReportOncePerReportId) {
+    auto a = Create("a@example.com", "h");
+    ASSERT_TRUE(a.ok());
+    auto first = Ingest(a->id, Report("r:1", {"GPU-1", "GPU-2"}));
+    ASSERT_TRUE(first.ok());
+    EXPECT_FALSE(first->duplicate);
+    auto second = Ingest(a->id, Report("r:1", {"GPU-1", "GPU-2"}));
+    ASSERT_TRUE(second.ok());
+    EXPECT_TRUE(second->duplicate);
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM usage_reports"), 1);
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM gpu_windows"), 2);
+    // Reports without an id are all kept.
+    ASSERT_TRUE(Ingest(a->id, Report(std::nullopt, {"GPU-1"})).ok());
+    ASSERT_TRUE(Ingest(a->id, Report(std::nullopt, {"GPU-1"})).ok());
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM usage_reports"), 3);
+    // The same report id belongs to each account separately.
+    auto b = Create("b@example.com", "hb");
+    EXPECT_FALSE(Ingest(b->id, Report("r:1", {"GPU-9"}))->duplicate);
+}
+
+TEST_F(SqliteStoreTest, GpuLimitCountsDistinctGpusInTheWindow) {
+    auto a = Create("a@example.com", "h");
+    ASSERT_TRUE(Ingest(a->id, Report(std::nullopt, {"GPU-1", "GPU-2"}), 2).ok());
+    ASSERT_TRUE(Ingest(a->id, Report(std::nullopt, {"GPU-2"}), 2).ok());
+    auto over = Ingest(a->id, Report(std::nullopt, {"GPU-3"}), 2);
+    ASSERT_FALSE(over.ok());
+    EXPECT_EQ(over.error().code, ErrorCode::kTierLimitExceeded);
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM usage_reports"), 2) << "a refused report writes nothing";
+    // 25 hours later the old GPUs have left the window.
+    EXPECT_TRUE(Ingest(a->id, Report(std::nullopt, {"GPU-3", "GPU-4"}), 2, kNow + hours(25)).ok());
+    // An unlimited plan is not counted.
+    EXPECT_TRUE(Ingest(a->id, Report(std::nullopt, {"GPU-5", "GPU-6", "GPU-7"})).ok());
+}
+
+TEST_F(SqliteStoreTest, DataSurvivesReopening) {
+    auto a = Create("a@example.com", "h");
+    ASSERT_TRUE(Ingest(a->id, Report("r:1", {"GPU-1"})).ok());
+    Reopen();
+    EXPECT_TRUE(store_->FindAccountByKeyHash("h").ok());
+    EXPECT_TRUE(Ingest(a->id, Report("r:1", {"GPU-1"}))->duplicate);
+}
+
+TEST_F(SqliteStoreTest, SetTierChangesThePlan) {
+    ASSERT_TRUE(Create("a@example.com", "h").ok());
+    auto r = Wait<Account>([&](Callback<Account> done) { store_->SetTier("a@example.com", "enterprise", std::move(done)); });
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->tier, "enterprise");
+    EXPECT_EQ(store_->FindAccountByKeyHash("h")->tier, "enterprise");
+    auto missing = Wait<Account>([&](Callback<Account> done) { store_->SetTier("x@example.com", "free", std::move(done)); });
+    EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(SqliteStoreTest, StatsAreDerivedFromHistory) {
+    auto a = Create("a@example.com", "h", kNow - hours(24 * 3));
+    auto b = Create("b@example.com", "h2");
+    (void)Wait<Account>([&](Callback<Account> done) { store_->SetTier("b@example.com", "professional", std::move(done)); });
+    // Two idle 60 s windows at $3.60/h: 2 × 60 s × 3.6 / 3600 = $0.12 idle.
+    ASSERT_TRUE(Ingest(a->id, Report("1", {"GPU-1"}, 5)).ok());
+    ASSERT_TRUE(Ingest(a->id, Report("2", {"GPU-1"}, 5)).ok());
+    ASSERT_TRUE(Ingest(a->id, Report("3", {"GPU-1"}, 95)).ok());  // busy: no idle cost
+    auto s = store_->GetStats({kNow, 30, 15, 0.5});
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(s->total_customers, 2);
+    EXPECT_EQ(s->customers_by_tier.at("free"), 1);
+    EXPECT_EQ(s->customers_by_tier.at("professional"), 1);
+    EXPECT_EQ(s->customers_by_tier.at("enterprise"), 0);
+    EXPECT_NEAR(s->total_idle_cost, 0.12, 1e-9);
+    EXPECT_NEAR(s->total_customer_savings, 0.06, 1e-9);
+    EXPECT_EQ(s->reports_last_24h, 3);
+    EXPECT_EQ(s->gpus_last_24h, 1);
+    ASSERT_EQ(s->daily_signups.size(), 30u);
+    EXPECT_EQ(s->daily_signups.back().date, "2026-11-25");
+    EXPECT_EQ(s->daily_signups.back().count, 1);
+    EXPECT_EQ(s->daily_signups[26].date, "2026-11-22");
+    EXPECT_EQ(s->daily_signups[26].count, 1);
+}
+
+TEST_F(SqliteStoreTest, ClosedStoreRefusesWork) {
+    store_->Close();
+    EXPECT_EQ(Create("a@example.com", "h").error().code, ErrorCode::kUnavailable);
+    EXPECT_FALSE(store_->Ping().ok());
+    EXPECT_EQ(store_->FindAccountByKeyHash("h").error().code, ErrorCode::kUnavailable);
+}
+
+TEST_F(SqliteStoreTest, CloseFinishesQueuedWrites) {
+    std::atomic<int> done{0};
+    for (int i = 0; i < 50; ++i) {
+        store_->CreateAccount({"q" + std::to_string(i) + "@example.com", "qh" + std::to_string(i), "gopt_x", "free", kNow},
+                              [&done](Result<Account> r) { done += r.ok(); });
+    }
+    store_->Close();
+    EXPECT_EQ(done.load(), 50);
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM accounts"), 50);
+}
+
+TEST_F(SqliteStoreTest, ReadsRunWhileWritesAreQueued) {
+    auto a = Create("a@example.com", "h");
+    std::vector<std::thread> readers;
+    std::atomic<int> found{0};
+    for (int t = 0; t < 4; ++t) {
+        readers.emplace_back([&] {
+            for (int i = 0; i < 200; ++i) found += store_->FindAccountByKeyHash("h").ok();
+        });
+    }
+    for (int i = 0; i < 200; ++i) (void)Ingest(a->id, Report("x" + std::to_string(i), {"GPU-1"}));
+    for (auto& r : readers) r.join();
+    EXPECT_EQ(found.load(), 800);
+}
+
+}  // namespace
+}  // namespace gpuopt::store
