@@ -67,7 +67,9 @@ inline std::string FullReport(const std::string& report_id, const std::string& h
     auto fmt = [](std::chrono::sys_seconds t) {
         auto tt = std::chrono::system_clock::to_time_t(t);
         char buf[32];
-        std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&tt));
+        std::tm tm{};
+        gmtime_r(&tt, &tm);  // thread-safe: reports are built on many threads
+        std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
         return std::string(buf);
     };
     boost::json::object body{

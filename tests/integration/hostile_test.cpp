@@ -52,7 +52,9 @@ std::string WithWindow(const std::string& start, const std::string& end) {
 std::string Iso(std::chrono::system_clock::duration offset) {
     auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() + offset);
     char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buf;
 }
 
