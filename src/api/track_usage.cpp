@@ -1,5 +1,8 @@
 // POST /api/track-usage: an agent report (SPEC §5), answered once its data is durable.
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
+
+#include <array>
 
 #include "analysis/savings.hpp"
 #include "api/api.hpp"
@@ -18,7 +21,10 @@ http::Handler MakeTrackUsageHandler(Services& s) {
 
     return [&s, rules, savings_rules](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
         const unsigned version = ctx.request.version();
-        auto parsed = ParseJson(ctx.request.body());
+        std::array<unsigned char, 8192> arena_buffer;
+        // The parsed report lives in one request-scoped arena instead of hundreds of small allocations.
+        boost::json::monotonic_resource arena(arena_buffer.data(), arena_buffer.size());
+        auto parsed = ParseJson(ctx.request.body(), kMaxJsonDepth, &arena);
         if (!parsed) co_return http::ErrorResponse(parsed.error(), version);
         if (!parsed->is_object()) {
             co_return http::ErrorResponse(Error::Validation("body", "must be a JSON object"), version);

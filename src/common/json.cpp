@@ -32,14 +32,14 @@ bool HasNonFinite(const boost::json::value& v) {
 
 }  // namespace
 
-Result<boost::json::value> ParseJson(std::string_view text, size_t max_depth) {
+Result<boost::json::value> ParseJson(std::string_view text, size_t max_depth, boost::json::storage_ptr storage) {
     boost::json::parse_options opts;
     opts.max_depth = max_depth;
     opts.allow_comments = false;
     opts.allow_trailing_commas = false;
     opts.allow_invalid_utf8 = false;
     boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(text, ec, {}, opts);
+    boost::json::value v = boost::json::parse(text, ec, std::move(storage), opts);
     if (ec) {
         if (ec == boost::json::error::too_deep) {
             return Error::Validation("body", "JSON nesting is deeper than " + std::to_string(max_depth) + " levels");

@@ -5,7 +5,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -14,12 +13,11 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/json/object.hpp>
 
 #include <array>
+#include <cstdio>
 #include <thread>
 
-#include "common/json.hpp"
 #include "common/time.hpp"
 #include "http/client_ip.hpp"
 #include "http/error_response.hpp"
@@ -75,7 +73,7 @@ bool ExpectsContinue(const Request& req) {
 struct Server::Session {
     explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
     beast::tcp_stream stream;
-    bool idle = true;  // waiting for the next request; touched only on the session's strand
+    bool idle = true;  // waiting for the next request; touched only on the session's own loop
 };
 
 Server::Server(ServerOptions options, Router router, AccessLog* access_log)
@@ -84,7 +82,12 @@ Server::Server(ServerOptions options, Router router, AccessLog* access_log)
       static_files_(options_.web_dir),
       access_log_(access_log),
       acceptor_(io_),
-      grace_timer_(io_) {}
+      grace_timer_(io_) {
+    for (int i = 1; i < options_.threads; ++i) {
+        workers_.push_back(std::make_unique<asio::io_context>(1));
+        worker_guards_.push_back(asio::make_work_guard(*workers_.back()));
+    }
+}
 
 Server::~Server() = default;
 
@@ -104,9 +107,9 @@ Result<uint16_t> Server::Listen(const std::string& host, uint16_t port) {
     return acceptor_.local_endpoint().port();
 }
 
-void Server::Run(int threads) {
+void Server::Run() {
     std::vector<std::thread> pool;
-    for (int i = 1; i < threads; ++i) pool.emplace_back([this] { io_.run(); });
+    for (auto& worker : workers_) pool.emplace_back([&worker] { worker->run(); });
     io_.run();
     for (auto& t : pool) t.join();
 }
@@ -116,6 +119,7 @@ void Server::Stop() {
     asio::post(io_, [this] {
         boost::system::error_code ec;
         acceptor_.close(ec);
+        for (auto& guard : worker_guards_) guard.reset();  // each loop ends once its connections have
         std::lock_guard lock(sessions_mu_);
         if (sessions_.empty()) return;
         grace_timer_.expires_after(options_.shutdown_grace);
@@ -147,9 +151,11 @@ void Server::SessionEnded(Session* session) {
 
 asio::awaitable<void> Server::AcceptLoop() {
     for (;;) {
-        // Temporaries are kept out of co_await expressions throughout: GCC 12 can destroy them twice.
-        auto strand = asio::make_strand(io_);
-        auto [ec, socket] = co_await acceptor_.async_accept(strand, kNoThrow);
+        // Connections are dealt to the loops in turn. (Temporaries are kept out of co_await
+        // expressions throughout: GCC 12 can destroy them twice.)
+        const size_t loop = next_loop_++ % (workers_.size() + 1);
+        auto executor = loop == 0 ? io_.get_executor() : workers_[loop - 1]->get_executor();
+        auto [ec, socket] = co_await acceptor_.async_accept(executor, kNoThrow);
         if (stopping_ || ec == asio::error::operation_aborted) co_return;
         if (ec) {
             spdlog::warn("accept failed: {}", ec.message());
@@ -164,8 +170,8 @@ asio::awaitable<void> Server::AcceptLoop() {
             std::lock_guard lock(sessions_mu_);
             sessions_.emplace(session.get(), session);
         }
-        auto executor = session->stream.get_executor();
-        asio::co_spawn(executor, RunSession(std::move(session)), asio::detached);
+        auto session_executor = session->stream.get_executor();
+        asio::co_spawn(session_executor, RunSession(std::move(session)), asio::detached);
     }
 }
 
@@ -189,22 +195,39 @@ void Server::Finish(Response& res, bool head, bool keep_alive) const {
 
 void Server::LogAccess(const Request* req, std::string_view client_ip, const Response& res,
                        std::chrono::steady_clock::time_point start, std::string_view principal) const {
-    if (access_log_ == nullptr) return;
-    boost::json::object line;
-    line["ts"] = FormatUtc(UtcNow());
-    line["ip"] = client_ip;
+    if (access_log_ == nullptr || !access_log_->enabled()) return;
+    // Written by hand rather than through a JSON DOM: this runs for every request.
+    std::string line;
+    line.reserve(256);
+    line += R"({"ts":")";
+    line += FormatUtc(UtcNow());
+    line += R"(","ip":")";
+    AppendJsonEscaped(line, client_ip);
+    line += '"';
     if (req != nullptr) {
         const std::string_view target = req->target();
-        line["method"] = std::string_view(req->method_string());
-        line["path"] = target.substr(0, std::min(target.find('?'), size_t{512}));
-        auto ua = req->find(bhttp::field::user_agent);
-        if (ua != req->end()) line["ua"] = ua->value().substr(0, 200);
+        line += R"(,"method":")";
+        AppendJsonEscaped(line, std::string_view(req->method_string()));
+        line += R"(","path":")";
+        AppendJsonEscaped(line, target.substr(0, std::min(target.find('?'), size_t{512})));
+        line += '"';
+        if (auto ua = req->find(bhttp::field::user_agent); ua != req->end()) {
+            line += R"(,"ua":")";
+            AppendJsonEscaped(line, std::string_view(ua->value()).substr(0, 200));
+            line += '"';
+        }
     }
-    line["status"] = res.result_int();
-    line["bytes"] = res.body().size();
-    line["ms"] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (!principal.empty()) line["principal"] = principal;
-    access_log_->Write(ToJson(line));
+    char numbers[96];
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    std::snprintf(numbers, sizeof numbers, R"(,"status":%u,"bytes":%zu,"ms":%.3f)", res.result_int(), res.body().size(), ms);
+    line += numbers;
+    if (!principal.empty()) {
+        line += R"(,"principal":")";
+        AppendJsonEscaped(line, principal);
+        line += '"';
+    }
+    line += '}';
+    access_log_->Write(line);
 }
 
 asio::awaitable<Response> Server::Dispatch(Request& req, RequestContext& ctx) {

@@ -15,6 +15,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "common/config.hpp"
@@ -33,6 +34,7 @@ struct ServerOptions {
     std::chrono::seconds shutdown_grace{10};
     std::vector<Cidr> trusted_proxies;
     std::filesystem::path web_dir;  // empty: no static files
+    int threads = 1;                // one event loop per thread, connections spread across them
 };
 
 class Server {
@@ -43,14 +45,15 @@ public:
     // Binds and starts accepting. Returns the bound port (useful with port 0).
     Result<uint16_t> Listen(const std::string& host, uint16_t port);
 
-    // Runs the I/O loop on `threads` threads (this one included) until Stop() has finished.
-    void Run(int threads);
+    // Runs the event loops, one per thread (this one included), until Stop() has finished.
+    void Run();
 
     // Thread-safe and idempotent. Stops accepting, lets requests in flight finish (their responses
     // say Connection: close), closes idle connections, and force-closes whatever is left after the
     // grace period. Run() returns once every connection has ended.
     void Stop();
 
+    // The loop that runs the acceptor, signals and timers (connections run on all loops).
     boost::asio::io_context& io() { return io_; }
     const Router& router() const { return router_; }
 
@@ -68,7 +71,12 @@ private:
     Router router_;
     StaticFiles static_files_;
     AccessLog* access_log_;
-    boost::asio::io_context io_;
+    // One io_context per thread, each run by exactly that thread: connections need no strand and the
+    // loops share no locks. io_ is loop 0 and also owns the acceptor.
+    boost::asio::io_context io_{1};
+    std::vector<std::unique_ptr<boost::asio::io_context>> workers_;
+    std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> worker_guards_;
+    size_t next_loop_ = 0;
     boost::asio::ip::tcp::acceptor acceptor_;
     boost::asio::steady_timer grace_timer_;
     std::atomic<bool> stopping_{false};

@@ -60,6 +60,7 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
     options.shutdown_grace = std::chrono::seconds(c.shutdown_grace_seconds);
     options.trusted_proxies = c.trusted_proxies;
     options.web_dir = c.web_dir;
+    options.threads = c.threads;
     app->server_ = std::make_unique<http::Server>(std::move(options), std::move(router), app->access_log_.get());
     return app;
 }
@@ -106,7 +107,7 @@ void App::Run() {
         spdlog::info("received signal {}: finishing requests in flight, then stopping", signo);
         server_->Stop();
     });
-    server_->Run(config_.threads);
+    server_->Run();
     boost::system::error_code ignored;
     signals.cancel(ignored);
     store_->Close();

@@ -94,6 +94,12 @@ Result<void> Connection::Exec(const char* sql) {
     return {};
 }
 
+Result<void> Connection::Run(const char* sql) {
+    auto stmt = Prepare(sql);
+    if (!stmt) return stmt.error();
+    return stmt->Run();
+}
+
 Result<Statement> Connection::Prepare(const char* sql) {
     auto it = cache_.find(sql);
     if (it == cache_.end()) {

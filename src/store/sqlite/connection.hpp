@@ -57,6 +57,9 @@ public:
     Connection& operator=(const Connection&) = delete;
 
     Result<void> Exec(const char* sql);
+    // Runs one statement that returns no rows through the statement cache (for hot fixed SQL such as
+    // SAVEPOINT and COMMIT, which Exec would parse on every call).
+    Result<void> Run(const char* sql);
     Result<Statement> Prepare(const char* sql);
     int64_t Changes() const;
     int64_t LastInsertId() const;

@@ -1,6 +1,7 @@
 #include "store/sqlite/sqlite_store.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 
 #include <set>
 
@@ -37,6 +38,9 @@ struct SqliteStore::TypedJob final : Job {
 
     void Run(Connection& db) override { result.emplace(work(db)); }
     bool Succeeded() const override { return result && result->ok(); }
+    bool FailedInternally() const override {
+        return result && !result->ok() && result->error().code == ErrorCode::kInternal;
+    }
     void Complete() override { done(std::move(*result)); }
     void Fail(const Error& error) override { done(error); }
 };
@@ -68,8 +72,13 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const Options& options) {
     if (!db) return db.error();
     if (auto r = (*db)->Exec("PRAGMA journal_mode=WAL"); !r) return r.error();
     if (auto r = Migrate(**db, UtcNow()); !r) return r.error();
+    if (auto r = (*db)->Exec("PRAGMA wal_autocheckpoint=0"); !r) return r.error();
+    auto checkpoint_db = Connection::Open(options.path, false);
+    if (!checkpoint_db) return checkpoint_db.error();
     store->writer_db_ = std::move(*db);
+    store->checkpoint_db_ = std::move(*checkpoint_db);
     store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
+    store->checkpointer_ = std::thread([s = store.get()] { s->CheckpointLoop(); });
     return store;
 }
 
@@ -83,9 +92,13 @@ void SqliteStore::Close() {
         cv_.notify_all();
     }
     if (writer_.joinable()) writer_.join();
+    checkpoint_cv_.notify_all();
+    if (checkpointer_.joinable()) checkpointer_.join();
     closed_ = true;
     std::lock_guard lock(read_mu_);
     readers_.clear();
+    if (writer_db_) (void)writer_db_->Exec("PRAGMA wal_checkpoint(TRUNCATE)");  // leave a tidy file behind
+    checkpoint_db_.reset();
     writer_db_.reset();
 }
 
@@ -106,34 +119,67 @@ void SqliteStore::WriterLoop() {
     }
 }
 
+void SqliteStore::CheckpointLoop() {
+    // A passive checkpoint copies what it can without blocking the writer or readers; once the WAL
+    // has been copied completely, the next commit starts it again from the beginning, so it stays
+    // small under continuous load.
+    constexpr auto kInterval = std::chrono::milliseconds(250);
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+        checkpoint_cv_.wait_for(lock, kInterval, [&] { return stopping_; });
+        if (stopping_) break;
+        const uint64_t commits = commits_.load();
+        if (commits == commits_at_last_checkpoint_) continue;
+        commits_at_last_checkpoint_ = commits;
+        lock.unlock();
+        int wal_frames = 0, copied = 0;
+        const int rc = sqlite3_wal_checkpoint_v2(checkpoint_db_->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                                 &wal_frames, &copied);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY) spdlog::warn("store: checkpoint failed ({})", rc);
+        lock.lock();
+    }
+}
+
 void SqliteStore::RunBatch(std::vector<std::unique_ptr<Job>>& batch) {
     Connection& db = *writer_db_;
     auto fail_all = [&](const Error& e) {
+        (void)db.Exec("ROLLBACK");
+        seen_written_.clear();  // it may describe rows that were rolled back
         writer_healthy_ = false;
         for (auto& job : batch) job->Fail(e);
     };
-    if (auto r = db.Exec("BEGIN IMMEDIATE"); !r) return fail_all(r.error());
-    for (auto& job : batch) {
-        if (auto r = db.Exec("SAVEPOINT job"); !r) {
-            (void)db.Exec("ROLLBACK");
-            return fail_all(r.error());
-        }
-        job->Run(db);
-        if (!job->Succeeded()) {
-            if (auto r = db.Exec("ROLLBACK TO job"); !r) {
-                (void)db.Exec("ROLLBACK");
-                return fail_all(r.error());
+    // Fast path: no savepoints. Every job promises that an expected failure (a duplicate, a limit, a
+    // missing row) happens before its first write or is its first statement, which SQLite undoes by
+    // itself. Only an internal error can leave a job half-written; then the whole transaction is
+    // rolled back and the batch runs again with a savepoint around each job.
+    bool careful = false;
+    for (;;) {
+        if (auto r = db.Run("BEGIN IMMEDIATE"); !r) return fail_all(r.error());
+        bool retry = false;
+        for (auto& job : batch) {
+            if (careful) {
+                if (auto r = db.Run("SAVEPOINT job"); !r) return fail_all(r.error());
+            }
+            job->Run(db);
+            if (careful) {
+                if (!job->Succeeded()) {
+                    if (auto r = db.Run("ROLLBACK TO job"); !r) return fail_all(r.error());
+                }
+                if (auto r = db.Run("RELEASE job"); !r) return fail_all(r.error());
+            } else if (job->FailedInternally()) {
+                retry = true;
+                break;
             }
         }
-        if (auto r = db.Exec("RELEASE job"); !r) {
-            (void)db.Exec("ROLLBACK");
-            return fail_all(r.error());
+        if (retry) {
+            if (auto r = db.Run("ROLLBACK"); !r) return fail_all(r.error());
+            seen_written_.clear();
+            careful = true;
+            continue;
         }
+        break;
     }
-    if (auto r = db.Exec("COMMIT"); !r) {
-        (void)db.Exec("ROLLBACK");
-        return fail_all(r.error());
-    }
+    if (auto r = db.Run("COMMIT"); !r) return fail_all(r.error());
     writer_healthy_ = true;
     commits_.fetch_add(1);
     for (auto& job : batch) job->Complete();
@@ -194,6 +240,13 @@ void SqliteStore::ReturnReader(std::unique_ptr<Connection> conn) {
 }
 
 Result<Account> SqliteStore::FindAccountByKeyHash(const std::string& key_hash) {
+    constexpr size_t kMaxCachedAccounts = 100000;
+    const auto now = std::chrono::steady_clock::now();
+    if (options_.account_cache_ttl.count() > 0) {
+        std::lock_guard lock(cache_mu_);
+        auto it = account_cache_.find(key_hash);
+        if (it != account_cache_.end() && it->second.expires > now) return it->second.account;
+    }
     auto db = LeaseReader();
     if (!db) return db.error();
     static const std::string sql = std::string(kSelectAccount) + "WHERE api_key_hash = ?1";
@@ -202,8 +255,19 @@ Result<Account> SqliteStore::FindAccountByKeyHash(const std::string& key_hash) {
     stmt->Bind(1, std::string_view(key_hash));
     auto row = stmt->Step();
     if (!row) return row.error();
-    if (!*row) return Error{ErrorCode::kNotFound, "no such account", {}};
-    return ReadAccount(*stmt);
+    if (!*row) return Error{ErrorCode::kNotFound, "no such account", {}};  // unknown keys are never cached
+    auto account = ReadAccount(*stmt);
+    if (options_.account_cache_ttl.count() > 0 && account.ok()) {
+        std::lock_guard lock(cache_mu_);
+        if (account_cache_.size() >= kMaxCachedAccounts) account_cache_.clear();
+        account_cache_[key_hash] = CachedAccount{*account, now + options_.account_cache_ttl};
+    }
+    return account;
+}
+
+void SqliteStore::ForgetCachedAccounts() {
+    std::lock_guard lock(cache_mu_);
+    account_cache_.clear();
 }
 
 Result<Stats> SqliteStore::GetStats(const StatsQuery& q) {
@@ -322,115 +386,158 @@ void SqliteStore::SetTier(std::string email, std::string tier, Callback<Account>
             if (!row) return row.error();
             return ReadAccount(*stmt);
         },
-        std::move(done));
+        Callback<Account>([this, done = std::move(done)](Result<Account> r) {
+            if (r.ok()) ForgetCachedAccounts();  // before the caller hears of the change
+            done(std::move(r));
+        }));
 }
 
 void SqliteStore::IngestReport(IngestRequest req, Callback<IngestOutcome> done) {
-    Submit<IngestOutcome>(
-        [req = std::move(req)](Connection& db) -> Result<IngestOutcome> {
-            const UsageReport& rep = req.report;
-            const std::string now = FormatUtc(req.now);
-            if (rep.report_id) {
-                auto stmt = db.Prepare("SELECT 1 FROM usage_reports WHERE account_id = ?1 AND report_id = ?2");
-                if (!stmt) return stmt.error();
-                stmt->Bind(1, req.account_id).Bind(2, std::string_view(*rep.report_id));
-                auto row = stmt->Step();
-                if (!row) return row.error();
-                if (*row) return IngestOutcome{true};
+    Submit<IngestOutcome>([this, req = std::move(req)](Connection& db) { return IngestOne(db, req); }, std::move(done));
+}
+
+namespace {
+
+constexpr int kGpuColumns = 19;
+
+// "INSERT INTO gpu_windows (...) VALUES (?1, ..., ?19), (?20, ...)" for `rows` rows: one statement per
+// report instead of one per GPU.
+std::string GpuInsertSql(size_t rows) {
+    std::string sql =
+        "INSERT INTO gpu_windows (report_pk, account_id, host, gpu_key, gpu_index, uuid, gpu_name, util_avg, util_max,"
+        " idle_fraction, mem_used_mib, mem_total_mib, temperature_c, power_w, power_limit_w, cost_per_hour,"
+        " window_seconds, window_end, processes) VALUES ";
+    int param = 1;
+    for (size_t r = 0; r < rows; ++r) {
+        sql += r == 0 ? "(" : ", (";
+        for (int c = 0; c < kGpuColumns; ++c) {
+            if (c > 0) sql += ", ";
+            sql += '?';
+            sql += std::to_string(param++);
+        }
+        sql += ")";
+    }
+    return sql;
+}
+
+}  // namespace
+
+Result<IngestOutcome> SqliteStore::IngestOne(Connection& db, const IngestRequest& req) {
+    const UsageReport& rep = req.report;
+    const std::string now = FormatUtc(req.now);
+    // With a GPU limit, a replayed report must be recognised before the limit is applied.
+    if (rep.report_id && req.gpu_limit) {
+        auto stmt = db.Prepare("SELECT 1 FROM usage_reports WHERE account_id = ?1 AND report_id = ?2");
+        if (!stmt) return stmt.error();
+        stmt->Bind(1, req.account_id).Bind(2, std::string_view(*rep.report_id));
+        auto row = stmt->Step();
+        if (!row) return row.error();
+        if (*row) return IngestOutcome{true};
+    }
+    if (req.gpu_limit) {
+        std::set<std::string> seen;
+        auto stmt = db.Prepare("SELECT gpu_key FROM gpus_seen WHERE account_id = ?1 AND last_seen >= ?2");
+        if (!stmt) return stmt.error();
+        stmt->Bind(1, req.account_id).Bind(2, FormatUtc(req.now - req.limit_window));
+        for (;;) {
+            auto row = stmt->Step();
+            if (!row) return row.error();
+            if (!*row) break;
+            seen.insert(stmt->Text(0));
+        }
+        for (const auto& g : rep.gpus) seen.insert(g.gpu_key);
+        if (static_cast<int>(seen.size()) > *req.gpu_limit) {
+            return Error{ErrorCode::kTierLimitExceeded,
+                         "Your plan monitors up to " + std::to_string(*req.gpu_limit) + " distinct GPUs per " +
+                             std::to_string(req.limit_window.count()) + " h; this report would make " +
+                             std::to_string(seen.size()) + ". Upgrade to monitor more.",
+                         {}};
+        }
+    }
+    int64_t report_pk = 0;
+    {
+        // ON CONFLICT DO NOTHING: a replay writes nothing and is told apart by zero changes.
+        auto stmt = db.Prepare(
+            "INSERT INTO usage_reports (account_id, report_id, agent_id, hostname, agent_version, cloud,"
+            " window_start, window_end, samples, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+            " ON CONFLICT (account_id, report_id) DO NOTHING");
+        if (!stmt) return stmt.error();
+        stmt->Bind(1, req.account_id);
+        if (rep.report_id) {
+            stmt->Bind(2, std::string_view(*rep.report_id));
+        } else {
+            stmt->BindNull(2);
+        }
+        stmt->Bind(3, std::string_view(rep.agent_id))
+            .Bind(4, std::string_view(rep.hostname))
+            .Bind(5, std::string_view(rep.agent_version));
+        if (rep.cloud_json.empty()) {
+            stmt->BindNull(6);
+        } else {
+            stmt->Bind(6, std::string_view(rep.cloud_json));
+        }
+        stmt->Bind(7, FormatUtc(rep.window_start))
+            .Bind(8, FormatUtc(rep.window_end))
+            .Bind(9, rep.samples)
+            .Bind(10, std::string_view(now));
+        if (auto r = stmt->Run(); !r) return r.error();
+        if (db.Changes() == 0) return IngestOutcome{true};
+        report_pk = db.LastInsertId();
+    }
+    if (!rep.gpus.empty()) {
+        const std::string window_end = FormatUtc(rep.window_end);
+        const int64_t window_seconds = std::max<int64_t>(1, (rep.window_end - rep.window_start).count());
+        if (gpu_insert_sql_.size() <= rep.gpus.size()) gpu_insert_sql_.resize(rep.gpus.size() + 1);
+        std::string& sql = gpu_insert_sql_[rep.gpus.size()];
+        if (sql.empty()) sql = GpuInsertSql(rep.gpus.size());
+        auto stmt = db.Prepare(sql.c_str());
+        if (!stmt) return stmt.error();
+        int base = 0;
+        for (const auto& g : rep.gpus) {
+            stmt->Bind(base + 1, report_pk)
+                .Bind(base + 2, req.account_id)
+                .Bind(base + 3, std::string_view(rep.hostname))
+                .Bind(base + 4, std::string_view(g.gpu_key))
+                .Bind(base + 5, g.gpu_index);
+            if (g.uuid.empty()) {
+                stmt->BindNull(base + 6);
+            } else {
+                stmt->Bind(base + 6, std::string_view(g.uuid));
             }
-            if (req.gpu_limit) {
-                std::set<std::string> seen;
-                auto stmt = db.Prepare("SELECT gpu_key FROM gpus_seen WHERE account_id = ?1 AND last_seen >= ?2");
-                if (!stmt) return stmt.error();
-                stmt->Bind(1, req.account_id).Bind(2, FormatUtc(req.now - req.limit_window));
-                for (;;) {
-                    auto row = stmt->Step();
-                    if (!row) return row.error();
-                    if (!*row) break;
-                    seen.insert(stmt->Text(0));
-                }
-                for (const auto& g : rep.gpus) seen.insert(g.gpu_key);
-                if (static_cast<int>(seen.size()) > *req.gpu_limit) {
-                    return Error{ErrorCode::kTierLimitExceeded,
-                                 "Your plan monitors up to " + std::to_string(*req.gpu_limit) + " distinct GPUs per " +
-                                     std::to_string(req.limit_window.count()) + " h; this report would make " +
-                                     std::to_string(seen.size()) + ". Upgrade to monitor more.",
-                                 {}};
-                }
-            }
-            int64_t report_pk = 0;
-            {
-                auto stmt = db.Prepare(
-                    "INSERT INTO usage_reports (account_id, report_id, agent_id, hostname, agent_version, cloud,"
-                    " window_start, window_end, samples, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
-                if (!stmt) return stmt.error();
-                stmt->Bind(1, req.account_id);
-                if (rep.report_id) {
-                    stmt->Bind(2, std::string_view(*rep.report_id));
-                } else {
-                    stmt->BindNull(2);
-                }
-                stmt->Bind(3, std::string_view(rep.agent_id))
-                    .Bind(4, std::string_view(rep.hostname))
-                    .Bind(5, std::string_view(rep.agent_version));
-                if (rep.cloud_json.empty()) {
-                    stmt->BindNull(6);
-                } else {
-                    stmt->Bind(6, std::string_view(rep.cloud_json));
-                }
-                stmt->Bind(7, FormatUtc(rep.window_start))
-                    .Bind(8, FormatUtc(rep.window_end))
-                    .Bind(9, rep.samples)
-                    .Bind(10, std::string_view(now));
-                if (auto r = stmt->Run(); !r) return r.error();
-                report_pk = db.LastInsertId();
-            }
-            const std::string window_end = FormatUtc(rep.window_end);
-            const int64_t window_seconds = std::max<int64_t>(1, (rep.window_end - rep.window_start).count());
-            for (const auto& g : rep.gpus) {
-                auto stmt = db.Prepare(
-                    "INSERT INTO gpu_windows (report_pk, account_id, host, gpu_key, gpu_index, uuid, gpu_name,"
-                    " util_avg, util_max, idle_fraction, mem_used_mib, mem_total_mib, temperature_c, power_w,"
-                    " power_limit_w, cost_per_hour, window_seconds, window_end, processes)"
-                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)");
-                if (!stmt) return stmt.error();
-                stmt->Bind(1, report_pk)
-                    .Bind(2, req.account_id)
-                    .Bind(3, std::string_view(rep.hostname))
-                    .Bind(4, std::string_view(g.gpu_key))
-                    .Bind(5, g.gpu_index);
-                if (g.uuid.empty()) {
-                    stmt->BindNull(6);
-                } else {
-                    stmt->Bind(6, std::string_view(g.uuid));
-                }
-                stmt->Bind(7, std::string_view(g.name))
-                    .Bind(8, g.util_avg)
-                    .Bind(9, g.util_max)
-                    .Bind(10, g.idle_fraction)
-                    .Bind(11, g.mem_used_mib)
-                    .Bind(12, g.mem_total_mib)
-                    .Bind(13, g.temperature_c)
-                    .Bind(14, g.power_w)
-                    .Bind(15, g.power_limit_w)
-                    .Bind(16, g.cost_per_hour)
-                    .Bind(17, window_seconds)
-                    .Bind(18, std::string_view(window_end))
-                    .Bind(19, std::string_view(g.processes_json));
-                if (auto r = stmt->Run(); !r) return r.error();
-            }
-            for (const auto& g : rep.gpus) {
-                auto stmt = db.Prepare(
-                    "INSERT INTO gpus_seen (account_id, gpu_key, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)"
-                    " ON CONFLICT (account_id, gpu_key) DO UPDATE SET last_seen = excluded.last_seen"
-                    " WHERE excluded.last_seen > gpus_seen.last_seen");
-                if (!stmt) return stmt.error();
-                stmt->Bind(1, req.account_id).Bind(2, std::string_view(g.gpu_key)).Bind(3, std::string_view(now));
-                if (auto r = stmt->Run(); !r) return r.error();
-            }
-            return IngestOutcome{false};
-        },
-        std::move(done));
+            stmt->Bind(base + 7, std::string_view(g.name))
+                .Bind(base + 8, g.util_avg)
+                .Bind(base + 9, g.util_max)
+                .Bind(base + 10, g.idle_fraction)
+                .Bind(base + 11, g.mem_used_mib)
+                .Bind(base + 12, g.mem_total_mib)
+                .Bind(base + 13, g.temperature_c)
+                .Bind(base + 14, g.power_w)
+                .Bind(base + 15, g.power_limit_w)
+                .Bind(base + 16, g.cost_per_hour)
+                .Bind(base + 17, window_seconds)
+                .Bind(base + 18, std::string_view(window_end))
+                .Bind(base + 19, std::string_view(g.processes_json));
+            base += kGpuColumns;
+        }
+        if (auto r = stmt->Run(); !r) return r.error();
+    }
+    // gpus_seen only needs minute precision for a limit counted over hours, so a GPU that reports every
+    // minute is written about once a minute, not once per report. seen_written_ belongs to this thread.
+    for (const auto& g : rep.gpus) {
+        std::string key = std::to_string(req.account_id) + '\x1f' + g.gpu_key;
+        auto it = seen_written_.find(key);
+        if (it != seen_written_.end() && req.now - it->second < kSeenRefresh && req.now >= it->second) continue;
+        auto stmt = db.Prepare(
+            "INSERT INTO gpus_seen (account_id, gpu_key, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)"
+            " ON CONFLICT (account_id, gpu_key) DO UPDATE SET last_seen = excluded.last_seen"
+            " WHERE excluded.last_seen > gpus_seen.last_seen");
+        if (!stmt) return stmt.error();
+        stmt->Bind(1, req.account_id).Bind(2, std::string_view(g.gpu_key)).Bind(3, std::string_view(now));
+        if (auto r = stmt->Run(); !r) return r.error();
+        if (seen_written_.size() >= kMaxSeenEntries) seen_written_.clear();
+        seen_written_[std::move(key)] = req.now;
+    }
+    return IngestOutcome{false};
 }
 
 }  // namespace gpuopt::store::sqlite

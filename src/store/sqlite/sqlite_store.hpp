@@ -1,19 +1,22 @@
 // SqliteStore: the embedded Store backend (SQLite in WAL mode, synchronous=FULL).
 //
 // All writes run on one writer thread that takes every write queued at that moment (up to
-// max_batch), runs each inside its own SAVEPOINT of one transaction, commits once, and only then
-// completes the callbacks: group commit, so concurrent writers share one fsync. A write that fails
-// rolls back to its savepoint and leaves the others in the batch intact.
+// max_batch), runs them in one transaction, commits once, and only then completes the callbacks:
+// group commit, so concurrent writers share one fsync. A write that fails leaves the others in the
+// batch intact (see RunBatch for how, without a savepoint per write).
 // Reads use a small pool of connections and never wait for the writer (WAL readers see the last
-// committed state). Thread-safe.
+// committed state). A third thread copies the WAL back into the database (passive checkpoints), so
+// commits never wait for that either. Thread-safe.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "store/sqlite/connection.hpp"
@@ -27,6 +30,10 @@ public:
         std::string path;            // the database file; created when missing
         size_t max_batch = 1024;     // writes per transaction at most
         size_t read_connections = 8; // pooled read connections at most
+        // Accounts found by key hash are remembered this long, so an agent's every report does not
+        // cost a database read. Changes made through this store clear the cache at once; changes by
+        // another process (the operator CLI) show within this time. Zero turns the cache off.
+        std::chrono::milliseconds account_cache_ttl{5000};
     };
 
     // Opens the file, applies migrations, starts the writer thread.
@@ -47,8 +54,10 @@ public:
 private:
     struct Job {
         virtual ~Job() = default;
-        virtual void Run(Connection& db) = 0;          // inside a savepoint; records its own result
+        // Records its own result. Contract: a failure other than kInternal has written nothing.
+        virtual void Run(Connection& db) = 0;
         virtual bool Succeeded() const = 0;
+        virtual bool FailedInternally() const = 0;
         virtual void Complete() = 0;                   // after commit
         virtual void Fail(const Error& error) = 0;     // the transaction did not commit
     };
@@ -61,13 +70,20 @@ private:
     template <class T, class Work>
     void Submit(Work work, Callback<T> done);
     void WriterLoop();
+    void CheckpointLoop();
     void RunBatch(std::vector<std::unique_ptr<Job>>& batch);
+    Result<IngestOutcome> IngestOne(Connection& db, const IngestRequest& request);  // writer thread
     Result<ReadLease> LeaseReader();
     void ReturnReader(std::unique_ptr<Connection> conn);
 
     Options options_;
     std::unique_ptr<Connection> writer_db_;
     std::thread writer_;
+    // WAL checkpoints run here, on their own connection, so the writer never stalls behind one.
+    std::unique_ptr<Connection> checkpoint_db_;
+    std::thread checkpointer_;
+    std::condition_variable checkpoint_cv_;
+    uint64_t commits_at_last_checkpoint_ = 0;
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<std::unique_ptr<Job>> queue_;
@@ -75,6 +91,21 @@ private:
     std::atomic<bool> closed_{false};
     std::atomic<bool> writer_healthy_{true};
     std::atomic<uint64_t> commits_{0};
+
+    // Writer-thread state: when each (account, GPU) was last written to gpus_seen, and the multi-row
+    // INSERT text for each GPU count.
+    static constexpr std::chrono::seconds kSeenRefresh{60};
+    static constexpr size_t kMaxSeenEntries = 200000;
+    std::unordered_map<std::string, SysSeconds> seen_written_;
+    std::vector<std::string> gpu_insert_sql_;
+
+    struct CachedAccount {
+        Account account;
+        std::chrono::steady_clock::time_point expires;
+    };
+    std::mutex cache_mu_;
+    std::unordered_map<std::string, CachedAccount> account_cache_;
+    void ForgetCachedAccounts();
 
     std::mutex read_mu_;
     std::condition_variable read_cv_;
