@@ -64,7 +64,6 @@ http::Handler MakeStatsHandler(Services& s) {
         body["total_idle_cost"] = Round(stats->total_idle_cost, 100);
         body["total_customer_savings"] = Round(stats->total_customer_savings, 100);
         body["daily_signups"] = std::move(daily);
-        body["reports_last_24h"] = stats->reports_last_24h;
         body["gpus_monitored_last_24h"] = stats->gpus_last_24h;
         body["generated_at"] = FormatUtc(UtcNow());
         co_return http::JsonResponse(http::bhttp::status::ok, body, version);

@@ -97,7 +97,6 @@ struct Stats {
     std::map<std::string, int64_t> customers_by_tier;  // every tier present, zero included
     int64_t total_customers = 0;
     std::vector<DailyCount> daily_signups;  // the last signup_days days, oldest first, gaps as zero
-    int64_t reports_last_24h = 0;
     int64_t gpus_last_24h = 0;
     double total_idle_cost = 0;          // Σ idle time × cost over stored history
     double total_customer_savings = 0;   // total_idle_cost × recoverable fraction

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
+#include <mutex>
 #include <set>
 
 #include "store/sqlite/migrations.hpp"
@@ -67,6 +68,10 @@ void SqliteStore::Submit(Work work, Callback<T> done) {
 SqliteStore::SqliteStore(Options options) : options_(std::move(options)) {}
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const Options& options) {
+    // Memory statistics take a process-wide mutex on every allocation inside SQLite; we never read
+    // them. This must happen before the library initialises, hence once, before the first open.
+    static std::once_flag configure_once;
+    std::call_once(configure_once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
     std::unique_ptr<SqliteStore> store(new SqliteStore(options));
     auto db = Connection::Open(options.path, true);
     if (!db) return db.error();
@@ -305,13 +310,6 @@ Result<Stats> SqliteStore::GetStats(const StatsQuery& q) {
         for (auto& [day, n] : by_day) s.daily_signups.push_back({day, n});
     }
     const std::string since = FormatUtc(q.now - std::chrono::hours(24));
-    {
-        auto stmt = (*db)->Prepare("SELECT COUNT(*) FROM usage_reports WHERE received_at >= ?1");
-        if (!stmt) return stmt.error();
-        stmt->Bind(1, since);
-        if (auto row = stmt->Step(); !row) return row.error();
-        s.reports_last_24h = stmt->Int(0);
-    }
     {
         auto stmt = (*db)->Prepare("SELECT COUNT(*) FROM gpus_seen WHERE last_seen >= ?1");
         if (!stmt) return stmt.error();

@@ -220,7 +220,6 @@ TEST_F(SqliteStoreTest, StatsAreDerivedFromHistory) {
     EXPECT_EQ(s->customers_by_tier.at("enterprise"), 0);
     EXPECT_NEAR(s->total_idle_cost, 0.12, 1e-9);
     EXPECT_NEAR(s->total_customer_savings, 0.06, 1e-9);
-    EXPECT_EQ(s->reports_last_24h, 3);
     EXPECT_EQ(s->gpus_last_24h, 1);
     ASSERT_EQ(s->daily_signups.size(), 30u);
     EXPECT_EQ(s->daily_signups.back().date, "2026-11-25");
