@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 namespace gpuopt {
 namespace {
 
@@ -119,6 +121,25 @@ TEST(Cidr, MatchesNetworksOfBothFamilies) {
     EXPECT_FALSE(Cidr::Parse("1.2.3.4/33"));
     EXPECT_FALSE(Cidr::Parse("1.2.3/8"));
     EXPECT_FALSE(Cidr::Parse("1.2.3.4/x"));
+}
+
+}  // namespace
+}  // namespace gpuopt
+
+namespace gpuopt {
+namespace {
+
+TEST(EnvExample, ListsEverySettingAndLoadsAsIs) {
+    std::ifstream in(std::string(GPUOPT_SOURCE_DIR) + "/.env.example");
+    ASSERT_TRUE(in) << ".env.example is missing";
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    auto kv = ParseKeyValueFile(text, ".env.example");
+    ASSERT_TRUE(kv.ok());
+    for (const auto& name : KnownSettingNames()) EXPECT_TRUE(kv->count(name)) << name << " is not in .env.example";
+    std::map<std::string, ConfigValue> values;
+    for (const auto& [k, v] : *kv) values[k] = ConfigValue{v, ConfigOrigin::kDotEnv, ".env.example"};
+    auto config = BuildConfig(values);
+    EXPECT_TRUE(config.ok()) << (config.ok() ? "" : config.error().details.begin()->first);
 }
 
 }  // namespace

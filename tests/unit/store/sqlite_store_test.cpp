@@ -152,6 +152,30 @@ TEST_F(SqliteStoreTest, AFailingWriteLeavesItsBatchNeighboursIntact) {
     EXPECT_LT(store_->CommittedTransactions(), 200u) << "concurrent writes share commits";
 }
 
+TEST_F(SqliteStoreTest, AnInternalErrorInABatchReplaysTheOthersSafely) {
+    ASSERT_TRUE(Create("victim@example.com", "hv").ok());
+    // The CHECK constraint on tier makes this write fail as an internal error, which sends its batch
+    // through the careful path (rollback, then one savepoint per write).
+    std::vector<std::shared_ptr<std::promise<Result<Account>>>> creates;
+    auto bad = std::make_shared<std::promise<Result<Account>>>();
+    for (int i = 0; i < 50; ++i) {
+        if (i == 25) {
+            store_->SetTier("victim@example.com", "platinum", [bad](Result<Account> r) { bad->set_value(std::move(r)); });
+        }
+        auto p = std::make_shared<std::promise<Result<Account>>>();
+        store_->CreateAccount({"c" + std::to_string(i) + "@example.com", "ch" + std::to_string(i), "gopt_x", "free", kNow},
+                              [p](Result<Account> r) { p->set_value(std::move(r)); });
+        creates.push_back(p);
+    }
+    for (auto& p : creates) EXPECT_TRUE(p->get_future().get().ok());
+    auto failed = bad->get_future().get();
+    ASSERT_FALSE(failed.ok());
+    EXPECT_EQ(failed.error().code, ErrorCode::kInternal);
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM accounts"), 51);
+    EXPECT_EQ(store_->FindAccountByKeyHash("hv")->tier, "free");
+    EXPECT_TRUE(store_->Ping().ok()) << "a failed write is not a broken store";
+}
+
 TEST_F(SqliteStoreTest, StoresAReportOncePerReportId) {
     auto a = Create("a@example.com", "h");
     ASSERT_TRUE(a.ok());
@@ -202,6 +226,35 @@ TEST_F(SqliteStoreTest, SetTierChangesThePlan) {
     EXPECT_EQ(store_->FindAccountByKeyHash("h")->tier, "enterprise");
     auto missing = Wait<Account>([&](Callback<Account> done) { store_->SetTier("x@example.com", "free", std::move(done)); });
     EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(SqliteStoreTest, CachedAccountsFollowChangesMadeThroughTheStore) {
+    ASSERT_TRUE(Create("a@example.com", "h").ok());
+    EXPECT_EQ(store_->FindAccountByKeyHash("h")->tier, "free");  // now cached
+    ASSERT_TRUE(Wait<Account>([&](Callback<Account> done) {
+                    store_->SetTier("a@example.com", "professional", std::move(done));
+                }).ok());
+    EXPECT_EQ(store_->FindAccountByKeyHash("h")->tier, "professional");
+}
+
+TEST_F(SqliteStoreTest, CheckpointsCopyTheLogIntoTheDatabaseWhileTheStoreRuns) {
+    auto a = Create("a@example.com", "h");
+    const auto db_file = dir_ / "gpuopt.db";
+    const auto before = std::filesystem::file_size(db_file);
+    for (int i = 0; i < 2000; ++i) {
+        store_->IngestReport({a->id, Report("w" + std::to_string(i), {"GPU-1", "GPU-2", "GPU-3", "GPU-4"}), std::nullopt,
+                              hours(24), kNow},
+                             [](Result<IngestOutcome>) {});
+    }
+    ASSERT_TRUE(Ingest(a->id, Report("last", {"GPU-1"})).ok());
+    // New pages land in the WAL first; only a checkpoint copies them into the database file. The
+    // writer never checkpoints, so growth of the file shows the checkpointer at work.
+    const auto deadline = steady_clock::now() + seconds(10);
+    while (std::filesystem::file_size(db_file) <= before + 512 * 1024 && steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(milliseconds(20));
+    }
+    EXPECT_GT(std::filesystem::file_size(db_file), before + 512 * 1024);
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM usage_reports"), 2001);
 }
 
 TEST_F(SqliteStoreTest, StatsAreDerivedFromHistory) {
