@@ -56,6 +56,13 @@ void ApplyRateHeaders(http::Response& res, const std::optional<http::RateDecisio
     if (!d.allowed) res.set(http::bhttp::field::retry_after, std::to_string(d.retry_after_seconds));
 }
 
+http::Response OkJson(const boost::json::object& body, unsigned version,
+                      const std::optional<http::RateDecision>& decision) {
+    auto res = http::JsonResponse(http::bhttp::status::ok, body, version);
+    ApplyRateHeaders(res, decision);
+    return res;
+}
+
 http::Response RateLimitedResponse(const http::RateDecision& decision, unsigned version) {
     auto res = http::ErrorResponse(
         {ErrorCode::kRateLimited,

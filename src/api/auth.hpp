@@ -29,6 +29,10 @@ std::optional<http::RateDecision> CheckIpLimit(Services& s, std::string_view buc
 // Adds RateLimit-Limit/Remaining/Reset, and Retry-After when refused.
 void ApplyRateHeaders(http::Response& res, const std::optional<http::RateDecision>& decision);
 
+// A 200 JSON answer carrying the rate-limit headers of `decision`.
+http::Response OkJson(const boost::json::object& body, unsigned version,
+                      const std::optional<http::RateDecision>& decision);
+
 // The 429 answer for a refused decision, with its headers.
 http::Response RateLimitedResponse(const http::RateDecision& decision, unsigned version);
 

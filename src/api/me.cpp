@@ -33,9 +33,7 @@ http::Handler MakeMeHandler(Services& s) {
         } else {
             body["requests_per_hour"] = nullptr;
         }
-        auto res = http::JsonResponse(http::bhttp::status::ok, body, version);
-        ApplyRateHeaders(res, limit);
-        co_return res;
+        co_return OkJson(body, version, limit);
     };
 }
 

@@ -73,9 +73,7 @@ http::Handler MakeSignupHandler(Services& s) {
         body["key_prefix"] = created->key_prefix;
         body["tier"] = created->tier;
         body["email"] = created->email;
-        auto res = http::JsonResponse(http::bhttp::status::ok, body, version);
-        ApplyRateHeaders(res, limit);
-        co_return res;
+        co_return OkJson(body, version, limit);
     };
 }
 

@@ -65,9 +65,7 @@ http::Handler MakeTrackUsageHandler(Services& s) {
         out["monthly_projection"] = savings.monthly_projection;
         out["tier"] = account->tier;
         out["duplicate"] = stored->duplicate;
-        auto res = http::JsonResponse(http::bhttp::status::ok, out, version);
-        ApplyRateHeaders(res, limit);
-        co_return res;
+        co_return OkJson(out, version, limit);
     };
 }
 
