@@ -12,7 +12,8 @@ release: setup
 	@cmake --preset release >/dev/null
 	@cmake --build build/release -j$(JOBS)
 
-dev: setup
+dev:
+	@./scripts/setup --test
 	@cmake --preset dev >/dev/null
 	@cmake --build build/dev -j$(JOBS)
 
@@ -27,7 +28,7 @@ test: dev
 	@cd build/dev && ctest --output-on-failure -j1 --timeout 900
 
 ## Release build, then the HTTP benchmark against nginx (see bench/README.md).
-bench: setup
+bench:
 	@./scripts/setup --bench
 	@cmake --preset release >/dev/null
 	@cmake --build build/release -j$(JOBS)

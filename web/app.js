@@ -23,13 +23,18 @@ async function loadPlans() {
       const price = element("div", plan.price_usd === 0 ? "$0" : "$" + plan.price_usd, "price");
       price.append(element("small", " / month"));
       card.append(price);
-      const limit = plan.gpu_limit === null
-        ? "Unlimited GPUs"
-        : `Up to ${plan.gpu_limit} GPUs (distinct, per ${body.gpu_limit_window_hours} h)`;
       const features = element("ul");
-      features.append(element("li", limit));
+      if (plan.gpu_limit !== null) {
+        features.append(element("li", `Up to ${plan.gpu_limit} GPUs (distinct, per ${body.gpu_limit_window_hours} h)`));
+      }
       for (const f of plan.features) features.append(element("li", f));
+      if (plan.requests_per_hour !== null) {
+        features.append(element("li", `${plan.requests_per_hour.toLocaleString("en-US")} API requests per hour`));
+      }
       card.append(features);
+      if (plan.price_usd > 0 && !body.paid_checkout_available) {
+        card.append(element("p", "Checkout opens soon", "soon"));
+      }
       list.append(card);
     }
     status.hidden = true;

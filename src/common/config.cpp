@@ -366,15 +366,14 @@ const std::vector<Setting>& Settings() {
     return settings;
 }
 
+// Features list only what the product does today; each feature adds itself here when it ships.
 std::vector<Plan> DefaultPlans() {
     return {
-        {"free", "Free", 0, 2, 100, {"Monitoring", "Weekly report email", "Idle detection"}},
-        {"professional", "Professional", 49, std::nullopt, 1000,
-         {"Unlimited GPUs", "Real-time idle alerts (email, Slack)", "Daily report", "Full recommendations",
-          "13-month history"}},
+        {"free", "Free", 0, 2, 100,
+         {"GPU utilization and memory monitoring", "Idle cost and savings estimate with every report"}},
+        {"professional", "Professional", 49, std::nullopt, 1000, {"Everything in Free", "Unlimited GPUs"}},
         {"enterprise", "Enterprise", 199, std::nullopt, std::nullopt,
-         {"Everything in Professional", "Custom integrations (outgoing webhooks)", "Priority support",
-          "SSO-ready admin"}},
+         {"Everything in Professional", "No API request limit"}},
     };
 }
 
