@@ -34,6 +34,10 @@ public:
         // cost a database read. Changes made through this store clear the cache at once; changes by
         // another process (the operator CLI) show within this time. Zero turns the cache off.
         std::chrono::milliseconds account_cache_ttl{5000};
+        // Once the WAL holds this many frames (32 MiB of 4 KiB pages), the checkpointer holds the
+        // writer for a moment so that the log can be rewound (see CheckpointLoop).
+        int wal_restart_frames = 8192;
+        std::chrono::milliseconds checkpoint_interval{250};
     };
 
     // Opens the file, applies migrations, starts the writer thread.
@@ -91,6 +95,8 @@ private:
     std::atomic<bool> closed_{false};
     std::atomic<bool> writer_healthy_{true};
     std::atomic<uint64_t> commits_{0};
+    std::atomic<int> wal_frames_{0};  // frames in the WAL after the last commit
+    std::mutex write_gate_;  // held by the writer around each batch
 
     // Writer-thread state: when each (account, GPU) was last written to gpus_seen, and the multi-row
     // INSERT text for each GPU count.

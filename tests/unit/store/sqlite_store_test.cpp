@@ -257,6 +257,52 @@ TEST_F(SqliteStoreTest, CheckpointsCopyTheLogIntoTheDatabaseWhileTheStoreRuns) {
     EXPECT_EQ(Count("SELECT COUNT(*) FROM usage_reports"), 2001);
 }
 
+TEST_F(SqliteStoreTest, TheLogStaysBoundedUnderAStreamOfCommits) {
+    // Writers that never let the queue run dry: without help from the store, SQLite never finds the
+    // WAL fully copied when a transaction starts, never rewinds it, and the file grows with every commit.
+    store_.reset();
+    sqlite::SqliteStore::Options options{(dir_ / "gpuopt.db").string()};
+    options.wal_restart_frames = 64;
+    options.checkpoint_interval = milliseconds(20);
+    auto opened = sqlite::SqliteStore::Open(options);
+    ASSERT_TRUE(opened.ok());
+    store_ = std::move(*opened);
+    auto a = Create("a@example.com", "h");
+    const auto wal_file = dir_ / "gpuopt.db-wal";
+    std::atomic<int> in_flight{0}, stored{0};
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> writers;
+    for (int t = 0; t < 3; ++t) {
+        writers.emplace_back([&, t] {
+            for (int i = 0; !stop; ++i) {
+                while (in_flight > 256 && !stop) std::this_thread::yield();
+                ++in_flight;
+                store_->IngestReport({a->id, Report(std::to_string(t) + "-" + std::to_string(i), {"GPU-1", "GPU-2"}),
+                                      std::nullopt, hours(24), kNow},
+                                     [&](Result<IngestOutcome> r) {
+                                         stored += r.ok();
+                                         --in_flight;
+                                     });
+            }
+        });
+    }
+    // Run until well past the point where the log would have outgrown the bound many times over.
+    const auto deadline = steady_clock::now() + seconds(20);
+    uintmax_t largest = 0;
+    while (Count("SELECT COUNT(*) FROM gpu_windows") < 60000 && steady_clock::now() < deadline) {
+        std::error_code ec;
+        largest = std::max(largest, std::filesystem::file_size(wal_file, ec));
+        std::this_thread::sleep_for(milliseconds(10));
+    }
+    stop = true;
+    for (auto& w : writers) w.join();
+    while (in_flight > 0) std::this_thread::yield();
+    EXPECT_GE(Count("SELECT COUNT(*) FROM gpu_windows"), 60000);
+    // 64 frames of 4 KiB, plus what arrives between two checkpoints (without the rewinds: about 18 MB).
+    EXPECT_LT(largest, 4u * 1024 * 1024) << "the WAL grew to " << largest << " bytes";
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM usage_reports"), stored.load());
+}
+
 TEST_F(SqliteStoreTest, StatsAreDerivedFromHistory) {
     auto a = Create("a@example.com", "h", kNow - hours(24 * 3));
     auto b = Create("b@example.com", "h2");
