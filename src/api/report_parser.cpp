@@ -232,6 +232,13 @@ Result<store::UsageReport> ParseUsageReport(const json::object& body, const Repo
         w.util_max = util_max;
         GPUOPT_TRY(idle_fraction, g.Number("idle_fraction", 0, 1));
         w.idle_fraction = idle_fraction;
+        GPUOPT_TRY(idle_held, g.Number("idle_held_fraction", 0, 1));
+        if (idle_held && (!idle_fraction || *idle_held > *idle_fraction + 1e-9)) {
+            return Error::Validation(p + ".idle_held_fraction", "must not exceed idle_fraction");
+        }
+        w.idle_held_fraction = idle_held;
+        GPUOPT_TRY(mem_util, g.Number("mem_util", 0, 100));
+        w.mem_util = mem_util;
         GPUOPT_TRY(mem_total, g.RequiredNumber("mem_total", 0, 16 * 1024 * 1024));
         if (mem_total <= 0) return Error::Validation(p + ".mem_total", "must be greater than 0");
         GPUOPT_TRY(mem_used, g.RequiredNumber("mem_used", 0, 16 * 1024 * 1024));
@@ -244,6 +251,8 @@ Result<store::UsageReport> ParseUsageReport(const json::object& body, const Repo
         w.power_w = power;
         GPUOPT_TRY(power_limit, g.Number("power_limit_w", 0, 5000));
         w.power_limit_w = power_limit;
+        GPUOPT_TRY(sm_clock, g.Number("sm_clock_mhz", 0, 10000));
+        w.sm_clock_mhz = sm_clock;
         GPUOPT_TRY(cost, g.Number("cost_per_hour", 0, rules.max_cost_per_hour));
         w.cost_per_hour = cost.value_or(rules.default_cost_per_hour);
         if (auto r = ParseProcesses(g.Find("processes"), p + ".processes", rules, w.processes_json); !r) {

@@ -48,11 +48,14 @@ struct GpuWindow {
     double util_avg = 0;
     std::optional<double> util_max;
     std::optional<double> idle_fraction;
-    double mem_used_mib = 0;
+    std::optional<double> idle_held_fraction;  // idle while processes held memory
+    std::optional<double> mem_util;            // percent of time memory was read or written
+    double mem_used_mib = 0;                   // the window's peak in full reports
     double mem_total_mib = 0;
     std::optional<double> temperature_c;
     std::optional<double> power_w;
     std::optional<double> power_limit_w;
+    std::optional<double> sm_clock_mhz;
     double cost_per_hour = 0;
     std::string processes_json;  // "[]" when none were reported
 };

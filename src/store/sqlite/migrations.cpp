@@ -68,6 +68,11 @@ CREATE TABLE gpus_seen (
 );
 CREATE INDEX gpus_seen_last_seen ON gpus_seen (last_seen);
 )sql"},
+        {2, "agent window statistics", R"sql(
+ALTER TABLE gpu_windows ADD COLUMN idle_held_fraction REAL;
+ALTER TABLE gpu_windows ADD COLUMN mem_util REAL;
+ALTER TABLE gpu_windows ADD COLUMN sm_clock_mhz REAL;
+)sql"},
     };
     return migrations;
 }

@@ -427,7 +427,7 @@ void SqliteStore::IngestReport(IngestRequest req, Callback<IngestOutcome> done) 
 
 namespace {
 
-constexpr int kGpuColumns = 19;
+constexpr int kGpuColumns = 22;
 
 // "INSERT INTO gpu_windows (...) VALUES (?1, ..., ?19), (?20, ...)" for `rows` rows: one statement per
 // report instead of one per GPU.
@@ -435,7 +435,7 @@ std::string GpuInsertSql(size_t rows) {
     std::string sql =
         "INSERT INTO gpu_windows (report_pk, account_id, host, gpu_key, gpu_index, uuid, gpu_name, util_avg, util_max,"
         " idle_fraction, mem_used_mib, mem_total_mib, temperature_c, power_w, power_limit_w, cost_per_hour,"
-        " window_seconds, window_end, processes) VALUES ";
+        " window_seconds, window_end, processes, idle_held_fraction, mem_util, sm_clock_mhz) VALUES ";
     int param = 1;
     for (size_t r = 0; r < rows; ++r) {
         sql += r == 0 ? "(" : ", (";
@@ -545,7 +545,10 @@ Result<IngestOutcome> SqliteStore::IngestOne(Connection& db, const IngestRequest
                 .Bind(base + 16, g.cost_per_hour)
                 .Bind(base + 17, window_seconds)
                 .Bind(base + 18, std::string_view(window_end))
-                .Bind(base + 19, std::string_view(g.processes_json));
+                .Bind(base + 19, std::string_view(g.processes_json))
+                .Bind(base + 20, g.idle_held_fraction)
+                .Bind(base + 21, g.mem_util)
+                .Bind(base + 22, g.sm_clock_mhz);
             base += kGpuColumns;
         }
         if (auto r = stmt->Run(); !r) return r.error();

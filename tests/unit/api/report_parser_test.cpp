@@ -54,6 +54,31 @@ TEST(ReportParser, ReadsTheFullReport) {
     EXPECT_EQ(g.processes_json, R"([{"pid":4121,"name":"python","used_mem":1100}])");
 }
 
+TEST(ReportParser, ReadsWhatTheAgentAddsAndWindowsUpToAWeekOld) {
+    auto r = Parse(R"({"report_id":"h-1:000001","agent":{"id":"h-1","hostname":"h","version":"0.1.0","source":"nvml"},
+     "window":{"start":"2026-11-19T10:00:00Z","end":"2026-11-19T10:01:00Z","samples":6},
+     "gpu_data":[{"gpu_index":0,"uuid":"GPU-1","gpu_name":"NVIDIA L4","gpu_util":4,"idle_fraction":0.5,
+       "idle_held_fraction":0.5,"mem_util":2.5,"sm_clock_mhz":2040,"mem_used":9000,"mem_total":23034}],
+     "lost_gpus":[{"gpu_index":1,"error":"GPU is lost"}]})");
+    ASSERT_TRUE(r.ok()) << r.error().details.begin()->second;
+    EXPECT_EQ(r->gpus[0].idle_held_fraction, 0.5);
+    EXPECT_EQ(r->gpus[0].mem_util, 2.5);
+    EXPECT_EQ(r->gpus[0].sm_clock_mhz, 2040);
+    EXPECT_EQ(FormatUtc(r->window_start), "2026-11-19T10:00:00Z");  // a spooled report, replayed days later
+}
+
+TEST(ReportParser, RejectsAgentStatisticsOutOfRange) {
+    const std::string head = R"({"gpu_data":[{"gpu_index":0,"gpu_name":"L4","gpu_util":4,"mem_used":1,"mem_total":2,)";
+    EXPECT_EQ(FieldOf(Parse(head + R"("idle_fraction":0.2,"idle_held_fraction":0.5}]})")), "gpu_data[0].idle_held_fraction");
+    EXPECT_EQ(FieldOf(Parse(head + R"("idle_held_fraction":0.5}]})")), "gpu_data[0].idle_held_fraction");
+    EXPECT_EQ(FieldOf(Parse(head + R"("mem_util":101}]})")), "gpu_data[0].mem_util");
+    EXPECT_EQ(FieldOf(Parse(head + R"("sm_clock_mhz":-1}]})")), "gpu_data[0].sm_clock_mhz");
+    EXPECT_EQ(FieldOf(Parse(R"({"window":{"start":"2026-11-18T09:00:00Z","end":"2026-11-18T09:01:00Z"},"gpu_data":[]})")),
+              "window.start");  // more than 7 days back
+    EXPECT_EQ(FieldOf(Parse(R"({"window":{"start":"2026-11-25T10:05:00Z","end":"2026-11-25T10:07:00Z"},"gpu_data":[]})")),
+              "window.end");  // beyond the tolerated clock skew
+}
+
 TEST(ReportParser, NullMeansNotMeasured) {
     auto r = Parse(R"({"gpu_data":[{"gpu_index":0,"gpu_name":"T4","gpu_util":5,"mem_used":1,"mem_total":2,
         "temperature":null,"power_w":null,"cost_per_hour":null}]})");
