@@ -24,9 +24,9 @@ std::string ReadAll(const std::string& path) {
     return ss.str();
 }
 
-// Forks and execs gpuopt with the given arguments; stdout/stderr go to log_path.
-pid_t Spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-            const std::string& log_path, const std::string& cwd) {
+// Forks and execs `binary` with the given arguments; stdout/stderr go to log_path.
+pid_t Spawn(const std::string& binary, const std::vector<std::string>& args,
+            const std::map<std::string, std::string>& env, const std::string& log_path, const std::string& cwd) {
     const pid_t pid = fork();
     if (pid != 0) return pid;
     const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -38,10 +38,10 @@ pid_t Spawn(const std::vector<std::string>& args, const std::map<std::string, st
     if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(127);
     // A clean environment: only what the test asks for, so the developer's own settings never leak in.
     clearenv();
-    setenv("PATH", "/usr/bin:/bin", 1);
     for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    if (env.count("PATH") == 0) setenv("PATH", "/usr/bin:/bin", 1);
     std::vector<char*> argv;
-    std::string bin = GPUOPT_SERVER_BIN;
+    std::string bin = binary;
     argv.push_back(bin.data());
     std::vector<std::string> copy = args;
     for (auto& a : copy) argv.push_back(a.data());
@@ -79,13 +79,13 @@ ServerProcess::ServerProcess(Options options) : options_(std::move(options)) {
     const std::string port_file = options_.data_dir + "/port";
     std::filesystem::remove(port_file);
     log_path_ = options_.data_dir + "/server.log";
-    std::vector<std::string> args = {"serve", "--port", "0", "--data-dir", options_.data_dir, "--port-file", port_file};
+    std::vector<std::string> args = {"serve", "--port", std::to_string(options_.port), "--data-dir", options_.data_dir, "--port-file", port_file};
     for (const auto& a : options_.args) args.push_back(a);
     auto env = options_.env;
     env.emplace("WEB_DIR", std::string(GPUOPT_SOURCE_DIR) + "/web");
     env.emplace("ACCESS_LOG", options_.data_dir + "/access.log");
     env.emplace("LOG_LEVEL", "info");
-    pid_ = Spawn(args, env, log_path_, options_.data_dir);
+    pid_ = Spawn(GPUOPT_SERVER_BIN, args, env, log_path_, options_.data_dir);
     if (!options_.wait_ready) return;
     const bool ready = WaitFor([&] {
         std::ifstream in(port_file);
@@ -132,12 +132,69 @@ std::string ServerProcess::Log() const { return ReadAll(log_path_); }
 
 int RunGpuopt(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
               std::string& output, const std::string& cwd) {
+    return RunProgram(GPUOPT_SERVER_BIN, args, env, output, cwd);
+}
+
+int RunProgram(const std::string& binary, const std::vector<std::string>& args,
+               const std::map<std::string, std::string>& env, std::string& output, const std::string& cwd,
+               std::chrono::seconds timeout) {
     TempDir tmp;
     const std::string log = tmp.path() + "/out.log";
-    const pid_t pid = Spawn(args, env, log, cwd);
-    const int code = WaitExit(pid, std::chrono::seconds(30));
+    const pid_t pid = Spawn(binary, args, env, log, cwd);
+    const int code = WaitExit(pid, timeout);
+    if (code == -1) {
+        kill(pid, SIGKILL);
+        WaitExit(pid, std::chrono::seconds(5));
+    }
     output = ReadAll(log);
     return code;
 }
+
+ChildProcess::ChildProcess(const std::string& binary, const std::vector<std::string>& args,
+                           const std::map<std::string, std::string>& env, std::string log_path, const std::string& cwd)
+    : log_path_(std::move(log_path)) {
+    pid_ = Spawn(binary, args, env, log_path_, cwd);
+}
+
+ChildProcess::~ChildProcess() {
+    if (pid_ > 0 && exit_code_ == -1) Kill9();
+}
+
+bool ChildProcess::Running() {
+    if (pid_ <= 0 || exit_code_ != -1) return false;
+    return Wait(std::chrono::milliseconds(0)) == -1;
+}
+
+int ChildProcess::Wait(std::chrono::milliseconds timeout) {
+    if (exit_code_ != -1) return exit_code_;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        int status = 0;
+        const pid_t r = waitpid(pid_, &status, WNOHANG);
+        if (r == pid_) {
+            exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            return exit_code_;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) return -1;
+        struct timespec ts{0, 5'000'000};
+        nanosleep(&ts, nullptr);
+    }
+}
+
+int ChildProcess::Terminate(std::chrono::milliseconds timeout) {
+    if (exit_code_ != -1) return exit_code_;
+    kill(pid_, SIGTERM);
+    const int code = Wait(timeout);
+    if (code == -1) Kill9();
+    return code;
+}
+
+void ChildProcess::Kill9() {
+    if (exit_code_ != -1) return;
+    kill(pid_, SIGKILL);
+    Wait(std::chrono::seconds(10));
+}
+
+std::string ChildProcess::Log() const { return ReadAll(log_path_); }
 
 }  // namespace gpuopt::testing

@@ -23,6 +23,30 @@ private:
     std::string path_;
 };
 
+// Any program of ours run by a test: a clean environment (only PATH and what the test passes), stdout
+// and stderr appended to `log_path`.
+class ChildProcess {
+public:
+    ChildProcess(const std::string& binary, const std::vector<std::string>& args,
+                 const std::map<std::string, std::string>& env, std::string log_path, const std::string& cwd = "");
+    ~ChildProcess();  // SIGKILL if it still runs
+    ChildProcess(const ChildProcess&) = delete;
+    ChildProcess& operator=(const ChildProcess&) = delete;
+
+    pid_t pid() const { return pid_; }
+    bool Running();
+    // The exit code (128 + signal when killed), or -1 if it still runs after `timeout`.
+    int Wait(std::chrono::milliseconds timeout);
+    int Terminate(std::chrono::milliseconds timeout = std::chrono::seconds(15));  // SIGTERM, then wait
+    void Kill9();
+    std::string Log() const;
+
+private:
+    pid_t pid_ = -1;
+    int exit_code_ = -1;
+    std::string log_path_;
+};
+
 class ServerProcess {
 public:
     struct Options {
@@ -30,9 +54,10 @@ public:
         std::map<std::string, std::string> env;  // extra environment
         std::vector<std::string> args;           // extra arguments after "serve"
         bool wait_ready = true;
+        uint16_t port = 0;                       // 0: any free port
     };
 
-    // Starts `gpuopt serve --port 0` with a port file in data_dir and waits (20 s at most) until it
+    // Starts `gpuopt serve --port <port>` with a port file in data_dir and waits (20 s at most) until it
     // listens. Fails the current test (ADD_FAILURE) if it does not.
     explicit ServerProcess(Options options);
     ~ServerProcess();  // SIGTERM, then SIGKILL after 10 s
@@ -55,6 +80,10 @@ private:
 // Runs gpuopt with `args` to completion; returns the exit code and fills `output` (stdout+stderr).
 int RunGpuopt(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
               std::string& output, const std::string& cwd = "");
+// The same for any program.
+int RunProgram(const std::string& binary, const std::vector<std::string>& args,
+               const std::map<std::string, std::string>& env, std::string& output, const std::string& cwd = "",
+               std::chrono::seconds timeout = std::chrono::seconds(30));
 
 // Polls `condition` until it holds or `timeout` passes.
 template <class F>

@@ -1,0 +1,117 @@
+#include "agent/report.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include <cmath>
+
+#include "common/json.hpp"
+#include "common/time.hpp"
+
+namespace gpuopt::agent {
+
+namespace {
+
+namespace json = boost::json;
+
+// Rounded to `digits` decimals; dividing by a power of ten gives the double nearest the decimal.
+double Round(double v, int digits) {
+    const double scale = std::pow(10.0, digits);
+    return std::round(v * scale) / scale;
+}
+
+std::string FormatTime(std::chrono::system_clock::time_point t) {
+    return FormatUtc(std::chrono::floor<std::chrono::seconds>(t));
+}
+
+}  // namespace
+
+std::string GpuKey(unsigned index, const std::string& uuid) {
+    return uuid.empty() ? "index:" + std::to_string(index) : uuid;
+}
+
+std::string ReportId(const std::string& agent_id, uint64_t sequence) {
+    std::string n = std::to_string(sequence);
+    if (n.size() < 6) n.insert(0, 6 - n.size(), '0');
+    return agent_id + ":" + n;
+}
+
+std::string BuildReportJson(const WindowReport& w, const ReportContext& ctx) {
+    json::object agent;
+    agent["id"] = ctx.agent_id;
+    agent["hostname"] = ctx.hostname;
+    agent["version"] = ctx.version;
+    agent["source"] = ctx.source;
+    if (!ctx.driver_version.empty()) agent["driver_version"] = ctx.driver_version;
+    if (ctx.cloud) {
+        json::object cloud;
+        cloud["provider"] = ctx.cloud->provider;
+        cloud["instance_type"] = ctx.cloud->instance_type;
+        if (!ctx.cloud->region.empty()) cloud["region"] = ctx.cloud->region;
+        agent["cloud"] = std::move(cloud);
+    }
+
+    json::object window;
+    window["start"] = FormatTime(w.start);
+    // Times go out in whole seconds. A window shorter than that (the last, cut-short window of an
+    // agent sampling faster than once a second) still ends a second after it starts.
+    const std::chrono::system_clock::time_point shortest =
+        std::chrono::ceil<std::chrono::seconds>(w.start + std::chrono::milliseconds(1));
+    window["end"] = FormatTime(std::max(w.end, shortest));
+    window["samples"] = w.samples;
+
+    json::array gpus;
+    for (const auto& g : w.gpus) {
+        if (!g.Reportable()) continue;
+        json::object o;
+        o["gpu_index"] = g.index;
+        if (!g.uuid.empty()) o["uuid"] = g.uuid;
+        o["gpu_name"] = g.name.substr(0, 100);
+        o["gpu_util"] = Round(g.util_sum / g.util_samples, 2);
+        o["util_max"] = Round(g.util_max, 2);
+        o["idle_fraction"] = Round(static_cast<double>(g.idle_samples) / g.util_samples, 4);
+        o["idle_held_fraction"] = Round(static_cast<double>(g.idle_held_samples) / g.util_samples, 4);
+        if (g.mem_util_samples > 0) o["mem_util"] = Round(g.mem_util_sum / g.mem_util_samples, 2);
+        o["mem_used"] = Round(std::min(*g.mem_used_peak, *g.mem_total), 2);
+        o["mem_total"] = Round(*g.mem_total, 2);
+        if (g.temperature) o["temperature"] = *g.temperature;
+        if (g.power_samples > 0) o["power_w"] = Round(g.power_sum / g.power_samples, 2);
+        if (g.power_limit) o["power_limit_w"] = *g.power_limit;
+        if (g.sm_clock) o["sm_clock_mhz"] = *g.sm_clock;
+        if (auto it = ctx.prices.find(GpuKey(g.index, g.uuid)); it != ctx.prices.end() && it->second.usd_per_hour) {
+            o["cost_per_hour"] = Round(*it->second.usd_per_hour, 6);
+        }
+        if (g.processes_known) {
+            json::array procs;
+            for (const auto& [pid, p] : g.processes) {
+                json::object po;
+                po["pid"] = pid;
+                if (!p.name.empty()) po["name"] = p.name.substr(0, 256);
+                if (p.used_mib) po["used_mem"] = Round(*p.used_mib, 2);
+                procs.push_back(std::move(po));
+            }
+            o["processes"] = std::move(procs);
+        }
+        gpus.push_back(std::move(o));
+    }
+
+    json::object report;
+    report["report_id"] = ctx.report_id;
+    report["agent"] = std::move(agent);
+    report["window"] = std::move(window);
+    report["gpu_data"] = std::move(gpus);
+    if (!w.lost.empty()) {
+        json::array lost;
+        for (const auto& l : w.lost) {
+            json::object o;
+            o["gpu_index"] = l.index;
+            if (!l.uuid.empty()) o["uuid"] = l.uuid;
+            o["error"] = l.error;
+            lost.push_back(std::move(o));
+        }
+        report["lost_gpus"] = std::move(lost);
+    }
+    return ToJson(report);
+}
+
+}  // namespace gpuopt::agent
