@@ -3,7 +3,7 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 PORT ?= 5000
 
-.PHONY: run test bench build release dev setup format lint clean
+.PHONY: run test bench demo build release dev setup format lint clean
 
 setup:
 	@./scripts/setup
@@ -23,6 +23,10 @@ build: dev
 run: release
 	./build/release/src/server/gpuopt serve --port $(PORT)
 
+## The server and three simulated GPU hosts reporting for a demo account (scenarios/demo.json).
+demo: release
+	@PORT=$(PORT) ./scripts/demo
+
 ## Installs what is missing, builds with ASan + UBSan, and runs every test.
 test: dev
 	@cd build/dev && ctest --output-on-failure -j1 --timeout 900
@@ -33,6 +37,7 @@ bench:
 	@cmake --preset release >/dev/null
 	@cmake --build build/release -j$(JOBS)
 	@./bench/http_bench.sh
+	@./build/release/bench/agent_bench
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
