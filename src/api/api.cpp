@@ -11,6 +11,13 @@ void RegisterRoutes(http::Router& router, Services& s) {
     router.Add(verb::get, "/api/me", MakeMeHandler(s), {false, "The caller's account"});
     router.Add(verb::get, "/api/stats", MakeStatsHandler(s), {false, "Operator statistics (ADMIN_TOKEN)"});
     router.Add(verb::get, "/api/plans", MakePlansHandler(s), {false, "Plans and prices from configuration"});
+    router.Add(verb::get, "/api/gpus", MakeGpusHandler(s), {false, "The caller's GPUs and their current state"});
+    router.Add(verb::get, "/api/usage", MakeUsageHandler(s), {false, "Utilization, memory and idle cost over time"});
+    router.Add(verb::get, "/api/savings", MakeSavingsHandler(s), {false, "Idle time, idle cost and recoverable savings"});
+    router.Add(verb::get, "/api/recommendations", MakeRecommendationsHandler(s), {false, "Priced recommendations"});
+    router.Add(verb::get, "/api/me/alerts", MakeGetAlertsHandler(s), {false, "Idle-alert settings and recent alerts"});
+    router.Add(verb::put, "/api/me/alerts", MakePutAlertsHandler(s), {true, "Set the idle-alert webhook"});
+    router.Add(verb::get, "/metrics", MakeMetricsHandler(s), {false, "Prometheus metrics (operator token or loopback)"});
 }
 
 }  // namespace gpuopt::api

@@ -2,18 +2,36 @@
 // table that wires them. Handlers share a Services bundle built once in server/app.cpp.
 #pragma once
 
+#include <atomic>
+#include <functional>
+#include <string>
+
 #include "common/config.hpp"
+#include "common/price_catalog.hpp"
+#include "http/metrics.hpp"
 #include "http/rate_limiter.hpp"
 #include "http/router.hpp"
 #include "store/store.hpp"
 
 namespace gpuopt::api {
 
+// Counters of what ingest did, for /metrics.
+struct IngestCounters {
+    std::atomic<uint64_t> reports{0};     // stored
+    std::atomic<uint64_t> duplicates{0};  // replays answered without storing
+    std::atomic<uint64_t> refused{0};     // invalid or over the plan's limit
+    std::atomic<uint64_t> gpu_windows{0};
+};
+
 struct Services {
     const Config& config;
     store::Store& store;
     http::RateLimiter& key_limiter;  // requests per API key, by plan
     http::RateLimiter& ip_limiter;   // public endpoints, per client IP
+    const PriceCatalog& catalog;
+    const http::RequestMetrics* metrics = nullptr;
+    IngestCounters* counters = nullptr;
+    std::function<void(std::string&)> write_job_metrics;  // the periodic jobs' Prometheus text
 };
 
 http::Handler MakeSignupHandler(Services& s);
@@ -22,6 +40,13 @@ http::Handler MakeHealthHandler(Services& s);
 http::Handler MakeMeHandler(Services& s);
 http::Handler MakeStatsHandler(Services& s);
 http::Handler MakePlansHandler(Services& s);
+http::Handler MakeGpusHandler(Services& s);
+http::Handler MakeUsageHandler(Services& s);
+http::Handler MakeSavingsHandler(Services& s);
+http::Handler MakeRecommendationsHandler(Services& s);
+http::Handler MakeGetAlertsHandler(Services& s);
+http::Handler MakePutAlertsHandler(Services& s);
+http::Handler MakeMetricsHandler(Services& s);
 
 // Adds every API route to `router`. `services` must outlive the router.
 void RegisterRoutes(http::Router& router, Services& services);

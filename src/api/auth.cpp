@@ -72,4 +72,34 @@ http::Response RateLimitedResponse(const http::RateDecision& decision, unsigned 
     return res;
 }
 
+std::variant<Caller, http::Response> AuthorizeCustomer(Services& s, http::RequestContext& ctx,
+                                                       const boost::json::object* body) {
+    const unsigned version = ctx.request.version();
+    auto account = Authenticate(s.store, ExtractApiKey(ctx.request, body));
+    if (!account) return http::ErrorResponse(account.error(), version);
+    ctx.principal = account->key_prefix;
+    Caller caller;
+    caller.plan = s.config.FindPlan(account->tier);
+    if (caller.plan == nullptr) return http::ErrorResponse(Error{ErrorCode::kInternal, "Internal server error", {}}, version);
+    caller.limit = CheckKeyLimit(s, *account);
+    if (caller.limit && !caller.limit->allowed) return RateLimitedResponse(*caller.limit, version);
+    caller.account = std::move(*account);
+    return caller;
+}
+
+http::Response CallerError(const Error& error, const Caller& caller, unsigned version) {
+    auto res = http::ErrorResponse(error, version);
+    ApplyRateHeaders(res, caller.limit);
+    return res;
+}
+
+bool HasOperatorToken(const Services& s, const http::Request& req) {
+    if (s.config.admin_token.empty()) return false;
+    auto it = req.find(http::bhttp::field::authorization);
+    if (it == req.end()) return false;
+    std::string_view v = it->value();
+    if (v.size() <= 7 || (v.substr(0, 7) != "Bearer " && v.substr(0, 7) != "bearer ")) return false;
+    return ConstantTimeEquals(v.substr(7), s.config.admin_token);
+}
+
 }  // namespace gpuopt::api

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <variant>
 
 #include "api/api.hpp"
 #include "http/rate_limiter.hpp"
@@ -35,5 +36,23 @@ http::Response OkJson(const boost::json::object& body, unsigned version,
 
 // The 429 answer for a refused decision, with its headers.
 http::Response RateLimitedResponse(const http::RateDecision& decision, unsigned version);
+
+// A customer whose key was accepted and who is within the plan's request limit.
+struct Caller {
+    store::Account account;
+    const Plan* plan = nullptr;  // never null for an account the store returned
+    std::optional<http::RateDecision> limit;
+};
+
+// Authenticates the request's key and applies the plan's rate limit. On refusal, the answer to send
+// (401 or 429) instead. Sets ctx.principal for the access log.
+std::variant<Caller, http::Response> AuthorizeCustomer(Services& s, http::RequestContext& ctx,
+                                                       const boost::json::object* body = nullptr);
+
+// An error answer that carries the caller's rate-limit headers.
+http::Response CallerError(const Error& error, const Caller& caller, unsigned version);
+
+// True when the request carries the operator token (Authorization: Bearer, compared in constant time).
+bool HasOperatorToken(const Services& s, const http::Request& req);
 
 }  // namespace gpuopt::api

@@ -193,7 +193,9 @@ Result<store::UsageReport> ParseUsageReport(const json::object& body, const Repo
         if (*end <= *start) return Error::Validation("window.end", "must be after window.start");
         if (*end - *start > rules.max_window) return Error::Validation("window", "must be at most 24 hours long");
         if (*end > now + rules.max_future_skew) return Error::Validation("window.end", "is in the future");
-        if (*start < now - rules.max_age) return Error::Validation("window.start", "is older than 7 days");
+        if (*start < now - rules.max_age) {
+            return Error::Validation("window.start", "is older than " + std::to_string(rules.max_age.count() / 24) + " days");
+        }
         report.window_start = *start;
         report.window_end = *end;
         if (samples) report.samples = static_cast<int>(*samples);

@@ -17,6 +17,8 @@ namespace gpuopt::api {
 http::Handler MakeTrackUsageHandler(Services& s) {
     ReportRules rules;
     rules.default_cost_per_hour = s.config.default_cost_per_hour;
+    // A report older than the raw history kept could be one whose copy was pruned: it would count twice.
+    rules.max_age = std::chrono::hours(24 * s.config.raw_retention_days);
     const analysis::SavingsRules savings_rules{s.config.idle_threshold_percent, s.config.recoverable_fraction};
 
     return [&s, rules, savings_rules](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
@@ -40,6 +42,7 @@ http::Handler MakeTrackUsageHandler(Services& s) {
         const auto now = UtcNow();
         auto report = ParseUsageReport(body, rules, now);
         if (!report) {
+            if (s.counters != nullptr) s.counters->refused.fetch_add(1, std::memory_order_relaxed);
             auto res = http::ErrorResponse(report.error(), version);
             ApplyRateHeaders(res, limit);
             co_return res;
@@ -53,11 +56,20 @@ http::Handler MakeTrackUsageHandler(Services& s) {
         auto write = [&](store::Callback<store::IngestOutcome> done) { s.store.IngestReport(std::move(ingest), std::move(done)); };
         auto stored = co_await http::AwaitCallback<store::IngestOutcome>(std::move(write));
         if (!stored) {
+            if (s.counters != nullptr) s.counters->refused.fetch_add(1, std::memory_order_relaxed);
             auto res = http::ErrorResponse(stored.error(), version);
             ApplyRateHeaders(res, limit);
             co_return res;
         }
 
+        if (s.counters != nullptr) {
+            if (stored->duplicate) {
+                s.counters->duplicates.fetch_add(1, std::memory_order_relaxed);
+            } else {
+                s.counters->reports.fetch_add(1, std::memory_order_relaxed);
+                s.counters->gpu_windows.fetch_add(gpu_count, std::memory_order_relaxed);
+            }
+        }
         boost::json::object out;
         out["status"] = "success";
         out["gpus_monitored"] = gpu_count;

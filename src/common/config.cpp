@@ -332,6 +332,32 @@ const std::vector<Setting>& Settings() {
         {"IDLE_THRESHOLD", false, DoubleSetting(&Config::idle_threshold_percent, 0, 100)},
         {"RECOVERABLE_FRACTION", false, DoubleSetting(&Config::recoverable_fraction, 0, 1)},
         {"DEFAULT_COST_PER_HOUR", false, DoubleSetting(&Config::default_cost_per_hour, 0, 1000)},
+        {"COMMITTED_USE_DISCOUNT", false, DoubleSetting(&Config::committed_use_discount, 0, 0.9)},
+        {"RAW_RETENTION_DAYS", false, IntSetting(&Config::raw_retention_days, 1, 90)},
+        {"HOURLY_RETENTION_DAYS", false, IntSetting(&Config::hourly_retention_days, 30, 3650)},
+        {"FREE_HISTORY_DAYS", false,
+         [](Config& c, const std::string& v) -> std::optional<std::string> {
+             auto n = ToInt(v, 1, 3650);
+             if (!n) return Range(1, 3650);
+             FindPlanMut(c, "free")->history_days = static_cast<int>(*n);
+             return std::nullopt;
+         }},
+        {"ROLLUP_INTERVAL_SECONDS", false, IntSetting(&Config::rollup_interval_seconds, 1, 3600)},
+        {"ALERT_INTERVAL_SECONDS", false, IntSetting(&Config::alert_interval_seconds, 1, 3600)},
+        {"IDLE_ALERT_MINUTES", false, IntSetting(&Config::idle_alert_minutes, 1, 24 * 60)},
+        {"WEBHOOK_ALLOW_PRIVATE", false,
+         [](Config& c, const std::string& v) -> std::optional<std::string> {
+             if (v == "true" || v == "1") {
+                 c.webhook_allow_private = true;
+             } else if (v == "false" || v == "0" || v.empty()) {
+                 c.webhook_allow_private = false;
+             } else {
+                 return "must be true or false";
+             }
+             return std::nullopt;
+         }},
+        {"PRICE_CATALOG", false, StringSetting(&Config::price_catalog)},
+        {"GPU_CATALOG", false, StringSetting(&Config::gpu_catalog)},
         {"FLUTTERWAVE_SECRET_KEY", true, Integration("FLUTTERWAVE_SECRET_KEY")},
         {"FLUTTERWAVE_PUBLIC_KEY", false, Integration("FLUTTERWAVE_PUBLIC_KEY")},
         {"FLUTTERWAVE_SECRET_HASH", true, Integration("FLUTTERWAVE_SECRET_HASH")},
@@ -369,10 +395,13 @@ const std::vector<Setting>& Settings() {
 // Features list only what the product does today; each feature adds itself here when it ships.
 std::vector<Plan> DefaultPlans() {
     return {
-        {"free", "Free", 0, 2, 100,
-         {"GPU utilization and memory monitoring", "Idle cost and savings estimate with every report"}},
-        {"professional", "Professional", 49, std::nullopt, 1000, {"Everything in Free", "Unlimited GPUs"}},
-        {"enterprise", "Enterprise", 199, std::nullopt, std::nullopt,
+        {"free", "Free", 0, 2, 100, 30, false, false,
+         {"GPU utilization and memory monitoring", "Idle detection, including GPUs idle while holding memory",
+          "Idle cost and savings over your history", "Stop and auto-stop recommendations", "30 days of history"}},
+        {"professional", "Professional", 49, std::nullopt, 1000, 395, true, true,
+         {"Everything in Free", "Unlimited GPUs", "Idle alerts to Slack", "Right-sizing, consolidation and committed-use recommendations",
+          "13 months of history"}},
+        {"enterprise", "Enterprise", 199, std::nullopt, std::nullopt, 395, true, true,
          {"Everything in Professional", "No API request limit"}},
     };
 }

@@ -139,6 +139,11 @@ Result<PriceCatalog> PriceCatalog::Parse(std::string_view instances_json, std::s
         auto mem = Number(o, "memory_gib", where);
         if (!mem) return mem.error();
         m.memory_gib = *mem;
+        if (o.if_contains("fp16_tflops") != nullptr) {
+            auto tflops = Number(o, "fp16_tflops", where);
+            if (!tflops) return tflops.error();
+            m.fp16_tflops = *tflops;
+        }
         auto price = Number(o, "usd_per_gpu_hour", where);
         if (!price) return price.error();
         m.usd_per_gpu_hour = *price;

@@ -32,6 +32,7 @@ struct GpuModel {
     std::string model;               // "A100 40GB"
     std::vector<std::string> match;  // tokens that must all appear in the NVML name ("A100")
     double memory_gib = 0;
+    std::optional<double> fp16_tflops;  // dense FP16 Tensor throughput; empty when not confirmed
     double usd_per_gpu_hour = 0;
     std::string source;
     std::string as_of;

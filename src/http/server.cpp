@@ -76,11 +76,12 @@ struct Server::Session {
     bool idle = true;  // waiting for the next request; touched only on the session's own loop
 };
 
-Server::Server(ServerOptions options, Router router, AccessLog* access_log)
+Server::Server(ServerOptions options, Router router, AccessLog* access_log, RequestMetrics* metrics)
     : options_(std::move(options)),
       router_(std::move(router)),
       static_files_(options_.web_dir),
       access_log_(access_log),
+      metrics_(metrics),
       acceptor_(io_),
       grace_timer_(io_) {
     for (int i = 1; i < options_.threads; ++i) {
@@ -245,14 +246,19 @@ asio::awaitable<Response> Server::Dispatch(Request& req, RequestContext& ctx) {
         res.set(bhttp::field::allow, found.allow);
         co_return res;
     }
+    if (metrics_ != nullptr) ctx.metrics_slot = metrics_->UnmatchedSlot();
     if (found.outcome == Router::Outcome::kNotFound) {
         const bool get = req.method() == bhttp::verb::get || req.method() == bhttp::verb::head;
         if (get && !options_.web_dir.empty() && ctx.path.substr(0, 5) != "/api/") {
-            if (auto file = static_files_.Serve(ctx.path, req.version())) co_return std::move(*file);
+            if (auto file = static_files_.Serve(ctx.path, req.version())) {
+                if (metrics_ != nullptr) ctx.metrics_slot = metrics_->StaticSlot();
+                co_return std::move(*file);
+            }
         }
         co_return ErrorResponse({ErrorCode::kNotFound, "No such resource", {}}, req.version());
     }
     const Route& route = *found.route;
+    ctx.metrics_slot = static_cast<size_t>(&route - router_.routes().data());
     if (route.options.json_body) {
         auto ct = req.find(bhttp::field::content_type);
         if (ct == req.end() || !IsJsonContentType(ct->value())) {
@@ -338,6 +344,7 @@ asio::awaitable<void> Server::RunSession(std::shared_ptr<Session> s) {
                          res.result_int(), std::string_view(res.body()).substr(0, 300));
         }
         LogAccess(&req, ctx.client_ip, res, start, ctx.principal);
+        if (metrics_ != nullptr) metrics_->Record(ctx.metrics_slot, res.result_int(), std::chrono::steady_clock::now() - start);
         s->stream.expires_after(options_.read_timeout);
         std::tie(ec, n) = co_await bhttp::async_write(s->stream, res, kNoThrow);
         if (ec || !keep_alive) break;
@@ -350,6 +357,7 @@ asio::awaitable<void> Server::RunSession(std::shared_ptr<Session> s) {
         Finish(res, false, false);
         spdlog::info("rejected request from {}: {} {}", peer, res.result_int(), res.body());
         LogAccess(head, peer, res, start, {});
+        if (metrics_ != nullptr) metrics_->Record(metrics_->RejectedSlot(), res.result_int(), std::chrono::steady_clock::now() - start);
         s->stream.expires_after(options_.read_timeout);
         co_await bhttp::async_write(s->stream, res, kNoThrow);
         // Lingering close: the client may still be sending the body we refused. Closing now would

@@ -21,6 +21,7 @@
 #include "common/config.hpp"
 #include "common/log.hpp"
 #include "common/result.hpp"
+#include "http/metrics.hpp"
 #include "http/router.hpp"
 #include "http/static_files.hpp"
 
@@ -39,7 +40,8 @@ struct ServerOptions {
 
 class Server {
 public:
-    Server(ServerOptions options, Router router, AccessLog* access_log);
+    // `metrics` (may be null) must be made from the same route table and outlive the server.
+    Server(ServerOptions options, Router router, AccessLog* access_log, RequestMetrics* metrics = nullptr);
     ~Server();
 
     // Binds and starts accepting. Returns the bound port (useful with port 0).
@@ -71,6 +73,7 @@ private:
     Router router_;
     StaticFiles static_files_;
     AccessLog* access_log_;
+    RequestMetrics* metrics_;
     // One io_context per thread, each run by exactly that thread: connections need no strand and the
     // loops share no locks. io_ is loop 0 and also owns the acceptor.
     boost::asio::io_context io_{1};

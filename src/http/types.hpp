@@ -25,6 +25,7 @@ struct RequestContext {
     std::string_view query;                     // after '?', may be empty
     std::map<std::string, std::string> params;  // from {name} route segments
     std::string principal;                      // set by handlers for the access log (e.g. a key prefix)
+    size_t metrics_slot = 0;                    // set by the server: which RequestMetrics slot counts it
 };
 
 using Handler = std::function<boost::asio::awaitable<Response>(RequestContext&)>;

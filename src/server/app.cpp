@@ -8,6 +8,9 @@
 #include <fstream>
 #include <thread>
 
+#include "alerts/idle_alerts.hpp"
+#include "alerts/webhook.hpp"
+#include "jobs/history_jobs.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 namespace gpuopt::server {
@@ -32,6 +35,7 @@ Result<std::unique_ptr<store::Store>> OpenStore(const Config& config) {
 App::App(Config config) : config_(std::move(config)) {}
 
 App::~App() {
+    scheduler_.Stop();
     if (store_) store_->Close();
 }
 
@@ -48,9 +52,42 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
     if (!log) return log.error();
     app->access_log_ = std::move(*log);
 
-    app->services_ = std::make_unique<api::Services>(api::Services{c, *app->store_, app->key_limiter_, app->ip_limiter_});
+    auto catalog = PriceCatalog::Load(c.price_catalog, c.gpu_catalog);
+    if (!catalog) {
+        const auto& e = catalog.error();
+        return Error::Validation(c.price_catalog.empty() ? "GPU_CATALOG" : "PRICE_CATALOG",
+                                 e.details.empty() ? e.message : e.details.begin()->first + " " + e.details.begin()->second);
+    }
+    app->catalog_ = std::make_unique<PriceCatalog>(std::move(*catalog));
+
+    app->services_ = std::make_unique<api::Services>(
+        api::Services{c, *app->store_, app->key_limiter_, app->ip_limiter_, *app->catalog_, nullptr, &app->counters_, {}});
     http::Router router;
     api::RegisterRoutes(router, *app->services_);
+    app->metrics_ = std::make_unique<http::RequestMetrics>(router);
+    app->services_->metrics = app->metrics_.get();
+    app->services_->write_job_metrics = [app = app.get()](std::string& out) { app->scheduler_.WriteMetrics(out); };
+
+    // Periodic jobs: each is safe to run twice (another process, or a restart, may have done part).
+    store::Store& db = *app->store_;
+    const analysis::IdleRules rules{c.idle_threshold_percent, 1024};
+    app->scheduler_.Add("rollup", std::chrono::seconds(c.rollup_interval_seconds), [&db, rules] {
+        if (auto r = jobs::RunRollup(db, rules); !r) spdlog::error("roll-up failed: {}", r.error().message);
+    });
+    app->scheduler_.Add("retention", std::chrono::seconds(std::max(60, c.rollup_interval_seconds * 10)), [&db, &c] {
+        if (auto r = jobs::RunRetention(db, UtcNow(), c.raw_retention_days, c.hourly_retention_days); !r) {
+            spdlog::error("retention failed: {}", r.error().message);
+        }
+    });
+    app->scheduler_.Add("idle-alerts", std::chrono::seconds(c.alert_interval_seconds), [&db, &c] {
+        const bool allow_private = c.webhook_allow_private;
+        auto sender = [allow_private](const std::string& url, const std::string& text, std::string& error) {
+            auto r = alerts::PostToWebhook(url, text, allow_private);
+            error = r.error;
+            return r.delivered;
+        };
+        if (auto r = alerts::RunIdleAlerts(db, c, UtcNow(), sender); !r) spdlog::error("idle alerts failed: {}", r.error().message);
+    });
 
     http::ServerOptions options;
     options.max_body_bytes = c.max_body_bytes;
@@ -61,7 +98,8 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
     options.trusted_proxies = c.trusted_proxies;
     options.web_dir = c.web_dir;
     options.threads = c.threads;
-    app->server_ = std::make_unique<http::Server>(std::move(options), std::move(router), app->access_log_.get());
+    app->server_ = std::make_unique<http::Server>(std::move(options), std::move(router), app->access_log_.get(),
+                                                  app->metrics_.get());
     return app;
 }
 
@@ -107,9 +145,11 @@ void App::Run() {
         spdlog::info("received signal {}: finishing requests in flight, then stopping", signo);
         server_->Stop();
     });
+    scheduler_.Start();
     server_->Run();
     boost::system::error_code ignored;
     signals.cancel(ignored);
+    scheduler_.Stop();
     store_->Close();
     access_log_->Flush();
     spdlog::info("stopped cleanly");

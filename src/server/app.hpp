@@ -6,9 +6,12 @@
 
 #include "api/api.hpp"
 #include "common/config.hpp"
+#include "common/price_catalog.hpp"
 #include "common/log.hpp"
 #include "http/rate_limiter.hpp"
+#include "http/metrics.hpp"
 #include "http/server.hpp"
+#include "jobs/scheduler.hpp"
 #include "store/store.hpp"
 
 namespace gpuopt::server {
@@ -40,8 +43,12 @@ private:
     std::unique_ptr<AccessLog> access_log_;
     http::RateLimiter key_limiter_;
     http::RateLimiter ip_limiter_;
+    std::unique_ptr<PriceCatalog> catalog_;
+    api::IngestCounters counters_;
+    std::unique_ptr<http::RequestMetrics> metrics_;
     std::unique_ptr<api::Services> services_;
     std::unique_ptr<http::Server> server_;
+    jobs::Scheduler scheduler_;
 };
 
 }  // namespace gpuopt::server

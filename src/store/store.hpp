@@ -105,6 +105,85 @@ struct Stats {
     double total_customer_savings = 0;   // total_idle_cost × recoverable fraction
 };
 
+// One GPU window as stored, read back for history and roll-ups.
+struct StoredWindow {
+    int64_t id = 0;  // increases with every insert
+    int64_t account_id = 0;
+    std::string gpu_key;
+    std::string host;
+    std::string uuid;
+    std::string name;
+    int gpu_index = 0;
+    SysSeconds window_end;
+    int64_t window_seconds = 60;
+    double util_avg = 0;
+    std::optional<double> util_max;
+    std::optional<double> idle_fraction;
+    std::optional<double> idle_held_fraction;
+    std::optional<double> mem_util;
+    double mem_used_mib = 0;
+    double mem_total_mib = 0;
+    std::optional<double> temperature_c;
+    std::optional<double> power_w;
+    std::optional<double> power_limit_w;
+    std::optional<double> sm_clock_mhz;
+    double cost_per_hour = 0;
+    std::string processes_json;
+};
+
+// One GPU-hour of the roll-up. Every figure is a sum or a maximum, so rows for the same GPU-hour
+// merge by adding (late reports, replays of a spool).
+struct HourlyRow {
+    int64_t account_id = 0;
+    std::string gpu_key;
+    std::string host;
+    std::string uuid;
+    std::string name;
+    int gpu_index = 0;
+    SysSeconds hour;           // start of the hour
+    int64_t windows = 0;       // raw windows merged in
+    double reported_s = 0;     // seconds covered by reports
+    double util_weighted = 0;  // Σ utilization × seconds
+    double util_max = 0;
+    double idle_s = 0;
+    double idle_held_s = 0;
+    double mem_used_max = 0;
+    double mem_total = 0;
+    double cost_usd = 0;       // Σ seconds × $/h / 3600
+    double idle_cost_usd = 0;
+    double idle_held_cost_usd = 0;
+};
+
+// A GPU of an account as last seen.
+struct FleetGpu {
+    std::string gpu_key;
+    SysSeconds first_seen;
+    SysSeconds last_seen;
+    std::optional<StoredWindow> latest;  // its latest window, when still kept
+};
+
+struct AlertSettings {
+    int64_t account_id = 0;
+    std::string webhook_url;  // Slack-compatible incoming webhook; empty: alerts off
+    int idle_minutes = 30;
+    std::string tier;         // the account's plan (filled by ListAlertSettings)
+};
+
+// An idle alert: opened when a GPU has been idle for the account's idle_minutes, closed when it is
+// busy again. At most one open alert per GPU.
+struct Alert {
+    int64_t id = 0;
+    int64_t account_id = 0;
+    std::string gpu_key;
+    SysSeconds idle_since;
+    SysSeconds opened_at;
+    std::optional<SysSeconds> closed_at;
+    std::string message;
+    std::string delivery;  // "pending", "delivered", "failed"
+    int attempts = 0;
+    std::optional<SysSeconds> next_attempt;
+};
+
 template <class T>
 using Callback = std::function<void(Result<T>)>;
 
@@ -129,6 +208,49 @@ public:
 
     // Ok when the store can read and its writer is healthy.
     virtual Result<void> Ping() = 0;
+
+    // ---- History (SPEC §6) ----
+    // Raw windows of an account whose end lies in (from, to], oldest first; all GPUs or one; only
+    // windows stored after `after_id` when it is given.
+    virtual Result<std::vector<StoredWindow>> ReadWindows(int64_t account_id, SysSeconds from, SysSeconds to,
+                                                          const std::string& gpu_key = "", int64_t after_id = 0) = 0;
+    // Roll-up hours of an account in [from, to), oldest first; all GPUs or one.
+    virtual Result<std::vector<HourlyRow>> ReadHours(int64_t account_id, SysSeconds from, SysSeconds to,
+                                                     const std::string& gpu_key = "") = 0;
+    // The account's GPUs seen since `since`, with their latest window.
+    virtual Result<std::vector<FleetGpu>> ReadFleet(int64_t account_id, SysSeconds since) = 0;
+    // Every account's GPUs seen since `since`, each with a recent window (at most about a minute older
+    // than its latest): what /metrics shows.
+    virtual Result<std::vector<StoredWindow>> ReadRecentGpus(SysSeconds since) = 0;
+
+    // Roll-up input: windows stored after `after_id` (every account), oldest first, at most `limit`.
+    virtual Result<std::vector<StoredWindow>> ReadWindowsAfter(int64_t after_id, size_t limit) = 0;
+    // Where the roll-up has got to: every window with an id up to it is merged into the hours.
+    virtual Result<int64_t> RollupWatermark() = 0;
+    // Merges `hours` (added to any existing row of the same GPU-hour) and moves the watermark from
+    // `expected_watermark` to `new_watermark`, in one transaction. kAlreadyExists when the watermark
+    // is not `expected_watermark` any more (another run got there first): nothing is written.
+    virtual void ApplyRollup(std::vector<HourlyRow> hours, int64_t expected_watermark, int64_t new_watermark,
+                             Callback<void> done) = 0;
+    // Deletes at most `max_rows` raw windows that ended before `raw_before` and are rolled up (and the
+    // reports left without windows), and hours before `hourly_before`. Answers how many rows went.
+    virtual void PruneHistory(SysSeconds raw_before, SysSeconds hourly_before, size_t max_rows,
+                              Callback<int64_t> done) = 0;
+
+    // ---- Alerts ----
+    virtual Result<std::optional<AlertSettings>> GetAlertSettings(int64_t account_id) = 0;
+    virtual void SetAlertSettings(AlertSettings settings, Callback<AlertSettings> done) = 0;
+    // Every account with a webhook configured.
+    virtual Result<std::vector<AlertSettings>> ListAlertSettings() = 0;
+    virtual Result<std::vector<Alert>> OpenAlerts(int64_t account_id) = 0;
+    // Opens an alert unless one is open for that GPU already (then kAlreadyExists, nothing written).
+    virtual void OpenAlert(Alert alert, Callback<Alert> done) = 0;
+    virtual void CloseAlert(int64_t alert_id, SysSeconds at, Callback<void> done) = 0;
+    // Alerts whose delivery is pending and due at `now`.
+    virtual Result<std::vector<Alert>> DueAlertDeliveries(SysSeconds now, size_t limit) = 0;
+    virtual void RecordAlertDelivery(int64_t alert_id, std::string delivery, int attempts,
+                                     std::optional<SysSeconds> next_attempt, Callback<void> done) = 0;
+    virtual Result<std::vector<Alert>> ListAlerts(int64_t account_id, size_t limit) = 0;
 
     // Finishes queued writes, then releases the database. Later calls fail with kUnavailable.
     virtual void Close() = 0;

@@ -73,6 +73,68 @@ ALTER TABLE gpu_windows ADD COLUMN idle_held_fraction REAL;
 ALTER TABLE gpu_windows ADD COLUMN mem_util REAL;
 ALTER TABLE gpu_windows ADD COLUMN sm_clock_mhz REAL;
 )sql"},
+        {3, "history: hourly roll-up, read indexes, alerts", R"sql(
+-- Reads of an account's history go through its reports (one row per report, not per GPU); the
+-- windows are found by report, which also keeps the report's foreign key cheap to check on delete.
+CREATE INDEX usage_reports_account_end ON usage_reports (account_id, window_end);
+CREATE INDEX gpu_windows_report ON gpu_windows (report_pk);
+ALTER TABLE gpus_seen ADD COLUMN last_report_pk INTEGER;
+
+CREATE TABLE gpu_hours (
+    account_id         INTEGER NOT NULL REFERENCES accounts (id),
+    gpu_key            TEXT NOT NULL,
+    hour               TEXT NOT NULL,
+    host               TEXT NOT NULL,
+    uuid               TEXT NOT NULL,
+    gpu_name           TEXT NOT NULL,
+    gpu_index          INTEGER NOT NULL,
+    windows            INTEGER NOT NULL,
+    reported_s         REAL NOT NULL,
+    util_weighted      REAL NOT NULL,
+    util_max           REAL NOT NULL,
+    idle_s             REAL NOT NULL,
+    idle_held_s        REAL NOT NULL,
+    mem_used_max       REAL NOT NULL,
+    mem_total          REAL NOT NULL,
+    cost_usd           REAL NOT NULL,
+    idle_cost_usd      REAL NOT NULL,
+    idle_held_cost_usd REAL NOT NULL,
+    PRIMARY KEY (account_id, gpu_key, hour)
+);
+CREATE INDEX gpu_hours_account_hour ON gpu_hours (account_id, hour);
+CREATE INDEX gpu_hours_hour ON gpu_hours (hour);
+
+-- Every gpu_windows row with an id up to the watermark is merged into gpu_hours.
+CREATE TABLE rollup_state (
+    id        INTEGER PRIMARY KEY CHECK (id = 1),
+    watermark INTEGER NOT NULL
+);
+INSERT INTO rollup_state (id, watermark) VALUES (1, 0);
+
+CREATE TABLE alert_settings (
+    account_id   INTEGER PRIMARY KEY REFERENCES accounts (id),
+    webhook_url  TEXT NOT NULL,
+    idle_minutes INTEGER NOT NULL,
+    updated_at   TEXT NOT NULL
+);
+
+CREATE TABLE alerts (
+    id           INTEGER PRIMARY KEY,
+    account_id   INTEGER NOT NULL REFERENCES accounts (id),
+    gpu_key      TEXT NOT NULL,
+    idle_since   TEXT NOT NULL,
+    opened_at    TEXT NOT NULL,
+    closed_at    TEXT,
+    message      TEXT NOT NULL,
+    delivery     TEXT NOT NULL CHECK (delivery IN ('pending', 'delivered', 'failed')),
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_attempt TEXT
+);
+-- At most one open alert per GPU: a GPU alerts again only after it was busy in between.
+CREATE UNIQUE INDEX alerts_open ON alerts (account_id, gpu_key) WHERE closed_at IS NULL;
+CREATE INDEX alerts_due ON alerts (delivery, next_attempt);
+CREATE INDEX alerts_account ON alerts (account_id, id);
+)sql"},
     };
     return migrations;
 }

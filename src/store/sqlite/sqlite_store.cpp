@@ -7,12 +7,11 @@
 #include <set>
 
 #include "store/sqlite/migrations.hpp"
+#include "store/sqlite/sqlite_store_internal.hpp"
 
 namespace gpuopt::store::sqlite {
 
 namespace {
-
-Error Unavailable() { return Error{ErrorCode::kUnavailable, "the store is closed", {}}; }
 
 Result<Account> ReadAccount(Statement& stmt) {
     Account a;
@@ -27,40 +26,6 @@ Result<Account> ReadAccount(Statement& stmt) {
 constexpr const char* kSelectAccount = "SELECT id, email, tier, api_key_prefix, created_at FROM accounts ";
 
 }  // namespace
-
-// ---------------------------------------------------------------------------------------------------
-// Jobs
-
-template <class T>
-struct SqliteStore::TypedJob final : Job {
-    std::function<Result<T>(Connection&)> work;
-    Callback<T> done;
-    std::optional<Result<T>> result;
-
-    void Run(Connection& db) override { result.emplace(work(db)); }
-    bool Succeeded() const override { return result && result->ok(); }
-    bool FailedInternally() const override {
-        return result && !result->ok() && result->error().code == ErrorCode::kInternal;
-    }
-    void Complete() override { done(std::move(*result)); }
-    void Fail(const Error& error) override { done(error); }
-};
-
-template <class T, class Work>
-void SqliteStore::Submit(Work work, Callback<T> done) {
-    auto job = std::make_unique<TypedJob<T>>();
-    job->work = std::move(work);
-    job->done = std::move(done);
-    {
-        std::lock_guard lock(mu_);
-        if (!stopping_) {
-            queue_.push_back(std::move(job));
-            cv_.notify_one();
-            return;
-        }
-    }
-    job->Fail(Unavailable());
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Life cycle
@@ -224,22 +189,6 @@ void SqliteStore::RunBatch(std::vector<std::unique_ptr<Job>>& batch) {
 // ---------------------------------------------------------------------------------------------------
 // Reads
 
-class SqliteStore::ReadLease {
-public:
-    ReadLease(SqliteStore* store, std::unique_ptr<Connection> conn) : store_(store), conn_(std::move(conn)) {}
-    ReadLease(ReadLease&&) noexcept = default;
-    ReadLease& operator=(ReadLease&&) = delete;
-    ~ReadLease() {
-        if (conn_) store_->ReturnReader(std::move(conn_));
-    }
-    Connection& operator*() { return *conn_; }
-    Connection* operator->() { return conn_.get(); }
-
-private:
-    SqliteStore* store_;
-    std::unique_ptr<Connection> conn_;
-};
-
 Result<SqliteStore::ReadLease> SqliteStore::LeaseReader() {
     std::unique_lock lock(read_mu_);
     for (;;) {
@@ -349,12 +298,14 @@ Result<Stats> SqliteStore::GetStats(const StatsQuery& q) {
         s.gpus_last_24h = stmt->Int(0);
     }
     {
+        // Idle cost over stored history: the hourly roll-up, plus the windows it has not merged yet.
         // Idle time of a window: the agent's measured idle fraction, or the whole window when only an
         // average was reported and it is under the threshold (SPEC §6).
         auto stmt = (*db)->Prepare(
-            "SELECT COALESCE(SUM((CASE WHEN idle_fraction IS NOT NULL THEN idle_fraction"
+            "SELECT (SELECT COALESCE(SUM(idle_cost_usd), 0) FROM gpu_hours) +"
+            " (SELECT COALESCE(SUM((CASE WHEN idle_fraction IS NOT NULL THEN idle_fraction"
             " WHEN util_avg < ?1 THEN 1.0 ELSE 0.0 END) * window_seconds * cost_per_hour), 0) / 3600.0"
-            " FROM gpu_windows");
+            " FROM gpu_windows WHERE id > (SELECT watermark FROM rollup_state WHERE id = 1))");
         if (!stmt) return stmt.error();
         stmt->Bind(1, q.idle_threshold_percent);
         if (auto row = stmt->Step(); !row) return row.error();
@@ -560,11 +511,11 @@ Result<IngestOutcome> SqliteStore::IngestOne(Connection& db, const IngestRequest
         auto it = seen_written_.find(key);
         if (it != seen_written_.end() && req.now - it->second < kSeenRefresh && req.now >= it->second) continue;
         auto stmt = db.Prepare(
-            "INSERT INTO gpus_seen (account_id, gpu_key, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)"
-            " ON CONFLICT (account_id, gpu_key) DO UPDATE SET last_seen = excluded.last_seen"
-            " WHERE excluded.last_seen > gpus_seen.last_seen");
+            "INSERT INTO gpus_seen (account_id, gpu_key, first_seen, last_seen, last_report_pk) VALUES (?1, ?2, ?3, ?3, ?4)"
+            " ON CONFLICT (account_id, gpu_key) DO UPDATE SET last_seen = excluded.last_seen,"
+            " last_report_pk = excluded.last_report_pk WHERE excluded.last_seen > gpus_seen.last_seen");
         if (!stmt) return stmt.error();
-        stmt->Bind(1, req.account_id).Bind(2, std::string_view(g.gpu_key)).Bind(3, std::string_view(now));
+        stmt->Bind(1, req.account_id).Bind(2, std::string_view(g.gpu_key)).Bind(3, std::string_view(now)).Bind(4, report_pk);
         if (auto r = stmt->Run(); !r) return r.error();
         if (seen_written_.size() >= kMaxSeenEntries) seen_written_.clear();
         seen_written_[std::move(key)] = req.now;

@@ -52,6 +52,29 @@ public:
     Result<void> Ping() override;
     void Close() override;
 
+    Result<std::vector<StoredWindow>> ReadWindows(int64_t account_id, SysSeconds from, SysSeconds to,
+                                                  const std::string& gpu_key, int64_t after_id) override;
+    Result<std::vector<HourlyRow>> ReadHours(int64_t account_id, SysSeconds from, SysSeconds to,
+                                             const std::string& gpu_key) override;
+    Result<std::vector<FleetGpu>> ReadFleet(int64_t account_id, SysSeconds since) override;
+    Result<std::vector<StoredWindow>> ReadRecentGpus(SysSeconds since) override;
+    Result<std::vector<StoredWindow>> ReadWindowsAfter(int64_t after_id, size_t limit) override;
+    Result<int64_t> RollupWatermark() override;
+    void ApplyRollup(std::vector<HourlyRow> hours, int64_t expected_watermark, int64_t new_watermark,
+                     Callback<void> done) override;
+    void PruneHistory(SysSeconds raw_before, SysSeconds hourly_before, size_t max_rows, Callback<int64_t> done) override;
+
+    Result<std::optional<AlertSettings>> GetAlertSettings(int64_t account_id) override;
+    void SetAlertSettings(AlertSettings settings, Callback<AlertSettings> done) override;
+    Result<std::vector<AlertSettings>> ListAlertSettings() override;
+    Result<std::vector<Alert>> OpenAlerts(int64_t account_id) override;
+    void OpenAlert(Alert alert, Callback<Alert> done) override;
+    void CloseAlert(int64_t alert_id, SysSeconds at, Callback<void> done) override;
+    Result<std::vector<Alert>> DueAlertDeliveries(SysSeconds now, size_t limit) override;
+    void RecordAlertDelivery(int64_t alert_id, std::string delivery, int attempts, std::optional<SysSeconds> next_attempt,
+                             Callback<void> done) override;
+    Result<std::vector<Alert>> ListAlerts(int64_t account_id, size_t limit) override;
+
     // Number of transactions the writer has committed; lets tests and benchmarks see batching.
     uint64_t CommittedTransactions() const { return commits_.load(); }
 

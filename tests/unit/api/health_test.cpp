@@ -6,34 +6,42 @@
 #include <boost/asio/use_future.hpp>
 #include <boost/json/parse.hpp>
 
+#include <unistd.h>
+
+#include <filesystem>
+
 #include "api/api.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 
 namespace gpuopt::api {
 namespace {
 
-class PingOnlyStore final : public store::Store {
+// A real store in a scratch folder; closing it makes it unusable.
+class ScratchStore {
 public:
-    explicit PingOnlyStore(bool healthy) : healthy_(healthy) {}
-    void CreateAccount(store::NewAccount, store::Callback<store::Account> done) override { done(Unused()); }
-    void IngestReport(store::IngestRequest, store::Callback<store::IngestOutcome> done) override { done(Unused()); }
-    void SetTier(std::string, std::string, store::Callback<store::Account> done) override { done(Unused()); }
-    Result<store::Account> FindAccountByKeyHash(const std::string&) override { return Unused(); }
-    Result<store::Stats> GetStats(const store::StatsQuery&) override { return Unused(); }
-    Result<void> Ping() override {
-        if (healthy_) return {};
-        return Error{ErrorCode::kUnavailable, "disk gone", {}};
+    ScratchStore() {
+        dir_ = std::filesystem::temp_directory_path() /
+               ("gpuopt-health-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        std::filesystem::create_directories(dir_);
+        auto opened = store::sqlite::SqliteStore::Open({(dir_ / "gpuopt.db").string()});
+        EXPECT_TRUE(opened.ok());
+        store_ = std::move(*opened);
     }
-    void Close() override {}
+    ~ScratchStore() {
+        store_.reset();
+        std::filesystem::remove_all(dir_);
+    }
+    store::Store& operator*() { return *store_; }
 
 private:
-    static Error Unused() { return Error{ErrorCode::kInternal, "not used by this test", {}}; }
-    bool healthy_;
+    std::filesystem::path dir_;
+    std::unique_ptr<store::sqlite::SqliteStore> store_;
 };
 
 http::Response CallHealth(store::Store& store) {
     auto config = BuildConfig({}).value();
     http::RateLimiter a, b;
-    Services services{config, store, a, b};
+    Services services{config, store, a, b, PriceCatalog::Builtin(), nullptr, nullptr, {}};
     auto handler = MakeHealthHandler(services);
     http::Request req{http::bhttp::verb::get, "/api/health", 11};
     http::RequestContext ctx{req, "127.0.0.1", "/api/health", "", {}, {}};
@@ -44,8 +52,8 @@ http::Response CallHealth(store::Store& store) {
 }
 
 TEST(Health, HealthyStoreAnswers200) {
-    PingOnlyStore store(true);
-    auto res = CallHealth(store);
+    ScratchStore store;
+    auto res = CallHealth(*store);
     EXPECT_EQ(res.result_int(), 200u);
     auto v = boost::json::parse(res.body());
     EXPECT_EQ(v.at("status"), "healthy");
@@ -53,8 +61,9 @@ TEST(Health, HealthyStoreAnswers200) {
 }
 
 TEST(Health, UnusableStoreAnswers503InTheEnvelope) {
-    PingOnlyStore store(false);
-    auto res = CallHealth(store);
+    ScratchStore store;
+    (*store).Close();  // what a failed disk looks like to the handler: the store refuses work
+    auto res = CallHealth(*store);
     EXPECT_EQ(res.result_int(), 503u);
     auto v = boost::json::parse(res.body());
     EXPECT_EQ(v.at("status"), "error");

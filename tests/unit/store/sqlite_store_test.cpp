@@ -303,6 +303,108 @@ TEST_F(SqliteStoreTest, TheLogStaysBoundedUnderAStreamOfCommits) {
     EXPECT_EQ(Count("SELECT COUNT(*) FROM usage_reports"), stored.load());
 }
 
+TEST_F(SqliteStoreTest, ReadsWindowsBackByAccountRangeAndGpu) {
+    auto a = Create("a@example.com", "h");
+    auto b = Create("b@example.com", "h2");
+    for (int i = 0; i < 3; ++i) {
+        UsageReport r = Report("a" + std::to_string(i), {"GPU-1", "GPU-2"});
+        r.window_end = kNow - minutes(10 - i);
+        r.window_start = r.window_end - seconds(60);
+        ASSERT_TRUE(Ingest(a->id, r).ok());
+    }
+    ASSERT_TRUE(Ingest(b->id, Report("b0", {"GPU-9"})).ok());
+    Store& db = *store_;
+    auto all = db.ReadWindows(a->id, kNow - hours(1), kNow);
+    ASSERT_TRUE(all.ok());
+    EXPECT_EQ(all->size(), 6u);
+    for (const auto& w : *all) EXPECT_EQ(w.account_id, a->id);
+    auto one = db.ReadWindows(a->id, kNow - hours(1), kNow, "host/GPU-2");
+    ASSERT_EQ(one->size(), 3u);
+    EXPECT_EQ((*one)[0].window_end, kNow - minutes(10));
+    EXPECT_EQ((*one)[0].window_seconds, 60);
+    EXPECT_DOUBLE_EQ((*one)[0].cost_per_hour, 3.6);
+    // (from, to]: a window ending exactly at `from` is outside.
+    EXPECT_EQ(db.ReadWindows(a->id, kNow - minutes(10), kNow)->size(), 4u);
+    auto fleet = store_->ReadFleet(a->id, kNow - hours(1));
+    ASSERT_TRUE(fleet.ok());
+    ASSERT_EQ(fleet->size(), 2u);
+    ASSERT_TRUE((*fleet)[0].latest.has_value());
+    EXPECT_EQ((*fleet)[0].latest->window_end, kNow - minutes(8));  // the newest window, not the first
+}
+
+TEST_F(SqliteStoreTest, RollUpMergesOnceAndRetentionKeepsWhatIsYoung) {
+    auto a = Create("a@example.com", "h");
+    for (int i = 0; i < 120; ++i) {
+        UsageReport r = Report("r" + std::to_string(i), {"GPU-1"}, i < 60 ? 2 : 80);
+        r.window_end = kNow - hours(24 * 10) + minutes(i + 1);  // ten days ago, two hours of windows
+        r.window_start = r.window_end - seconds(60);
+        ASSERT_TRUE(Ingest(a->id, r, std::nullopt, r.window_end).ok());
+    }
+    auto windows = store_->ReadWindowsAfter(0, 1000);
+    ASSERT_EQ(windows->size(), 120u);
+    std::vector<HourlyRow> rolled;
+    for (const auto& w : *windows) {
+        HourlyRow h;
+        h.account_id = w.account_id;
+        h.gpu_key = w.gpu_key;
+        h.hour = std::chrono::floor<std::chrono::hours>(w.window_end - seconds(1));
+        h.windows = 1;
+        h.reported_s = 60;
+        h.cost_usd = 0.06;
+        rolled.push_back(h);
+    }
+    auto apply = [&](std::vector<HourlyRow> rows, int64_t expected, int64_t to) {
+        return Wait<void>([&](Callback<void> done) { store_->ApplyRollup(std::move(rows), expected, to, std::move(done)); });
+    };
+    ASSERT_TRUE(apply(rolled, 0, windows->back().id).ok());
+    EXPECT_EQ(store_->RollupWatermark().value(), windows->back().id);
+    // A second run with the old watermark writes nothing: the hours are not counted twice.
+    EXPECT_EQ(apply(rolled, 0, windows->back().id).error().code, ErrorCode::kAlreadyExists);
+    auto rows = store_->ReadHours(a->id, kNow - hours(24 * 30), kNow, "");
+    int64_t merged = 0;
+    for (const auto& h : *rows) merged += h.windows;
+    EXPECT_EQ(merged, 120);
+    // A young report after the roll-up: not rolled up, so retention keeps it even if it were old.
+    ASSERT_TRUE(Ingest(a->id, Report("young", {"GPU-1"})).ok());
+    auto pruned = Wait<int64_t>([&](Callback<int64_t> done) {
+        store_->PruneHistory(kNow - hours(24 * 7), kNow - hours(24 * 395), 10000, std::move(done));
+    });
+    ASSERT_TRUE(pruned.ok());
+    EXPECT_EQ(*pruned, 240);  // 120 windows and their 120 reports
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM gpu_windows"), 1);
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM usage_reports"), 1);
+    EXPECT_EQ(Count("SELECT SUM(windows) FROM gpu_hours"), 120);  // the roll-up outlives the raw windows
+}
+
+TEST_F(SqliteStoreTest, OneOpenAlertPerGpuUntilItCloses) {
+    auto a = Create("a@example.com", "h");
+    auto saved = Wait<AlertSettings>([&](Callback<AlertSettings> done) {
+        store_->SetAlertSettings({a->id, "https://hooks.example.com/T/B/x", 30, ""}, std::move(done));
+    });
+    ASSERT_TRUE(saved.ok());
+    auto listed = store_->ListAlertSettings();
+    ASSERT_EQ(listed->size(), 1u);
+    EXPECT_EQ((*listed)[0].tier, "free");
+    auto open = [&] {
+        return Wait<Alert>([&](Callback<Alert> done) {
+            store_->OpenAlert({0, a->id, "host/GPU-1", kNow - minutes(40), kNow, std::nullopt, "idle", "", 0, std::nullopt},
+                              std::move(done));
+        });
+    };
+    auto first = open();
+    ASSERT_TRUE(first.ok());
+    EXPECT_EQ(open().error().code, ErrorCode::kAlreadyExists);
+    EXPECT_EQ(store_->DueAlertDeliveries(kNow, 10)->size(), 1u);
+    ASSERT_TRUE(Wait<void>([&](Callback<void> done) {
+                    store_->RecordAlertDelivery(first->id, "delivered", 1, std::nullopt, std::move(done));
+                }).ok());
+    EXPECT_TRUE(store_->DueAlertDeliveries(kNow, 10)->empty());
+    ASSERT_TRUE(Wait<void>([&](Callback<void> done) { store_->CloseAlert(first->id, kNow, std::move(done)); }).ok());
+    EXPECT_TRUE(store_->OpenAlerts(a->id)->empty());
+    EXPECT_TRUE(open().ok());  // busy in between: the next idle stretch alerts again
+    EXPECT_EQ(store_->ListAlerts(a->id, 10)->size(), 2u);
+}
+
 TEST_F(SqliteStoreTest, StatsAreDerivedFromHistory) {
     auto a = Create("a@example.com", "h", kNow - hours(24 * 3));
     auto b = Create("b@example.com", "h2");

@@ -1,0 +1,259 @@
+#include "analysis/history.hpp"
+
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+namespace gpuopt::analysis {
+
+namespace {
+
+using std::chrono::seconds;
+
+double Clamp01(double v) { return std::clamp(v, 0.0, 1.0); }
+
+SysSeconds HourStart(SysSeconds t) { return std::chrono::floor<std::chrono::hours>(t); }
+
+}  // namespace
+
+Slice SliceOf(const store::StoredWindow& w, const IdleRules& rules) {
+    Slice s;
+    const double secs = static_cast<double>(std::max<int64_t>(1, w.window_seconds));
+    s.end = w.window_end;
+    s.start = w.window_end - seconds(std::max<int64_t>(1, w.window_seconds));
+    s.reported_s = secs;
+    s.util_weighted = w.util_avg * secs;
+    s.util_max = w.util_max.value_or(w.util_avg);
+    const double idle_share =
+        w.idle_fraction ? Clamp01(*w.idle_fraction) : (w.util_avg < rules.idle_threshold_percent ? 1.0 : 0.0);
+    double held_share = 0;
+    if (w.idle_held_fraction) {
+        held_share = std::min(idle_share, Clamp01(*w.idle_held_fraction));
+    } else if (w.mem_used_mib > rules.held_without_processes_mib) {
+        held_share = idle_share;
+    }
+    s.idle_s = idle_share * secs;
+    s.idle_held_s = held_share * secs;
+    s.mem_used_max = w.mem_used_mib;
+    s.mem_total = w.mem_total_mib;
+    s.cost_usd = secs * w.cost_per_hour / 3600.0;
+    s.idle_cost_usd = s.idle_s * w.cost_per_hour / 3600.0;
+    s.idle_held_cost_usd = s.idle_held_s * w.cost_per_hour / 3600.0;
+    return s;
+}
+
+Slice SliceOf(const store::HourlyRow& h) {
+    Slice s;
+    s.start = h.hour;
+    s.end = h.hour + std::chrono::hours(1);
+    s.reported_s = h.reported_s;
+    s.util_weighted = h.util_weighted;
+    s.util_max = h.util_max;
+    s.idle_s = h.idle_s;
+    s.idle_held_s = h.idle_held_s;
+    s.mem_used_max = h.mem_used_max;
+    s.mem_total = h.mem_total;
+    s.cost_usd = h.cost_usd;
+    s.idle_cost_usd = h.idle_cost_usd;
+    s.idle_held_cost_usd = h.idle_held_cost_usd;
+    return s;
+}
+
+store::HourlyRow HourOf(const store::StoredWindow& w, const IdleRules& rules) {
+    const Slice s = SliceOf(w, rules);
+    store::HourlyRow h;
+    h.account_id = w.account_id;
+    h.gpu_key = w.gpu_key;
+    h.host = w.host;
+    h.uuid = w.uuid;
+    h.name = w.name;
+    h.gpu_index = w.gpu_index;
+    h.hour = HourStart(w.window_end - seconds(1));
+    h.windows = 1;
+    h.reported_s = s.reported_s;
+    h.util_weighted = s.util_weighted;
+    h.util_max = s.util_max;
+    h.idle_s = s.idle_s;
+    h.idle_held_s = s.idle_held_s;
+    h.mem_used_max = s.mem_used_max;
+    h.mem_total = s.mem_total;
+    h.cost_usd = s.cost_usd;
+    h.idle_cost_usd = s.idle_cost_usd;
+    h.idle_held_cost_usd = s.idle_held_cost_usd;
+    return h;
+}
+
+void Merge(store::HourlyRow& into, const store::HourlyRow& add) {
+    into.windows += add.windows;
+    into.reported_s += add.reported_s;
+    into.util_weighted += add.util_weighted;
+    into.util_max = std::max(into.util_max, add.util_max);
+    into.idle_s += add.idle_s;
+    into.idle_held_s += add.idle_held_s;
+    into.mem_used_max = std::max(into.mem_used_max, add.mem_used_max);
+    into.mem_total = std::max(into.mem_total, add.mem_total);
+    into.cost_usd += add.cost_usd;
+    into.idle_cost_usd += add.idle_cost_usd;
+    into.idle_held_cost_usd += add.idle_held_cost_usd;
+    if (!add.name.empty()) into.name = add.name;
+    if (!add.uuid.empty()) into.uuid = add.uuid;
+    if (!add.host.empty()) into.host = add.host;
+    into.gpu_index = add.gpu_index;
+}
+
+std::vector<store::HourlyRow> RollUp(const std::vector<store::StoredWindow>& windows, const IdleRules& rules) {
+    std::map<std::tuple<int64_t, std::string, SysSeconds>, store::HourlyRow> hours;
+    for (const auto& w : windows) {
+        store::HourlyRow h = HourOf(w, rules);
+        auto key = std::make_tuple(h.account_id, h.gpu_key, h.hour);
+        auto it = hours.find(key);
+        if (it == hours.end()) {
+            hours.emplace(std::move(key), std::move(h));
+        } else {
+            Merge(it->second, h);
+        }
+    }
+    std::vector<store::HourlyRow> out;
+    out.reserve(hours.size());
+    for (auto& [key, h] : hours) out.push_back(std::move(h));
+    return out;
+}
+
+namespace {
+
+template <class Row, class ToSlice>
+std::vector<GpuHistory> Group(const std::vector<Row>& rows, ToSlice to_slice) {
+    std::map<std::string, GpuHistory> by_gpu;
+    for (const auto& r : rows) {
+        GpuHistory& h = by_gpu[r.gpu_key];
+        h.gpu_key = r.gpu_key;
+        h.host = r.host;
+        if (!r.uuid.empty()) h.uuid = r.uuid;
+        h.name = r.name;
+        h.gpu_index = r.gpu_index;
+        h.slices.push_back(to_slice(r));
+    }
+    std::vector<GpuHistory> out;
+    for (auto& [key, h] : by_gpu) {
+        std::stable_sort(h.slices.begin(), h.slices.end(), [](const Slice& a, const Slice& b) { return a.end < b.end; });
+        out.push_back(std::move(h));
+    }
+    std::sort(out.begin(), out.end(), [](const GpuHistory& a, const GpuHistory& b) {
+        return std::tie(a.host, a.gpu_index, a.gpu_key) < std::tie(b.host, b.gpu_index, b.gpu_key);
+    });
+    return out;
+}
+
+}  // namespace
+
+std::vector<GpuHistory> Histories(const std::vector<store::StoredWindow>& windows, const IdleRules& rules) {
+    return Group(windows, [&](const store::StoredWindow& w) { return SliceOf(w, rules); });
+}
+
+std::vector<GpuHistory> Histories(const std::vector<store::HourlyRow>& hours) {
+    return Group(hours, [](const store::HourlyRow& h) { return SliceOf(h); });
+}
+
+Totals Summarize(const std::vector<Slice>& slices, const Range& range, double recoverable_fraction) {
+    Totals t;
+    t.range_hours = range.Hours();
+    double reported_s = 0, util_weighted = 0, idle_s = 0, held_s = 0;
+    std::vector<double> averages;
+    for (const auto& s : slices) {
+        if (s.end <= range.from || s.end > range.to) continue;
+        reported_s += s.reported_s;
+        util_weighted += s.util_weighted;
+        idle_s += s.idle_s;
+        held_s += s.idle_held_s;
+        t.util_max = std::max(t.util_max, s.util_max);
+        t.mem_used_max = std::max(t.mem_used_max, s.mem_used_max);
+        t.mem_total = std::max(t.mem_total, s.mem_total);
+        t.cost += s.cost_usd;
+        t.idle_cost += s.idle_cost_usd;
+        t.idle_held_cost += s.idle_held_cost_usd;
+        if (s.reported_s > 0) averages.push_back(s.UtilAvg());
+    }
+    t.reported_hours = reported_s / 3600.0;
+    // Reports can overlap a little (clock skew); the range still has only so many hours.
+    t.unknown_hours = std::max(0.0, t.range_hours - t.reported_hours);
+    t.idle_hours = idle_s / 3600.0;
+    t.idle_held_hours = held_s / 3600.0;
+    t.busy_hours = std::max(0.0, t.reported_hours - t.idle_hours);
+    t.util_avg = reported_s > 0 ? util_weighted / reported_s : 0;
+    if (!averages.empty()) {
+        std::sort(averages.begin(), averages.end());
+        const size_t at = static_cast<size_t>(std::ceil(0.95 * static_cast<double>(averages.size()))) - 1;
+        t.util_p95 = averages[std::min(at, averages.size() - 1)];
+    }
+    t.recoverable_savings = t.idle_cost * recoverable_fraction;
+    t.cost_per_hour = t.reported_hours > 0 ? t.cost / t.reported_hours : 0;
+    return t;
+}
+
+Totals Combine(const std::vector<Totals>& parts) {
+    Totals t;
+    double util_weighted = 0;
+    for (const auto& p : parts) {
+        t.range_hours += p.range_hours;
+        t.reported_hours += p.reported_hours;
+        t.unknown_hours += p.unknown_hours;
+        t.idle_hours += p.idle_hours;
+        t.idle_held_hours += p.idle_held_hours;
+        t.busy_hours += p.busy_hours;
+        util_weighted += p.util_avg * p.reported_hours;
+        t.util_p95 = std::max(t.util_p95, p.util_p95);
+        t.util_max = std::max(t.util_max, p.util_max);
+        t.mem_used_max = std::max(t.mem_used_max, p.mem_used_max);
+        t.mem_total += p.mem_total;
+        t.cost += p.cost;
+        t.idle_cost += p.idle_cost;
+        t.idle_held_cost += p.idle_held_cost;
+        t.recoverable_savings += p.recoverable_savings;
+    }
+    t.util_avg = t.reported_hours > 0 ? util_weighted / t.reported_hours : 0;
+    t.cost_per_hour = t.reported_hours > 0 ? t.cost / t.reported_hours : 0;
+    return t;
+}
+
+std::vector<HeldPeriod> IdleHeldPeriods(const std::vector<Slice>& slices, const Range& range, std::chrono::seconds max_gap,
+                                        double min_share) {
+    std::vector<HeldPeriod> out;
+    std::optional<HeldPeriod> current;
+    SysSeconds last_end{};
+    for (const auto& s : slices) {
+        if (s.end <= range.from || s.end > range.to || s.reported_s <= 0) continue;
+        const bool held = s.idle_held_s / s.reported_s >= min_share;
+        const bool contiguous = current && s.start - last_end <= max_gap;
+        if (current && (!held || !contiguous)) {
+            out.push_back(*current);
+            current.reset();
+        }
+        if (held) {
+            if (!current) current = HeldPeriod{s.start, s.end, 0, 0, 0};
+            current->end = s.end;
+            current->held_hours += s.idle_held_s / 3600.0;
+            current->mem_used_max = std::max(current->mem_used_max, s.mem_used_max);
+            current->cost += s.idle_held_cost_usd;
+        }
+        last_end = s.end;
+    }
+    if (current) out.push_back(*current);
+    return out;
+}
+
+std::optional<SysSeconds> IdleSince(const std::vector<Slice>& slices, SysSeconds now, std::chrono::seconds max_gap,
+                                    double min_share) {
+    if (slices.empty() || now - slices.back().end > max_gap) return std::nullopt;
+    std::optional<SysSeconds> since;
+    SysSeconds next_start = slices.back().end;
+    for (auto it = slices.rbegin(); it != slices.rend(); ++it) {
+        if (it->reported_s <= 0 || it->IdleShare() < min_share) break;
+        if (next_start - it->end > max_gap) break;  // a gap: unknown before it
+        since = it->start;
+        next_start = it->start;
+    }
+    return since;
+}
+
+}  // namespace gpuopt::analysis

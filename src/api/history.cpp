@@ -1,0 +1,147 @@
+#include "api/history.hpp"
+
+#include <charconv>
+#include <cmath>
+
+namespace gpuopt::api {
+
+namespace {
+
+std::optional<std::chrono::seconds> ParseSpan(std::string_view v) {
+    if (v.size() < 2) return std::nullopt;
+    int64_t n = 0;
+    const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size() - 1, n);
+    if (ec != std::errc() || p != v.data() + v.size() - 1 || n <= 0 || n > 100000) return std::nullopt;
+    switch (v.back()) {
+        case 'h': return std::chrono::hours(n);
+        case 'd': return std::chrono::days(n);
+        default: return std::nullopt;
+    }
+}
+
+}  // namespace
+
+analysis::IdleRules IdleRulesOf(const Config& c) { return analysis::IdleRules{c.idle_threshold_percent, 1024}; }
+
+Result<analysis::Range> ParseRange(const std::map<std::string, std::string>& q, const Plan& plan, SysSeconds now,
+                                   std::chrono::hours default_range) {
+    analysis::Range r{now - default_range, now};
+    const auto range = q.find("range");
+    const auto from = q.find("from");
+    const auto to = q.find("to");
+    if (range != q.end() && (from != q.end() || to != q.end())) {
+        return Error::Validation("range", "give either range or from/to, not both");
+    }
+    if (range != q.end()) {
+        auto span = ParseSpan(range->second);
+        if (!span) return Error::Validation("range", "must be a number of hours or days, such as 24h or 30d");
+        r.from = now - *span;
+    }
+    if (from != q.end()) {
+        auto t = ParseUtc(from->second);
+        if (!t) return Error::Validation("from", "must be an RFC 3339 time such as 2026-11-25T10:00:00Z");
+        r.from = *t;
+    }
+    if (to != q.end()) {
+        auto t = ParseUtc(to->second);
+        if (!t) return Error::Validation("to", "must be an RFC 3339 time such as 2026-11-25T10:00:00Z");
+        r.to = *t;
+    }
+    if (r.to > now + std::chrono::minutes(5)) r.to = now;
+    if (r.from >= r.to) return Error::Validation(from != q.end() ? "from" : "range", "must start before it ends");
+    const auto oldest = now - std::chrono::days(plan.history_days) - std::chrono::hours(1);
+    if (r.from < oldest) {
+        return Error::Validation(range != q.end() ? "range" : "from",
+                                 "reaches back further than the " + std::to_string(plan.history_days) +
+                                     " days of history of the " + plan.display_name + " plan");
+    }
+    return r;
+}
+
+Result<std::string> ResolveGpu(Services& s, int64_t account_id, const std::string& gpu) {
+    if (gpu.empty() || gpu.size() > 400) return Error::Validation("gpu", "must name a GPU (its key or uuid)");
+    auto fleet = s.store.ReadFleet(account_id, SysSeconds{});
+    if (!fleet) return fleet.error();
+    for (const auto& g : *fleet) {
+        if (g.gpu_key == gpu) return g.gpu_key;
+        const size_t slash = g.gpu_key.rfind('/');
+        if (slash != std::string::npos && g.gpu_key.substr(slash + 1) == gpu) return g.gpu_key;
+    }
+    return Error{ErrorCode::kNotFound, "No such GPU", {}};
+}
+
+Result<LoadedHistory> LoadHistory(Services& s, int64_t account_id, analysis::Range range, const std::string& gpu_key,
+                                  bool force_hourly) {
+    LoadedHistory out;
+    const auto now = UtcNow();
+    const auto rules = IdleRulesOf(s.config);
+    const bool raw = !force_hourly && range.to - range.from <= std::chrono::days(7) &&
+                     range.from >= now - std::chrono::days(s.config.raw_retention_days);
+    if (raw) {
+        auto windows = s.store.ReadWindows(account_id, range.from, range.to, gpu_key);
+        if (!windows) return windows.error();
+        out.source = "raw";
+        out.range = range;
+        out.gpus = analysis::Histories(*windows, rules);
+        return out;
+    }
+    range.from = std::chrono::floor<std::chrono::hours>(range.from);
+    range.to = std::chrono::ceil<std::chrono::hours>(range.to);
+    auto watermark = s.store.RollupWatermark();
+    if (!watermark) return watermark.error();
+    auto hours = s.store.ReadHours(account_id, range.from, range.to, gpu_key);
+    if (!hours) return hours.error();
+    // The roll-up runs every ROLLUP_INTERVAL_SECONDS; the windows it has not merged yet are recent.
+    const auto tail_from = std::max(range.from, now - std::chrono::hours(2));
+    auto tail = s.store.ReadWindows(account_id, tail_from, range.to, gpu_key, *watermark);
+    if (!tail) return tail.error();
+    for (const auto& w : *tail) hours->push_back(analysis::HourOf(w, rules));
+    // Merge the tail into its hours so that each GPU-hour is one slice.
+    std::map<std::pair<std::string, SysSeconds>, store::HourlyRow> merged;
+    for (auto& h : *hours) {
+        auto key = std::make_pair(h.gpu_key, h.hour);
+        auto it = merged.find(key);
+        if (it == merged.end()) {
+            merged.emplace(std::move(key), std::move(h));
+        } else {
+            analysis::Merge(it->second, h);
+        }
+    }
+    std::vector<store::HourlyRow> rows;
+    rows.reserve(merged.size());
+    for (auto& [key, h] : merged) rows.push_back(std::move(h));
+    out.source = "hourly";
+    out.range = range;
+    out.gpus = analysis::Histories(rows);
+    return out;
+}
+
+boost::json::object TotalsJson(const analysis::Totals& t, double range_hours) {
+    auto r = [](double v, double scale) { return std::round(v * scale) / scale; };
+    boost::json::object o;
+    o["reported_hours"] = r(t.reported_hours, 100);
+    o["unknown_hours"] = r(t.unknown_hours, 100);
+    o["idle_hours"] = r(t.idle_hours, 100);
+    o["idle_held_hours"] = r(t.idle_held_hours, 100);
+    o["busy_hours"] = r(t.busy_hours, 100);
+    o["idle_fraction"] = r(t.IdleFraction(), 10000);
+    o["util_avg"] = r(t.util_avg, 100);
+    o["util_p95"] = r(t.util_p95, 100);
+    o["util_max"] = r(t.util_max, 100);
+    o["mem_used_max"] = r(t.mem_used_max, 10);
+    o["cost"] = r(t.cost, 100);
+    o["idle_cost"] = r(t.idle_cost, 100);
+    o["idle_held_cost"] = r(t.idle_held_cost, 100);
+    o["recoverable_savings"] = r(t.recoverable_savings, 100);
+    o["projected_month"] = r(range_hours > 0 ? t.recoverable_savings * analysis::kHoursPerMonth / range_hours : 0, 100);
+    return o;
+}
+
+std::vector<analysis::Totals> SummarizeAll(const LoadedHistory& h, double recoverable_fraction) {
+    std::vector<analysis::Totals> out;
+    out.reserve(h.gpus.size());
+    for (const auto& g : h.gpus) out.push_back(analysis::Summarize(g.slices, h.range, recoverable_fraction));
+    return out;
+}
+
+}  // namespace gpuopt::api

@@ -1,0 +1,44 @@
+// What the history endpoints share: the range a request asks for (within its plan), the GPU it names,
+// and loading the history from raw windows or the hourly roll-up.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include <boost/json/object.hpp>
+
+#include "analysis/history.hpp"
+#include "api/api.hpp"
+
+namespace gpuopt::api {
+
+// `range=24h|7d|...` or `from`/`to` (RFC 3339), default `default_range` back from now. The start may
+// not reach back further than the plan's history. Validation errors name the parameter.
+Result<analysis::Range> ParseRange(const std::map<std::string, std::string>& query, const Plan& plan, SysSeconds now,
+                                   std::chrono::hours default_range);
+
+// The GPU key a `gpu` parameter names (a GPU key or a uuid) among the account's GPUs; kNotFound when
+// the account has no such GPU (whoever else might).
+Result<std::string> ResolveGpu(Services& s, int64_t account_id, const std::string& gpu);
+
+struct LoadedHistory {
+    std::string source;  // "raw" or "hourly"
+    analysis::Range range;
+    std::vector<analysis::GpuHistory> gpus;
+};
+
+// Raw windows when the range is within the raw retention and at most 7 days long; otherwise the
+// roll-up (the range widened to whole hours) plus the newest windows it has not merged yet.
+Result<LoadedHistory> LoadHistory(Services& s, int64_t account_id, analysis::Range range, const std::string& gpu_key = "",
+                                  bool force_hourly = false);
+
+analysis::IdleRules IdleRulesOf(const Config& c);
+
+// The JSON of totals: hours, utilization, money (cents), and the month projected from the range.
+boost::json::object TotalsJson(const analysis::Totals& t, double range_hours);
+
+// The slices of every GPU summarised over the range.
+std::vector<analysis::Totals> SummarizeAll(const LoadedHistory& h, double recoverable_fraction);
+
+}  // namespace gpuopt::api

@@ -1,0 +1,465 @@
+// SqliteStore: history reads, the hourly roll-up, retention, and idle alerts.
+#include <sqlite3.h>
+
+#include "store/sqlite/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store_internal.hpp"
+
+namespace gpuopt::store::sqlite {
+
+namespace {
+
+std::optional<double> OptDouble(const Statement& st, int col) {
+    if (st.IsNull(col)) return std::nullopt;
+    return st.Double(col);
+}
+
+SysSeconds Time(const Statement& st, int col) { return ParseUtc(st.Text(col)).value_or(SysSeconds{}); }
+
+std::optional<SysSeconds> OptTime(const Statement& st, int col) {
+    if (st.IsNull(col)) return std::nullopt;
+    return ParseUtc(st.Text(col));
+}
+
+constexpr const char* kWindowColumns =
+    "g.id, g.account_id, g.gpu_key, g.host, g.uuid, g.gpu_name, g.gpu_index, g.window_end, g.window_seconds,"
+    " g.util_avg, g.util_max, g.idle_fraction, g.idle_held_fraction, g.mem_util, g.mem_used_mib, g.mem_total_mib,"
+    " g.temperature_c, g.power_w, g.power_limit_w, g.sm_clock_mhz, g.cost_per_hour, g.processes";
+
+StoredWindow ReadWindow(const Statement& st) {
+    StoredWindow w;
+    w.id = st.Int(0);
+    w.account_id = st.Int(1);
+    w.gpu_key = st.Text(2);
+    w.host = st.Text(3);
+    w.uuid = st.Text(4);
+    w.name = st.Text(5);
+    w.gpu_index = static_cast<int>(st.Int(6));
+    w.window_end = Time(st, 7);
+    w.window_seconds = st.Int(8);
+    w.util_avg = st.Double(9);
+    w.util_max = OptDouble(st, 10);
+    w.idle_fraction = OptDouble(st, 11);
+    w.idle_held_fraction = OptDouble(st, 12);
+    w.mem_util = OptDouble(st, 13);
+    w.mem_used_mib = st.Double(14);
+    w.mem_total_mib = st.Double(15);
+    w.temperature_c = OptDouble(st, 16);
+    w.power_w = OptDouble(st, 17);
+    w.power_limit_w = OptDouble(st, 18);
+    w.sm_clock_mhz = OptDouble(st, 19);
+    w.cost_per_hour = st.Double(20);
+    w.processes_json = st.Text(21);
+    return w;
+}
+
+constexpr const char* kHourColumns =
+    "account_id, gpu_key, hour, host, uuid, gpu_name, gpu_index, windows, reported_s, util_weighted, util_max, idle_s,"
+    " idle_held_s, mem_used_max, mem_total, cost_usd, idle_cost_usd, idle_held_cost_usd";
+
+HourlyRow ReadHour(const Statement& st) {
+    HourlyRow h;
+    h.account_id = st.Int(0);
+    h.gpu_key = st.Text(1);
+    h.hour = Time(st, 2);
+    h.host = st.Text(3);
+    h.uuid = st.Text(4);
+    h.name = st.Text(5);
+    h.gpu_index = static_cast<int>(st.Int(6));
+    h.windows = st.Int(7);
+    h.reported_s = st.Double(8);
+    h.util_weighted = st.Double(9);
+    h.util_max = st.Double(10);
+    h.idle_s = st.Double(11);
+    h.idle_held_s = st.Double(12);
+    h.mem_used_max = st.Double(13);
+    h.mem_total = st.Double(14);
+    h.cost_usd = st.Double(15);
+    h.idle_cost_usd = st.Double(16);
+    h.idle_held_cost_usd = st.Double(17);
+    return h;
+}
+
+template <class T, class Read>
+Result<std::vector<T>> Collect(Statement& st, Read read) {
+    std::vector<T> out;
+    for (;;) {
+        auto row = st.Step();
+        if (!row) return row.error();
+        if (!*row) return out;
+        out.push_back(read(st));
+    }
+}
+
+constexpr const char* kAlertColumns =
+    "id, account_id, gpu_key, idle_since, opened_at, closed_at, message, delivery, attempts, next_attempt";
+
+Alert ReadAlert(const Statement& st) {
+    Alert a;
+    a.id = st.Int(0);
+    a.account_id = st.Int(1);
+    a.gpu_key = st.Text(2);
+    a.idle_since = Time(st, 3);
+    a.opened_at = Time(st, 4);
+    a.closed_at = OptTime(st, 5);
+    a.message = st.Text(6);
+    a.delivery = st.Text(7);
+    a.attempts = static_cast<int>(st.Int(8));
+    a.next_attempt = OptTime(st, 9);
+    return a;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------
+// History reads
+
+Result<std::vector<StoredWindow>> SqliteStore::ReadWindows(int64_t account_id, SysSeconds from, SysSeconds to,
+                                                           const std::string& gpu_key, int64_t after_id) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    static const std::string all = std::string("SELECT ") + kWindowColumns +
+                                   " FROM usage_reports r JOIN gpu_windows g ON g.report_pk = r.id"
+                                   " WHERE r.account_id = ?1 AND r.window_end > ?2 AND r.window_end <= ?3 AND g.id > ?5"
+                                   " ORDER BY r.window_end, g.id";
+    static const std::string one = std::string("SELECT ") + kWindowColumns +
+                                   " FROM usage_reports r JOIN gpu_windows g ON g.report_pk = r.id"
+                                   " WHERE r.account_id = ?1 AND r.window_end > ?2 AND r.window_end <= ?3 AND g.gpu_key = ?4"
+                                   " AND g.id > ?5 ORDER BY r.window_end, g.id";
+    auto st = (*db)->Prepare(gpu_key.empty() ? all.c_str() : one.c_str());
+    if (!st) return st.error();
+    st->Bind(1, account_id).Bind(2, FormatUtc(from)).Bind(3, FormatUtc(to)).Bind(5, after_id);
+    if (!gpu_key.empty()) st->Bind(4, std::string_view(gpu_key));
+    return Collect<StoredWindow>(*st, ReadWindow);
+}
+
+Result<std::vector<StoredWindow>> SqliteStore::ReadRecentGpus(SysSeconds since) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    static const std::string sql = std::string("SELECT ") + kWindowColumns +
+                                   " FROM gpus_seen s JOIN gpu_windows g ON g.report_pk = s.last_report_pk AND g.gpu_key = s.gpu_key"
+                                   " WHERE s.last_seen >= ?1 ORDER BY g.account_id, g.host, g.gpu_index";
+    auto st = (*db)->Prepare(sql.c_str());
+    if (!st) return st.error();
+    st->Bind(1, FormatUtc(since));
+    return Collect<StoredWindow>(*st, ReadWindow);
+}
+
+Result<std::vector<HourlyRow>> SqliteStore::ReadHours(int64_t account_id, SysSeconds from, SysSeconds to,
+                                                      const std::string& gpu_key) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    static const std::string all = std::string("SELECT ") + kHourColumns +
+                                   " FROM gpu_hours WHERE account_id = ?1 AND hour >= ?2 AND hour < ?3 ORDER BY hour, gpu_key";
+    static const std::string one = std::string("SELECT ") + kHourColumns +
+                                   " FROM gpu_hours WHERE account_id = ?1 AND hour >= ?2 AND hour < ?3 AND gpu_key = ?4"
+                                   " ORDER BY hour";
+    auto st = (*db)->Prepare(gpu_key.empty() ? all.c_str() : one.c_str());
+    if (!st) return st.error();
+    st->Bind(1, account_id).Bind(2, FormatUtc(from)).Bind(3, FormatUtc(to));
+    if (!gpu_key.empty()) st->Bind(4, std::string_view(gpu_key));
+    return Collect<HourlyRow>(*st, ReadHour);
+}
+
+Result<std::vector<FleetGpu>> SqliteStore::ReadFleet(int64_t account_id, SysSeconds since) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    std::vector<std::pair<FleetGpu, int64_t>> gpus;  // with the report the seen-row last pointed at
+    {
+        auto st = (*db)->Prepare(
+            "SELECT gpu_key, first_seen, last_seen, last_report_pk FROM gpus_seen WHERE account_id = ?1 AND last_seen >= ?2"
+            " ORDER BY gpu_key");
+        if (!st) return st.error();
+        st->Bind(1, account_id).Bind(2, FormatUtc(since));
+        for (;;) {
+            auto row = st->Step();
+            if (!row) return row.error();
+            if (!*row) break;
+            FleetGpu g;
+            g.gpu_key = st->Text(0);
+            g.first_seen = Time(*st, 1);
+            g.last_seen = Time(*st, 2);
+            gpus.emplace_back(std::move(g), st->IsNull(3) ? 0 : st->Int(3));
+        }
+    }
+    // gpus_seen is refreshed about once a minute per GPU; the latest window is the newest one from the
+    // report it names onwards (a short scan along the report index).
+    static const std::string latest = std::string("SELECT ") + kWindowColumns +
+                                      " FROM gpu_windows g WHERE g.report_pk >= ?1 AND g.account_id = ?2 AND g.gpu_key = ?3"
+                                      " ORDER BY g.report_pk DESC LIMIT 1";
+    std::vector<FleetGpu> out;
+    for (auto& [g, report_pk] : gpus) {
+        auto st = (*db)->Prepare(latest.c_str());
+        if (!st) return st.error();
+        st->Bind(1, report_pk).Bind(2, account_id).Bind(3, std::string_view(g.gpu_key));
+        auto row = st->Step();
+        if (!row) return row.error();
+        if (*row) g.latest = ReadWindow(*st);
+        out.push_back(std::move(g));
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Roll-up and retention
+
+Result<std::vector<StoredWindow>> SqliteStore::ReadWindowsAfter(int64_t after_id, size_t limit) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    static const std::string sql = std::string("SELECT ") + kWindowColumns + " FROM gpu_windows g WHERE g.id > ?1 ORDER BY g.id LIMIT ?2";
+    auto st = (*db)->Prepare(sql.c_str());
+    if (!st) return st.error();
+    st->Bind(1, after_id).Bind(2, static_cast<int64_t>(limit));
+    return Collect<StoredWindow>(*st, ReadWindow);
+}
+
+Result<int64_t> SqliteStore::RollupWatermark() {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    auto st = (*db)->Prepare("SELECT watermark FROM rollup_state WHERE id = 1");
+    if (!st) return st.error();
+    auto row = st->Step();
+    if (!row) return row.error();
+    return *row ? st->Int(0) : 0;
+}
+
+void SqliteStore::ApplyRollup(std::vector<HourlyRow> hours, int64_t expected, int64_t new_watermark, Callback<void> done) {
+    Submit<void>(
+        [hours = std::move(hours), expected, new_watermark](Connection& db) -> Result<void> {
+            {
+                // Moving the watermark first makes a concurrent run's update match nothing: then this
+                // job writes nothing at all (an expected failure before any write).
+                auto st = db.Prepare("UPDATE rollup_state SET watermark = ?1 WHERE id = 1 AND watermark = ?2");
+                if (!st) return st.error();
+                st->Bind(1, new_watermark).Bind(2, expected);
+                if (auto r = st->Run(); !r) return r.error();
+                if (db.Changes() == 0) return Error{ErrorCode::kAlreadyExists, "the roll-up moved on meanwhile", {}};
+            }
+            static const std::string upsert = std::string("INSERT INTO gpu_hours (") + kHourColumns +
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+                " ON CONFLICT (account_id, gpu_key, hour) DO UPDATE SET"
+                " host = excluded.host, uuid = excluded.uuid, gpu_name = excluded.gpu_name, gpu_index = excluded.gpu_index,"
+                " windows = gpu_hours.windows + excluded.windows,"
+                " reported_s = gpu_hours.reported_s + excluded.reported_s,"
+                " util_weighted = gpu_hours.util_weighted + excluded.util_weighted,"
+                " util_max = CASE WHEN excluded.util_max > gpu_hours.util_max THEN excluded.util_max ELSE gpu_hours.util_max END,"
+                " idle_s = gpu_hours.idle_s + excluded.idle_s,"
+                " idle_held_s = gpu_hours.idle_held_s + excluded.idle_held_s,"
+                " mem_used_max = CASE WHEN excluded.mem_used_max > gpu_hours.mem_used_max THEN excluded.mem_used_max"
+                " ELSE gpu_hours.mem_used_max END,"
+                " mem_total = CASE WHEN excluded.mem_total > gpu_hours.mem_total THEN excluded.mem_total ELSE gpu_hours.mem_total END,"
+                " cost_usd = gpu_hours.cost_usd + excluded.cost_usd,"
+                " idle_cost_usd = gpu_hours.idle_cost_usd + excluded.idle_cost_usd,"
+                " idle_held_cost_usd = gpu_hours.idle_held_cost_usd + excluded.idle_held_cost_usd";
+            for (const auto& h : hours) {
+                auto st = db.Prepare(upsert.c_str());
+                if (!st) return st.error();
+                st->Bind(1, h.account_id)
+                    .Bind(2, std::string_view(h.gpu_key))
+                    .Bind(3, FormatUtc(h.hour))
+                    .Bind(4, std::string_view(h.host))
+                    .Bind(5, std::string_view(h.uuid))
+                    .Bind(6, std::string_view(h.name))
+                    .Bind(7, h.gpu_index)
+                    .Bind(8, h.windows)
+                    .Bind(9, h.reported_s)
+                    .Bind(10, h.util_weighted)
+                    .Bind(11, h.util_max)
+                    .Bind(12, h.idle_s)
+                    .Bind(13, h.idle_held_s)
+                    .Bind(14, h.mem_used_max)
+                    .Bind(15, h.mem_total)
+                    .Bind(16, h.cost_usd)
+                    .Bind(17, h.idle_cost_usd)
+                    .Bind(18, h.idle_held_cost_usd);
+                if (auto r = st->Run(); !r) return r.error();
+            }
+            return {};
+        },
+        std::move(done));
+}
+
+void SqliteStore::PruneHistory(SysSeconds raw_before, SysSeconds hourly_before, size_t max_rows, Callback<int64_t> done) {
+    Submit<int64_t>(
+        [raw_before, hourly_before, max_rows](Connection& db) -> Result<int64_t> {
+            const std::string raw_cut = FormatUtc(raw_before);
+            const std::string hourly_cut = FormatUtc(hourly_before);
+            const auto limit = static_cast<int64_t>(max_rows);
+            int64_t deleted = 0;
+            // Raw windows go oldest id first, as long as they are old and rolled up. Ids follow arrival,
+            // so the oldest rows sit at the start; a young row stops the sweep (a late replay behind it
+            // waits for the next one), which keeps every run to the rows it deletes.
+            int64_t watermark = 0;
+            {
+                auto st = db.Prepare("SELECT watermark FROM rollup_state WHERE id = 1");
+                if (!st) return st.error();
+                if (auto row = st->Step(); !row) return row.error();
+                watermark = st->Int(0);
+            }
+            for (auto [select, remove] :
+                 {std::pair{"SELECT id, window_end FROM gpu_windows ORDER BY id LIMIT ?1", "DELETE FROM gpu_windows WHERE id <= ?1"},
+                  {"SELECT id, window_end FROM usage_reports r WHERE NOT EXISTS (SELECT 1 FROM gpu_windows g WHERE g.report_pk = r.id)"
+                   " ORDER BY id LIMIT ?1",
+                   "DELETE FROM usage_reports WHERE id <= ?1 AND NOT EXISTS (SELECT 1 FROM gpu_windows g WHERE g.report_pk = usage_reports.id)"}}) {
+                int64_t last = 0;
+                {
+                    auto st = db.Prepare(select);
+                    if (!st) return st.error();
+                    st->Bind(1, limit);
+                    for (;;) {
+                        auto row = st->Step();
+                        if (!row) return row.error();
+                        if (!*row) break;
+                        const bool windows = std::string_view(select).find("gpu_windows ORDER") != std::string_view::npos;
+                        if (st->Text(1) >= raw_cut || (windows && st->Int(0) > watermark)) break;
+                        last = st->Int(0);
+                    }
+                }
+                if (last == 0) continue;
+                auto st = db.Prepare(remove);
+                if (!st) return st.error();
+                st->Bind(1, last);
+                if (auto r = st->Run(); !r) return r.error();
+                deleted += db.Changes();
+            }
+            for (const char* sql : {"DELETE FROM gpu_hours WHERE rowid IN (SELECT rowid FROM gpu_hours WHERE hour < ?1 LIMIT ?2)",
+                                    "DELETE FROM gpus_seen WHERE rowid IN (SELECT rowid FROM gpus_seen WHERE last_seen < ?1 LIMIT ?2)",
+                                    "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE closed_at < ?1 LIMIT ?2)"}) {
+                auto st = db.Prepare(sql);
+                if (!st) return st.error();
+                st->Bind(1, std::string_view(hourly_cut)).Bind(2, limit);
+                if (auto r = st->Run(); !r) return r.error();
+                deleted += db.Changes();
+            }
+            return deleted;
+        },
+        std::move(done));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Alerts
+
+Result<std::optional<AlertSettings>> SqliteStore::GetAlertSettings(int64_t account_id) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    auto st = (*db)->Prepare("SELECT account_id, webhook_url, idle_minutes FROM alert_settings WHERE account_id = ?1");
+    if (!st) return st.error();
+    st->Bind(1, account_id);
+    auto row = st->Step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<AlertSettings>{};
+    return std::optional<AlertSettings>(AlertSettings{st->Int(0), st->Text(1), static_cast<int>(st->Int(2)), {}});
+}
+
+void SqliteStore::SetAlertSettings(AlertSettings settings, Callback<AlertSettings> done) {
+    Submit<AlertSettings>(
+        [settings = std::move(settings)](Connection& db) -> Result<AlertSettings> {
+            auto st = db.Prepare(
+                "INSERT INTO alert_settings (account_id, webhook_url, idle_minutes, updated_at) VALUES (?1, ?2, ?3, ?4)"
+                " ON CONFLICT (account_id) DO UPDATE SET webhook_url = excluded.webhook_url,"
+                " idle_minutes = excluded.idle_minutes, updated_at = excluded.updated_at");
+            if (!st) return st.error();
+            st->Bind(1, settings.account_id)
+                .Bind(2, std::string_view(settings.webhook_url))
+                .Bind(3, settings.idle_minutes)
+                .Bind(4, FormatUtc(UtcNow()));
+            if (auto r = st->Run(); !r) return r.error();
+            return settings;
+        },
+        std::move(done));
+}
+
+Result<std::vector<AlertSettings>> SqliteStore::ListAlertSettings() {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    auto st = (*db)->Prepare(
+        "SELECT s.account_id, s.webhook_url, s.idle_minutes, a.tier FROM alert_settings s JOIN accounts a ON a.id = s.account_id"
+        " WHERE s.webhook_url <> '' ORDER BY s.account_id");
+    if (!st) return st.error();
+    return Collect<AlertSettings>(*st, [](const Statement& s) {
+        return AlertSettings{s.Int(0), s.Text(1), static_cast<int>(s.Int(2)), s.Text(3)};
+    });
+}
+
+Result<std::vector<Alert>> SqliteStore::OpenAlerts(int64_t account_id) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    static const std::string sql = std::string("SELECT ") + kAlertColumns + " FROM alerts WHERE account_id = ?1 AND closed_at IS NULL";
+    auto st = (*db)->Prepare(sql.c_str());
+    if (!st) return st.error();
+    st->Bind(1, account_id);
+    return Collect<Alert>(*st, ReadAlert);
+}
+
+void SqliteStore::OpenAlert(Alert alert, Callback<Alert> done) {
+    Submit<Alert>(
+        [alert = std::move(alert)](Connection& db) mutable -> Result<Alert> {
+            auto st = db.Prepare(
+                "INSERT INTO alerts (account_id, gpu_key, idle_since, opened_at, message, delivery, attempts, next_attempt)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?4)");
+            if (!st) return st.error();
+            st->Bind(1, alert.account_id)
+                .Bind(2, std::string_view(alert.gpu_key))
+                .Bind(3, FormatUtc(alert.idle_since))
+                .Bind(4, FormatUtc(alert.opened_at))
+                .Bind(5, std::string_view(alert.message));
+            if (auto r = st->Run(); !r) return r.error();  // kAlreadyExists: one is open (alerts_open)
+            alert.id = db.LastInsertId();
+            alert.delivery = "pending";
+            alert.attempts = 0;
+            alert.next_attempt = alert.opened_at;
+            return alert;
+        },
+        std::move(done));
+}
+
+void SqliteStore::CloseAlert(int64_t alert_id, SysSeconds at, Callback<void> done) {
+    Submit<void>(
+        [alert_id, at](Connection& db) -> Result<void> {
+            auto st = db.Prepare("UPDATE alerts SET closed_at = ?1 WHERE id = ?2 AND closed_at IS NULL");
+            if (!st) return st.error();
+            st->Bind(1, FormatUtc(at)).Bind(2, alert_id);
+            return st->Run();
+        },
+        std::move(done));
+}
+
+Result<std::vector<Alert>> SqliteStore::DueAlertDeliveries(SysSeconds now, size_t limit) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    static const std::string sql = std::string("SELECT ") + kAlertColumns +
+                                   " FROM alerts WHERE delivery = 'pending' AND next_attempt <= ?1 ORDER BY next_attempt LIMIT ?2";
+    auto st = (*db)->Prepare(sql.c_str());
+    if (!st) return st.error();
+    st->Bind(1, FormatUtc(now)).Bind(2, static_cast<int64_t>(limit));
+    return Collect<Alert>(*st, ReadAlert);
+}
+
+void SqliteStore::RecordAlertDelivery(int64_t alert_id, std::string delivery, int attempts,
+                                      std::optional<SysSeconds> next_attempt, Callback<void> done) {
+    Submit<void>(
+        [alert_id, delivery = std::move(delivery), attempts, next_attempt](Connection& db) -> Result<void> {
+            auto st = db.Prepare("UPDATE alerts SET delivery = ?1, attempts = ?2, next_attempt = ?3 WHERE id = ?4");
+            if (!st) return st.error();
+            st->Bind(1, std::string_view(delivery)).Bind(2, attempts);
+            if (next_attempt) {
+                st->Bind(3, FormatUtc(*next_attempt));
+            } else {
+                st->BindNull(3);
+            }
+            st->Bind(4, alert_id);
+            return st->Run();
+        },
+        std::move(done));
+}
+
+Result<std::vector<Alert>> SqliteStore::ListAlerts(int64_t account_id, size_t limit) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    static const std::string sql = std::string("SELECT ") + kAlertColumns + " FROM alerts WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2";
+    auto st = (*db)->Prepare(sql.c_str());
+    if (!st) return st.error();
+    st->Bind(1, account_id).Bind(2, static_cast<int64_t>(limit));
+    return Collect<Alert>(*st, ReadAlert);
+}
+
+}  // namespace gpuopt::store::sqlite

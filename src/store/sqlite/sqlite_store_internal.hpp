@@ -1,0 +1,59 @@
+// Internals shared by the .cpp files of SqliteStore: the job type the writer thread runs, and Submit.
+#pragma once
+
+#include <optional>
+
+#include "store/sqlite/sqlite_store.hpp"
+
+namespace gpuopt::store::sqlite {
+
+inline Error Unavailable() { return Error{ErrorCode::kUnavailable, "the store is closed", {}}; }
+
+class SqliteStore::ReadLease {
+public:
+    ReadLease(SqliteStore* store, std::unique_ptr<Connection> conn) : store_(store), conn_(std::move(conn)) {}
+    ReadLease(ReadLease&&) noexcept = default;
+    ReadLease& operator=(ReadLease&&) = delete;
+    ~ReadLease() {
+        if (conn_) store_->ReturnReader(std::move(conn_));
+    }
+    Connection& operator*() { return *conn_; }
+    Connection* operator->() { return conn_.get(); }
+
+private:
+    SqliteStore* store_;
+    std::unique_ptr<Connection> conn_;
+};
+
+template <class T>
+struct SqliteStore::TypedJob final : Job {
+    std::function<Result<T>(Connection&)> work;
+    Callback<T> done;
+    std::optional<Result<T>> result;
+
+    void Run(Connection& db) override { result.emplace(work(db)); }
+    bool Succeeded() const override { return result && result->ok(); }
+    bool FailedInternally() const override {
+        return result && !result->ok() && result->error().code == ErrorCode::kInternal;
+    }
+    void Complete() override { done(std::move(*result)); }
+    void Fail(const Error& error) override { done(error); }
+};
+
+template <class T, class Work>
+void SqliteStore::Submit(Work work, Callback<T> done) {
+    auto job = std::make_unique<TypedJob<T>>();
+    job->work = std::move(work);
+    job->done = std::move(done);
+    {
+        std::lock_guard lock(mu_);
+        if (!stopping_) {
+            queue_.push_back(std::move(job));
+            cv_.notify_one();
+            return;
+        }
+    }
+    job->Fail(Unavailable());
+}
+
+}  // namespace gpuopt::store::sqlite
