@@ -31,13 +31,15 @@ demo: release
 test: dev
 	@cd build/dev && ctest --output-on-failure -j1 --timeout 900
 
-## Release build, then the HTTP benchmark against nginx (see bench/README.md).
+## Release build, then the benchmarks of bench/README.md: HTTP against nginx, the agent, analysis, ingest vs baseline.
 bench:
 	@./scripts/setup --bench
 	@cmake --preset release >/dev/null
 	@cmake --build build/release -j$(JOBS)
 	@./bench/http_bench.sh
 	@./build/release/bench/agent_bench
+	@./bench/analysis_bench.sh
+	@./bench/ingest_compare.sh
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <string_view>
+#include <unordered_map>
 
 namespace gpuopt::analysis {
 
@@ -84,6 +86,21 @@ store::HourlyRow HourOf(const store::StoredWindow& w, const IdleRules& rules) {
     return h;
 }
 
+void Merge(Slice& into, const Slice& add) {
+    into.start = std::min(into.start, add.start);
+    into.end = std::max(into.end, add.end);
+    into.reported_s += add.reported_s;
+    into.util_weighted += add.util_weighted;
+    into.util_max = std::max(into.util_max, add.util_max);
+    into.idle_s += add.idle_s;
+    into.idle_held_s += add.idle_held_s;
+    into.mem_used_max = std::max(into.mem_used_max, add.mem_used_max);
+    into.mem_total = std::max(into.mem_total, add.mem_total);
+    into.cost_usd += add.cost_usd;
+    into.idle_cost_usd += add.idle_cost_usd;
+    into.idle_held_cost_usd += add.idle_held_cost_usd;
+}
+
 void Merge(store::HourlyRow& into, const store::HourlyRow& add) {
     into.windows += add.windows;
     into.reported_s += add.reported_s;
@@ -124,20 +141,31 @@ namespace {
 
 template <class Row, class ToSlice>
 std::vector<GpuHistory> Group(const std::vector<Row>& rows, ToSlice to_slice) {
-    std::map<std::string, GpuHistory> by_gpu;
+    // Rows arrive in time order, GPUs interleaved; one hash lookup a row, identity taken once.
+    std::unordered_map<std::string_view, size_t> index;
+    std::vector<GpuHistory> out;
+    std::vector<const Row*> latest;
     for (const auto& r : rows) {
-        GpuHistory& h = by_gpu[r.gpu_key];
-        h.gpu_key = r.gpu_key;
-        h.host = r.host;
-        if (!r.uuid.empty()) h.uuid = r.uuid;
-        h.name = r.name;
-        h.gpu_index = r.gpu_index;
+        auto [it, added] = index.try_emplace(r.gpu_key, out.size());
+        if (added) {
+            out.emplace_back();
+            latest.push_back(&r);
+        }
+        GpuHistory& h = out[it->second];
+        latest[it->second] = &r;
         h.slices.push_back(to_slice(r));
     }
-    std::vector<GpuHistory> out;
-    for (auto& [key, h] : by_gpu) {
-        std::stable_sort(h.slices.begin(), h.slices.end(), [](const Slice& a, const Slice& b) { return a.end < b.end; });
-        out.push_back(std::move(h));
+    for (size_t i = 0; i < out.size(); ++i) {
+        const Row& r = *latest[i];
+        GpuHistory& h = out[i];
+        h.gpu_key = r.gpu_key;
+        h.host = r.host;
+        h.uuid = r.uuid;
+        h.name = r.name;
+        h.gpu_index = r.gpu_index;
+        if (!std::is_sorted(h.slices.begin(), h.slices.end(), [](const Slice& a, const Slice& b) { return a.end < b.end; })) {
+            std::stable_sort(h.slices.begin(), h.slices.end(), [](const Slice& a, const Slice& b) { return a.end < b.end; });
+        }
     }
     std::sort(out.begin(), out.end(), [](const GpuHistory& a, const GpuHistory& b) {
         return std::tie(a.host, a.gpu_index, a.gpu_key) < std::tie(b.host, b.gpu_index, b.gpu_key);
@@ -153,6 +181,55 @@ std::vector<GpuHistory> Histories(const std::vector<store::StoredWindow>& window
 
 std::vector<GpuHistory> Histories(const std::vector<store::HourlyRow>& hours) {
     return Group(hours, [](const store::HourlyRow& h) { return SliceOf(h); });
+}
+
+std::vector<GpuHistory> Histories(const store::Store::RolledHistory& rolled, const IdleRules& rules) {
+    std::vector<GpuHistory> out(rolled.gpus.size());
+    for (size_t i = 0; i < rolled.gpus.size(); ++i) {
+        const auto& id = rolled.gpus[i];
+        out[i].gpu_key = id.gpu_key;
+        out[i].host = id.host;
+        out[i].uuid = id.uuid;
+        out[i].name = id.name;
+        out[i].gpu_index = id.gpu_index;
+    }
+    for (const auto& h : rolled.hours) {
+        Slice s;
+        s.start = h.hour;
+        s.end = h.hour + std::chrono::hours(1);
+        s.reported_s = h.reported_s;
+        s.util_weighted = h.util_weighted;
+        s.util_max = h.util_max;
+        s.idle_s = h.idle_s;
+        s.idle_held_s = h.idle_held_s;
+        s.mem_used_max = h.mem_used_max;
+        s.mem_total = h.mem_total;
+        s.cost_usd = h.cost_usd;
+        s.idle_cost_usd = h.idle_cost_usd;
+        s.idle_held_cost_usd = h.idle_held_cost_usd;
+        out[h.gpu].slices.push_back(s);
+    }
+    // The windows past the roll-up's watermark (recent, few) join their GPU's hour.
+    for (auto& extra : Histories(RollUp(rolled.unmerged, rules))) {
+        auto gpu = std::find_if(out.begin(), out.end(), [&](const GpuHistory& g) { return g.gpu_key == extra.gpu_key; });
+        if (gpu == out.end()) {
+            out.push_back(std::move(extra));
+            continue;
+        }
+        for (const auto& slice : extra.slices) {
+            auto at = std::lower_bound(gpu->slices.begin(), gpu->slices.end(), slice.end,
+                                       [](const Slice& a, SysSeconds end) { return a.end < end; });
+            if (at != gpu->slices.end() && at->end == slice.end) {
+                Merge(*at, slice);
+            } else {
+                gpu->slices.insert(at, slice);
+            }
+        }
+    }
+    std::sort(out.begin(), out.end(), [](const GpuHistory& a, const GpuHistory& b) {
+        return std::tie(a.host, a.gpu_index, a.gpu_key) < std::tie(b.host, b.gpu_index, b.gpu_key);
+    });
+    return out;
 }
 
 Totals Summarize(const std::vector<Slice>& slices, const Range& range, double recoverable_fraction) {

@@ -67,12 +67,16 @@ Slice SliceOf(const store::HourlyRow& h);
 store::HourlyRow HourOf(const store::StoredWindow& w, const IdleRules& rules);
 // Adds `add` into `into` (same account, GPU and hour).
 void Merge(store::HourlyRow& into, const store::HourlyRow& add);
+// Adds `add` into `into` (the same GPU; the slice grows to cover both).
+void Merge(Slice& into, const Slice& add);
 // Windows grouped into GPU-hours.
 std::vector<store::HourlyRow> RollUp(const std::vector<store::StoredWindow>& windows, const IdleRules& rules);
 
 // Histories per GPU, ordered by host then GPU index.
 std::vector<GpuHistory> Histories(const std::vector<store::StoredWindow>& windows, const IdleRules& rules);
 std::vector<GpuHistory> Histories(const std::vector<store::HourlyRow>& hours);
+// A snapshot of the roll-up, with the windows it has not merged yet joined to their hours.
+std::vector<GpuHistory> Histories(const store::Store::RolledHistory& rolled, const IdleRules& rules);
 
 struct Totals {
     double range_hours = 0;

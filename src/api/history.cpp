@@ -1,5 +1,6 @@
 #include "api/history.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -87,32 +88,14 @@ Result<LoadedHistory> LoadHistory(Services& s, int64_t account_id, analysis::Ran
     }
     range.from = std::chrono::floor<std::chrono::hours>(range.from);
     range.to = std::chrono::ceil<std::chrono::hours>(range.to);
-    auto watermark = s.store.RollupWatermark();
-    if (!watermark) return watermark.error();
-    auto hours = s.store.ReadHours(account_id, range.from, range.to, gpu_key);
-    if (!hours) return hours.error();
-    // The roll-up runs every ROLLUP_INTERVAL_SECONDS; the windows it has not merged yet are recent.
+    // The roll-up runs every ROLLUP_INTERVAL_SECONDS; the windows it has not merged yet are recent, and
+    // few: each joins its GPU's hour.
     const auto tail_from = std::max(range.from, now - std::chrono::hours(2));
-    auto tail = s.store.ReadWindows(account_id, tail_from, range.to, gpu_key, *watermark);
-    if (!tail) return tail.error();
-    for (const auto& w : *tail) hours->push_back(analysis::HourOf(w, rules));
-    // Merge the tail into its hours so that each GPU-hour is one slice.
-    std::map<std::pair<std::string, SysSeconds>, store::HourlyRow> merged;
-    for (auto& h : *hours) {
-        auto key = std::make_pair(h.gpu_key, h.hour);
-        auto it = merged.find(key);
-        if (it == merged.end()) {
-            merged.emplace(std::move(key), std::move(h));
-        } else {
-            analysis::Merge(it->second, h);
-        }
-    }
-    std::vector<store::HourlyRow> rows;
-    rows.reserve(merged.size());
-    for (auto& [key, h] : merged) rows.push_back(std::move(h));
+    auto history = s.store.ReadRolledHistory(account_id, range.from, range.to, tail_from, gpu_key);
+    if (!history) return history.error();
+    out.gpus = analysis::Histories(*history, rules);
     out.source = "hourly";
     out.range = range;
-    out.gpus = analysis::Histories(rows);
     return out;
 }
 

@@ -217,6 +217,40 @@ public:
     // Roll-up hours of an account in [from, to), oldest first; all GPUs or one.
     virtual Result<std::vector<HourlyRow>> ReadHours(int64_t account_id, SysSeconds from, SysSeconds to,
                                                      const std::string& gpu_key = "") = 0;
+    // The roll-up hours of [from, to) and, from the same snapshot, the windows since `tail_from` that
+    // the roll-up has not merged yet: together, every report once.
+    // Compact: hours refer to their GPU by index, so a month of a large fleet reads without a string
+    // per row.
+    struct GpuIdentity {
+        std::string gpu_key;
+        std::string host;
+        std::string uuid;
+        std::string name;
+        int gpu_index = 0;
+    };
+    struct HourStats {
+        size_t gpu = 0;  // into RolledHistory::gpus
+        SysSeconds hour;
+        int64_t windows = 0;
+        double reported_s = 0;
+        double util_weighted = 0;
+        double util_max = 0;
+        double idle_s = 0;
+        double idle_held_s = 0;
+        double mem_used_max = 0;
+        double mem_total = 0;
+        double cost_usd = 0;
+        double idle_cost_usd = 0;
+        double idle_held_cost_usd = 0;
+    };
+    struct RolledHistory {
+        std::vector<GpuIdentity> gpus;  // identity as of each GPU's latest hour
+        std::vector<HourStats> hours;   // oldest first
+        std::vector<StoredWindow> unmerged;
+    };
+    virtual Result<RolledHistory> ReadRolledHistory(int64_t account_id, SysSeconds from, SysSeconds to,
+                                                    SysSeconds tail_from, const std::string& gpu_key = "") = 0;
+
     // The account's GPUs seen since `since`, with their latest window.
     virtual Result<std::vector<FleetGpu>> ReadFleet(int64_t account_id, SysSeconds since) = 0;
     // Every account's GPUs seen since `since`, each with a recent window (at most about a minute older

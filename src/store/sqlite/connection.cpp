@@ -81,6 +81,11 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, bo
     return conn;
 }
 
+std::string_view Statement::TextView(int column) const {
+    const auto* p = sqlite3_column_text(stmt_, column);
+    return p == nullptr ? std::string_view() : std::string_view(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, column));
+}
+
 Connection::~Connection() {
     for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
     sqlite3_close_v2(db_);

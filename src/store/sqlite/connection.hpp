@@ -42,6 +42,8 @@ public:
     int64_t Int(int column) const;
     double Double(int column) const;
     std::string Text(int column) const;
+    // Valid until the next Step or the statement's end.
+    std::string_view TextView(int column) const;
     bool IsNull(int column) const;
 
 private:

@@ -99,9 +99,8 @@ CREATE TABLE gpu_hours (
     cost_usd           REAL NOT NULL,
     idle_cost_usd      REAL NOT NULL,
     idle_held_cost_usd REAL NOT NULL,
-    PRIMARY KEY (account_id, gpu_key, hour)
-);
-CREATE INDEX gpu_hours_account_hour ON gpu_hours (account_id, hour);
+    PRIMARY KEY (account_id, hour, gpu_key)
+) WITHOUT ROWID;  -- rows clustered by account and hour: a month of a fleet is one range scan
 CREATE INDEX gpu_hours_hour ON gpu_hours (hour);
 
 -- Every gpu_windows row with an id up to the watermark is merged into gpu_hours.

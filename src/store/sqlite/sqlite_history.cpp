@@ -1,6 +1,8 @@
 // SqliteStore: history reads, the hourly roll-up, retention, and idle alerts.
 #include <sqlite3.h>
 
+#include <unordered_map>
+
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/sqlite/sqlite_store_internal.hpp"
 
@@ -149,7 +151,7 @@ Result<std::vector<HourlyRow>> SqliteStore::ReadHours(int64_t account_id, SysSec
     auto db = LeaseReader();
     if (!db) return db.error();
     static const std::string all = std::string("SELECT ") + kHourColumns +
-                                   " FROM gpu_hours WHERE account_id = ?1 AND hour >= ?2 AND hour < ?3 ORDER BY hour, gpu_key";
+                                   " FROM gpu_hours WHERE account_id = ?1 AND hour >= ?2 AND hour < ?3 ORDER BY hour";
     static const std::string one = std::string("SELECT ") + kHourColumns +
                                    " FROM gpu_hours WHERE account_id = ?1 AND hour >= ?2 AND hour < ?3 AND gpu_key = ?4"
                                    " ORDER BY hour";
@@ -158,6 +160,94 @@ Result<std::vector<HourlyRow>> SqliteStore::ReadHours(int64_t account_id, SysSec
     st->Bind(1, account_id).Bind(2, FormatUtc(from)).Bind(3, FormatUtc(to));
     if (!gpu_key.empty()) st->Bind(4, std::string_view(gpu_key));
     return Collect<HourlyRow>(*st, ReadHour);
+}
+
+Result<Store::RolledHistory> SqliteStore::ReadRolledHistory(int64_t account_id, SysSeconds from, SysSeconds to,
+                                                            SysSeconds tail_from, const std::string& gpu_key) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    // One read transaction: the watermark, the hours and the windows past it come from one snapshot,
+    // so a roll-up finishing meanwhile can neither hide a window nor count it twice.
+    if (auto r = (*db)->Run("BEGIN"); !r) return r.error();
+    struct EndRead {
+        Connection& c;
+        ~EndRead() { (void)c.Run("COMMIT"); }
+    } end_read{**db};
+    RolledHistory out;
+    int64_t watermark = 0;
+    {
+        auto st = (*db)->Prepare("SELECT watermark FROM rollup_state WHERE id = 1");
+        if (!st) return st.error();
+        auto row = st->Step();
+        if (!row) return row.error();
+        if (*row) watermark = st->Int(0);
+    }
+    static const std::string hours_all = std::string("SELECT ") + kHourColumns +
+                                         " FROM gpu_hours WHERE account_id = ?1 AND hour >= ?2 AND hour < ?3 ORDER BY hour";
+    static const std::string hours_one = std::string("SELECT ") + kHourColumns +
+                                         " FROM gpu_hours WHERE account_id = ?1 AND hour >= ?2 AND hour < ?3 AND gpu_key = ?4 ORDER BY hour";
+    {
+        auto st = (*db)->Prepare(gpu_key.empty() ? hours_all.c_str() : hours_one.c_str());
+        if (!st) return st.error();
+        st->Bind(1, account_id).Bind(2, FormatUtc(from)).Bind(3, FormatUtc(to));
+        if (!gpu_key.empty()) st->Bind(4, std::string_view(gpu_key));
+        struct Hash {
+            using is_transparent = void;
+            size_t operator()(std::string_view v) const { return std::hash<std::string_view>{}(v); }
+        };
+        std::unordered_map<std::string, size_t, Hash, std::equal_to<>> index;  // looked up by view: no copy a row
+        auto set_if_changed = [](std::string& field, std::string_view value) {
+            if (field != value) field.assign(value);
+        };
+        for (;;) {
+            auto row = st->Step();
+            if (!row) return row.error();
+            if (!*row) break;
+            const std::string_view key = st->TextView(1);
+            auto it = index.find(key);
+            if (it == index.end()) {
+                it = index.emplace(std::string(key), out.gpus.size()).first;
+                out.gpus.push_back({std::string(key), {}, {}, {}, 0});
+            }
+            GpuIdentity& id = out.gpus[it->second];
+            set_if_changed(id.host, st->TextView(3));
+            set_if_changed(id.uuid, st->TextView(4));
+            set_if_changed(id.name, st->TextView(5));
+            id.gpu_index = static_cast<int>(st->Int(6));
+            HourStats& h = out.hours.emplace_back();
+            h.gpu = it->second;
+            h.hour = ParseUtc(st->TextView(2)).value_or(SysSeconds{});
+            h.windows = st->Int(7);
+            h.reported_s = st->Double(8);
+            h.util_weighted = st->Double(9);
+            h.util_max = st->Double(10);
+            h.idle_s = st->Double(11);
+            h.idle_held_s = st->Double(12);
+            h.mem_used_max = st->Double(13);
+            h.mem_total = st->Double(14);
+            h.cost_usd = st->Double(15);
+            h.idle_cost_usd = st->Double(16);
+            h.idle_held_cost_usd = st->Double(17);
+        }
+    }
+    static const std::string tail_all = std::string("SELECT ") + kWindowColumns +
+                                        " FROM usage_reports r JOIN gpu_windows g ON g.report_pk = r.id"
+                                        " WHERE r.account_id = ?1 AND r.window_end > ?2 AND r.window_end <= ?3 AND g.id > ?5"
+                                        " ORDER BY r.window_end, g.id";
+    static const std::string tail_one = std::string("SELECT ") + kWindowColumns +
+                                        " FROM usage_reports r JOIN gpu_windows g ON g.report_pk = r.id"
+                                        " WHERE r.account_id = ?1 AND r.window_end > ?2 AND r.window_end <= ?3 AND g.gpu_key = ?4"
+                                        " AND g.id > ?5 ORDER BY r.window_end, g.id";
+    {
+        auto st = (*db)->Prepare(gpu_key.empty() ? tail_all.c_str() : tail_one.c_str());
+        if (!st) return st.error();
+        st->Bind(1, account_id).Bind(2, FormatUtc(tail_from)).Bind(3, FormatUtc(to)).Bind(5, watermark);
+        if (!gpu_key.empty()) st->Bind(4, std::string_view(gpu_key));
+        auto tail = Collect<StoredWindow>(*st, ReadWindow);
+        if (!tail) return tail.error();
+        out.unmerged = std::move(*tail);
+    }
+    return out;
 }
 
 Result<std::vector<FleetGpu>> SqliteStore::ReadFleet(int64_t account_id, SysSeconds since) {
@@ -236,7 +326,7 @@ void SqliteStore::ApplyRollup(std::vector<HourlyRow> hours, int64_t expected, in
             }
             static const std::string upsert = std::string("INSERT INTO gpu_hours (") + kHourColumns +
                 ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
-                " ON CONFLICT (account_id, gpu_key, hour) DO UPDATE SET"
+                " ON CONFLICT (account_id, hour, gpu_key) DO UPDATE SET"
                 " host = excluded.host, uuid = excluded.uuid, gpu_name = excluded.gpu_name, gpu_index = excluded.gpu_index,"
                 " windows = gpu_hours.windows + excluded.windows,"
                 " reported_s = gpu_hours.reported_s + excluded.reported_s,"
@@ -321,8 +411,9 @@ void SqliteStore::PruneHistory(SysSeconds raw_before, SysSeconds hourly_before, 
                 if (auto r = st->Run(); !r) return r.error();
                 deleted += db.Changes();
             }
-            for (const char* sql : {"DELETE FROM gpu_hours WHERE rowid IN (SELECT rowid FROM gpu_hours WHERE hour < ?1 LIMIT ?2)",
-                                    "DELETE FROM gpus_seen WHERE rowid IN (SELECT rowid FROM gpus_seen WHERE last_seen < ?1 LIMIT ?2)",
+            for (const char* sql : {"DELETE FROM gpu_hours WHERE (account_id, hour, gpu_key) IN"
+                                    " (SELECT account_id, hour, gpu_key FROM gpu_hours WHERE hour < ?1 LIMIT ?2)",
+                                    "DELETE FROM gpus_seen WHERE (account_id, gpu_key) IN (SELECT account_id, gpu_key FROM gpus_seen WHERE last_seen < ?1 LIMIT ?2)",
                                     "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE closed_at < ?1 LIMIT ?2)"}) {
                 auto st = db.Prepare(sql);
                 if (!st) return st.error();

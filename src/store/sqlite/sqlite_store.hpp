@@ -56,6 +56,8 @@ public:
                                                   const std::string& gpu_key, int64_t after_id) override;
     Result<std::vector<HourlyRow>> ReadHours(int64_t account_id, SysSeconds from, SysSeconds to,
                                              const std::string& gpu_key) override;
+    Result<RolledHistory> ReadRolledHistory(int64_t account_id, SysSeconds from, SysSeconds to, SysSeconds tail_from,
+                                            const std::string& gpu_key) override;
     Result<std::vector<FleetGpu>> ReadFleet(int64_t account_id, SysSeconds since) override;
     Result<std::vector<StoredWindow>> ReadRecentGpus(SysSeconds since) override;
     Result<std::vector<StoredWindow>> ReadWindowsAfter(int64_t after_id, size_t limit) override;
