@@ -1,6 +1,7 @@
 #include "common/time.hpp"
 
 #include <charconv>
+#include <cstdio>
 
 namespace gpuopt {
 
@@ -83,6 +84,32 @@ std::optional<SysSeconds> ParseUtc(std::string_view s) {
     if (sec == 60) sec = 59;  // a leap second is clamped, not rejected
     const SysSeconds local = sys_days{ymd} + hours{h} + minutes{mi} + seconds{sec};
     return local - minutes{offset_minutes};
+}
+
+SysSeconds AddMonths(SysSeconds t, int months) {
+    using namespace std::chrono;
+    const auto day = floor<days>(t);
+    const auto time_of_day = t - day;
+    year_month_day ymd{day};
+    ymd += std::chrono::months(months);
+    if (!ymd.ok()) ymd = ymd.year() / ymd.month() / last;
+    return sys_days{ymd} + time_of_day;
+}
+
+std::string FormatRfc5322(SysSeconds t) {
+    using namespace std::chrono;
+    static const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    const auto day = floor<days>(t);
+    const year_month_day ymd{day};
+    const weekday wd{day};
+    const hh_mm_ss hms{t - day};
+    char out[40];
+    std::snprintf(out, sizeof out, "%s, %02u %s %04d %02d:%02d:%02d +0000", kDays[wd.c_encoding()],
+                  static_cast<unsigned>(ymd.day()), kMonths[static_cast<unsigned>(ymd.month()) - 1],
+                  static_cast<int>(ymd.year()), static_cast<int>(hms.hours().count()),
+                  static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()));
+    return out;
 }
 
 }  // namespace gpuopt

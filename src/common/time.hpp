@@ -19,4 +19,10 @@ std::string FormatUtc(SysSeconds t);
 // including impossible dates (2026-02-30) and years outside 1970..9999.
 std::optional<SysSeconds> ParseUtc(std::string_view text);
 
+// The same time of day `months` calendar months later; the 31st of a shorter month becomes its last day.
+SysSeconds AddMonths(SysSeconds t, int months);
+
+// RFC 5322 date for mail headers: "Thu, 26 Nov 2026 10:00:00 +0000".
+std::string FormatRfc5322(SysSeconds t);
+
 }  // namespace gpuopt

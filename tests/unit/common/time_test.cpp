@@ -35,5 +35,18 @@ TEST(Time, RoundTrips) {
     EXPECT_EQ(ParseUtc(FormatUtc(now)), now);
 }
 
+TEST(Time, AddsCalendarMonthsKeepingTheTimeOfDay) {
+    EXPECT_EQ(AddMonths(sys_days{2026y / 11 / 26} + 10h + 5s, 1), sys_days{2026y / 12 / 26} + 10h + 5s);
+    EXPECT_EQ(AddMonths(sys_days{2026y / 12 / 15} + 1h, 1), sys_days{2027y / 1 / 15} + 1h);  // across the year
+    EXPECT_EQ(AddMonths(sys_days{2027y / 1 / 31} + 9h, 1), sys_days{2027y / 2 / 28} + 9h);   // the month's last day
+    EXPECT_EQ(AddMonths(sys_days{2028y / 1 / 31}, 1), sys_days{2028y / 2 / 29});             // a leap year
+    EXPECT_EQ(AddMonths(sys_days{2026y / 3 / 31}, -1), sys_days{2026y / 2 / 28});
+}
+
+TEST(Time, FormatsMailDates) {
+    EXPECT_EQ(FormatRfc5322(sys_days{2026y / 11 / 26} + 9h + 5min + 7s), "Thu, 26 Nov 2026 09:05:07 +0000");
+    EXPECT_EQ(FormatRfc5322(sys_days{2027y / 2 / 1}), "Mon, 01 Feb 2027 00:00:00 +0000");
+}
+
 }  // namespace
 }  // namespace gpuopt
