@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
     const std::string key = GenerateApiKey();
     const auto now = UtcNow();
     auto account = store::Wait<store::Account>([&](store::Callback<store::Account> done) {
-        db.CreateAccount({"bench@example.com", HashApiKey(key), key.substr(0, kApiKeyShownPrefix), "enterprise", now}, std::move(done));
+        db.CreateAccount({"bench@example.com", HashApiKey(key), key.substr(0, kApiKeyShownPrefix), "enterprise", now, {}}, std::move(done));
     });
     if (!account) return 1;
     std::mt19937 rng(1);

@@ -31,12 +31,25 @@ struct Account {
     std::string created_at;
 };
 
+// A message for the outbox (SPEC §8). dedup_key makes enqueueing idempotent ("receipt:42").
+struct OutboxMessage {
+    std::string dedup_key;
+    int64_t account_id = 0;  // 0: not an account's
+    std::string to;
+    std::string subject;
+    std::string text;
+    std::string html;
+    std::string kind;  // "welcome", "receipt", "upgrade", "renewal_reminder", "downgrade", ...
+    std::map<std::string, std::string> headers;  // extra headers (List-Unsubscribe ...)
+};
+
 struct NewAccount {
     std::string email;       // normalised
     std::string key_hash;    // HashApiKey(key); the key itself is never stored
     std::string key_prefix;  // first characters of the key, for display
     std::string tier;
     SysSeconds now;
+    std::optional<OutboxMessage> welcome;  // enqueued with the account, in the same transaction
 };
 
 // One GPU's window statistics inside a report, already validated.
@@ -89,6 +102,116 @@ struct DailyCount {
     int64_t count = 0;
 };
 
+// ---- Billing (SPEC §7) ----
+
+// A payment moves pending -> completed | failed | expired, and never back.
+struct Payment {
+    int64_t id = 0;
+    int64_t account_id = 0;
+    std::string reference;  // ours: tx_ref (Flutterwave), order_id (NowPayments)
+    std::string gateway;    // "flutterwave", "nowpayments"
+    std::string tier;
+    double amount = 0;      // expected
+    std::string currency;   // expected, upper case ("USD")
+    std::string purpose;    // "upgrade", "renewal", "signup"
+    std::string status;     // "pending", "completed", "failed", "expired"
+    std::string gateway_id; // the gateway's id for it (transaction, invoice or payment id)
+    std::string checkout_url;
+    std::optional<double> paid_amount;  // as the gateway confirmed it
+    std::string paid_currency;
+    SysSeconds created_at;
+    SysSeconds updated_at;
+    std::optional<SysSeconds> completed_at;
+};
+
+struct NewPayment {
+    int64_t account_id = 0;
+    std::string reference;
+    std::string gateway;
+    std::string tier;
+    double amount = 0;
+    std::string currency;
+    std::string purpose;
+    SysSeconds now;
+};
+
+// What a confirmed payment does, all in one transaction: the payment completes (only if pending),
+// the account moves to the tier, the subscription starts or extends by a month, the ledger records
+// the payment and the upgrade or renewal, and the mails are enqueued.
+struct CompletionOutcome;
+struct Completion {
+    int64_t payment_id = 0;
+    std::string gateway_id;
+    double paid_amount = 0;
+    std::string paid_currency;
+    SysSeconds now;
+    // Builds the mails (receipt, upgrade) from what the transaction found; runs inside it, so keep it quick.
+    std::function<std::vector<OutboxMessage>(const Payment&, const CompletionOutcome&, const std::string& email)> mails;
+};
+
+struct CompletionOutcome {
+    bool applied = false;  // false: the payment was not pending (already applied, failed or expired)
+    std::string previous_tier;
+    std::string tier;
+    SysSeconds period_start;
+    SysSeconds period_end;
+    bool renewal = false;  // extended a running subscription of the same tier
+};
+
+struct Subscription {
+    int64_t account_id = 0;
+    std::string email;
+    std::string tier;
+    std::string status;  // "active", "grace", "ended"
+    SysSeconds period_start;
+    SysSeconds period_end;
+    std::string gateway;  // of the last payment
+    std::optional<SysSeconds> reminded_7d_for;  // the period_end a reminder was sent for
+    std::optional<SysSeconds> reminded_1d_for;
+};
+
+// A delivery from a gateway, recorded raw before anything is done with it (the inbox).
+struct GatewayEvent {
+    int64_t id = 0;
+    std::string gateway;
+    std::string dedup_key;  // "<gateway id>:<status>": a repeat is recorded once
+    std::string reference;  // our reference when the payload names it
+    std::string body;
+    SysSeconds received_at;
+    std::string state;      // "pending", "applied", "ignored", "failed"
+    int attempts = 0;
+    std::optional<SysSeconds> next_attempt;
+    std::string result;
+};
+
+struct RevenueEvent {
+    int64_t id = 0;
+    int64_t account_id = 0;
+    std::string kind;  // signup, payment, upgrade, renewal, downgrade, refund
+    std::string tier;
+    double amount = 0;
+    std::string currency;
+    std::optional<int64_t> payment_id;
+    SysSeconds at;
+    std::string detail;
+};
+
+struct OutboxItem {
+    int64_t id = 0;
+    OutboxMessage message;
+    std::string status;  // pending, sent, failed
+    int attempts = 0;
+    SysSeconds next_attempt;
+    std::string last_error;
+};
+
+struct PaymentCount {
+    std::string gateway;
+    std::string status;
+    int64_t count = 0;
+    double amount = 0;
+};
+
 struct StatsQuery {
     SysSeconds now;
     int signup_days = 30;
@@ -103,6 +226,9 @@ struct Stats {
     int64_t gpus_last_24h = 0;
     double total_idle_cost = 0;          // Σ idle time × cost over stored history
     double total_customer_savings = 0;   // total_idle_cost × recoverable fraction
+    std::map<std::string, int64_t> active_subscriptions_by_tier;  // active or in grace
+    double revenue_this_month = 0;       // completed payments since the 1st (UTC), in their currency (USD)
+    std::vector<PaymentCount> payments;  // by gateway and status
 };
 
 // One GPU window as stored, read back for history and roll-ups.
@@ -199,6 +325,8 @@ public:
     // when the report would take the account over gpu_limit distinct GPUs in the window.
     virtual void IngestReport(IngestRequest request, Callback<IngestOutcome> done) = 0;
 
+    virtual Result<Account> GetAccount(int64_t id) = 0;
+
     // Fails with kNotFound for an unknown email.
     virtual void SetTier(std::string email, std::string tier, Callback<Account> done) = 0;
 
@@ -270,6 +398,53 @@ public:
     // reports left without windows), and hours before `hourly_before`. Answers how many rows went.
     virtual void PruneHistory(SysSeconds raw_before, SysSeconds hourly_before, size_t max_rows,
                               Callback<int64_t> done) = 0;
+
+    // ---- Billing ----
+    virtual void CreatePayment(NewPayment payment, Callback<Payment> done) = 0;
+    // Records the gateway's id and checkout link of a pending payment.
+    virtual void SetPaymentCheckout(int64_t payment_id, std::string gateway_id, std::string checkout_url,
+                                    Callback<void> done) = 0;
+    virtual Result<Payment> FindPaymentByReference(const std::string& reference) = 0;
+    virtual Result<std::vector<Payment>> ListPayments(int64_t account_id, size_t limit) = 0;
+    // Pending payments created in [from, to), oldest first (the reconciler's work).
+    virtual Result<std::vector<Payment>> ListPendingPayments(SysSeconds from, SysSeconds to, size_t limit) = 0;
+    virtual void CompletePayment(Completion completion, Callback<CompletionOutcome> done) = 0;
+    // pending -> failed or expired; anything else is left alone (answers false).
+    virtual void EndPayment(int64_t payment_id, std::string status, SysSeconds now, std::optional<OutboxMessage> mail,
+                            Callback<bool> done) = 0;
+    // A refund after completion: recorded in the ledger (once per payment); access is not taken back.
+    virtual void RecordRefund(int64_t payment_id, SysSeconds now, Callback<bool> done) = 0;
+
+    // Inbox. Answers whether the event is new (false: the same event was recorded before).
+    virtual void RecordGatewayEvent(GatewayEvent event, Callback<bool> done) = 0;
+    virtual Result<std::vector<GatewayEvent>> DueGatewayEvents(SysSeconds now, size_t limit) = 0;
+    virtual void FinishGatewayEvent(int64_t id, std::string state, std::string result, int attempts,
+                                    std::optional<SysSeconds> next_attempt, Callback<void> done) = 0;
+
+    virtual Result<std::vector<Subscription>> ListSubscriptions() = 0;
+    virtual Result<std::optional<Subscription>> GetSubscription(int64_t account_id) = 0;
+    // Marks the 7-day (days = 7) or 1-day reminder for the subscription's current period as sent and
+    // enqueues `mail`, once: false when it was sent already (whatever ran first).
+    virtual void MarkRenewalReminder(int64_t account_id, int days, SysSeconds period_end, OutboxMessage mail,
+                                     Callback<bool> done) = 0;
+    virtual void EnterGrace(int64_t account_id, SysSeconds period_end, Callback<bool> done) = 0;
+    // Ends the subscription of that period (when still active or in grace), moves the account to free,
+    // records the downgrade and enqueues `mail`. False when it had ended, or a payment extended it.
+    virtual void EndSubscription(int64_t account_id, SysSeconds period_end, SysSeconds now, OutboxMessage mail,
+                                 Callback<bool> done) = 0;
+    virtual Result<std::vector<RevenueEvent>> ListRevenueEvents(int64_t account_id, size_t limit) = 0;
+
+    // ---- Mail outbox (SPEC §8) ----
+    // Answers false when a message with the same dedup key was enqueued before.
+    virtual void EnqueueMail(OutboxMessage message, SysSeconds now, Callback<bool> done) = 0;
+    virtual Result<std::vector<OutboxItem>> DueMail(SysSeconds now, size_t limit) = 0;
+    virtual void FinishMail(int64_t id, std::string status, int attempts, SysSeconds next_attempt, std::string error,
+                            std::string message_id, Callback<void> done) = 0;
+
+    // ---- Security events (SPEC §11) ----
+    virtual void RecordSecurityEvent(std::string kind, std::string ip, std::string detail, SysSeconds now,
+                                     Callback<void> done) = 0;
+    virtual Result<int64_t> CountSecurityEvents(const std::string& kind) = 0;
 
     // ---- Alerts ----
     virtual Result<std::optional<AlertSettings>> GetAlertSettings(int64_t account_id) = 0;

@@ -134,6 +134,101 @@ CREATE UNIQUE INDEX alerts_open ON alerts (account_id, gpu_key) WHERE closed_at 
 CREATE INDEX alerts_due ON alerts (delivery, next_attempt);
 CREATE INDEX alerts_account ON alerts (account_id, id);
 )sql"},
+        {4, "billing, ledger, mail outbox, security events", R"sql(
+CREATE TABLE payments (
+    id            INTEGER PRIMARY KEY,
+    account_id    INTEGER NOT NULL REFERENCES accounts (id),
+    reference     TEXT NOT NULL UNIQUE,
+    gateway       TEXT NOT NULL CHECK (gateway IN ('flutterwave', 'nowpayments')),
+    tier          TEXT NOT NULL,
+    amount        REAL NOT NULL,
+    currency      TEXT NOT NULL,
+    purpose       TEXT NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('pending', 'completed', 'failed', 'expired')),
+    gateway_id    TEXT NOT NULL DEFAULT '',
+    checkout_url  TEXT NOT NULL DEFAULT '',
+    paid_amount   REAL,
+    paid_currency TEXT NOT NULL DEFAULT '',
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL,
+    completed_at  TEXT
+);
+CREATE INDEX payments_account ON payments (account_id, id);
+CREATE INDEX payments_status ON payments (status, created_at);
+
+-- Every gateway delivery, recorded before it is acted on; one row per (gateway, event).
+CREATE TABLE gateway_events (
+    id           INTEGER PRIMARY KEY,
+    gateway      TEXT NOT NULL,
+    dedup_key    TEXT NOT NULL,
+    reference    TEXT NOT NULL DEFAULT '',
+    body         TEXT NOT NULL,
+    received_at  TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('pending', 'applied', 'ignored', 'failed')),
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_attempt TEXT,
+    result       TEXT NOT NULL DEFAULT '',
+    UNIQUE (gateway, dedup_key)
+);
+CREATE INDEX gateway_events_due ON gateway_events (state, next_attempt);
+
+CREATE TABLE subscriptions (
+    account_id      INTEGER PRIMARY KEY REFERENCES accounts (id),
+    tier            TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('active', 'grace', 'ended')),
+    period_start    TEXT NOT NULL,
+    period_end      TEXT NOT NULL,
+    gateway         TEXT NOT NULL,
+    last_payment_id INTEGER REFERENCES payments (id),
+    reminded_7d_for TEXT,
+    reminded_1d_for TEXT,
+    updated_at      TEXT NOT NULL
+);
+
+-- The revenue ledger: every change, once (a payment's rows are unique per kind).
+CREATE TABLE revenue_events (
+    id         INTEGER PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts (id),
+    kind       TEXT NOT NULL CHECK (kind IN ('signup', 'payment', 'upgrade', 'renewal', 'downgrade', 'refund')),
+    tier       TEXT NOT NULL DEFAULT '',
+    amount     REAL NOT NULL DEFAULT 0,
+    currency   TEXT NOT NULL DEFAULT '',
+    payment_id INTEGER REFERENCES payments (id),
+    at         TEXT NOT NULL,
+    detail     TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX revenue_events_payment ON revenue_events (payment_id, kind) WHERE payment_id IS NOT NULL;
+CREATE INDEX revenue_events_account ON revenue_events (account_id, id);
+
+CREATE TABLE outbox (
+    id           INTEGER PRIMARY KEY,
+    dedup_key    TEXT NOT NULL UNIQUE,
+    account_id   INTEGER NOT NULL DEFAULT 0,
+    to_address   TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    body_text    TEXT NOT NULL,
+    body_html    TEXT NOT NULL DEFAULT '',
+    kind         TEXT NOT NULL,
+    headers      TEXT NOT NULL DEFAULT '{}',
+    status       TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_attempt TEXT NOT NULL,
+    last_error   TEXT NOT NULL DEFAULT '',
+    message_id   TEXT NOT NULL DEFAULT '',
+    created_at   TEXT NOT NULL,
+    sent_at      TEXT
+);
+CREATE INDEX outbox_due ON outbox (status, next_attempt);
+
+CREATE TABLE security_events (
+    id     INTEGER PRIMARY KEY,
+    kind   TEXT NOT NULL,
+    ip     TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    at     TEXT NOT NULL
+);
+CREATE INDEX security_events_kind ON security_events (kind, at);
+)sql"},
     };
     return migrations;
 }

@@ -81,17 +81,6 @@ HourlyRow ReadHour(const Statement& st) {
     return h;
 }
 
-template <class T, class Read>
-Result<std::vector<T>> Collect(Statement& st, Read read) {
-    std::vector<T> out;
-    for (;;) {
-        auto row = st.Step();
-        if (!row) return row.error();
-        if (!*row) return out;
-        out.push_back(read(st));
-    }
-}
-
 constexpr const char* kAlertColumns =
     "id, account_id, gpu_key, idle_since, opened_at, closed_at, message, delivery, attempts, next_attempt";
 

@@ -250,6 +250,19 @@ Result<Account> SqliteStore::FindAccountByKeyHash(const std::string& key_hash) {
     return account;
 }
 
+Result<Account> SqliteStore::GetAccount(int64_t id) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    static const std::string sql = std::string(kSelectAccount) + "WHERE id = ?1";
+    auto stmt = (*db)->Prepare(sql.c_str());
+    if (!stmt) return stmt.error();
+    stmt->Bind(1, id);
+    auto row = stmt->Step();
+    if (!row) return row.error();
+    if (!*row) return Error{ErrorCode::kNotFound, "no such account", {}};
+    return ReadAccount(*stmt);
+}
+
 void SqliteStore::ForgetCachedAccounts() {
     std::lock_guard lock(cache_mu_);
     account_cache_.clear();
@@ -312,6 +325,38 @@ Result<Stats> SqliteStore::GetStats(const StatsQuery& q) {
         s.total_idle_cost = stmt->Double(0);
         s.total_customer_savings = s.total_idle_cost * q.recoverable_fraction;
     }
+    {
+        auto stmt = (*db)->Prepare("SELECT tier, COUNT(*) FROM subscriptions WHERE status IN ('active', 'grace') GROUP BY tier");
+        if (!stmt) return stmt.error();
+        for (;;) {
+            auto row = stmt->Step();
+            if (!row) return row.error();
+            if (!*row) break;
+            s.active_subscriptions_by_tier[stmt->Text(0)] = stmt->Int(1);
+        }
+    }
+    {
+        using namespace std::chrono;
+        const year_month_day today{floor<days>(q.now)};
+        const SysSeconds month_start = sys_days{today.year() / today.month() / 1};
+        auto stmt = (*db)->Prepare(
+            "SELECT COALESCE(SUM(paid_amount), 0) FROM payments WHERE status = 'completed' AND completed_at >= ?1");
+        if (!stmt) return stmt.error();
+        stmt->Bind(1, FormatUtc(month_start));
+        if (auto row = stmt->Step(); !row) return row.error();
+        s.revenue_this_month = stmt->Double(0);
+    }
+    {
+        auto stmt = (*db)->Prepare(
+            "SELECT gateway, status, COUNT(*), COALESCE(SUM(amount), 0) FROM payments GROUP BY gateway, status ORDER BY gateway, status");
+        if (!stmt) return stmt.error();
+        for (;;) {
+            auto row = stmt->Step();
+            if (!row) return row.error();
+            if (!*row) break;
+            s.payments.push_back({stmt->Text(0), stmt->Text(1), stmt->Int(2), stmt->Double(3)});
+        }
+    }
     return s;
 }
 
@@ -342,8 +387,15 @@ void SqliteStore::CreateAccount(NewAccount a, Callback<Account> done) {
                 .Bind(3, std::string_view(a.key_prefix))
                 .Bind(4, std::string_view(a.tier))
                 .Bind(5, std::string_view(created));
-            if (auto r = stmt->Run(); !r) return r.error();
-            return Account{db.LastInsertId(), a.email, a.tier, a.key_prefix, created};
+            if (auto r = stmt->Run(); !r) return r.error();  // kAlreadyExists: nothing written
+            const int64_t id = db.LastInsertId();
+            if (auto r = AppendRevenue(db, id, "signup", a.tier, 0, "", std::nullopt, a.now, ""); !r) return r.error();
+            if (a.welcome) {
+                OutboxMessage welcome = *a.welcome;
+                welcome.account_id = id;
+                if (auto r = InsertOutbox(db, welcome, a.now); !r) return r.error();
+            }
+            return Account{id, a.email, a.tier, a.key_prefix, created};
         },
         std::move(done));
 }

@@ -48,6 +48,7 @@ public:
     void IngestReport(IngestRequest request, Callback<IngestOutcome> done) override;
     void SetTier(std::string email, std::string tier, Callback<Account> done) override;
     Result<Account> FindAccountByKeyHash(const std::string& key_hash) override;
+    Result<Account> GetAccount(int64_t id) override;
     Result<Stats> GetStats(const StatsQuery& query) override;
     Result<void> Ping() override;
     void Close() override;
@@ -65,6 +66,35 @@ public:
     void ApplyRollup(std::vector<HourlyRow> hours, int64_t expected_watermark, int64_t new_watermark,
                      Callback<void> done) override;
     void PruneHistory(SysSeconds raw_before, SysSeconds hourly_before, size_t max_rows, Callback<int64_t> done) override;
+
+    void CreatePayment(NewPayment payment, Callback<Payment> done) override;
+    void SetPaymentCheckout(int64_t payment_id, std::string gateway_id, std::string checkout_url, Callback<void> done) override;
+    Result<Payment> FindPaymentByReference(const std::string& reference) override;
+    Result<std::vector<Payment>> ListPayments(int64_t account_id, size_t limit) override;
+    Result<std::vector<Payment>> ListPendingPayments(SysSeconds from, SysSeconds to, size_t limit) override;
+    void CompletePayment(Completion completion, Callback<CompletionOutcome> done) override;
+    void EndPayment(int64_t payment_id, std::string status, SysSeconds now, std::optional<OutboxMessage> mail,
+                    Callback<bool> done) override;
+    void RecordRefund(int64_t payment_id, SysSeconds now, Callback<bool> done) override;
+    void RecordGatewayEvent(GatewayEvent event, Callback<bool> done) override;
+    Result<std::vector<GatewayEvent>> DueGatewayEvents(SysSeconds now, size_t limit) override;
+    void FinishGatewayEvent(int64_t id, std::string state, std::string result, int attempts,
+                            std::optional<SysSeconds> next_attempt, Callback<void> done) override;
+    Result<std::vector<Subscription>> ListSubscriptions() override;
+    Result<std::optional<Subscription>> GetSubscription(int64_t account_id) override;
+    void MarkRenewalReminder(int64_t account_id, int days, SysSeconds period_end, OutboxMessage mail,
+                             Callback<bool> done) override;
+    void EnterGrace(int64_t account_id, SysSeconds period_end, Callback<bool> done) override;
+    void EndSubscription(int64_t account_id, SysSeconds period_end, SysSeconds now, OutboxMessage mail,
+                         Callback<bool> done) override;
+    Result<std::vector<RevenueEvent>> ListRevenueEvents(int64_t account_id, size_t limit) override;
+    void EnqueueMail(OutboxMessage message, SysSeconds now, Callback<bool> done) override;
+    Result<std::vector<OutboxItem>> DueMail(SysSeconds now, size_t limit) override;
+    void FinishMail(int64_t id, std::string status, int attempts, SysSeconds next_attempt, std::string error,
+                    std::string message_id, Callback<void> done) override;
+    void RecordSecurityEvent(std::string kind, std::string ip, std::string detail, SysSeconds now,
+                             Callback<void> done) override;
+    Result<int64_t> CountSecurityEvents(const std::string& kind) override;
 
     Result<std::optional<AlertSettings>> GetAlertSettings(int64_t account_id) override;
     void SetAlertSettings(AlertSettings settings, Callback<AlertSettings> done) override;

@@ -2,12 +2,32 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 
 #include "store/sqlite/sqlite_store.hpp"
 
 namespace gpuopt::store::sqlite {
 
 inline Error Unavailable() { return Error{ErrorCode::kUnavailable, "the store is closed", {}}; }
+
+// Writer-thread helpers shared by the write jobs (sqlite_billing.cpp).
+// Enqueues a mail unless one with its dedup key exists; answers whether it was new.
+Result<bool> InsertOutbox(Connection& db, const OutboxMessage& message, SysSeconds now);
+Result<void> AppendRevenue(Connection& db, int64_t account_id, std::string_view kind, std::string_view tier, double amount,
+                           std::string_view currency, std::optional<int64_t> payment_id, SysSeconds at,
+                           std::string_view detail);
+
+// Every row of a prepared statement, each turned into a T by `read`.
+template <class T, class Read>
+Result<std::vector<T>> Collect(Statement& st, Read read) {
+    std::vector<T> out;
+    for (;;) {
+        auto row = st.Step();
+        if (!row) return row.error();
+        if (!*row) return out;
+        out.push_back(read(st));
+    }
+}
 
 class SqliteStore::ReadLease {
 public:

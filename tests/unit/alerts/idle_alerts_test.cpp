@@ -30,7 +30,7 @@ protected:
         store_ = std::move(*s);
         config_ = BuildConfig({}).value();
         auto acct = store::Wait<store::Account>([&](store::Callback<store::Account> done) {
-            store_->CreateAccount({"a@example.com", "hash", "gopt_abcd", "professional", kT0}, std::move(done));
+            store_->CreateAccount({"a@example.com", "hash", "gopt_abcd", "professional", kT0, {}}, std::move(done));
         });
         ASSERT_TRUE(acct.ok());
         account_ = acct->id;

@@ -49,7 +49,7 @@ protected:
 
     Result<Account> Create(const std::string& email, const std::string& key_hash, SysSeconds now = kNow) {
         return Wait<Account>([&](Callback<Account> done) {
-            store_->CreateAccount({email, key_hash, "gopt_abcd", "free", now}, std::move(done));
+            store_->CreateAccount({email, key_hash, "gopt_abcd", "free", now, {}}, std::move(done));
         });
     }
 
@@ -136,7 +136,7 @@ TEST_F(SqliteStoreTest, AFailingWriteLeavesItsBatchNeighboursIntact) {
         auto p = std::make_shared<std::promise<Result<Account>>>();
         futures.push_back(p->get_future());
         const std::string email = "u" + std::to_string(i % 100) + "@example.com";
-        store_->CreateAccount({email, "hash" + std::to_string(i), "gopt_x", "free", kNow},
+        store_->CreateAccount({email, "hash" + std::to_string(i), "gopt_x", "free", kNow, {}},
                               [p](Result<Account> r) { p->set_value(std::move(r)); });
         promises.push_back(p);
     }
@@ -163,7 +163,7 @@ TEST_F(SqliteStoreTest, AnInternalErrorInABatchReplaysTheOthersSafely) {
             store_->SetTier("victim@example.com", "platinum", [bad](Result<Account> r) { bad->set_value(std::move(r)); });
         }
         auto p = std::make_shared<std::promise<Result<Account>>>();
-        store_->CreateAccount({"c" + std::to_string(i) + "@example.com", "ch" + std::to_string(i), "gopt_x", "free", kNow},
+        store_->CreateAccount({"c" + std::to_string(i) + "@example.com", "ch" + std::to_string(i), "gopt_x", "free", kNow, {}},
                               [p](Result<Account> r) { p->set_value(std::move(r)); });
         creates.push_back(p);
     }
@@ -439,7 +439,7 @@ TEST_F(SqliteStoreTest, ClosedStoreRefusesWork) {
 TEST_F(SqliteStoreTest, CloseFinishesQueuedWrites) {
     std::atomic<int> done{0};
     for (int i = 0; i < 50; ++i) {
-        store_->CreateAccount({"q" + std::to_string(i) + "@example.com", "qh" + std::to_string(i), "gopt_x", "free", kNow},
+        store_->CreateAccount({"q" + std::to_string(i) + "@example.com", "qh" + std::to_string(i), "gopt_x", "free", kNow, {}},
                               [&done](Result<Account> r) { done += r.ok(); });
     }
     store_->Close();

@@ -1,0 +1,604 @@
+// SqliteStore: payments, the gateway inbox, subscriptions, the revenue ledger, the mail outbox and
+// security events. Every write that changes money or access is one transaction guarded by the state it
+// expects (a payment completes only from pending, a reminder is marked once per period), so duplicates,
+// retries and concurrent runs change nothing more.
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+
+#include "common/json.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store_internal.hpp"
+
+namespace gpuopt::store::sqlite {
+
+namespace {
+
+SysSeconds Time(const Statement& st, int col) { return ParseUtc(st.Text(col)).value_or(SysSeconds{}); }
+
+std::optional<SysSeconds> OptTime(const Statement& st, int col) {
+    if (st.IsNull(col)) return std::nullopt;
+    return ParseUtc(st.Text(col));
+}
+
+void BindOptTime(Statement& st, int index, const std::optional<SysSeconds>& t) {
+    if (t) {
+        st.Bind(index, FormatUtc(*t));
+    } else {
+        st.BindNull(index);
+    }
+}
+
+constexpr const char* kPaymentColumns =
+    "id, account_id, reference, gateway, tier, amount, currency, purpose, status, gateway_id, checkout_url, paid_amount,"
+    " paid_currency, created_at, updated_at, completed_at";
+
+Payment ReadPayment(const Statement& st) {
+    Payment p;
+    p.id = st.Int(0);
+    p.account_id = st.Int(1);
+    p.reference = st.Text(2);
+    p.gateway = st.Text(3);
+    p.tier = st.Text(4);
+    p.amount = st.Double(5);
+    p.currency = st.Text(6);
+    p.purpose = st.Text(7);
+    p.status = st.Text(8);
+    p.gateway_id = st.Text(9);
+    p.checkout_url = st.Text(10);
+    if (!st.IsNull(11)) p.paid_amount = st.Double(11);
+    p.paid_currency = st.Text(12);
+    p.created_at = Time(st, 13);
+    p.updated_at = Time(st, 14);
+    p.completed_at = OptTime(st, 15);
+    return p;
+}
+
+Result<Payment> PaymentById(Connection& db, int64_t id) {
+    static const std::string sql = std::string("SELECT ") + kPaymentColumns + " FROM payments WHERE id = ?1";
+    auto st = db.Prepare(sql.c_str());
+    if (!st) return st.error();
+    st->Bind(1, id);
+    auto row = st->Step();
+    if (!row) return row.error();
+    if (!*row) return Error{ErrorCode::kNotFound, "no such payment", {}};
+    return ReadPayment(*st);
+}
+
+constexpr const char* kSubscriptionColumns =
+    "s.account_id, a.email, s.tier, s.status, s.period_start, s.period_end, s.gateway, s.reminded_7d_for, s.reminded_1d_for";
+
+Subscription ReadSubscription(const Statement& st) {
+    Subscription s;
+    s.account_id = st.Int(0);
+    s.email = st.Text(1);
+    s.tier = st.Text(2);
+    s.status = st.Text(3);
+    s.period_start = Time(st, 4);
+    s.period_end = Time(st, 5);
+    s.gateway = st.Text(6);
+    s.reminded_7d_for = OptTime(st, 7);
+    s.reminded_1d_for = OptTime(st, 8);
+    return s;
+}
+
+constexpr const char* kEventColumns = "id, gateway, dedup_key, reference, body, received_at, state, attempts, next_attempt, result";
+
+GatewayEvent ReadEvent(const Statement& st) {
+    GatewayEvent e;
+    e.id = st.Int(0);
+    e.gateway = st.Text(1);
+    e.dedup_key = st.Text(2);
+    e.reference = st.Text(3);
+    e.body = st.Text(4);
+    e.received_at = Time(st, 5);
+    e.state = st.Text(6);
+    e.attempts = static_cast<int>(st.Int(7));
+    e.next_attempt = OptTime(st, 8);
+    e.result = st.Text(9);
+    return e;
+}
+
+Result<void> Exec1(Connection& db, const char* sql, const std::function<void(Statement&)>& bind) {
+    auto st = db.Prepare(sql);
+    if (!st) return st.error();
+    bind(*st);
+    return st->Run();
+}
+
+}  // namespace
+
+Result<bool> InsertOutbox(Connection& db, const OutboxMessage& m, SysSeconds now) {
+    boost::json::object headers;
+    for (const auto& [k, v] : m.headers) headers[k] = v;
+    auto st = db.Prepare(
+        "INSERT INTO outbox (dedup_key, account_id, to_address, subject, body_text, body_html, kind, headers, status,"
+        " attempts, next_attempt, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?9)"
+        " ON CONFLICT (dedup_key) DO NOTHING");
+    if (!st) return st.error();
+    st->Bind(1, std::string_view(m.dedup_key))
+        .Bind(2, m.account_id)
+        .Bind(3, std::string_view(m.to))
+        .Bind(4, std::string_view(m.subject))
+        .Bind(5, std::string_view(m.text))
+        .Bind(6, std::string_view(m.html))
+        .Bind(7, std::string_view(m.kind))
+        .Bind(8, ToJson(headers))
+        .Bind(9, FormatUtc(now));
+    if (auto r = st->Run(); !r) return r.error();
+    return db.Changes() > 0;
+}
+
+Result<void> AppendRevenue(Connection& db, int64_t account_id, std::string_view kind, std::string_view tier, double amount,
+                           std::string_view currency, std::optional<int64_t> payment_id, SysSeconds at,
+                           std::string_view detail) {
+    auto st = db.Prepare(
+        "INSERT INTO revenue_events (account_id, kind, tier, amount, currency, payment_id, at, detail)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    if (!st) return st.error();
+    st->Bind(1, account_id).Bind(2, kind).Bind(3, tier).Bind(4, amount).Bind(5, currency);
+    if (payment_id) {
+        st->Bind(6, *payment_id);
+    } else {
+        st->BindNull(6);
+    }
+    st->Bind(7, FormatUtc(at)).Bind(8, detail);
+    return st->Run();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Payments
+
+void SqliteStore::CreatePayment(NewPayment p, Callback<Payment> done) {
+    Submit<Payment>(
+        [p = std::move(p)](Connection& db) -> Result<Payment> {
+            const std::string now = FormatUtc(p.now);
+            auto st = db.Prepare(
+                "INSERT INTO payments (account_id, reference, gateway, tier, amount, currency, purpose, status, created_at,"
+                " updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?8)");
+            if (!st) return st.error();
+            st->Bind(1, p.account_id)
+                .Bind(2, std::string_view(p.reference))
+                .Bind(3, std::string_view(p.gateway))
+                .Bind(4, std::string_view(p.tier))
+                .Bind(5, p.amount)
+                .Bind(6, std::string_view(p.currency))
+                .Bind(7, std::string_view(p.purpose))
+                .Bind(8, std::string_view(now));
+            if (auto r = st->Run(); !r) return r.error();
+            return PaymentById(db, db.LastInsertId());
+        },
+        std::move(done));
+}
+
+void SqliteStore::SetPaymentCheckout(int64_t payment_id, std::string gateway_id, std::string checkout_url, Callback<void> done) {
+    Submit<void>(
+        [=](Connection& db) -> Result<void> {
+            return Exec1(db, "UPDATE payments SET gateway_id = ?1, checkout_url = ?2, updated_at = ?3 WHERE id = ?4",
+                         [&](Statement& st) {
+                             st.Bind(1, std::string_view(gateway_id))
+                                 .Bind(2, std::string_view(checkout_url))
+                                 .Bind(3, FormatUtc(UtcNow()))
+                                 .Bind(4, payment_id);
+                         });
+        },
+        std::move(done));
+}
+
+Result<Payment> SqliteStore::FindPaymentByReference(const std::string& reference) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    static const std::string sql = std::string("SELECT ") + kPaymentColumns + " FROM payments WHERE reference = ?1";
+    auto st = (*db)->Prepare(sql.c_str());
+    if (!st) return st.error();
+    st->Bind(1, std::string_view(reference));
+    auto row = st->Step();
+    if (!row) return row.error();
+    if (!*row) return Error{ErrorCode::kNotFound, "no such payment", {}};
+    return ReadPayment(*st);
+}
+
+Result<std::vector<Payment>> SqliteStore::ListPayments(int64_t account_id, size_t limit) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    static const std::string sql = std::string("SELECT ") + kPaymentColumns + " FROM payments WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2";
+    auto st = (*db)->Prepare(sql.c_str());
+    if (!st) return st.error();
+    st->Bind(1, account_id).Bind(2, static_cast<int64_t>(limit));
+    return Collect<Payment>(*st, ReadPayment);
+}
+
+Result<std::vector<Payment>> SqliteStore::ListPendingPayments(SysSeconds from, SysSeconds to, size_t limit) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    static const std::string sql = std::string("SELECT ") + kPaymentColumns +
+                                   " FROM payments WHERE status = 'pending' AND created_at >= ?1 AND created_at < ?2 ORDER BY created_at LIMIT ?3";
+    auto st = (*db)->Prepare(sql.c_str());
+    if (!st) return st.error();
+    st->Bind(1, FormatUtc(from)).Bind(2, FormatUtc(to)).Bind(3, static_cast<int64_t>(limit));
+    return Collect<Payment>(*st, ReadPayment);
+}
+
+void SqliteStore::CompletePayment(Completion c, Callback<CompletionOutcome> done) {
+    Submit<CompletionOutcome>(
+        [this, c = std::move(c)](Connection& db) -> Result<CompletionOutcome> {
+            CompletionOutcome out;
+            const std::string now = FormatUtc(c.now);
+            // The guard: only a pending payment completes, so whatever delivers the news a second time
+            // (a duplicate, a retry, the reconciler, another process) writes nothing.
+            if (auto r = Exec1(db,
+                               "UPDATE payments SET status = 'completed', gateway_id = CASE WHEN ?1 <> '' THEN ?1 ELSE gateway_id END,"
+                               " paid_amount = ?2, paid_currency = ?3, completed_at = ?4, updated_at = ?4"
+                               " WHERE id = ?5 AND status = 'pending'",
+                               [&](Statement& st) {
+                                   st.Bind(1, std::string_view(c.gateway_id))
+                                       .Bind(2, c.paid_amount)
+                                       .Bind(3, std::string_view(c.paid_currency))
+                                       .Bind(4, std::string_view(now))
+                                       .Bind(5, c.payment_id);
+                               });
+                !r) {
+                return r.error();
+            }
+            if (db.Changes() == 0) return out;  // applied = false
+            auto payment = PaymentById(db, c.payment_id);
+            if (!payment) return Error{ErrorCode::kInternal, "payment vanished", {}};
+            out.applied = true;
+            out.tier = payment->tier;
+            std::string email;
+            {
+                auto st = db.Prepare("SELECT tier, email FROM accounts WHERE id = ?1");
+                if (!st) return st.error();
+                st->Bind(1, payment->account_id);
+                if (auto row = st->Step(); !row || !*row) return Error{ErrorCode::kInternal, "account vanished", {}};
+                out.previous_tier = st->Text(0);
+                email = st->Text(1);
+            }
+            // A running subscription of the same tier extends from its end; otherwise a new period starts now.
+            out.period_start = c.now;
+            {
+                auto st = db.Prepare("SELECT tier, status, period_end FROM subscriptions WHERE account_id = ?1");
+                if (!st) return st.error();
+                st->Bind(1, payment->account_id);
+                auto row = st->Step();
+                if (!row) return row.error();
+                if (*row && st->Text(1) != "ended" && st->Text(0) == payment->tier) {
+                    out.period_start = Time(*st, 2);  // continuous: the next month follows the last
+                    out.renewal = true;
+                }
+            }
+            out.period_end = AddMonths(out.period_start, 1);
+            if (auto r = Exec1(db,
+                               "INSERT INTO subscriptions (account_id, tier, status, period_start, period_end, gateway, last_payment_id,"
+                               " updated_at) VALUES (?1, ?2, 'active', ?3, ?4, ?5, ?6, ?7)"
+                               " ON CONFLICT (account_id) DO UPDATE SET tier = excluded.tier, status = 'active',"
+                               " period_start = excluded.period_start, period_end = excluded.period_end, gateway = excluded.gateway,"
+                               " last_payment_id = excluded.last_payment_id, updated_at = excluded.updated_at",
+                               [&](Statement& st) {
+                                   st.Bind(1, payment->account_id)
+                                       .Bind(2, std::string_view(payment->tier))
+                                       .Bind(3, FormatUtc(out.period_start))
+                                       .Bind(4, FormatUtc(out.period_end))
+                                       .Bind(5, std::string_view(payment->gateway))
+                                       .Bind(6, payment->id)
+                                       .Bind(7, std::string_view(now));
+                               });
+                !r) {
+                return r.error();
+            }
+            if (auto r = Exec1(db, "UPDATE accounts SET tier = ?1 WHERE id = ?2",
+                               [&](Statement& st) { st.Bind(1, std::string_view(payment->tier)).Bind(2, payment->account_id); });
+                !r) {
+                return r.error();
+            }
+            if (auto r = AppendRevenue(db, payment->account_id, "payment", payment->tier, c.paid_amount, c.paid_currency,
+                                       payment->id, c.now, payment->gateway);
+                !r) {
+                return r.error();
+            }
+            const bool upgrade = out.previous_tier != payment->tier;
+            if (auto r = AppendRevenue(db, payment->account_id, upgrade ? "upgrade" : "renewal", payment->tier,
+                                       payment->amount, payment->currency, payment->id, c.now,
+                                       upgrade ? out.previous_tier + " -> " + payment->tier : FormatUtc(out.period_end));
+                !r) {
+                return r.error();
+            }
+            if (c.mails) {
+                payment->status = "completed";
+                for (const auto& m : c.mails(*payment, out, email)) {
+                    if (auto r = InsertOutbox(db, m, c.now); !r) return r.error();
+                }
+            }
+            return out;
+        },
+        Callback<CompletionOutcome>([this, done = std::move(done)](Result<CompletionOutcome> r) {
+            if (r.ok() && r->applied) ForgetCachedAccounts();  // the new tier counts from now
+            done(std::move(r));
+        }));
+}
+
+void SqliteStore::EndPayment(int64_t payment_id, std::string status, SysSeconds now, std::optional<OutboxMessage> mail,
+                             Callback<bool> done) {
+    Submit<bool>(
+        [=](Connection& db) -> Result<bool> {
+            if (status != "failed" && status != "expired") return Error{ErrorCode::kInternal, "bad payment status", {}};
+            if (auto r = Exec1(db, "UPDATE payments SET status = ?1, updated_at = ?2 WHERE id = ?3 AND status = 'pending'",
+                               [&](Statement& st) { st.Bind(1, std::string_view(status)).Bind(2, FormatUtc(now)).Bind(3, payment_id); });
+                !r) {
+                return r.error();
+            }
+            if (db.Changes() == 0) return false;
+            if (mail) {
+                if (auto r = InsertOutbox(db, *mail, now); !r) return r.error();
+            }
+            return true;
+        },
+        std::move(done));
+}
+
+void SqliteStore::RecordRefund(int64_t payment_id, SysSeconds now, Callback<bool> done) {
+    Submit<bool>(
+        [=](Connection& db) -> Result<bool> {
+            auto payment = PaymentById(db, payment_id);
+            if (!payment) return payment.error();
+            if (payment->status != "completed") return false;
+            auto st = db.Prepare(
+                "INSERT INTO revenue_events (account_id, kind, tier, amount, currency, payment_id, at, detail)"
+                " VALUES (?1, 'refund', ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING");
+            if (!st) return st.error();
+            st->Bind(1, payment->account_id)
+                .Bind(2, std::string_view(payment->tier))
+                .Bind(3, -payment->paid_amount.value_or(payment->amount))
+                .Bind(4, std::string_view(payment->currency))
+                .Bind(5, payment_id)
+                .Bind(6, FormatUtc(now))
+                .Bind(7, std::string_view(payment->gateway));
+            if (auto r = st->Run(); !r) return r.error();
+            return db.Changes() > 0;
+        },
+        std::move(done));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Inbox
+
+void SqliteStore::RecordGatewayEvent(GatewayEvent e, Callback<bool> done) {
+    Submit<bool>(
+        [e = std::move(e)](Connection& db) -> Result<bool> {
+            auto st = db.Prepare(
+                "INSERT INTO gateway_events (gateway, dedup_key, reference, body, received_at, state, attempts, next_attempt)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?5) ON CONFLICT (gateway, dedup_key) DO NOTHING");
+            if (!st) return st.error();
+            st->Bind(1, std::string_view(e.gateway))
+                .Bind(2, std::string_view(e.dedup_key))
+                .Bind(3, std::string_view(e.reference))
+                .Bind(4, std::string_view(e.body))
+                .Bind(5, FormatUtc(e.received_at));
+            if (auto r = st->Run(); !r) return r.error();
+            return db.Changes() > 0;
+        },
+        std::move(done));
+}
+
+Result<std::vector<GatewayEvent>> SqliteStore::DueGatewayEvents(SysSeconds now, size_t limit) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    static const std::string sql = std::string("SELECT ") + kEventColumns +
+                                   " FROM gateway_events WHERE state = 'pending' AND next_attempt <= ?1 ORDER BY id LIMIT ?2";
+    auto st = (*db)->Prepare(sql.c_str());
+    if (!st) return st.error();
+    st->Bind(1, FormatUtc(now)).Bind(2, static_cast<int64_t>(limit));
+    return Collect<GatewayEvent>(*st, ReadEvent);
+}
+
+void SqliteStore::FinishGatewayEvent(int64_t id, std::string state, std::string result, int attempts,
+                                     std::optional<SysSeconds> next_attempt, Callback<void> done) {
+    Submit<void>(
+        [=](Connection& db) -> Result<void> {
+            return Exec1(db, "UPDATE gateway_events SET state = ?1, result = ?2, attempts = ?3, next_attempt = ?4 WHERE id = ?5",
+                         [&](Statement& st) {
+                             st.Bind(1, std::string_view(state)).Bind(2, std::string_view(result)).Bind(3, attempts);
+                             BindOptTime(st, 4, next_attempt);
+                             st.Bind(5, id);
+                         });
+        },
+        std::move(done));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Subscriptions and the ledger
+
+Result<std::vector<Subscription>> SqliteStore::ListSubscriptions() {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    static const std::string sql = std::string("SELECT ") + kSubscriptionColumns +
+                                   " FROM subscriptions s JOIN accounts a ON a.id = s.account_id WHERE s.status <> 'ended'"
+                                   " ORDER BY s.period_end";
+    auto st = (*db)->Prepare(sql.c_str());
+    if (!st) return st.error();
+    return Collect<Subscription>(*st, ReadSubscription);
+}
+
+Result<std::optional<Subscription>> SqliteStore::GetSubscription(int64_t account_id) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    static const std::string sql = std::string("SELECT ") + kSubscriptionColumns +
+                                   " FROM subscriptions s JOIN accounts a ON a.id = s.account_id WHERE s.account_id = ?1";
+    auto st = (*db)->Prepare(sql.c_str());
+    if (!st) return st.error();
+    st->Bind(1, account_id);
+    auto row = st->Step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<Subscription>{};
+    return std::optional<Subscription>(ReadSubscription(*st));
+}
+
+void SqliteStore::MarkRenewalReminder(int64_t account_id, int days, SysSeconds period_end, OutboxMessage mail,
+                                      Callback<bool> done) {
+    Submit<bool>(
+        [=, mail = std::move(mail)](Connection& db) -> Result<bool> {
+            const char* sql = days == 7 ? "UPDATE subscriptions SET reminded_7d_for = ?1 WHERE account_id = ?2 AND period_end = ?1"
+                                          " AND status <> 'ended' AND (reminded_7d_for IS NULL OR reminded_7d_for <> ?1)"
+                                        : "UPDATE subscriptions SET reminded_1d_for = ?1 WHERE account_id = ?2 AND period_end = ?1"
+                                          " AND status <> 'ended' AND (reminded_1d_for IS NULL OR reminded_1d_for <> ?1)";
+            if (auto r = Exec1(db, sql, [&](Statement& st) { st.Bind(1, FormatUtc(period_end)).Bind(2, account_id); }); !r) {
+                return r.error();
+            }
+            if (db.Changes() == 0) return false;
+            if (auto r = InsertOutbox(db, mail, UtcNow()); !r) return r.error();
+            return true;
+        },
+        std::move(done));
+}
+
+void SqliteStore::EnterGrace(int64_t account_id, SysSeconds period_end, Callback<bool> done) {
+    Submit<bool>(
+        [=](Connection& db) -> Result<bool> {
+            if (auto r = Exec1(db,
+                               "UPDATE subscriptions SET status = 'grace', updated_at = ?1 WHERE account_id = ?2 AND period_end = ?3"
+                               " AND status = 'active'",
+                               [&](Statement& st) { st.Bind(1, FormatUtc(UtcNow())).Bind(2, account_id).Bind(3, FormatUtc(period_end)); });
+                !r) {
+                return r.error();
+            }
+            return db.Changes() > 0;
+        },
+        std::move(done));
+}
+
+void SqliteStore::EndSubscription(int64_t account_id, SysSeconds period_end, SysSeconds now, OutboxMessage mail,
+                                  Callback<bool> done) {
+    Submit<bool>(
+        [=, mail = std::move(mail)](Connection& db) -> Result<bool> {
+            if (auto r = Exec1(db,
+                               "UPDATE subscriptions SET status = 'ended', updated_at = ?1 WHERE account_id = ?2 AND period_end = ?3"
+                               " AND status IN ('active', 'grace')",
+                               [&](Statement& st) { st.Bind(1, FormatUtc(now)).Bind(2, account_id).Bind(3, FormatUtc(period_end)); });
+                !r) {
+                return r.error();
+            }
+            if (db.Changes() == 0) return false;
+            std::string previous;
+            {
+                auto st = db.Prepare("SELECT tier FROM accounts WHERE id = ?1");
+                if (!st) return st.error();
+                st->Bind(1, account_id);
+                if (auto row = st->Step(); !row || !*row) return Error{ErrorCode::kInternal, "account vanished", {}};
+                previous = st->Text(0);
+            }
+            if (auto r = Exec1(db, "UPDATE accounts SET tier = 'free' WHERE id = ?1", [&](Statement& st) { st.Bind(1, account_id); }); !r) {
+                return r.error();
+            }
+            if (auto r = AppendRevenue(db, account_id, "downgrade", "free", 0, "", std::nullopt, now, previous + " -> free"); !r) {
+                return r.error();
+            }
+            if (auto r = InsertOutbox(db, mail, now); !r) return r.error();
+            return true;
+        },
+        Callback<bool>([this, done = std::move(done)](Result<bool> r) {
+            if (r.ok() && *r) ForgetCachedAccounts();
+            done(std::move(r));
+        }));
+}
+
+Result<std::vector<RevenueEvent>> SqliteStore::ListRevenueEvents(int64_t account_id, size_t limit) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    auto st = (*db)->Prepare(
+        "SELECT id, account_id, kind, tier, amount, currency, payment_id, at, detail FROM revenue_events"
+        " WHERE account_id = ?1 ORDER BY id LIMIT ?2");
+    if (!st) return st.error();
+    st->Bind(1, account_id).Bind(2, static_cast<int64_t>(limit));
+    return Collect<RevenueEvent>(*st, [](const Statement& s) {
+        RevenueEvent e;
+        e.id = s.Int(0);
+        e.account_id = s.Int(1);
+        e.kind = s.Text(2);
+        e.tier = s.Text(3);
+        e.amount = s.Double(4);
+        e.currency = s.Text(5);
+        if (!s.IsNull(6)) e.payment_id = s.Int(6);
+        e.at = Time(s, 7);
+        e.detail = s.Text(8);
+        return e;
+    });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Outbox and security events
+
+void SqliteStore::EnqueueMail(OutboxMessage message, SysSeconds now, Callback<bool> done) {
+    Submit<bool>([message = std::move(message), now](Connection& db) { return InsertOutbox(db, message, now); }, std::move(done));
+}
+
+Result<std::vector<OutboxItem>> SqliteStore::DueMail(SysSeconds now, size_t limit) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    auto st = (*db)->Prepare(
+        "SELECT id, dedup_key, account_id, to_address, subject, body_text, body_html, kind, headers, status, attempts,"
+        " next_attempt, last_error FROM outbox WHERE status = 'pending' AND next_attempt <= ?1 ORDER BY id LIMIT ?2");
+    if (!st) return st.error();
+    st->Bind(1, FormatUtc(now)).Bind(2, static_cast<int64_t>(limit));
+    return Collect<OutboxItem>(*st, [](const Statement& s) {
+        OutboxItem item;
+        item.id = s.Int(0);
+        item.message.dedup_key = s.Text(1);
+        item.message.account_id = s.Int(2);
+        item.message.to = s.Text(3);
+        item.message.subject = s.Text(4);
+        item.message.text = s.Text(5);
+        item.message.html = s.Text(6);
+        item.message.kind = s.Text(7);
+        if (auto headers = ParseJson(s.Text(8), 4); headers && headers->is_object()) {
+            for (const auto& kv : headers->get_object()) {
+                if (kv.value().is_string()) item.message.headers[std::string(kv.key())] = std::string(kv.value().get_string());
+            }
+        }
+        item.status = s.Text(9);
+        item.attempts = static_cast<int>(s.Int(10));
+        item.next_attempt = Time(s, 11);
+        item.last_error = s.Text(12);
+        return item;
+    });
+}
+
+void SqliteStore::FinishMail(int64_t id, std::string status, int attempts, SysSeconds next_attempt, std::string error,
+                             std::string message_id, Callback<void> done) {
+    Submit<void>(
+        [=](Connection& db) -> Result<void> {
+            return Exec1(db,
+                         "UPDATE outbox SET status = ?1, attempts = ?2, next_attempt = ?3, last_error = ?4, message_id = ?5,"
+                         " sent_at = CASE WHEN ?1 = 'sent' THEN ?6 ELSE sent_at END WHERE id = ?7",
+                         [&](Statement& st) {
+                             st.Bind(1, std::string_view(status))
+                                 .Bind(2, attempts)
+                                 .Bind(3, FormatUtc(next_attempt))
+                                 .Bind(4, std::string_view(error))
+                                 .Bind(5, std::string_view(message_id))
+                                 .Bind(6, FormatUtc(UtcNow()))
+                                 .Bind(7, id);
+                         });
+        },
+        std::move(done));
+}
+
+void SqliteStore::RecordSecurityEvent(std::string kind, std::string ip, std::string detail, SysSeconds now, Callback<void> done) {
+    Submit<void>(
+        [=](Connection& db) -> Result<void> {
+            return Exec1(db, "INSERT INTO security_events (kind, ip, detail, at) VALUES (?1, ?2, ?3, ?4)", [&](Statement& st) {
+                st.Bind(1, std::string_view(kind)).Bind(2, std::string_view(ip)).Bind(3, std::string_view(detail)).Bind(4, FormatUtc(now));
+            });
+        },
+        std::move(done));
+}
+
+Result<int64_t> SqliteStore::CountSecurityEvents(const std::string& kind) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    auto st = (*db)->Prepare("SELECT COUNT(*) FROM security_events WHERE kind = ?1");
+    if (!st) return st.error();
+    st->Bind(1, std::string_view(kind));
+    if (auto row = st->Step(); !row) return row.error();
+    return st->Int(0);
+}
+
+}  // namespace gpuopt::store::sqlite
