@@ -5,6 +5,7 @@
 
 #include <boost/url/parse.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstring>
@@ -354,6 +355,39 @@ const std::vector<Setting>& Settings() {
              } else {
                  return "must be true or false";
              }
+             return std::nullopt;
+         }},
+        {"PAYMENT_CURRENCY", false,
+         [](Config& c, const std::string& v) -> std::optional<std::string> {
+             if (v.size() != 3 || !std::all_of(v.begin(), v.end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; })) {
+                 return "must be a three-letter ISO currency code in capitals, such as USD";
+             }
+             c.payment_currency = v;
+             return std::nullopt;
+         }},
+        {"NOWPAYMENTS_MODE", false,
+         [](Config& c, const std::string& v) -> std::optional<std::string> {
+             if (v != "invoice" && v != "payment") return "must be invoice or payment";
+             c.nowpayments_mode = v;
+             return std::nullopt;
+         }},
+        {"NOWPAYMENTS_PAY_CURRENCY", false, StringSetting(&Config::nowpayments_pay_currency, false)},
+        {"PAYMENT_EXPIRY_HOURS", false, IntSetting(&Config::payment_expiry_hours, 1, 24 * 30)},
+        {"GATEWAY_TIMEOUT_SECONDS", false, IntSetting(&Config::gateway_timeout_seconds, 1, 120)},
+        {"BILLING_INTERVAL_SECONDS", false, IntSetting(&Config::billing_interval_seconds, 1, 3600)},
+        {"LIFECYCLE_INTERVAL_SECONDS", false, IntSetting(&Config::lifecycle_interval_seconds, 1, 86400)},
+        {"MAIL_INTERVAL_SECONDS", false, IntSetting(&Config::mail_interval_seconds, 1, 3600)},
+        {"SMTP_TLS", false,
+         [](Config& c, const std::string& v) -> std::optional<std::string> {
+             if (v != "starttls" && v != "smtps" && v != "none") return "must be starttls, smtps or none";
+             c.smtp_tls = v;
+             return std::nullopt;
+         }},
+        {"SMTP_CA_FILE", false, StringSetting(&Config::smtp_ca_file)},
+        {"SENDGRID_BASE_URL", false,
+         [](Config& c, const std::string& v) -> std::optional<std::string> {
+             if (!IsHttpUrl(v)) return "must be an absolute http:// or https:// URL";
+             c.sendgrid_base_url = v;
              return std::nullopt;
          }},
         {"PRICE_CATALOG", false, StringSetting(&Config::price_catalog)},

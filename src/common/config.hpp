@@ -78,6 +78,18 @@ struct Config {
     int alert_interval_seconds = 30;        // how often idle alerts are checked and delivered
     int idle_alert_minutes = 30;            // default idle time before an alert
     bool webhook_allow_private = false;     // alert webhooks may be http:// and reach private addresses
+    // Billing (SPEC §7) and mail (SPEC §8); the gateways' keys and addresses are in `integrations`.
+    std::string payment_currency = "USD";
+    std::string nowpayments_mode = "invoice";     // or "payment" (a deposit address instead of a hosted page)
+    std::string nowpayments_pay_currency = "btc";  // payment mode
+    int payment_expiry_hours = 48;
+    int gateway_timeout_seconds = 30;             // each call to Flutterwave or NOWPayments
+    int billing_interval_seconds = 5;             // gateway events (also woken by each webhook)
+    int lifecycle_interval_seconds = 900;         // renewal reminders, grace, downgrades; reconciliation
+    int mail_interval_seconds = 5;
+    std::string smtp_tls = "starttls";            // starttls, smtps, none
+    std::string smtp_ca_file;
+    std::string sendgrid_base_url = "https://api.sendgrid.com";
     std::string price_catalog;              // file replacing catalog/price_catalog.json
     std::string gpu_catalog;                // file replacing catalog/gpu_catalog.json
 

@@ -1,0 +1,42 @@
+#include "mail/outbox.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "store/wait.hpp"
+
+namespace gpuopt::mail {
+
+Result<OutboxRun> RunOutbox(store::Store& db, Transport& transport, const Sender& from, SysSeconds now) {
+    constexpr int kMaxAttempts = 8;
+    OutboxRun run;
+    auto due = db.DueMail(now, 50);
+    if (!due) return due.error();
+    for (const auto& item : *due) {
+        const BuiltMessage built = BuildMessage(item.message, from, now);
+        const SendResult r = transport.Send(item.message, built);
+        const int attempts = item.attempts + 1;
+        std::string status = "sent";
+        SysSeconds next = now;
+        if (r.sent) {
+            ++run.sent;
+        } else if (r.permanent || attempts >= kMaxAttempts) {
+            status = "failed";
+            ++run.failed;
+            spdlog::error("mail {} ({}) to an account's address failed for good: {}", item.id, item.message.kind, r.error);
+        } else {
+            status = "pending";
+            next = now + std::chrono::minutes(1 << (attempts - 1));
+            ++run.retried;
+            spdlog::warn("mail {} ({}): attempt {} failed ({}); next in {} min", item.id, item.message.kind, attempts, r.error,
+                         1 << (attempts - 1));
+        }
+        auto recorded = store::Wait<void>([&](store::Callback<void> done) {
+            db.FinishMail(item.id, status, attempts, next, r.sent ? std::string() : r.error, r.sent ? built.message_id : std::string(),
+                          std::move(done));
+        });
+        if (!recorded) return recorded.error();
+    }
+    return run;
+}
+
+}  // namespace gpuopt::mail

@@ -1,0 +1,19 @@
+// The outbox worker: sends what is due, oldest first, and records each result. A failure is retried
+// with backoff (1, 2, 4 ... minutes, at most 8 attempts); a permanent refusal ends at once. Messages
+// live in the store, so nothing enqueued is lost to a restart.
+#pragma once
+
+#include "mail/transport.hpp"
+#include "store/store.hpp"
+
+namespace gpuopt::mail {
+
+struct OutboxRun {
+    int sent = 0;
+    int retried = 0;
+    int failed = 0;
+};
+
+Result<OutboxRun> RunOutbox(store::Store& db, Transport& transport, const Sender& from, SysSeconds now);
+
+}  // namespace gpuopt::mail
