@@ -13,6 +13,10 @@
 #include "http/router.hpp"
 #include "store/store.hpp"
 
+namespace gpuopt::billing {
+class Billing;
+}
+
 namespace gpuopt::api {
 
 // Counters of what ingest did, for /metrics.
@@ -32,6 +36,10 @@ struct Services {
     const http::RequestMetrics* metrics = nullptr;
     IngestCounters* counters = nullptr;
     std::function<void(std::string&)> write_job_metrics;  // the periodic jobs' Prometheus text
+    billing::Billing* billing = nullptr;
+    // Runs blocking work (calls to payment gateways) off the I/O threads.
+    std::function<void(std::function<void()>)> run_blocking;
+    std::function<void()> wake_billing;  // a gateway event was recorded: apply it soon
 };
 
 http::Handler MakeSignupHandler(Services& s);
@@ -47,6 +55,12 @@ http::Handler MakeRecommendationsHandler(Services& s);
 http::Handler MakeGetAlertsHandler(Services& s);
 http::Handler MakePutAlertsHandler(Services& s);
 http::Handler MakeMetricsHandler(Services& s);
+http::Handler MakeUpgradeHandler(Services& s);
+http::Handler MakeGatewaysHandler(Services& s);
+http::Handler MakeMyPaymentsHandler(Services& s);
+http::Handler MakeFlutterwaveWebhookHandler(Services& s);
+http::Handler MakeFlutterwaveCallbackHandler(Services& s);
+http::Handler MakeNowPaymentsWebhookHandler(Services& s);
 
 // Adds every API route to `router`. `services` must outlive the router.
 void RegisterRoutes(http::Router& router, Services& services);

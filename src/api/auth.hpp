@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "api/api.hpp"
+#include "http/await.hpp"
 #include "http/rate_limiter.hpp"
 #include "http/types.hpp"
 
@@ -51,6 +52,17 @@ std::variant<Caller, http::Response> AuthorizeCustomer(Services& s, http::Reques
 
 // An error answer that carries the caller's rate-limit headers.
 http::Response CallerError(const Error& error, const Caller& caller, unsigned version);
+
+// Runs `work` (blocking: it may call a payment gateway) on Services::run_blocking and resumes with its result.
+// `work` is a named object in the caller's frame: GCC 12 mishandles temporaries with destructors inside a
+// co_await expression, so callers must not pass a lambda directly.
+template <class T>
+boost::asio::awaitable<Result<T>> Offload(Services& s, const std::function<Result<T>()>& work) {
+    auto start = [&s, &work](std::function<void(Result<T>)> done) {
+        s.run_blocking([work, done = std::move(done)]() mutable { done(work()); });
+    };
+    co_return co_await http::AwaitCallback<T>(start);
+}
 
 // True when the request carries the operator token (Authorization: Bearer, compared in constant time).
 bool HasOperatorToken(const Services& s, const http::Request& req);

@@ -4,6 +4,8 @@
 #include "api/api.hpp"
 #include "api/auth.hpp"
 #include "api/signup.hpp"
+#include "billing/billing.hpp"
+#include "mail/templates.hpp"
 #include "common/crypto.hpp"
 #include "common/email.hpp"
 #include "common/json.hpp"
@@ -37,10 +39,10 @@ Result<SignupRequest> ParseSignup(std::string_view body, const Config& config) {
         if (pm->get_string() != "flutterwave" && pm->get_string() != "nowpayments") {
             return Error::Validation("payment_method", "must be flutterwave or nowpayments");
         }
+        req.payment_method = std::string(pm->get_string());
     }
-    if (req.tier != "free") {
-        // Paid sign-up needs a checkout; this server has no payment gateway to send the customer to.
-        return Error::Validation("tier", "paid plans cannot be bought here yet: sign up for free");
+    if (req.tier != "free" && req.payment_method.empty()) {
+        return Error::Validation("payment_method", "is required for a paid plan: flutterwave or nowpayments");
     }
     return req;
 }
@@ -54,8 +56,19 @@ http::Handler MakeSignupHandler(Services& s) {
         auto req = ParseSignup(ctx.request.body(), s.config);
         if (!req) co_return http::ErrorResponse(req.error(), version);
 
+        const bool paid = req->tier != "free";
+        if (paid && (s.billing == nullptr || !s.billing->Enabled(req->payment_method))) {
+            co_return http::ErrorResponse(
+                Error::Validation("payment_method", "must be a gateway this server takes (GET /api/payment/gateways)"), version);
+        }
         const std::string key = GenerateApiKey();
-        store::NewAccount account{req->email, HashApiKey(key), key.substr(0, kApiKeyShownPrefix), req->tier, UtcNow()};
+        // A paid sign-up starts on the free plan; the plan changes when the payment is confirmed.
+        store::NewAccount account{req->email, HashApiKey(key), key.substr(0, kApiKeyShownPrefix), "free", UtcNow(), std::nullopt};
+        {
+            store::Account preview{0, account.email, account.tier, account.key_prefix, FormatUtc(account.now)};
+            account.welcome = mail::Welcome(mail::Brand{"GPUOptimizer", s.config.base_url}, preview);
+            account.welcome->dedup_key = "welcome:" + account.email;
+        }
         auto write = [&](store::Callback<store::Account> done) { s.store.CreateAccount(std::move(account), std::move(done)); };
         auto created = co_await http::AwaitCallback<store::Account>(std::move(write));
         if (!created) {
@@ -73,6 +86,20 @@ http::Handler MakeSignupHandler(Services& s) {
         body["key_prefix"] = created->key_prefix;
         body["tier"] = created->tier;
         body["email"] = created->email;
+        if (paid) {
+            // The account exists and its key must reach the customer whatever the gateway does.
+            const std::function<Result<billing::CheckoutResult>()> start =
+                [&s, account = *created, tier = req->tier, method = req->payment_method] {
+                    return s.billing->StartCheckout(account, tier, method, "signup", UtcNow());
+                };
+            auto checkout = co_await Offload<billing::CheckoutResult>(s, start);
+            if (checkout) {
+                body["payment_url"] = checkout->payment_url;
+                body["payment_id"] = checkout->payment.reference;
+            } else {
+                body["payment_error"] = checkout.error().message;
+            }
+        }
         co_return OkJson(body, version, limit);
     };
 }

@@ -12,10 +12,11 @@ namespace gpuopt::api {
 struct SignupRequest {
     std::string email;  // normalised (lowercase)
     std::string tier;
+    std::string payment_method;  // required with a paid tier
 };
 
-// Parses {"email", "tier"?, "payment_method"?}. Validation errors name the field. A paid tier is refused
-// while no payment gateway can take the customer to checkout.
+// Parses {"email", "tier"?, "payment_method"?}. Validation errors name the field. A paid tier needs a
+// payment method: the account starts free and takes the tier when the payment is confirmed.
 Result<SignupRequest> ParseSignup(std::string_view body, const Config& config);
 
 }  // namespace gpuopt::api

@@ -40,14 +40,20 @@ http::Handler MakeStatsHandler(Services& s) {
         if (!stats) co_return http::ErrorResponse(stats.error(), version);
 
         boost::json::object by_tier;
+        for (const auto& [tier, n] : stats->customers_by_tier) by_tier[tier] = n;
+        // MRR: the monthly price of every paid subscription that is active or in its grace days.
         double mrr = 0;
         int64_t paying = 0;
-        for (const auto& [tier, n] : stats->customers_by_tier) {
-            by_tier[tier] = n;
-            if (const Plan* plan = s.config.FindPlan(tier); plan != nullptr && plan->price_usd > 0) {
-                mrr += plan->price_usd * static_cast<double>(n);
-                paying += n;
-            }
+        boost::json::object subscriptions;
+        for (const auto& [tier, n] : stats->active_subscriptions_by_tier) {
+            subscriptions[tier] = n;
+            if (const Plan* plan = s.config.FindPlan(tier); plan != nullptr) mrr += plan->price_usd * static_cast<double>(n);
+            paying += n;
+        }
+        boost::json::array payments;
+        for (const auto& p : stats->payments) {
+            payments.push_back(boost::json::object{{"gateway", p.gateway}, {"status", p.status}, {"count", p.count},
+                                                   {"amount", Round(p.amount, 100)}});
         }
         boost::json::array daily;
         for (const auto& d : stats->daily_signups) {
@@ -61,6 +67,10 @@ http::Handler MakeStatsHandler(Services& s) {
         body["monthly_recurring_revenue"] = Round(mrr, 100);
         body["conversion_rate"] =
             stats->total_customers == 0 ? 0.0 : Round(static_cast<double>(paying) / static_cast<double>(stats->total_customers), 10000);
+        body["active_subscriptions"] = std::move(subscriptions);
+        body["revenue_this_month"] = Round(stats->revenue_this_month, 100);
+        body["currency"] = s.config.payment_currency;
+        body["payments"] = std::move(payments);
         body["total_idle_cost"] = Round(stats->total_idle_cost, 100);
         body["total_customer_savings"] = Round(stats->total_customer_savings, 100);
         body["daily_signups"] = std::move(daily);

@@ -42,20 +42,36 @@ void Scheduler::RunSafely(Task& task) {
     task.runs->fetch_add(1);
 }
 
-void Scheduler::WriteMetrics(std::string& out) const {
+void Scheduler::WriteMetrics(std::string& out, const std::vector<const Scheduler*>& schedulers) {
     out += "# HELP gpuopt_job_runs_total Runs of each periodic job.\n# TYPE gpuopt_job_runs_total counter\n";
-    for (const auto& t : tasks_) out += "gpuopt_job_runs_total{job=\"" + t.name + "\"} " + std::to_string(t.runs->load()) + "\n";
+    for (const auto* s : schedulers) {
+        for (const auto& t : s->tasks_) out += "gpuopt_job_runs_total{job=\"" + t.name + "\"} " + std::to_string(t.runs->load()) + "\n";
+    }
     out += "# HELP gpuopt_job_failures_total Runs of each periodic job that threw.\n# TYPE gpuopt_job_failures_total counter\n";
-    for (const auto& t : tasks_) {
-        out += "gpuopt_job_failures_total{job=\"" + t.name + "\"} " + std::to_string(t.failures->load()) + "\n";
+    for (const auto* s : schedulers) {
+        for (const auto& t : s->tasks_) {
+            out += "gpuopt_job_failures_total{job=\"" + t.name + "\"} " + std::to_string(t.failures->load()) + "\n";
+        }
     }
     out += "# HELP gpuopt_job_last_duration_seconds How long each job's last run took.\n"
            "# TYPE gpuopt_job_last_duration_seconds gauge\n";
-    for (const auto& t : tasks_) {
-        char value[32];
-        std::snprintf(value, sizeof value, "%.6f", static_cast<double>(t.last_us->load()) / 1e6);
-        out += "gpuopt_job_last_duration_seconds{job=\"" + t.name + "\"} " + value + "\n";
+    for (const auto* s : schedulers) {
+        for (const auto& t : s->tasks_) {
+            char value[32];
+            std::snprintf(value, sizeof value, "%.6f", static_cast<double>(t.last_us->load()) / 1e6);
+            out += "gpuopt_job_last_duration_seconds{job=\"" + t.name + "\"} " + value + "\n";
+        }
     }
+}
+
+void Scheduler::Wake(const std::string& name) {
+    {
+        std::lock_guard lock(mu_);
+        for (auto& t : tasks_) {
+            if (t.name == name) t.next = std::chrono::steady_clock::now();
+        }
+    }
+    cv_.notify_all();
 }
 
 void Scheduler::RunAllOnce() {
@@ -71,9 +87,10 @@ void Scheduler::Loop() {
             break;
         }
         if (cv_.wait_until(lock, next->next, [&] { return stopping_; })) break;
+        // Due again one interval from now, unless woken while it runs.
+        next->next = std::chrono::steady_clock::now() + next->interval;
         lock.unlock();
         RunSafely(*next);
-        next->next = std::chrono::steady_clock::now() + next->interval;
         lock.lock();
     }
 }

@@ -1,5 +1,7 @@
-// Periodic jobs inside `gpuopt serve` (roll-up, retention, idle alerts): each task runs on the
-// scheduler's own thread, never two at once, first after its interval and then every interval. A task
+// Periodic jobs inside `gpuopt serve` (roll-up, retention, idle alerts, billing, mail): each task runs
+// on its scheduler's own thread, never two at once, first after its interval and then every interval.
+// Jobs that wait on other services (gateways, mail servers) get a scheduler of their own, so that a
+// slow service never holds up the roll-up. A task
 // that throws is logged and runs again next time. Tasks must be safe to run twice (another process, or
 // a restart, may have done part of the work).
 #pragma once
@@ -30,9 +32,13 @@ public:
     void Stop();
     // Runs every task once now, on the caller's thread (the operator CLI, tests).
     void RunAllOnce();
+    // Makes the named task due now (a webhook arrived). Thread-safe; cheap.
+    void Wake(const std::string& name);
 
-    // Prometheus text: runs, failures and the last run's duration per task. Thread-safe.
-    void WriteMetrics(std::string& out) const;
+    // Prometheus text: runs, failures and the last run's duration per task of every scheduler given.
+    // Thread-safe.
+    static void WriteMetrics(std::string& out, const std::vector<const Scheduler*>& schedulers);
+    void WriteMetrics(std::string& out) const { WriteMetrics(out, {this}); }
 
 private:
     struct Task {

@@ -11,6 +11,9 @@
 #include "alerts/idle_alerts.hpp"
 #include "alerts/webhook.hpp"
 #include "jobs/history_jobs.hpp"
+#include "mail/outbox.hpp"
+
+#include <boost/asio/post.hpp>
 #include "store/sqlite/sqlite_store.hpp"
 
 namespace gpuopt::server {
@@ -36,6 +39,9 @@ App::App(Config config) : config_(std::move(config)) {}
 
 App::~App() {
     scheduler_.Stop();
+    billing_scheduler_.Stop();
+    mail_scheduler_.Stop();
+    blocking_.join();
     if (store_) store_->Close();
 }
 
@@ -60,13 +66,22 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
     }
     app->catalog_ = std::make_unique<PriceCatalog>(std::move(*catalog));
 
+    app->billing_ = std::make_unique<billing::Billing>(c, *app->store_);
+    app->mail_ = mail::MakeTransport(c);
     app->services_ = std::make_unique<api::Services>(
-        api::Services{c, *app->store_, app->key_limiter_, app->ip_limiter_, *app->catalog_, nullptr, &app->counters_, {}});
+        api::Services{c, *app->store_, app->key_limiter_, app->ip_limiter_, *app->catalog_, nullptr, &app->counters_, {}, nullptr, {}, {}});
+    app->services_->billing = app->billing_.get();
+    app->services_->run_blocking = [app = app.get()](std::function<void()> work) {
+        boost::asio::post(app->blocking_, std::move(work));
+    };
+    app->services_->wake_billing = [app = app.get()] { app->billing_scheduler_.Wake("billing-events"); };
     http::Router router;
     api::RegisterRoutes(router, *app->services_);
     app->metrics_ = std::make_unique<http::RequestMetrics>(router);
     app->services_->metrics = app->metrics_.get();
-    app->services_->write_job_metrics = [app = app.get()](std::string& out) { app->scheduler_.WriteMetrics(out); };
+    app->services_->write_job_metrics = [app = app.get()](std::string& out) { 
+        jobs::Scheduler::WriteMetrics(out, {&app->scheduler_, &app->billing_scheduler_, &app->mail_scheduler_});
+    };
 
     // Periodic jobs: each is safe to run twice (another process, or a restart, may have done part).
     store::Store& db = *app->store_;
@@ -78,6 +93,19 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
         if (auto r = jobs::RunRetention(db, UtcNow(), c.raw_retention_days, c.hourly_retention_days); !r) {
             spdlog::error("retention failed: {}", r.error().message);
         }
+    });
+    billing::Billing& bill = *app->billing_;
+    app->billing_scheduler_.Add("billing-events", std::chrono::seconds(c.billing_interval_seconds), [&bill] {
+        if (auto r = bill.ProcessEvents(UtcNow()); !r) spdlog::error("gateway events failed: {}", r.error().message);
+    });
+    app->billing_scheduler_.Add("billing-lifecycle", std::chrono::seconds(c.lifecycle_interval_seconds), [&bill] {
+        if (auto r = bill.Reconcile(UtcNow()); !r) spdlog::error("reconciliation failed: {}", r.error().message);
+        if (auto r = bill.RunLifecycle(UtcNow()); !r) spdlog::error("subscription jobs failed: {}", r.error().message);
+    });
+    mail::Transport& transport = *app->mail_;
+    const mail::Sender mail_sender = mail::SenderOf(c);
+    app->mail_scheduler_.Add("mail", std::chrono::seconds(c.mail_interval_seconds), [&db, &transport, mail_sender] {
+        if (auto r = mail::RunOutbox(db, transport, mail_sender, UtcNow()); !r) spdlog::error("mail outbox failed: {}", r.error().message);
     });
     app->scheduler_.Add("idle-alerts", std::chrono::seconds(c.alert_interval_seconds), [&db, &c] {
         const bool allow_private = c.webhook_allow_private;
@@ -110,6 +138,10 @@ void App::LogFeatures() const {
     spdlog::info("X-Forwarded-For: {}", c.trusted_proxies.empty()
                                             ? "ignored - TRUSTED_PROXIES is not set"
                                             : "honoured from " + std::to_string(c.trusted_proxies.size()) + " trusted network(s)");
+    for (const auto& g : billing_->Gateways()) {
+        spdlog::info("payments with {}: {}", g.name, g.enabled ? "on" : "off - its key and webhook secret are not both set");
+    }
+    spdlog::info("mail: {}", mail_->Describe());
     if (c.integrations.count("REDIS_URL") != 0) {
         spdlog::warn("REDIS_URL is set, but this build keeps rate-limit counters in process");
     }
@@ -146,10 +178,14 @@ void App::Run() {
         server_->Stop();
     });
     scheduler_.Start();
+    billing_scheduler_.Start();
+    mail_scheduler_.Start();
     server_->Run();
     boost::system::error_code ignored;
     signals.cancel(ignored);
     scheduler_.Stop();
+    billing_scheduler_.Stop();
+    mail_scheduler_.Stop();
     store_->Close();
     access_log_->Flush();
     spdlog::info("stopped cleanly");

@@ -11,7 +11,11 @@
 #include "http/rate_limiter.hpp"
 #include "http/metrics.hpp"
 #include "http/server.hpp"
+#include "billing/billing.hpp"
 #include "jobs/scheduler.hpp"
+#include "mail/transport.hpp"
+
+#include <boost/asio/thread_pool.hpp>
 #include "store/store.hpp"
 
 namespace gpuopt::server {
@@ -46,9 +50,14 @@ private:
     std::unique_ptr<PriceCatalog> catalog_;
     api::IngestCounters counters_;
     std::unique_ptr<http::RequestMetrics> metrics_;
+    std::unique_ptr<billing::Billing> billing_;
+    std::unique_ptr<mail::Transport> mail_;
+    boost::asio::thread_pool blocking_{2};  // gateway calls made for requests
     std::unique_ptr<api::Services> services_;
     std::unique_ptr<http::Server> server_;
-    jobs::Scheduler scheduler_;
+    jobs::Scheduler scheduler_;           // roll-up, retention, idle alerts
+    jobs::Scheduler billing_scheduler_;   // gateway events, reconciliation, subscriptions (waits on gateways)
+    jobs::Scheduler mail_scheduler_;      // the outbox (waits on the mail server)
 };
 
 }  // namespace gpuopt::server

@@ -41,7 +41,7 @@ private:
 http::Response CallHealth(store::Store& store) {
     auto config = BuildConfig({}).value();
     http::RateLimiter a, b;
-    Services services{config, store, a, b, PriceCatalog::Builtin(), nullptr, nullptr, {}};
+    Services services{config, store, a, b, PriceCatalog::Builtin(), nullptr, nullptr, {}, nullptr, {}, {}};
     auto handler = MakeHealthHandler(services);
     http::Request req{http::bhttp::verb::get, "/api/health", 11};
     http::RequestContext ctx{req, "127.0.0.1", "/api/health", "", {}, {}};

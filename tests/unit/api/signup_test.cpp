@@ -25,7 +25,7 @@ TEST(Signup, ValidatesEveryField) {
         {R"({"email":")" + std::string(250, 'a') + R"(@x.com"})", "email"},
         {R"({"email":"a@example.com","tier":5})", "tier"},
         {R"({"email":"a@example.com","tier":"platinum"})", "tier"},
-        {R"({"email":"a@example.com","tier":"enterprise"})", "tier"},
+        {R"({"email":"a@example.com","tier":"enterprise"})", "payment_method"},  // a paid plan needs a way to pay
         {R"({"email":"a@example.com","payment_method":"cash"})", "payment_method"},
     };
     for (const auto& [body, field] : cases) {
@@ -33,6 +33,14 @@ TEST(Signup, ValidatesEveryField) {
         ASSERT_FALSE(r.ok()) << body;
         EXPECT_EQ(r.error().details.begin()->first, field) << body;
     }
+}
+
+TEST(Signup, APaidTierWithAGatewayStartsFreeUntilPaid) {
+    auto r = ParseSignup(R"({"email":"A@Example.com","tier":"enterprise","payment_method":"nowpayments"})", Defaults());
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->email, "a@example.com");
+    EXPECT_EQ(r->tier, "enterprise");
+    EXPECT_EQ(r->payment_method, "nowpayments");
 }
 
 TEST(Signup, AcceptsAnExplicitFreeTier) {

@@ -1,0 +1,122 @@
+// The gateways' deliveries. Each is checked (Flutterwave: the verif-hash header, in constant time;
+// NOWPayments: HMAC-SHA512 of the key-sorted body), recorded raw in the inbox, and answered 200 at
+// once; the billing worker applies it after confirming with the gateway's API. A forged or missing
+// signature is refused 403, logged as a security event, and changes nothing.
+//   POST /payment/flutterwave/webhook
+//   POST /payment/nowpayments/webhook
+//   GET  /payment/flutterwave/callback?status=&tx_ref=&transaction_id=   (the customer's browser)
+#include <spdlog/spdlog.h>
+
+#include <boost/json/object.hpp>
+
+#include "api/api.hpp"
+#include "api/auth.hpp"
+#include "billing/billing.hpp"
+#include "http/await.hpp"
+#include "http/error_response.hpp"
+#include "http/query.hpp"
+#include "mail/templates.hpp"
+
+namespace gpuopt::api {
+
+namespace {
+
+boost::asio::awaitable<void> RecordRefusal(Services& s, const std::string& kind, const std::string& ip, const std::string& detail) {
+    spdlog::warn("security: {} from {}: {}", kind, ip, detail);
+    auto write = [&](store::Callback<void> done) { s.store.RecordSecurityEvent(kind, ip, detail, UtcNow(), std::move(done)); };
+    (void)co_await http::AwaitCallback<void>(std::move(write));
+}
+
+boost::asio::awaitable<http::Response> Record(Services& s, store::GatewayEvent event, unsigned version) {
+    auto write = [&](store::Callback<bool> done) { s.store.RecordGatewayEvent(std::move(event), std::move(done)); };
+    auto recorded = co_await http::AwaitCallback<bool>(std::move(write));
+    if (!recorded) co_return http::ErrorResponse(recorded.error(), version);  // 5xx: the gateway retries
+    if (*recorded && s.wake_billing) s.wake_billing();
+    boost::json::object body{{"status", "success"}, {"duplicate", !*recorded}};
+    co_return http::JsonResponse(http::bhttp::status::ok, body, version);
+}
+
+std::string Header(const http::Request& req, std::string_view name) {
+    auto it = req.find(name);
+    return it == req.end() ? std::string() : std::string(it->value());
+}
+
+}  // namespace
+
+http::Handler MakeFlutterwaveWebhookHandler(Services& s) {
+    return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
+        const unsigned version = ctx.request.version();
+        ctx.principal = "flutterwave";
+        if (s.billing == nullptr || !s.billing->Enabled("flutterwave")) {
+            co_return http::ErrorResponse({ErrorCode::kNotFound, "Flutterwave is not configured here", {}}, version);
+        }
+        auto event = s.billing->FlutterwaveWebhookEvent(Header(ctx.request, "verif-hash"), ctx.request.body(), UtcNow());
+        if (!event) {
+            if (event.error().code == ErrorCode::kForbidden) {
+                co_await RecordRefusal(s, "webhook_signature", ctx.client_ip, "flutterwave: " + event.error().message);
+                co_return http::ErrorResponse({ErrorCode::kForbidden, "Invalid webhook signature", {}}, version);
+            }
+            co_return http::ErrorResponse(event.error(), version);
+        }
+        co_return co_await Record(s, std::move(*event), version);
+    };
+}
+
+http::Handler MakeNowPaymentsWebhookHandler(Services& s) {
+    return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
+        const unsigned version = ctx.request.version();
+        ctx.principal = "nowpayments";
+        if (s.billing == nullptr || !s.billing->Enabled("nowpayments")) {
+            co_return http::ErrorResponse({ErrorCode::kNotFound, "NOWPayments is not configured here", {}}, version);
+        }
+        auto event = s.billing->NowPaymentsIpnEvent(Header(ctx.request, "x-nowpayments-sig"), ctx.request.body(), UtcNow());
+        if (!event) {
+            if (event.error().code == ErrorCode::kForbidden) {
+                co_await RecordRefusal(s, "webhook_signature", ctx.client_ip, "nowpayments: " + event.error().message);
+                co_return http::ErrorResponse({ErrorCode::kForbidden, "Invalid webhook signature", {}}, version);
+            }
+            co_return http::ErrorResponse(event.error(), version);
+        }
+        co_return co_await Record(s, std::move(*event), version);
+    };
+}
+
+http::Handler MakeFlutterwaveCallbackHandler(Services& s) {
+    return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
+        const unsigned version = ctx.request.version();
+        auto query = http::ParseQuery(ctx.query);
+        std::string status, tx_ref, transaction_id;
+        if (query) {
+            if (auto it = query->find("status"); it != query->end()) status = it->second;
+            if (auto it = query->find("tx_ref"); it != query->end()) tx_ref = it->second;
+            if (auto it = query->find("transaction_id"); it != query->end()) transaction_id = it->second;
+        }
+        std::string headline = "Your payment was not completed.";
+        std::string detail = "Nothing was charged. You can start again from your account.";
+        if (s.billing != nullptr && !transaction_id.empty()) {
+            // The query is the customer's browser talking: it only tells the worker where to look.
+            auto event = s.billing->FlutterwaveReturnEvent(transaction_id, tx_ref, UtcNow());
+            if (event) {
+                auto write = [&](store::Callback<bool> done) { s.store.RecordGatewayEvent(std::move(*event), std::move(done)); };
+                auto recorded = co_await http::AwaitCallback<bool>(std::move(write));
+                if (recorded && *recorded && s.wake_billing) s.wake_billing();
+                headline = "Thank you. We are confirming your payment with Flutterwave.";
+                detail = "This takes a few seconds. Your plan changes as soon as Flutterwave confirms it, and a receipt "
+                         "goes to your e-mail address.";
+            }
+        } else if (status == "successful") {
+            headline = "We could not tell which payment this was.";
+            detail = "If you were charged, your plan changes once Flutterwave tells us directly.";
+        }
+        http::Response res{http::bhttp::status::ok, version};
+        res.set(http::bhttp::field::content_type, "text/html; charset=utf-8");
+        res.body() = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
+                     "content=\"width=device-width, initial-scale=1\"><title>GPUOptimizer payment</title>"
+                     "<link rel=\"stylesheet\" href=\"/app.css\"></head><body><main class=\"payment-return\"><h1>" +
+                     mail::Html(headline) + "</h1><p>" + mail::Html(detail) +
+                     "</p><p><a href=\"/\">Back to GPUOptimizer</a></p></main></body></html>";
+        co_return res;
+    };
+}
+
+}  // namespace gpuopt::api

@@ -1,0 +1,354 @@
+// Billing through the real server: checkout with the fake Flutterwave and NOWPayments, the customer's
+// return, signed webhooks, the worker that verifies and applies them, and the receipt that a real SMTP
+// server (aiosmtpd, STARTTLS) receives. Signatures that fail are refused and logged; tampered returns,
+// concurrent copies and a crash between recording and applying change nothing more than they should.
+#include <boost/url/parse.hpp>
+
+#include "integration/fixture.hpp"
+#include "support/fake_gateways.hpp"
+#include "support/smtp_server.hpp"
+
+namespace gpuopt::testing {
+namespace {
+
+class Billing : public ::testing::Test {
+protected:
+    void SetUp() override { ASSERT_TRUE(smtp_.Started()) << smtp_.Log(); }
+
+    Env ServerEnv(Env extra = {}) const {
+        Env env{{"FLUTTERWAVE_SECRET_KEY", FakeFlutterwave::kSecretKey},
+                {"FLUTTERWAVE_SECRET_HASH", FakeFlutterwave::kSecretHash},
+                {"FLUTTERWAVE_BASE_URL", flw_.BaseUrl()},
+                {"NOWPAYMENTS_API_KEY", FakeNowPayments::kApiKey},
+                {"NOWPAYMENTS_IPN_SECRET", FakeNowPayments::kIpnSecret},
+                {"NOWPAYMENTS_BASE_URL", np_.BaseUrl()},
+                {"BASE_URL", "https://app.example.test"},
+                {"SMTP_SERVER", "127.0.0.1"},
+                {"SMTP_PORT", std::to_string(smtp_.port())},
+                {"SMTP_CA_FILE", smtp_.CaFile()},
+                {"SENDER_EMAIL", "billing@gpuopt.example"},
+                {"GATEWAY_TIMEOUT_SECONDS", "1"},
+                {"BILLING_INTERVAL_SECONDS", "1"},
+                {"MAIL_INTERVAL_SECONDS", "1"},
+                {"RATE_LIMIT_FREE", "0"}};
+        for (auto& [k, v] : extra) env[k] = v;
+        return env;
+    }
+
+    // The messages received so far whose subject contains `needle`.
+    std::vector<std::string> MailsWithSubject(const std::string& needle) const {
+        std::vector<std::string> out;
+        for (auto& m : smtp_.Messages()) {
+            if (MailHeader(m, "Subject").find(needle) != std::string::npos) out.push_back(m);
+        }
+        return out;
+    }
+    bool WaitForMail(const std::string& needle, size_t count = 1) const {
+        return WaitFor([&] { return MailsWithSubject(needle).size() >= count; }, std::chrono::seconds(30));
+    }
+
+    static std::string Tier(const RunningServer& s, const std::string& key) {
+        auto me = Get(s.Url("/api/me"), Bearer(key)).Json();
+        return me.is_object() && me.as_object().contains("tier") ? std::string(me.at("tier").as_string()) : std::string();
+    }
+    static bool WaitForTier(const RunningServer& s, const std::string& key, const std::string& tier) {
+        return WaitFor([&] { return Tier(s, key) == tier; }, std::chrono::seconds(30));
+    }
+    // Waits until the worker has dealt with every recorded gateway event.
+    static bool WaitForWorker(const RunningServer& s) {
+        return WaitFor([&] { return CountRows(s.DbPath(), "SELECT COUNT(*) FROM gateway_events WHERE state = 'pending'") == 0; },
+                       std::chrono::seconds(30));
+    }
+
+    static boost::json::value Upgrade(const RunningServer& s, const std::string& key, const std::string& tier, const std::string& method) {
+        auto res = PostJson(s.Url("/api/upgrade"), R"({"tier":")" + tier + R"(","payment_method":")" + method + R"("})", Bearer(key));
+        EXPECT_EQ(res.status, 200) << res.body << res.error << s.server->Log();
+        return res.Json();
+    }
+
+    // The customer pays on Flutterwave's hosted page and comes back to us; returns the transaction id.
+    std::string PayAndReturn(const RunningServer& s, const std::string& payment_url) {
+        const std::string back = flw_.PayOnHostedPage(payment_url);
+        EXPECT_EQ(back.rfind("https://app.example.test/payment/flutterwave/callback?", 0), 0u) << back;
+        const std::string query = back.substr(back.find('?'));
+        auto page = Get(s.Url("/payment/flutterwave/callback" + query));
+        EXPECT_EQ(page.status, 200);
+        EXPECT_EQ(page.Header("content-type"), "text/html; charset=utf-8");
+        EXPECT_NE(page.body.find("confirming your payment"), std::string::npos) << page.body;
+        auto url = boost::urls::parse_uri_reference(query);
+        for (auto param : url->params()) {
+            if (param.key == "transaction_id") return param.value;
+        }
+        ADD_FAILURE() << "no transaction_id in " << back;
+        return {};
+    }
+
+    HttpResponse FlutterwaveWebhook(const RunningServer& s, const std::string& body, const std::string& hash) const {
+        std::vector<std::string> headers;
+        if (!hash.empty()) headers.push_back("verif-hash: " + hash);
+        return PostJson(s.Url("/payment/flutterwave/webhook"), body, headers);
+    }
+    HttpResponse NowPaymentsIpn(const RunningServer& s, const std::string& body, const std::string& sig) const {
+        std::vector<std::string> headers;
+        if (!sig.empty()) headers.push_back("x-nowpayments-sig: " + sig);
+        return PostJson(s.Url("/payment/nowpayments/webhook"), body, headers);
+    }
+
+    FakeFlutterwave flw_;
+    FakeNowPayments np_;
+    SmtpServer smtp_;
+};
+
+TEST_F(Billing, GatewaysAreListedFromConfiguration) {
+    RunningServer server(ServerEnv());
+    auto v = Get(server.Url("/api/payment/gateways")).Json();
+    ASSERT_TRUE(v.is_object());
+    const auto& list = v.at("gateways").as_array();
+    ASSERT_EQ(list.size(), 2u);
+    EXPECT_EQ(list[0].at("name"), "flutterwave");
+    EXPECT_EQ(list[1].at("name"), "nowpayments");
+
+    RunningServer bare;  // no gateway configured: none listed, and an upgrade is refused clearly
+    EXPECT_TRUE(Get(bare.Url("/api/payment/gateways")).Json().at("gateways").as_array().empty());
+    const std::string key = bare.Signup("nobody@example.com");
+    auto res = PostJson(bare.Url("/api/upgrade"), R"({"tier":"professional","payment_method":"flutterwave"})", Bearer(key));
+    EXPECT_EQ(res.status, 400);
+    EXPECT_TRUE(res.Json().at("details").as_object().contains("payment_method")) << res.body;
+}
+
+TEST_F(Billing, FlutterwaveUpgradeEndToEnd) {
+    RunningServer server(ServerEnv());
+    const std::string key = server.Signup("ada@example.com");
+
+    // The welcome mail names the key's prefix, never the key.
+    ASSERT_TRUE(WaitForMail("Welcome")) << server.server->Log();
+    const std::string raw_welcome = MailsWithSubject("Welcome").front();
+    const std::string welcome = MailPart(raw_welcome, "text/plain") + MailPart(raw_welcome, "text/html");
+    EXPECT_NE(welcome.find(key.substr(0, 9)), std::string::npos) << welcome;
+    EXPECT_EQ(welcome.find(key), std::string::npos);
+    EXPECT_EQ(raw_welcome.find(key), std::string::npos);
+
+    auto checkout = Upgrade(server, key, "professional", "flutterwave");
+    const std::string reference(checkout.at("payment_id").as_string());
+    const std::string payment_url(checkout.at("payment_url").as_string());
+    EXPECT_EQ(checkout.at("status"), "success");
+    EXPECT_EQ(payment_url.rfind(flw_.BaseUrl(), 0), 0u);
+    auto sent = flw_.FindCheckout(reference);
+    ASSERT_TRUE(sent.has_value());
+    EXPECT_DOUBLE_EQ(sent->amount, 49);
+    EXPECT_EQ(sent->email, "ada@example.com");
+
+    auto mine = Get(server.Url("/api/me/payments"), Bearer(key)).Json();
+    ASSERT_EQ(mine.at("payments").as_array().size(), 1u);
+    EXPECT_EQ(mine.at("payments").at(0).at("status"), "pending");
+    EXPECT_EQ(Tier(server, key), "free");  // nothing granted before the gateway confirms
+
+    const std::string tx = PayAndReturn(server, payment_url);
+    auto t = flw_.FindTransaction(std::stoll(tx)).value();
+    auto hook = FlutterwaveWebhook(server, FakeFlutterwave::WebhookBody(t), FakeFlutterwave::kSecretHash);
+    EXPECT_EQ(hook.status, 200) << hook.body;
+
+    ASSERT_TRUE(WaitForTier(server, key, "professional")) << server.server->Log();
+    ASSERT_TRUE(WaitForMail("receipt " + reference)) << server.server->Log() << smtp_.Log();
+    const std::string receipt = MailsWithSubject("receipt " + reference).front();
+    EXPECT_EQ(MailHeader(receipt, "To"), "<ada@example.com>");
+    EXPECT_NE(MailHeader(receipt, "From").find("billing@gpuopt.example"), std::string::npos);
+    EXPECT_EQ(MailHeader(receipt, "MIME-Version"), "1.0");
+    EXPECT_FALSE(MailHeader(receipt, "Date").empty());
+    EXPECT_NE(MailHeader(receipt, "Message-ID").find('@'), std::string::npos);
+    EXPECT_NE(MailHeader(receipt, "Content-Type").find("multipart/alternative"), std::string::npos);
+    ASSERT_TRUE(WaitForMail("plan is now"));
+
+    mine = Get(server.Url("/api/me/payments"), Bearer(key)).Json();
+    EXPECT_EQ(mine.at("tier"), "professional");
+    EXPECT_EQ(mine.at("payments").at(0).at("status"), "completed");
+    EXPECT_EQ(mine.at("subscription").at("status"), "active");
+    EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM revenue_events WHERE kind = 'payment'"), 1);
+    EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM revenue_events WHERE kind = 'upgrade'"), 1);
+
+    // The operator's view.
+    auto stats = Get(server.Url("/api/stats"), {std::string("Authorization: Bearer ") + kAdminToken}).Json();
+    EXPECT_DOUBLE_EQ(stats.at("monthly_recurring_revenue").to_number<double>(), 49);
+}
+
+TEST_F(Billing, NowPaymentsUpgradeEndToEnd) {
+    RunningServer server(ServerEnv());
+    const std::string key = server.Signup("grace@example.com");
+    auto checkout = Upgrade(server, key, "enterprise", "nowpayments");
+    const std::string reference(checkout.at("payment_id").as_string());
+    auto order = np_.FindOrder(reference);
+    ASSERT_TRUE(order.has_value());
+    EXPECT_TRUE(order->invoice);
+    EXPECT_DOUBLE_EQ(order->price_amount, 199);
+    EXPECT_EQ(order->ipn_callback_url, "https://app.example.test/payment/nowpayments/webhook");
+    EXPECT_NE(std::string(checkout.at("payment_url").as_string()).find(order->id), std::string::npos);
+
+    // Waiting and confirming change nothing; finished grants the plan.
+    auto payment = np_.Pay(reference, "confirming");
+    EXPECT_EQ(NowPaymentsIpn(server, np_.IpnBody(payment), np_.IpnSignature(payment)).status, 200);
+    ASSERT_TRUE(WaitForWorker(server));
+    EXPECT_EQ(Tier(server, key), "free");
+
+    np_.SetStatus(payment.payment_id, "finished");
+    payment.status = "finished";
+    auto res = NowPaymentsIpn(server, np_.IpnBody(payment), np_.IpnSignature(payment));
+    EXPECT_EQ(res.status, 200) << res.body;
+    ASSERT_TRUE(WaitForTier(server, key, "enterprise")) << server.server->Log();
+    ASSERT_TRUE(WaitForMail("receipt " + reference)) << server.server->Log();
+    EXPECT_EQ(MailHeader(MailsWithSubject("receipt " + reference).front(), "To"), "<grace@example.com>");
+
+    // Failed after finished changes nothing.
+    np_.SetStatus(payment.payment_id, "failed");
+    payment.status = "failed";
+    EXPECT_EQ(NowPaymentsIpn(server, np_.IpnBody(payment), np_.IpnSignature(payment)).status, 200);
+    ASSERT_TRUE(WaitForWorker(server));
+    EXPECT_EQ(Tier(server, key), "enterprise");
+    EXPECT_EQ(Get(server.Url("/api/me/payments"), Bearer(key)).Json().at("payments").at(0).at("status"), "completed");
+}
+
+TEST_F(Billing, ForgedMissingAndStaleSignaturesAreRefusedLoggedAndChangeNothing) {
+    RunningServer server(ServerEnv());
+    const std::string key = server.Signup("eve@example.com");
+    auto flw = Upgrade(server, key, "professional", "flutterwave");
+    auto np = Upgrade(server, key, "professional", "nowpayments");
+    const std::string flw_ref(flw.at("payment_id").as_string());
+    const std::string np_ref(np.at("payment_id").as_string());
+
+    const std::string back = flw_.PayOnHostedPage(std::string(flw.at("payment_url").as_string()));
+    auto t = flw_.FindTransaction(std::stoll(back.substr(back.find("transaction_id=") + 15))).value();
+    auto waiting = np_.Pay(np_ref, "waiting");
+    auto finished = waiting;
+    finished.status = "finished";
+    np_.SetStatus(finished.payment_id, "finished");
+    const std::string np_body = np_.IpnBody(finished);
+
+    const std::vector<std::pair<HttpResponse, std::string>> refused = {
+        {FlutterwaveWebhook(server, FakeFlutterwave::WebhookBody(t), ""), "flutterwave, missing"},
+        {FlutterwaveWebhook(server, FakeFlutterwave::WebhookBody(t), "guessed-hash"), "flutterwave, forged"},
+        {FlutterwaveWebhook(server, FakeFlutterwave::WebhookBody(t), std::string(FakeFlutterwave::kSecretHash).substr(1)), "flutterwave, short"},
+        {NowPaymentsIpn(server, np_body, ""), "nowpayments, missing"},
+        {NowPaymentsIpn(server, np_body, HmacSha512HexForTests("not-the-secret", np_body)), "nowpayments, forged"},
+        {NowPaymentsIpn(server, np_body, np_.IpnSignature(waiting)), "nowpayments, stale"},
+        {NowPaymentsIpn(server, np_body, HmacSha512HexForTests(FakeNowPayments::kIpnSecret, np_body)), "nowpayments, unsorted"},
+    };
+    for (const auto& [res, what] : refused) {
+        EXPECT_EQ(res.status, 403) << what << ": " << res.body;
+        auto v = res.Json();
+        ASSERT_TRUE(v.is_object()) << what;
+        EXPECT_EQ(v.at("status"), "error") << what;
+        EXPECT_EQ(v.at("code"), "FORBIDDEN") << what;
+    }
+    EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM security_events WHERE kind = 'webhook_signature'"),
+              static_cast<int64_t>(refused.size()));
+    EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM gateway_events"), 0);
+    EXPECT_EQ(Tier(server, key), "free");
+    EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM payments WHERE status = 'pending'"), 2);
+    EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM revenue_events WHERE kind <> 'signup'"), 0);
+    EXPECT_EQ(server.server->Log().find(FakeFlutterwave::kSecretHash), std::string::npos);  // never logged
+}
+
+TEST_F(Billing, TamperedReturnsGrantNothing) {
+    RunningServer server(ServerEnv());
+    const std::string key = server.Signup("mallory@example.com");
+    auto checkout = Upgrade(server, key, "professional", "flutterwave");
+    const std::string reference(checkout.at("payment_id").as_string());
+
+    // Someone else's successful transaction presented as ours, with our reference in the query.
+    auto foreign = flw_.AddTransaction("gpo_someoneelsesreference0", "successful", 49, "USD");
+    auto page = Get(server.Url("/payment/flutterwave/callback?status=successful&tx_ref=" + reference +
+                               "&transaction_id=" + std::to_string(foreign.id)));
+    EXPECT_EQ(page.status, 200);
+    // Our own transaction, paid for less than the price.
+    flw_.SetOutcome(reference, "successful", 1.0);
+    const std::string back = flw_.PayOnHostedPage(std::string(checkout.at("payment_url").as_string()));
+    EXPECT_EQ(Get(server.Url("/payment/flutterwave/callback" + back.substr(back.find('?')))).status, 200);
+    // A transaction id that does not exist, and a browser that says "successful" with no id at all.
+    EXPECT_EQ(Get(server.Url("/payment/flutterwave/callback?status=successful&tx_ref=" + reference + "&transaction_id=99999999")).status,
+              200);
+    auto bare = Get(server.Url("/payment/flutterwave/callback?status=successful&tx_ref=" + reference));
+    EXPECT_EQ(bare.status, 200);
+    EXPECT_NE(bare.body.find("could not tell"), std::string::npos);
+
+    ASSERT_TRUE(WaitForWorker(server)) << server.server->Log();
+    EXPECT_EQ(Tier(server, key), "free");
+    EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM revenue_events WHERE kind IN ('payment', 'upgrade')"), 0);
+    EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM payments WHERE status = 'completed'"), 0);
+    EXPECT_GE(CountRows(server.DbPath(), "SELECT COUNT(*) FROM security_events"), 1);  // the short payment
+}
+
+TEST_F(Billing, TwentyConcurrentCopiesOfOneWebhookUpgradeOnce) {
+    RunningServer server(ServerEnv());
+    const std::string key = server.Signup("lin@example.com");
+    auto checkout = Upgrade(server, key, "professional", "flutterwave");
+    const std::string reference(checkout.at("payment_id").as_string());
+    const std::string back = flw_.PayOnHostedPage(std::string(checkout.at("payment_url").as_string()));
+    auto t = flw_.FindTransaction(std::stoll(back.substr(back.find("transaction_id=") + 15))).value();
+
+    std::vector<HttpRequest> copies(20);
+    for (auto& r : copies) {
+        r.method = "POST";
+        r.url = server.Url("/payment/flutterwave/webhook");
+        r.body = FakeFlutterwave::WebhookBody(t);
+        r.headers = {"Content-Type: application/json", std::string("verif-hash: ") + FakeFlutterwave::kSecretHash};
+    }
+    int recorded = 0;
+    for (const auto& res : SendParallel(copies)) {
+        ASSERT_EQ(res.status, 200) << res.body;
+        if (!res.Json().at("duplicate").as_bool()) ++recorded;
+    }
+    EXPECT_EQ(recorded, 1);
+
+    ASSERT_TRUE(WaitForTier(server, key, "professional"));
+    ASSERT_TRUE(WaitForMail("receipt " + reference));
+    ASSERT_TRUE(WaitFor([&] { return CountRows(server.DbPath(), "SELECT COUNT(*) FROM outbox WHERE status = 'pending'") == 0; },
+                        std::chrono::seconds(30)));
+    EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM gateway_events"), 1);
+    EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM revenue_events WHERE kind = 'upgrade'"), 1);
+    EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM revenue_events WHERE kind = 'payment'"), 1);
+    EXPECT_EQ(MailsWithSubject("receipt " + reference).size(), 1u);
+}
+
+TEST_F(Billing, AWebhookRecordedBeforeACrashIsAppliedAfterRestart) {
+    auto server = std::make_unique<RunningServer>(ServerEnv());
+    const std::string key = server->Signup("kim@example.com");
+    auto checkout = Upgrade(*server, key, "professional", "flutterwave");
+    const std::string back = flw_.PayOnHostedPage(std::string(checkout.at("payment_url").as_string()));
+    auto t = flw_.FindTransaction(std::stoll(back.substr(back.find("transaction_id=") + 15))).value();
+
+    // The gateway stops answering: the webhook is recorded and acknowledged, but cannot be verified.
+    flw_.SetMode(FakeMode::kBlackHole);
+    ASSERT_EQ(FlutterwaveWebhook(*server, FakeFlutterwave::WebhookBody(t), FakeFlutterwave::kSecretHash).status, 200);
+    EXPECT_EQ(CountRows(server->DbPath(), "SELECT COUNT(*) FROM gateway_events"), 1);
+    server->server->Kill9();
+    EXPECT_EQ(CountRows(server->DbPath(), "SELECT COUNT(*) FROM payments WHERE status = 'pending'"), 1);
+
+    flw_.SetMode(FakeMode::kNormal);
+    server->server = std::make_unique<ServerProcess>(ServerProcess::Options{server->dir.path(), [&] {
+                                                                                auto env = ServerEnv();
+                                                                                env.emplace("ADMIN_TOKEN", kAdminToken);
+                                                                                return env;
+                                                                            }(),
+                                                                            {}});
+    ASSERT_TRUE(WaitForTier(*server, key, "professional")) << server->server->Log();
+    EXPECT_EQ(CountRows(server->DbPath(), "SELECT COUNT(*) FROM revenue_events WHERE kind = 'payment'"), 1);
+}
+
+TEST_F(Billing, SignupWithAPaidTierStartsOnFreeWithACheckout) {
+    RunningServer server(ServerEnv());
+    auto res = PostJson(server.Url("/api/signup"), R"({"email":"pat@example.com","tier":"professional","payment_method":"nowpayments"})");
+    ASSERT_EQ(res.status, 200) << res.body;
+    auto v = res.Json();
+    EXPECT_EQ(v.at("tier"), "free");
+    EXPECT_FALSE(v.at("api_key").as_string().empty());
+    const std::string reference(v.at("payment_id").as_string());
+    EXPECT_TRUE(np_.FindOrder(reference).has_value());
+    EXPECT_FALSE(v.at("payment_url").as_string().empty());
+
+    auto missing = PostJson(server.Url("/api/signup"), R"({"email":"sam@example.com","tier":"enterprise"})");
+    EXPECT_EQ(missing.status, 400);
+    EXPECT_TRUE(missing.Json().at("details").as_object().contains("payment_method")) << missing.body;
+    EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM accounts WHERE email = ?1", "sam@example.com"), 0);
+}
+
+}  // namespace
+}  // namespace gpuopt::testing

@@ -1,0 +1,623 @@
+// The billing engine against a real SQLite file and the fake gateways, with time in the test's hands:
+// checkout, verification before any grant, exactly-once application under duplicates, concurrency and
+// out-of-order news, reconciliation after a gateway timeout, and the subscription lifecycle.
+#include "billing/billing.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "common/crypto.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+#include "store/wait.hpp"
+#include "support/fake_gateways.hpp"
+#include "support/http_client.hpp"
+
+namespace gpuopt::billing {
+namespace {
+
+using namespace std::chrono;
+using testing::FakeFlutterwave;
+using testing::FakeMode;
+using testing::FakeNowPayments;
+
+const SysSeconds kT0 = sys_days{2026y / 11 / 26} + 10h;
+
+class BillingTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        InitCrypto();
+        dir_ = std::filesystem::temp_directory_path() /
+               ("gpuopt-billing-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        std::filesystem::remove_all(dir_);
+        std::filesystem::create_directories(dir_);
+        auto s = store::sqlite::SqliteStore::Open({(dir_ / "gpuopt.db").string()});
+        ASSERT_TRUE(s.ok());
+        store_ = std::move(*s);
+        Configure({});
+        alice_ = NewAccount("alice@example.com");
+        bob_ = NewAccount("bob@example.com");
+    }
+    void TearDown() override {
+        billing_.reset();
+        store_.reset();
+        std::filesystem::remove_all(dir_);
+    }
+
+    void Configure(std::map<std::string, std::string> extra) {
+        std::map<std::string, std::string> env{{"FLUTTERWAVE_SECRET_KEY", FakeFlutterwave::kSecretKey},
+                                               {"FLUTTERWAVE_SECRET_HASH", FakeFlutterwave::kSecretHash},
+                                               {"FLUTTERWAVE_BASE_URL", flw_.BaseUrl()},
+                                               {"NOWPAYMENTS_API_KEY", FakeNowPayments::kApiKey},
+                                               {"NOWPAYMENTS_IPN_SECRET", FakeNowPayments::kIpnSecret},
+                                               {"NOWPAYMENTS_BASE_URL", np_.BaseUrl()},
+                                               {"BASE_URL", "https://app.example.test"},
+                                               {"GATEWAY_TIMEOUT_SECONDS", "1"}};
+        for (auto& [k, v] : extra) env[k] = v;
+        std::map<std::string, ConfigValue> values;
+        for (auto& [k, v] : env) values[k] = {v, ConfigOrigin::kEnvironment, ""};
+        auto c = BuildConfig(values);
+        ASSERT_TRUE(c.ok()) << c.error().message;
+        billing_.reset();
+        config_ = std::make_unique<Config>(std::move(*c));
+        billing_ = std::make_unique<Billing>(*config_, *store_);
+    }
+
+    store::Account NewAccount(const std::string& email) {
+        auto a = store::Wait<store::Account>([&](store::Callback<store::Account> done) {
+            store_->CreateAccount({email, "hash-" + email, "gopt_abcd", "free", kT0 - hours(24), {}}, std::move(done));
+        });
+        EXPECT_TRUE(a.ok());
+        return *a;
+    }
+    store::Account Account(const store::Account& a) { return store_->GetAccount(a.id).value(); }
+    store::Payment PaymentOf(const std::string& reference) { return store_->FindPaymentByReference(reference).value(); }
+
+    bool Record(const Result<store::GatewayEvent>& e) {
+        EXPECT_TRUE(e.ok()) << (e.ok() ? "" : e.error().message);
+        if (!e.ok()) return false;
+        auto r = store::Wait<bool>([&](store::Callback<bool> done) { store_->RecordGatewayEvent(*e, std::move(done)); });
+        EXPECT_TRUE(r.ok());
+        return r.ok() && *r;
+    }
+    EventRun Process(SysSeconds now = kT0) {
+        auto r = billing_->ProcessEvents(now);
+        EXPECT_TRUE(r.ok());
+        return r.ok() ? *r : EventRun{};
+    }
+
+    std::vector<store::RevenueEvent> Ledger(const store::Account& a, const std::string& kind = "") {
+        std::vector<store::RevenueEvent> out;
+        for (auto& e : store_->ListRevenueEvents(a.id, 1000).value()) {
+            if (kind.empty() || e.kind == kind) out.push_back(e);
+        }
+        return out;
+    }
+    // Mails waiting in the outbox for `a`, of `kind` ("" for all).
+    std::vector<store::OutboxMessage> Mails(const store::Account& a, const std::string& kind = "") {
+        std::vector<store::OutboxMessage> out;
+        for (auto& item : store_->DueMail(kT0 + days(400), 1000).value()) {
+            if (item.message.account_id == a.id && (kind.empty() || item.message.kind == kind)) out.push_back(item.message);
+        }
+        return out;
+    }
+
+    // Upgrade through Flutterwave's hosted page; returns the payment and the transaction the page made.
+    std::pair<CheckoutResult, FakeFlutterwave::Transaction> PayFlutterwave(const store::Account& a, const std::string& tier = "professional",
+                                                                           SysSeconds now = kT0) {
+        auto c = billing_->StartCheckout(a, tier, "flutterwave", "upgrade", now);
+        EXPECT_TRUE(c.ok()) << (c.ok() ? "" : c.error().message);
+        const std::string back = flw_.PayOnHostedPage(c->payment_url);
+        const std::string id = back.substr(back.find("transaction_id=") + 15);
+        return {*c, flw_.FindTransaction(std::stoll(id)).value()};
+    }
+
+    std::filesystem::path dir_;
+    FakeFlutterwave flw_;
+    FakeNowPayments np_;
+    std::unique_ptr<store::Store> store_;
+    std::unique_ptr<Config> config_;
+    std::unique_ptr<Billing> billing_;
+    store::Account alice_, bob_;
+};
+
+// ---- Checkout ----------------------------------------------------------------------------------
+
+TEST_F(BillingTest, FlutterwaveCheckoutSendsOurReferenceAndPriceAndTheReturnAddress) {
+    auto c = billing_->StartCheckout(alice_, "professional", "flutterwave", "upgrade", kT0);
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ(c->payment.status, "pending");
+    EXPECT_EQ(c->payment.reference.rfind("gpo_", 0), 0u);
+    EXPECT_EQ(c->payment.reference.size(), 24u);
+    auto sent = flw_.FindCheckout(c->payment.reference);
+    ASSERT_TRUE(sent.has_value());
+    EXPECT_DOUBLE_EQ(sent->amount, 49);
+    EXPECT_EQ(sent->currency, "USD");
+    EXPECT_EQ(sent->email, "alice@example.com");
+    EXPECT_EQ(sent->redirect_url, "https://app.example.test/payment/flutterwave/callback");
+    EXPECT_EQ(c->payment_url, sent->link);
+    EXPECT_EQ(PaymentOf(c->payment.reference).checkout_url, sent->link);
+    // The hosted page sends the browser back with the documented query.
+    const std::string back = flw_.PayOnHostedPage(c->payment_url);
+    EXPECT_EQ(back.rfind("https://app.example.test/payment/flutterwave/callback?status=successful&tx_ref=" + c->payment.reference +
+                             "&transaction_id=",
+                         0),
+              0u)
+        << back;
+    // Nothing was granted by the checkout or the return itself.
+    EXPECT_EQ(Account(alice_).tier, "free");
+}
+
+TEST_F(BillingTest, EveryCheckoutHasItsOwnReference) {
+    std::set<std::string> refs;
+    for (int i = 0; i < 50; ++i) refs.insert(billing_->StartCheckout(alice_, "enterprise", "flutterwave", "upgrade", kT0)->payment.reference);
+    EXPECT_EQ(refs.size(), 50u);
+    EXPECT_DOUBLE_EQ(flw_.FindCheckout(*refs.begin())->amount, 199);
+}
+
+TEST_F(BillingTest, CheckoutRefusesWhatCannotBeBought) {
+    EXPECT_EQ(billing_->StartCheckout(alice_, "free", "flutterwave", "upgrade", kT0).error().code, ErrorCode::kValidation);
+    EXPECT_EQ(billing_->StartCheckout(alice_, "platinum", "flutterwave", "upgrade", kT0).error().code, ErrorCode::kValidation);
+    EXPECT_EQ(billing_->StartCheckout(alice_, "professional", "paypal", "upgrade", kT0).error().code, ErrorCode::kValidation);
+    Configure({{"NOWPAYMENTS_API_KEY", ""}});
+    EXPECT_FALSE(billing_->Enabled("nowpayments"));
+    EXPECT_EQ(billing_->StartCheckout(alice_, "professional", "nowpayments", "upgrade", kT0).error().code, ErrorCode::kValidation);
+    EXPECT_TRUE(store_->ListPayments(alice_.id, 10).value().empty());
+}
+
+TEST_F(BillingTest, AGatewayOutageAtCheckoutIsReportedAndThePaymentStaysPending) {
+    flw_.SetMode(FakeMode::kUnavailable);
+    auto c = billing_->StartCheckout(alice_, "professional", "flutterwave", "upgrade", kT0);
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.error().code, ErrorCode::kPaymentFailed);
+    auto payments = store_->ListPayments(alice_.id, 10).value();
+    ASSERT_EQ(payments.size(), 1u);
+    EXPECT_EQ(payments[0].status, "pending");  // reconciliation asks the gateway about it later
+}
+
+// ---- Flutterwave: verification before any grant -----------------------------------------------
+
+TEST_F(BillingTest, AVerifiedFlutterwaveWebhookUpgradesOnceWithLedgerAndMails) {
+    auto [c, t] = PayFlutterwave(alice_);
+    EXPECT_TRUE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
+    EXPECT_EQ(Process().applied, 1);
+
+    EXPECT_EQ(Account(alice_).tier, "professional");
+    auto p = PaymentOf(c.payment.reference);
+    EXPECT_EQ(p.status, "completed");
+    EXPECT_EQ(p.gateway_id, std::to_string(t.id));
+    EXPECT_DOUBLE_EQ(p.paid_amount.value(), 49);
+    auto sub = store_->GetSubscription(alice_.id).value();
+    ASSERT_TRUE(sub.has_value());
+    EXPECT_EQ(sub->status, "active");
+    EXPECT_EQ(sub->tier, "professional");
+    EXPECT_EQ(sub->period_start, kT0);
+    EXPECT_EQ(sub->period_end, sys_days{2026y / 12 / 26} + 10h);
+    EXPECT_EQ(Ledger(alice_, "payment").size(), 1u);
+    EXPECT_EQ(Ledger(alice_, "upgrade").size(), 1u);
+    EXPECT_EQ(Mails(alice_, "receipt").size(), 1u);
+    EXPECT_EQ(Mails(alice_, "upgrade").size(), 1u);
+    EXPECT_GE(flw_.VerifyCalls(), 1);
+
+    // The same news again, in the older flat shape, and from the customer's browser: nothing more.
+    EXPECT_FALSE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
+    EXPECT_FALSE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t, true), kT0)));
+    EXPECT_TRUE(Record(billing_->FlutterwaveReturnEvent(std::to_string(t.id), c.payment.reference, kT0)));
+    auto run = Process();
+    EXPECT_EQ(run.applied, 0);
+    EXPECT_EQ(run.ignored, 1);
+    EXPECT_EQ(Ledger(alice_, "payment").size(), 1u);
+    EXPECT_EQ(Mails(alice_, "receipt").size(), 1u);
+    EXPECT_EQ(store_->GetSubscription(alice_.id).value()->period_end, sys_days{2026y / 12 / 26} + 10h);
+}
+
+TEST_F(BillingTest, TheOlderFlatWebhookShapeIsReadToo) {
+    auto [c, t] = PayFlutterwave(alice_);
+    EXPECT_TRUE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t, true), kT0)));
+    EXPECT_EQ(Process().applied, 1);
+    EXPECT_EQ(Account(alice_).tier, "professional");
+}
+
+TEST_F(BillingTest, AWrongOrMissingVerifHashIsForbidden) {
+    auto [c, t] = PayFlutterwave(alice_);
+    const std::string body = FakeFlutterwave::WebhookBody(t);
+    for (std::string hash : {std::string(), std::string("wrong"), std::string(FakeFlutterwave::kSecretHash) + "x",
+                             std::string(FakeFlutterwave::kSecretHash).substr(1)}) {
+        auto e = billing_->FlutterwaveWebhookEvent(hash, body, kT0);
+        ASSERT_FALSE(e.ok()) << hash;
+        EXPECT_EQ(e.error().code, ErrorCode::kForbidden);
+    }
+}
+
+TEST_F(BillingTest, AWebhookThatLiesAboutTheStatusGrantsNothing) {
+    // A body saying "successful" for a transaction the gateway says failed: verification decides.
+    auto c = billing_->StartCheckout(alice_, "professional", "flutterwave", "upgrade", kT0).value();
+    flw_.SetOutcome(c.payment.reference, "failed");
+    const std::string back = flw_.PayOnHostedPage(c.payment_url);
+    auto t = flw_.FindTransaction(std::stoll(back.substr(back.find("transaction_id=") + 15))).value();
+    auto lie = t;
+    lie.status = "successful";
+    EXPECT_TRUE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(lie), kT0)));
+    Process();
+    EXPECT_EQ(Account(alice_).tier, "free");
+    EXPECT_EQ(PaymentOf(c.payment.reference).status, "failed");
+    EXPECT_TRUE(Ledger(alice_, "payment").empty());
+}
+
+TEST_F(BillingTest, ALowerAmountOrAnotherCurrencyGrantsNothingAndIsASecurityEvent) {
+    for (auto [amount, currency] : {std::pair{1.0, std::string("USD")}, {48.99, "USD"}, {49.0, "NGN"}}) {
+        auto c = billing_->StartCheckout(alice_, "professional", "flutterwave", "upgrade", kT0).value();
+        flw_.SetOutcome(c.payment.reference, "successful", amount, currency);
+        const std::string back = flw_.PayOnHostedPage(c.payment_url);
+        EXPECT_TRUE(Record(billing_->FlutterwaveReturnEvent(back.substr(back.find("transaction_id=") + 15), c.payment.reference, kT0)));
+        Process();
+        EXPECT_EQ(PaymentOf(c.payment.reference).status, "pending") << amount << " " << currency;
+    }
+    EXPECT_EQ(Account(alice_).tier, "free");
+    EXPECT_EQ(store_->CountSecurityEvents("payment_mismatch").value(), 3);
+    // More than the price is fine (a customer who paid fees on top).
+    auto c = billing_->StartCheckout(alice_, "professional", "flutterwave", "upgrade", kT0).value();
+    flw_.SetOutcome(c.payment.reference, "successful", 49.5, "USD");
+    const std::string back = flw_.PayOnHostedPage(c.payment_url);
+    EXPECT_TRUE(Record(billing_->FlutterwaveReturnEvent(back.substr(back.find("transaction_id=") + 15), c.payment.reference, kT0)));
+    Process();
+    EXPECT_EQ(Account(alice_).tier, "professional");
+}
+
+TEST_F(BillingTest, TamperedReturnQueriesGrantNothingToTheTamperer) {
+    auto alice = billing_->StartCheckout(alice_, "enterprise", "flutterwave", "upgrade", kT0).value();
+    // A foreign transaction (someone else's reference at the gateway) named with Alice's reference.
+    auto foreign = flw_.AddTransaction("not-ours-77", "successful", 199, "USD");
+    EXPECT_TRUE(Record(billing_->FlutterwaveReturnEvent(std::to_string(foreign.id), alice.payment.reference, kT0)));
+    // Bob's real payment named with Alice's reference: it completes Bob's payment, never Alice's.
+    auto [bob, bob_t] = PayFlutterwave(bob_);
+    EXPECT_TRUE(Record(billing_->FlutterwaveReturnEvent(std::to_string(bob_t.id), alice.payment.reference, kT0)));
+    // An id the gateway does not know, and ids that are not ids at all.
+    EXPECT_TRUE(Record(billing_->FlutterwaveReturnEvent("999999999", alice.payment.reference, kT0)));
+    EXPECT_FALSE(billing_->FlutterwaveReturnEvent("12 OR 1=1", alice.payment.reference, kT0).ok());
+    EXPECT_FALSE(billing_->FlutterwaveReturnEvent("../../v3/payments", alice.payment.reference, kT0).ok());
+    Process();
+    EXPECT_EQ(Account(alice_).tier, "free");
+    EXPECT_EQ(PaymentOf(alice.payment.reference).status, "pending");
+    EXPECT_EQ(Account(bob_).tier, "professional");
+    EXPECT_TRUE(Ledger(alice_, "payment").empty());
+}
+
+TEST_F(BillingTest, FailedAfterCompletedChangesNothing) {
+    auto [c, t] = PayFlutterwave(alice_);
+    EXPECT_TRUE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
+    Process();
+    flw_.SetTransactionStatus(t.id, "failed");
+    auto failed = t;
+    failed.status = "failed";
+    EXPECT_TRUE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(failed), kT0)));
+    Process(kT0 + minutes(5));
+    EXPECT_EQ(PaymentOf(c.payment.reference).status, "completed");
+    EXPECT_EQ(Account(alice_).tier, "professional");
+    EXPECT_EQ(Ledger(alice_, "payment").size(), 1u);
+}
+
+TEST_F(BillingTest, OutOfOrderNewsEndsTheSameWay) {
+    // The failure of a first attempt arrives after the success of the second: the payment stays completed.
+    auto c = billing_->StartCheckout(alice_, "professional", "flutterwave", "upgrade", kT0).value();
+    flw_.SetOutcome(c.payment.reference, "failed");
+    std::string back = flw_.PayOnHostedPage(c.payment_url);
+    auto first = flw_.FindTransaction(std::stoll(back.substr(back.find("transaction_id=") + 15))).value();
+    flw_.SetOutcome(c.payment.reference, "successful");
+    back = flw_.PayOnHostedPage(c.payment_url);
+    auto second = flw_.FindTransaction(std::stoll(back.substr(back.find("transaction_id=") + 15))).value();
+    EXPECT_TRUE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(second), kT0)));
+    Process();
+    EXPECT_TRUE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(first), kT0)));
+    Process();
+    EXPECT_EQ(PaymentOf(c.payment.reference).status, "completed");
+    EXPECT_EQ(Account(alice_).tier, "professional");
+}
+
+TEST_F(BillingTest, TwentyConcurrentCopiesApplyOnce) {
+    auto [c, t] = PayFlutterwave(alice_);
+    const std::string body = FakeFlutterwave::WebhookBody(t);
+    std::atomic<int> recorded{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 20; ++i) {
+        threads.emplace_back([&] {
+            auto e = billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, body, kT0);
+            auto r = store::Wait<bool>([&](store::Callback<bool> done) { store_->RecordGatewayEvent(*e, std::move(done)); });
+            if (r.ok() && *r) ++recorded;
+            (void)billing_->ProcessEvents(kT0);  // workers racing each other too
+        });
+    }
+    for (auto& th : threads) th.join();
+    Process();
+    EXPECT_EQ(recorded.load(), 1);
+    EXPECT_EQ(Account(alice_).tier, "professional");
+    EXPECT_EQ(Ledger(alice_, "payment").size(), 1u);
+    EXPECT_EQ(Ledger(alice_, "upgrade").size(), 1u);
+    EXPECT_EQ(Mails(alice_, "receipt").size(), 1u);
+}
+
+TEST_F(BillingTest, DistinctEventsForOnePaymentRacingStillCompleteItOnce) {
+    auto [c, t] = PayFlutterwave(alice_);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 8; ++i) {
+        threads.emplace_back([&, i] {
+            Result<store::GatewayEvent> e = i % 2 ? billing_->FlutterwaveReturnEvent(std::to_string(t.id), c.payment.reference, kT0)
+                                                  : billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash,
+                                                                                      FakeFlutterwave::WebhookBody(t, i % 4 == 0), kT0);
+            (void)store::Wait<bool>([&](store::Callback<bool> done) { store_->RecordGatewayEvent(*e, std::move(done)); });
+            (void)billing_->ProcessEvents(kT0);
+            (void)billing_->Reconcile(kT0 + minutes(3));
+        });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(Ledger(alice_, "payment").size(), 1u);
+    EXPECT_EQ(Mails(alice_, "receipt").size(), 1u);
+    EXPECT_EQ(store_->GetSubscription(alice_.id).value()->period_end, sys_days{2026y / 12 / 26} + 10h);
+}
+
+// ---- Gateway timeouts and reconciliation ------------------------------------------------------
+
+TEST_F(BillingTest, AGatewayTimeoutLeavesThePaymentPendingAndTheReconcilerCompletesIt) {
+    auto [c, t] = PayFlutterwave(alice_);
+    flw_.SetMode(FakeMode::kBlackHole);  // verification never answers (GATEWAY_TIMEOUT_SECONDS=1)
+    EXPECT_TRUE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
+    auto run = Process();
+    EXPECT_EQ(run.retried, 1);
+    EXPECT_EQ(PaymentOf(c.payment.reference).status, "pending");
+    EXPECT_EQ(Account(alice_).tier, "free");
+    // Not due again yet: backoff.
+    EXPECT_EQ(Process(kT0 + seconds(1)).retried, 0);
+
+    flw_.SetMode(FakeMode::kUnavailable);  // 503 now: still nothing granted
+    EXPECT_EQ(billing_->Reconcile(kT0 + minutes(3)).value(), 0);
+    EXPECT_EQ(PaymentOf(c.payment.reference).status, "pending");
+
+    flw_.SetMode(FakeMode::kNormal);  // the reconciler asks by reference and completes it
+    EXPECT_EQ(billing_->Reconcile(kT0 + minutes(3)).value(), 1);
+    EXPECT_EQ(PaymentOf(c.payment.reference).status, "completed");
+    EXPECT_EQ(Account(alice_).tier, "professional");
+    // The webhook's retry then finds it done.
+    EXPECT_EQ(Process(kT0 + hours(1)).ignored, 1);
+    EXPECT_EQ(Ledger(alice_, "payment").size(), 1u);
+}
+
+TEST_F(BillingTest, ReconcilerLeavesUnpaidCheckoutsAloneThenExpiresThem) {
+    auto c = billing_->StartCheckout(alice_, "professional", "flutterwave", "upgrade", kT0).value();
+    EXPECT_EQ(billing_->Reconcile(kT0 + minutes(3)).value(), 0);
+    EXPECT_EQ(PaymentOf(c.payment.reference).status, "pending");
+    (void)billing_->Reconcile(kT0 + hours(49));
+    EXPECT_EQ(PaymentOf(c.payment.reference).status, "expired");
+    // A late success for an expired payment does not revive it.
+    const std::string back = flw_.PayOnHostedPage(c.payment_url);
+    EXPECT_TRUE(Record(billing_->FlutterwaveReturnEvent(back.substr(back.find("transaction_id=") + 15), c.payment.reference, kT0 + hours(50))));
+    Process(kT0 + hours(50));
+    EXPECT_EQ(PaymentOf(c.payment.reference).status, "expired");
+    EXPECT_EQ(Account(alice_).tier, "free");
+}
+
+// ---- NOWPayments ------------------------------------------------------------------------------
+
+class NowPaymentsBilling : public BillingTest {
+protected:
+    // Records the IPN NOWPayments would send for `p`, signed the real way.
+    bool Ipn(const FakeNowPayments::Payment& p, SysSeconds now = kT0) {
+        return Record(billing_->NowPaymentsIpnEvent(np_.IpnSignature(p), np_.IpnBody(p), now));
+    }
+};
+
+TEST_F(NowPaymentsBilling, InvoiceThenFinishedIpnUpgrades) {
+    auto c = billing_->StartCheckout(alice_, "professional", "nowpayments", "upgrade", kT0);
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    auto order = np_.FindOrder(c->payment.reference).value();
+    EXPECT_TRUE(order.invoice);
+    EXPECT_DOUBLE_EQ(order.price_amount, 49);
+    EXPECT_EQ(order.price_currency, "usd");
+    EXPECT_EQ(order.ipn_callback_url, "https://app.example.test/payment/nowpayments/webhook");
+    EXPECT_EQ(c->payment_url, np_.BaseUrl() + "/payment/?iid=" + order.id);
+
+    auto waiting = np_.Pay(c->payment.reference, "waiting");
+    EXPECT_TRUE(Ipn(waiting));
+    np_.SetStatus(waiting.payment_id, "confirming");
+    auto confirming = waiting;
+    confirming.status = "confirming";
+    EXPECT_TRUE(Ipn(confirming));
+    Process();
+    EXPECT_EQ(Account(alice_).tier, "free");  // confirming waits
+    EXPECT_EQ(PaymentOf(c->payment.reference).status, "pending");
+
+    np_.SetStatus(waiting.payment_id, "finished");
+    auto finished = waiting;
+    finished.status = "finished";
+    EXPECT_TRUE(Ipn(finished));
+    EXPECT_FALSE(Ipn(finished));  // a repeat is recorded once
+    EXPECT_EQ(Process().applied, 1);
+    EXPECT_EQ(Account(alice_).tier, "professional");
+    EXPECT_EQ(PaymentOf(c->payment.reference).gateway_id, waiting.payment_id);
+    EXPECT_EQ(Mails(alice_, "receipt").size(), 1u);
+}
+
+TEST_F(NowPaymentsBilling, PaymentModeReturnsADepositAddress) {
+    Configure({{"NOWPAYMENTS_MODE", "payment"}, {"NOWPAYMENTS_PAY_CURRENCY", "usdttrc20"}});
+    auto c = billing_->StartCheckout(alice_, "enterprise", "nowpayments", "upgrade", kT0);
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    EXPECT_FALSE(c->pay_address.empty());
+    EXPECT_EQ(c->pay_currency, "btc");  // what the gateway answered
+    EXPECT_FALSE(np_.FindOrder(c->payment.reference)->invoice);
+    // The IPN never comes; the reconciler asks for the payment by id.
+    np_.Pay(c->payment.reference, "finished");
+    EXPECT_EQ(billing_->Reconcile(kT0 + minutes(3)).value(), 1);
+    EXPECT_EQ(Account(alice_).tier, "enterprise");
+}
+
+TEST_F(NowPaymentsBilling, PartiallyPaidTellsTheCustomerAndGrantsNothing) {
+    auto c = billing_->StartCheckout(alice_, "professional", "nowpayments", "upgrade", kT0).value();
+    auto p = np_.Pay(c.payment.reference, "partially_paid");
+    EXPECT_TRUE(Ipn(p));
+    Process();
+    EXPECT_EQ(Account(alice_).tier, "free");
+    EXPECT_EQ(PaymentOf(c.payment.reference).status, "pending");
+    auto mails = Mails(alice_, "partial_payment");
+    ASSERT_EQ(mails.size(), 1u);
+    EXPECT_NE(mails[0].text.find("0.00025617 btc"), std::string::npos) << mails[0].text;
+}
+
+TEST_F(NowPaymentsBilling, FailedExpiredAndRefundedNeverUndoACompletedPayment) {
+    auto c = billing_->StartCheckout(alice_, "professional", "nowpayments", "upgrade", kT0).value();
+    auto p = np_.Pay(c.payment.reference, "finished");
+    EXPECT_TRUE(Ipn(p));
+    Process();
+    for (const char* status : {"failed", "expired", "refunded"}) {
+        np_.SetStatus(p.payment_id, status);
+        auto later = p;
+        later.status = status;
+        EXPECT_TRUE(Ipn(later));
+        Process();
+        EXPECT_EQ(PaymentOf(c.payment.reference).status, "completed") << status;
+        EXPECT_EQ(Account(alice_).tier, "professional") << status;
+    }
+    EXPECT_EQ(Ledger(alice_, "refund").size(), 1u);  // the refund is on the books; access stays
+    EXPECT_EQ(Ledger(alice_, "payment").size(), 1u);
+}
+
+TEST_F(NowPaymentsBilling, FailedOrExpiredBeforePaymentEndsIt) {
+    auto c1 = billing_->StartCheckout(alice_, "professional", "nowpayments", "upgrade", kT0).value();
+    auto c2 = billing_->StartCheckout(bob_, "professional", "nowpayments", "upgrade", kT0).value();
+    EXPECT_TRUE(Ipn(np_.Pay(c1.payment.reference, "failed")));
+    EXPECT_TRUE(Ipn(np_.Pay(c2.payment.reference, "expired")));
+    Process();
+    EXPECT_EQ(PaymentOf(c1.payment.reference).status, "failed");
+    EXPECT_EQ(PaymentOf(c2.payment.reference).status, "expired");
+    EXPECT_EQ(Account(alice_).tier, "free");
+}
+
+TEST_F(NowPaymentsBilling, AFinishedPaymentForTooLittleGrantsNothing) {
+    auto c = billing_->StartCheckout(alice_, "enterprise", "nowpayments", "upgrade", kT0).value();
+    EXPECT_TRUE(Ipn(np_.Pay(c.payment.reference, "finished", 49.0)));
+    auto d = billing_->StartCheckout(bob_, "professional", "nowpayments", "upgrade", kT0).value();
+    EXPECT_TRUE(Ipn(np_.Pay(d.payment.reference, "finished", 49.0, std::string("eur"))));
+    Process();
+    EXPECT_EQ(Account(alice_).tier, "free");
+    EXPECT_EQ(Account(bob_).tier, "free");
+    EXPECT_EQ(store_->CountSecurityEvents("payment_mismatch").value(), 2);
+}
+
+TEST_F(NowPaymentsBilling, AnIpnThatLiesIsCheckedAgainstTheGateway) {
+    // A correctly signed IPN claiming finished while the gateway says waiting grants nothing (the secret
+    // may have leaked; the API key is a second, separate credential).
+    auto c = billing_->StartCheckout(alice_, "professional", "nowpayments", "upgrade", kT0).value();
+    auto p = np_.Pay(c.payment.reference, "waiting");
+    auto lie = p;
+    lie.status = "finished";
+    EXPECT_TRUE(Ipn(lie));
+    Process();
+    EXPECT_EQ(Account(alice_).tier, "free");
+    EXPECT_GE(np_.GetCalls(), 1);
+}
+
+TEST_F(NowPaymentsBilling, ForgedMissingAndStaleSignaturesAreForbidden) {
+    auto c = billing_->StartCheckout(alice_, "professional", "nowpayments", "upgrade", kT0).value();
+    auto waiting = np_.Pay(c.payment.reference, "waiting");
+    auto finished = waiting;
+    finished.status = "finished";
+    const std::string body = np_.IpnBody(finished);
+    // Missing, forged with another secret, and stale: the signature of an earlier IPN for the same payment.
+    for (const std::string& sig : {std::string(), testing::HmacSha512HexForTests("guess", body), np_.IpnSignature(waiting)}) {
+        auto e = billing_->NowPaymentsIpnEvent(sig, body, kT0);
+        ASSERT_FALSE(e.ok());
+        EXPECT_EQ(e.error().code, ErrorCode::kForbidden);
+    }
+    // Signed over the raw bytes instead of the sorted form: also refused.
+    EXPECT_FALSE(billing_->NowPaymentsIpnEvent(testing::HmacSha512HexForTests(FakeNowPayments::kIpnSecret, body), body, kT0).ok());
+}
+
+// ---- Subscription lifecycle with a controllable clock -----------------------------------------
+
+TEST_F(BillingTest, RemindersAtSevenAndOneDaysOnceEachThenGraceThenDowngrade) {
+    auto [c, t] = PayFlutterwave(alice_);
+    EXPECT_TRUE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
+    Process();
+    const SysSeconds end = sys_days{2026y / 12 / 26} + 10h;
+    auto run = [&](SysSeconds now) { return billing_->RunLifecycle(now).value(); };
+
+    EXPECT_EQ(run(end - days(8)).reminders, 0);
+    EXPECT_EQ(run(end - days(7)).reminders, 1);
+    EXPECT_EQ(run(end - days(7) + hours(1)).reminders, 0);  // safe to run twice
+    EXPECT_EQ(run(end - days(3)).reminders, 0);
+    EXPECT_EQ(run(end - days(1)).reminders, 1);
+    EXPECT_EQ(run(end - hours(2)).reminders, 0);
+    auto reminders = Mails(alice_, "renewal_reminder");
+    ASSERT_EQ(reminders.size(), 2u);
+    for (const auto& m : reminders) {
+        // Each carries a fresh checkout link for next month.
+        const size_t at = m.text.find(flw_.BaseUrl() + "/pay/");
+        EXPECT_NE(at, std::string::npos) << m.text;
+    }
+    EXPECT_NE(reminders[0].subject, reminders[1].subject);
+    EXPECT_EQ(store_->ListPayments(alice_.id, 10).value().size(), 3u);  // the upgrade and two renewal checkouts
+
+    auto grace = run(end + hours(1));
+    EXPECT_EQ(grace.grace, 1);
+    EXPECT_EQ(store_->GetSubscription(alice_.id).value()->status, "grace");
+    EXPECT_EQ(Account(alice_).tier, "professional");  // 3 days of grace
+    EXPECT_EQ(run(end + days(2)).downgraded, 0);
+
+    auto down = run(end + days(3));
+    EXPECT_EQ(down.downgraded, 1);
+    EXPECT_EQ(Account(alice_).tier, "free");
+    EXPECT_EQ(store_->GetSubscription(alice_.id).value()->status, "ended");
+    EXPECT_EQ(Ledger(alice_, "downgrade").size(), 1u);
+    EXPECT_EQ(Mails(alice_, "downgrade").size(), 1u);
+    auto again = run(end + days(4));
+    EXPECT_EQ(again.downgraded + again.reminders + again.grace, 0);
+    EXPECT_EQ(Ledger(alice_, "downgrade").size(), 1u);
+}
+
+TEST_F(BillingTest, PayingTheRenewalLinkExtendsTheSubscriptionFromItsEnd) {
+    auto [c, t] = PayFlutterwave(alice_);
+    EXPECT_TRUE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
+    Process();
+    const SysSeconds end = sys_days{2026y / 12 / 26} + 10h;
+    ASSERT_EQ(billing_->RunLifecycle(end - days(7)).value().reminders, 1);
+    // Pay the link from the reminder.
+    auto reminder = Mails(alice_, "renewal_reminder").at(0);
+    const size_t at = reminder.text.find(flw_.BaseUrl() + "/pay/");
+    const std::string link = reminder.text.substr(at, reminder.text.find_first_of(" \n", at) - at);
+    const std::string back = flw_.PayOnHostedPage(link);
+    ASSERT_FALSE(back.empty()) << link;
+    EXPECT_TRUE(Record(billing_->FlutterwaveReturnEvent(back.substr(back.find("transaction_id=") + 15), "", end - days(6))));
+    EXPECT_EQ(Process(end - days(6)).applied, 1);
+    auto sub = store_->GetSubscription(alice_.id).value();
+    EXPECT_EQ(sub->period_start, end);
+    EXPECT_EQ(sub->period_end, sys_days{2027y / 1 / 26} + 10h);
+    EXPECT_EQ(Ledger(alice_, "renewal").size(), 1u);
+    EXPECT_TRUE(Mails(alice_, "upgrade").size() == 1u);  // no second upgrade notice for a renewal
+    // The 1-day reminder is for the old end: none goes out now, and no downgrade follows.
+    auto run = billing_->RunLifecycle(end - days(1)).value();
+    EXPECT_EQ(run.reminders, 0);
+    EXPECT_EQ(billing_->RunLifecycle(end + days(4)).value().downgraded, 0);
+    EXPECT_EQ(Account(alice_).tier, "professional");
+}
+
+TEST_F(BillingTest, StatsCountActiveSubscriptionsRevenueAndPayments) {
+    auto [c, t] = PayFlutterwave(alice_, "enterprise");
+    EXPECT_TRUE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
+    Process();
+    (void)billing_->StartCheckout(bob_, "professional", "flutterwave", "upgrade", kT0);
+    auto stats = store_->GetStats({kT0}).value();
+    EXPECT_EQ(stats.active_subscriptions_by_tier["enterprise"], 1);
+    EXPECT_EQ(stats.active_subscriptions_by_tier["professional"], 0);
+    EXPECT_DOUBLE_EQ(stats.revenue_this_month, 199);
+    int64_t completed = 0, pending = 0;
+    for (const auto& p : stats.payments) {
+        if (p.gateway == "flutterwave" && p.status == "completed") completed = p.count;
+        if (p.gateway == "flutterwave" && p.status == "pending") pending = p.count;
+    }
+    EXPECT_EQ(completed, 1);
+    EXPECT_EQ(pending, 1);
+}
+
+}  // namespace
+}  // namespace gpuopt::billing
