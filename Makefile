@@ -31,7 +31,7 @@ demo: release
 test: dev
 	@cd build/dev && ctest --output-on-failure -j1 --timeout 900
 
-## Release build, then the benchmarks of bench/README.md: HTTP against nginx, the agent, analysis, ingest vs baseline.
+## Release build, then the benchmarks of bench/README.md: HTTP against nginx, the agent, analysis, ingest vs baseline, webhooks.
 bench:
 	@./scripts/setup --bench
 	@cmake --preset release >/dev/null
@@ -40,6 +40,7 @@ bench:
 	@./build/release/bench/agent_bench
 	@./bench/analysis_bench.sh
 	@./bench/ingest_compare.sh
+	@./bench/webhook_bench.sh
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
