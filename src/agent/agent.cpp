@@ -222,8 +222,9 @@ Result<std::string> Agent::Once(GpuSource& source, const AgentConfig& config, co
     if (!samples) return samples.error();
     WindowAggregator aggregator(WindowRules{config.idle_threshold_percent, 100, 64});
     aggregator.Add(*samples);
-    const WindowReport window = aggregator.Close(now, now + std::chrono::duration_cast<std::chrono::seconds>(
-                                                                std::max(config.interval, std::chrono::milliseconds(1000))));
+    // The sample stands for the interval that ends now, as each sample of a running agent does.
+    const auto span = std::chrono::duration_cast<std::chrono::seconds>(std::max(config.interval, std::chrono::milliseconds(1000)));
+    const WindowReport window = aggregator.Close(now - span, now);
     Agent agent(config, source, catalog, identity, nullptr, nullptr);
     return BuildReportJson(window, agent.Context(window, identity.agent_id + ":once-" + std::to_string(UnixSeconds(now))));
 }

@@ -215,6 +215,17 @@ TEST(Agent, OncePrintsAReportTheServerAccepts) {
     auto report = boost::json::parse(out).as_object();
     ASSERT_EQ(report.at("gpu_data").as_array().size(), 2u);
     EXPECT_EQ(report.at("agent").at("source"), "nvml");
+    // The one sample covers the interval that just ended, never time still to come.
+    const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+    const std::string end(report.at("window").at("end").as_string());
+    const std::string start(report.at("window").at("start").as_string());
+    const std::time_t now_t = std::chrono::system_clock::to_time_t(now);
+    std::tm tm{};
+    gmtime_r(&now_t, &tm);
+    char now_text[32];
+    std::strftime(now_text, sizeof now_text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    EXPECT_LE(end, std::string(now_text));
+    EXPECT_LT(start, end);
     EXPECT_EQ(report.at("agent").at("driver_version"), "550.54.15");
     EXPECT_DOUBLE_EQ(report.at("gpu_data").at(0).at("cost_per_hour").to_number<double>(), 2.744705);  // A100 40GB default
     EXPECT_DOUBLE_EQ(report.at("gpu_data").at(1).at("cost_per_hour").to_number<double>(), 6.88);      // H100 80GB default
