@@ -21,10 +21,20 @@ namespace gpuopt::api {
 
 namespace {
 
-boost::asio::awaitable<void> RecordRefusal(Services& s, const std::string& kind, const std::string& ip, const std::string& detail) {
-    spdlog::warn("security: {} from {}: {}", kind, ip, detail);
-    auto write = [&](store::Callback<void> done) { s.store.RecordSecurityEvent(kind, ip, detail, UtcNow(), std::move(done)); };
+// Refused deliveries an address may make per minute before it is answered 429 and no longer recorded:
+// a flood of forged webhooks must not grow the security log without bound.
+constexpr int kRefusalsPerMinute = 30;
+
+boost::asio::awaitable<http::Response> Refuse(Services& s, http::RequestContext& ctx, const std::string& detail) {
+    const unsigned version = ctx.request.version();
+    auto limit = CheckIpLimit(s, "webhook-refused", ctx.client_ip, kRefusalsPerMinute);
+    if (limit && !limit->allowed) co_return RateLimitedResponse(*limit, version);
+    spdlog::warn("security: webhook_signature from {}: {}", ctx.client_ip, detail);
+    auto write = [&](store::Callback<void> done) {
+        s.store.RecordSecurityEvent("webhook_signature", ctx.client_ip, detail, UtcNow(), std::move(done));
+    };
     (void)co_await http::AwaitCallback<void>(std::move(write));
+    co_return http::ErrorResponse({ErrorCode::kForbidden, "Invalid webhook signature", {}}, version);
 }
 
 boost::asio::awaitable<http::Response> Record(Services& s, store::GatewayEvent event, unsigned version) {
@@ -53,8 +63,8 @@ http::Handler MakeFlutterwaveWebhookHandler(Services& s) {
         auto event = s.billing->FlutterwaveWebhookEvent(Header(ctx.request, "verif-hash"), ctx.request.body(), UtcNow());
         if (!event) {
             if (event.error().code == ErrorCode::kForbidden) {
-                co_await RecordRefusal(s, "webhook_signature", ctx.client_ip, "flutterwave: " + event.error().message);
-                co_return http::ErrorResponse({ErrorCode::kForbidden, "Invalid webhook signature", {}}, version);
+                const std::string detail = "flutterwave: " + event.error().message;  // named: not a temporary in co_await
+                co_return co_await Refuse(s, ctx, detail);
             }
             co_return http::ErrorResponse(event.error(), version);
         }
@@ -72,8 +82,8 @@ http::Handler MakeNowPaymentsWebhookHandler(Services& s) {
         auto event = s.billing->NowPaymentsIpnEvent(Header(ctx.request, "x-nowpayments-sig"), ctx.request.body(), UtcNow());
         if (!event) {
             if (event.error().code == ErrorCode::kForbidden) {
-                co_await RecordRefusal(s, "webhook_signature", ctx.client_ip, "nowpayments: " + event.error().message);
-                co_return http::ErrorResponse({ErrorCode::kForbidden, "Invalid webhook signature", {}}, version);
+                const std::string detail = "nowpayments: " + event.error().message;  // named: not a temporary in co_await
+                co_return co_await Refuse(s, ctx, detail);
             }
             co_return http::ErrorResponse(event.error(), version);
         }

@@ -247,6 +247,23 @@ TEST_F(Billing, ForgedMissingAndStaleSignaturesAreRefusedLoggedAndChangeNothing)
     EXPECT_EQ(server.server->Log().find(FakeFlutterwave::kSecretHash), std::string::npos);  // never logged
 }
 
+TEST_F(Billing, AFloodOfForgedWebhooksIsCutOffAndDoesNotGrowTheSecurityLog) {
+    RunningServer server(ServerEnv());
+    int forbidden = 0, limited = 0;
+    for (int i = 0; i < 40; ++i) {
+        auto res = NowPaymentsIpn(server, R"({"payment_id":)" + std::to_string(i) + R"(,"payment_status":"finished"})", "forged");
+        if (res.status == 403) ++forbidden;
+        if (res.status == 429) {
+            ++limited;
+            EXPECT_FALSE(res.Header("retry-after").empty());
+        }
+    }
+    EXPECT_EQ(forbidden, 30);
+    EXPECT_EQ(limited, 10);
+    EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM security_events"), 30);
+    EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM gateway_events"), 0);
+}
+
 TEST_F(Billing, TamperedReturnsGrantNothing) {
     RunningServer server(ServerEnv());
     const std::string key = server.Signup("mallory@example.com");
