@@ -6,6 +6,7 @@
 # Prints requests/s, p50/p99 latency and each figure's ratio to nginx.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-2}
@@ -22,31 +23,7 @@ cleanup() {
 trap cleanup EXIT
 
 # --- nginx: one worker, a static JSON the size of our health answer --------------------------------
-mkdir -p "$work/www" "$work/nginx-tmp"
-chmod 755 "$work" "$work/www"  # nginx workers run unprivileged
-printf '{"status":"healthy","timestamp":"2026-11-25T10:00:00Z","version":"0.1.0","services":{"database":"healthy"}}' \
-  > "$work/www/health.json"
-cat > "$work/nginx.conf" <<CONF
-worker_processes 1;
-daemon on;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log $work/nginx-access.log;
-  client_body_temp_path $work/nginx-tmp;
-  proxy_temp_path $work/nginx-tmp;
-  fastcgi_temp_path $work/nginx-tmp;
-  uwsgi_temp_path $work/nginx-tmp;
-  scgi_temp_path $work/nginx-tmp;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$NGINX_PORT;
-    location / { root $work/www; default_type application/json; }
-  }
-}
-CONF
-nginx -c "$work/nginx.conf" -p "$work"
+start_nginx "$NGINX_PORT" "$work/nginx-access.log"
 
 # --- gpuopt: release build, SQLite in a fresh data dir, access log to a file -----------------------
 mkdir -p "$work/data"
@@ -64,13 +41,6 @@ key=$(curl -s -X POST "http://127.0.0.1:$GPUOPT_PORT/api/signup" -H 'Content-Typ
 "$BIN" admin set-tier --email "$email" --tier enterprise --data-dir "$work/data" > /dev/null
 
 # --- measurements --------------------------------------------------------------------------------
-to_ms() {  # wrk latency such as 812.00us, 1.21ms, 1.02s -> milliseconds
-  awk -v v="$1" 'BEGIN {
-    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
-    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
-    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
-    else printf "nan" }'
-}
 
 declare -A RPS P50 P99 ERRS ROUND_LOG ANSWERED
 run() {  # name url [lua args...]; keeps the best round

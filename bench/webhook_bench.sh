@@ -7,6 +7,7 @@
 # GET /api/health. Prints requests/s, p50/p99 latency to the 2xx, and the events stored.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-2}
@@ -25,31 +26,7 @@ cleanup() {
 trap cleanup EXIT
 
 # --- nginx: the reference, and the stand-in gateway that knows no payment ------------------------
-mkdir -p "$work/www" "$work/nginx-tmp"
-chmod 755 "$work" "$work/www"
-printf '{"status":"healthy","timestamp":"2026-11-25T10:00:00Z","version":"0.1.0","services":{"database":"healthy"}}' \
-  > "$work/www/health.json"
-cat > "$work/nginx.conf" <<CONF
-worker_processes 1;
-daemon on;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx-tmp;
-  proxy_temp_path $work/nginx-tmp;
-  fastcgi_temp_path $work/nginx-tmp;
-  uwsgi_temp_path $work/nginx-tmp;
-  scgi_temp_path $work/nginx-tmp;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$NGINX_PORT;
-    location / { root $work/www; default_type application/json; }
-  }
-}
-CONF
-nginx -c "$work/nginx.conf" -p "$work"
+start_nginx "$NGINX_PORT" off
 
 # --- the IPNs: NOWPayments' shape, keys in the gateway's order, signed over the key-sorted form ----
 /usr/bin/python3 - "$SECRET" "$IPNS" > "$work/ipns.tsv" <<'PY'
@@ -78,13 +55,6 @@ gpuopt_pid=$!
 for _ in $(seq 100); do [[ -s "$work/data/port" ]] && break; sleep 0.1; done
 [[ -s "$work/data/port" ]] || { echo "gpuopt did not start"; cat "$work/gpuopt.log"; exit 1; }
 
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
-    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
-    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
-    else printf "nan" }'
-}
 declare -A RPS P50 P99 ERRS ANSWERED
 run() {  # name url [lua file]
   local name=$1 url=$2 out rps
