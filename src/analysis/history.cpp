@@ -45,7 +45,11 @@ Slice SliceOf(const store::StoredWindow& w, const IdleRules& rules) {
     return s;
 }
 
-Slice SliceOf(const store::HourlyRow& h) {
+namespace {
+
+// An hour of the roll-up as a slice, from either of the store's hour records (same field names).
+template <class Hour>
+Slice HourSlice(const Hour& h) {
     Slice s;
     s.start = h.hour;
     s.end = h.hour + std::chrono::hours(1);
@@ -61,6 +65,10 @@ Slice SliceOf(const store::HourlyRow& h) {
     s.idle_held_cost_usd = h.idle_held_cost_usd;
     return s;
 }
+
+}  // namespace
+
+Slice SliceOf(const store::HourlyRow& h) { return HourSlice(h); }
 
 store::HourlyRow HourOf(const store::StoredWindow& w, const IdleRules& rules) {
     const Slice s = SliceOf(w, rules);
@@ -193,22 +201,7 @@ std::vector<GpuHistory> Histories(const store::Store::RolledHistory& rolled, con
         out[i].name = id.name;
         out[i].gpu_index = id.gpu_index;
     }
-    for (const auto& h : rolled.hours) {
-        Slice s;
-        s.start = h.hour;
-        s.end = h.hour + std::chrono::hours(1);
-        s.reported_s = h.reported_s;
-        s.util_weighted = h.util_weighted;
-        s.util_max = h.util_max;
-        s.idle_s = h.idle_s;
-        s.idle_held_s = h.idle_held_s;
-        s.mem_used_max = h.mem_used_max;
-        s.mem_total = h.mem_total;
-        s.cost_usd = h.cost_usd;
-        s.idle_cost_usd = h.idle_cost_usd;
-        s.idle_held_cost_usd = h.idle_held_cost_usd;
-        out[h.gpu].slices.push_back(s);
-    }
+    for (const auto& h : rolled.hours) out[h.gpu].slices.push_back(HourSlice(h));
     // The windows past the roll-up's watermark (recent, few) join their GPU's hour.
     for (auto& extra : Histories(RollUp(rolled.unmerged, rules))) {
         auto gpu = std::find_if(out.begin(), out.end(), [&](const GpuHistory& g) { return g.gpu_key == extra.gpu_key; });

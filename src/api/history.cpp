@@ -1,5 +1,7 @@
 #include "api/history.hpp"
 
+#include "http/query.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -125,6 +127,20 @@ std::vector<analysis::Totals> SummarizeAll(const LoadedHistory& h, double recove
     out.reserve(h.gpus.size());
     for (const auto& g : h.gpus) out.push_back(analysis::Summarize(g.slices, h.range, recoverable_fraction));
     return out;
+}
+
+std::variant<CallerHistory, http::Response> AuthorizeAndLoadHistory(Services& s, http::RequestContext& ctx) {
+    const unsigned version = ctx.request.version();
+    auto auth = AuthorizeCustomer(s, ctx);
+    if (auto* refused = std::get_if<http::Response>(&auth)) return std::move(*refused);
+    Caller& caller = std::get<Caller>(auth);
+    auto query = http::ParseQuery(ctx.query);
+    if (!query) return CallerError(query.error(), caller, version);
+    auto range = ParseRange(*query, *caller.plan, UtcNow(), std::chrono::hours(24 * 7));
+    if (!range) return CallerError(range.error(), caller, version);
+    auto history = LoadHistory(s, caller.account.id, *range);
+    if (!history) return CallerError(history.error(), caller, version);
+    return CallerHistory{std::move(caller), std::move(*history)};
 }
 
 }  // namespace gpuopt::api

@@ -10,6 +10,7 @@
 
 #include "analysis/history.hpp"
 #include "api/api.hpp"
+#include "api/auth.hpp"
 
 namespace gpuopt::api {
 
@@ -32,6 +33,15 @@ struct LoadedHistory {
 // roll-up (the range widened to whole hours) plus the newest windows it has not merged yet.
 Result<LoadedHistory> LoadHistory(Services& s, int64_t account_id, analysis::Range range, const std::string& gpu_key = "",
                                   bool force_hourly = false);
+
+// The start of the range endpoints (savings, recommendations): the key authenticated within its plan's
+// request limit, `range`/`from`/`to` parsed (7 days by default) and the caller's history loaded. On any
+// failure, the answer to send instead.
+struct CallerHistory {
+    Caller caller;
+    LoadedHistory history;
+};
+std::variant<CallerHistory, http::Response> AuthorizeAndLoadHistory(Services& s, http::RequestContext& ctx);
 
 analysis::IdleRules IdleRulesOf(const Config& c);
 

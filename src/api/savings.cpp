@@ -11,22 +11,16 @@
 #include "api/auth.hpp"
 #include "api/history.hpp"
 #include "http/error_response.hpp"
-#include "http/query.hpp"
 
 namespace gpuopt::api {
 
 http::Handler MakeSavingsHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
         const unsigned version = ctx.request.version();
-        auto auth = AuthorizeCustomer(s, ctx);
-        if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
-        const Caller& caller = std::get<Caller>(auth);
-        auto query = http::ParseQuery(ctx.query);
-        if (!query) co_return CallerError(query.error(), caller, version);
-        auto range = ParseRange(*query, *caller.plan, UtcNow(), std::chrono::hours(24 * 7));
-        if (!range) co_return CallerError(range.error(), caller, version);
-        auto history = LoadHistory(s, caller.account.id, *range);
-        if (!history) co_return CallerError(history.error(), caller, version);
+        auto loaded = AuthorizeAndLoadHistory(s, ctx);
+        if (auto* refused = std::get_if<http::Response>(&loaded)) co_return std::move(*refused);
+        const Caller& caller = std::get<CallerHistory>(loaded).caller;
+        const LoadedHistory* history = &std::get<CallerHistory>(loaded).history;
 
         const double range_hours = history->range.Hours();
         const auto totals = SummarizeAll(*history, s.config.recoverable_fraction);
