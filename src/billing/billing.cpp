@@ -365,9 +365,10 @@ Result<int> Billing::Reconcile(SysSeconds now) {
 
 Result<LifecycleRun> Billing::RunLifecycle(SysSeconds now) {
     LifecycleRun run;
-    auto subs = db_.ListSubscriptions();
-    if (!subs) return subs.error();
     constexpr auto kGrace = std::chrono::days(3);
+    // Only periods within the first reminder's reach matter now; the rest wait for a later run.
+    auto subs = db_.ListSubscriptionsEndingBefore(now + std::chrono::days(7) + std::chrono::seconds(1));
+    if (!subs) return subs.error();
     for (const auto& s : *subs) {
         if (now >= s.period_end + kGrace) {
             auto ended = store::Wait<bool>([&](store::Callback<bool> done) {

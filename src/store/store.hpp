@@ -421,7 +421,9 @@ public:
     virtual void FinishGatewayEvent(int64_t id, std::string state, std::string result, int attempts,
                                     std::optional<SysSeconds> next_attempt, Callback<void> done) = 0;
 
-    virtual Result<std::vector<Subscription>> ListSubscriptions() = 0;
+    // Subscriptions not yet ended whose period ends before `before` (the lifecycle job's look-ahead),
+    // soonest first.
+    virtual Result<std::vector<Subscription>> ListSubscriptionsEndingBefore(SysSeconds before) = 0;
     virtual Result<std::optional<Subscription>> GetSubscription(int64_t account_id) = 0;
     // Marks the 7-day (days = 7) or 1-day reminder for the subscription's current period as sent and
     // enqueues `mail`, once: false when it was sent already (whatever ran first).

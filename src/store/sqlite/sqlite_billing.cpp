@@ -407,14 +407,15 @@ void SqliteStore::FinishGatewayEvent(int64_t id, std::string state, std::string 
 // ---------------------------------------------------------------------------------------------------
 // Subscriptions and the ledger
 
-Result<std::vector<Subscription>> SqliteStore::ListSubscriptions() {
+Result<std::vector<Subscription>> SqliteStore::ListSubscriptionsEndingBefore(SysSeconds before) {
     auto db = LeaseReader();
     if (!db) return db.error();
     static const std::string sql = std::string("SELECT ") + kSubscriptionColumns +
-                                   " FROM subscriptions s JOIN accounts a ON a.id = s.account_id WHERE s.status <> 'ended'"
-                                   " ORDER BY s.period_end";
+                                   " FROM subscriptions s JOIN accounts a ON a.id = s.account_id"
+                                   " WHERE s.status <> 'ended' AND s.period_end < ?1 ORDER BY s.period_end";
     auto st = (*db)->Prepare(sql.c_str());
     if (!st) return st.error();
+    st->Bind(1, FormatUtc(before));
     return Collect<Subscription>(*st, ReadSubscription);
 }
 

@@ -80,7 +80,7 @@ public:
     Result<std::vector<GatewayEvent>> DueGatewayEvents(SysSeconds now, size_t limit) override;
     void FinishGatewayEvent(int64_t id, std::string state, std::string result, int attempts,
                             std::optional<SysSeconds> next_attempt, Callback<void> done) override;
-    Result<std::vector<Subscription>> ListSubscriptions() override;
+    Result<std::vector<Subscription>> ListSubscriptionsEndingBefore(SysSeconds before) override;
     Result<std::optional<Subscription>> GetSubscription(int64_t account_id) override;
     void MarkRenewalReminder(int64_t account_id, int days, SysSeconds period_end, OutboxMessage mail,
                              Callback<bool> done) override;
