@@ -66,8 +66,11 @@ Run Measure(std::vector<std::string> args, const std::vector<std::string>& env) 
     wait4(pid, &status, 0, &own);
     rusage after{};
     getrusage(RUSAGE_CHILDREN, &after);  // the agent and every program it ran and waited for
-    auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
-    r.cpu_seconds = seconds(after.ru_utime) - seconds(before.ru_utime) + seconds(after.ru_stime) - seconds(before.ru_stime);
+    auto seconds = [](const timeval& t) {
+        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+    };
+    r.cpu_seconds =
+        seconds(after.ru_utime) - seconds(before.ru_utime) + seconds(after.ru_stime) - seconds(before.ru_stime);
     r.max_rss_kib = own.ru_maxrss;
     r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -88,15 +91,18 @@ int main() {
         std::ofstream smi(dir / "gpus.csv");
         std::ofstream apps(dir / "apps.csv");
         for (int i = 0; i < 8; ++i) {
-            nvml << "gpu name=\"NVIDIA A100-SXM4-40GB\" uuid=GPU-bench-" << i << " util=3,40,95 mem_util=10 total_mib=40960"
+            nvml << "gpu name=\"NVIDIA A100-SXM4-40GB\" uuid=GPU-bench-" << i
+                 << " util=3,40,95 mem_util=10 total_mib=40960"
                  << " used_mib=1200,30000 procs=" << 4000 + 2 * i << ":1100," << 4001 + 2 * i << ":29000\n";
-            smi << i << ", GPU-bench-" << i << ", NVIDIA A100-SXM4-40GB, 40, 10, 30000, 40960, 50, 200.5, 400.00, 1410\n";
+            smi << i << ", GPU-bench-" << i
+                << ", NVIDIA A100-SXM4-40GB, 40, 10, 30000, 40960, 50, 200.5, 400.00, 1410\n";
             apps << "GPU-bench-" << i << ", " << 4000 + 2 * i << ", python, 29000\n";
         }
     }
     const std::string agent = GPUOPT_AGENT_BIN;
-    const std::vector<std::string> common = {"--interval", "1ms", "--window", std::to_string(kPerWindow) + "ms", "--dry-run",
-                                             "--no-cloud", "--log-level", "warn", "--spool-dir", (dir / "spool").string()};
+    const std::vector<std::string> common = {
+        "--interval",  "1ms",  "--window",    std::to_string(kPerWindow) + "ms", "--dry-run", "--no-cloud",
+        "--log-level", "warn", "--spool-dir", (dir / "spool").string()};
     auto args = [&](std::vector<std::string> extra, long n) {
         std::vector<std::string> a{agent};
         a.insert(a.end(), extra.begin(), extra.end());
@@ -107,9 +113,10 @@ int main() {
     };
     const Run nvml = Measure(args({"--nvml-library", GPUOPT_FAKES_DIR "/nvml-current/libnvidia-ml.so.1"}, samples),
                              {"FAKE_NVML_SCRIPT=" + (dir / "nvml.script").string(), "PATH=/usr/bin:/bin"});
-    const Run smi = Measure(args({"--source", "nvidia-smi"}, smi_samples),
-                            {"FAKE_SMI_GPUS=" + (dir / "gpus.csv").string(), "FAKE_SMI_APPS=" + (dir / "apps.csv").string(),
-                             std::string("PATH=") + GPUOPT_SOURCE_DIR + "/tests/fakes:/usr/bin:/bin"});
+    const Run smi =
+        Measure(args({"--source", "nvidia-smi"}, smi_samples),
+                {"FAKE_SMI_GPUS=" + (dir / "gpus.csv").string(), "FAKE_SMI_APPS=" + (dir / "apps.csv").string(),
+                 std::string("PATH=") + GPUOPT_SOURCE_DIR + "/tests/fakes:/usr/bin:/bin"});
     std::filesystem::remove_all(dir);
     if (nvml.status != 0 || smi.status != 0) {
         std::fprintf(stderr, "agent benchmark: the agent failed (status %d / %d)\n", nvml.status, smi.status);
@@ -117,15 +124,19 @@ int main() {
     }
     const double nvml_ms = nvml.cpu_seconds * 1000 / static_cast<double>(samples);
     const double smi_ms = smi.cpu_seconds * 1000 / static_cast<double>(smi_samples);
-    std::printf("\nAgent benchmark: 8 GPUs (fake NVML, 2 processes each), a sample every 1 ms, a report every %ld samples\n",
-                kPerWindow);
-    std::printf("%-34s %10s %14s %14s %14s %10s\n", "source", "samples", "CPU ms/sample", "peak RSS MiB", "of it private", "vs NVML");
+    std::printf(
+        "\nAgent benchmark: 8 GPUs (fake NVML, 2 processes each), a sample every 1 ms, a report every %ld samples\n",
+        kPerWindow);
+    std::printf("%-34s %10s %14s %14s %14s %10s\n", "source", "samples", "CPU ms/sample", "peak RSS MiB",
+                "of it private", "vs NVML");
     std::printf("%-34s %10ld %14.4f %14.2f %14.2f %10s\n", "NVML (gpuopt-agent)", samples, nvml_ms,
                 static_cast<double>(nvml.max_rss_kib) / 1024, static_cast<double>(nvml.max_anon_kib) / 1024, "1.00x");
     std::printf("%-34s %10ld %14.4f %14.2f %14.2f %9.1fx\n", "nvidia-smi fallback (reference)", smi_samples, smi_ms,
-                static_cast<double>(smi.max_rss_kib) / 1024, static_cast<double>(smi.max_anon_kib) / 1024, smi_ms / nvml_ms);
+                static_cast<double>(smi.max_rss_kib) / 1024, static_cast<double>(smi.max_anon_kib) / 1024,
+                smi_ms / nvml_ms);
     std::printf("targets:\n");
-    std::printf("  %s CPU per 8-GPU sample (%.4f ms, target < 0.5 ms)\n", nvml_ms < 0.5 ? "met:   " : "missed:", nvml_ms);
+    std::printf("  %s CPU per 8-GPU sample (%.4f ms, target < 0.5 ms)\n",
+                nvml_ms < 0.5 ? "met:   " : "missed:", nvml_ms);
     const double rss = static_cast<double>(nvml.max_rss_kib) / 1024;
     std::printf("  %s peak RSS (%.2f MiB, target < 10 MiB; %.2f MiB private, the rest shared library pages)\n",
                 rss < 10 ? "met:   " : "missed:", rss, static_cast<double>(nvml.max_anon_kib) / 1024);

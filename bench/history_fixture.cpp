@@ -36,10 +36,22 @@ store::GpuWindow Gpu(int host, int gpu, SysSeconds end, std::mt19937& rng) {
     std::uniform_real_distribution<double> noise(-3, 3);
     double util = 0;
     switch (n % 4) {
-        case 0: util = 85 + noise(rng); g.mem_used_mib = 30000; break;
-        case 1: util = 1; g.mem_used_mib = 4; break;
-        case 2: util = 1; g.mem_used_mib = 25000; break;
-        default: util = hour < 10 ? 95 : 2; g.mem_used_mib = hour < 10 ? 70000 : 10; break;
+        case 0:
+            util = 85 + noise(rng);
+            g.mem_used_mib = 30000;
+            break;
+        case 1:
+            util = 1;
+            g.mem_used_mib = 4;
+            break;
+        case 2:
+            util = 1;
+            g.mem_used_mib = 25000;
+            break;
+        default:
+            util = hour < 10 ? 95 : 2;
+            g.mem_used_mib = hour < 10 ? 70000 : 10;
+            break;
     }
     g.util_avg = std::max(0.0, util);
     g.util_max = g.util_avg + 2;
@@ -65,7 +77,9 @@ int main(int argc, char** argv) {
     const std::string key = GenerateApiKey();
     const auto now = UtcNow();
     auto account = store::Wait<store::Account>([&](store::Callback<store::Account> done) {
-        db.CreateAccount({"bench@example.com", HashApiKey(key), key.substr(0, kApiKeyShownPrefix), "enterprise", now, {}}, std::move(done));
+        db.CreateAccount(
+            {"bench@example.com", HashApiKey(key), key.substr(0, kApiKeyShownPrefix), "enterprise", now, {}},
+            std::move(done));
     });
     if (!account) return 1;
     std::mt19937 rng(1);
@@ -119,7 +133,8 @@ int main(int argc, char** argv) {
             r.window_end = end;
             r.samples = 6;
             for (int g = 0; g < kGpusPerHost; ++g) r.gpus.push_back(Gpu(h, g, end, rng));
-            db.IngestReport({account->id, std::move(r), std::nullopt, hours(24), end}, [](Result<store::IngestOutcome>) {});
+            db.IngestReport({account->id, std::move(r), std::nullopt, hours(24), end},
+                            [](Result<store::IngestOutcome>) {});
         }
         if (n % 4000 == 0) {  // let the writer drain now and then
             (void)store::Wait<store::Account>([&](store::Callback<store::Account> done) {

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <limits>
 #include <cstdlib>
+#include <limits>
 #include <string_view>
 
 #include <boost/json/value.hpp>

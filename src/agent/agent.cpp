@@ -27,7 +27,12 @@ std::string Seconds(std::chrono::milliseconds d) {
 
 Agent::Agent(const AgentConfig& config, GpuSource& source, const PriceCatalog& catalog, AgentIdentity identity,
              Spool* spool, Uploader* uploader)
-    : config_(config), source_(source), catalog_(catalog), identity_(std::move(identity)), spool_(spool), uploader_(uploader) {}
+    : config_(config),
+      source_(source),
+      catalog_(catalog),
+      identity_(std::move(identity)),
+      spool_(spool),
+      uploader_(uploader) {}
 
 void Agent::Stop() {
     std::lock_guard lock(mu_);
@@ -76,7 +81,8 @@ void Agent::Emit(const WindowReport& window) {
         return;
     }
     if (spool_ == nullptr) {  // --dry-run
-        const std::string body = BuildReportJson(window, Context(window, ReportId(identity_.agent_id, ++dry_run_sequence_)));
+        const std::string body =
+            BuildReportJson(window, Context(window, ReportId(identity_.agent_id, ++dry_run_sequence_)));
         std::fwrite(body.data(), 1, body.size(), stdout);
         std::fputc('\n', stdout);
         std::fflush(stdout);
@@ -181,15 +187,17 @@ void Agent::DeliveryLoop() {
                 if (auto r = spool_->Ack(report.sequence); !r) spdlog::error("{}", r.error().message);
                 break;
             case Outcome::kStop:
-                spdlog::error("the server refused this agent ({} {}): check GPU_OPTIMIZER_API_KEY and "
-                              "GPU_OPTIMIZER_SERVER_URL ({}); {} report(s) stay in {} and go out once it accepts them",
-                              a.status, a.message, uploader_->endpoint(), spool_->Pending(), config_.spool_dir);
+                spdlog::error(
+                    "the server refused this agent ({} {}): check GPU_OPTIMIZER_API_KEY and "
+                    "GPU_OPTIMIZER_SERVER_URL ({}); {} report(s) stay in {} and go out once it accepts them",
+                    a.status, a.message, uploader_->endpoint(), spool_->Pending(), config_.spool_dir);
                 exit_code_ = kExitRefused;
                 Stop();
                 return;
             case Outcome::kRetry: {
-                const auto delay = a.retry_after ? std::chrono::duration_cast<std::chrono::milliseconds>(*a.retry_after)
-                                                 : Backoff(failures, config_.retry_initial, config_.retry_max, unit(random));
+                const auto delay = a.retry_after
+                                       ? std::chrono::duration_cast<std::chrono::milliseconds>(*a.retry_after)
+                                       : Backoff(failures, config_.retry_initial, config_.retry_max, unit(random));
                 ++failures;
                 spdlog::warn("report {} not delivered ({}{}); retrying in {}; {} report(s) waiting", id,
                              a.status ? std::to_string(a.status) + " " : std::string(), a.message, Seconds(delay),
@@ -223,10 +231,12 @@ Result<std::string> Agent::Once(GpuSource& source, const AgentConfig& config, co
     WindowAggregator aggregator(WindowRules{config.idle_threshold_percent, 100, 64});
     aggregator.Add(*samples);
     // The sample stands for the interval that ends now, as each sample of a running agent does.
-    const auto span = std::chrono::duration_cast<std::chrono::seconds>(std::max(config.interval, std::chrono::milliseconds(1000)));
+    const auto span =
+        std::chrono::duration_cast<std::chrono::seconds>(std::max(config.interval, std::chrono::milliseconds(1000)));
     const WindowReport window = aggregator.Close(now - span, now);
     Agent agent(config, source, catalog, identity, nullptr, nullptr);
-    return BuildReportJson(window, agent.Context(window, identity.agent_id + ":once-" + std::to_string(UnixSeconds(now))));
+    return BuildReportJson(window,
+                           agent.Context(window, identity.agent_id + ":once-" + std::to_string(UnixSeconds(now))));
 }
 
 }  // namespace gpuopt::agent

@@ -23,10 +23,10 @@ namespace gpuopt::agent {
 
 // Exit codes of gpuopt-agent.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;      // the spool cannot be written, or another run-time failure
-inline constexpr int kExitBadSetting = 2;   // a setting is malformed or missing (no key)
-inline constexpr int kExitNoGpu = 3;        // no GPU source could be opened, or it sees no GPU
-inline constexpr int kExitRefused = 4;      // the server refused the agent (wrong key or address)
+inline constexpr int kExitFailure = 1;     // the spool cannot be written, or another run-time failure
+inline constexpr int kExitBadSetting = 2;  // a setting is malformed or missing (no key)
+inline constexpr int kExitNoGpu = 3;       // no GPU source could be opened, or it sees no GPU
+inline constexpr int kExitRefused = 4;     // the server refused the agent (wrong key or address)
 
 struct AgentIdentity {
     std::string agent_id;

@@ -99,7 +99,8 @@ Result<AgentConfig> BuildAgentConfig(const std::map<std::string, std::string>& v
                                      const std::vector<std::string>& from_file) {
     AgentConfig c;
     for (const auto& name : from_file) {
-        const bool known = std::any_of(AgentSettings().begin(), AgentSettings().end(), [&](const auto& s) { return s.first == name; });
+        const bool known =
+            std::any_of(AgentSettings().begin(), AgentSettings().end(), [&](const auto& s) { return s.first == name; });
         if (!known) return Bad(name, "is not a setting of gpuopt-agent (see --help-settings)");
         if (name == "GPU_OPTIMIZER_API_KEY") return Bad(name, "may come only from the environment, not from a file");
     }
@@ -114,8 +115,8 @@ Result<AgentConfig> BuildAgentConfig(const std::map<std::string, std::string>& v
         if (!v) return {};
         auto d = ParseDuration(*v);
         if (!d || *d < lo || *d > hi) {
-            return Bad(name, "must be a duration such as 10s, 500ms or 2m, between " + std::to_string(lo.count()) + " ms and " +
-                                 std::to_string(hi.count() / 1000) + " s");
+            return Bad(name, "must be a duration such as 10s, 500ms or 2m, between " + std::to_string(lo.count()) +
+                                 " ms and " + std::to_string(hi.count() / 1000) + " s");
         }
         out = *d;
         return {};
@@ -129,8 +130,10 @@ Result<AgentConfig> BuildAgentConfig(const std::map<std::string, std::string>& v
         c.server_url = *v;
     }
     using std::chrono::milliseconds;
-    if (auto r = duration("GPU_OPTIMIZER_INTERVAL", c.interval, milliseconds(1), std::chrono::hours(1)); !r) return r.error();
-    if (auto r = duration("GPU_OPTIMIZER_WINDOW", c.window, milliseconds(1), std::chrono::hours(24)); !r) return r.error();
+    if (auto r = duration("GPU_OPTIMIZER_INTERVAL", c.interval, milliseconds(1), std::chrono::hours(1)); !r)
+        return r.error();
+    if (auto r = duration("GPU_OPTIMIZER_WINDOW", c.window, milliseconds(1), std::chrono::hours(24)); !r)
+        return r.error();
     if (c.window < c.interval) return Bad("GPU_OPTIMIZER_WINDOW", "must not be shorter than GPU_OPTIMIZER_INTERVAL");
     if (c.window.count() % c.interval.count() != 0) {
         return Bad("GPU_OPTIMIZER_WINDOW", "must be a whole multiple of GPU_OPTIMIZER_INTERVAL");
@@ -138,19 +141,23 @@ Result<AgentConfig> BuildAgentConfig(const std::map<std::string, std::string>& v
     if (auto v = get("GPU_OPTIMIZER_SPOOL_DIR")) c.spool_dir = *v;
     if (auto v = get("GPU_OPTIMIZER_SPOOL_MAX_MB")) {
         auto n = Number(*v);
-        if (!n || *n < 1 || *n > 1024 * 1024) return Bad("GPU_OPTIMIZER_SPOOL_MAX_MB", "must be a number of MiB from 1 to 1048576");
+        if (!n || *n < 1 || *n > 1024 * 1024)
+            return Bad("GPU_OPTIMIZER_SPOOL_MAX_MB", "must be a number of MiB from 1 to 1048576");
         c.spool_max_bytes = static_cast<uint64_t>(*n * 1024 * 1024);
     }
     {
         milliseconds age = std::chrono::duration_cast<milliseconds>(c.spool_max_age);
-        if (auto r = duration("GPU_OPTIMIZER_SPOOL_MAX_AGE", age, std::chrono::minutes(1), std::chrono::hours(24 * 365)); !r) {
+        if (auto r =
+                duration("GPU_OPTIMIZER_SPOOL_MAX_AGE", age, std::chrono::minutes(1), std::chrono::hours(24 * 365));
+            !r) {
             return r.error();
         }
         c.spool_max_age = std::chrono::duration_cast<std::chrono::seconds>(age);
     }
     if (auto v = get("GPU_OPTIMIZER_COST_PER_HOUR")) {
         auto n = Number(*v);
-        if (!n || *n < 0 || *n > 1000) return Bad("GPU_OPTIMIZER_COST_PER_HOUR", "must be a price from 0 to 1000 (USD per GPU-hour)");
+        if (!n || *n < 0 || *n > 1000)
+            return Bad("GPU_OPTIMIZER_COST_PER_HOUR", "must be a price from 0 to 1000 (USD per GPU-hour)");
         c.cost_per_hour = *n;
     }
     if (auto v = get("GPU_OPTIMIZER_SOURCE")) {
@@ -193,22 +200,29 @@ Result<AgentConfig> BuildAgentConfig(const std::map<std::string, std::string>& v
             *field = *v;
         }
     }
-    if (auto r = duration("GPU_OPTIMIZER_METADATA_BUDGET", c.metadata.budget, milliseconds(10), std::chrono::seconds(10)); !r) {
+    if (auto r =
+            duration("GPU_OPTIMIZER_METADATA_BUDGET", c.metadata.budget, milliseconds(10), std::chrono::seconds(10));
+        !r) {
         return r.error();
     }
     if (auto v = get("GPU_OPTIMIZER_PRICE_CATALOG")) c.price_catalog = *v;
     if (auto v = get("GPU_OPTIMIZER_GPU_CATALOG")) c.gpu_catalog = *v;
     if (auto v = get("GPU_OPTIMIZER_IDLE_THRESHOLD")) {
         auto n = Number(*v);
-        if (!n || *n <= 0 || *n > 100) return Bad("GPU_OPTIMIZER_IDLE_THRESHOLD", "must be a percentage above 0, at most 100");
+        if (!n || *n <= 0 || *n > 100)
+            return Bad("GPU_OPTIMIZER_IDLE_THRESHOLD", "must be a percentage above 0, at most 100");
         c.idle_threshold_percent = *n;
     }
-    if (auto r = duration("GPU_OPTIMIZER_RETRY_INITIAL", c.retry_initial, milliseconds(1), std::chrono::minutes(10)); !r) {
+    if (auto r = duration("GPU_OPTIMIZER_RETRY_INITIAL", c.retry_initial, milliseconds(1), std::chrono::minutes(10));
+        !r) {
         return r.error();
     }
-    if (auto r = duration("GPU_OPTIMIZER_RETRY_MAX", c.retry_max, milliseconds(1), std::chrono::hours(24)); !r) return r.error();
-    if (c.retry_max < c.retry_initial) return Bad("GPU_OPTIMIZER_RETRY_MAX", "must not be shorter than GPU_OPTIMIZER_RETRY_INITIAL");
-    if (auto r = duration("GPU_OPTIMIZER_SHUTDOWN_GRACE", c.shutdown_grace, milliseconds(0), std::chrono::minutes(10)); !r) {
+    if (auto r = duration("GPU_OPTIMIZER_RETRY_MAX", c.retry_max, milliseconds(1), std::chrono::hours(24)); !r)
+        return r.error();
+    if (c.retry_max < c.retry_initial)
+        return Bad("GPU_OPTIMIZER_RETRY_MAX", "must not be shorter than GPU_OPTIMIZER_RETRY_INITIAL");
+    if (auto r = duration("GPU_OPTIMIZER_SHUTDOWN_GRACE", c.shutdown_grace, milliseconds(0), std::chrono::minutes(10));
+        !r) {
         return r.error();
     }
     if (auto v = get("GPU_OPTIMIZER_LOG_LEVEL")) c.log_level = *v;

@@ -33,7 +33,8 @@ size_t FindFlavor(char* data, size_t size, size_t count, void* out) {
     const size_t n = size * count;
     std::string line(data, n);
     for (auto& c : line) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (line.rfind("metadata-flavor:", 0) == 0 && line.find("google") != std::string::npos) *static_cast<bool*>(out) = true;
+    if (line.rfind("metadata-flavor:", 0) == 0 && line.find("google") != std::string::npos)
+        *static_cast<bool*>(out) = true;
     return n;
 }
 
@@ -100,7 +101,8 @@ std::optional<CloudInstance> Aws(const std::string& base, Clock::time_point dead
 }
 
 std::optional<CloudInstance> Gcp(const std::string& base, Clock::time_point deadline) {
-    auto type = Request(base + "/computeMetadata/v1/instance/machine-type", "GET", {"Metadata-Flavor: Google"}, deadline);
+    auto type =
+        Request(base + "/computeMetadata/v1/instance/machine-type", "GET", {"Metadata-Flavor: Google"}, deadline);
     if (!type || type->status != 200 || !type->google_flavor) return std::nullopt;
     const std::string machine = type->body.substr(type->body.rfind('/') + 1);  // projects/N/machineTypes/a2-highgpu-1g
     if (!Plausible(machine)) return std::nullopt;
@@ -123,7 +125,8 @@ std::optional<CloudInstance> Azure(const std::string& base, Clock::time_point de
     const auto* size = o.if_contains("vmSize");
     if (size == nullptr || !size->is_string() || !Plausible(std::string(size->get_string()))) return std::nullopt;
     CloudInstance c{"azure", std::string(size->get_string()), ""};
-    if (const auto* loc = o.if_contains("location"); loc && loc->is_string() && Plausible(std::string(loc->get_string()))) {
+    if (const auto* loc = o.if_contains("location");
+        loc && loc->is_string() && Plausible(std::string(loc->get_string()))) {
         c.region = std::string(loc->get_string());
     }
     return c;

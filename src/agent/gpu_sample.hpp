@@ -11,16 +11,16 @@ namespace gpuopt::agent {
 
 struct GpuProcess {
     uint32_t pid = 0;
-    std::string name;                  // from /proc/<pid>/comm; empty when not visible (containers)
-    std::optional<double> used_mib;    // GPU memory the process holds
+    std::string name;                // from /proc/<pid>/comm; empty when not visible (containers)
+    std::optional<double> used_mib;  // GPU memory the process holds
 };
 
 struct GpuSample {
     unsigned index = 0;
     std::string uuid;
     std::string name;
-    std::optional<double> util_gpu;      // percent of time a kernel ran
-    std::optional<double> util_mem;      // percent of time memory was read or written
+    std::optional<double> util_gpu;  // percent of time a kernel ran
+    std::optional<double> util_mem;  // percent of time memory was read or written
     std::optional<double> mem_used_mib;
     std::optional<double> mem_total_mib;
     std::optional<double> temperature_c;

@@ -3,11 +3,11 @@
 //                [--simulate FILE [--simulate-host NAME]] [--once | --dry-run] [--count N] [--config FILE]
 // Exit codes: 0 stopped normally, 1 run-time failure, 2 bad setting or no API key, 3 no GPU,
 // 4 the server refused the agent (key or address). See deploy/gpuopt-agent.service.
-#include <CLI/CLI.hpp>
 #include <curl/curl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <atomic>
 #include <cstdlib>
@@ -56,8 +56,10 @@ Result<std::string> AgentId(const std::string& dir, const std::string& hostname,
     }
     std::string base;
     for (char c : hostname) {
-        if (std::isalnum(static_cast<unsigned char>(c))) base += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        else if ((c == '-' || c == '.' || c == '_') && !base.empty() && base.back() != '-') base += '-';
+        if (std::isalnum(static_cast<unsigned char>(c)))
+            base += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        else if ((c == '-' || c == '.' || c == '_') && !base.empty() && base.back() != '-')
+            base += '-';
         if (base.size() >= 40) break;
     }
     if (base.empty()) base = "host";
@@ -84,19 +86,21 @@ Result<std::unique_ptr<GpuSource>> OpenSource(const AgentConfig& c, std::string&
         if (!c.simulate_host.empty()) {
             const SimulatedHost* h = scenario->FindHost(c.simulate_host);
             if (h == nullptr) {
-                return Error::Validation("GPU_OPTIMIZER_SIMULATE_HOST", "'" + c.simulate_host + "' is not a host of " + c.simulate_file);
+                return Error::Validation("GPU_OPTIMIZER_SIMULATE_HOST",
+                                         "'" + c.simulate_host + "' is not a host of " + c.simulate_file);
             }
             which = static_cast<size_t>(h - scenario->hosts.data());
         }
         if (c.hostname.empty()) hostname = scenario->hosts[which].hostname;
-        return std::unique_ptr<GpuSource>(
-            new SimulatedSource(scenario->hosts[which], static_cast<unsigned>(which), std::chrono::system_clock::now()));
+        return std::unique_ptr<GpuSource>(new SimulatedSource(scenario->hosts[which], static_cast<unsigned>(which),
+                                                              std::chrono::system_clock::now()));
     }
     std::string why;
     if (c.source == "auto" || c.source == "nvml") {
         auto nvml = NvmlSource::Open(c.nvml_library);
         if (nvml) {
-            if ((*nvml)->device_count() == 0) return Error{ErrorCode::kNotFound, "NVML works but sees no GPU on this host", {}};
+            if ((*nvml)->device_count() == 0)
+                return Error{ErrorCode::kNotFound, "NVML works but sees no GPU on this host", {}};
             return std::unique_ptr<GpuSource>(std::move(*nvml));
         }
         why = nvml.error().message;
@@ -111,12 +115,14 @@ Result<std::unique_ptr<GpuSource>> OpenSource(const AgentConfig& c, std::string&
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App cli{"gpuopt-agent: samples this host's GPUs and reports them to a GPUOptimizer server.\n"
-                 "Settings also come from the environment (GPU_OPTIMIZER_*, see --help-settings)."};
+    CLI::App cli{
+        "gpuopt-agent: samples this host's GPUs and reports them to a GPUOptimizer server.\n"
+        "Settings also come from the environment (GPU_OPTIMIZER_*, see --help-settings)."};
     cli.set_version_flag("--version", std::string("gpuopt-agent ") + GPUOPT_VERSION);
     std::map<std::string, std::string> flags;
     auto setting = [&](const std::string& flag, const std::string& name, const std::string& help) {
-        cli.add_option_function<std::string>(flag, [&flags, name](const std::string& v) { flags[name] = v; }, help);
+        cli.add_option_function<std::string>(
+            flag, [&flags, name](const std::string& v) { flags[name] = v; }, help);
     };
     std::string config_file;
     bool once = false, dry_run = false, no_cloud = false, help_settings = false;
@@ -171,7 +177,8 @@ int main(int argc, char** argv) {
     config.once = once;
     config.dry_run = dry_run;
     config.count = count;
-    if (auto r = InitLogging(config.log_level); !r) return BadSetting(Error::Validation("GPU_OPTIMIZER_LOG_LEVEL", r.error().message));
+    if (auto r = InitLogging(config.log_level); !r)
+        return BadSetting(Error::Validation("GPU_OPTIMIZER_LOG_LEVEL", r.error().message));
     if (!config.once && !config.dry_run && config.api_key.empty()) {
         std::cerr << "gpuopt-agent: GPU_OPTIMIZER_API_KEY is not set. Sign up at your server (" << config.server_url
                   << ") to get a key, then run with GPU_OPTIMIZER_API_KEY=gopt_... in the environment.\n";
@@ -206,7 +213,8 @@ int main(int argc, char** argv) {
     } else if (config.cloud_detect && config.source != "simulated") {
         const auto start = std::chrono::steady_clock::now();
         identity.cloud = DetectCloud(config.metadata);
-        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+        const auto ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
         if (identity.cloud) {
             spdlog::info("cloud: {} {} {} (found in {} ms)", identity.cloud->provider, identity.cloud->instance_type,
                          identity.cloud->region, ms);
@@ -220,7 +228,8 @@ int main(int argc, char** argv) {
         std::error_code ec;
         std::filesystem::create_directories(config.spool_dir, ec);
         if (ec) {
-            std::cerr << "gpuopt-agent: cannot create the spool directory " << config.spool_dir << ": " << ec.message() << "\n";
+            std::cerr << "gpuopt-agent: cannot create the spool directory " << config.spool_dir << ": " << ec.message()
+                      << "\n";
             return kExitFailure;
         }
     }

@@ -11,7 +11,7 @@
 namespace gpuopt::agent {
 
 struct CloudInstance {
-    std::string provider;       // "aws", "gcp", "azure", or as configured
+    std::string provider;  // "aws", "gcp", "azure", or as configured
     std::string instance_type;
     std::string region;
 };

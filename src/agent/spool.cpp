@@ -83,8 +83,10 @@ Spool::~Spool() {
 Result<std::unique_ptr<Spool>> Spool::Open(SpoolOptions options) {
     std::error_code ec;
     fs::create_directories(options.dir, ec);
-    if (ec) return Error{ErrorCode::kInternal, "spool: cannot create " + options.dir.string() + ": " + ec.message(), {}};
-    if (options.max_bytes < 2 * options.segment_bytes) options.segment_bytes = std::max<uint64_t>(options.max_bytes / 4, 4096);
+    if (ec)
+        return Error{ErrorCode::kInternal, "spool: cannot create " + options.dir.string() + ": " + ec.message(), {}};
+    if (options.max_bytes < 2 * options.segment_bytes)
+        options.segment_bytes = std::max<uint64_t>(options.max_bytes / 4, 4096);
     std::unique_ptr<Spool> spool(new Spool(std::move(options)));
     if (auto r = spool->Load(); !r) return r.error();
     return spool;
@@ -100,7 +102,8 @@ Result<void> Spool::Load() {
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(options_.dir, ec)) {
         const std::string name = entry.path().filename().string();
-        if (name.rfind("seg-", 0) == 0 && name.size() > 8 && name.substr(name.size() - 4) == ".log") files.push_back(entry.path());
+        if (name.rfind("seg-", 0) == 0 && name.size() > 8 && name.substr(name.size() - 4) == ".log")
+            files.push_back(entry.path());
     }
     if (ec) return Error{ErrorCode::kInternal, "spool: cannot list " + options_.dir.string() + ": " + ec.message(), {}};
     std::sort(files.begin(), files.end());
@@ -122,12 +125,13 @@ Result<void> Spool::Load() {
                 sequence = GetU64(bytes + offset + 8);
                 created = static_cast<int64_t>(GetU64(bytes + offset + 16));
                 // Sequences only grow; anything else is not a record this spool wrote.
-                good = length <= kMaxPayload && offset + kHeaderSize + length <= data.size() && sequence > previous &&
-                       GetU32(bytes + offset + 24) == RecordCrc(sequence, created, bytes + offset + kHeaderSize, length);
+                good =
+                    length <= kMaxPayload && offset + kHeaderSize + length <= data.size() && sequence > previous &&
+                    GetU32(bytes + offset + 24) == RecordCrc(sequence, created, bytes + offset + kHeaderSize, length);
             }
             if (!good) {
-                spdlog::warn("spool: {} ends in a torn or damaged record at byte {} ({} bytes cut off)", path.string(), offset,
-                             data.size() - offset);
+                spdlog::warn("spool: {} ends in a torn or damaged record at byte {} ({} bytes cut off)", path.string(),
+                             offset, data.size() - offset);
                 fs::resize_file(path, offset, ec);
                 break;
             }
@@ -189,7 +193,9 @@ void Spool::DropOldestSegment() {
 Result<void> Spool::Append(uint64_t sequence, int64_t created_unix, const std::string& body) {
     std::lock_guard lock(mu_);
     if (sequence <= highest_) {
-        return Error{ErrorCode::kInternal, "spool: sequence " + std::to_string(sequence) + " is not above " + std::to_string(highest_), {}};
+        return Error{ErrorCode::kInternal,
+                     "spool: sequence " + std::to_string(sequence) + " is not above " + std::to_string(highest_),
+                     {}};
     }
     if (body.size() > kMaxPayload) return Error{ErrorCode::kInternal, "spool: report too large", {}};
     const uint64_t size = kHeaderSize + body.size();
@@ -231,7 +237,8 @@ Result<void> Spool::Append(uint64_t sequence, int64_t created_unix, const std::s
         if (n <= 0) {
             Error e = IoError("write " + seg.path.string());
             // Leave no half record behind for the next append to follow.
-            if (::ftruncate(append_fd_, static_cast<off_t>(seg.bytes)) != 0) spdlog::error("spool: cannot undo a failed write");
+            if (::ftruncate(append_fd_, static_cast<off_t>(seg.bytes)) != 0)
+                spdlog::error("spool: cannot undo a failed write");
             return e;
         }
         written += static_cast<size_t>(n);
@@ -269,7 +276,8 @@ Result<std::optional<SpooledReport>> Spool::Oldest(int64_t now_unix) {
     }
     if (expired > 0) {
         dropped_ += expired;
-        spdlog::warn("spool: dropped {} report(s) older than {} s ({} so far)", expired, options_.max_age.count(), dropped_);
+        spdlog::warn("spool: dropped {} report(s) older than {} s ({} so far)", expired, options_.max_age.count(),
+                     dropped_);
     }
     if (acked_ != acked_before) {
         if (auto r = WriteCursor(acked_); !r) return r.error();

@@ -16,7 +16,8 @@ namespace {
 
 std::string_view Trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) s.remove_suffix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+        s.remove_suffix(1);
     return s;
 }
 
@@ -26,11 +27,13 @@ std::string ServerMessage(std::string_view body) {
     if (parsed && parsed->is_object()) {
         const auto& o = parsed->get_object();
         std::string out;
-        if (const auto* code = o.if_contains("code"); code && code->is_string()) out += std::string(code->get_string()) + ": ";
+        if (const auto* code = o.if_contains("code"); code && code->is_string())
+            out += std::string(code->get_string()) + ": ";
         if (const auto* msg = o.if_contains("message"); msg && msg->is_string()) out += std::string(msg->get_string());
         if (const auto* details = o.if_contains("details"); details && details->is_object()) {
             for (const auto& kv : details->get_object()) {
-                if (kv.value().is_string()) out += " (" + std::string(kv.key()) + " " + std::string(kv.value().get_string()) + ")";
+                if (kv.value().is_string())
+                    out += " (" + std::string(kv.key()) + " " + std::string(kv.value().get_string()) + ")";
             }
         }
         if (!out.empty()) return out;
@@ -103,7 +106,8 @@ Attempt Classify(long status, std::string_view body, std::string_view retry_afte
         a.outcome = Outcome::kDelivered;
         auto parsed = ParseJson(body.substr(0, 64 * 1024));
         if (parsed && parsed->is_object()) {
-            if (const auto* d = parsed->get_object().if_contains("duplicate"); d && d->is_bool()) a.duplicate = d->get_bool();
+            if (const auto* d = parsed->get_object().if_contains("duplicate"); d && d->is_bool())
+                a.duplicate = d->get_bool();
         }
         return a;
     }
@@ -160,7 +164,8 @@ Attempt Uploader::Send(const std::string& body) {
     curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, error);
     const CURLcode rc = curl_easy_perform(curl_);
     if (rc != CURLE_OK) {
-        return Classify(0, {}, {}, error[0] != '\0' ? std::string(error) : curl_easy_strerror(rc), std::chrono::system_clock::now());
+        return Classify(0, {}, {}, error[0] != '\0' ? std::string(error) : curl_easy_strerror(rc),
+                        std::chrono::system_clock::now());
     }
     long status = 0;
     curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status);

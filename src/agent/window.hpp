@@ -38,8 +38,8 @@ struct GpuWindowStats {
     std::optional<double> temperature;  // latest
     int power_samples = 0;
     double power_sum = 0;
-    std::optional<double> power_limit;   // latest
-    std::optional<double> sm_clock;      // latest
+    std::optional<double> power_limit;  // latest
+    std::optional<double> sm_clock;     // latest
     bool processes_known = false;
     std::map<uint32_t, GpuProcess> processes;  // by pid, with the most memory each held
 

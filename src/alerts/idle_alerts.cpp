@@ -18,7 +18,8 @@ std::string Minutes(std::chrono::seconds s) { return std::to_string(s.count() / 
 
 }  // namespace
 
-std::string AlertText(const store::StoredWindow& w, SysSeconds idle_since, SysSeconds now, const std::string& base_url) {
+std::string AlertText(const store::StoredWindow& w, SysSeconds idle_since, SysSeconds now,
+                      const std::string& base_url) {
     char money[32];
     std::snprintf(money, sizeof money, "$%.2f/h", w.cost_per_hour);
     std::string text = "GPU " + std::to_string(w.gpu_index) + " (" + w.name + ") on " + w.host + " has been idle for " +
@@ -55,7 +56,8 @@ Result<AlertRunResult> RunIdleAlerts(store::Store& db, const Config& config, Sys
             const analysis::Slice& last = history.slices.back();
             if (open_it != open_by_gpu.end()) {
                 if (last.IdleShare() < 0.5) {  // busy again: the next idle stretch may alert
-                    auto closed = store::Wait<void>([&](store::Callback<void> done) { db.CloseAlert(open_it->second.id, now, std::move(done)); });
+                    auto closed = store::Wait<void>(
+                        [&](store::Callback<void> done) { db.CloseAlert(open_it->second.id, now, std::move(done)); });
                     if (!closed) return closed.error();
                     ++result.closed;
                 }
@@ -68,7 +70,8 @@ Result<AlertRunResult> RunIdleAlerts(store::Store& db, const Config& config, Sys
             alert.idle_since = *since;
             alert.opened_at = now;
             alert.message = AlertText(*latest[history.gpu_key], *since, now, config.base_url);
-            auto opened = store::Wait<store::Alert>([&](store::Callback<store::Alert> done) { db.OpenAlert(alert, std::move(done)); });
+            auto opened = store::Wait<store::Alert>(
+                [&](store::Callback<store::Alert> done) { db.OpenAlert(alert, std::move(done)); });
             if (!opened) {
                 if (opened.error().code == ErrorCode::kAlreadyExists) continue;  // another run opened it
                 return opened.error();
@@ -88,13 +91,15 @@ Result<AlertRunResult> RunIdleAlerts(store::Store& db, const Config& config, Sys
         std::string error = "alerts are off for the account";
         const bool ok = url != urls.end() && send(url->second, alert.message, error);
         const int attempts = alert.attempts + 1;
-        std::string delivery = ok ? "delivered" : (attempts >= kMaxAttempts || url == urls.end() ? "failed" : "pending");
+        std::string delivery =
+            ok ? "delivered" : (attempts >= kMaxAttempts || url == urls.end() ? "failed" : "pending");
         std::optional<SysSeconds> next;
         if (delivery == "pending") next = now + std::chrono::minutes(1 << std::min(attempts - 1, 10));
         if (ok) {
             ++result.delivered;
         } else {
-            spdlog::warn("alert {}: delivery {} failed ({}){}", alert.id, attempts, error, delivery == "failed" ? "; giving up" : "");
+            spdlog::warn("alert {}: delivery {} failed ({}){}", alert.id, attempts, error,
+                         delivery == "failed" ? "; giving up" : "");
             if (delivery == "failed") ++result.failed;
         }
         auto recorded = store::Wait<void>([&](store::Callback<void> done) {

@@ -27,6 +27,7 @@ using Sender = std::function<bool(const std::string& url, const std::string& tex
 Result<AlertRunResult> RunIdleAlerts(store::Store& db, const Config& config, SysSeconds now, const Sender& send);
 
 // The message of an alert for people.
-std::string AlertText(const store::StoredWindow& latest, SysSeconds idle_since, SysSeconds now, const std::string& base_url);
+std::string AlertText(const store::StoredWindow& latest, SysSeconds idle_since, SysSeconds now,
+                      const std::string& base_url);
 
 }  // namespace gpuopt::alerts

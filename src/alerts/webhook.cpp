@@ -23,14 +23,17 @@ size_t Discard(char*, size_t size, size_t count, void*) { return size * count; }
 Result<void> ValidateWebhookUrl(std::string_view url, bool allow_private) {
     if (url.size() > 500) return Error::Validation("webhook_url", "must be at most 500 characters");
     auto u = boost::urls::parse_absolute_uri(url);
-    if (!u || !u->has_authority() || u->host().empty()) return Error::Validation("webhook_url", "must be an absolute URL");
+    if (!u || !u->has_authority() || u->host().empty())
+        return Error::Validation("webhook_url", "must be an absolute URL");
     if (u->scheme() != "https" && !(allow_private && u->scheme() == "http")) {
         return Error::Validation("webhook_url", "must be an https:// URL");
     }
     if (u->has_userinfo()) return Error::Validation("webhook_url", "must not carry a user name or password");
-    if (!allow_private && (u->host_type() == boost::urls::host_type::ipv4 || u->host_type() == boost::urls::host_type::ipv6)) {
+    if (!allow_private &&
+        (u->host_type() == boost::urls::host_type::ipv4 || u->host_type() == boost::urls::host_type::ipv6)) {
         std::string ip(u->host_address());
-        if (IsPrivateAddress(ip)) return Error::Validation("webhook_url", "must not point at a private or local address");
+        if (IsPrivateAddress(ip))
+            return Error::Validation("webhook_url", "must not point at a private or local address");
     }
     return {};
 }
@@ -42,8 +45,9 @@ bool IsPrivateAddress(std::string_view text) {
     if (inet_pton(AF_INET, ip.c_str(), &v4) == 1) {
         const uint32_t a = ntohl(v4.s_addr);
         auto in = [&](uint32_t net, int bits) { return (a >> (32 - bits)) == (net >> (32 - bits)); };
-        return in(0x00000000, 8) || in(0x0A000000, 8) || in(0x7F000000, 8) || in(0xA9FE0000, 16) || in(0xAC100000, 12) ||
-               in(0xC0A80000, 16) || in(0x64400000, 10) || in(0xC0000000, 24) || in(0xC6120000, 15) || a >= 0xE0000000;
+        return in(0x00000000, 8) || in(0x0A000000, 8) || in(0x7F000000, 8) || in(0xA9FE0000, 16) ||
+               in(0xAC100000, 12) || in(0xC0A80000, 16) || in(0x64400000, 10) || in(0xC0000000, 24) ||
+               in(0xC6120000, 15) || a >= 0xE0000000;
     }
     in6_addr v6{};
     if (inet_pton(AF_INET6, ip.c_str(), &v6) == 1) {
@@ -51,11 +55,11 @@ bool IsPrivateAddress(std::string_view text) {
         static const unsigned char kLoopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
         static const unsigned char kAny[16] = {};
         if (std::memcmp(b, kLoopback, 16) == 0 || std::memcmp(b, kAny, 16) == 0) return true;
-        if ((b[0] & 0xFE) == 0xFC) return true;                        // fc00::/7 unique local
-        if (b[0] == 0xFE && (b[1] & 0xC0) == 0x80) return true;        // fe80::/10 link local
-        if (b[0] == 0xFF) return true;                                 // multicast
+        if ((b[0] & 0xFE) == 0xFC) return true;                  // fc00::/7 unique local
+        if (b[0] == 0xFE && (b[1] & 0xC0) == 0x80) return true;  // fe80::/10 link local
+        if (b[0] == 0xFF) return true;                           // multicast
         static const unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
-        if (std::memcmp(b, kMapped, 12) == 0) {                        // ::ffff:a.b.c.d
+        if (std::memcmp(b, kMapped, 12) == 0) {  // ::ffff:a.b.c.d
             char v4text[INET_ADDRSTRLEN];
             inet_ntop(AF_INET, b + 12, v4text, sizeof v4text);
             return IsPrivateAddress(v4text);
@@ -88,8 +92,9 @@ WebhookResult PostToWebhook(const std::string& url, const std::string& text, boo
         std::string first;
         for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
             char text_ip[INET6_ADDRSTRLEN] = {};
-            const void* addr = a->ai_family == AF_INET ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
-                                                       : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
+            const void* addr = a->ai_family == AF_INET
+                                   ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
+                                   : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
             inet_ntop(a->ai_family, addr, text_ip, sizeof text_ip);
             if (IsPrivateAddress(text_ip)) {
                 result.error = host + " resolves to a private address";

@@ -22,8 +22,8 @@ bool IsPrivateAddress(std::string_view ip);
 
 struct WebhookResult {
     bool delivered = false;
-    long status = 0;      // HTTP status, 0 when no answer
-    std::string error;    // why not, for the log
+    long status = 0;    // HTTP status, 0 when no answer
+    std::string error;  // why not, for the log
 };
 
 // Posts {"text": text} to `url`. Thread-safe (one libcurl handle per call).

@@ -1,6 +1,5 @@
 #include "analysis/history.hpp"
 
-
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -171,8 +170,10 @@ std::vector<GpuHistory> Group(const std::vector<Row>& rows, ToSlice to_slice) {
         h.uuid = r.uuid;
         h.name = r.name;
         h.gpu_index = r.gpu_index;
-        if (!std::is_sorted(h.slices.begin(), h.slices.end(), [](const Slice& a, const Slice& b) { return a.end < b.end; })) {
-            std::stable_sort(h.slices.begin(), h.slices.end(), [](const Slice& a, const Slice& b) { return a.end < b.end; });
+        if (!std::is_sorted(h.slices.begin(), h.slices.end(),
+                            [](const Slice& a, const Slice& b) { return a.end < b.end; })) {
+            std::stable_sort(h.slices.begin(), h.slices.end(),
+                             [](const Slice& a, const Slice& b) { return a.end < b.end; });
         }
     }
     std::sort(out.begin(), out.end(), [](const GpuHistory& a, const GpuHistory& b) {
@@ -204,7 +205,8 @@ std::vector<GpuHistory> Histories(const store::Store::RolledHistory& rolled, con
     for (const auto& h : rolled.hours) out[h.gpu].slices.push_back(HourSlice(h));
     // The windows past the roll-up's watermark (recent, few) join their GPU's hour.
     for (auto& extra : Histories(RollUp(rolled.unmerged, rules))) {
-        auto gpu = std::find_if(out.begin(), out.end(), [&](const GpuHistory& g) { return g.gpu_key == extra.gpu_key; });
+        auto gpu =
+            std::find_if(out.begin(), out.end(), [&](const GpuHistory& g) { return g.gpu_key == extra.gpu_key; });
         if (gpu == out.end()) {
             out.push_back(std::move(extra));
             continue;
@@ -286,8 +288,8 @@ Totals Combine(const std::vector<Totals>& parts) {
     return t;
 }
 
-std::vector<HeldPeriod> IdleHeldPeriods(const std::vector<Slice>& slices, const Range& range, std::chrono::seconds max_gap,
-                                        double min_share) {
+std::vector<HeldPeriod> IdleHeldPeriods(const std::vector<Slice>& slices, const Range& range,
+                                        std::chrono::seconds max_gap, double min_share) {
     std::vector<HeldPeriod> out;
     std::optional<HeldPeriod> current;
     SysSeconds last_end{};

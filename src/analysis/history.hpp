@@ -85,8 +85,8 @@ struct Totals {
     double idle_hours = 0;
     double idle_held_hours = 0;
     double busy_hours = 0;
-    double util_avg = 0;       // weighted by reported time
-    double util_p95 = 0;       // of the slices' averages
+    double util_avg = 0;  // weighted by reported time
+    double util_p95 = 0;  // of the slices' averages
     double util_max = 0;
     double mem_used_max = 0;
     double mem_total = 0;
@@ -117,7 +117,8 @@ struct HeldPeriod {
 // Runs of consecutive slices (no reporting gap longer than `max_gap`) in which at least `min_share` of
 // the reported time was idle while holding memory.
 std::vector<HeldPeriod> IdleHeldPeriods(const std::vector<Slice>& slices, const Range& range,
-                                        std::chrono::seconds max_gap = std::chrono::seconds(180), double min_share = 0.5);
+                                        std::chrono::seconds max_gap = std::chrono::seconds(180),
+                                        double min_share = 0.5);
 
 // Since when a GPU has been idle without a break, judged from its latest slices: nullopt when its
 // latest slice is busy, or when it has not reported within `max_gap` of `now`. A reporting gap longer

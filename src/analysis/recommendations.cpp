@@ -79,8 +79,8 @@ const GpuModel* CheaperFit(const PriceCatalog& catalog, const GpuModel* current,
 
 }  // namespace
 
-std::vector<Recommendation> Recommend(const std::vector<GpuInput>& gpus, const Range& range, const RecommendRules& rules,
-                                      const PriceCatalog& catalog) {
+std::vector<Recommendation> Recommend(const std::vector<GpuInput>& gpus, const Range& range,
+                                      const RecommendRules& rules, const PriceCatalog& catalog) {
     std::vector<Recommendation> out;
     std::map<std::string, std::vector<const GpuInput*>> consolidation_candidates;  // by host
     for (const auto& g : gpus) {
@@ -114,9 +114,11 @@ std::vector<Recommendation> Recommend(const std::vector<GpuInput>& gpus, const R
             Recommendation r = base("release_idle_memory");
             const double scale = kHoursPerMonth / std::max(1.0, range.Hours());
             r.monthly_savings = t.idle_held_cost * scale * rules.recoverable_fraction;
-            r.summary = g.history.name + " on " + g.history.host + " sat idle for " + std::to_string(static_cast<int>(t.idle_held_hours)) +
-                        " h while a process kept up to " + std::to_string(static_cast<int>(t.mem_used_max)) +
-                        " MiB allocated: end the process (a forgotten notebook or server) so the GPU can be stopped or shared.";
+            r.summary =
+                g.history.name + " on " + g.history.host + " sat idle for " +
+                std::to_string(static_cast<int>(t.idle_held_hours)) + " h while a process kept up to " +
+                std::to_string(static_cast<int>(t.mem_used_max)) +
+                " MiB allocated: end the process (a forgotten notebook or server) so the GPU can be stopped or shared.";
             r.evidence = {{"idle_held_hours", Round(t.idle_held_hours, 2), "h"},
                           {"idle_hours", Round(t.idle_hours, 2), "h"},
                           {"mem_used_max", Round(t.mem_used_max, 0), "MiB"},
@@ -168,9 +170,9 @@ std::vector<Recommendation> Recommend(const std::vector<GpuInput>& gpus, const R
             1 - idle_share >= rules.committed_min_busy_share) {
             Recommendation r = base("committed_use");
             r.monthly_savings = t.cost_per_hour * kHoursPerMonth * rules.committed_discount;
-            r.summary = g.history.name + " on " + g.history.host + " ran " + Percent(t.Coverage()) + " of the time and was busy " +
-                        Percent(1 - idle_share) + " of it: committed-use pricing at " + Percent(rules.committed_discount) +
-                        " off saves " + Money(r.monthly_savings) + "/month.";
+            r.summary = g.history.name + " on " + g.history.host + " ran " + Percent(t.Coverage()) +
+                        " of the time and was busy " + Percent(1 - idle_share) + " of it: committed-use pricing at " +
+                        Percent(rules.committed_discount) + " off saves " + Money(r.monthly_savings) + "/month.";
             r.evidence = {{"coverage", Round(t.Coverage() * 100, 1), "%"},
                           {"busy_hours", Round(t.busy_hours, 2), "h"},
                           {"cost_per_hour", Round(t.cost_per_hour, 4), "USD/h"},
@@ -200,8 +202,8 @@ std::vector<Recommendation> Recommend(const std::vector<GpuInput>& gpus, const R
         r.target = host;
         r.monthly_savings = (n - needed) * (price_sum / n) * (monthly / n);
         r.summary = std::to_string(members.size()) + " lightly used GPUs on " + host + " (p95 utilization " +
-                    std::to_string(static_cast<int>(util_sum)) + "% together) fit on " + std::to_string(static_cast<int>(needed)) +
-                    " with MPS, MIG or time-slicing.";
+                    std::to_string(static_cast<int>(util_sum)) + "% together) fit on " +
+                    std::to_string(static_cast<int>(needed)) + " with MPS, MIG or time-slicing.";
         r.evidence = {{"gpus", n, "GPUs"},
                       {"gpus_needed", needed, "GPUs"},
                       {"util_p95_sum", Round(util_sum, 1), "%"},
@@ -211,8 +213,9 @@ std::vector<Recommendation> Recommend(const std::vector<GpuInput>& gpus, const R
     }
 
     for (auto& r : out) r.monthly_savings = Round(std::max(0.0, r.monthly_savings), 2);
-    std::stable_sort(out.begin(), out.end(),
-                     [](const Recommendation& a, const Recommendation& b) { return a.monthly_savings > b.monthly_savings; });
+    std::stable_sort(out.begin(), out.end(), [](const Recommendation& a, const Recommendation& b) {
+        return a.monthly_savings > b.monthly_savings;
+    });
     return out;
 }
 

@@ -26,15 +26,15 @@ namespace gpuopt::analysis {
 
 struct RecommendRules {
     double recoverable_fraction = 0.5;
-    double committed_discount = 0.3;     // discount of committed-use over on-demand pricing (an operator's figure)
-    double min_reported_hours = 24;      // less data than this: no recommendation
+    double committed_discount = 0.3;  // discount of committed-use over on-demand pricing (an operator's figure)
+    double min_reported_hours = 24;   // less data than this: no recommendation
     double stop_idle_share = 0.95;
     double auto_stop_idle_share = 0.25;
-    double held_share_of_idle = 0.5;     // release_idle_memory when this much of the idle time held memory
+    double held_share_of_idle = 0.5;  // release_idle_memory when this much of the idle time held memory
     double right_size_memory_headroom = 1.2;
-    double right_size_max_load = 0.8;    // of the smaller GPU's throughput, at the current p95 utilization
-    double consolidate_max_util = 40;    // p95 utilization of each GPU to consider
-    double consolidate_max_load = 0.8;   // of one GPU, after consolidation
+    double right_size_max_load = 0.8;   // of the smaller GPU's throughput, at the current p95 utilization
+    double consolidate_max_util = 40;   // p95 utilization of each GPU to consider
+    double consolidate_max_load = 0.8;  // of one GPU, after consolidation
     double committed_min_coverage = 0.95;
     double committed_min_busy_share = 0.8;
     double committed_min_range_hours = 24 * 7;
@@ -48,12 +48,12 @@ struct Evidence {
 
 struct Recommendation {
     std::string type;
-    std::string target;       // a GPU key ("host/uuid") or a host
-    std::string gpu_name;     // the GPU's model as reported (empty for hosts)
-    std::string summary;      // one sentence for people
+    std::string target;    // a GPU key ("host/uuid") or a host
+    std::string gpu_name;  // the GPU's model as reported (empty for hosts)
+    std::string summary;   // one sentence for people
     std::vector<Evidence> evidence;
     double monthly_savings = 0;
-    std::string confidence;   // "high", "medium" or "low"
+    std::string confidence;  // "high", "medium" or "low"
 };
 
 struct GpuInput {

@@ -68,19 +68,22 @@ http::Handler MakePutAlertsHandler(Services& s) {
         const unsigned version = ctx.request.version();
         auto parsed = ParseJson(ctx.request.body());
         if (!parsed) co_return http::ErrorResponse(parsed.error(), version);
-        if (!parsed->is_object()) co_return http::ErrorResponse(Error::Validation("body", "must be a JSON object"), version);
+        if (!parsed->is_object())
+            co_return http::ErrorResponse(Error::Validation("body", "must be a JSON object"), version);
         const auto& body = parsed->get_object();
         auto auth = AuthorizeCustomer(s, ctx, &body);
         if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
         const Caller& caller = std::get<Caller>(auth);
         if (!caller.plan->idle_alerts) {
-            co_return CallerError({ErrorCode::kForbidden, "Idle alerts come with the Professional and Enterprise plans", {}},
-                                  caller, version);
+            co_return CallerError(
+                {ErrorCode::kForbidden, "Idle alerts come with the Professional and Enterprise plans", {}}, caller,
+                version);
         }
         store::AlertSettings settings{caller.account.id, "", s.config.idle_alert_minutes, caller.account.tier};
         const auto* url = body.if_contains("webhook_url");
         if (url == nullptr || !url->is_string()) {
-            co_return CallerError(Error::Validation("webhook_url", "is required (an empty string turns alerts off)"), caller, version);
+            co_return CallerError(Error::Validation("webhook_url", "is required (an empty string turns alerts off)"),
+                                  caller, version);
         }
         settings.webhook_url = std::string(url->get_string());
         if (!settings.webhook_url.empty()) {
@@ -90,12 +93,15 @@ http::Handler MakePutAlertsHandler(Services& s) {
         }
         if (const auto* minutes = body.if_contains("idle_minutes"); minutes != nullptr && !minutes->is_null()) {
             if (!minutes->is_int64() || minutes->get_int64() < 5 || minutes->get_int64() > 24 * 60) {
-                co_return CallerError(Error::Validation("idle_minutes", "must be a whole number of minutes from 5 to 1440"),
-                                      caller, version);
+                co_return CallerError(
+                    Error::Validation("idle_minutes", "must be a whole number of minutes from 5 to 1440"), caller,
+                    version);
             }
             settings.idle_minutes = static_cast<int>(minutes->get_int64());
         }
-        auto write = [&](store::Callback<store::AlertSettings> done) { s.store.SetAlertSettings(settings, std::move(done)); };
+        auto write = [&](store::Callback<store::AlertSettings> done) {
+            s.store.SetAlertSettings(settings, std::move(done));
+        };
         auto saved = co_await http::AwaitCallback<store::AlertSettings>(std::move(write));
         if (!saved) co_return CallerError(saved.error(), caller, version);
         boost::json::object out = SettingsJson(*saved, s.config.idle_alert_minutes, true);

@@ -13,17 +13,23 @@ void RegisterRoutes(http::Router& router, Services& s) {
     router.Add(verb::get, "/api/plans", MakePlansHandler(s), {false, "Plans and prices from configuration"});
     router.Add(verb::get, "/api/gpus", MakeGpusHandler(s), {false, "The caller's GPUs and their current state"});
     router.Add(verb::get, "/api/usage", MakeUsageHandler(s), {false, "Utilization, memory and idle cost over time"});
-    router.Add(verb::get, "/api/savings", MakeSavingsHandler(s), {false, "Idle time, idle cost and recoverable savings"});
+    router.Add(verb::get, "/api/savings", MakeSavingsHandler(s),
+               {false, "Idle time, idle cost and recoverable savings"});
     router.Add(verb::get, "/api/recommendations", MakeRecommendationsHandler(s), {false, "Priced recommendations"});
     router.Add(verb::get, "/api/me/alerts", MakeGetAlertsHandler(s), {false, "Idle-alert settings and recent alerts"});
     router.Add(verb::put, "/api/me/alerts", MakePutAlertsHandler(s), {true, "Set the idle-alert webhook"});
-    router.Add(verb::get, "/metrics", MakeMetricsHandler(s), {false, "Prometheus metrics (operator token or loopback)"});
+    router.Add(verb::get, "/metrics", MakeMetricsHandler(s),
+               {false, "Prometheus metrics (operator token or loopback)"});
     router.Add(verb::post, "/api/upgrade", MakeUpgradeHandler(s), {true, "Start a checkout for a paid plan"});
-    router.Add(verb::get, "/api/payment/gateways", MakeGatewaysHandler(s), {false, "Payment gateways and their currencies"});
+    router.Add(verb::get, "/api/payment/gateways", MakeGatewaysHandler(s),
+               {false, "Payment gateways and their currencies"});
     router.Add(verb::get, "/api/me/payments", MakeMyPaymentsHandler(s), {false, "The caller's payments"});
-    router.Add(verb::get, "/payment/flutterwave/callback", MakeFlutterwaveCallbackHandler(s), {false, "The customer back from Flutterwave"});
-    router.Add(verb::post, "/payment/flutterwave/webhook", MakeFlutterwaveWebhookHandler(s), {true, "Flutterwave events (verif-hash)"});
-    router.Add(verb::post, "/payment/nowpayments/webhook", MakeNowPaymentsWebhookHandler(s), {true, "NOWPayments IPN (x-nowpayments-sig)"});
+    router.Add(verb::get, "/payment/flutterwave/callback", MakeFlutterwaveCallbackHandler(s),
+               {false, "The customer back from Flutterwave"});
+    router.Add(verb::post, "/payment/flutterwave/webhook", MakeFlutterwaveWebhookHandler(s),
+               {true, "Flutterwave events (verif-hash)"});
+    router.Add(verb::post, "/payment/nowpayments/webhook", MakeNowPaymentsWebhookHandler(s),
+               {true, "NOWPayments IPN (x-nowpayments-sig)"});
 }
 
 }  // namespace gpuopt::api

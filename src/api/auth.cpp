@@ -29,7 +29,8 @@ Result<store::Account> Authenticate(store::Store& store, const std::optional<std
     if (!IsWellFormedApiKey(*key)) return Error{ErrorCode::kInvalidApiKey, "Invalid API key", {}};
     auto account = store.FindAccountByKeyHash(HashApiKey(*key));
     if (!account) {
-        if (account.error().code == ErrorCode::kNotFound) return Error{ErrorCode::kInvalidApiKey, "Invalid API key", {}};
+        if (account.error().code == ErrorCode::kNotFound)
+            return Error{ErrorCode::kInvalidApiKey, "Invalid API key", {}};
         return account.error();
     }
     return account;
@@ -64,10 +65,11 @@ http::Response OkJson(const boost::json::object& body, unsigned version,
 }
 
 http::Response RateLimitedResponse(const http::RateDecision& decision, unsigned version) {
-    auto res = http::ErrorResponse(
-        {ErrorCode::kRateLimited,
-         "Rate limit exceeded; retry after " + std::to_string(decision.retry_after_seconds) + " s", {}},
-        version);
+    auto res =
+        http::ErrorResponse({ErrorCode::kRateLimited,
+                             "Rate limit exceeded; retry after " + std::to_string(decision.retry_after_seconds) + " s",
+                             {}},
+                            version);
     ApplyRateHeaders(res, decision);
     return res;
 }
@@ -80,7 +82,8 @@ std::variant<Caller, http::Response> AuthorizeCustomer(Services& s, http::Reques
     ctx.principal = account->key_prefix;
     Caller caller;
     caller.plan = s.config.FindPlan(account->tier);
-    if (caller.plan == nullptr) return http::ErrorResponse(Error{ErrorCode::kInternal, "Internal server error", {}}, version);
+    if (caller.plan == nullptr)
+        return http::ErrorResponse(Error{ErrorCode::kInternal, "Internal server error", {}}, version);
     caller.limit = CheckKeyLimit(s, *account);
     if (caller.limit && !caller.limit->allowed) return RateLimitedResponse(*caller.limit, version);
     caller.account = std::move(*account);

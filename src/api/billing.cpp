@@ -39,7 +39,8 @@ http::Handler MakeUpgradeHandler(Services& s) {
         const unsigned version = ctx.request.version();
         auto parsed = ParseJson(ctx.request.body());
         if (!parsed) co_return http::ErrorResponse(parsed.error(), version);
-        if (!parsed->is_object()) co_return http::ErrorResponse(Error::Validation("body", "must be a JSON object"), version);
+        if (!parsed->is_object())
+            co_return http::ErrorResponse(Error::Validation("body", "must be a JSON object"), version);
         const auto& body = parsed->get_object();
         auto auth = AuthorizeCustomer(s, ctx, &body);
         if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
@@ -54,14 +55,17 @@ http::Handler MakeUpgradeHandler(Services& s) {
         }
         const Plan* plan = s.config.FindPlan(tier);
         if (plan == nullptr || plan->price_usd <= 0) {
-            co_return CallerError(Error::Validation("tier", "must be a paid plan: professional or enterprise"), caller, version);
+            co_return CallerError(Error::Validation("tier", "must be a paid plan: professional or enterprise"), caller,
+                                  version);
         }
         if (s.billing == nullptr || !s.billing->Enabled(method)) {
-            co_return CallerError(Error::Validation("payment_method", "must be a gateway this server takes (GET /api/payment/gateways)"),
-                                  caller, version);
+            co_return CallerError(
+                Error::Validation("payment_method", "must be a gateway this server takes (GET /api/payment/gateways)"),
+                caller, version);
         }
         const std::string purpose = caller.account.tier == tier ? "renewal" : "upgrade";
-        const std::function<Result<billing::CheckoutResult>()> start = [&s, account = caller.account, tier, method, purpose] {
+        const std::function<Result<billing::CheckoutResult>()> start = [&s, account = caller.account, tier, method,
+                                                                        purpose] {
             return s.billing->StartCheckout(account, tier, method, purpose, UtcNow());
         };
         auto checkout = co_await Offload<billing::CheckoutResult>(s, start);
@@ -78,7 +82,9 @@ http::Handler MakeGatewaysHandler(Services& s) {
                 if (!g.enabled) continue;
                 boost::json::array currencies;
                 for (const auto& c : g.currencies) currencies.push_back(boost::json::string(c));
-                list.push_back(boost::json::object{{"name", g.name}, {"display_name", g.display_name}, {"method", g.method},
+                list.push_back(boost::json::object{{"name", g.name},
+                                                   {"display_name", g.display_name},
+                                                   {"method", g.method},
                                                    {"currencies", currencies}});
             }
         }
@@ -99,9 +105,16 @@ http::Handler MakeMyPaymentsHandler(Services& s) {
         if (!subscription) co_return CallerError(subscription.error(), caller, version);
         boost::json::array list;
         for (const auto& p : *payments) {
-            boost::json::object o{{"payment_id", p.reference}, {"gateway", p.gateway}, {"tier", p.tier},       {"amount", p.amount},
-                                  {"currency", p.currency},    {"status", p.status},   {"purpose", p.purpose}, {"created_at", FormatUtc(p.created_at)}};
-            o["completed_at"] = p.completed_at ? boost::json::value(FormatUtc(*p.completed_at)) : boost::json::value(nullptr);
+            boost::json::object o{{"payment_id", p.reference},
+                                  {"gateway", p.gateway},
+                                  {"tier", p.tier},
+                                  {"amount", p.amount},
+                                  {"currency", p.currency},
+                                  {"status", p.status},
+                                  {"purpose", p.purpose},
+                                  {"created_at", FormatUtc(p.created_at)}};
+            o["completed_at"] =
+                p.completed_at ? boost::json::value(FormatUtc(*p.completed_at)) : boost::json::value(nullptr);
             if (p.status == "pending" && !p.checkout_url.empty()) o["payment_url"] = p.checkout_url;
             list.push_back(std::move(o));
         }

@@ -58,7 +58,8 @@ http::Handler MakeGpusHandler(Services& s) {
                 if (w.power_w) o["power_w"] = *w.power_w;
                 o["cost_per_hour"] = w.cost_per_hour;
                 auto procs = ParseJson(w.processes_json, 4);
-                o["processes"] = procs && procs->is_array() ? std::move(*procs) : boost::json::value(boost::json::array{});
+                o["processes"] =
+                    procs && procs->is_array() ? std::move(*procs) : boost::json::value(boost::json::array{});
             } else {
                 o["state"] = "offline";  // its windows are past raw retention
             }

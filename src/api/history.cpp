@@ -16,9 +16,12 @@ std::optional<std::chrono::seconds> ParseSpan(std::string_view v) {
     const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size() - 1, n);
     if (ec != std::errc() || p != v.data() + v.size() - 1 || n <= 0 || n > 100000) return std::nullopt;
     switch (v.back()) {
-        case 'h': return std::chrono::hours(n);
-        case 'd': return std::chrono::days(n);
-        default: return std::nullopt;
+        case 'h':
+            return std::chrono::hours(n);
+        case 'd':
+            return std::chrono::days(n);
+        default:
+            return std::nullopt;
     }
 }
 

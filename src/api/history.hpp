@@ -31,8 +31,8 @@ struct LoadedHistory {
 
 // Raw windows when the range is within the raw retention and at most 7 days long; otherwise the
 // roll-up (the range widened to whole hours) plus the newest windows it has not merged yet.
-Result<LoadedHistory> LoadHistory(Services& s, int64_t account_id, analysis::Range range, const std::string& gpu_key = "",
-                                  bool force_hourly = false);
+Result<LoadedHistory> LoadHistory(Services& s, int64_t account_id, analysis::Range range,
+                                  const std::string& gpu_key = "", bool force_hourly = false);
 
 // The start of the range endpoints (savings, recommendations): the key authenticated within its plan's
 // request limit, `range`/`from`/`to` parsed (7 days by default) and the caller's history loaded. On any

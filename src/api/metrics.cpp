@@ -11,9 +11,7 @@ namespace gpuopt::api {
 
 namespace {
 
-bool IsLoopback(const std::string& ip) {
-    return ip.rfind("127.", 0) == 0 || ip == "::1";
-}
+bool IsLoopback(const std::string& ip) { return ip.rfind("127.", 0) == 0 || ip == "::1"; }
 
 void Number(std::string& out, double v) {
     char text[40];
@@ -35,7 +33,9 @@ const GpuMetric kGpuMetrics[] = {
     {"DCGM_FI_DEV_FB_USED", "Framebuffer memory used (in MiB), the window's peak.",
      [](const store::StoredWindow& w) -> std::optional<double> { return w.mem_used_mib; }},
     {"DCGM_FI_DEV_FB_FREE", "Framebuffer memory free (in MiB).",
-     [](const store::StoredWindow& w) -> std::optional<double> { return std::max(0.0, w.mem_total_mib - w.mem_used_mib); }},
+     [](const store::StoredWindow& w) -> std::optional<double> {
+         return std::max(0.0, w.mem_total_mib - w.mem_used_mib);
+     }},
     {"DCGM_FI_DEV_GPU_TEMP", "GPU temperature (in C).",
      [](const store::StoredWindow& w) -> std::optional<double> { return w.temperature_c; }},
     {"DCGM_FI_DEV_POWER_USAGE", "Power draw (in W).",
@@ -56,8 +56,8 @@ http::Handler MakeMetricsHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
         const unsigned version = ctx.request.version();
         if (!HasOperatorToken(s, ctx.request) && !IsLoopback(ctx.client_ip)) {
-            co_return http::ErrorResponse({ErrorCode::kForbidden, "Metrics need the operator token or a loopback client", {}},
-                                          version);
+            co_return http::ErrorResponse(
+                {ErrorCode::kForbidden, "Metrics need the operator token or a loopback client", {}}, version);
         }
         ctx.principal = "metrics";
         std::string out;

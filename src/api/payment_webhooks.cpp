@@ -60,10 +60,12 @@ http::Handler MakeFlutterwaveWebhookHandler(Services& s) {
         if (s.billing == nullptr || !s.billing->Enabled("flutterwave")) {
             co_return http::ErrorResponse({ErrorCode::kNotFound, "Flutterwave is not configured here", {}}, version);
         }
-        auto event = s.billing->FlutterwaveWebhookEvent(Header(ctx.request, "verif-hash"), ctx.request.body(), UtcNow());
+        auto event =
+            s.billing->FlutterwaveWebhookEvent(Header(ctx.request, "verif-hash"), ctx.request.body(), UtcNow());
         if (!event) {
             if (event.error().code == ErrorCode::kForbidden) {
-                const std::string detail = "flutterwave: " + event.error().message;  // named: not a temporary in co_await
+                const std::string detail =
+                    "flutterwave: " + event.error().message;  // named: not a temporary in co_await
                 co_return co_await Refuse(s, ctx, detail);
             }
             co_return http::ErrorResponse(event.error(), version);
@@ -79,10 +81,12 @@ http::Handler MakeNowPaymentsWebhookHandler(Services& s) {
         if (s.billing == nullptr || !s.billing->Enabled("nowpayments")) {
             co_return http::ErrorResponse({ErrorCode::kNotFound, "NOWPayments is not configured here", {}}, version);
         }
-        auto event = s.billing->NowPaymentsIpnEvent(Header(ctx.request, "x-nowpayments-sig"), ctx.request.body(), UtcNow());
+        auto event =
+            s.billing->NowPaymentsIpnEvent(Header(ctx.request, "x-nowpayments-sig"), ctx.request.body(), UtcNow());
         if (!event) {
             if (event.error().code == ErrorCode::kForbidden) {
-                const std::string detail = "nowpayments: " + event.error().message;  // named: not a temporary in co_await
+                const std::string detail =
+                    "nowpayments: " + event.error().message;  // named: not a temporary in co_await
                 co_return co_await Refuse(s, ctx, detail);
             }
             co_return http::ErrorResponse(event.error(), version);
@@ -107,12 +111,15 @@ http::Handler MakeFlutterwaveCallbackHandler(Services& s) {
             // The query is the customer's browser talking: it only tells the worker where to look.
             auto event = s.billing->FlutterwaveReturnEvent(transaction_id, tx_ref, UtcNow());
             if (event) {
-                auto write = [&](store::Callback<bool> done) { s.store.RecordGatewayEvent(std::move(*event), std::move(done)); };
+                auto write = [&](store::Callback<bool> done) {
+                    s.store.RecordGatewayEvent(std::move(*event), std::move(done));
+                };
                 auto recorded = co_await http::AwaitCallback<bool>(std::move(write));
                 if (recorded && *recorded && s.wake_billing) s.wake_billing();
                 headline = "Thank you. We are confirming your payment with Flutterwave.";
-                detail = "This takes a few seconds. Your plan changes as soon as Flutterwave confirms it, and a receipt "
-                         "goes to your e-mail address.";
+                detail =
+                    "This takes a few seconds. Your plan changes as soon as Flutterwave confirms it, and a receipt "
+                    "goes to your e-mail address.";
             }
         } else if (status == "successful") {
             headline = "We could not tell which payment this was.";
@@ -120,11 +127,12 @@ http::Handler MakeFlutterwaveCallbackHandler(Services& s) {
         }
         http::Response res{http::bhttp::status::ok, version};
         res.set(http::bhttp::field::content_type, "text/html; charset=utf-8");
-        res.body() = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
-                     "content=\"width=device-width, initial-scale=1\"><title>GPUOptimizer payment</title>"
-                     "<link rel=\"stylesheet\" href=\"/app.css\"></head><body><main class=\"payment-return\"><h1>" +
-                     mail::Html(headline) + "</h1><p>" + mail::Html(detail) +
-                     "</p><p><a href=\"/\">Back to GPUOptimizer</a></p></main></body></html>";
+        res.body() =
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
+            "content=\"width=device-width, initial-scale=1\"><title>GPUOptimizer payment</title>"
+            "<link rel=\"stylesheet\" href=\"/app.css\"></head><body><main class=\"payment-return\"><h1>" +
+            mail::Html(headline) + "</h1><p>" + mail::Html(detail) +
+            "</p><p><a href=\"/\">Back to GPUOptimizer</a></p></main></body></html>";
         co_return res;
     };
 }

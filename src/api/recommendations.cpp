@@ -43,7 +43,8 @@ http::Handler MakeRecommendationsHandler(Services& s) {
         double total = 0;
         size_t withheld = 0;
         for (const auto& r : all) {
-            const bool idle_kind = r.type == "stop_idle_gpu" || r.type == "auto_stop" || r.type == "release_idle_memory";
+            const bool idle_kind =
+                r.type == "stop_idle_gpu" || r.type == "auto_stop" || r.type == "release_idle_memory";
             if (!caller.plan->all_recommendations && !idle_kind) {
                 ++withheld;
                 continue;
@@ -54,7 +55,8 @@ http::Handler MakeRecommendationsHandler(Services& s) {
             if (!r.gpu_name.empty()) o["gpu_name"] = r.gpu_name;
             o["summary"] = r.summary;
             boost::json::object evidence;
-            for (const auto& e : r.evidence) evidence[e.name] = boost::json::object{{"value", e.value}, {"unit", e.unit}};
+            for (const auto& e : r.evidence)
+                evidence[e.name] = boost::json::object{{"value", e.value}, {"unit", e.unit}};
             o["evidence"] = std::move(evidence);
             o["monthly_savings"] = r.monthly_savings;
             o["confidence"] = r.confidence;

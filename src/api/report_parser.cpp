@@ -100,8 +100,8 @@ private:
     std::string prefix_;
 };
 
-#define GPUOPT_TRY(var, expr)              \
-    auto var##_result = (expr);            \
+#define GPUOPT_TRY(var, expr)                       \
+    auto var##_result = (expr);                     \
     if (!var##_result) return var##_result.error(); \
     auto var = std::move(var##_result.value())
 
@@ -194,7 +194,8 @@ Result<store::UsageReport> ParseUsageReport(const json::object& body, const Repo
         if (*end - *start > rules.max_window) return Error::Validation("window", "must be at most 24 hours long");
         if (*end > now + rules.max_future_skew) return Error::Validation("window.end", "is in the future");
         if (*start < now - rules.max_age) {
-            return Error::Validation("window.start", "is older than " + std::to_string(rules.max_age.count() / 24) + " days");
+            return Error::Validation("window.start",
+                                     "is older than " + std::to_string(rules.max_age.count() / 24) + " days");
         }
         report.window_start = *start;
         report.window_end = *end;

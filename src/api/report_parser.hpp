@@ -17,11 +17,11 @@ struct ReportRules {
     size_t max_name_chars = 100;
     size_t max_processes = 256;
     double max_cost_per_hour = 1000;
-    double default_cost_per_hour = 3.06;          // when a GPU entry carries none
-    std::chrono::seconds default_window{60};      // reports without a window cover this much time
-    std::chrono::seconds max_future_skew{300};    // clock skew tolerated for window.end
-    std::chrono::hours max_age{24 * 7};           // oldest window.start accepted (spool replay)
-    std::chrono::hours max_window{24};            // longest window
+    double default_cost_per_hour = 3.06;        // when a GPU entry carries none
+    std::chrono::seconds default_window{60};    // reports without a window cover this much time
+    std::chrono::seconds max_future_skew{300};  // clock skew tolerated for window.end
+    std::chrono::hours max_age{24 * 7};         // oldest window.start accepted (spool replay)
+    std::chrono::hours max_window{24};          // longest window
 };
 
 // Accepts the prototype's minimal form ({api_key, gpu_data:[{gpu_index, gpu_name, gpu_util, mem_used,

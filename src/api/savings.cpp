@@ -36,9 +36,9 @@ http::Handler MakeSavingsHandler(Services& s) {
             o["gpu_name"] = g.name;
             o["cost_per_hour"] = std::round(totals[i].cost_per_hour * 10000) / 10000;
             gpus.push_back(std::move(o));
-            for (const auto& p : analysis::IdleHeldPeriods(g.slices, history->range,
-                                                           history->source == "raw" ? std::chrono::seconds(180)
-                                                                                    : std::chrono::seconds(0))) {
+            for (const auto& p : analysis::IdleHeldPeriods(
+                     g.slices, history->range,
+                     history->source == "raw" ? std::chrono::seconds(180) : std::chrono::seconds(0))) {
                 boost::json::object h;
                 h["gpu"] = g.gpu_key;
                 h["host"] = g.host;

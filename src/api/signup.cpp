@@ -5,12 +5,12 @@
 #include "api/auth.hpp"
 #include "api/signup.hpp"
 #include "billing/billing.hpp"
-#include "mail/templates.hpp"
 #include "common/crypto.hpp"
 #include "common/email.hpp"
 #include "common/json.hpp"
 #include "http/await.hpp"
 #include "http/error_response.hpp"
+#include "mail/templates.hpp"
 
 namespace gpuopt::api {
 
@@ -59,17 +59,21 @@ http::Handler MakeSignupHandler(Services& s) {
         const bool paid = req->tier != "free";
         if (paid && (s.billing == nullptr || !s.billing->Enabled(req->payment_method))) {
             co_return http::ErrorResponse(
-                Error::Validation("payment_method", "must be a gateway this server takes (GET /api/payment/gateways)"), version);
+                Error::Validation("payment_method", "must be a gateway this server takes (GET /api/payment/gateways)"),
+                version);
         }
         const std::string key = GenerateApiKey();
         // A paid sign-up starts on the free plan; the plan changes when the payment is confirmed.
-        store::NewAccount account{req->email, HashApiKey(key), key.substr(0, kApiKeyShownPrefix), "free", UtcNow(), std::nullopt};
+        store::NewAccount account{req->email, HashApiKey(key), key.substr(0, kApiKeyShownPrefix),
+                                  "free",     UtcNow(),        std::nullopt};
         {
             store::Account preview{0, account.email, account.tier, account.key_prefix, FormatUtc(account.now)};
             account.welcome = mail::Welcome(mail::Brand{"GPUOptimizer", s.config.base_url}, preview);
             account.welcome->dedup_key = "welcome:" + account.email;
         }
-        auto write = [&](store::Callback<store::Account> done) { s.store.CreateAccount(std::move(account), std::move(done)); };
+        auto write = [&](store::Callback<store::Account> done) {
+            s.store.CreateAccount(std::move(account), std::move(done));
+        };
         auto created = co_await http::AwaitCallback<store::Account>(std::move(write));
         if (!created) {
             if (created.error().code == ErrorCode::kAlreadyExists) {
@@ -88,10 +92,10 @@ http::Handler MakeSignupHandler(Services& s) {
         body["email"] = created->email;
         if (paid) {
             // The account exists and its key must reach the customer whatever the gateway does.
-            const std::function<Result<billing::CheckoutResult>()> start =
-                [&s, account = *created, tier = req->tier, method = req->payment_method] {
-                    return s.billing->StartCheckout(account, tier, method, "signup", UtcNow());
-                };
+            const std::function<Result<billing::CheckoutResult>()> start = [&s, account = *created, tier = req->tier,
+                                                                            method = req->payment_method] {
+                return s.billing->StartCheckout(account, tier, method, "signup", UtcNow());
+            };
             auto checkout = co_await Offload<billing::CheckoutResult>(s, start);
             if (checkout) {
                 body["payment_url"] = checkout->payment_url;

@@ -21,8 +21,8 @@ http::Handler MakeStatsHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
         const unsigned version = ctx.request.version();
         if (s.config.admin_token.empty()) {
-            co_return http::ErrorResponse({ErrorCode::kForbidden, "The operator API is off: ADMIN_TOKEN is not set", {}},
-                                          version);
+            co_return http::ErrorResponse(
+                {ErrorCode::kForbidden, "The operator API is off: ADMIN_TOKEN is not set", {}}, version);
         }
         std::string_view presented;
         if (auto it = ctx.request.find(http::bhttp::field::authorization); it != ctx.request.end()) {
@@ -47,13 +47,14 @@ http::Handler MakeStatsHandler(Services& s) {
         boost::json::object subscriptions;
         for (const auto& [tier, n] : stats->active_subscriptions_by_tier) {
             subscriptions[tier] = n;
-            if (const Plan* plan = s.config.FindPlan(tier); plan != nullptr) mrr += plan->price_usd * static_cast<double>(n);
+            if (const Plan* plan = s.config.FindPlan(tier); plan != nullptr)
+                mrr += plan->price_usd * static_cast<double>(n);
             paying += n;
         }
         boost::json::array payments;
         for (const auto& p : stats->payments) {
-            payments.push_back(boost::json::object{{"gateway", p.gateway}, {"status", p.status}, {"count", p.count},
-                                                   {"amount", Round(p.amount, 100)}});
+            payments.push_back(boost::json::object{
+                {"gateway", p.gateway}, {"status", p.status}, {"count", p.count}, {"amount", Round(p.amount, 100)}});
         }
         boost::json::array daily;
         for (const auto& d : stats->daily_signups) {
@@ -66,7 +67,9 @@ http::Handler MakeStatsHandler(Services& s) {
         body["paying_customers"] = paying;
         body["monthly_recurring_revenue"] = Round(mrr, 100);
         body["conversion_rate"] =
-            stats->total_customers == 0 ? 0.0 : Round(static_cast<double>(paying) / static_cast<double>(stats->total_customers), 10000);
+            stats->total_customers == 0
+                ? 0.0
+                : Round(static_cast<double>(paying) / static_cast<double>(stats->total_customers), 10000);
         body["active_subscriptions"] = std::move(subscriptions);
         body["revenue_this_month"] = Round(stats->revenue_this_month, 100);
         body["currency"] = s.config.payment_currency;

@@ -53,7 +53,9 @@ http::Handler MakeTrackUsageHandler(Services& s) {
         const Plan* plan = s.config.FindPlan(account->tier);
         store::IngestRequest ingest{account->id, std::move(*report), plan != nullptr ? plan->gpu_limit : std::nullopt,
                                     std::chrono::hours(s.config.gpu_limit_window_hours), now};
-        auto write = [&](store::Callback<store::IngestOutcome> done) { s.store.IngestReport(std::move(ingest), std::move(done)); };
+        auto write = [&](store::Callback<store::IngestOutcome> done) {
+            s.store.IngestReport(std::move(ingest), std::move(done));
+        };
         auto stored = co_await http::AwaitCallback<store::IngestOutcome>(std::move(write));
         if (!stored) {
             if (s.counters != nullptr) s.counters->refused.fetch_add(1, std::memory_order_relaxed);

@@ -31,11 +31,16 @@ std::optional<std::chrono::seconds> ParseStep(std::string_view v) {
     const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size() - 1, n);
     if (ec != std::errc() || p != v.data() + v.size() - 1 || n <= 0 || n > 100000) return std::nullopt;
     switch (v.back()) {
-        case 's': return std::chrono::seconds(n);
-        case 'm': return std::chrono::minutes(n);
-        case 'h': return std::chrono::hours(n);
-        case 'd': return std::chrono::days(n);
-        default: return std::nullopt;
+        case 's':
+            return std::chrono::seconds(n);
+        case 'm':
+            return std::chrono::minutes(n);
+        case 'h':
+            return std::chrono::hours(n);
+        case 'd':
+            return std::chrono::days(n);
+        default:
+            return std::nullopt;
     }
 }
 
@@ -63,16 +68,20 @@ http::Handler MakeUsageHandler(Services& s) {
         std::chrono::seconds step = history->source == "raw" ? std::chrono::minutes(5) : std::chrono::hours(1);
         if (auto it = query->find("step"); it != query->end()) {
             auto parsed = ParseStep(it->second);
-            if (!parsed) co_return CallerError(Error::Validation("step", "must be a duration such as 60s, 5m, 1h or 1d"), caller, version);
+            if (!parsed)
+                co_return CallerError(Error::Validation("step", "must be a duration such as 60s, 5m, 1h or 1d"), caller,
+                                      version);
             step = *parsed;
             if (history->source == "hourly" && step < std::chrono::hours(1)) {
-                co_return CallerError(Error::Validation("step", "must be at least 1h for ranges longer than 7 days"), caller, version);
+                co_return CallerError(Error::Validation("step", "must be at least 1h for ranges longer than 7 days"),
+                                      caller, version);
             }
         }
         const auto span = history->range.to - history->range.from;
         if (static_cast<size_t>(span / step) > kMaxPoints) {
-            co_return CallerError(Error::Validation("step", "gives more than 5000 points for this range; choose a longer step"),
-                                  caller, version);
+            co_return CallerError(
+                Error::Validation("step", "gives more than 5000 points for this range; choose a longer step"), caller,
+                version);
         }
         boost::json::array series;
         for (const auto& g : history->gpus) {

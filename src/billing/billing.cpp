@@ -60,7 +60,11 @@ bool Billing::Enabled(const std::string& gateway) const {
 }
 
 std::vector<GatewayInfo> Billing::Gateways() const {
-    return {{"flutterwave", "Card or mobile money (Flutterwave)", Enabled("flutterwave"), {config_.payment_currency}, "card"},
+    return {{"flutterwave",
+             "Card or mobile money (Flutterwave)",
+             Enabled("flutterwave"),
+             {config_.payment_currency},
+             "card"},
             {"nowpayments", "Crypto (NOWPayments)", Enabled("nowpayments"), {config_.payment_currency}, "crypto"}};
 }
 
@@ -69,17 +73,19 @@ double Billing::PriceOf(const std::string& tier) const {
     return plan == nullptr ? 0 : plan->price_usd;
 }
 
-Result<CheckoutResult> Billing::StartCheckout(const store::Account& account, const std::string& tier, const std::string& gateway,
-                                              const std::string& purpose, SysSeconds now) {
+Result<CheckoutResult> Billing::StartCheckout(const store::Account& account, const std::string& tier,
+                                              const std::string& gateway, const std::string& purpose, SysSeconds now) {
     const Plan* plan = config_.FindPlan(tier);
-    if (plan == nullptr || plan->price_usd <= 0) return Error::Validation("tier", "must be a paid plan: professional or enterprise");
+    if (plan == nullptr || plan->price_usd <= 0)
+        return Error::Validation("tier", "must be a paid plan: professional or enterprise");
     if (gateway != "flutterwave" && gateway != "nowpayments") {
         return Error::Validation("payment_method", "must be flutterwave or nowpayments");
     }
     if (!Enabled(gateway)) return Error::Validation("payment_method", gateway + " is not configured on this server");
     auto payment = store::Wait<store::Payment>([&](store::Callback<store::Payment> done) {
-        db_.CreatePayment({account.id, NewReference(), gateway, tier, plan->price_usd, config_.payment_currency, purpose, now},
-                          std::move(done));
+        db_.CreatePayment(
+            {account.id, NewReference(), gateway, tier, plan->price_usd, config_.payment_currency, purpose, now},
+            std::move(done));
     });
     if (!payment) return payment.error();
     CheckoutResult out;
@@ -97,7 +103,8 @@ Result<CheckoutResult> Billing::StartCheckout(const store::Account& account, con
         auto link = FlutterwaveCreateCheckout(flutterwave_, k);
         if (!link) {
             spdlog::warn("checkout {}: {}", payment->reference, link.error().message);
-            return Error{ErrorCode::kPaymentFailed, "The payment gateway could not start the checkout; please try again", {}};
+            return Error{
+                ErrorCode::kPaymentFailed, "The payment gateway could not start the checkout; please try again", {}};
         }
         out.payment_url = *link;
     } else {
@@ -112,7 +119,8 @@ Result<CheckoutResult> Billing::StartCheckout(const store::Account& account, con
         auto created = NowPaymentsCreate(nowpayments_, order);
         if (!created) {
             spdlog::warn("checkout {}: {}", payment->reference, created.error().message);
-            return Error{ErrorCode::kPaymentFailed, "The payment gateway could not start the checkout; please try again", {}};
+            return Error{
+                ErrorCode::kPaymentFailed, "The payment gateway could not start the checkout; please try again", {}};
         }
         gateway_id = created->id;
         out.payment_url = created->checkout_url;
@@ -130,8 +138,10 @@ Result<CheckoutResult> Billing::StartCheckout(const store::Account& account, con
     return out;
 }
 
-Result<store::GatewayEvent> Billing::FlutterwaveWebhookEvent(std::string_view verif_hash, std::string_view body, SysSeconds now) const {
-    if (flutterwave_.secret_hash.empty() || verif_hash.empty() || !ConstantTimeEquals(verif_hash, flutterwave_.secret_hash)) {
+Result<store::GatewayEvent> Billing::FlutterwaveWebhookEvent(std::string_view verif_hash, std::string_view body,
+                                                             SysSeconds now) const {
+    if (flutterwave_.secret_hash.empty() || verif_hash.empty() ||
+        !ConstantTimeEquals(verif_hash, flutterwave_.secret_hash)) {
         return Error{ErrorCode::kForbidden, verif_hash.empty() ? "missing verif-hash" : "wrong verif-hash", {}};
     }
     auto hook = ParseFlutterwaveWebhook(body);
@@ -145,8 +155,8 @@ Result<store::GatewayEvent> Billing::FlutterwaveWebhookEvent(std::string_view ve
     return e;
 }
 
-Result<store::GatewayEvent> Billing::FlutterwaveReturnEvent(const std::string& transaction_id, const std::string& tx_ref,
-                                                            SysSeconds now) const {
+Result<store::GatewayEvent> Billing::FlutterwaveReturnEvent(const std::string& transaction_id,
+                                                            const std::string& tx_ref, SysSeconds now) const {
     if (transaction_id.empty() || transaction_id.size() > 20 ||
         !std::all_of(transaction_id.begin(), transaction_id.end(), [](char c) { return c >= '0' && c <= '9'; })) {
         return Error::Validation("transaction_id", "must be a Flutterwave transaction id");
@@ -162,7 +172,8 @@ Result<store::GatewayEvent> Billing::FlutterwaveReturnEvent(const std::string& t
     return e;
 }
 
-Result<store::GatewayEvent> Billing::NowPaymentsIpnEvent(std::string_view signature, std::string_view body, SysSeconds now) const {
+Result<store::GatewayEvent> Billing::NowPaymentsIpnEvent(std::string_view signature, std::string_view body,
+                                                         SysSeconds now) const {
     if (signature.empty()) return Error{ErrorCode::kForbidden, "missing x-nowpayments-sig", {}};
     if (!VerifyNowPaymentsSignature(body, signature, nowpayments_.ipn_secret)) {
         return Error{ErrorCode::kForbidden, "wrong x-nowpayments-sig", {}};
@@ -180,7 +191,8 @@ Result<store::GatewayEvent> Billing::NowPaymentsIpnEvent(std::string_view signat
 
 void Billing::SecurityEvent(const std::string& kind, const std::string& detail, SysSeconds now) {
     spdlog::warn("security: {}: {}", kind, detail);
-    (void)store::Wait<void>([&](store::Callback<void> done) { db_.RecordSecurityEvent(kind, "gateway", detail, now, std::move(done)); });
+    (void)store::Wait<void>(
+        [&](store::Callback<void> done) { db_.RecordSecurityEvent(kind, "gateway", detail, now, std::move(done)); });
 }
 
 Billing::Applied Billing::Complete(const store::Payment& payment, const std::string& gateway_id, double paid,
@@ -193,7 +205,8 @@ Billing::Applied Billing::Complete(const store::Payment& payment, const std::str
     c.paid_amount = paid;
     c.paid_currency = currency;
     c.now = now;
-    c.mails = [brand, &config, paid, currency](const store::Payment& p, const store::CompletionOutcome& o, const std::string& email) {
+    c.mails = [brand, &config, paid, currency](const store::Payment& p, const store::CompletionOutcome& o,
+                                               const std::string& email) {
         std::vector<store::OutboxMessage> mails{mail::Receipt(brand, email, p, o, paid, currency)};
         if (o.previous_tier != o.tier) {
             const Plan* plan = config.FindPlan(o.tier);
@@ -201,24 +214,28 @@ Billing::Applied Billing::Complete(const store::Payment& payment, const std::str
         }
         return mails;
     };
-    auto outcome = store::Wait<store::CompletionOutcome>([&](store::Callback<store::CompletionOutcome> done) {
-        db_.CompletePayment(std::move(c), std::move(done));
-    });
+    auto outcome = store::Wait<store::CompletionOutcome>(
+        [&](store::Callback<store::CompletionOutcome> done) { db_.CompletePayment(std::move(c), std::move(done)); });
     if (!outcome) return {Verdict::kRetry, outcome.error().message};
-    if (!outcome->applied) return {Verdict::kIgnored, "payment " + payment.reference + " is " + payment.status + " already"};
-    spdlog::info("payment {} completed: account {} on {} until {}", payment.reference, payment.account_id, outcome->tier,
-                 FormatUtc(outcome->period_end));
+    if (!outcome->applied)
+        return {Verdict::kIgnored, "payment " + payment.reference + " is " + payment.status + " already"};
+    spdlog::info("payment {} completed: account {} on {} until {}", payment.reference, payment.account_id,
+                 outcome->tier, FormatUtc(outcome->period_end));
     return {Verdict::kApplied, "completed " + payment.reference};
 }
 
 Billing::Applied Billing::Fail(const store::Payment& payment, const std::string& status, SysSeconds now) {
-    auto ended = store::Wait<bool>([&](store::Callback<bool> done) { db_.EndPayment(payment.id, status, now, std::nullopt, std::move(done)); });
+    auto ended = store::Wait<bool>(
+        [&](store::Callback<bool> done) { db_.EndPayment(payment.id, status, now, std::nullopt, std::move(done)); });
     if (!ended) return {Verdict::kRetry, ended.error().message};
-    return {*ended ? Verdict::kApplied : Verdict::kIgnored, payment.reference + (*ended ? " is " + status : " was not pending")};
+    return {*ended ? Verdict::kApplied : Verdict::kIgnored,
+            payment.reference + (*ended ? " is " + status : " was not pending")};
 }
 
-Billing::Applied Billing::ApplyFlutterwave(const std::string& transaction_id, const std::string& tx_ref, SysSeconds now) {
-    auto t = transaction_id.empty() ? FlutterwaveVerifyByReference(flutterwave_, tx_ref) : FlutterwaveVerify(flutterwave_, transaction_id);
+Billing::Applied Billing::ApplyFlutterwave(const std::string& transaction_id, const std::string& tx_ref,
+                                           SysSeconds now) {
+    auto t = transaction_id.empty() ? FlutterwaveVerifyByReference(flutterwave_, tx_ref)
+                                    : FlutterwaveVerify(flutterwave_, transaction_id);
     if (!t) {
         if (t.error().code == ErrorCode::kNotFound) return {Verdict::kIgnored, "Flutterwave knows no such transaction"};
         return {Verdict::kRetry, t.error().message};
@@ -226,15 +243,17 @@ Billing::Applied Billing::ApplyFlutterwave(const std::string& transaction_id, co
     // Which payment this is comes from the verified transaction, never from what the caller said.
     auto payment = db_.FindPaymentByReference(t->tx_ref);
     if (!payment) {
-        if (payment.error().code == ErrorCode::kNotFound) return {Verdict::kIgnored, "transaction " + t->id + " is not one of ours"};
+        if (payment.error().code == ErrorCode::kNotFound)
+            return {Verdict::kIgnored, "transaction " + t->id + " is not one of ours"};
         return {Verdict::kRetry, payment.error().message};
     }
     if (payment->gateway != "flutterwave") return {Verdict::kIgnored, "reference belongs to another gateway"};
     if (t->status == "successful") {
         if (!Covers(t->amount, t->currency, *payment)) {
-            SecurityEvent("payment_mismatch", "flutterwave transaction " + t->id + " for " + payment->reference + " paid " +
-                                                  std::to_string(t->amount) + " " + t->currency + ", owed " +
-                                                  std::to_string(payment->amount) + " " + payment->currency,
+            SecurityEvent("payment_mismatch",
+                          "flutterwave transaction " + t->id + " for " + payment->reference + " paid " +
+                              std::to_string(t->amount) + " " + t->currency + ", owed " +
+                              std::to_string(payment->amount) + " " + payment->currency,
                           now);
             return {Verdict::kIgnored, "amount or currency does not cover the payment"};
         }
@@ -252,26 +271,30 @@ Billing::Applied Billing::ApplyNowPayments(const std::string& payment_id, SysSec
     }
     auto payment = db_.FindPaymentByReference(np->order_id);
     if (!payment) {
-        if (payment.error().code == ErrorCode::kNotFound) return {Verdict::kIgnored, "payment " + payment_id + " is not one of ours"};
+        if (payment.error().code == ErrorCode::kNotFound)
+            return {Verdict::kIgnored, "payment " + payment_id + " is not one of ours"};
         return {Verdict::kRetry, payment.error().message};
     }
     if (payment->gateway != "nowpayments") return {Verdict::kIgnored, "reference belongs to another gateway"};
     const std::string& s = np->status;
     if (s == "finished") {
         if (!Covers(np->price_amount, np->price_currency, *payment)) {
-            SecurityEvent("payment_mismatch", "nowpayments payment " + payment_id + " for " + payment->reference + " priced " +
-                                                  std::to_string(np->price_amount) + " " + np->price_currency,
+            SecurityEvent("payment_mismatch",
+                          "nowpayments payment " + payment_id + " for " + payment->reference + " priced " +
+                              std::to_string(np->price_amount) + " " + np->price_currency,
                           now);
             return {Verdict::kIgnored, "amount or currency does not cover the payment"};
         }
-        return Complete(*payment, np->payment_id, np->price_amount, Lower(np->price_currency) == "usd" ? "USD" : np->price_currency, now);
+        return Complete(*payment, np->payment_id, np->price_amount,
+                        Lower(np->price_currency) == "usd" ? "USD" : np->price_currency, now);
     }
     if (s == "partially_paid") {
         auto account = db_.GetAccount(payment->account_id);
         if (!account) return {Verdict::kRetry, account.error().message};
         auto queued = store::Wait<bool>([&](store::Callback<bool> done) {
-            db_.EnqueueMail(mail::PartialPaymentNotice(brand_, account->email, *payment, np->actually_paid, np->pay_currency), now,
-                            std::move(done));
+            db_.EnqueueMail(
+                mail::PartialPaymentNotice(brand_, account->email, *payment, np->actually_paid, np->pay_currency), now,
+                std::move(done));
         });
         if (!queued) return {Verdict::kRetry, queued.error().message};
         return {Verdict::kApplied, "partially paid: the customer was told"};
@@ -280,7 +303,8 @@ Billing::Applied Billing::ApplyNowPayments(const std::string& payment_id, SysSec
     if (s == "expired") return Fail(*payment, "expired", now);
     if (s == "refunded") {
         if (payment->status == "completed") {
-            auto r = store::Wait<bool>([&](store::Callback<bool> done) { db_.RecordRefund(payment->id, now, std::move(done)); });
+            auto r = store::Wait<bool>(
+                [&](store::Callback<bool> done) { db_.RecordRefund(payment->id, now, std::move(done)); });
             if (!r) return {Verdict::kRetry, r.error().message};
             return {Verdict::kApplied, "refund recorded; access stays"};
         }
@@ -300,7 +324,8 @@ Result<EventRun> Billing::ProcessEvents(SysSeconds now) {
             std::string id, ref;
             if (body && body->is_object() && body->get_object().contains("source")) {
                 const auto& o = body->get_object();
-                if (const auto* v = o.if_contains("transaction_id"); v && v->is_string()) id = std::string(v->get_string());
+                if (const auto* v = o.if_contains("transaction_id"); v && v->is_string())
+                    id = std::string(v->get_string());
             } else if (auto hook = ParseFlutterwaveWebhook(e.body)) {
                 id = hook->transaction_id;
                 ref = hook->tx_ref;
@@ -340,7 +365,8 @@ Result<EventRun> Billing::ProcessEvents(SysSeconds now) {
 
 Result<int> Billing::Reconcile(SysSeconds now) {
     int settled = 0;
-    auto pending = db_.ListPendingPayments(now - std::chrono::hours(config_.payment_expiry_hours), now - std::chrono::minutes(2), 100);
+    auto pending = db_.ListPendingPayments(now - std::chrono::hours(config_.payment_expiry_hours),
+                                           now - std::chrono::minutes(2), 100);
     if (!pending) return pending.error();
     for (const auto& p : *pending) {
         Applied a;
@@ -358,7 +384,8 @@ Result<int> Billing::Reconcile(SysSeconds now) {
     auto stale = db_.ListPendingPayments(SysSeconds{}, now - std::chrono::hours(config_.payment_expiry_hours), 100);
     if (!stale) return stale.error();
     for (const auto& p : *stale) {
-        if (Fail(p, "expired", now).verdict == Verdict::kApplied) spdlog::info("payment {} expired unpaid", p.reference);
+        if (Fail(p, "expired", now).verdict == Verdict::kApplied)
+            spdlog::info("payment {} expired unpaid", p.reference);
     }
     return settled;
 }
@@ -383,7 +410,8 @@ Result<LifecycleRun> Billing::RunLifecycle(SysSeconds now) {
         }
         if (now >= s.period_end) {
             if (s.status == "active") {
-                auto grace = store::Wait<bool>([&](store::Callback<bool> done) { db_.EnterGrace(s.account_id, s.period_end, std::move(done)); });
+                auto grace = store::Wait<bool>(
+                    [&](store::Callback<bool> done) { db_.EnterGrace(s.account_id, s.period_end, std::move(done)); });
                 if (!grace) return grace.error();
                 run.grace += *grace ? 1 : 0;
             }
@@ -407,8 +435,8 @@ Result<LifecycleRun> Billing::RunLifecycle(SysSeconds now) {
         }
         auto marked = store::Wait<bool>([&](store::Callback<bool> done) {
             db_.MarkRenewalReminder(s.account_id, days, s.period_end,
-                                    mail::RenewalReminder(brand_, s, days, checkout->payment_url, checkout->payment.amount,
-                                                          checkout->payment.currency),
+                                    mail::RenewalReminder(brand_, s, days, checkout->payment_url,
+                                                          checkout->payment.amount, checkout->payment.currency),
                                     std::move(done));
         });
         if (!marked) return marked.error();

@@ -60,13 +60,15 @@ public:
     // A pending payment with a new reference, then the gateway's checkout. kValidation for a tier or
     // gateway that cannot be bought; kPaymentFailed when the gateway refuses or cannot be reached (the
     // payment stays pending: if the customer paid after all, reconciliation finds it).
-    Result<CheckoutResult> StartCheckout(const store::Account& account, const std::string& tier, const std::string& gateway,
-                                         const std::string& purpose, SysSeconds now);
+    Result<CheckoutResult> StartCheckout(const store::Account& account, const std::string& tier,
+                                         const std::string& gateway, const std::string& purpose, SysSeconds now);
 
     // Webhook intake: checks the signature and turns the body into an event to record. kForbidden when
     // the signature is missing or wrong; kValidation when the body is not one the gateway sends.
-    Result<store::GatewayEvent> FlutterwaveWebhookEvent(std::string_view verif_hash, std::string_view body, SysSeconds now) const;
-    Result<store::GatewayEvent> NowPaymentsIpnEvent(std::string_view signature, std::string_view body, SysSeconds now) const;
+    Result<store::GatewayEvent> FlutterwaveWebhookEvent(std::string_view verif_hash, std::string_view body,
+                                                        SysSeconds now) const;
+    Result<store::GatewayEvent> NowPaymentsIpnEvent(std::string_view signature, std::string_view body,
+                                                    SysSeconds now) const;
     // The customer's browser back from Flutterwave: never trusted, it only asks for a verification.
     Result<store::GatewayEvent> FlutterwaveReturnEvent(const std::string& transaction_id, const std::string& tx_ref,
                                                        SysSeconds now) const;
@@ -90,8 +92,8 @@ private:
     };
     Applied ApplyFlutterwave(const std::string& transaction_id, const std::string& tx_ref, SysSeconds now);
     Applied ApplyNowPayments(const std::string& payment_id, SysSeconds now);
-    Applied Complete(const store::Payment& payment, const std::string& gateway_id, double paid, const std::string& currency,
-                     SysSeconds now);
+    Applied Complete(const store::Payment& payment, const std::string& gateway_id, double paid,
+                     const std::string& currency, SysSeconds now);
     Applied Fail(const store::Payment& payment, const std::string& status, SysSeconds now);
     void SecurityEvent(const std::string& kind, const std::string& detail, SysSeconds now);
 

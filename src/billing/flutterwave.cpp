@@ -19,17 +19,20 @@ using detail::Text;
 
 Error Unavailable(const net::HttpAnswer& a) {
     return Error{ErrorCode::kUnavailable,
-                 "Flutterwave did not answer (" + (a.status ? std::to_string(a.status) : a.error) + ")", {}};
+                 "Flutterwave did not answer (" + (a.status ? std::to_string(a.status) : a.error) + ")",
+                 {}};
 }
 
 Result<FlutterwaveTransaction> ReadVerify(const net::HttpAnswer& a) {
     if (a.status == 0 || a.status >= 500) return Unavailable(a);
     auto parsed = ParseJson(a.body, 16);
-    if (!parsed || !parsed->is_object()) return Error{ErrorCode::kUnavailable, "Flutterwave answered something unreadable", {}};
+    if (!parsed || !parsed->is_object())
+        return Error{ErrorCode::kUnavailable, "Flutterwave answered something unreadable", {}};
     const auto& o = parsed->get_object();
     const json::value* data = o.if_contains("data");
     if (a.status == 404 || Text(o, "status") != "success" || data == nullptr || !data->is_object()) {
-        if (a.status == 401 || a.status == 403) return Error{ErrorCode::kUnavailable, "Flutterwave refused our secret key", {}};
+        if (a.status == 401 || a.status == 403)
+            return Error{ErrorCode::kUnavailable, "Flutterwave refused our secret key", {}};
         return Error{ErrorCode::kNotFound, "Flutterwave knows no such transaction", {}};
     }
     const auto& d = data->get_object();
@@ -71,20 +74,25 @@ Result<std::string> FlutterwaveCreateCheckout(const FlutterwaveConfig& c, const 
         }
     }
     std::string why = parsed && parsed->is_object() ? Text(parsed->get_object(), "message") : std::string();
-    return Error{ErrorCode::kPaymentFailed, "Flutterwave refused the checkout" + (why.empty() ? "" : ": " + why.substr(0, 200)), {}};
+    return Error{ErrorCode::kPaymentFailed,
+                 "Flutterwave refused the checkout" + (why.empty() ? "" : ": " + why.substr(0, 200)),
+                 {}};
 }
 
 Result<FlutterwaveTransaction> FlutterwaveVerify(const FlutterwaveConfig& c, const std::string& transaction_id) {
     for (char ch : transaction_id) {
         if (ch < '0' || ch > '9') return Error{ErrorCode::kNotFound, "not a Flutterwave transaction id", {}};
     }
-    if (transaction_id.empty() || transaction_id.size() > 20) return Error{ErrorCode::kNotFound, "not a Flutterwave transaction id", {}};
-    return ReadVerify(net::Fetch({"GET", net::JoinUrl(c.base_url, "/v3/transactions/" + transaction_id + "/verify"), Headers(c), "", c.timeout}));
+    if (transaction_id.empty() || transaction_id.size() > 20)
+        return Error{ErrorCode::kNotFound, "not a Flutterwave transaction id", {}};
+    return ReadVerify(net::Fetch({"GET", net::JoinUrl(c.base_url, "/v3/transactions/" + transaction_id + "/verify"),
+                                  Headers(c), "", c.timeout}));
 }
 
 Result<FlutterwaveTransaction> FlutterwaveVerifyByReference(const FlutterwaveConfig& c, const std::string& tx_ref) {
-    return ReadVerify(net::Fetch({"GET", net::JoinUrl(c.base_url, "/v3/transactions/verify_by_reference?tx_ref=" + net::UrlEncode(tx_ref)),
-                                  Headers(c), "", c.timeout}));
+    return ReadVerify(net::Fetch(
+        {"GET", net::JoinUrl(c.base_url, "/v3/transactions/verify_by_reference?tx_ref=" + net::UrlEncode(tx_ref)),
+         Headers(c), "", c.timeout}));
 }
 
 Result<FlutterwaveWebhook> ParseFlutterwaveWebhook(std::string_view body) {
@@ -105,7 +113,8 @@ Result<FlutterwaveWebhook> ParseFlutterwaveWebhook(std::string_view body) {
         w.status = Text(o, "status");
     }
     if (w.transaction_id.empty() && w.tx_ref.empty()) return Error::Validation("data.id", "is required");
-    if (w.transaction_id.size() > 64 || w.tx_ref.size() > 128 || w.status.size() > 32) return Error::Validation("data", "fields too long");
+    if (w.transaction_id.size() > 64 || w.tx_ref.size() > 128 || w.status.size() > 32)
+        return Error::Validation("data", "fields too long");
     return w;
 }
 

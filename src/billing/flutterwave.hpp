@@ -23,7 +23,7 @@ struct FlutterwaveConfig {
 struct FlutterwaveCheckout {
     std::string reference;  // tx_ref
     double amount = 0;
-    std::string currency;   // "USD"
+    std::string currency;  // "USD"
     std::string redirect_url;
     std::string email;
     std::string title;
@@ -36,7 +36,7 @@ struct FlutterwaveCheckout {
 Result<std::string> FlutterwaveCreateCheckout(const FlutterwaveConfig& config, const FlutterwaveCheckout& checkout);
 
 struct FlutterwaveTransaction {
-    std::string id;      // numeric, as text
+    std::string id;  // numeric, as text
     std::string tx_ref;
     std::string status;  // successful, failed, pending, cancelled
     double amount = 0;

@@ -27,7 +27,8 @@ private:
     static constexpr int kMaxDepth = 32;
 
     void SkipSpace() {
-        while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
+        while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
+            ++pos_;
     }
 
     // A string token, raw (quotes and escapes as written); `decoded` gets its UTF-16 code units.
@@ -51,10 +52,14 @@ private:
                     for (size_t i = pos_ + 2; i < pos_ + 6; ++i) {
                         const char h = s_[i];
                         v <<= 4;
-                        if (h >= '0' && h <= '9') v |= static_cast<unsigned>(h - '0');
-                        else if (h >= 'a' && h <= 'f') v |= static_cast<unsigned>(h - 'a' + 10);
-                        else if (h >= 'A' && h <= 'F') v |= static_cast<unsigned>(h - 'A' + 10);
-                        else return false;
+                        if (h >= '0' && h <= '9')
+                            v |= static_cast<unsigned>(h - '0');
+                        else if (h >= 'a' && h <= 'f')
+                            v |= static_cast<unsigned>(h - 'a' + 10);
+                        else if (h >= 'A' && h <= 'F')
+                            v |= static_cast<unsigned>(h - 'A' + 10);
+                        else
+                            return false;
                     }
                     if (decoded) decoded->push_back(static_cast<char16_t>(v));
                     pos_ += 6;
@@ -211,7 +216,8 @@ private:
             }
             return false;
         }
-        std::stable_sort(members.begin(), members.end(), [](const Member& a, const Member& b) { return a.order < b.order; });
+        std::stable_sort(members.begin(), members.end(),
+                         [](const Member& a, const Member& b) { return a.order < b.order; });
         // A repeated key would let what is verified and what is applied read different values.
         for (size_t i = 1; i < members.size(); ++i) {
             if (members[i].order == members[i - 1].order) return false;
@@ -245,8 +251,10 @@ std::string HmacSha512Hex(std::string_view key, std::string_view data) {
 }
 
 bool VerifyNowPaymentsSignature(std::string_view body, std::string_view signature, std::string_view secret) {
-    while (!secret.empty() && (secret.front() == ' ' || secret.front() == '\n' || secret.front() == '\r')) secret.remove_prefix(1);
-    while (!secret.empty() && (secret.back() == ' ' || secret.back() == '\n' || secret.back() == '\r')) secret.remove_suffix(1);
+    while (!secret.empty() && (secret.front() == ' ' || secret.front() == '\n' || secret.front() == '\r'))
+        secret.remove_prefix(1);
+    while (!secret.empty() && (secret.back() == ' ' || secret.back() == '\n' || secret.back() == '\r'))
+        secret.remove_suffix(1);
     if (secret.empty() || signature.size() != crypto_auth_hmacsha512_BYTES * 2) return false;
     auto canonical = CanonicalJson(body);
     if (!canonical) return false;

@@ -33,7 +33,9 @@ std::vector<std::string> Headers(const NowPaymentsConfig& c) {
 }
 
 Error Unavailable(const net::HttpAnswer& a) {
-    return Error{ErrorCode::kUnavailable, "NOWPayments did not answer (" + (a.status ? std::to_string(a.status) : a.error) + ")", {}};
+    return Error{ErrorCode::kUnavailable,
+                 "NOWPayments did not answer (" + (a.status ? std::to_string(a.status) : a.error) + ")",
+                 {}};
 }
 
 }  // namespace
@@ -51,12 +53,15 @@ Result<NowPaymentsCheckout> NowPaymentsCreate(const NowPaymentsConfig& c, const 
     } else {
         body["pay_currency"] = c.pay_currency;
     }
-    auto a = net::Fetch({"POST", net::JoinUrl(c.base_url, invoice ? "/v1/invoice" : "/v1/payment"), Headers(c), ToJson(body), c.timeout});
+    auto a = net::Fetch({"POST", net::JoinUrl(c.base_url, invoice ? "/v1/invoice" : "/v1/payment"), Headers(c),
+                         ToJson(body), c.timeout});
     if (a.status == 0 || a.status >= 500) return Unavailable(a);
     auto parsed = ParseJson(a.body, 16);
     if (!a.Ok() || !parsed || !parsed->is_object()) {
         std::string why = parsed && parsed->is_object() ? Text(parsed->get_object(), "message") : std::string();
-        return Error{ErrorCode::kPaymentFailed, "NOWPayments refused the order" + (why.empty() ? "" : ": " + why.substr(0, 200)), {}};
+        return Error{ErrorCode::kPaymentFailed,
+                     "NOWPayments refused the order" + (why.empty() ? "" : ": " + why.substr(0, 200)),
+                     {}};
     }
     const auto& o = parsed->get_object();
     NowPaymentsCheckout out;
@@ -71,7 +76,8 @@ Result<NowPaymentsCheckout> NowPaymentsCreate(const NowPaymentsConfig& c, const 
         out.pay_address = Text(o, "pay_address");
         out.pay_amount = Text(o, "pay_amount");
         out.pay_currency = Text(o, "pay_currency");
-        if (out.id.empty() || out.pay_address.empty()) return Error{ErrorCode::kPaymentFailed, "NOWPayments answered without a payment", {}};
+        if (out.id.empty() || out.pay_address.empty())
+            return Error{ErrorCode::kPaymentFailed, "NOWPayments answered without a payment", {}};
     }
     return out;
 }
@@ -80,12 +86,15 @@ Result<NowPaymentsPayment> NowPaymentsGetPayment(const NowPaymentsConfig& c, con
     for (char ch : payment_id) {
         if (ch < '0' || ch > '9') return Error{ErrorCode::kNotFound, "not a NOWPayments payment id", {}};
     }
-    if (payment_id.empty() || payment_id.size() > 20) return Error{ErrorCode::kNotFound, "not a NOWPayments payment id", {}};
+    if (payment_id.empty() || payment_id.size() > 20)
+        return Error{ErrorCode::kNotFound, "not a NOWPayments payment id", {}};
     auto a = net::Fetch({"GET", net::JoinUrl(c.base_url, "/v1/payment/" + payment_id), Headers(c), "", c.timeout});
     if (a.status == 0 || a.status >= 500) return Unavailable(a);
-    if (a.status == 401 || a.status == 403) return Error{ErrorCode::kUnavailable, "NOWPayments refused our API key", {}};
+    if (a.status == 401 || a.status == 403)
+        return Error{ErrorCode::kUnavailable, "NOWPayments refused our API key", {}};
     auto parsed = ParseJson(a.body, 16);
-    if (!a.Ok() || !parsed || !parsed->is_object()) return Error{ErrorCode::kNotFound, "NOWPayments knows no such payment", {}};
+    if (!a.Ok() || !parsed || !parsed->is_object())
+        return Error{ErrorCode::kNotFound, "NOWPayments knows no such payment", {}};
     return ReadPayment(parsed->get_object());
 }
 
@@ -96,7 +105,8 @@ Result<NowPaymentsPayment> ParseNowPaymentsIpn(std::string_view body) {
     NowPaymentsPayment p = ReadPayment(parsed->get_object());
     if (p.payment_id.empty()) return Error::Validation("payment_id", "is required");
     if (p.status.empty()) return Error::Validation("payment_status", "is required");
-    if (p.payment_id.size() > 32 || p.status.size() > 32 || p.order_id.size() > 128) return Error::Validation("body", "fields too long");
+    if (p.payment_id.size() > 32 || p.status.size() > 32 || p.order_id.size() > 128)
+        return Error::Validation("body", "fields too long");
     return p;
 }
 

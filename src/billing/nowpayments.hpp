@@ -14,9 +14,9 @@ namespace gpuopt::billing {
 
 struct NowPaymentsConfig {
     std::string base_url = "https://api.nowpayments.io";
-    std::string api_key;     // x-api-key
+    std::string api_key;  // x-api-key
     std::string ipn_secret;
-    std::string mode = "invoice";  // or "payment"
+    std::string mode = "invoice";      // or "payment"
     std::string pay_currency = "btc";  // for mode payment
     std::chrono::milliseconds timeout{30000};
 };
@@ -32,9 +32,9 @@ struct NowPaymentsOrder {
 };
 
 struct NowPaymentsCheckout {
-    std::string id;           // invoice id, or payment id in payment mode
-    std::string checkout_url; // the invoice page ("" in payment mode)
-    std::string pay_address;  // payment mode
+    std::string id;            // invoice id, or payment id in payment mode
+    std::string checkout_url;  // the invoice page ("" in payment mode)
+    std::string pay_address;   // payment mode
     std::string pay_amount;
     std::string pay_currency;
 };
@@ -44,7 +44,7 @@ Result<NowPaymentsCheckout> NowPaymentsCreate(const NowPaymentsConfig& config, c
 struct NowPaymentsPayment {
     std::string payment_id;
     std::string invoice_id;
-    std::string status;   // waiting, confirming, confirmed, sending, partially_paid, finished, failed, refunded, expired
+    std::string status;  // waiting, confirming, confirmed, sending, partially_paid, finished, failed, refunded, expired
     std::string order_id;
     double price_amount = 0;
     std::string price_currency;

@@ -8,8 +8,8 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <functional>
 
 #include "common/email.hpp"
@@ -99,7 +99,8 @@ Result<std::map<std::string, std::string>> ParseKeyValueFile(std::string_view te
         }
         const std::string_view key = trim(line.substr(0, eq));
         for (char c : key) {
-            if (!(std::isupper(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_')) {
+            if (!(std::isupper(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
+                  c == '_')) {
                 return Error::Validation(where, "setting names are UPPER_CASE letters, digits and _");
             }
         }
@@ -248,11 +249,14 @@ const std::vector<Setting>& Settings() {
              }
              return "must be sqlite:PATH (or unset for the embedded store in DATA_DIR)";
          }},
-        {"REDIS_URL", true, Integration("REDIS_URL", [](const std::string& v) -> std::optional<std::string> {
-             auto u = boost::urls::parse_absolute_uri(v);
-             if (!u || (u->scheme() != "redis" && u->scheme() != "rediss")) return "must be a redis:// or rediss:// URL";
-             return std::nullopt;
-         })},
+        {"REDIS_URL", true,
+         Integration("REDIS_URL",
+                     [](const std::string& v) -> std::optional<std::string> {
+                         auto u = boost::urls::parse_absolute_uri(v);
+                         if (!u || (u->scheme() != "redis" && u->scheme() != "rediss"))
+                             return "must be a redis:// or rediss:// URL";
+                         return std::nullopt;
+                     })},
         {"LOG_LEVEL", false,
          [](Config& c, const std::string& v) -> std::optional<std::string> {
              static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
@@ -286,8 +290,9 @@ const std::vector<Setting>& Settings() {
                  // Fernet: 32 bytes, URL-safe base64 with padding (44 characters).
                  unsigned char raw[64];
                  size_t len = 0;
-                 if (v.size() != 44 || sodium_base642bin(raw, sizeof raw, v.data(), v.size(), nullptr, &len, nullptr,
-                                                         sodium_base64_VARIANT_URLSAFE) != 0 ||
+                 if (v.size() != 44 ||
+                     sodium_base642bin(raw, sizeof raw, v.data(), v.size(), nullptr, &len, nullptr,
+                                       sodium_base64_VARIANT_URLSAFE) != 0 ||
                      len != 32) {
                      return "must be a Fernet key: 32 bytes in URL-safe base64 (44 characters)";
                  }
@@ -337,40 +342,47 @@ const std::vector<Setting>& Settings() {
         {"RAW_RETENTION_DAYS", false, IntSetting(&Config::raw_retention_days, 1, 90)},
         {"HOURLY_RETENTION_DAYS", false, IntSetting(&Config::hourly_retention_days, 30, 3650)},
         {"FREE_HISTORY_DAYS", false,
-         [](Config& c, const std::string& v) -> std::optional<std::string> {
-             auto n = ToInt(v, 1, 3650);
-             if (!n) return Range(1, 3650);
-             FindPlanMut(c, "free")->history_days = static_cast<int>(*n);
-             return std::nullopt;
-         }},
+         [](Config& c, const std::string& v) -> std::
+                                                 optional<std::string> {
+                                                     auto n = ToInt(v, 1, 3650);
+                                                     if (!n) return Range(1, 3650);
+                                                     FindPlanMut(c, "free")->history_days = static_cast<int>(*n);
+                                                     return std::nullopt;
+                                                 }},
         {"ROLLUP_INTERVAL_SECONDS", false, IntSetting(&Config::rollup_interval_seconds, 1, 3600)},
         {"ALERT_INTERVAL_SECONDS", false, IntSetting(&Config::alert_interval_seconds, 1, 3600)},
         {"IDLE_ALERT_MINUTES", false, IntSetting(&Config::idle_alert_minutes, 1, 24 * 60)},
         {"WEBHOOK_ALLOW_PRIVATE", false,
-         [](Config& c, const std::string& v) -> std::optional<std::string> {
-             if (v == "true" || v == "1") {
-                 c.webhook_allow_private = true;
-             } else if (v == "false" || v == "0" || v.empty()) {
-                 c.webhook_allow_private = false;
-             } else {
-                 return "must be true or false";
-             }
-             return std::nullopt;
-         }},
+         [](Config& c, const std::string& v) -> std::
+                                                 optional<std::string> {
+                                                     if (v == "true" || v == "1") {
+                                                         c.webhook_allow_private = true;
+                                                     } else if (v == "false" || v == "0" || v.empty()) {
+                                                         c.webhook_allow_private = false;
+                                                     } else {
+                                                         return "must be true or false";
+                                                     }
+                                                     return std::nullopt;
+                                                 }},
         {"PAYMENT_CURRENCY", false,
-         [](Config& c, const std::string& v) -> std::optional<std::string> {
-             if (v.size() != 3 || !std::all_of(v.begin(), v.end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; })) {
-                 return "must be a three-letter ISO currency code in capitals, such as USD";
-             }
-             c.payment_currency = v;
-             return std::nullopt;
-         }},
+         [](Config& c, const std::string& v)
+             -> std::
+                 optional<std::string> {
+                     if (v.size() != 3 ||
+                         !std::all_of(v.begin(), v.end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; })) {
+                         return "must be a three-letter ISO currency code in capitals, such as USD";
+                     }
+                     c.payment_currency = v;
+                     return std::nullopt;
+                 }},
         {"NOWPAYMENTS_MODE", false,
-         [](Config& c, const std::string& v) -> std::optional<std::string> {
-             if (v != "invoice" && v != "payment") return "must be invoice or payment";
-             c.nowpayments_mode = v;
-             return std::nullopt;
-         }},
+         [](Config& c, const std::string& v) -> std::
+                                                 optional<std::string> {
+                                                     if (v != "invoice" && v != "payment")
+                                                         return "must be invoice or payment";
+                                                     c.nowpayments_mode = v;
+                                                     return std::nullopt;
+                                                 }},
         {"NOWPAYMENTS_PAY_CURRENCY", false, StringSetting(&Config::nowpayments_pay_currency, false)},
         {"PAYMENT_EXPIRY_HOURS", false, IntSetting(&Config::payment_expiry_hours, 1, 24 * 30)},
         {"GATEWAY_TIMEOUT_SECONDS", false, IntSetting(&Config::gateway_timeout_seconds, 1, 120)},
@@ -378,18 +390,22 @@ const std::vector<Setting>& Settings() {
         {"LIFECYCLE_INTERVAL_SECONDS", false, IntSetting(&Config::lifecycle_interval_seconds, 1, 86400)},
         {"MAIL_INTERVAL_SECONDS", false, IntSetting(&Config::mail_interval_seconds, 1, 3600)},
         {"SMTP_TLS", false,
-         [](Config& c, const std::string& v) -> std::optional<std::string> {
-             if (v != "starttls" && v != "smtps" && v != "none") return "must be starttls, smtps or none";
-             c.smtp_tls = v;
-             return std::nullopt;
-         }},
+         [](Config& c, const std::string& v) -> std::
+                                                 optional<std::string> {
+                                                     if (v != "starttls" && v != "smtps" && v != "none")
+                                                         return "must be starttls, smtps or none";
+                                                     c.smtp_tls = v;
+                                                     return std::nullopt;
+                                                 }},
         {"SMTP_CA_FILE", false, StringSetting(&Config::smtp_ca_file)},
         {"SENDGRID_BASE_URL", false,
-         [](Config& c, const std::string& v) -> std::optional<std::string> {
-             if (!IsHttpUrl(v)) return "must be an absolute http:// or https:// URL";
-             c.sendgrid_base_url = v;
-             return std::nullopt;
-         }},
+         [](Config& c, const std::string& v) -> std::
+                                                 optional<std::string> {
+                                                     if (!IsHttpUrl(v))
+                                                         return "must be an absolute http:// or https:// URL";
+                                                     c.sendgrid_base_url = v;
+                                                     return std::nullopt;
+                                                 }},
         {"PRICE_CATALOG", false, StringSetting(&Config::price_catalog)},
         {"GPU_CATALOG", false, StringSetting(&Config::gpu_catalog)},
         {"FLUTTERWAVE_SECRET_KEY", true, Integration("FLUTTERWAVE_SECRET_KEY")},
@@ -398,20 +414,26 @@ const std::vector<Setting>& Settings() {
         {"FLUTTERWAVE_BASE_URL", false, Integration("FLUTTERWAVE_BASE_URL", CheckUrl)},
         {"NOWPAYMENTS_API_KEY", true, Integration("NOWPAYMENTS_API_KEY")},
         {"NOWPAYMENTS_IPN_SECRET", true, Integration("NOWPAYMENTS_IPN_SECRET")},
-        {"NOWPAYMENTS_SANDBOX", false, Integration("NOWPAYMENTS_SANDBOX", [](const std::string& v) -> std::optional<std::string> {
-             if (v != "true" && v != "false" && v != "1" && v != "0") return "must be true or false";
-             return std::nullopt;
-         })},
+        {"NOWPAYMENTS_SANDBOX", false,
+         Integration("NOWPAYMENTS_SANDBOX",
+                     [](const std::string& v) -> std::optional<std::string> {
+                         if (v != "true" && v != "false" && v != "1" && v != "0") return "must be true or false";
+                         return std::nullopt;
+                     })},
         {"NOWPAYMENTS_BASE_URL", false, Integration("NOWPAYMENTS_BASE_URL", CheckUrl)},
         {"SMTP_SERVER", false, Integration("SMTP_SERVER")},
-        {"SMTP_PORT", false, Integration("SMTP_PORT", [](const std::string& v) -> std::optional<std::string> {
-             if (!ToInt(v, 1, 65535)) return Range(1, 65535);
-             return std::nullopt;
-         })},
-        {"SENDER_EMAIL", false, Integration("SENDER_EMAIL", [](const std::string& v) -> std::optional<std::string> {
-             if (!IsValidEmail(v)) return "must be an e-mail address";
-             return std::nullopt;
-         })},
+        {"SMTP_PORT", false,
+         Integration("SMTP_PORT",
+                     [](const std::string& v) -> std::optional<std::string> {
+                         if (!ToInt(v, 1, 65535)) return Range(1, 65535);
+                         return std::nullopt;
+                     })},
+        {"SENDER_EMAIL", false,
+         Integration("SENDER_EMAIL",
+                     [](const std::string& v) -> std::optional<std::string> {
+                         if (!IsValidEmail(v)) return "must be an e-mail address";
+                         return std::nullopt;
+                     })},
         {"SENDER_PASSWORD", true, Integration("SENDER_PASSWORD")},
         {"SENDGRID_API_KEY", true, Integration("SENDGRID_API_KEY")},
         {"GITHUB_TOKEN", true, Integration("GITHUB_TOKEN")},
@@ -429,13 +451,34 @@ const std::vector<Setting>& Settings() {
 // Features list only what the product does today; each feature adds itself here when it ships.
 std::vector<Plan> DefaultPlans() {
     return {
-        {"free", "Free", 0, 2, 100, 30, false, false,
+        {"free",
+         "Free",
+         0,
+         2,
+         100,
+         30,
+         false,
+         false,
          {"GPU utilization and memory monitoring", "Idle detection, including GPUs idle while holding memory",
           "Idle cost and savings over your history", "Stop and auto-stop recommendations", "30 days of history"}},
-        {"professional", "Professional", 49, std::nullopt, 1000, 395, true, true,
-         {"Everything in Free", "Unlimited GPUs", "Idle alerts to Slack", "Right-sizing, consolidation and committed-use recommendations",
-          "13 months of history"}},
-        {"enterprise", "Enterprise", 199, std::nullopt, std::nullopt, 395, true, true,
+        {"professional",
+         "Professional",
+         49,
+         std::nullopt,
+         1000,
+         395,
+         true,
+         true,
+         {"Everything in Free", "Unlimited GPUs", "Idle alerts to Slack",
+          "Right-sizing, consolidation and committed-use recommendations", "13 months of history"}},
+        {"enterprise",
+         "Enterprise",
+         199,
+         std::nullopt,
+         std::nullopt,
+         395,
+         true,
+         true,
          {"Everything in Professional", "No API request limit"}},
     };
 }

@@ -23,14 +23,14 @@ struct Cidr {
 };
 
 struct Plan {
-    std::string tier;                       // "free", "professional", "enterprise"
+    std::string tier;  // "free", "professional", "enterprise"
     std::string display_name;
-    double price_usd = 0;                   // per month
-    std::optional<int> gpu_limit;           // distinct GPUs per window; nullopt = unlimited
-    std::optional<int> requests_per_hour;   // per API key; nullopt = unlimited
-    int history_days = 395;                 // how far back the customer's reads reach
-    bool idle_alerts = false;               // idle alerts to a Slack-compatible webhook
-    bool all_recommendations = false;       // else only the idle ones (stop, auto-stop, release memory)
+    double price_usd = 0;                  // per month
+    std::optional<int> gpu_limit;          // distinct GPUs per window; nullopt = unlimited
+    std::optional<int> requests_per_hour;  // per API key; nullopt = unlimited
+    int history_days = 395;                // how far back the customer's reads reach
+    bool idle_alerts = false;              // idle alerts to a Slack-compatible webhook
+    bool all_recommendations = false;      // else only the idle ones (stop, auto-stop, release memory)
     std::vector<std::string> features;
 };
 
@@ -45,7 +45,7 @@ struct Config {
     std::string database_url;  // empty or sqlite:PATH: the embedded store in data_dir
     std::string log_level = "info";
     std::string access_log = "-";  // file path, "-" for stdout, "off"
-    std::string port_file;          // written with the bound port once listening
+    std::string port_file;         // written with the bound port once listening
 
     // HTTP limits.
     size_t max_body_bytes = 1024 * 1024;
@@ -55,9 +55,9 @@ struct Config {
     int shutdown_grace_seconds = 10;
 
     // Security.
-    std::string admin_token;      // secret
-    std::string secret_key;       // secret
-    std::string encryption_key;   // secret, Fernet format
+    std::string admin_token;     // secret
+    std::string secret_key;      // secret
+    std::string encryption_key;  // secret, Fernet format
     int session_timeout_seconds = 3600;
     int max_login_attempts = 5;
     std::vector<Cidr> trusted_proxies;
@@ -71,27 +71,27 @@ struct Config {
     double idle_threshold_percent = 15.0;
     double recoverable_fraction = 0.5;
     double default_cost_per_hour = 3.06;
-    double committed_use_discount = 0.3;    // committed-use over on-demand price, for that recommendation
-    int raw_retention_days = 7;             // raw report windows (also the oldest report accepted)
-    int hourly_retention_days = 395;        // the hourly roll-up (13 months)
-    int rollup_interval_seconds = 30;       // how often the roll-up and retention jobs run
-    int alert_interval_seconds = 30;        // how often idle alerts are checked and delivered
-    int idle_alert_minutes = 30;            // default idle time before an alert
-    bool webhook_allow_private = false;     // alert webhooks may be http:// and reach private addresses
+    double committed_use_discount = 0.3;  // committed-use over on-demand price, for that recommendation
+    int raw_retention_days = 7;           // raw report windows (also the oldest report accepted)
+    int hourly_retention_days = 395;      // the hourly roll-up (13 months)
+    int rollup_interval_seconds = 30;     // how often the roll-up and retention jobs run
+    int alert_interval_seconds = 30;      // how often idle alerts are checked and delivered
+    int idle_alert_minutes = 30;          // default idle time before an alert
+    bool webhook_allow_private = false;   // alert webhooks may be http:// and reach private addresses
     // Billing (SPEC §7) and mail (SPEC §8); the gateways' keys and addresses are in `integrations`.
     std::string payment_currency = "USD";
-    std::string nowpayments_mode = "invoice";     // or "payment" (a deposit address instead of a hosted page)
+    std::string nowpayments_mode = "invoice";      // or "payment" (a deposit address instead of a hosted page)
     std::string nowpayments_pay_currency = "btc";  // payment mode
     int payment_expiry_hours = 48;
-    int gateway_timeout_seconds = 30;             // each call to Flutterwave or NOWPayments
-    int billing_interval_seconds = 5;             // gateway events (also woken by each webhook)
-    int lifecycle_interval_seconds = 900;         // renewal reminders, grace, downgrades; reconciliation
+    int gateway_timeout_seconds = 30;      // each call to Flutterwave or NOWPayments
+    int billing_interval_seconds = 5;      // gateway events (also woken by each webhook)
+    int lifecycle_interval_seconds = 900;  // renewal reminders, grace, downgrades; reconciliation
     int mail_interval_seconds = 5;
-    std::string smtp_tls = "starttls";            // starttls, smtps, none
+    std::string smtp_tls = "starttls";  // starttls, smtps, none
     std::string smtp_ca_file;
     std::string sendgrid_base_url = "https://api.sendgrid.com";
-    std::string price_catalog;              // file replacing catalog/price_catalog.json
-    std::string gpu_catalog;                // file replacing catalog/gpu_catalog.json
+    std::string price_catalog;  // file replacing catalog/price_catalog.json
+    std::string gpu_catalog;    // file replacing catalog/gpu_catalog.json
 
     // Integrations configured now and used by later features; kept so that a malformed value stops
     // start-up today rather than on the day the feature ships.

@@ -9,8 +9,25 @@ namespace {
 bool IsAtext(unsigned char c) {
     if (std::isalnum(c)) return true;
     switch (c) {
-        case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-        case '/': case '=': case '?': case '^': case '_': case '`': case '{': case '|': case '}': case '~':
+        case '!':
+        case '#':
+        case '$':
+        case '%':
+        case '&':
+        case '\'':
+        case '*':
+        case '+':
+        case '-':
+        case '/':
+        case '=':
+        case '?':
+        case '^':
+        case '_':
+        case '`':
+        case '{':
+        case '|':
+        case '}':
+        case '~':
             return true;
         default:
             return false;

@@ -88,9 +88,8 @@ void AccessLog::Run() {
     std::string batch;
     std::unique_lock lock(mu_);
     for (;;) {
-        cv_.wait_for(lock, kFlushInterval, [&] {
-            return stop_ || buffer_.size() >= kFlushBytes || flushes_requested_ > flushes_done_;
-        });
+        cv_.wait_for(lock, kFlushInterval,
+                     [&] { return stop_ || buffer_.size() >= kFlushBytes || flushes_requested_ > flushes_done_; });
         const uint64_t requested = flushes_requested_;
         batch.swap(buffer_);
         const bool stopping = stop_;

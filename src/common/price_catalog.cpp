@@ -103,7 +103,8 @@ Result<PriceCatalog> PriceCatalog::Parse(std::string_view instances_json, std::s
         }
         auto gpus = Number(o, "gpus", where);
         if (!gpus) return gpus.error();
-        if (*gpus != std::floor(*gpus) || *gpus > 64) return Error::Validation(where + ".gpus", "must be a whole number up to 64");
+        if (*gpus != std::floor(*gpus) || *gpus > 64)
+            return Error::Validation(where + ".gpus", "must be a whole number up to 64");
         p.gpus = static_cast<int>(*gpus);
         auto price = Number(o, "usd_per_hour", where);
         if (!price) return price.error();

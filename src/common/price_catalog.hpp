@@ -19,7 +19,7 @@ struct InstancePrice {
     std::string instance_type;  // "p4d.24xlarge", "a2-highgpu-1g", "Standard_NC24ads_A100_v4"
     std::string region;
     int gpus = 1;
-    std::string gpu_model;  // a GpuModel::model
+    std::string gpu_model;    // a GpuModel::model
     double usd_per_hour = 0;  // the whole instance
     std::string source;
     std::string as_of;

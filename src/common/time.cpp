@@ -5,9 +5,7 @@
 
 namespace gpuopt {
 
-SysSeconds UtcNow() {
-    return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-}
+SysSeconds UtcNow() { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); }
 
 std::string FormatUtc(SysSeconds t) {
     using namespace std::chrono;

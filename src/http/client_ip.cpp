@@ -24,7 +24,8 @@ std::string ClientIp(std::string_view peer, std::string_view forwarded_for, cons
     std::string_view current = peer;
     while (!forwarded_for.empty()) {
         const size_t comma = forwarded_for.rfind(',');
-        const std::string_view hop = Trim(comma == std::string_view::npos ? forwarded_for : forwarded_for.substr(comma + 1));
+        const std::string_view hop =
+            Trim(comma == std::string_view::npos ? forwarded_for : forwarded_for.substr(comma + 1));
         forwarded_for = comma == std::string_view::npos ? std::string_view{} : forwarded_for.substr(0, comma);
         if (!Cidr::Parse(hop) || hop.find('/') != std::string_view::npos) break;  // not an address
         current = hop;

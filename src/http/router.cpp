@@ -19,7 +19,8 @@ std::vector<std::string_view> Split(std::string_view path) {
     return out;
 }
 
-bool Matches(const Route& route, const std::vector<std::string_view>& parts, std::map<std::string, std::string>& params) {
+bool Matches(const Route& route, const std::vector<std::string_view>& parts,
+             std::map<std::string, std::string>& params) {
     if (route.segments.size() != parts.size()) return false;
     for (size_t i = 0; i < parts.size(); ++i) {
         const std::string& seg = route.segments[i];

@@ -52,8 +52,8 @@ bool IsJsonContentType(std::string_view value) {
 // Syntax errors in what the client sent, as opposed to the connection ending or timing out.
 bool IsMalformedRequest(const boost::system::error_code& ec) {
     return ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
-           ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message &&
-           ec != bhttp::error::need_more && ec != bhttp::error::body_limit && ec != bhttp::error::header_limit;
+           ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message && ec != bhttp::error::need_more &&
+           ec != bhttp::error::body_limit && ec != bhttp::error::header_limit;
 }
 
 Error TooLarge(size_t limit) {
@@ -102,7 +102,8 @@ Result<uint16_t> Server::Listen(const std::string& host, uint16_t port) {
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-        return Error{ErrorCode::kInternal, "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message(), {}};
+        return Error{
+            ErrorCode::kInternal, "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message(), {}};
     }
     asio::co_spawn(io_, AcceptLoop(), asio::detached);
     return acceptor_.local_endpoint().port();
@@ -220,7 +221,8 @@ void Server::LogAccess(const Request* req, std::string_view client_ip, const Res
     }
     char numbers[96];
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    std::snprintf(numbers, sizeof numbers, R"(,"status":%u,"bytes":%zu,"ms":%.3f)", res.result_int(), res.body().size(), ms);
+    std::snprintf(numbers, sizeof numbers, R"(,"status":%u,"bytes":%zu,"ms":%.3f)", res.result_int(), res.body().size(),
+                  ms);
     line += numbers;
     if (!principal.empty()) {
         line += R"(,"principal":")";
@@ -234,7 +236,8 @@ void Server::LogAccess(const Request* req, std::string_view client_ip, const Res
 asio::awaitable<Response> Server::Dispatch(Request& req, RequestContext& ctx) {
     const std::string_view target = req.target();
     if (target.empty() || target.front() != '/') {
-        co_return ErrorResponse(Error::Validation("target", "the request target must be an absolute path"), req.version());
+        co_return ErrorResponse(Error::Validation("target", "the request target must be an absolute path"),
+                                req.version());
     }
     const size_t q = target.find('?');
     ctx.path = target.substr(0, q);
@@ -333,9 +336,13 @@ asio::awaitable<void> Server::RunSession(std::shared_ptr<Session> s) {
         }
         Request req = parser.release();
         auto xff = req.find("X-Forwarded-For");
-        RequestContext ctx{req, ClientIp(peer, xff == req.end() ? std::string_view{} : std::string_view(xff->value()),
-                                         options_.trusted_proxies),
-                           {}, {}, {}, {}};
+        RequestContext ctx{
+            req,
+            ClientIp(peer, xff == req.end() ? std::string_view{} : std::string_view(xff->value()), options_.trusted_proxies),
+            {},
+            {},
+            {},
+            {}};
         Response res = co_await Dispatch(req, ctx);
         const bool keep_alive = req.keep_alive() && !stopping_;
         Finish(res, req.method() == bhttp::verb::head, keep_alive);
@@ -344,7 +351,8 @@ asio::awaitable<void> Server::RunSession(std::shared_ptr<Session> s) {
                          res.result_int(), std::string_view(res.body()).substr(0, 300));
         }
         LogAccess(&req, ctx.client_ip, res, start, ctx.principal);
-        if (metrics_ != nullptr) metrics_->Record(ctx.metrics_slot, res.result_int(), std::chrono::steady_clock::now() - start);
+        if (metrics_ != nullptr)
+            metrics_->Record(ctx.metrics_slot, res.result_int(), std::chrono::steady_clock::now() - start);
         s->stream.expires_after(options_.read_timeout);
         std::tie(ec, n) = co_await bhttp::async_write(s->stream, res, kNoThrow);
         if (ec || !keep_alive) break;
@@ -357,7 +365,8 @@ asio::awaitable<void> Server::RunSession(std::shared_ptr<Session> s) {
         Finish(res, false, false);
         spdlog::info("rejected request from {}: {} {}", peer, res.result_int(), res.body());
         LogAccess(head, peer, res, start, {});
-        if (metrics_ != nullptr) metrics_->Record(metrics_->RejectedSlot(), res.result_int(), std::chrono::steady_clock::now() - start);
+        if (metrics_ != nullptr)
+            metrics_->Record(metrics_->RejectedSlot(), res.result_int(), std::chrono::steady_clock::now() - start);
         s->stream.expires_after(options_.read_timeout);
         co_await bhttp::async_write(s->stream, res, kNoThrow);
         // Lingering close: the client may still be sending the body we refused. Closing now would

@@ -28,7 +28,8 @@ Result<RollupResult> RunRollup(store::Store& db, const analysis::IdleRules& rule
         total.hours += rows;
         if (windows->size() < chunk) break;
     }
-    if (total.windows > 0) spdlog::debug("roll-up: merged {} window(s) into {} hour row(s)", total.windows, total.hours);
+    if (total.windows > 0)
+        spdlog::debug("roll-up: merged {} window(s) into {} hour row(s)", total.windows, total.hours);
     return total;
 }
 
@@ -36,7 +37,8 @@ Result<int64_t> RunRetention(store::Store& db, SysSeconds now, int raw_days, int
     int64_t total = 0;
     for (;;) {
         auto deleted = store::Wait<int64_t>([&](store::Callback<int64_t> done) {
-            db.PruneHistory(now - std::chrono::days(raw_days), now - std::chrono::days(hourly_days), chunk, std::move(done));
+            db.PruneHistory(now - std::chrono::days(raw_days), now - std::chrono::days(hourly_days), chunk,
+                            std::move(done));
         });
         if (!deleted) return deleted.error();
         total += *deleted;

@@ -38,23 +38,28 @@ void Scheduler::RunSafely(Task& task) {
         task.failures->fetch_add(1);
         spdlog::error("job {} failed: {}", task.name, e.what());
     }
-    task.last_us->store(std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count());
+    task.last_us->store(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count());
     task.runs->fetch_add(1);
 }
 
 void Scheduler::WriteMetrics(std::string& out, const std::vector<const Scheduler*>& schedulers) {
     out += "# HELP gpuopt_job_runs_total Runs of each periodic job.\n# TYPE gpuopt_job_runs_total counter\n";
     for (const auto* s : schedulers) {
-        for (const auto& t : s->tasks_) out += "gpuopt_job_runs_total{job=\"" + t.name + "\"} " + std::to_string(t.runs->load()) + "\n";
+        for (const auto& t : s->tasks_)
+            out += "gpuopt_job_runs_total{job=\"" + t.name + "\"} " + std::to_string(t.runs->load()) + "\n";
     }
-    out += "# HELP gpuopt_job_failures_total Runs of each periodic job that threw.\n# TYPE gpuopt_job_failures_total counter\n";
+    out +=
+        "# HELP gpuopt_job_failures_total Runs of each periodic job that threw.\n# TYPE gpuopt_job_failures_total "
+        "counter\n";
     for (const auto* s : schedulers) {
         for (const auto& t : s->tasks_) {
             out += "gpuopt_job_failures_total{job=\"" + t.name + "\"} " + std::to_string(t.failures->load()) + "\n";
         }
     }
-    out += "# HELP gpuopt_job_last_duration_seconds How long each job's last run took.\n"
-           "# TYPE gpuopt_job_last_duration_seconds gauge\n";
+    out +=
+        "# HELP gpuopt_job_last_duration_seconds How long each job's last run took.\n"
+        "# TYPE gpuopt_job_last_duration_seconds gauge\n";
     for (const auto* s : schedulers) {
         for (const auto& t : s->tasks_) {
             char value[32];
@@ -81,7 +86,8 @@ void Scheduler::RunAllOnce() {
 void Scheduler::Loop() {
     std::unique_lock lock(mu_);
     while (!stopping_) {
-        auto next = std::min_element(tasks_.begin(), tasks_.end(), [](const Task& a, const Task& b) { return a.next < b.next; });
+        auto next = std::min_element(tasks_.begin(), tasks_.end(),
+                                     [](const Task& a, const Task& b) { return a.next < b.next; });
         if (next == tasks_.end()) {
             cv_.wait(lock, [&] { return stopping_; });
             break;

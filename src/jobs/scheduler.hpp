@@ -8,9 +8,9 @@
 
 #include <atomic>
 #include <chrono>
-#include <memory>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>

@@ -22,17 +22,18 @@ Result<OutboxRun> RunOutbox(store::Store& db, Transport& transport, const Sender
         } else if (r.permanent || attempts >= kMaxAttempts) {
             status = "failed";
             ++run.failed;
-            spdlog::error("mail {} ({}) to an account's address failed for good: {}", item.id, item.message.kind, r.error);
+            spdlog::error("mail {} ({}) to an account's address failed for good: {}", item.id, item.message.kind,
+                          r.error);
         } else {
             status = "pending";
             next = now + std::chrono::minutes(1 << (attempts - 1));
             ++run.retried;
-            spdlog::warn("mail {} ({}): attempt {} failed ({}); next in {} min", item.id, item.message.kind, attempts, r.error,
-                         1 << (attempts - 1));
+            spdlog::warn("mail {} ({}): attempt {} failed ({}); next in {} min", item.id, item.message.kind, attempts,
+                         r.error, 1 << (attempts - 1));
         }
         auto recorded = store::Wait<void>([&](store::Callback<void> done) {
-            db.FinishMail(item.id, status, attempts, next, r.sent ? std::string() : r.error, r.sent ? built.message_id : std::string(),
-                          std::move(done));
+            db.FinishMail(item.id, status, attempts, next, r.sent ? std::string() : r.error,
+                          r.sent ? built.message_id : std::string(), std::move(done));
         });
         if (!recorded) return recorded.error();
     }

@@ -22,8 +22,8 @@ std::string Money(double amount, const std::string& currency) {
 std::string Day(SysSeconds t) { return FormatUtc(t).substr(0, 10); }
 
 // Text and an HTML rendering of the same paragraphs.
-store::OutboxMessage Make(std::string dedup, int64_t account, const std::string& to, std::string subject, std::string kind,
-                          const std::vector<std::string>& paragraphs) {
+store::OutboxMessage Make(std::string dedup, int64_t account, const std::string& to, std::string subject,
+                          std::string kind, const std::vector<std::string>& paragraphs) {
     store::OutboxMessage m;
     m.dedup_key = std::move(dedup);
     m.account_id = account;
@@ -45,31 +45,45 @@ std::string Html(const std::string& text) {
     std::string out;
     for (char c : text) {
         switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&#39;"; break;
-            default: out += c;
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            case '\'':
+                out += "&#39;";
+                break;
+            default:
+                out += c;
         }
     }
     return out;
 }
 
 store::OutboxMessage Welcome(const Brand& b, const store::Account& a) {
-    return Make("welcome:" + std::to_string(a.id), a.id, a.email, "Welcome to " + b.product, "welcome",
-                {"Welcome to " + b.product + ".",
-                 "Your API key starts with " + a.key_prefix + ". It was shown once, when you signed up: we keep only a "
-                 "fingerprint of it, so nobody (us included) can read it back. Keep it where your GPU hosts can reach it, "
-                 "as GPU_OPTIMIZER_API_KEY.",
-                 "Next: install gpuopt-agent on a GPU host and point it at " + b.base_url +
-                     ". Within a minute of its first report you will see the host's GPUs, their idle time and what it costs.",
-                 "You are on the " + a.tier + " plan."});
+    return Make(
+        "welcome:" + std::to_string(a.id), a.id, a.email, "Welcome to " + b.product, "welcome",
+        {"Welcome to " + b.product + ".",
+         "Your API key starts with " + a.key_prefix +
+             ". It was shown once, when you signed up: we keep only a "
+             "fingerprint of it, so nobody (us included) can read it back. Keep it where your GPU hosts can reach it, "
+             "as GPU_OPTIMIZER_API_KEY.",
+         "Next: install gpuopt-agent on a GPU host and point it at " + b.base_url +
+             ". Within a minute of its first report you will see the host's GPUs, their idle time and what it costs.",
+         "You are on the " + a.tier + " plan."});
 }
 
 store::OutboxMessage Receipt(const Brand& b, const std::string& email, const store::Payment& p,
                              const store::CompletionOutcome& o, double paid_amount, const std::string& paid_currency) {
-    return Make("receipt:" + std::to_string(p.id), p.account_id, email, b.product + " receipt " + p.reference, "receipt",
+    return Make("receipt:" + std::to_string(p.id), p.account_id, email, b.product + " receipt " + p.reference,
+                "receipt",
                 {"Thank you: we received your payment.",
                  "Amount: " + Money(paid_amount, paid_currency) + "\nPlan: " + p.tier + "\nPaid through: " + p.gateway +
                      "\nReference: " + p.reference,
@@ -78,15 +92,18 @@ store::OutboxMessage Receipt(const Brand& b, const std::string& email, const sto
 
 store::OutboxMessage UpgradeNotice(const Brand& b, const std::string& email, const store::Payment& p,
                                    const store::CompletionOutcome& o, const std::string& plan_name) {
-    return Make("upgrade:" + std::to_string(p.id), p.account_id, email, "Your " + b.product + " plan is now " + plan_name, "upgrade",
+    return Make("upgrade:" + std::to_string(p.id), p.account_id, email,
+                "Your " + b.product + " plan is now " + plan_name, "upgrade",
                 {"Your account moved from the " + o.previous_tier + " plan to the " + plan_name + " plan.",
-                 "It runs until " + Day(o.period_end) + " (UTC). We will email you a renewal link 7 days and 1 day before then."});
+                 "It runs until " + Day(o.period_end) +
+                     " (UTC). We will email you a renewal link 7 days and 1 day before then."});
 }
 
-store::OutboxMessage RenewalReminder(const Brand& b, const store::Subscription& s, int days, const std::string& checkout_url,
-                                     double price, const std::string& currency) {
-    return Make("renewal" + std::to_string(days) + ":" + std::to_string(s.account_id) + ":" + FormatUtc(s.period_end), s.account_id,
-                s.email, "Your " + b.product + " plan renews in " + std::to_string(days) + (days == 1 ? " day" : " days"),
+store::OutboxMessage RenewalReminder(const Brand& b, const store::Subscription& s, int days,
+                                     const std::string& checkout_url, double price, const std::string& currency) {
+    return Make("renewal" + std::to_string(days) + ":" + std::to_string(s.account_id) + ":" + FormatUtc(s.period_end),
+                s.account_id, s.email,
+                "Your " + b.product + " plan renews in " + std::to_string(days) + (days == 1 ? " day" : " days"),
                 "renewal_reminder",
                 {"Your " + s.tier + " plan runs until " + FormatUtc(s.period_end) + ".",
                  "To keep it, pay for the next month (" + Money(price, currency) + ") here: " + checkout_url,
@@ -97,18 +114,20 @@ store::OutboxMessage RenewalReminder(const Brand& b, const store::Subscription& 
 store::OutboxMessage DowngradeNotice(const Brand& b, const store::Subscription& s) {
     return Make("downgrade:" + std::to_string(s.account_id) + ":" + FormatUtc(s.period_end), s.account_id, s.email,
                 "Your " + b.product + " account is now on the free plan", "downgrade",
-                {"Your " + s.tier + " plan ended on " + Day(s.period_end) + " and its grace period has passed, so the account "
-                 "is now on the free plan.",
+                {"Your " + s.tier + " plan ended on " + Day(s.period_end) +
+                     " and its grace period has passed, so the account "
+                     "is now on the free plan.",
                  "Your history stays. You can upgrade again at any time from " + b.base_url + "."});
 }
 
-store::OutboxMessage PartialPaymentNotice(const Brand& b, const std::string& email, const store::Payment& p, double paid,
-                                          const std::string& paid_currency) {
-    return Make("partial:" + std::to_string(p.id), p.account_id, email, b.product + ": your payment " + p.reference + " is incomplete",
-                "partial_payment",
-                {"We received " + Money(paid, paid_currency) + " for payment " + p.reference + ", less than the " +
-                     Money(p.amount, p.currency) + " it needs.",
-                 "Your plan has not changed. Please send the rest from the same payment page, or contact us to settle it."});
+store::OutboxMessage PartialPaymentNotice(const Brand& b, const std::string& email, const store::Payment& p,
+                                          double paid, const std::string& paid_currency) {
+    return Make(
+        "partial:" + std::to_string(p.id), p.account_id, email,
+        b.product + ": your payment " + p.reference + " is incomplete", "partial_payment",
+        {"We received " + Money(paid, paid_currency) + " for payment " + p.reference + ", less than the " +
+             Money(p.amount, p.currency) + " it needs.",
+         "Your plan has not changed. Please send the rest from the same payment page, or contact us to settle it."});
 }
 
 }  // namespace gpuopt::mail

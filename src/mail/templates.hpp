@@ -16,11 +16,12 @@ struct Brand {
 
 store::OutboxMessage Welcome(const Brand& b, const store::Account& account);
 store::OutboxMessage Receipt(const Brand& b, const std::string& email, const store::Payment& payment,
-                             const store::CompletionOutcome& outcome, double paid_amount, const std::string& paid_currency);
+                             const store::CompletionOutcome& outcome, double paid_amount,
+                             const std::string& paid_currency);
 store::OutboxMessage UpgradeNotice(const Brand& b, const std::string& email, const store::Payment& payment,
                                    const store::CompletionOutcome& outcome, const std::string& plan_name);
-store::OutboxMessage RenewalReminder(const Brand& b, const store::Subscription& sub, int days, const std::string& checkout_url,
-                                     double price, const std::string& currency);
+store::OutboxMessage RenewalReminder(const Brand& b, const store::Subscription& sub, int days,
+                                     const std::string& checkout_url, double price, const std::string& currency);
 store::OutboxMessage DowngradeNotice(const Brand& b, const store::Subscription& sub);
 store::OutboxMessage PartialPaymentNotice(const Brand& b, const std::string& email, const store::Payment& payment,
                                           double paid, const std::string& paid_currency);

@@ -52,7 +52,8 @@ SendResult FileTransport::Send(const store::OutboxMessage& message, const BuiltM
         r.error = "cannot write " + tmp + ": " + std::strerror(errno);
         return r;
     }
-    const bool ok = ::write(fd, built.mime.data(), built.mime.size()) == static_cast<ssize_t>(built.mime.size()) && ::fsync(fd) == 0;
+    const bool ok = ::write(fd, built.mime.data(), built.mime.size()) == static_cast<ssize_t>(built.mime.size()) &&
+                    ::fsync(fd) == 0;
     ::close(fd);
     if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
         r.error = "cannot write " + path;
@@ -101,7 +102,8 @@ SendResult SmtpTransport::Send(const store::OutboxMessage& message, const BuiltM
         r.sent = true;
         r.provider_id = built.message_id;
     } else {
-        r.error = std::string(error[0] != '\0' ? error : curl_easy_strerror(rc)) + (code ? " (" + std::to_string(code) + ")" : "");
+        r.error = std::string(error[0] != '\0' ? error : curl_easy_strerror(rc)) +
+                  (code ? " (" + std::to_string(code) + ")" : "");
         r.permanent = code >= 500 && code < 600;  // 4xx is temporary in SMTP
     }
     curl_slist_free_all(rcpt);
@@ -124,10 +126,13 @@ SendResult SendGridTransport::Send(const store::OutboxMessage& m, const BuiltMes
                       {"subject", m.subject},
                       {"content", content},
                       {"categories", json::array{m.kind}},
-                      {"tracking_settings",
-                       json::object{{"click_tracking", json::object{{"enable", false}}}, {"open_tracking", json::object{{"enable", false}}}}}};
-    auto a = net::Fetch({"POST", net::JoinUrl(s_.base_url, "/v3/mail/send"),
-                         {"Authorization: Bearer " + s_.api_key, "Content-Type: application/json"}, ToJson(body), s_.timeout});
+                      {"tracking_settings", json::object{{"click_tracking", json::object{{"enable", false}}},
+                                                         {"open_tracking", json::object{{"enable", false}}}}}};
+    auto a = net::Fetch({"POST",
+                         net::JoinUrl(s_.base_url, "/v3/mail/send"),
+                         {"Authorization: Bearer " + s_.api_key, "Content-Type: application/json"},
+                         ToJson(body),
+                         s_.timeout});
     SendResult r;
     if (a.status == 202 || a.status == 200) {
         r.sent = true;
@@ -149,7 +154,8 @@ Sender SenderOf(const Config& c) {
 
 std::unique_ptr<Transport> MakeTransport(const Config& c) {
     if (const std::string key = Setting(c, "SENDGRID_API_KEY"); !key.empty()) {
-        return std::make_unique<SendGridTransport>(SendGridSettings{c.sendgrid_base_url, key, SenderOf(c), std::chrono::seconds(30)});
+        return std::make_unique<SendGridTransport>(
+            SendGridSettings{c.sendgrid_base_url, key, SenderOf(c), std::chrono::seconds(30)});
     }
     if (const std::string server = Setting(c, "SMTP_SERVER"); !server.empty()) {
         SmtpSettings s;

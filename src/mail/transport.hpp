@@ -42,7 +42,7 @@ struct SmtpSettings {
     std::string tls = "starttls";  // starttls (required), smtps (implicit TLS), none (tests, local relays)
     std::string username;
     std::string password;
-    std::string ca_file;           // extra CA bundle (a private relay's certificate)
+    std::string ca_file;  // extra CA bundle (a private relay's certificate)
     std::string envelope_from;
     std::chrono::milliseconds timeout{30000};
 };

@@ -19,7 +19,7 @@ struct HttpCall {
 };
 
 struct HttpAnswer {
-    long status = 0;      // 0: no answer (error says why)
+    long status = 0;  // 0: no answer (error says why)
     std::string body;
     std::string error;
     std::map<std::string, std::string> headers;  // names lowercased

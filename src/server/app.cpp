@@ -61,15 +61,25 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
     auto catalog = PriceCatalog::Load(c.price_catalog, c.gpu_catalog);
     if (!catalog) {
         const auto& e = catalog.error();
-        return Error::Validation(c.price_catalog.empty() ? "GPU_CATALOG" : "PRICE_CATALOG",
-                                 e.details.empty() ? e.message : e.details.begin()->first + " " + e.details.begin()->second);
+        return Error::Validation(
+            c.price_catalog.empty() ? "GPU_CATALOG" : "PRICE_CATALOG",
+            e.details.empty() ? e.message : e.details.begin()->first + " " + e.details.begin()->second);
     }
     app->catalog_ = std::make_unique<PriceCatalog>(std::move(*catalog));
 
     app->billing_ = std::make_unique<billing::Billing>(c, *app->store_);
     app->mail_ = mail::MakeTransport(c);
-    app->services_ = std::make_unique<api::Services>(
-        api::Services{c, *app->store_, app->key_limiter_, app->ip_limiter_, *app->catalog_, nullptr, &app->counters_, {}, nullptr, {}, {}});
+    app->services_ = std::make_unique<api::Services>(api::Services{c,
+                                                                   *app->store_,
+                                                                   app->key_limiter_,
+                                                                   app->ip_limiter_,
+                                                                   *app->catalog_,
+                                                                   nullptr,
+                                                                   &app->counters_,
+                                                                   {},
+                                                                   nullptr,
+                                                                   {},
+                                                                   {}});
     app->services_->billing = app->billing_.get();
     app->services_->run_blocking = [app = app.get()](std::function<void()> work) {
         boost::asio::post(app->blocking_, std::move(work));
@@ -79,7 +89,7 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
     api::RegisterRoutes(router, *app->services_);
     app->metrics_ = std::make_unique<http::RequestMetrics>(router);
     app->services_->metrics = app->metrics_.get();
-    app->services_->write_job_metrics = [app = app.get()](std::string& out) { 
+    app->services_->write_job_metrics = [app = app.get()](std::string& out) {
         jobs::Scheduler::WriteMetrics(out, {&app->scheduler_, &app->billing_scheduler_, &app->mail_scheduler_});
     };
 
@@ -105,7 +115,8 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
     mail::Transport& transport = *app->mail_;
     const mail::Sender mail_sender = mail::SenderOf(c);
     app->mail_scheduler_.Add("mail", std::chrono::seconds(c.mail_interval_seconds), [&db, &transport, mail_sender] {
-        if (auto r = mail::RunOutbox(db, transport, mail_sender, UtcNow()); !r) spdlog::error("mail outbox failed: {}", r.error().message);
+        if (auto r = mail::RunOutbox(db, transport, mail_sender, UtcNow()); !r)
+            spdlog::error("mail outbox failed: {}", r.error().message);
     });
     app->scheduler_.Add("idle-alerts", std::chrono::seconds(c.alert_interval_seconds), [&db, &c] {
         const bool allow_private = c.webhook_allow_private;
@@ -114,7 +125,8 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
             error = r.error;
             return r.delivered;
         };
-        if (auto r = alerts::RunIdleAlerts(db, c, UtcNow(), sender); !r) spdlog::error("idle alerts failed: {}", r.error().message);
+        if (auto r = alerts::RunIdleAlerts(db, c, UtcNow(), sender); !r)
+            spdlog::error("idle alerts failed: {}", r.error().message);
     });
 
     http::ServerOptions options;
@@ -135,11 +147,13 @@ void App::LogFeatures() const {
     const Config& c = config_;
     spdlog::info("store: SQLite at {}", SqlitePath(c));
     spdlog::info("operator API (/api/stats): {}", c.admin_token.empty() ? "off - ADMIN_TOKEN is not set" : "on");
-    spdlog::info("X-Forwarded-For: {}", c.trusted_proxies.empty()
-                                            ? "ignored - TRUSTED_PROXIES is not set"
-                                            : "honoured from " + std::to_string(c.trusted_proxies.size()) + " trusted network(s)");
+    spdlog::info("X-Forwarded-For: {}",
+                 c.trusted_proxies.empty()
+                     ? "ignored - TRUSTED_PROXIES is not set"
+                     : "honoured from " + std::to_string(c.trusted_proxies.size()) + " trusted network(s)");
     for (const auto& g : billing_->Gateways()) {
-        spdlog::info("payments with {}: {}", g.name, g.enabled ? "on" : "off - its key and webhook secret are not both set");
+        spdlog::info("payments with {}: {}", g.name,
+                     g.enabled ? "on" : "off - its key and webhook secret are not both set");
     }
     spdlog::info("mail: {}", mail_->Describe());
     if (c.integrations.count("REDIS_URL") != 0) {

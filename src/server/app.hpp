@@ -5,13 +5,13 @@
 #include <memory>
 
 #include "api/api.hpp"
-#include "common/config.hpp"
-#include "common/price_catalog.hpp"
-#include "common/log.hpp"
-#include "http/rate_limiter.hpp"
-#include "http/metrics.hpp"
-#include "http/server.hpp"
 #include "billing/billing.hpp"
+#include "common/config.hpp"
+#include "common/log.hpp"
+#include "common/price_catalog.hpp"
+#include "http/metrics.hpp"
+#include "http/rate_limiter.hpp"
+#include "http/server.hpp"
 #include "jobs/scheduler.hpp"
 #include "mail/transport.hpp"
 
@@ -55,9 +55,9 @@ private:
     boost::asio::thread_pool blocking_{2};  // gateway calls made for requests
     std::unique_ptr<api::Services> services_;
     std::unique_ptr<http::Server> server_;
-    jobs::Scheduler scheduler_;           // roll-up, retention, idle alerts
-    jobs::Scheduler billing_scheduler_;   // gateway events, reconciliation, subscriptions (waits on gateways)
-    jobs::Scheduler mail_scheduler_;      // the outbox (waits on the mail server)
+    jobs::Scheduler scheduler_;          // roll-up, retention, idle alerts
+    jobs::Scheduler billing_scheduler_;  // gateway events, reconciliation, subscriptions (waits on gateways)
+    jobs::Scheduler mail_scheduler_;     // the outbox (waits on the mail server)
 };
 
 }  // namespace gpuopt::server

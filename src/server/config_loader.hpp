@@ -10,9 +10,9 @@
 namespace gpuopt::server {
 
 struct ConfigSources {
-    std::string dotenv_path = ".env";               // read when present
-    std::string config_file;                        // --config; must exist when given
-    std::map<std::string, std::string> flags;       // setting name -> value from the command line
+    std::string dotenv_path = ".env";          // read when present
+    std::string config_file;                   // --config; must exist when given
+    std::map<std::string, std::string> flags;  // setting name -> value from the command line
     bool read_environment = true;
 };
 

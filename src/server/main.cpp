@@ -2,8 +2,8 @@
 //   gpuopt serve [--host H] [--port P] [--data-dir D] [--config FILE] [--threads N] [--port-file F]
 //   gpuopt migrate [--data-dir D] [--config FILE]
 //   gpuopt admin set-tier --email E --tier T [--data-dir D] [--config FILE]
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include <future>
 #include <iostream>
@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
     auto* serve = cli.add_subcommand("serve", "Serve the web app and API");
     add_common(serve);
     serve->add_option("--host", host, "address to listen on (default 127.0.0.1)");
-    serve->add_option("--port", port, "port to listen on, 0 for any free one (default 5000)")->check(CLI::Range(0, 65535));
+    serve->add_option("--port", port, "port to listen on, 0 for any free one (default 5000)")
+        ->check(CLI::Range(0, 65535));
     serve->add_option("--threads", threads, "I/O threads (default: one per core)")->check(CLI::Range(1, 256));
     serve->add_option("--port-file", port_file, "write the bound port here once listening");
 
@@ -86,7 +87,8 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (set_tier->parsed()) {
-        if (config->FindPlan(tier) == nullptr) return Fail(Error::Validation("--tier", "must be free, professional or enterprise"));
+        if (config->FindPlan(tier) == nullptr)
+            return Fail(Error::Validation("--tier", "must be free, professional or enterprise"));
         std::promise<Result<store::Account>> done;
         (*store)->SetTier(NormalizeEmail(email), tier, [&](Result<store::Account> r) { done.set_value(std::move(r)); });
         auto result = done.get_future().get();

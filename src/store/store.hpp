@@ -111,11 +111,11 @@ struct Payment {
     std::string reference;  // ours: tx_ref (Flutterwave), order_id (NowPayments)
     std::string gateway;    // "flutterwave", "nowpayments"
     std::string tier;
-    double amount = 0;      // expected
-    std::string currency;   // expected, upper case ("USD")
-    std::string purpose;    // "upgrade", "renewal", "signup"
-    std::string status;     // "pending", "completed", "failed", "expired"
-    std::string gateway_id; // the gateway's id for it (transaction, invoice or payment id)
+    double amount = 0;       // expected
+    std::string currency;    // expected, upper case ("USD")
+    std::string purpose;     // "upgrade", "renewal", "signup"
+    std::string status;      // "pending", "completed", "failed", "expired"
+    std::string gateway_id;  // the gateway's id for it (transaction, invoice or payment id)
     std::string checkout_url;
     std::optional<double> paid_amount;  // as the gateway confirmed it
     std::string paid_currency;
@@ -165,7 +165,7 @@ struct Subscription {
     std::string status;  // "active", "grace", "ended"
     SysSeconds period_start;
     SysSeconds period_end;
-    std::string gateway;  // of the last payment
+    std::string gateway;                        // of the last payment
     std::optional<SysSeconds> reminded_7d_for;  // the period_end a reminder was sent for
     std::optional<SysSeconds> reminded_1d_for;
 };
@@ -178,7 +178,7 @@ struct GatewayEvent {
     std::string reference;  // our reference when the payload names it
     std::string body;
     SysSeconds received_at;
-    std::string state;      // "pending", "applied", "ignored", "failed"
+    std::string state;  // "pending", "applied", "ignored", "failed"
     int attempts = 0;
     std::optional<SysSeconds> next_attempt;
     std::string result;
@@ -224,8 +224,8 @@ struct Stats {
     int64_t total_customers = 0;
     std::vector<DailyCount> daily_signups;  // the last signup_days days, oldest first, gaps as zero
     int64_t gpus_last_24h = 0;
-    double total_idle_cost = 0;          // Σ idle time × cost over stored history
-    double total_customer_savings = 0;   // total_idle_cost × recoverable fraction
+    double total_idle_cost = 0;                                   // Σ idle time × cost over stored history
+    double total_customer_savings = 0;                            // total_idle_cost × recoverable fraction
     std::map<std::string, int64_t> active_subscriptions_by_tier;  // active or in grace
     double revenue_this_month = 0;       // completed payments since the 1st (UTC), in their currency (USD)
     std::vector<PaymentCount> payments;  // by gateway and status
@@ -275,7 +275,7 @@ struct HourlyRow {
     double idle_held_s = 0;
     double mem_used_max = 0;
     double mem_total = 0;
-    double cost_usd = 0;       // Σ seconds × $/h / 3600
+    double cost_usd = 0;  // Σ seconds × $/h / 3600
     double idle_cost_usd = 0;
     double idle_held_cost_usd = 0;
 };
@@ -292,7 +292,7 @@ struct AlertSettings {
     int64_t account_id = 0;
     std::string webhook_url;  // Slack-compatible incoming webhook; empty: alerts off
     int idle_minutes = 30;
-    std::string tier;         // the account's plan (filled by ListAlertSettings)
+    std::string tier;  // the account's plan (filled by ListAlertSettings)
 };
 
 // An idle alert: opened when a GPU has been idle for the account's idle_minutes, closed when it is

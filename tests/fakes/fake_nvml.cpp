@@ -118,7 +118,8 @@ void LoadScript() {
                 std::string p;
                 while (std::getline(ss, p, ',')) {
                     const size_t colon = p.find(':');
-                    g.procs.emplace_back(static_cast<unsigned>(std::stoul(p.substr(0, colon))), std::stoull(p.substr(colon + 1)));
+                    g.procs.emplace_back(static_cast<unsigned>(std::stoul(p.substr(0, colon))),
+                                         std::stoull(p.substr(colon + 1)));
                 }
             }
             g_gpus.push_back(std::move(g));
@@ -173,9 +174,7 @@ struct ProcessV2 {
     unsigned gi, ci;
 };
 
-unsigned long long NextUsed(Gpu& g) {
-    return g.used_mib[static_cast<size_t>(g.used_reads++) % g.used_mib.size()];
-}
+unsigned long long NextUsed(Gpu& g) { return g.used_mib[static_cast<size_t>(g.used_reads++) % g.used_mib.size()]; }
 
 template <class P>
 Return Processes(void* handle, unsigned* count, P* out) {
@@ -215,14 +214,22 @@ FAKE_API Return nvmlShutdown() {
 }
 FAKE_API const char* nvmlErrorString(Return rc) {
     switch (rc) {
-        case kSuccess: return "Success";
-        case kUninitialized: return "Uninitialized";
-        case kInvalidArgument: return "Invalid Argument";
-        case kNotSupported: return "Not Supported";
-        case 9: return "Driver Not Loaded";
-        case kGpuIsLost: return "GPU is lost";
-        case kArgumentVersionMismatch: return "Argument version mismatch";
-        default: return "Unknown Error";
+        case kSuccess:
+            return "Success";
+        case kUninitialized:
+            return "Uninitialized";
+        case kInvalidArgument:
+            return "Invalid Argument";
+        case kNotSupported:
+            return "Not Supported";
+        case 9:
+            return "Driver Not Loaded";
+        case kGpuIsLost:
+            return "GPU is lost";
+        case kArgumentVersionMismatch:
+            return "Argument version mismatch";
+        default:
+            return "Unknown Error";
     }
 }
 FAKE_API Return nvmlSystemGetDriverVersion(char* out, unsigned length) { return CopyString("550.54.15", out, length); }
@@ -283,7 +290,9 @@ FAKE_API Return nvmlDeviceGetClockInfo(void* d, int type, unsigned* mhz) {
     *mhz = Dev(d)->sm_mhz;
     return kSuccess;
 }
-FAKE_API Return nvmlDeviceGetComputeRunningProcesses(void* d, unsigned* count, ProcessV1* out) { return Processes(d, count, out); }
+FAKE_API Return nvmlDeviceGetComputeRunningProcesses(void* d, unsigned* count, ProcessV1* out) {
+    return Processes(d, count, out);
+}
 FAKE_API Return nvmlDeviceGetComputeRunningProcesses_v2(void* d, unsigned* count, ProcessV2* out) {
     return Processes(d, count, out);
 }

@@ -20,7 +20,8 @@ public:
                    std::vector<std::string> extra_args = {}, Env extra_env = {})
         : dir_(dir) {
         std::ofstream(dir_ + "/nvml.script")
-            << "gpu name=\"NVIDIA A100-SXM4-40GB\" uuid=GPU-agent-0 util=2,3,90 total_mib=40960 used_mib=30000 procs=4121:29000\n"
+            << "gpu name=\"NVIDIA A100-SXM4-40GB\" uuid=GPU-agent-0 util=2,3,90 total_mib=40960 used_mib=30000 "
+               "procs=4121:29000\n"
                "gpu name=\"NVIDIA A100-SXM4-40GB\" uuid=GPU-agent-1 util=0 total_mib=40960 used_mib=0\n";
         Env env{{"FAKE_NVML_SCRIPT", dir_ + "/nvml.script"},
                 {"GPU_OPTIMIZER_SERVER_URL", server_url},
@@ -29,10 +30,11 @@ public:
                 {"GPU_OPTIMIZER_SHUTDOWN_GRACE", "10s"}};
         if (!key.empty()) env["GPU_OPTIMIZER_API_KEY"] = key;
         for (auto& [k, v] : extra_env) env[k] = v;
-        std::vector<std::string> args{"--nvml-library", kFakeNvml, "--interval", "250ms", "--window", "1s",
-                                      "--spool-dir", dir_ + "/spool", "--no-cloud", "--log-level", "debug"};
+        std::vector<std::string> args{"--nvml-library", kFakeNvml,       "--interval", "250ms",       "--window", "1s",
+                                      "--spool-dir",    dir_ + "/spool", "--no-cloud", "--log-level", "debug"};
         for (auto& a : extra_args) args.push_back(a);
-        process_ = std::make_unique<ChildProcess>(GPUOPT_AGENT_BIN, args, env, dir_ + "/agent-" + std::to_string(++runs_) + ".log");
+        process_ = std::make_unique<ChildProcess>(GPUOPT_AGENT_BIN, args, env,
+                                                  dir_ + "/agent-" + std::to_string(++runs_) + ".log");
     }
     ChildProcess& process() { return *process_; }
     std::string Log() const { return process_->Log(); }
@@ -131,10 +133,15 @@ TEST(Agent, RetriesServerErrorsAndRateLimitsHonouringRetryAfter) {
     std::atomic<int> calls{0};
     FakeHttpServer scripted([&](const FakeRequest&) {
         switch (++calls) {
-            case 1: return FakeResponse{503, R"({"status":"error","code":"UNAVAILABLE","message":"restarting"})", {}};
-            case 2: return FakeResponse{500, R"({"status":"error","code":"INTERNAL","message":"oops"})", {}};
-            case 3: return FakeResponse{429, R"({"status":"error","code":"RATE_LIMITED","message":"slow"})", {{"Retry-After", "1"}}};
-            default: return FakeResponse{200, R"({"status":"success","gpus_monitored":2})", {}};
+            case 1:
+                return FakeResponse{503, R"({"status":"error","code":"UNAVAILABLE","message":"restarting"})", {}};
+            case 2:
+                return FakeResponse{500, R"({"status":"error","code":"INTERNAL","message":"oops"})", {}};
+            case 3:
+                return FakeResponse{
+                    429, R"({"status":"error","code":"RATE_LIMITED","message":"slow"})", {{"Retry-After", "1"}}};
+            default:
+                return FakeResponse{200, R"({"status":"success","gpus_monitored":2})", {}};
         }
     });
     TempDir agent_dir;
@@ -197,7 +204,8 @@ TEST(Agent, ExitCodesSayWhatIsWrong) {
 
     // No NVML and no nvidia-smi on PATH.
     EXPECT_EQ(RunProgram(GPUOPT_AGENT_BIN, {"--nvml-library", dir.path() + "/libnvidia-ml.so.1", "--once"},
-                         {{"PATH", dir.path()}}, out), 3);
+                         {{"PATH", dir.path()}}, out),
+              3);
     EXPECT_NE(out.find("no GPU to monitor"), std::string::npos) << out;
 }
 
@@ -205,8 +213,9 @@ TEST(Agent, OncePrintsAReportTheServerAccepts) {
     RunningServer server;
     const std::string key = server.Signup("once@example.com");
     TempDir dir;
-    std::ofstream(dir.path() + "/nvml.script") << "gpu name=\"NVIDIA A100-SXM4-40GB\" util=4 total_mib=40960 used_mib=30000 procs=77:29000\n"
-                                                  "gpu name=\"NVIDIA H100 80GB HBM3\" util=97 total_mib=81559 used_mib=70000\n";
+    std::ofstream(dir.path() + "/nvml.script")
+        << "gpu name=\"NVIDIA A100-SXM4-40GB\" util=4 total_mib=40960 used_mib=30000 procs=77:29000\n"
+           "gpu name=\"NVIDIA H100 80GB HBM3\" util=97 total_mib=81559 used_mib=70000\n";
     std::string out;
     ASSERT_EQ(RunProgram(GPUOPT_AGENT_BIN, {"--nvml-library", kFakeNvml, "--once", "--no-cloud", "--log-level", "off"},
                          {{"FAKE_NVML_SCRIPT", dir.path() + "/nvml.script"}}, out),
@@ -227,12 +236,15 @@ TEST(Agent, OncePrintsAReportTheServerAccepts) {
     EXPECT_LE(end, std::string(now_text));
     EXPECT_LT(start, end);
     EXPECT_EQ(report.at("agent").at("driver_version"), "550.54.15");
-    EXPECT_DOUBLE_EQ(report.at("gpu_data").at(0).at("cost_per_hour").to_number<double>(), 2.744705);  // A100 40GB default
-    EXPECT_DOUBLE_EQ(report.at("gpu_data").at(1).at("cost_per_hour").to_number<double>(), 6.88);      // H100 80GB default
+    EXPECT_DOUBLE_EQ(report.at("gpu_data").at(0).at("cost_per_hour").to_number<double>(),
+                     2.744705);                                                                   // A100 40GB default
+    EXPECT_DOUBLE_EQ(report.at("gpu_data").at(1).at("cost_per_hour").to_number<double>(), 6.88);  // H100 80GB default
     EXPECT_DOUBLE_EQ(report.at("gpu_data").at(0).at("idle_held_fraction").to_number<double>(), 1);
     auto res = PostJson(server.Url("/api/track-usage"), out, Bearer(key));
     EXPECT_EQ(res.status, 200) << res.body;
-    EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM gpu_windows WHERE idle_held_fraction = 1 AND sm_clock_mhz = 1410"), 1);
+    EXPECT_EQ(CountRows(server.DbPath(),
+                        "SELECT COUNT(*) FROM gpu_windows WHERE idle_held_fraction = 1 AND sm_clock_mhz = 1410"),
+              1);
 }
 
 TEST(Agent, FallsBackToNvidiaSmiWhenNvmlCannotLoad) {
@@ -240,13 +252,14 @@ TEST(Agent, FallsBackToNvidiaSmiWhenNvmlCannotLoad) {
     std::ofstream(dir.path() + "/gpus.csv") << "0, GPU-s0, NVIDIA L4, 55, 20, 12000, 23034, 60, 50.5, 72.00, 2040\n";
     std::ofstream(dir.path() + "/apps.csv") << "GPU-s0, 900, python, 11900\n";
     std::string out;
-    ASSERT_EQ(RunProgram(GPUOPT_AGENT_BIN,
-                         {"--nvml-library", dir.path() + "/libnvidia-ml.so.1", "--once", "--no-cloud", "--log-level", "off"},
-                         {{"PATH", std::string(GPUOPT_SOURCE_DIR) + "/tests/fakes:/usr/bin:/bin"},
-                          {"FAKE_SMI_GPUS", dir.path() + "/gpus.csv"},
-                          {"FAKE_SMI_APPS", dir.path() + "/apps.csv"}},
-                         out),
-              0)
+    ASSERT_EQ(
+        RunProgram(GPUOPT_AGENT_BIN,
+                   {"--nvml-library", dir.path() + "/libnvidia-ml.so.1", "--once", "--no-cloud", "--log-level", "off"},
+                   {{"PATH", std::string(GPUOPT_SOURCE_DIR) + "/tests/fakes:/usr/bin:/bin"},
+                    {"FAKE_SMI_GPUS", dir.path() + "/gpus.csv"},
+                    {"FAKE_SMI_APPS", dir.path() + "/apps.csv"}},
+                   out),
+        0)
         << out;
     auto report = boost::json::parse(out).as_object();
     EXPECT_EQ(report.at("agent").at("source"), "nvidia-smi");

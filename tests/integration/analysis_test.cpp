@@ -20,16 +20,24 @@ std::string Fmt(std::chrono::sys_seconds t) {
 std::chrono::sys_seconds Now() { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); }
 
 // One agent report: a 60 s window ending at `end` for one GPU.
-std::string Window(const std::string& id, const std::string& host, const std::string& uuid, std::chrono::sys_seconds end,
-                   double util, double idle_fraction, double held_fraction, double mem_used, double cost = 2.74) {
-    boost::json::object g{{"gpu_index", 0},          {"uuid", uuid},        {"gpu_name", "NVIDIA A100-SXM4-40GB"},
-                          {"gpu_util", util},         {"util_max", util},    {"idle_fraction", idle_fraction},
-                          {"idle_held_fraction", held_fraction},              {"mem_used", mem_used},
-                          {"mem_total", 40960},       {"cost_per_hour", cost}};
-    boost::json::object body{{"report_id", id},
-                             {"agent", {{"id", host}, {"hostname", host}, {"version", "test"}}},
-                             {"window", {{"start", Fmt(end - std::chrono::seconds(60))}, {"end", Fmt(end)}, {"samples", 6}}},
-                             {"gpu_data", boost::json::array{g}}};
+std::string Window(const std::string& id, const std::string& host, const std::string& uuid,
+                   std::chrono::sys_seconds end, double util, double idle_fraction, double held_fraction,
+                   double mem_used, double cost = 2.74) {
+    boost::json::object g{{"gpu_index", 0},
+                          {"uuid", uuid},
+                          {"gpu_name", "NVIDIA A100-SXM4-40GB"},
+                          {"gpu_util", util},
+                          {"util_max", util},
+                          {"idle_fraction", idle_fraction},
+                          {"idle_held_fraction", held_fraction},
+                          {"mem_used", mem_used},
+                          {"mem_total", 40960},
+                          {"cost_per_hour", cost}};
+    boost::json::object body{
+        {"report_id", id},
+        {"agent", {{"id", host}, {"hostname", host}, {"version", "test"}}},
+        {"window", {{"start", Fmt(end - std::chrono::seconds(60))}, {"end", Fmt(end)}, {"samples", 6}}},
+        {"gpu_data", boost::json::array{g}}};
     return boost::json::serialize(body);
 }
 
@@ -40,7 +48,9 @@ void Post(const RunningServer& s, const std::string& key, const std::string& bod
 
 void Upgrade(const RunningServer& s, const std::string& email, const std::string& key) {
     std::string out;
-    ASSERT_EQ(RunGpuopt({"admin", "set-tier", "--email", email, "--tier", "professional", "--data-dir", s.dir.path()}, {}, out), 0)
+    ASSERT_EQ(RunGpuopt({"admin", "set-tier", "--email", email, "--tier", "professional", "--data-dir", s.dir.path()},
+                        {}, out),
+              0)
         << out;
     // The server remembers accounts for a few seconds; the change shows within them.
     ASSERT_TRUE(WaitFor([&] { return Get(s.Url("/api/me"), Bearer(key)).Json().at("tier") == "professional"; }));
@@ -63,8 +73,9 @@ TEST(Analysis, SavingsAndUsageComeFromStoredHistory) {
     const auto base = std::chrono::floor<std::chrono::hours>(Now()) - std::chrono::hours(3);
     for (int m = 1; m <= 120; ++m) {
         const bool busy = m <= 60;
-        Post(server, key, Window("h1:" + std::to_string(m), "trainer-1", "GPU-aa", base + std::chrono::minutes(m), busy ? 90 : 1,
-                                 busy ? 0 : 1, busy ? 0 : 1, busy ? 35000 : 30720));
+        Post(server, key,
+             Window("h1:" + std::to_string(m), "trainer-1", "GPU-aa", base + std::chrono::minutes(m), busy ? 90 : 1,
+                    busy ? 0 : 1, busy ? 0 : 1, busy ? 35000 : 30720));
     }
     auto savings = Get(server.Url("/api/savings?range=24h"), Bearer(key));
     ASSERT_EQ(savings.status, 200) << savings.body;
@@ -86,8 +97,9 @@ TEST(Analysis, SavingsAndUsageComeFromStoredHistory) {
     ASSERT_EQ(s.at("hosts").as_array().size(), 1u);
     EXPECT_EQ(s.at("hosts").at(0).at("host"), "trainer-1");
 
-    auto usage = Get(server.Url("/api/usage?from=" + Fmt(base) + "&to=" + Fmt(base + std::chrono::hours(2)) + "&step=1h&gpu=GPU-aa"),
-                     Bearer(key));
+    auto usage = Get(
+        server.Url("/api/usage?from=" + Fmt(base) + "&to=" + Fmt(base + std::chrono::hours(2)) + "&step=1h&gpu=GPU-aa"),
+        Bearer(key));
     ASSERT_EQ(usage.status, 200) << usage.body;
     auto u = usage.Json().as_object();
     ASSERT_EQ(u.at("series").as_array().size(), 1u);
@@ -100,7 +112,8 @@ TEST(Analysis, SavingsAndUsageComeFromStoredHistory) {
     // The roll-up (every second here) gives the same totals over a 30-day range read from hours.
     ASSERT_TRUE(WaitFor([&] {
         auto r = Get(server.Url("/api/savings?range=30d"), Bearer(key)).Json();
-        return r.is_object() && r.at("resolution") == "hourly" && std::abs(Num(r.at("fleet").at("idle_cost")) - 2.74) < 1e-9 &&
+        return r.is_object() && r.at("resolution") == "hourly" &&
+               std::abs(Num(r.at("fleet").at("idle_cost")) - 2.74) < 1e-9 &&
                std::abs(Num(r.at("fleet").at("reported_hours")) - 2) < 1e-9;
     })) << Get(server.Url("/api/savings?range=30d"), Bearer(key)).body;
     auto long_usage = Get(server.Url("/api/usage?range=10d&step=1h"), Bearer(key)).Json();
@@ -170,10 +183,12 @@ TEST(Analysis, RecommendationsArePricedAndPlansDecideWhichShow) {
     const auto end = Now() - std::chrono::minutes(1);
     for (int m = 0; m < 2 * 24 * 60; m += 1) {
         const auto t = end - std::chrono::minutes(m);
-        boost::json::object a{{"gpu_index", 0}, {"uuid", "GPU-r"}, {"gpu_name", "NVIDIA A100-SXM4-40GB"}, {"gpu_util", 25},
-                              {"idle_fraction", 0}, {"mem_used", m == 100 ? 9216 : 6000}, {"mem_total", 40960}, {"cost_per_hour", 2.744705}};
-        boost::json::object b{{"gpu_index", 1}, {"uuid", "GPU-s"}, {"gpu_name", "NVIDIA A100-SXM4-40GB"}, {"gpu_util", 0},
-                              {"idle_fraction", 1}, {"mem_used", 4}, {"mem_total", 40960}, {"cost_per_hour", 2.744705}};
+        boost::json::object a{{"gpu_index", 0},     {"uuid", "GPU-r"},          {"gpu_name", "NVIDIA A100-SXM4-40GB"},
+                              {"gpu_util", 25},     {"idle_fraction", 0},       {"mem_used", m == 100 ? 9216 : 6000},
+                              {"mem_total", 40960}, {"cost_per_hour", 2.744705}};
+        boost::json::object b{{"gpu_index", 1},     {"uuid", "GPU-s"},          {"gpu_name", "NVIDIA A100-SXM4-40GB"},
+                              {"gpu_util", 0},      {"idle_fraction", 1},       {"mem_used", 4},
+                              {"mem_total", 40960}, {"cost_per_hour", 2.744705}};
         boost::json::object body{{"report_id", "r:" + std::to_string(m)},
                                  {"agent", {{"id", "h"}, {"hostname", "h"}, {"version", "t"}}},
                                  {"window", {{"start", Fmt(t - std::chrono::seconds(60))}, {"end", Fmt(t)}}},
@@ -195,9 +210,11 @@ TEST(Analysis, RecommendationsArePricedAndPlansDecideWhichShow) {
     EXPECT_EQ(recs[1].at("type"), "right_size");
     EXPECT_NE(std::string(recs[1].at("summary").as_string()).find("L4 24GB"), std::string::npos);
     // (2.744705 - 0.70683) × 720 × 2/3 coverage.
-    EXPECT_NEAR(Num(recs[1].at("monthly_savings")), std::round((2.744705 - 0.70683) * 720 * 48 / 72 * 100) / 100, 0.011);
+    EXPECT_NEAR(Num(recs[1].at("monthly_savings")), std::round((2.744705 - 0.70683) * 720 * 48 / 72 * 100) / 100,
+                0.011);
     EXPECT_TRUE(recs[1].at("evidence").as_object().contains("mem_used_max"));
-    EXPECT_NEAR(Num(paid.at("total_monthly_savings")), Num(recs[0].at("monthly_savings")) + Num(recs[1].at("monthly_savings")), 0.011);
+    EXPECT_NEAR(Num(paid.at("total_monthly_savings")),
+                Num(recs[0].at("monthly_savings")) + Num(recs[1].at("monthly_savings")), 0.011);
 }
 
 TEST(Analysis, AnIdleGpuAlertsOnceToTheWebhook) {
@@ -211,13 +228,21 @@ TEST(Analysis, AnIdleGpuAlertsOnceToTheWebhook) {
     RunningServer server(FastJobs());
     const std::string key = server.Signup("alerts@example.com");
     const std::string webhook = R"({"webhook_url":")" + slack.Url("/services/T000/B000/xyz") + R"(","idle_minutes":5})";
-    auto free_try = Send({"PUT", server.Url("/api/me/alerts"), webhook, {"Content-Type: application/json", "Authorization: Bearer " + key}});
+    auto free_try = Send({"PUT",
+                          server.Url("/api/me/alerts"),
+                          webhook,
+                          {"Content-Type: application/json", "Authorization: Bearer " + key}});
     EXPECT_EQ(free_try.status, 403) << free_try.body;  // a paid feature
     Upgrade(server, "alerts@example.com", key);
-    auto bad = Send({"PUT", server.Url("/api/me/alerts"), R"({"webhook_url":"ftp://x"})",
+    auto bad = Send({"PUT",
+                     server.Url("/api/me/alerts"),
+                     R"({"webhook_url":"ftp://x"})",
                      {"Content-Type: application/json", "Authorization: Bearer " + key}});
     EXPECT_EQ(bad.status, 400);
-    auto put = Send({"PUT", server.Url("/api/me/alerts"), webhook, {"Content-Type: application/json", "Authorization: Bearer " + key}});
+    auto put = Send({"PUT",
+                     server.Url("/api/me/alerts"),
+                     webhook,
+                     {"Content-Type: application/json", "Authorization: Bearer " + key}});
     ASSERT_EQ(put.status, 200) << put.body;
     EXPECT_EQ(put.Json().at("enabled"), true);
     EXPECT_EQ(std::string(put.Json().at("webhook_url").as_string()).find("xyz"), std::string::npos);  // shown masked
@@ -225,7 +250,8 @@ TEST(Analysis, AnIdleGpuAlertsOnceToTheWebhook) {
     // Idle for the last ten minutes, with a notebook holding 30 GB.
     const auto now = Now();
     for (int m = 9; m >= 0; --m) {
-        Post(server, key, Window("al:" + std::to_string(m), "box", "GPU-idle", now - std::chrono::minutes(m), 0.5, 1, 1, 30720));
+        Post(server, key,
+             Window("al:" + std::to_string(m), "box", "GPU-idle", now - std::chrono::minutes(m), 0.5, 1, 1, 30720));
     }
     ASSERT_TRUE(WaitFor([&] {
         std::lock_guard lock(mu);
@@ -269,11 +295,16 @@ TEST(Analysis, MetricsShowTheServerAndEachGpuForTheOperatorOnly) {
     ASSERT_EQ(res.status, 200) << res.body;
     EXPECT_NE(res.Header("content-type").find("text/plain"), std::string::npos);
     const std::string& text = res.body;
-    EXPECT_NE(text.find(R"(gpuopt_http_requests_total{route="/api/track-usage",method="POST",code="2xx"} 1)"), std::string::npos) << text;
-    EXPECT_NE(text.find("gpuopt_http_request_duration_seconds_bucket{route=\"/api/signup\""), std::string::npos) << text;
-    EXPECT_NE(text.find("gpuopt_reports_stored_total 1"), std::string::npos) << text;
-    EXPECT_NE(text.find(R"(DCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-m",device="nvidia0",modelName="NVIDIA A100-SXM4-40GB",hostname="node-7",customer=")"),
+    EXPECT_NE(text.find(R"(gpuopt_http_requests_total{route="/api/track-usage",method="POST",code="2xx"} 1)"),
               std::string::npos)
+        << text;
+    EXPECT_NE(text.find("gpuopt_http_request_duration_seconds_bucket{route=\"/api/signup\""), std::string::npos)
+        << text;
+    EXPECT_NE(text.find("gpuopt_reports_stored_total 1"), std::string::npos) << text;
+    EXPECT_NE(
+        text.find(
+            R"(DCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-m",device="nvidia0",modelName="NVIDIA A100-SXM4-40GB",hostname="node-7",customer=")"),
+        std::string::npos)
         << text;
     EXPECT_NE(text.find("# TYPE DCGM_FI_DEV_FB_USED gauge"), std::string::npos);
     EXPECT_EQ(text.find("DCGM_FI_DEV_POWER_USAGE{"), std::string::npos);  // not reported: no series, no sentinel

@@ -6,7 +6,9 @@ namespace {
 
 class Api : public ::testing::Test {
 protected:
-    static void SetUpTestSuite() { server_ = new RunningServer(Env{{"RATE_LIMIT_FREE", "0"}, {"SIGNUP_RATE_LIMIT", "0"}}); }
+    static void SetUpTestSuite() {
+        server_ = new RunningServer(Env{{"RATE_LIMIT_FREE", "0"}, {"SIGNUP_RATE_LIMIT", "0"}});
+    }
     static void TearDownTestSuite() {
         delete server_;
         server_ = nullptr;
@@ -80,15 +82,19 @@ TEST_F(Api, TrackUsageStoresTheFullReportOnceByReportId) {
     const auto db = server_->DbPath();
     EXPECT_EQ(CountRows(db, "SELECT COUNT(*) FROM usage_reports WHERE report_id = ?1", "host-7f3a:000412"), 1);
     EXPECT_EQ(CountRows(db, "SELECT COUNT(*) FROM gpu_windows WHERE host = ?1", "trainer-1"), 2);
-    EXPECT_EQ(CountRows(db, "SELECT COUNT(*) FROM gpu_windows WHERE host = ?1 AND processes LIKE '%python%'"
-                            " AND idle_fraction = 1.0 AND util_max = 4.5 AND window_seconds = 60", "trainer-1"), 2);
+    EXPECT_EQ(CountRows(db,
+                        "SELECT COUNT(*) FROM gpu_windows WHERE host = ?1 AND processes LIKE '%python%'"
+                        " AND idle_fraction = 1.0 AND util_max = 4.5 AND window_seconds = 60",
+                        "trainer-1"),
+              2);
 }
 
 TEST_F(Api, KeyIsAcceptedFromEveryDocumentedPlace) {
     const std::string key = server_->Signup("places@example.com");
     EXPECT_EQ(Get(server_->Url("/api/me"), {"Authorization: Bearer " + key}).status, 200);
     EXPECT_EQ(Get(server_->Url("/api/me"), {"X-API-Key: " + key}).status, 200);
-    auto body = boost::json::serialize(boost::json::object{{"api_key", key}, {"gpu_data", boost::json::array{Gpu(0, 50)}}});
+    auto body =
+        boost::json::serialize(boost::json::object{{"api_key", key}, {"gpu_data", boost::json::array{Gpu(0, 50)}}});
     EXPECT_EQ(PostJson(server_->Url("/api/track-usage"), body).status, 200);
 }
 
@@ -212,8 +218,10 @@ TEST_F(Limits, PlanLimitAnswers429WithRetryAfterAndRateLimitHeaders) {
 TEST_F(Limits, SignupIsLimitedPerClientIpAndForwardedForOnlyFromTrustedProxies) {
     {
         RunningServer s(Env{{"SIGNUP_RATE_LIMIT", "2"}});
-        EXPECT_EQ(PostJson(s.Url("/api/signup"), R"({"email":"a1@example.com"})", {"X-Forwarded-For: 1.1.1.1"}).status, 200);
-        EXPECT_EQ(PostJson(s.Url("/api/signup"), R"({"email":"a2@example.com"})", {"X-Forwarded-For: 2.2.2.2"}).status, 200);
+        EXPECT_EQ(PostJson(s.Url("/api/signup"), R"({"email":"a1@example.com"})", {"X-Forwarded-For: 1.1.1.1"}).status,
+                  200);
+        EXPECT_EQ(PostJson(s.Url("/api/signup"), R"({"email":"a2@example.com"})", {"X-Forwarded-For: 2.2.2.2"}).status,
+                  200);
         // Not from a trusted proxy: the header is ignored, so all three come from 127.0.0.1.
         auto res = PostJson(s.Url("/api/signup"), R"({"email":"a3@example.com"})", {"X-Forwarded-For: 3.3.3.3"});
         EXPECT_EQ(res.status, 429);
@@ -223,11 +231,15 @@ TEST_F(Limits, SignupIsLimitedPerClientIpAndForwardedForOnlyFromTrustedProxies) 
         RunningServer s(Env{{"SIGNUP_RATE_LIMIT", "2"}, {"TRUSTED_PROXIES", "127.0.0.1"}});
         for (int i = 0; i < 2; ++i) {
             EXPECT_EQ(PostJson(s.Url("/api/signup"), "{\"email\":\"b" + std::to_string(i) + "@example.com\"}",
-                               {"X-Forwarded-For: 1.1.1.1"}).status, 200);
+                               {"X-Forwarded-For: 1.1.1.1"})
+                          .status,
+                      200);
         }
-        EXPECT_EQ(PostJson(s.Url("/api/signup"), R"({"email":"b9@example.com"})", {"X-Forwarded-For: 1.1.1.1"}).status, 429);
+        EXPECT_EQ(PostJson(s.Url("/api/signup"), R"({"email":"b9@example.com"})", {"X-Forwarded-For: 1.1.1.1"}).status,
+                  429);
         // Behind the trusted proxy another client has its own budget.
-        EXPECT_EQ(PostJson(s.Url("/api/signup"), R"({"email":"c1@example.com"})", {"X-Forwarded-For: 2.2.2.2"}).status, 200);
+        EXPECT_EQ(PostJson(s.Url("/api/signup"), R"({"email":"c1@example.com"})", {"X-Forwarded-For: 2.2.2.2"}).status,
+                  200);
     }
 }
 

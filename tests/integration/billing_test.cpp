@@ -49,19 +49,23 @@ protected:
 
     static std::string Tier(const RunningServer& s, const std::string& key) {
         auto me = Get(s.Url("/api/me"), Bearer(key)).Json();
-        return me.is_object() && me.as_object().contains("tier") ? std::string(me.at("tier").as_string()) : std::string();
+        return me.is_object() && me.as_object().contains("tier") ? std::string(me.at("tier").as_string())
+                                                                 : std::string();
     }
     static bool WaitForTier(const RunningServer& s, const std::string& key, const std::string& tier) {
         return WaitFor([&] { return Tier(s, key) == tier; }, std::chrono::seconds(30));
     }
     // Waits until the worker has dealt with every recorded gateway event.
     static bool WaitForWorker(const RunningServer& s) {
-        return WaitFor([&] { return CountRows(s.DbPath(), "SELECT COUNT(*) FROM gateway_events WHERE state = 'pending'") == 0; },
-                       std::chrono::seconds(30));
+        return WaitFor(
+            [&] { return CountRows(s.DbPath(), "SELECT COUNT(*) FROM gateway_events WHERE state = 'pending'") == 0; },
+            std::chrono::seconds(30));
     }
 
-    static boost::json::value Upgrade(const RunningServer& s, const std::string& key, const std::string& tier, const std::string& method) {
-        auto res = PostJson(s.Url("/api/upgrade"), R"({"tier":")" + tier + R"(","payment_method":")" + method + R"("})", Bearer(key));
+    static boost::json::value Upgrade(const RunningServer& s, const std::string& key, const std::string& tier,
+                                      const std::string& method) {
+        auto res = PostJson(s.Url("/api/upgrade"), R"({"tier":")" + tier + R"(","payment_method":")" + method + R"("})",
+                            Bearer(key));
         EXPECT_EQ(res.status, 200) << res.body << res.error << s.server->Log();
         return res.Json();
     }
@@ -111,7 +115,8 @@ TEST_F(Billing, GatewaysAreListedFromConfiguration) {
     RunningServer bare;  // no gateway configured: none listed, and an upgrade is refused clearly
     EXPECT_TRUE(Get(bare.Url("/api/payment/gateways")).Json().at("gateways").as_array().empty());
     const std::string key = bare.Signup("nobody@example.com");
-    auto res = PostJson(bare.Url("/api/upgrade"), R"({"tier":"professional","payment_method":"flutterwave"})", Bearer(key));
+    auto res =
+        PostJson(bare.Url("/api/upgrade"), R"({"tier":"professional","payment_method":"flutterwave"})", Bearer(key));
     EXPECT_EQ(res.status, 400);
     EXPECT_TRUE(res.Json().at("details").as_object().contains("payment_method")) << res.body;
 }
@@ -225,11 +230,14 @@ TEST_F(Billing, ForgedMissingAndStaleSignaturesAreRefusedLoggedAndChangeNothing)
     const std::vector<std::pair<HttpResponse, std::string>> refused = {
         {FlutterwaveWebhook(server, FakeFlutterwave::WebhookBody(t), ""), "flutterwave, missing"},
         {FlutterwaveWebhook(server, FakeFlutterwave::WebhookBody(t), "guessed-hash"), "flutterwave, forged"},
-        {FlutterwaveWebhook(server, FakeFlutterwave::WebhookBody(t), std::string(FakeFlutterwave::kSecretHash).substr(1)), "flutterwave, short"},
+        {FlutterwaveWebhook(server, FakeFlutterwave::WebhookBody(t),
+                            std::string(FakeFlutterwave::kSecretHash).substr(1)),
+         "flutterwave, short"},
         {NowPaymentsIpn(server, np_body, ""), "nowpayments, missing"},
         {NowPaymentsIpn(server, np_body, HmacSha512HexForTests("not-the-secret", np_body)), "nowpayments, forged"},
         {NowPaymentsIpn(server, np_body, np_.IpnSignature(waiting)), "nowpayments, stale"},
-        {NowPaymentsIpn(server, np_body, HmacSha512HexForTests(FakeNowPayments::kIpnSecret, np_body)), "nowpayments, unsorted"},
+        {NowPaymentsIpn(server, np_body, HmacSha512HexForTests(FakeNowPayments::kIpnSecret, np_body)),
+         "nowpayments, unsorted"},
     };
     for (const auto& [res, what] : refused) {
         EXPECT_EQ(res.status, 403) << what << ": " << res.body;
@@ -251,7 +259,8 @@ TEST_F(Billing, AFloodOfForgedWebhooksIsCutOffAndDoesNotGrowTheSecurityLog) {
     RunningServer server(ServerEnv());
     int forbidden = 0, limited = 0;
     for (int i = 0; i < 40; ++i) {
-        auto res = NowPaymentsIpn(server, R"({"payment_id":)" + std::to_string(i) + R"(,"payment_status":"finished"})", "forged");
+        auto res = NowPaymentsIpn(server, R"({"payment_id":)" + std::to_string(i) + R"(,"payment_status":"finished"})",
+                                  "forged");
         if (res.status == 403) ++forbidden;
         if (res.status == 429) {
             ++limited;
@@ -280,7 +289,9 @@ TEST_F(Billing, TamperedReturnsGrantNothing) {
     const std::string back = flw_.PayOnHostedPage(std::string(checkout.at("payment_url").as_string()));
     EXPECT_EQ(Get(server.Url("/payment/flutterwave/callback" + back.substr(back.find('?')))).status, 200);
     // A transaction id that does not exist, and a browser that says "successful" with no id at all.
-    EXPECT_EQ(Get(server.Url("/payment/flutterwave/callback?status=successful&tx_ref=" + reference + "&transaction_id=99999999")).status,
+    EXPECT_EQ(Get(server.Url("/payment/flutterwave/callback?status=successful&tx_ref=" + reference +
+                             "&transaction_id=99999999"))
+                  .status,
               200);
     auto bare = Get(server.Url("/payment/flutterwave/callback?status=successful&tx_ref=" + reference));
     EXPECT_EQ(bare.status, 200);
@@ -288,7 +299,8 @@ TEST_F(Billing, TamperedReturnsGrantNothing) {
 
     ASSERT_TRUE(WaitForWorker(server)) << server.server->Log();
     EXPECT_EQ(Tier(server, key), "free");
-    EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM revenue_events WHERE kind IN ('payment', 'upgrade')"), 0);
+    EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM revenue_events WHERE kind IN ('payment', 'upgrade')"),
+              0);
     EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM payments WHERE status = 'completed'"), 0);
     EXPECT_GE(CountRows(server.DbPath(), "SELECT COUNT(*) FROM security_events"), 1);  // the short payment
 }
@@ -317,8 +329,9 @@ TEST_F(Billing, TwentyConcurrentCopiesOfOneWebhookUpgradeOnce) {
 
     ASSERT_TRUE(WaitForTier(server, key, "professional"));
     ASSERT_TRUE(WaitForMail("receipt " + reference));
-    ASSERT_TRUE(WaitFor([&] { return CountRows(server.DbPath(), "SELECT COUNT(*) FROM outbox WHERE status = 'pending'") == 0; },
-                        std::chrono::seconds(30)));
+    ASSERT_TRUE(
+        WaitFor([&] { return CountRows(server.DbPath(), "SELECT COUNT(*) FROM outbox WHERE status = 'pending'") == 0; },
+                std::chrono::seconds(30)));
     EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM gateway_events"), 1);
     EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM revenue_events WHERE kind = 'upgrade'"), 1);
     EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM revenue_events WHERE kind = 'payment'"), 1);
@@ -340,7 +353,8 @@ TEST_F(Billing, AWebhookRecordedBeforeACrashIsAppliedAfterRestart) {
     EXPECT_EQ(CountRows(server->DbPath(), "SELECT COUNT(*) FROM payments WHERE status = 'pending'"), 1);
 
     flw_.SetMode(FakeMode::kNormal);
-    server->server = std::make_unique<ServerProcess>(ServerProcess::Options{server->dir.path(), [&] {
+    server->server = std::make_unique<ServerProcess>(ServerProcess::Options{server->dir.path(),
+                                                                            [&] {
                                                                                 auto env = ServerEnv();
                                                                                 env.emplace("ADMIN_TOKEN", kAdminToken);
                                                                                 return env;
@@ -352,7 +366,8 @@ TEST_F(Billing, AWebhookRecordedBeforeACrashIsAppliedAfterRestart) {
 
 TEST_F(Billing, SignupWithAPaidTierStartsOnFreeWithACheckout) {
     RunningServer server(ServerEnv());
-    auto res = PostJson(server.Url("/api/signup"), R"({"email":"pat@example.com","tier":"professional","payment_method":"nowpayments"})");
+    auto res = PostJson(server.Url("/api/signup"),
+                        R"({"email":"pat@example.com","tier":"professional","payment_method":"nowpayments"})");
     ASSERT_EQ(res.status, 200) << res.body;
     auto v = res.Json();
     EXPECT_EQ(v.at("tier"), "free");

@@ -53,7 +53,9 @@ TEST(Concurrency, ConcurrentReportsShareTransactions) {
     const std::string key = s.Signup("batch@example.com");
     std::vector<HttpRequest> requests;
     for (int i = 0; i < 100; ++i) {
-        requests.push_back({"POST", s.Url("/api/track-usage"), FullReport("h:" + std::to_string(i), "host" + std::to_string(i % 4), 1),
+        requests.push_back({"POST",
+                            s.Url("/api/track-usage"),
+                            FullReport("h:" + std::to_string(i), "host" + std::to_string(i % 4), 1),
                             {"Content-Type: application/json", "Authorization: Bearer " + key}});
     }
     for (const auto& r : SendParallel(requests)) ASSERT_EQ(r.status, 200) << r.body;

@@ -26,7 +26,8 @@ TEST(Crash, EveryAcknowledgedReportSurvivesKill9) {
             clients.emplace_back([&, t] {
                 for (int i = 0; !stop; ++i) {
                     const std::string id = "c" + std::to_string(t) + ":" + std::to_string(i);
-                    auto r = PostJson(first.Url("/api/track-usage"), FullReport(id, "host" + std::to_string(t), 2), Bearer(key));
+                    auto r = PostJson(first.Url("/api/track-usage"), FullReport(id, "host" + std::to_string(t), 2),
+                                      Bearer(key));
                     if (r.status == 200) {
                         std::lock_guard lock(mu);
                         acknowledged.push_back(id);
@@ -37,10 +38,12 @@ TEST(Crash, EveryAcknowledgedReportSurvivesKill9) {
                 }
             });
         }
-        ASSERT_TRUE(WaitFor([&] {
-            std::lock_guard lock(mu);
-            return acknowledged.size() >= 200;
-        }, std::chrono::seconds(60)));
+        ASSERT_TRUE(WaitFor(
+            [&] {
+                std::lock_guard lock(mu);
+                return acknowledged.size() >= 200;
+            },
+            std::chrono::seconds(60)));
         first.Kill9();  // mid-stream: requests are in flight
         stop = true;
         for (auto& c : clients) c.join();
@@ -52,11 +55,16 @@ TEST(Crash, EveryAcknowledgedReportSurvivesKill9) {
         std::lock_guard lock(mu);
         for (const auto& id : acknowledged) {
             ASSERT_EQ(CountRows(db, "SELECT COUNT(*) FROM usage_reports WHERE report_id = ?1", id), 1) << id;
-            ASSERT_EQ(CountRows(db, "SELECT COUNT(*) FROM gpu_windows g JOIN usage_reports r ON r.id = g.report_pk"
-                                    " WHERE r.report_id = ?1", id), 2) << id;
+            ASSERT_EQ(CountRows(db,
+                                "SELECT COUNT(*) FROM gpu_windows g JOIN usage_reports r ON r.id = g.report_pk"
+                                " WHERE r.report_id = ?1",
+                                id),
+                      2)
+                << id;
         }
         // The restarted server still knows the account and answers replays as duplicates.
-        auto replay = PostJson(second.Url("/api/track-usage"), FullReport(acknowledged.front(), "host0", 2), Bearer(key));
+        auto replay =
+            PostJson(second.Url("/api/track-usage"), FullReport(acknowledged.front(), "host0", 2), Bearer(key));
         ASSERT_EQ(replay.status, 200) << replay.body;
         EXPECT_TRUE(replay.Json().at("duplicate").as_bool());
     }

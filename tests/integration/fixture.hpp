@@ -6,8 +6,8 @@
 #include <boost/json.hpp>
 
 #include <fstream>
-#include <sstream>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "support/db_snapshot.hpp"
@@ -44,8 +44,9 @@ struct RunningServer {
 // One GPU entry of a report.
 inline boost::json::object Gpu(int index, double util, double mem_used = 1000, double mem_total = 40960,
                                const std::string& uuid = "") {
-    boost::json::object g{{"gpu_index", index},   {"gpu_name", "NVIDIA A100-SXM4-40GB"}, {"gpu_util", util},
-                          {"mem_used", mem_used}, {"mem_total", mem_total},               {"cost_per_hour", 2.74}};
+    boost::json::object g{{"gpu_index", index},     {"gpu_name", "NVIDIA A100-SXM4-40GB"},
+                          {"gpu_util", util},       {"mem_used", mem_used},
+                          {"mem_total", mem_total}, {"cost_per_hour", 2.74}};
     if (!uuid.empty()) g["uuid"] = uuid;
     return g;
 }
@@ -74,8 +75,11 @@ inline std::string FullReport(const std::string& report_id, const std::string& h
     };
     boost::json::object body{
         {"report_id", report_id},
-        {"agent", {{"id", host}, {"hostname", host}, {"version", "1.0.0"},
-                   {"cloud", {{"provider", "aws"}, {"instance_type", "p4d.24xlarge"}, {"region", "us-east-1"}}}}},
+        {"agent",
+         {{"id", host},
+          {"hostname", host},
+          {"version", "1.0.0"},
+          {"cloud", {{"provider", "aws"}, {"instance_type", "p4d.24xlarge"}, {"region", "us-east-1"}}}}},
         {"window", {{"start", fmt(now - std::chrono::seconds(60))}, {"end", fmt(now)}, {"samples", 6}}},
         {"gpu_data", std::move(data)}};
     return boost::json::serialize(body);

@@ -101,7 +101,8 @@ std::vector<Case> Cases() {
     c.push_back(Track("UtilMissing", WithGpuField("gpu_util", "")));
     c.push_back(Track("MemUsedNegative", WithGpuField("mem_used", "-5")));
     c.push_back(Track("MemUsedAboveTotal", WithGpuField("mem_used", "50000")));
-    c.push_back(Track("MemTotalZero", R"({"gpu_data":[{"gpu_index":0,"gpu_name":"x","gpu_util":1,"mem_used":0,"mem_total":0}]})"));
+    c.push_back(Track("MemTotalZero",
+                      R"({"gpu_data":[{"gpu_index":0,"gpu_name":"x","gpu_util":1,"mem_used":0,"mem_total":0}]})"));
     c.push_back(Track("CostAbove1000", WithGpuField("cost_per_hour", "1000.01")));
     c.push_back(Track("CostNegative", WithGpuField("cost_per_hour", "-0.01")));
     c.push_back(Track("NameTooLong", WithGpuField("gpu_name", "\"" + std::string(101, 'x') + "\"")));
@@ -115,8 +116,8 @@ std::vector<Case> Cases() {
     c.push_back(Track("ProcessesNotArray", WithGpuField("processes", R"("python")")));
     c.push_back(Track("DuplicateGpu", R"({"gpu_data":[)" + boost::json::serialize(Gpu(0, 50)) + "," +
                                           boost::json::serialize(Gpu(0, 60)) + "]}"));
-    c.push_back(Track("DeepNesting", R"({"extra":)" + std::string(100, '[') + std::string(100, ']') + R"(,"gpu_data":[)" +
-                                         boost::json::serialize(Gpu(0, 50)) + "]}"));
+    c.push_back(Track("DeepNesting", R"({"extra":)" + std::string(100, '[') + std::string(100, ']') +
+                                         R"(,"gpu_data":[)" + boost::json::serialize(Gpu(0, 50)) + "]}"));
     // Windows and report ids.
     c.push_back(Track("WindowInTheFuture", WithWindow(Iso(24h), Iso(24h + 60s))));
     c.push_back(Track("WindowOlderThanSevenDays", WithWindow(Iso(-24h * 8), Iso(-24h * 8 + 60s))));
@@ -167,20 +168,24 @@ std::vector<Case> Cases() {
                  413, "PAYLOAD_TOO_LARGE"});
     c.push_back(Raw("ChunkedBodyOverLimit",
                     "POST /api/signup HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                    "Transfer-Encoding: chunked\r\n\r\n200000\r\n" + std::string(0x200000, 'a') + "\r\n0\r\n\r\n",
+                    "Transfer-Encoding: chunked\r\n\r\n200000\r\n" +
+                        std::string(0x200000, 'a') + "\r\n0\r\n\r\n",
                     413, "PAYLOAD_TOO_LARGE"));
     // Routing.
     c.push_back({"UnknownApiRoute",
                  [](const RunningServer& s, const std::string&) { return FromCurl(Get(s.Url("/api/nope"))); }, 404,
                  "NOT_FOUND"});
     c.push_back({"DeleteSignup",
-                 [](const RunningServer& s, const std::string&) { return FromCurl(Send({"DELETE", s.Url("/api/signup"), "", {}})); },
+                 [](const RunningServer& s, const std::string&) {
+                     return FromCurl(Send({"DELETE", s.Url("/api/signup"), "", {}}));
+                 },
                  405, "METHOD_NOT_ALLOWED"});
     c.push_back({"GetTrackUsage",
-                 [](const RunningServer& s, const std::string&) { return FromCurl(Get(s.Url("/api/track-usage"))); }, 405,
-                 "METHOD_NOT_ALLOWED"});
+                 [](const RunningServer& s, const std::string&) { return FromCurl(Get(s.Url("/api/track-usage"))); },
+                 405, "METHOD_NOT_ALLOWED"});
     c.push_back(Raw("PathTraversal", "GET /../../../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n", 404, "NOT_FOUND"));
-    c.push_back(Raw("EncodedPathTraversal", "GET /%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n", 404, "NOT_FOUND"));
+    c.push_back(
+        Raw("EncodedPathTraversal", "GET /%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n", 404, "NOT_FOUND"));
     c.push_back(Raw("HiddenFile", "GET /.gitignore HTTP/1.1\r\nHost: x\r\n\r\n", 404, "NOT_FOUND"));
     c.push_back(Raw("BackslashTraversal", "GET /..%5c..%5cetc/passwd HTTP/1.1\r\nHost: x\r\n\r\n", 404, "NOT_FOUND"));
     // Sign-up input.
@@ -193,18 +198,23 @@ std::vector<Case> Cases() {
     c.push_back(Signup("SignupPaidTierWithoutGateway", R"({"email":"t2@example.com","tier":"professional"})"));
     c.push_back(Signup("SignupUnknownPaymentMethod", R"({"email":"t3@example.com","payment_method":"paypal"})"));
     // HTTP-level abuse.
-    c.push_back(Raw("HugeHeader", "GET /api/health HTTP/1.1\r\nHost: x\r\nX-Fill: " + std::string(16 * 1024, 'a') + "\r\n\r\n",
-                    431, "HEADERS_TOO_LARGE"));
-    c.push_back(Raw("ManyHeaders", [] {
-        std::string r = "GET /api/health HTTP/1.1\r\nHost: x\r\n";
-        for (int i = 0; i < 1000; ++i) r += "X-H" + std::to_string(i) + ": v\r\n";
-        return r + "\r\n";
-    }(), 431, "HEADERS_TOO_LARGE"));
+    c.push_back(Raw("HugeHeader",
+                    "GET /api/health HTTP/1.1\r\nHost: x\r\nX-Fill: " + std::string(16 * 1024, 'a') + "\r\n\r\n", 431,
+                    "HEADERS_TOO_LARGE"));
+    c.push_back(Raw(
+        "ManyHeaders",
+        [] {
+            std::string r = "GET /api/health HTTP/1.1\r\nHost: x\r\n";
+            for (int i = 0; i < 1000; ++i) r += "X-H" + std::to_string(i) + ": v\r\n";
+            return r + "\r\n";
+        }(),
+        431, "HEADERS_TOO_LARGE"));
     c.push_back(Raw("GarbageRequestLine", "GARBAGE\r\n\r\n", 400, "VALIDATION_ERROR"));
     c.push_back(Raw("HeaderWithoutColon", "GET /api/health HTTP/1.1\r\nHost x\r\n\r\n", 400, "VALIDATION_ERROR"));
-    c.push_back(Raw("NonNumericContentLength",
-                    "POST /api/signup HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n{}",
-                    400, "VALIDATION_ERROR"));
+    c.push_back(
+        Raw("NonNumericContentLength",
+            "POST /api/signup HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n{}",
+            400, "VALIDATION_ERROR"));
     c.push_back(Raw("AbsoluteFormTarget", "GET http://evil.example/api/health HTTP/1.1\r\nHost: x\r\n\r\n", 400,
                     "VALIDATION_ERROR"));
     c.push_back(Raw("BadHttpVersion", "GET /api/health HTTP/9.9\r\nHost: x\r\n\r\n", 400, "VALIDATION_ERROR"));

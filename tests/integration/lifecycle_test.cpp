@@ -36,7 +36,8 @@ TEST(Lifecycle, ConfigFileRejectsUnknownNamesAndSecrets) {
 
 TEST(Lifecycle, DotEnvIsReadFromTheWorkingDirectory) {
     TempDir dir;
-    std::ofstream(dir.path() + "/.env") << "# comment\nexport ADMIN_TOKEN=\"dotenv-admin-token-123456\"\nFREE_GPU_LIMIT=7\n";
+    std::ofstream(dir.path() + "/.env")
+        << "# comment\nexport ADMIN_TOKEN=\"dotenv-admin-token-123456\"\nFREE_GPU_LIMIT=7\n";
     ServerProcess s({dir.path(), {}, {}});  // runs in its data dir, where the .env is
     EXPECT_EQ(Get(s.Url("/api/stats"), Bearer("dotenv-admin-token-123456")).status, 200);
     auto key = PostJson(s.Url("/api/signup"), R"({"email":"env@example.com"})").Json().at("api_key");
@@ -50,7 +51,9 @@ TEST(Lifecycle, SigtermFinishesRequestsInFlightAndExitsCleanly) {
     const std::string key(res.Json().at("api_key").as_string());
     std::vector<HttpRequest> requests;
     for (int i = 0; i < 50; ++i) {
-        requests.push_back({"POST", s.Url("/api/track-usage"), FullReport("t:" + std::to_string(i), "h", 1),
+        requests.push_back({"POST",
+                            s.Url("/api/track-usage"),
+                            FullReport("t:" + std::to_string(i), "h", 1),
                             {"Content-Type: application/json", "Authorization: Bearer " + key}});
     }
     std::vector<HttpResponse> responses;

@@ -27,7 +27,8 @@ std::string DatabaseSnapshot(const std::string& db_path) {
     std::vector<std::string> tables;
     sqlite3_stmt* stmt = nullptr;
     sqlite3_prepare_v2(db.db, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name", -1, &stmt, nullptr);
-    while (sqlite3_step(stmt) == SQLITE_ROW) tables.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
+    while (sqlite3_step(stmt) == SQLITE_ROW)
+        tables.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
     sqlite3_finalize(stmt);
     std::string out;
     for (const auto& t : tables) {

@@ -146,8 +146,8 @@ std::optional<FakeFlutterwave::Transaction> FakeFlutterwave::FindTransaction(int
     return it->second;
 }
 
-FakeFlutterwave::Transaction FakeFlutterwave::AddTransaction(const std::string& tx_ref, const std::string& status, double amount,
-                                                             const std::string& currency) {
+FakeFlutterwave::Transaction FakeFlutterwave::AddTransaction(const std::string& tx_ref, const std::string& status,
+                                                             double amount, const std::string& currency) {
     std::lock_guard lock(mu_);
     Transaction t{next_id_++, tx_ref, status, amount, currency};
     transactions_[t.id] = t;
@@ -172,20 +172,22 @@ std::string FakeFlutterwave::PayOnHostedPage(const std::string& link) const {
 std::string FakeFlutterwave::WebhookBody(const Transaction& t, bool legacy) {
     json::object customer{{"id", 998877}, {"name", "Ops"}, {"email", "ops@example.test"}};
     if (legacy) {
-        json::object o{{"id", t.id},
-                       {"txRef", t.tx_ref},
-                       {"flwRef", "FLW-MOCK-" + std::to_string(t.id)},
-                       {"orderRef", "URF_" + std::to_string(t.id)},
-                       {"paymentPlan", nullptr},
-                       {"createdAt", "2026-11-26T10:20:30.000Z"},
-                       {"amount", t.amount},
-                       {"charged_amount", t.amount},
-                       {"status", t.status},
-                       {"IP", "197.210.64.1"},
-                       {"currency", t.currency},
-                       {"customer", json::object{{"id", 998877}, {"phone", nullptr}, {"fullName", "Ops"}, {"email", "ops@example.test"}}},
-                       {"entity", json::object{{"card6", "553188"}, {"card_last4", "2950"}}},
-                       {"event.type", "CARD_TRANSACTION"}};
+        json::object o{
+            {"id", t.id},
+            {"txRef", t.tx_ref},
+            {"flwRef", "FLW-MOCK-" + std::to_string(t.id)},
+            {"orderRef", "URF_" + std::to_string(t.id)},
+            {"paymentPlan", nullptr},
+            {"createdAt", "2026-11-26T10:20:30.000Z"},
+            {"amount", t.amount},
+            {"charged_amount", t.amount},
+            {"status", t.status},
+            {"IP", "197.210.64.1"},
+            {"currency", t.currency},
+            {"customer",
+             json::object{{"id", 998877}, {"phone", nullptr}, {"fullName", "Ops"}, {"email", "ops@example.test"}}},
+            {"entity", json::object{{"card6", "553188"}, {"card_last4", "2950"}}},
+            {"event.type", "CARD_TRANSACTION"}};
         return json::serialize(o);
     }
     json::object data{{"id", t.id},
@@ -206,8 +208,12 @@ std::string FakeFlutterwave::WebhookBody(const Transaction& t, bool legacy) {
                       {"created_at", "2026-11-26T10:20:30.000Z"},
                       {"account_id", 12345},
                       {"customer", customer},
-                      {"card", json::object{{"first_6digits", "553188"}, {"last_4digits", "2950"}, {"issuer", "MASTERCARD"},
-                                            {"country", "NG"}, {"type", "MASTERCARD"}, {"expiry", "09/32"}}}};
+                      {"card", json::object{{"first_6digits", "553188"},
+                                            {"last_4digits", "2950"},
+                                            {"issuer", "MASTERCARD"},
+                                            {"country", "NG"},
+                                            {"type", "MASTERCARD"},
+                                            {"expiry", "09/32"}}}};
     json::object o{{"event", "charge.completed"}, {"data", data}, {"event.type", "CARD_TRANSACTION"}};
     return json::serialize(o);
 }
@@ -226,7 +232,8 @@ FakeResponse FakeFlutterwave::Handle(const FakeRequest& req) {
         if (outcome.status == "cancelled") {
             location += "status=cancelled&tx_ref=" + c.tx_ref;
         } else {
-            Transaction t{next_id_++, c.tx_ref, outcome.status, outcome.amount.value_or(c.amount), outcome.currency.value_or(c.currency)};
+            Transaction t{next_id_++, c.tx_ref, outcome.status, outcome.amount.value_or(c.amount),
+                          outcome.currency.value_or(c.currency)};
             transactions_[t.id] = t;
             location += "status=" + (t.status == "successful" ? std::string("successful") : std::string("failed")) +
                         "&tx_ref=" + c.tx_ref + "&transaction_id=" + std::to_string(t.id);
@@ -248,11 +255,15 @@ FakeResponse FakeFlutterwave::Handle(const FakeRequest& req) {
         c.amount = Dbl(*body, "amount");
         c.currency = Str(*body, "currency");
         c.redirect_url = Str(*body, "redirect_url");
-        if (const auto* cust = body->if_contains("customer"); cust && cust->is_object()) c.email = Str(cust->as_object(), "email");
+        if (const auto* cust = body->if_contains("customer"); cust && cust->is_object())
+            c.email = Str(cust->as_object(), "email");
         if (c.tx_ref.empty() || c.amount <= 0 || c.redirect_url.empty() || c.email.empty()) {
-            return Json(400, R"({"status":"error","message":"tx_ref, amount, redirect_url and customer.email are required","data":null})");
+            return Json(
+                400,
+                R"({"status":"error","message":"tx_ref, amount, redirect_url and customer.email are required","data":null})");
         }
-        if (checkouts_.count(c.tx_ref)) return Json(400, R"({"status":"error","message":"Duplicate tx_ref","data":null})");
+        if (checkouts_.count(c.tx_ref))
+            return Json(400, R"({"status":"error","message":"Duplicate tx_ref","data":null})");
         const std::string token = std::to_string(0x3f1c9a0b7e + checkouts_.size());
         c.link = server_.Url("/pay/" + token);
         tokens_[token] = c.tx_ref;
@@ -275,7 +286,8 @@ FakeResponse FakeFlutterwave::Handle(const FakeRequest& req) {
     } else {
         return Json(404, R"({"status":"error","message":"Route not found","data":null})");
     }
-    if (found == nullptr) return Json(400, R"({"status":"error","message":"No transaction was found for this id","data":null})");
+    if (found == nullptr)
+        return Json(400, R"({"status":"error","message":"No transaction was found for this id","data":null})");
     const Transaction& t = *found;
     json::object data{{"id", t.id},
                       {"tx_ref", t.tx_ref},
@@ -292,7 +304,8 @@ FakeResponse FakeFlutterwave::Handle(const FakeRequest& req) {
                       {"amount_settled", t.amount - 1.86},
                       {"meta", nullptr},
                       {"customer", json::object{{"id", 998877}, {"email", "ops@example.test"}}}};
-    return Json(200, json::serialize(json::object{{"status", "success"}, {"message", "Transaction fetched successfully"}, {"data", data}}));
+    return Json(200, json::serialize(json::object{
+                         {"status", "success"}, {"message", "Transaction fetched successfully"}, {"data", data}}));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -320,7 +333,8 @@ std::optional<FakeNowPayments::Order> FakeNowPayments::FindOrder(const std::stri
 }
 
 FakeNowPayments::Payment FakeNowPayments::Pay(const std::string& order_id, const std::string& status,
-                                              std::optional<double> price_amount, std::optional<std::string> price_currency) {
+                                              std::optional<double> price_amount,
+                                              std::optional<std::string> price_currency) {
     std::lock_guard lock(mu_);
     const Order& o = orders_.at(order_id);
     Payment p;
@@ -354,7 +368,8 @@ std::string FakeNowPayments::PaymentJson(const Payment& p, bool sorted) const {
         for (size_t i = 0; i < f.size(); ++i) out += (i ? "," : "") + Quote(f[i].first) + ":" + f[i].second;
         return out + "}";
     };
-    Fields fee{{"currency", Quote(p.pay_currency)}, {"depositFee", "0"}, {"withdrawalFee", "0"}, {"serviceFee", "1e-8"}};
+    Fields fee{
+        {"currency", Quote(p.pay_currency)}, {"depositFee", "0"}, {"withdrawalFee", "0"}, {"serviceFee", "1e-8"}};
     Fields f{{"payment_id", p.payment_id},  // a number larger than 32 bits, as the gateway sends it
              {"invoice_id", p.invoice_id.empty() ? "null" : p.invoice_id},
              {"parent_payment_id", "null"},
@@ -383,7 +398,9 @@ std::string FakeNowPayments::PaymentJson(const Payment& p, bool sorted) const {
 
 std::string FakeNowPayments::IpnBody(const Payment& p) const { return PaymentJson(p, false); }
 
-std::string FakeNowPayments::IpnSignature(const Payment& p) const { return HmacSha512HexForTests(kIpnSecret, PaymentJson(p, true)); }
+std::string FakeNowPayments::IpnSignature(const Payment& p) const {
+    return HmacSha512HexForTests(kIpnSecret, PaymentJson(p, true));
+}
 
 FakeResponse FakeNowPayments::Handle(const FakeRequest& req) {
     auto reply = [](int status, const std::string& body) {
@@ -396,7 +413,8 @@ FakeResponse FakeNowPayments::Handle(const FakeRequest& req) {
     const std::string path = req.target.substr(0, req.target.find('?'));
     std::lock_guard lock(mu_);
     if (mode_ != FakeMode::kNormal) return Outage(mode_);
-    if (req.Header("x-api-key") != kApiKey) return reply(401, R"({"statusCode":401,"code":"INVALID_API_KEY","message":"Invalid api key"})");
+    if (req.Header("x-api-key") != kApiKey)
+        return reply(401, R"({"statusCode":401,"code":"INVALID_API_KEY","message":"Invalid api key"})");
     if (req.method == "POST" && (path == "/v1/invoice" || path == "/v1/payment")) {
         auto body = BodyObject(req);
         if (!body) return reply(400, R"({"statusCode":400,"code":"INVALID_REQUEST_PARAMS","message":"Invalid JSON"})");
@@ -408,7 +426,9 @@ FakeResponse FakeNowPayments::Handle(const FakeRequest& req) {
         o.ipn_callback_url = Str(*body, "ipn_callback_url");
         o.success_url = Str(*body, "success_url");
         if (o.price_amount <= 0 || o.price_currency.empty() || (!o.invoice && Str(*body, "pay_currency").empty())) {
-            return reply(400, R"({"statusCode":400,"code":"INVALID_REQUEST_PARAMS","message":"price_amount, price_currency (and pay_currency) are required"})");
+            return reply(
+                400,
+                R"({"statusCode":400,"code":"INVALID_REQUEST_PARAMS","message":"price_amount, price_currency (and pay_currency) are required"})");
         }
         o.id = std::to_string(o.invoice ? 4522625843 + static_cast<int64_t>(orders_.size()) : next_id_++);
         orders_[o.order_id] = o;
@@ -432,14 +452,17 @@ FakeResponse FakeNowPayments::Handle(const FakeRequest& req) {
         p.price_amount = o.price_amount;
         p.price_currency = o.price_currency;
         payments_[p.payment_id] = p;
-        return reply(201, R"({"payment_id":)" + Quote(p.payment_id) + R"(,"payment_status":"waiting","pay_address":"bc1qexample000",)"
-                              R"("price_amount":)" + Num(p.price_amount) + R"(,"price_currency":)" + Quote(p.price_currency) +
+        return reply(201, R"({"payment_id":)" + Quote(p.payment_id) +
+                              R"(,"payment_status":"waiting","pay_address":"bc1qexample000",)"
+                              R"("price_amount":)" +
+                              Num(p.price_amount) + R"(,"price_currency":)" + Quote(p.price_currency) +
                               R"(,"pay_amount":0.00051234,"pay_currency":"btc","order_id":)" + Quote(p.order_id) + "}");
     }
     if (req.method == "GET" && path.rfind("/v1/payment/", 0) == 0) {
         ++get_calls_;
         auto it = payments_.find(path.substr(12));
-        if (it == payments_.end()) return reply(404, R"({"statusCode":404,"code":"NOT_FOUND","message":"Payment not found"})");
+        if (it == payments_.end())
+            return reply(404, R"({"statusCode":404,"code":"NOT_FOUND","message":"Payment not found"})");
         return reply(200, PaymentJson(it->second, false));
     }
     return reply(404, R"({"statusCode":404,"message":"Not found"})");
@@ -472,7 +495,8 @@ FakeResponse FakeSendGrid::Handle(const FakeRequest& req) {
         r.status = status;
         r.headers["Content-Type"] = "application/json";
         r.body = json::serialize(json::object{
-            {"errors", json::array{json::object{{"message", message}, {"field", field.empty() ? json::value(nullptr) : json::value(field)},
+            {"errors", json::array{json::object{{"message", message},
+                                                {"field", field.empty() ? json::value(nullptr) : json::value(field)},
                                                 {"help", nullptr}}}}});
         return r;
     };
@@ -484,7 +508,8 @@ FakeResponse FakeSendGrid::Handle(const FakeRequest& req) {
     }
     if (fail_count_ > 0) {
         --fail_count_;
-        FakeResponse r = error(fail_status_, fail_status_ == 429 ? "too many requests" : "the mail could not be sent", "");
+        FakeResponse r =
+            error(fail_status_, fail_status_ == 429 ? "too many requests" : "the mail could not be sent", "");
         if (fail_status_ == 429) r.headers["X-RateLimit-Reset"] = "1";
         return r;
     }
@@ -492,13 +517,16 @@ FakeResponse FakeSendGrid::Handle(const FakeRequest& req) {
     if (!body) return error(400, "Bad Request", "");
     const auto* pers = body->if_contains("personalizations");
     if (pers == nullptr || !pers->is_array() || pers->as_array().empty()) {
-        return error(400, "The personalizations field is required and must have at least one personalization.", "personalizations");
+        return error(400, "The personalizations field is required and must have at least one personalization.",
+                     "personalizations");
     }
     for (const auto& p : pers->as_array()) {
         const auto* to = p.is_object() ? p.as_object().if_contains("to") : nullptr;
         if (to == nullptr || !to->is_array() || to->as_array().empty()) {
-            return error(400, "The to array is required for all personalization objects, and must have at least one email object",
-                         "personalizations.0.to");
+            return error(
+                400,
+                "The to array is required for all personalization objects, and must have at least one email object",
+                "personalizations.0.to");
         }
     }
     const auto* from = body->if_contains("from");

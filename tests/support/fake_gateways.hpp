@@ -62,7 +62,8 @@ public:
     std::optional<Checkout> FindCheckout(const std::string& tx_ref) const;
     std::optional<Transaction> FindTransaction(int64_t id) const;
     // A transaction the gateway holds for someone else's reference (tampering tests).
-    Transaction AddTransaction(const std::string& tx_ref, const std::string& status, double amount, const std::string& currency);
+    Transaction AddTransaction(const std::string& tx_ref, const std::string& status, double amount,
+                               const std::string& currency);
     // Changes a transaction's status, as a later charge event does.
     void SetTransactionStatus(int64_t id, const std::string& status);
     int VerifyCalls() const;
@@ -131,7 +132,8 @@ public:
     std::vector<Order> Orders() const;
     std::optional<Order> FindOrder(const std::string& order_id) const;
     // The customer pays an order (invoice or payment): the payment now has `status`. Returns it.
-    Payment Pay(const std::string& order_id, const std::string& status, std::optional<double> price_amount = std::nullopt,
+    Payment Pay(const std::string& order_id, const std::string& status,
+                std::optional<double> price_amount = std::nullopt,
                 std::optional<std::string> price_currency = std::nullopt);
     void SetStatus(const std::string& payment_id, const std::string& status);
     int GetCalls() const;

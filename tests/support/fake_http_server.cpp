@@ -16,19 +16,32 @@ namespace {
 
 const char* Reason(int status) {
     switch (status) {
-        case 200: return "OK";
-        case 201: return "Created";
-        case 204: return "No Content";
-        case 302: return "Found";
-        case 400: return "Bad Request";
-        case 401: return "Unauthorized";
-        case 403: return "Forbidden";
-        case 404: return "Not Found";
-        case 429: return "Too Many Requests";
-        case 500: return "Internal Server Error";
-        case 502: return "Bad Gateway";
-        case 503: return "Service Unavailable";
-        default: return "Status";
+        case 200:
+            return "OK";
+        case 201:
+            return "Created";
+        case 204:
+            return "No Content";
+        case 302:
+            return "Found";
+        case 400:
+            return "Bad Request";
+        case 401:
+            return "Unauthorized";
+        case 403:
+            return "Forbidden";
+        case 404:
+            return "Not Found";
+        case 429:
+            return "Too Many Requests";
+        case 500:
+            return "Internal Server Error";
+        case 502:
+            return "Bad Gateway";
+        case 503:
+            return "Service Unavailable";
+        default:
+            return "Status";
     }
 }
 
@@ -133,7 +146,8 @@ void FakeHttpServer::Serve(int fd) {
                 if (end == std::string::npos) end = head.size();
                 const std::string line = head.substr(pos, end - pos);
                 const size_t colon = line.find(':');
-                if (colon != std::string::npos) req.headers[Lower(line.substr(0, colon))] = Trim(line.substr(colon + 1));
+                if (colon != std::string::npos)
+                    req.headers[Lower(line.substr(0, colon))] = Trim(line.substr(colon + 1));
                 pos = end + 2;
             }
             size_t length = 0;

@@ -56,7 +56,9 @@ int WaitExit(pid_t pid, std::chrono::seconds timeout) {
     while (std::chrono::steady_clock::now() < deadline) {
         const pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        struct timespec ts{0, 10'000'000};
+        struct timespec ts {
+            0, 10'000'000
+        };
         nanosleep(&ts, nullptr);
     }
     return -1;
@@ -79,7 +81,8 @@ ServerProcess::ServerProcess(Options options) : options_(std::move(options)) {
     const std::string port_file = options_.data_dir + "/port";
     std::filesystem::remove(port_file);
     log_path_ = options_.data_dir + "/server.log";
-    std::vector<std::string> args = {"serve", "--port", std::to_string(options_.port), "--data-dir", options_.data_dir, "--port-file", port_file};
+    std::vector<std::string> args = {
+        "serve", "--port", std::to_string(options_.port), "--data-dir", options_.data_dir, "--port-file", port_file};
     for (const auto& a : options_.args) args.push_back(a);
     auto env = options_.env;
     env.emplace("WEB_DIR", std::string(GPUOPT_SOURCE_DIR) + "/web");
@@ -130,8 +133,8 @@ int ServerProcess::Terminate() {
 
 std::string ServerProcess::Log() const { return ReadAll(log_path_); }
 
-int RunGpuopt(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-              std::string& output, const std::string& cwd) {
+int RunGpuopt(const std::vector<std::string>& args, const std::map<std::string, std::string>& env, std::string& output,
+              const std::string& cwd) {
     return RunProgram(GPUOPT_SERVER_BIN, args, env, output, cwd);
 }
 
@@ -176,7 +179,9 @@ int ChildProcess::Wait(std::chrono::milliseconds timeout) {
             return exit_code_;
         }
         if (std::chrono::steady_clock::now() >= deadline) return -1;
-        struct timespec ts{0, 5'000'000};
+        struct timespec ts {
+            0, 5'000'000
+        };
         nanosleep(&ts, nullptr);
     }
 }

@@ -54,7 +54,7 @@ public:
         std::map<std::string, std::string> env;  // extra environment
         std::vector<std::string> args;           // extra arguments after "serve"
         bool wait_ready = true;
-        uint16_t port = 0;                       // 0: any free port
+        uint16_t port = 0;  // 0: any free port
     };
 
     // Starts `gpuopt serve --port <port>` with a port file in data_dir and waits (20 s at most) until it
@@ -78,8 +78,8 @@ private:
 };
 
 // Runs gpuopt with `args` to completion; returns the exit code and fills `output` (stdout+stderr).
-int RunGpuopt(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-              std::string& output, const std::string& cwd = "");
+int RunGpuopt(const std::vector<std::string>& args, const std::map<std::string, std::string>& env, std::string& output,
+              const std::string& cwd = "");
 // The same for any program.
 int RunProgram(const std::string& binary, const std::vector<std::string>& args,
                const std::map<std::string, std::string>& env, std::string& output, const std::string& cwd = "",
@@ -91,7 +91,9 @@ bool WaitFor(F condition, std::chrono::milliseconds timeout = std::chrono::secon
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
         if (condition()) return true;
-        struct timespec ts{0, 10'000'000};
+        struct timespec ts {
+            0, 10'000'000
+        };
         nanosleep(&ts, nullptr);
     }
     return condition();

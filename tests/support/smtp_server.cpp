@@ -54,8 +54,8 @@ SmtpServer::SmtpServer() {
     ca_file_ = dir_.path() + "/cert.pem";
     std::string out;
     const int rc = RunProgram("/usr/bin/openssl",
-                              {"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", ca_file_, "-days", "2",
-                               "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"},
+                              {"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", ca_file_,
+                               "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"},
                               {}, out);
     if (rc != 0) {
         ADD_FAILURE() << "openssl could not make a certificate: " << out;
@@ -65,10 +65,12 @@ SmtpServer::SmtpServer() {
         port_ = FreePort();
         process_ = std::make_unique<ChildProcess>(
             kPython,
-            std::vector<std::string>{"-m", "aiosmtpd", "-n", "-l", "127.0.0.1:" + std::to_string(port_), "--tlscert", ca_file_,
-                                     "--tlskey", key, "-c", "aiosmtpd.handlers.Mailbox", dir_.path() + "/maildir"},
+            std::vector<std::string>{"-m", "aiosmtpd", "-n", "-l", "127.0.0.1:" + std::to_string(port_), "--tlscert",
+                                     ca_file_, "--tlskey", key, "-c", "aiosmtpd.handlers.Mailbox",
+                                     dir_.path() + "/maildir"},
             std::map<std::string, std::string>{}, dir_.path() + "/smtp.log");
-        started_ = WaitFor([&] { return Accepts(port_) || !process_->Running(); }, std::chrono::seconds(20)) && process_->Running();
+        started_ = WaitFor([&] { return Accepts(port_) || !process_->Running(); }, std::chrono::seconds(20)) &&
+                   process_->Running();
     }
     if (!started_) ADD_FAILURE() << "aiosmtpd did not start (is python3-aiosmtpd installed?): " << Log();
 }
@@ -141,8 +143,8 @@ std::string MailPart(const std::string& raw_message, const std::string& type) {
     const std::string b64 = raw.substr(start + 2, end - start - 2);
     std::string out(b64.size(), '\0');
     size_t len = 0;
-    if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), b64.data(), b64.size(), "\n", &len, nullptr,
-                          sodium_base64_VARIANT_ORIGINAL) != 0) {
+    if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), b64.data(), b64.size(), "\n", &len,
+                          nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
         return {};
     }
     out.resize(len);

@@ -26,7 +26,8 @@ public:
     // Every message received so far, raw (RFC 5322 as stored), oldest first.
     std::vector<std::string> Messages() const;
     // Waits until at least `count` messages arrived; returns them.
-    std::vector<std::string> WaitForMessages(size_t count, std::chrono::milliseconds timeout = std::chrono::seconds(20)) const;
+    std::vector<std::string> WaitForMessages(size_t count,
+                                             std::chrono::milliseconds timeout = std::chrono::seconds(20)) const;
     std::string Log() const;
 
 private:

@@ -71,7 +71,8 @@ Result<std::unique_ptr<NvmlSource>> NvmlSource::Open(const std::string& library)
     api->init = Newest<nvml::InitFn>(lib, {"nvmlInit_v2", "nvmlInit"});
     api->shutdown = Symbol<nvml::ShutdownFn>(lib, "nvmlShutdown");
     api->get_count = Newest<nvml::DeviceGetCountFn>(lib, {"nvmlDeviceGetCount_v2", "nvmlDeviceGetCount"});
-    api->get_handle = Newest<nvml::DeviceGetHandleByIndexFn>(lib, {"nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex"});
+    api->get_handle =
+        Newest<nvml::DeviceGetHandleByIndexFn>(lib, {"nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex"});
     if (!api->init || !api->shutdown || !api->get_count || !api->get_handle) {
         dlclose(lib);
         return Error{ErrorCode::kUnavailable, library + " lacks the NVML entry points the agent needs", {}};
@@ -171,7 +172,8 @@ std::string NvmlSource::ErrorText(nvml::Return rc) const {
 bool NvmlSource::Note(DeviceState& d, Metric metric, nvml::Return rc) {
     if (rc == nvml::kErrorNotSupported || rc == nvml::kErrorNoPermission) {
         if ((d.unsupported & metric) == 0) {
-            spdlog::debug("nvml: GPU {}: metric {:#x} not available ({})", d.index, static_cast<unsigned>(metric), ErrorText(rc));
+            spdlog::debug("nvml: GPU {}: metric {:#x} not available ({})", d.index, static_cast<unsigned>(metric),
+                          ErrorText(rc));
         }
         d.unsupported |= metric;
         return false;
@@ -336,7 +338,8 @@ Result<SampleSet> NvmlSource::Sample(std::chrono::system_clock::time_point) {
         set.gpus.push_back(std::move(s));
     }
     if (set.gpus.empty() && !set.lost.empty()) {
-        return Error{ErrorCode::kUnavailable, "no GPU could be read (" + std::to_string(set.lost.size()) + " lost)", {}};
+        return Error{
+            ErrorCode::kUnavailable, "no GPU could be read (" + std::to_string(set.lost.size()) + " lost)", {}};
     }
     return set;
 }

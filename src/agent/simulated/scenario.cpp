@@ -24,7 +24,8 @@ Result<double> Num(const json::object& o, std::string_view key, const std::strin
     if (!v->is_number()) return Error::Validation(where + std::string(key), "must be a number");
     const double d = v->to_number<double>();
     if (!(d >= lo && d <= hi)) {
-        return Error::Validation(where + std::string(key), "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+        return Error::Validation(where + std::string(key),
+                                 "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
     }
     return d;
 }
@@ -104,7 +105,8 @@ Result<Scenario> ParseScenario(std::string_view text) {
             } else if (*pattern == "ramp") {
                 gpu.pattern = Pattern::kRamp;
             } else {
-                return Error::Validation(gw + "pattern", "must be busy, idle, idle_holding_memory, periodic_training or ramp");
+                return Error::Validation(gw + "pattern",
+                                         "must be busy, idle, idle_holding_memory, periodic_training or ramp");
             }
             struct NumberField {
                 double* field;
@@ -137,7 +139,8 @@ Result<Scenario> ParseScenario(std::string_view text) {
             gpu.process = *process;
             host.gpus.push_back(std::move(gpu));
         }
-        if (scenario.FindHost(host.hostname) != nullptr) return Error::Validation(hw + "hostname", "repeats another host");
+        if (scenario.FindHost(host.hostname) != nullptr)
+            return Error::Validation(hw + "hostname", "repeats another host");
         scenario.hosts.push_back(std::move(host));
     }
     return scenario;
@@ -151,7 +154,8 @@ Result<Scenario> LoadScenario(const std::string& path) {
     auto s = ParseScenario(ss.str());
     if (!s) {
         Error e = s.error();
-        e.message = path + ": " + (e.details.empty() ? e.message : e.details.begin()->first + " " + e.details.begin()->second);
+        e.message =
+            path + ": " + (e.details.empty() ? e.message : e.details.begin()->first + " " + e.details.begin()->second);
         return e;
     }
     return s;
@@ -161,7 +165,8 @@ GpuSample SimulateGpu(const SimulatedGpu& gpu, unsigned index, double t, unsigne
     const auto tick = static_cast<uint64_t>(std::max(0.0, t) * 1000.0);
     const double jitter = Noise((static_cast<uint64_t>(index) << 48) ^ tick) * gpu.noise;
     const double held = gpu.held_mib > 0 ? gpu.held_mib : gpu.memory_mib * 0.85;
-    const double quiet = std::fabs(Noise((static_cast<uint64_t>(index + 77) << 48) ^ tick)) * 1.5;  // an idle GPU's 0-1.5%
+    const double quiet =
+        std::fabs(Noise((static_cast<uint64_t>(index + 77) << 48) ^ tick)) * 1.5;  // an idle GPU's 0-1.5%
     double util = 0;
     double memory = 0;  // held by the process, MiB
     switch (gpu.pattern) {

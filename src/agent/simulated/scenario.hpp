@@ -31,14 +31,14 @@ struct SimulatedGpu {
     std::string uuid;
     double memory_mib = 40960;
     Pattern pattern = Pattern::kIdle;
-    double util = 92;            // busy level (busy, periodic_training)
-    double held_mib = 0;         // memory a process holds when it holds any; 0: 85% of memory_mib
-    double period_s = 3600;      // periodic_training
-    double busy_s = 1800;        // periodic_training
-    bool hold_between = false;   // periodic_training: memory stays allocated between runs
-    double from = 5, to = 90;    // ramp, percent
-    double ramp_s = 3600;        // ramp
-    double noise = 3;            // ± percent around the pattern's level
+    double util = 92;           // busy level (busy, periodic_training)
+    double held_mib = 0;        // memory a process holds when it holds any; 0: 85% of memory_mib
+    double period_s = 3600;     // periodic_training
+    double busy_s = 1800;       // periodic_training
+    bool hold_between = false;  // periodic_training: memory stays allocated between runs
+    double from = 5, to = 90;   // ramp, percent
+    double ramp_s = 3600;       // ramp
+    double noise = 3;           // ± percent around the pattern's level
     double power_limit_w = 400;
     double idle_power_w = 55;
     std::string process = "python";

@@ -16,7 +16,8 @@ public:
     Result<SampleSet> Sample(std::chrono::system_clock::time_point now) override {
         SampleSet set;
         const double t = std::chrono::duration<double>(now - start_).count();
-        for (unsigned i = 0; i < host_.gpus.size(); ++i) set.gpus.push_back(SimulateGpu(host_.gpus[i], i, t, pid_base_));
+        for (unsigned i = 0; i < host_.gpus.size(); ++i)
+            set.gpus.push_back(SimulateGpu(host_.gpus[i], i, t, pid_base_));
         return set;
     }
     std::string Kind() const override { return "simulated"; }

@@ -83,7 +83,8 @@ std::vector<GpuSample> ParseSmiGpus(std::string_view csv, std::vector<std::strin
         const auto f = Fields(line, kGpuFieldCount, 2, joined);
         const auto index = Number(f[0]);
         if (f.size() != kGpuFieldCount || !index || *index < 0 || *index != static_cast<unsigned>(*index)) {
-            if (warnings) warnings->push_back("nvidia-smi: cannot read line '" + std::string(line.substr(0, 200)) + "'");
+            if (warnings)
+                warnings->push_back("nvidia-smi: cannot read line '" + std::string(line.substr(0, 200)) + "'");
             return;
         }
         GpuSample s;
@@ -111,7 +112,8 @@ void AttachSmiProcesses(std::string_view csv, std::vector<GpuSample>& gpus, std:
         const auto f = Fields(line, 4, 2, joined);
         const auto pid = Number(f.size() == 4 ? f[1] : std::string_view{});
         if (f.size() != 4 || !pid || *pid < 0) {
-            if (warnings) warnings->push_back("nvidia-smi: cannot read process line '" + std::string(line.substr(0, 200)) + "'");
+            if (warnings)
+                warnings->push_back("nvidia-smi: cannot read process line '" + std::string(line.substr(0, 200)) + "'");
             return;
         }
         for (auto& g : gpus) {
@@ -127,7 +129,8 @@ void AttachSmiProcesses(std::string_view csv, std::vector<GpuSample>& gpus, std:
 
 Result<std::string> RunCapture(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
     int out_pipe[2];
-    if (pipe2(out_pipe, O_CLOEXEC) != 0) return Error{ErrorCode::kInternal, "pipe: " + std::string(strerror(errno)), {}};
+    if (pipe2(out_pipe, O_CLOEXEC) != 0)
+        return Error{ErrorCode::kInternal, "pipe: " + std::string(strerror(errno)), {}};
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
@@ -148,7 +151,8 @@ Result<std::string> RunCapture(const std::vector<std::string>& argv, std::chrono
     bool timed_out = false;
     char buffer[4096];
     for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) {
             timed_out = true;
             break;
@@ -174,7 +178,9 @@ Result<std::string> RunCapture(const std::vector<std::string>& argv, std::chrono
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    if (timed_out) return Error{ErrorCode::kUnavailable, argv[0] + " did not answer within " + std::to_string(timeout.count()) + " ms", {}};
+    if (timed_out)
+        return Error{
+            ErrorCode::kUnavailable, argv[0] + " did not answer within " + std::to_string(timeout.count()) + " ms", {}};
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         return Error{ErrorCode::kUnavailable, argv[0] + " failed (status " + std::to_string(status) + ")", {}};
     }
@@ -194,13 +200,15 @@ std::string SmiSource::Describe() const {
 }
 
 Result<SampleSet> SmiSource::Sample(std::chrono::system_clock::time_point) {
-    auto gpus_csv = RunCapture({program_, "--query-gpu=" + std::string(kSmiGpuFields), "--format=csv,noheader,nounits"}, timeout_);
+    auto gpus_csv =
+        RunCapture({program_, "--query-gpu=" + std::string(kSmiGpuFields), "--format=csv,noheader,nounits"}, timeout_);
     if (!gpus_csv) return gpus_csv.error();
     std::vector<std::string> warnings;
     SampleSet set;
     set.gpus = ParseSmiGpus(*gpus_csv, &warnings);
     auto apps_csv = RunCapture(
-        {program_, "--query-compute-apps=" + std::string(kSmiProcessFields), "--format=csv,noheader,nounits"}, timeout_);
+        {program_, "--query-compute-apps=" + std::string(kSmiProcessFields), "--format=csv,noheader,nounits"},
+        timeout_);
     if (apps_csv) {
         AttachSmiProcesses(*apps_csv, set.gpus, &warnings);
     } else {

@@ -26,7 +26,8 @@ inline constexpr std::string_view kSmiProcessFields = "gpu_uuid,pid,process_name
 std::vector<GpuSample> ParseSmiGpus(std::string_view csv, std::vector<std::string>* warnings = nullptr);
 
 // Parses --query-compute-apps CSV and attaches each process to the GPU with its uuid.
-void AttachSmiProcesses(std::string_view csv, std::vector<GpuSample>& gpus, std::vector<std::string>* warnings = nullptr);
+void AttachSmiProcesses(std::string_view csv, std::vector<GpuSample>& gpus,
+                        std::vector<std::string>* warnings = nullptr);
 
 class SmiSource final : public GpuSource {
 public:
@@ -39,7 +40,8 @@ public:
     std::string Describe() const override;
 
 private:
-    SmiSource(std::string program, std::chrono::milliseconds timeout) : program_(std::move(program)), timeout_(timeout) {}
+    SmiSource(std::string program, std::chrono::milliseconds timeout)
+        : program_(std::move(program)), timeout_(timeout) {}
 
     std::string program_;
     std::chrono::milliseconds timeout_;

@@ -48,7 +48,8 @@ Result<bool> Statement::Step() {
     const int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    return SqliteError(sqlite3_db_handle(stmt_), sqlite3_extended_errcode(sqlite3_db_handle(stmt_)), sqlite3_sql(stmt_));
+    return SqliteError(sqlite3_db_handle(stmt_), sqlite3_extended_errcode(sqlite3_db_handle(stmt_)),
+                       sqlite3_sql(stmt_));
 }
 
 Result<void> Statement::Run() {
@@ -64,7 +65,8 @@ double Statement::Double(int column) const { return sqlite3_column_double(stmt_,
 bool Statement::IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
 std::string Statement::Text(int column) const {
     const auto* p = sqlite3_column_text(stmt_, column);
-    return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, column));
+    return p == nullptr ? std::string()
+                        : std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, column));
 }
 
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, bool create) {
@@ -83,7 +85,8 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, bo
 
 std::string_view Statement::TextView(int column) const {
     const auto* p = sqlite3_column_text(stmt_, column);
-    return p == nullptr ? std::string_view() : std::string_view(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, column));
+    return p == nullptr ? std::string_view()
+                        : std::string_view(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, column));
 }
 
 Connection::~Connection() {

@@ -29,7 +29,8 @@ void BindOptTime(Statement& st, int index, const std::optional<SysSeconds>& t) {
 }
 
 constexpr const char* kPaymentColumns =
-    "id, account_id, reference, gateway, tier, amount, currency, purpose, status, gateway_id, checkout_url, paid_amount,"
+    "id, account_id, reference, gateway, tier, amount, currency, purpose, status, gateway_id, checkout_url, "
+    "paid_amount,"
     " paid_currency, created_at, updated_at, completed_at";
 
 Payment ReadPayment(const Statement& st) {
@@ -65,7 +66,8 @@ Result<Payment> PaymentById(Connection& db, int64_t id) {
 }
 
 constexpr const char* kSubscriptionColumns =
-    "s.account_id, a.email, s.tier, s.status, s.period_start, s.period_end, s.gateway, s.reminded_7d_for, s.reminded_1d_for";
+    "s.account_id, a.email, s.tier, s.status, s.period_start, s.period_end, s.gateway, s.reminded_7d_for, "
+    "s.reminded_1d_for";
 
 Subscription ReadSubscription(const Statement& st) {
     Subscription s;
@@ -81,7 +83,8 @@ Subscription ReadSubscription(const Statement& st) {
     return s;
 }
 
-constexpr const char* kEventColumns = "id, gateway, dedup_key, reference, body, received_at, state, attempts, next_attempt, result";
+constexpr const char* kEventColumns =
+    "id, gateway, dedup_key, reference, body, received_at, state, attempts, next_attempt, result";
 
 GatewayEvent ReadEvent(const Statement& st) {
     GatewayEvent e;
@@ -128,8 +131,8 @@ Result<bool> InsertOutbox(Connection& db, const OutboxMessage& m, SysSeconds now
     return db.Changes() > 0;
 }
 
-Result<void> AppendRevenue(Connection& db, int64_t account_id, std::string_view kind, std::string_view tier, double amount,
-                           std::string_view currency, std::optional<int64_t> payment_id, SysSeconds at,
+Result<void> AppendRevenue(Connection& db, int64_t account_id, std::string_view kind, std::string_view tier,
+                           double amount, std::string_view currency, std::optional<int64_t> payment_id, SysSeconds at,
                            std::string_view detail) {
     auto st = db.Prepare(
         "INSERT INTO revenue_events (account_id, kind, tier, amount, currency, payment_id, at, detail)"
@@ -153,7 +156,8 @@ void SqliteStore::CreatePayment(NewPayment p, Callback<Payment> done) {
         [p = std::move(p)](Connection& db) -> Result<Payment> {
             const std::string now = FormatUtc(p.now);
             auto st = db.Prepare(
-                "INSERT INTO payments (account_id, reference, gateway, tier, amount, currency, purpose, status, created_at,"
+                "INSERT INTO payments (account_id, reference, gateway, tier, amount, currency, purpose, status, "
+                "created_at,"
                 " updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?8)");
             if (!st) return st.error();
             st->Bind(1, p.account_id)
@@ -170,7 +174,8 @@ void SqliteStore::CreatePayment(NewPayment p, Callback<Payment> done) {
         std::move(done));
 }
 
-void SqliteStore::SetPaymentCheckout(int64_t payment_id, std::string gateway_id, std::string checkout_url, Callback<void> done) {
+void SqliteStore::SetPaymentCheckout(int64_t payment_id, std::string gateway_id, std::string checkout_url,
+                                     Callback<void> done) {
     Submit<void>(
         [=](Connection& db) -> Result<void> {
             return Exec1(db, "UPDATE payments SET gateway_id = ?1, checkout_url = ?2, updated_at = ?3 WHERE id = ?4",
@@ -200,7 +205,8 @@ Result<Payment> SqliteStore::FindPaymentByReference(const std::string& reference
 Result<std::vector<Payment>> SqliteStore::ListPayments(int64_t account_id, size_t limit) {
     auto db = LeaseReader();
     if (!db) return db.error();
-    static const std::string sql = std::string("SELECT ") + kPaymentColumns + " FROM payments WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2";
+    static const std::string sql =
+        std::string("SELECT ") + kPaymentColumns + " FROM payments WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2";
     auto st = (*db)->Prepare(sql.c_str());
     if (!st) return st.error();
     st->Bind(1, account_id).Bind(2, static_cast<int64_t>(limit));
@@ -210,8 +216,9 @@ Result<std::vector<Payment>> SqliteStore::ListPayments(int64_t account_id, size_
 Result<std::vector<Payment>> SqliteStore::ListPendingPayments(SysSeconds from, SysSeconds to, size_t limit) {
     auto db = LeaseReader();
     if (!db) return db.error();
-    static const std::string sql = std::string("SELECT ") + kPaymentColumns +
-                                   " FROM payments WHERE status = 'pending' AND created_at >= ?1 AND created_at < ?2 ORDER BY created_at LIMIT ?3";
+    static const std::string sql =
+        std::string("SELECT ") + kPaymentColumns +
+        " FROM payments WHERE status = 'pending' AND created_at >= ?1 AND created_at < ?2 ORDER BY created_at LIMIT ?3";
     auto st = (*db)->Prepare(sql.c_str());
     if (!st) return st.error();
     st->Bind(1, FormatUtc(from)).Bind(2, FormatUtc(to)).Bind(3, static_cast<int64_t>(limit));
@@ -226,7 +233,8 @@ void SqliteStore::CompletePayment(Completion c, Callback<CompletionOutcome> done
             // The guard: only a pending payment completes, so whatever delivers the news a second time
             // (a duplicate, a retry, the reconciler, another process) writes nothing.
             if (auto r = Exec1(db,
-                               "UPDATE payments SET status = 'completed', gateway_id = CASE WHEN ?1 <> '' THEN ?1 ELSE gateway_id END,"
+                               "UPDATE payments SET status = 'completed', gateway_id = CASE WHEN ?1 <> '' THEN ?1 ELSE "
+                               "gateway_id END,"
                                " paid_amount = ?2, paid_currency = ?3, completed_at = ?4, updated_at = ?4"
                                " WHERE id = ?5 AND status = 'pending'",
                                [&](Statement& st) {
@@ -268,10 +276,12 @@ void SqliteStore::CompletePayment(Completion c, Callback<CompletionOutcome> done
             }
             out.period_end = AddMonths(out.period_start, 1);
             if (auto r = Exec1(db,
-                               "INSERT INTO subscriptions (account_id, tier, status, period_start, period_end, gateway, last_payment_id,"
+                               "INSERT INTO subscriptions (account_id, tier, status, period_start, period_end, "
+                               "gateway, last_payment_id,"
                                " updated_at) VALUES (?1, ?2, 'active', ?3, ?4, ?5, ?6, ?7)"
                                " ON CONFLICT (account_id) DO UPDATE SET tier = excluded.tier, status = 'active',"
-                               " period_start = excluded.period_start, period_end = excluded.period_end, gateway = excluded.gateway,"
+                               " period_start = excluded.period_start, period_end = excluded.period_end, gateway = "
+                               "excluded.gateway,"
                                " last_payment_id = excluded.last_payment_id, updated_at = excluded.updated_at",
                                [&](Statement& st) {
                                    st.Bind(1, payment->account_id)
@@ -285,20 +295,22 @@ void SqliteStore::CompletePayment(Completion c, Callback<CompletionOutcome> done
                 !r) {
                 return r.error();
             }
-            if (auto r = Exec1(db, "UPDATE accounts SET tier = ?1 WHERE id = ?2",
-                               [&](Statement& st) { st.Bind(1, std::string_view(payment->tier)).Bind(2, payment->account_id); });
+            if (auto r = Exec1(
+                    db, "UPDATE accounts SET tier = ?1 WHERE id = ?2",
+                    [&](Statement& st) { st.Bind(1, std::string_view(payment->tier)).Bind(2, payment->account_id); });
                 !r) {
                 return r.error();
             }
-            if (auto r = AppendRevenue(db, payment->account_id, "payment", payment->tier, c.paid_amount, c.paid_currency,
-                                       payment->id, c.now, payment->gateway);
+            if (auto r = AppendRevenue(db, payment->account_id, "payment", payment->tier, c.paid_amount,
+                                       c.paid_currency, payment->id, c.now, payment->gateway);
                 !r) {
                 return r.error();
             }
             const bool upgrade = out.previous_tier != payment->tier;
-            if (auto r = AppendRevenue(db, payment->account_id, upgrade ? "upgrade" : "renewal", payment->tier,
-                                       payment->amount, payment->currency, payment->id, c.now,
-                                       upgrade ? out.previous_tier + " -> " + payment->tier : FormatUtc(out.period_end));
+            if (auto r =
+                    AppendRevenue(db, payment->account_id, upgrade ? "upgrade" : "renewal", payment->tier,
+                                  payment->amount, payment->currency, payment->id, c.now,
+                                  upgrade ? out.previous_tier + " -> " + payment->tier : FormatUtc(out.period_end));
                 !r) {
                 return r.error();
             }
@@ -321,8 +333,11 @@ void SqliteStore::EndPayment(int64_t payment_id, std::string status, SysSeconds 
     Submit<bool>(
         [=](Connection& db) -> Result<bool> {
             if (status != "failed" && status != "expired") return Error{ErrorCode::kInternal, "bad payment status", {}};
-            if (auto r = Exec1(db, "UPDATE payments SET status = ?1, updated_at = ?2 WHERE id = ?3 AND status = 'pending'",
-                               [&](Statement& st) { st.Bind(1, std::string_view(status)).Bind(2, FormatUtc(now)).Bind(3, payment_id); });
+            if (auto r =
+                    Exec1(db, "UPDATE payments SET status = ?1, updated_at = ?2 WHERE id = ?3 AND status = 'pending'",
+                          [&](Statement& st) {
+                              st.Bind(1, std::string_view(status)).Bind(2, FormatUtc(now)).Bind(3, payment_id);
+                          });
                 !r) {
                 return r.error();
             }
@@ -365,7 +380,8 @@ void SqliteStore::RecordGatewayEvent(GatewayEvent e, Callback<bool> done) {
     Submit<bool>(
         [e = std::move(e)](Connection& db) -> Result<bool> {
             auto st = db.Prepare(
-                "INSERT INTO gateway_events (gateway, dedup_key, reference, body, received_at, state, attempts, next_attempt)"
+                "INSERT INTO gateway_events (gateway, dedup_key, reference, body, received_at, state, attempts, "
+                "next_attempt)"
                 " VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?5) ON CONFLICT (gateway, dedup_key) DO NOTHING");
             if (!st) return st.error();
             st->Bind(1, std::string_view(e.gateway))
@@ -382,8 +398,9 @@ void SqliteStore::RecordGatewayEvent(GatewayEvent e, Callback<bool> done) {
 Result<std::vector<GatewayEvent>> SqliteStore::DueGatewayEvents(SysSeconds now, size_t limit) {
     auto db = LeaseReader();
     if (!db) return db.error();
-    static const std::string sql = std::string("SELECT ") + kEventColumns +
-                                   " FROM gateway_events WHERE state = 'pending' AND next_attempt <= ?1 ORDER BY id LIMIT ?2";
+    static const std::string sql =
+        std::string("SELECT ") + kEventColumns +
+        " FROM gateway_events WHERE state = 'pending' AND next_attempt <= ?1 ORDER BY id LIMIT ?2";
     auto st = (*db)->Prepare(sql.c_str());
     if (!st) return st.error();
     st->Bind(1, FormatUtc(now)).Bind(2, static_cast<int64_t>(limit));
@@ -394,12 +411,13 @@ void SqliteStore::FinishGatewayEvent(int64_t id, std::string state, std::string 
                                      std::optional<SysSeconds> next_attempt, Callback<void> done) {
     Submit<void>(
         [=](Connection& db) -> Result<void> {
-            return Exec1(db, "UPDATE gateway_events SET state = ?1, result = ?2, attempts = ?3, next_attempt = ?4 WHERE id = ?5",
-                         [&](Statement& st) {
-                             st.Bind(1, std::string_view(state)).Bind(2, std::string_view(result)).Bind(3, attempts);
-                             BindOptTime(st, 4, next_attempt);
-                             st.Bind(5, id);
-                         });
+            return Exec1(
+                db, "UPDATE gateway_events SET state = ?1, result = ?2, attempts = ?3, next_attempt = ?4 WHERE id = ?5",
+                [&](Statement& st) {
+                    st.Bind(1, std::string_view(state)).Bind(2, std::string_view(result)).Bind(3, attempts);
+                    BindOptTime(st, 4, next_attempt);
+                    st.Bind(5, id);
+                });
         },
         std::move(done));
 }
@@ -422,8 +440,9 @@ Result<std::vector<Subscription>> SqliteStore::ListSubscriptionsEndingBefore(Sys
 Result<std::optional<Subscription>> SqliteStore::GetSubscription(int64_t account_id) {
     auto db = LeaseReader();
     if (!db) return db.error();
-    static const std::string sql = std::string("SELECT ") + kSubscriptionColumns +
-                                   " FROM subscriptions s JOIN accounts a ON a.id = s.account_id WHERE s.account_id = ?1";
+    static const std::string sql =
+        std::string("SELECT ") + kSubscriptionColumns +
+        " FROM subscriptions s JOIN accounts a ON a.id = s.account_id WHERE s.account_id = ?1";
     auto st = (*db)->Prepare(sql.c_str());
     if (!st) return st.error();
     st->Bind(1, account_id);
@@ -437,11 +456,13 @@ void SqliteStore::MarkRenewalReminder(int64_t account_id, int days, SysSeconds p
                                       Callback<bool> done) {
     Submit<bool>(
         [=, mail = std::move(mail)](Connection& db) -> Result<bool> {
-            const char* sql = days == 7 ? "UPDATE subscriptions SET reminded_7d_for = ?1 WHERE account_id = ?2 AND period_end = ?1"
-                                          " AND status <> 'ended' AND (reminded_7d_for IS NULL OR reminded_7d_for <> ?1)"
-                                        : "UPDATE subscriptions SET reminded_1d_for = ?1 WHERE account_id = ?2 AND period_end = ?1"
-                                          " AND status <> 'ended' AND (reminded_1d_for IS NULL OR reminded_1d_for <> ?1)";
-            if (auto r = Exec1(db, sql, [&](Statement& st) { st.Bind(1, FormatUtc(period_end)).Bind(2, account_id); }); !r) {
+            const char* sql =
+                days == 7 ? "UPDATE subscriptions SET reminded_7d_for = ?1 WHERE account_id = ?2 AND period_end = ?1"
+                            " AND status <> 'ended' AND (reminded_7d_for IS NULL OR reminded_7d_for <> ?1)"
+                          : "UPDATE subscriptions SET reminded_1d_for = ?1 WHERE account_id = ?2 AND period_end = ?1"
+                            " AND status <> 'ended' AND (reminded_1d_for IS NULL OR reminded_1d_for <> ?1)";
+            if (auto r = Exec1(db, sql, [&](Statement& st) { st.Bind(1, FormatUtc(period_end)).Bind(2, account_id); });
+                !r) {
                 return r.error();
             }
             if (db.Changes() == 0) return false;
@@ -455,9 +476,12 @@ void SqliteStore::EnterGrace(int64_t account_id, SysSeconds period_end, Callback
     Submit<bool>(
         [=](Connection& db) -> Result<bool> {
             if (auto r = Exec1(db,
-                               "UPDATE subscriptions SET status = 'grace', updated_at = ?1 WHERE account_id = ?2 AND period_end = ?3"
+                               "UPDATE subscriptions SET status = 'grace', updated_at = ?1 WHERE account_id = ?2 AND "
+                               "period_end = ?3"
                                " AND status = 'active'",
-                               [&](Statement& st) { st.Bind(1, FormatUtc(UtcNow())).Bind(2, account_id).Bind(3, FormatUtc(period_end)); });
+                               [&](Statement& st) {
+                                   st.Bind(1, FormatUtc(UtcNow())).Bind(2, account_id).Bind(3, FormatUtc(period_end));
+                               });
                 !r) {
                 return r.error();
             }
@@ -471,9 +495,12 @@ void SqliteStore::EndSubscription(int64_t account_id, SysSeconds period_end, Sys
     Submit<bool>(
         [=, mail = std::move(mail)](Connection& db) -> Result<bool> {
             if (auto r = Exec1(db,
-                               "UPDATE subscriptions SET status = 'ended', updated_at = ?1 WHERE account_id = ?2 AND period_end = ?3"
+                               "UPDATE subscriptions SET status = 'ended', updated_at = ?1 WHERE account_id = ?2 AND "
+                               "period_end = ?3"
                                " AND status IN ('active', 'grace')",
-                               [&](Statement& st) { st.Bind(1, FormatUtc(now)).Bind(2, account_id).Bind(3, FormatUtc(period_end)); });
+                               [&](Statement& st) {
+                                   st.Bind(1, FormatUtc(now)).Bind(2, account_id).Bind(3, FormatUtc(period_end));
+                               });
                 !r) {
                 return r.error();
             }
@@ -486,10 +513,14 @@ void SqliteStore::EndSubscription(int64_t account_id, SysSeconds period_end, Sys
                 if (auto row = st->Step(); !row || !*row) return Error{ErrorCode::kInternal, "account vanished", {}};
                 previous = st->Text(0);
             }
-            if (auto r = Exec1(db, "UPDATE accounts SET tier = 'free' WHERE id = ?1", [&](Statement& st) { st.Bind(1, account_id); }); !r) {
+            if (auto r = Exec1(db, "UPDATE accounts SET tier = 'free' WHERE id = ?1",
+                               [&](Statement& st) { st.Bind(1, account_id); });
+                !r) {
                 return r.error();
             }
-            if (auto r = AppendRevenue(db, account_id, "downgrade", "free", 0, "", std::nullopt, now, previous + " -> free"); !r) {
+            if (auto r =
+                    AppendRevenue(db, account_id, "downgrade", "free", 0, "", std::nullopt, now, previous + " -> free");
+                !r) {
                 return r.error();
             }
             if (auto r = InsertOutbox(db, mail, now); !r) return r.error();
@@ -528,7 +559,8 @@ Result<std::vector<RevenueEvent>> SqliteStore::ListRevenueEvents(int64_t account
 // Outbox and security events
 
 void SqliteStore::EnqueueMail(OutboxMessage message, SysSeconds now, Callback<bool> done) {
-    Submit<bool>([message = std::move(message), now](Connection& db) { return InsertOutbox(db, message, now); }, std::move(done));
+    Submit<bool>([message = std::move(message), now](Connection& db) { return InsertOutbox(db, message, now); },
+                 std::move(done));
 }
 
 Result<std::vector<OutboxItem>> SqliteStore::DueMail(SysSeconds now, size_t limit) {
@@ -551,7 +583,8 @@ Result<std::vector<OutboxItem>> SqliteStore::DueMail(SysSeconds now, size_t limi
         item.message.kind = s.Text(7);
         if (auto headers = ParseJson(s.Text(8), 4); headers && headers->is_object()) {
             for (const auto& kv : headers->get_object()) {
-                if (kv.value().is_string()) item.message.headers[std::string(kv.key())] = std::string(kv.value().get_string());
+                if (kv.value().is_string())
+                    item.message.headers[std::string(kv.key())] = std::string(kv.value().get_string());
             }
         }
         item.status = s.Text(9);
@@ -566,28 +599,34 @@ void SqliteStore::FinishMail(int64_t id, std::string status, int attempts, SysSe
                              std::string message_id, Callback<void> done) {
     Submit<void>(
         [=](Connection& db) -> Result<void> {
-            return Exec1(db,
-                         "UPDATE outbox SET status = ?1, attempts = ?2, next_attempt = ?3, last_error = ?4, message_id = ?5,"
-                         " sent_at = CASE WHEN ?1 = 'sent' THEN ?6 ELSE sent_at END WHERE id = ?7",
-                         [&](Statement& st) {
-                             st.Bind(1, std::string_view(status))
-                                 .Bind(2, attempts)
-                                 .Bind(3, FormatUtc(next_attempt))
-                                 .Bind(4, std::string_view(error))
-                                 .Bind(5, std::string_view(message_id))
-                                 .Bind(6, FormatUtc(UtcNow()))
-                                 .Bind(7, id);
-                         });
+            return Exec1(
+                db,
+                "UPDATE outbox SET status = ?1, attempts = ?2, next_attempt = ?3, last_error = ?4, message_id = ?5,"
+                " sent_at = CASE WHEN ?1 = 'sent' THEN ?6 ELSE sent_at END WHERE id = ?7",
+                [&](Statement& st) {
+                    st.Bind(1, std::string_view(status))
+                        .Bind(2, attempts)
+                        .Bind(3, FormatUtc(next_attempt))
+                        .Bind(4, std::string_view(error))
+                        .Bind(5, std::string_view(message_id))
+                        .Bind(6, FormatUtc(UtcNow()))
+                        .Bind(7, id);
+                });
         },
         std::move(done));
 }
 
-void SqliteStore::RecordSecurityEvent(std::string kind, std::string ip, std::string detail, SysSeconds now, Callback<void> done) {
+void SqliteStore::RecordSecurityEvent(std::string kind, std::string ip, std::string detail, SysSeconds now,
+                                      Callback<void> done) {
     Submit<void>(
         [=](Connection& db) -> Result<void> {
-            return Exec1(db, "INSERT INTO security_events (kind, ip, detail, at) VALUES (?1, ?2, ?3, ?4)", [&](Statement& st) {
-                st.Bind(1, std::string_view(kind)).Bind(2, std::string_view(ip)).Bind(3, std::string_view(detail)).Bind(4, FormatUtc(now));
-            });
+            return Exec1(db, "INSERT INTO security_events (kind, ip, detail, at) VALUES (?1, ?2, ?3, ?4)",
+                         [&](Statement& st) {
+                             st.Bind(1, std::string_view(kind))
+                                 .Bind(2, std::string_view(ip))
+                                 .Bind(3, std::string_view(detail))
+                                 .Bind(4, FormatUtc(now));
+                         });
         },
         std::move(done));
 }

@@ -112,10 +112,11 @@ Result<std::vector<StoredWindow>> SqliteStore::ReadWindows(int64_t account_id, S
                                    " FROM usage_reports r JOIN gpu_windows g ON g.report_pk = r.id"
                                    " WHERE r.account_id = ?1 AND r.window_end > ?2 AND r.window_end <= ?3 AND g.id > ?5"
                                    " ORDER BY r.window_end, g.id";
-    static const std::string one = std::string("SELECT ") + kWindowColumns +
-                                   " FROM usage_reports r JOIN gpu_windows g ON g.report_pk = r.id"
-                                   " WHERE r.account_id = ?1 AND r.window_end > ?2 AND r.window_end <= ?3 AND g.gpu_key = ?4"
-                                   " AND g.id > ?5 ORDER BY r.window_end, g.id";
+    static const std::string one =
+        std::string("SELECT ") + kWindowColumns +
+        " FROM usage_reports r JOIN gpu_windows g ON g.report_pk = r.id"
+        " WHERE r.account_id = ?1 AND r.window_end > ?2 AND r.window_end <= ?3 AND g.gpu_key = ?4"
+        " AND g.id > ?5 ORDER BY r.window_end, g.id";
     auto st = (*db)->Prepare(gpu_key.empty() ? all.c_str() : one.c_str());
     if (!st) return st.error();
     st->Bind(1, account_id).Bind(2, FormatUtc(from)).Bind(3, FormatUtc(to)).Bind(5, after_id);
@@ -126,9 +127,10 @@ Result<std::vector<StoredWindow>> SqliteStore::ReadWindows(int64_t account_id, S
 Result<std::vector<StoredWindow>> SqliteStore::ReadRecentGpus(SysSeconds since) {
     auto db = LeaseReader();
     if (!db) return db.error();
-    static const std::string sql = std::string("SELECT ") + kWindowColumns +
-                                   " FROM gpus_seen s JOIN gpu_windows g ON g.report_pk = s.last_report_pk AND g.gpu_key = s.gpu_key"
-                                   " WHERE s.last_seen >= ?1 ORDER BY g.account_id, g.host, g.gpu_index";
+    static const std::string sql =
+        std::string("SELECT ") + kWindowColumns +
+        " FROM gpus_seen s JOIN gpu_windows g ON g.report_pk = s.last_report_pk AND g.gpu_key = s.gpu_key"
+        " WHERE s.last_seen >= ?1 ORDER BY g.account_id, g.host, g.gpu_index";
     auto st = (*db)->Prepare(sql.c_str());
     if (!st) return st.error();
     st->Bind(1, FormatUtc(since));
@@ -171,10 +173,12 @@ Result<Store::RolledHistory> SqliteStore::ReadRolledHistory(int64_t account_id, 
         if (!row) return row.error();
         if (*row) watermark = st->Int(0);
     }
-    static const std::string hours_all = std::string("SELECT ") + kHourColumns +
-                                         " FROM gpu_hours WHERE account_id = ?1 AND hour >= ?2 AND hour < ?3 ORDER BY hour";
-    static const std::string hours_one = std::string("SELECT ") + kHourColumns +
-                                         " FROM gpu_hours WHERE account_id = ?1 AND hour >= ?2 AND hour < ?3 AND gpu_key = ?4 ORDER BY hour";
+    static const std::string hours_all =
+        std::string("SELECT ") + kHourColumns +
+        " FROM gpu_hours WHERE account_id = ?1 AND hour >= ?2 AND hour < ?3 ORDER BY hour";
+    static const std::string hours_one =
+        std::string("SELECT ") + kHourColumns +
+        " FROM gpu_hours WHERE account_id = ?1 AND hour >= ?2 AND hour < ?3 AND gpu_key = ?4 ORDER BY hour";
     {
         auto st = (*db)->Prepare(gpu_key.empty() ? hours_all.c_str() : hours_one.c_str());
         if (!st) return st.error();
@@ -219,14 +223,16 @@ Result<Store::RolledHistory> SqliteStore::ReadRolledHistory(int64_t account_id, 
             h.idle_held_cost_usd = st->Double(17);
         }
     }
-    static const std::string tail_all = std::string("SELECT ") + kWindowColumns +
-                                        " FROM usage_reports r JOIN gpu_windows g ON g.report_pk = r.id"
-                                        " WHERE r.account_id = ?1 AND r.window_end > ?2 AND r.window_end <= ?3 AND g.id > ?5"
-                                        " ORDER BY r.window_end, g.id";
-    static const std::string tail_one = std::string("SELECT ") + kWindowColumns +
-                                        " FROM usage_reports r JOIN gpu_windows g ON g.report_pk = r.id"
-                                        " WHERE r.account_id = ?1 AND r.window_end > ?2 AND r.window_end <= ?3 AND g.gpu_key = ?4"
-                                        " AND g.id > ?5 ORDER BY r.window_end, g.id";
+    static const std::string tail_all =
+        std::string("SELECT ") + kWindowColumns +
+        " FROM usage_reports r JOIN gpu_windows g ON g.report_pk = r.id"
+        " WHERE r.account_id = ?1 AND r.window_end > ?2 AND r.window_end <= ?3 AND g.id > ?5"
+        " ORDER BY r.window_end, g.id";
+    static const std::string tail_one =
+        std::string("SELECT ") + kWindowColumns +
+        " FROM usage_reports r JOIN gpu_windows g ON g.report_pk = r.id"
+        " WHERE r.account_id = ?1 AND r.window_end > ?2 AND r.window_end <= ?3 AND g.gpu_key = ?4"
+        " AND g.id > ?5 ORDER BY r.window_end, g.id";
     {
         auto st = (*db)->Prepare(gpu_key.empty() ? tail_all.c_str() : tail_one.c_str());
         if (!st) return st.error();
@@ -245,7 +251,8 @@ Result<std::vector<FleetGpu>> SqliteStore::ReadFleet(int64_t account_id, SysSeco
     std::vector<std::pair<FleetGpu, int64_t>> gpus;  // with the report the seen-row last pointed at
     {
         auto st = (*db)->Prepare(
-            "SELECT gpu_key, first_seen, last_seen, last_report_pk FROM gpus_seen WHERE account_id = ?1 AND last_seen >= ?2"
+            "SELECT gpu_key, first_seen, last_seen, last_report_pk FROM gpus_seen WHERE account_id = ?1 AND last_seen "
+            ">= ?2"
             " ORDER BY gpu_key");
         if (!st) return st.error();
         st->Bind(1, account_id).Bind(2, FormatUtc(since));
@@ -262,9 +269,10 @@ Result<std::vector<FleetGpu>> SqliteStore::ReadFleet(int64_t account_id, SysSeco
     }
     // gpus_seen is refreshed about once a minute per GPU; the latest window is the newest one from the
     // report it names onwards (a short scan along the report index).
-    static const std::string latest = std::string("SELECT ") + kWindowColumns +
-                                      " FROM gpu_windows g WHERE g.report_pk >= ?1 AND g.account_id = ?2 AND g.gpu_key = ?3"
-                                      " ORDER BY g.report_pk DESC LIMIT 1";
+    static const std::string latest =
+        std::string("SELECT ") + kWindowColumns +
+        " FROM gpu_windows g WHERE g.report_pk >= ?1 AND g.account_id = ?2 AND g.gpu_key = ?3"
+        " ORDER BY g.report_pk DESC LIMIT 1";
     std::vector<FleetGpu> out;
     for (auto& [g, report_pk] : gpus) {
         auto st = (*db)->Prepare(latest.c_str());
@@ -284,7 +292,8 @@ Result<std::vector<FleetGpu>> SqliteStore::ReadFleet(int64_t account_id, SysSeco
 Result<std::vector<StoredWindow>> SqliteStore::ReadWindowsAfter(int64_t after_id, size_t limit) {
     auto db = LeaseReader();
     if (!db) return db.error();
-    static const std::string sql = std::string("SELECT ") + kWindowColumns + " FROM gpu_windows g WHERE g.id > ?1 ORDER BY g.id LIMIT ?2";
+    static const std::string sql =
+        std::string("SELECT ") + kWindowColumns + " FROM gpu_windows g WHERE g.id > ?1 ORDER BY g.id LIMIT ?2";
     auto st = (*db)->Prepare(sql.c_str());
     if (!st) return st.error();
     st->Bind(1, after_id).Bind(2, static_cast<int64_t>(limit));
@@ -301,7 +310,8 @@ Result<int64_t> SqliteStore::RollupWatermark() {
     return *row ? st->Int(0) : 0;
 }
 
-void SqliteStore::ApplyRollup(std::vector<HourlyRow> hours, int64_t expected, int64_t new_watermark, Callback<void> done) {
+void SqliteStore::ApplyRollup(std::vector<HourlyRow> hours, int64_t expected, int64_t new_watermark,
+                              Callback<void> done) {
     Submit<void>(
         [hours = std::move(hours), expected, new_watermark](Connection& db) -> Result<void> {
             {
@@ -313,19 +323,23 @@ void SqliteStore::ApplyRollup(std::vector<HourlyRow> hours, int64_t expected, in
                 if (auto r = st->Run(); !r) return r.error();
                 if (db.Changes() == 0) return Error{ErrorCode::kAlreadyExists, "the roll-up moved on meanwhile", {}};
             }
-            static const std::string upsert = std::string("INSERT INTO gpu_hours (") + kHourColumns +
+            static const std::string upsert =
+                std::string("INSERT INTO gpu_hours (") + kHourColumns +
                 ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
                 " ON CONFLICT (account_id, hour, gpu_key) DO UPDATE SET"
-                " host = excluded.host, uuid = excluded.uuid, gpu_name = excluded.gpu_name, gpu_index = excluded.gpu_index,"
+                " host = excluded.host, uuid = excluded.uuid, gpu_name = excluded.gpu_name, gpu_index = "
+                "excluded.gpu_index,"
                 " windows = gpu_hours.windows + excluded.windows,"
                 " reported_s = gpu_hours.reported_s + excluded.reported_s,"
                 " util_weighted = gpu_hours.util_weighted + excluded.util_weighted,"
-                " util_max = CASE WHEN excluded.util_max > gpu_hours.util_max THEN excluded.util_max ELSE gpu_hours.util_max END,"
+                " util_max = CASE WHEN excluded.util_max > gpu_hours.util_max THEN excluded.util_max ELSE "
+                "gpu_hours.util_max END,"
                 " idle_s = gpu_hours.idle_s + excluded.idle_s,"
                 " idle_held_s = gpu_hours.idle_held_s + excluded.idle_held_s,"
                 " mem_used_max = CASE WHEN excluded.mem_used_max > gpu_hours.mem_used_max THEN excluded.mem_used_max"
                 " ELSE gpu_hours.mem_used_max END,"
-                " mem_total = CASE WHEN excluded.mem_total > gpu_hours.mem_total THEN excluded.mem_total ELSE gpu_hours.mem_total END,"
+                " mem_total = CASE WHEN excluded.mem_total > gpu_hours.mem_total THEN excluded.mem_total ELSE "
+                "gpu_hours.mem_total END,"
                 " cost_usd = gpu_hours.cost_usd + excluded.cost_usd,"
                 " idle_cost_usd = gpu_hours.idle_cost_usd + excluded.idle_cost_usd,"
                 " idle_held_cost_usd = gpu_hours.idle_held_cost_usd + excluded.idle_held_cost_usd";
@@ -357,7 +371,8 @@ void SqliteStore::ApplyRollup(std::vector<HourlyRow> hours, int64_t expected, in
         std::move(done));
 }
 
-void SqliteStore::PruneHistory(SysSeconds raw_before, SysSeconds hourly_before, size_t max_rows, Callback<int64_t> done) {
+void SqliteStore::PruneHistory(SysSeconds raw_before, SysSeconds hourly_before, size_t max_rows,
+                               Callback<int64_t> done) {
     Submit<int64_t>(
         [raw_before, hourly_before, max_rows](Connection& db) -> Result<int64_t> {
             const std::string raw_cut = FormatUtc(raw_before);
@@ -374,11 +389,13 @@ void SqliteStore::PruneHistory(SysSeconds raw_before, SysSeconds hourly_before, 
                 if (auto row = st->Step(); !row) return row.error();
                 watermark = st->Int(0);
             }
-            for (auto [select, remove] :
-                 {std::pair{"SELECT id, window_end FROM gpu_windows ORDER BY id LIMIT ?1", "DELETE FROM gpu_windows WHERE id <= ?1"},
-                  {"SELECT id, window_end FROM usage_reports r WHERE NOT EXISTS (SELECT 1 FROM gpu_windows g WHERE g.report_pk = r.id)"
-                   " ORDER BY id LIMIT ?1",
-                   "DELETE FROM usage_reports WHERE id <= ?1 AND NOT EXISTS (SELECT 1 FROM gpu_windows g WHERE g.report_pk = usage_reports.id)"}}) {
+            for (auto [select, remove] : {std::pair{"SELECT id, window_end FROM gpu_windows ORDER BY id LIMIT ?1",
+                                                    "DELETE FROM gpu_windows WHERE id <= ?1"},
+                                          {"SELECT id, window_end FROM usage_reports r WHERE NOT EXISTS (SELECT 1 FROM "
+                                           "gpu_windows g WHERE g.report_pk = r.id)"
+                                           " ORDER BY id LIMIT ?1",
+                                           "DELETE FROM usage_reports WHERE id <= ?1 AND NOT EXISTS (SELECT 1 FROM "
+                                           "gpu_windows g WHERE g.report_pk = usage_reports.id)"}}) {
                 int64_t last = 0;
                 {
                     auto st = db.Prepare(select);
@@ -388,7 +405,8 @@ void SqliteStore::PruneHistory(SysSeconds raw_before, SysSeconds hourly_before, 
                         auto row = st->Step();
                         if (!row) return row.error();
                         if (!*row) break;
-                        const bool windows = std::string_view(select).find("gpu_windows ORDER") != std::string_view::npos;
+                        const bool windows =
+                            std::string_view(select).find("gpu_windows ORDER") != std::string_view::npos;
                         if (st->Text(1) >= raw_cut || (windows && st->Int(0) > watermark)) break;
                         last = st->Int(0);
                     }
@@ -400,10 +418,12 @@ void SqliteStore::PruneHistory(SysSeconds raw_before, SysSeconds hourly_before, 
                 if (auto r = st->Run(); !r) return r.error();
                 deleted += db.Changes();
             }
-            for (const char* sql : {"DELETE FROM gpu_hours WHERE (account_id, hour, gpu_key) IN"
-                                    " (SELECT account_id, hour, gpu_key FROM gpu_hours WHERE hour < ?1 LIMIT ?2)",
-                                    "DELETE FROM gpus_seen WHERE (account_id, gpu_key) IN (SELECT account_id, gpu_key FROM gpus_seen WHERE last_seen < ?1 LIMIT ?2)",
-                                    "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE closed_at < ?1 LIMIT ?2)"}) {
+            for (const char* sql :
+                 {"DELETE FROM gpu_hours WHERE (account_id, hour, gpu_key) IN"
+                  " (SELECT account_id, hour, gpu_key FROM gpu_hours WHERE hour < ?1 LIMIT ?2)",
+                  "DELETE FROM gpus_seen WHERE (account_id, gpu_key) IN (SELECT account_id, gpu_key FROM gpus_seen "
+                  "WHERE last_seen < ?1 LIMIT ?2)",
+                  "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE closed_at < ?1 LIMIT ?2)"}) {
                 auto st = db.Prepare(sql);
                 if (!st) return st.error();
                 st->Bind(1, std::string_view(hourly_cut)).Bind(2, limit);
@@ -452,7 +472,8 @@ Result<std::vector<AlertSettings>> SqliteStore::ListAlertSettings() {
     auto db = LeaseReader();
     if (!db) return db.error();
     auto st = (*db)->Prepare(
-        "SELECT s.account_id, s.webhook_url, s.idle_minutes, a.tier FROM alert_settings s JOIN accounts a ON a.id = s.account_id"
+        "SELECT s.account_id, s.webhook_url, s.idle_minutes, a.tier FROM alert_settings s JOIN accounts a ON a.id = "
+        "s.account_id"
         " WHERE s.webhook_url <> '' ORDER BY s.account_id");
     if (!st) return st.error();
     return Collect<AlertSettings>(*st, [](const Statement& s) {
@@ -463,7 +484,8 @@ Result<std::vector<AlertSettings>> SqliteStore::ListAlertSettings() {
 Result<std::vector<Alert>> SqliteStore::OpenAlerts(int64_t account_id) {
     auto db = LeaseReader();
     if (!db) return db.error();
-    static const std::string sql = std::string("SELECT ") + kAlertColumns + " FROM alerts WHERE account_id = ?1 AND closed_at IS NULL";
+    static const std::string sql =
+        std::string("SELECT ") + kAlertColumns + " FROM alerts WHERE account_id = ?1 AND closed_at IS NULL";
     auto st = (*db)->Prepare(sql.c_str());
     if (!st) return st.error();
     st->Bind(1, account_id);
@@ -474,7 +496,8 @@ void SqliteStore::OpenAlert(Alert alert, Callback<Alert> done) {
     Submit<Alert>(
         [alert = std::move(alert)](Connection& db) mutable -> Result<Alert> {
             auto st = db.Prepare(
-                "INSERT INTO alerts (account_id, gpu_key, idle_since, opened_at, message, delivery, attempts, next_attempt)"
+                "INSERT INTO alerts (account_id, gpu_key, idle_since, opened_at, message, delivery, attempts, "
+                "next_attempt)"
                 " VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?4)");
             if (!st) return st.error();
             st->Bind(1, alert.account_id)
@@ -506,8 +529,9 @@ void SqliteStore::CloseAlert(int64_t alert_id, SysSeconds at, Callback<void> don
 Result<std::vector<Alert>> SqliteStore::DueAlertDeliveries(SysSeconds now, size_t limit) {
     auto db = LeaseReader();
     if (!db) return db.error();
-    static const std::string sql = std::string("SELECT ") + kAlertColumns +
-                                   " FROM alerts WHERE delivery = 'pending' AND next_attempt <= ?1 ORDER BY next_attempt LIMIT ?2";
+    static const std::string sql =
+        std::string("SELECT ") + kAlertColumns +
+        " FROM alerts WHERE delivery = 'pending' AND next_attempt <= ?1 ORDER BY next_attempt LIMIT ?2";
     auto st = (*db)->Prepare(sql.c_str());
     if (!st) return st.error();
     st->Bind(1, FormatUtc(now)).Bind(2, static_cast<int64_t>(limit));
@@ -535,7 +559,8 @@ void SqliteStore::RecordAlertDelivery(int64_t alert_id, std::string delivery, in
 Result<std::vector<Alert>> SqliteStore::ListAlerts(int64_t account_id, size_t limit) {
     auto db = LeaseReader();
     if (!db) return db.error();
-    static const std::string sql = std::string("SELECT ") + kAlertColumns + " FROM alerts WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2";
+    static const std::string sql =
+        std::string("SELECT ") + kAlertColumns + " FROM alerts WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2";
     auto st = (*db)->Prepare(sql.c_str());
     if (!st) return st.error();
     st->Bind(1, account_id).Bind(2, static_cast<int64_t>(limit));

@@ -44,13 +44,12 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const Options& options) {
     if (auto r = Migrate(**db, UtcNow()); !r) return r.error();
     if (auto r = (*db)->Exec("PRAGMA wal_autocheckpoint=0"); !r) return r.error();
     // After every commit SQLite tells the writer how many frames the WAL holds (see WriterLoop).
-    sqlite3_wal_hook(
-        (*db)->raw(),
-        [](void* self, sqlite3*, const char*, int frames) {
-            static_cast<SqliteStore*>(self)->wal_frames_.store(frames, std::memory_order_relaxed);
-            return SQLITE_OK;
-        },
-        store.get());
+    sqlite3_wal_hook((*db)->raw(),
+                     [](void* self, sqlite3*, const char*, int frames) {
+                         static_cast<SqliteStore*>(self)->wal_frames_.store(frames, std::memory_order_relaxed);
+                         return SQLITE_OK;
+                     },
+                     store.get());
     auto checkpoint_db = Connection::Open(options.path, false);
     if (!checkpoint_db) return checkpoint_db.error();
     store->writer_db_ = std::move(*db);
@@ -99,7 +98,6 @@ void SqliteStore::WriterLoop() {
         batch.clear();
     }
 }
-
 
 void SqliteStore::CheckpointLoop() {
     // A passive checkpoint copies what it can without blocking the writer or readers. Two things
@@ -326,7 +324,8 @@ Result<Stats> SqliteStore::GetStats(const StatsQuery& q) {
         s.total_customer_savings = s.total_idle_cost * q.recoverable_fraction;
     }
     {
-        auto stmt = (*db)->Prepare("SELECT tier, COUNT(*) FROM subscriptions WHERE status IN ('active', 'grace') GROUP BY tier");
+        auto stmt = (*db)->Prepare(
+            "SELECT tier, COUNT(*) FROM subscriptions WHERE status IN ('active', 'grace') GROUP BY tier");
         if (!stmt) return stmt.error();
         for (;;) {
             auto row = stmt->Step();
@@ -348,7 +347,8 @@ Result<Stats> SqliteStore::GetStats(const StatsQuery& q) {
     }
     {
         auto stmt = (*db)->Prepare(
-            "SELECT gateway, status, COUNT(*), COALESCE(SUM(amount), 0) FROM payments GROUP BY gateway, status ORDER BY gateway, status");
+            "SELECT gateway, status, COUNT(*), COALESCE(SUM(amount), 0) FROM payments GROUP BY gateway, status ORDER "
+            "BY gateway, status");
         if (!stmt) return stmt.error();
         for (;;) {
             auto row = stmt->Step();
@@ -563,11 +563,15 @@ Result<IngestOutcome> SqliteStore::IngestOne(Connection& db, const IngestRequest
         auto it = seen_written_.find(key);
         if (it != seen_written_.end() && req.now - it->second < kSeenRefresh && req.now >= it->second) continue;
         auto stmt = db.Prepare(
-            "INSERT INTO gpus_seen (account_id, gpu_key, first_seen, last_seen, last_report_pk) VALUES (?1, ?2, ?3, ?3, ?4)"
+            "INSERT INTO gpus_seen (account_id, gpu_key, first_seen, last_seen, last_report_pk) VALUES (?1, ?2, ?3, "
+            "?3, ?4)"
             " ON CONFLICT (account_id, gpu_key) DO UPDATE SET last_seen = excluded.last_seen,"
             " last_report_pk = excluded.last_report_pk WHERE excluded.last_seen > gpus_seen.last_seen");
         if (!stmt) return stmt.error();
-        stmt->Bind(1, req.account_id).Bind(2, std::string_view(g.gpu_key)).Bind(3, std::string_view(now)).Bind(4, report_pk);
+        stmt->Bind(1, req.account_id)
+            .Bind(2, std::string_view(g.gpu_key))
+            .Bind(3, std::string_view(now))
+            .Bind(4, report_pk);
         if (auto r = stmt->Run(); !r) return r.error();
         if (seen_written_.size() >= kMaxSeenEntries) seen_written_.clear();
         seen_written_[std::move(key)] = req.now;

@@ -27,9 +27,9 @@ namespace gpuopt::store::sqlite {
 class SqliteStore final : public Store {
 public:
     struct Options {
-        std::string path;            // the database file; created when missing
-        size_t max_batch = 1024;     // writes per transaction at most
-        size_t read_connections = 8; // pooled read connections at most
+        std::string path;             // the database file; created when missing
+        size_t max_batch = 1024;      // writes per transaction at most
+        size_t read_connections = 8;  // pooled read connections at most
         // Accounts found by key hash are remembered this long, so an agent's every report does not
         // cost a database read. Changes made through this store clear the cache at once; changes by
         // another process (the operator CLI) show within this time. Zero turns the cache off.
@@ -65,10 +65,12 @@ public:
     Result<int64_t> RollupWatermark() override;
     void ApplyRollup(std::vector<HourlyRow> hours, int64_t expected_watermark, int64_t new_watermark,
                      Callback<void> done) override;
-    void PruneHistory(SysSeconds raw_before, SysSeconds hourly_before, size_t max_rows, Callback<int64_t> done) override;
+    void PruneHistory(SysSeconds raw_before, SysSeconds hourly_before, size_t max_rows,
+                      Callback<int64_t> done) override;
 
     void CreatePayment(NewPayment payment, Callback<Payment> done) override;
-    void SetPaymentCheckout(int64_t payment_id, std::string gateway_id, std::string checkout_url, Callback<void> done) override;
+    void SetPaymentCheckout(int64_t payment_id, std::string gateway_id, std::string checkout_url,
+                            Callback<void> done) override;
     Result<Payment> FindPaymentByReference(const std::string& reference) override;
     Result<std::vector<Payment>> ListPayments(int64_t account_id, size_t limit) override;
     Result<std::vector<Payment>> ListPendingPayments(SysSeconds from, SysSeconds to, size_t limit) override;
@@ -103,8 +105,8 @@ public:
     void OpenAlert(Alert alert, Callback<Alert> done) override;
     void CloseAlert(int64_t alert_id, SysSeconds at, Callback<void> done) override;
     Result<std::vector<Alert>> DueAlertDeliveries(SysSeconds now, size_t limit) override;
-    void RecordAlertDelivery(int64_t alert_id, std::string delivery, int attempts, std::optional<SysSeconds> next_attempt,
-                             Callback<void> done) override;
+    void RecordAlertDelivery(int64_t alert_id, std::string delivery, int attempts,
+                             std::optional<SysSeconds> next_attempt, Callback<void> done) override;
     Result<std::vector<Alert>> ListAlerts(int64_t account_id, size_t limit) override;
 
     // Number of transactions the writer has committed; lets tests and benchmarks see batching.
@@ -117,8 +119,8 @@ private:
         virtual void Run(Connection& db) = 0;
         virtual bool Succeeded() const = 0;
         virtual bool FailedInternally() const = 0;
-        virtual void Complete() = 0;                   // after commit
-        virtual void Fail(const Error& error) = 0;     // the transaction did not commit
+        virtual void Complete() = 0;                // after commit
+        virtual void Fail(const Error& error) = 0;  // the transaction did not commit
     };
     template <class T>
     struct TypedJob;
@@ -151,7 +153,7 @@ private:
     std::atomic<bool> writer_healthy_{true};
     std::atomic<uint64_t> commits_{0};
     std::atomic<int> wal_frames_{0};  // frames in the WAL after the last commit
-    std::mutex write_gate_;  // held by the writer around each batch
+    std::mutex write_gate_;           // held by the writer around each batch
 
     // Writer-thread state: when each (account, GPU) was last written to gpus_seen, and the multi-row
     // INSERT text for each GPU count.

@@ -8,7 +8,8 @@ namespace {
 
 using std::chrono::milliseconds;
 
-std::string FailingSetting(const std::map<std::string, std::string>& values, const std::vector<std::string>& from_file = {}) {
+std::string FailingSetting(const std::map<std::string, std::string>& values,
+                           const std::vector<std::string>& from_file = {}) {
     auto c = BuildAgentConfig(values, from_file);
     if (c.ok()) return "(accepted)";
     return c.error().details.begin()->first;
@@ -22,7 +23,8 @@ TEST(Duration, ReadsUnitsAndPlainSeconds) {
     EXPECT_EQ(ParseDuration("7d"), milliseconds(7 * 86400000LL));
     EXPECT_EQ(ParseDuration("0.25"), milliseconds(250));
     EXPECT_EQ(ParseDuration("60"), milliseconds(60000));
-    for (const char* bad : {"", "s", "ten", "-5s", "5 s", "1e999", "5x"}) EXPECT_FALSE(ParseDuration(bad).has_value()) << bad;
+    for (const char* bad : {"", "s", "ten", "-5s", "5 s", "1e999", "5x"})
+        EXPECT_FALSE(ParseDuration(bad).has_value()) << bad;
 }
 
 TEST(AgentConfig, DefaultsFollowTheSpec) {
@@ -39,8 +41,9 @@ TEST(AgentConfig, DefaultsFollowTheSpec) {
 TEST(AgentConfig, MalformedValuesNameTheirSetting) {
     EXPECT_EQ(FailingSetting({{"GPU_OPTIMIZER_SERVER_URL", "ftp://x"}}), "GPU_OPTIMIZER_SERVER_URL");
     EXPECT_EQ(FailingSetting({{"GPU_OPTIMIZER_INTERVAL", "soon"}}), "GPU_OPTIMIZER_INTERVAL");
-    EXPECT_EQ(FailingSetting({{"GPU_OPTIMIZER_INTERVAL", "7s"}}), "GPU_OPTIMIZER_WINDOW");  // 60 s is not a multiple of 7 s
-    EXPECT_EQ(FailingSetting({{"GPU_OPTIMIZER_WINDOW", "5s"}}), "GPU_OPTIMIZER_WINDOW");   // shorter than the interval
+    EXPECT_EQ(FailingSetting({{"GPU_OPTIMIZER_INTERVAL", "7s"}}),
+              "GPU_OPTIMIZER_WINDOW");  // 60 s is not a multiple of 7 s
+    EXPECT_EQ(FailingSetting({{"GPU_OPTIMIZER_WINDOW", "5s"}}), "GPU_OPTIMIZER_WINDOW");  // shorter than the interval
     EXPECT_EQ(FailingSetting({{"GPU_OPTIMIZER_COST_PER_HOUR", "-1"}}), "GPU_OPTIMIZER_COST_PER_HOUR");
     EXPECT_EQ(FailingSetting({{"GPU_OPTIMIZER_COST_PER_HOUR", "NaN"}}), "GPU_OPTIMIZER_COST_PER_HOUR");
     EXPECT_EQ(FailingSetting({{"GPU_OPTIMIZER_SOURCE", "rocm"}}), "GPU_OPTIMIZER_SOURCE");
@@ -55,9 +58,11 @@ TEST(AgentConfig, MalformedValuesNameTheirSetting) {
 }
 
 TEST(AgentConfig, TheKeyComesOnlyFromTheEnvironmentAndFilesHoldOnlyKnownNames) {
-    EXPECT_EQ(FailingSetting({{"GPU_OPTIMIZER_API_KEY", "gopt_x"}}, {"GPU_OPTIMIZER_API_KEY"}), "GPU_OPTIMIZER_API_KEY");
+    EXPECT_EQ(FailingSetting({{"GPU_OPTIMIZER_API_KEY", "gopt_x"}}, {"GPU_OPTIMIZER_API_KEY"}),
+              "GPU_OPTIMIZER_API_KEY");
     EXPECT_EQ(FailingSetting({{"GPU_OPTIMIZER_INTERVL", "5s"}}, {"GPU_OPTIMIZER_INTERVL"}), "GPU_OPTIMIZER_INTERVL");
-    auto ok = BuildAgentConfig({{"GPU_OPTIMIZER_API_KEY", "gopt_x"}, {"GPU_OPTIMIZER_INTERVAL", "5s"}}, {"GPU_OPTIMIZER_INTERVAL"});
+    auto ok = BuildAgentConfig({{"GPU_OPTIMIZER_API_KEY", "gopt_x"}, {"GPU_OPTIMIZER_INTERVAL", "5s"}},
+                               {"GPU_OPTIMIZER_INTERVAL"});
     ASSERT_TRUE(ok.ok());
     EXPECT_EQ(ok->api_key, "gopt_x");
     EXPECT_EQ(ok->interval, milliseconds(5000));

@@ -24,16 +24,21 @@ FakeResponse Aws(const FakeRequest& r) {
     }
     if (r.method != "GET") return FakeResponse{405, "", {}};
     if (r.Header("x-aws-ec2-metadata-token") != "AQAEAtoken==") return FakeResponse{401, "", {}};
-    if (r.target == "/latest/meta-data/instance-type") return FakeResponse{200, "p4d.24xlarge", {{"Content-Type", "text/plain"}}};
-    if (r.target == "/latest/meta-data/placement/region") return FakeResponse{200, "us-east-1", {{"Content-Type", "text/plain"}}};
+    if (r.target == "/latest/meta-data/instance-type")
+        return FakeResponse{200, "p4d.24xlarge", {{"Content-Type", "text/plain"}}};
+    if (r.target == "/latest/meta-data/placement/region")
+        return FakeResponse{200, "us-east-1", {{"Content-Type", "text/plain"}}};
     return NotFound();
 }
 
 FakeResponse Gcp(const FakeRequest& r) {
     if (r.Header("metadata-flavor") != "Google") return FakeResponse{403, "", {}};
-    const std::map<std::string, std::string> flavor{{"Metadata-Flavor", "Google"}, {"Content-Type", "application/text"}};
-    if (r.target == "/computeMetadata/v1/instance/machine-type") return FakeResponse{200, "projects/123456789012/machineTypes/a2-highgpu-1g", flavor};
-    if (r.target == "/computeMetadata/v1/instance/zone") return FakeResponse{200, "projects/123456789012/zones/us-central1-a", flavor};
+    const std::map<std::string, std::string> flavor{{"Metadata-Flavor", "Google"},
+                                                    {"Content-Type", "application/text"}};
+    if (r.target == "/computeMetadata/v1/instance/machine-type")
+        return FakeResponse{200, "projects/123456789012/machineTypes/a2-highgpu-1g", flavor};
+    if (r.target == "/computeMetadata/v1/instance/zone")
+        return FakeResponse{200, "projects/123456789012/zones/us-central1-a", flavor};
     return NotFound();
 }
 
@@ -41,7 +46,8 @@ FakeResponse Azure(const FakeRequest& r) {
     if (r.Header("metadata") != "true") return FakeResponse{400, R"({"error":"Bad request"})", {}};
     if (r.target.find("api-version=") == std::string::npos) return FakeResponse{400, R"({"error":"Bad request"})", {}};
     if (r.target.rfind("/metadata/instance/compute", 0) == 0) {
-        return FakeResponse{200, R"({"vmSize":"Standard_NC24ads_A100_v4","location":"eastus","zone":"1","priority":"Regular"})", {}};
+        return FakeResponse{
+            200, R"({"vmSize":"Standard_NC24ads_A100_v4","location":"eastus","zone":"1","priority":"Regular"})", {}};
     }
     return NotFound();
 }
@@ -82,7 +88,9 @@ TEST(Cloud, FindsAnAzureInstanceFromTheComputeDocument) {
 
 TEST(Cloud, AServerThatIsNotAMetadataServiceIsNoCloud) {
     // A web server that answers everything with 200 and HTML: no token, no flavor header, no JSON.
-    FakeHttpServer web([](const FakeRequest&) { return FakeResponse{200, "<html>hello</html>", {{"Content-Type", "text/html"}}}; });
+    FakeHttpServer web([](const FakeRequest&) {
+        return FakeResponse{200, "<html>hello</html>", {{"Content-Type", "text/html"}}};
+    });
     EXPECT_FALSE(DetectCloud({web.Url(), web.Url(), web.Url(), std::chrono::milliseconds(2000)}).has_value());
 }
 

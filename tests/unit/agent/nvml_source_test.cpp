@@ -18,8 +18,9 @@ const std::string kOld = std::string(GPUOPT_FAKES_DIR) + "/nvml-old/libnvidia-ml
 class NvmlSourceTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        dir_ = std::filesystem::temp_directory_path() /
-               ("gpuopt-nvml-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        dir_ =
+            std::filesystem::temp_directory_path() / ("gpuopt-nvml-" + std::to_string(::getpid()) + "-" +
+                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
         std::filesystem::create_directories(dir_);
         setenv("FAKE_NVML_LOG", (dir_ / "calls.log").c_str(), 1);
     }
@@ -44,8 +45,10 @@ protected:
 const auto kNow = std::chrono::system_clock::now();
 
 TEST_F(NvmlSourceTest, ReadsEveryMetricWithTheVersionedCalls) {
-    Script("gpu name=\"NVIDIA A100-SXM4-40GB\" uuid=GPU-aaa util=37 mem_util=12 total_mib=40960 used_mib=1200 temp=41 "
-           "power_mw=123450 limit_mw=400000 sm_mhz=1410 procs=" + std::to_string(::getpid()) + ":1100,999999:50\n");
+    Script(
+        "gpu name=\"NVIDIA A100-SXM4-40GB\" uuid=GPU-aaa util=37 mem_util=12 total_mib=40960 used_mib=1200 temp=41 "
+        "power_mw=123450 limit_mw=400000 sm_mhz=1410 procs=" +
+        std::to_string(::getpid()) + ":1100,999999:50\n");
     auto source = NvmlSource::Open(kCurrent);
     ASSERT_TRUE(source.ok()) << source.error().message;
     EXPECT_EQ((*source)->DriverVersion(), "550.54.15");

@@ -28,11 +28,15 @@ TEST(Scenario, RejectsBadFilesNamingTheField) {
     auto bad_pattern = ParseScenario(R"({"hosts":[{"hostname":"a","gpus":[{"pattern":"sleepy"}]}]})");
     ASSERT_FALSE(bad_pattern.ok());
     EXPECT_EQ(bad_pattern.error().details.begin()->first, "hosts[0].gpus[0].pattern");
-    auto held = ParseScenario(R"({"hosts":[{"hostname":"a","gpus":[{"pattern":"busy","memory_mib":100,"held_mib":200}]}]})");
+    auto held =
+        ParseScenario(R"({"hosts":[{"hostname":"a","gpus":[{"pattern":"busy","memory_mib":100,"held_mib":200}]}]})");
     ASSERT_FALSE(held.ok());
     EXPECT_EQ(held.error().details.begin()->first, "hosts[0].gpus[0].held_mib");
     EXPECT_FALSE(ParseScenario(R"({"hosts":[]})").ok());
-    EXPECT_FALSE(ParseScenario(R"({"hosts":[{"hostname":"a","gpus":[{"pattern":"idle"}]},{"hostname":"a","gpus":[{"pattern":"idle"}]}]})").ok());
+    EXPECT_FALSE(
+        ParseScenario(
+            R"({"hosts":[{"hostname":"a","gpus":[{"pattern":"idle"}]},{"hostname":"a","gpus":[{"pattern":"idle"}]}]})")
+            .ok());
     EXPECT_FALSE(ParseScenario("not json").ok());
 }
 

@@ -13,7 +13,8 @@ namespace {
 
 TEST(SmiParse, ReadsEveryFieldOfARealLine) {
     auto gpus = ParseSmiGpus(
-        "0, GPU-8d1c6c3a-5f2e-4b7a-9c1d-2e3f4a5b6c7d, NVIDIA A100-SXM4-40GB, 3, 1, 1200, 40960, 34, 55.12, 400.00, 1410\n");
+        "0, GPU-8d1c6c3a-5f2e-4b7a-9c1d-2e3f4a5b6c7d, NVIDIA A100-SXM4-40GB, 3, 1, 1200, 40960, 34, 55.12, 400.00, "
+        "1410\n");
     ASSERT_EQ(gpus.size(), 1u);
     EXPECT_EQ(gpus[0].index, 0u);
     EXPECT_EQ(gpus[0].uuid, "GPU-8d1c6c3a-5f2e-4b7a-9c1d-2e3f4a5b6c7d");
@@ -29,8 +30,9 @@ TEST(SmiParse, ReadsEveryFieldOfARealLine) {
 }
 
 TEST(SmiParse, BracketedAnswersLeaveMetricsEmpty) {
-    auto gpus = ParseSmiGpus("1, GPU-b, Tesla T4, [N/A], [Not Supported], 0, 15360, [Unknown Error], [N/A], "
-                             "[Insufficient Permissions], [N/A]\n");
+    auto gpus = ParseSmiGpus(
+        "1, GPU-b, Tesla T4, [N/A], [Not Supported], 0, 15360, [Unknown Error], [N/A], "
+        "[Insufficient Permissions], [N/A]\n");
     ASSERT_EQ(gpus.size(), 1u);
     EXPECT_FALSE(gpus[0].util_gpu.has_value());
     EXPECT_FALSE(gpus[0].util_mem.has_value());
@@ -59,11 +61,12 @@ TEST(SmiParse, NamesWithCommasAndOddWhitespaceDoNotCostTheOtherGpus) {
 
 TEST(SmiParse, ABrokenLineIsSkippedAndNamed) {
     std::vector<std::string> warnings;
-    auto gpus = ParseSmiGpus("0, GPU-a, NVIDIA L4, 1, 1, 1, 23034, 30, 20, 72, 210\n"
-                             "garbage without enough fields\n"
-                             "x, GPU-c, NVIDIA L4, 1, 1, 1, 23034, 30, 20, 72, 210\n"
-                             "2, GPU-d, NVIDIA L4, 7, 1, 1, 23034, 30, 20, 72, 210\n",
-                             &warnings);
+    auto gpus = ParseSmiGpus(
+        "0, GPU-a, NVIDIA L4, 1, 1, 1, 23034, 30, 20, 72, 210\n"
+        "garbage without enough fields\n"
+        "x, GPU-c, NVIDIA L4, 1, 1, 1, 23034, 30, 20, 72, 210\n"
+        "2, GPU-d, NVIDIA L4, 7, 1, 1, 23034, 30, 20, 72, 210\n",
+        &warnings);
     ASSERT_EQ(gpus.size(), 2u);
     EXPECT_EQ(gpus[0].uuid, "GPU-a");
     EXPECT_EQ(gpus[1].uuid, "GPU-d");
@@ -71,12 +74,14 @@ TEST(SmiParse, ABrokenLineIsSkippedAndNamed) {
 }
 
 TEST(SmiParse, ProcessesAttachToTheirGpuByUuid) {
-    auto gpus = ParseSmiGpus("0, GPU-a, NVIDIA L4, 1, 1, 1, 23034, 30, 20, 72, 210\n"
-                             "1, GPU-b, NVIDIA L4, 1, 1, 1, 23034, 30, 20, 72, 210\n");
-    AttachSmiProcesses("GPU-b, 4121, /usr/bin/python3, 1100\n"
-                       "GPU-b, 4122, /opt/my, app/run, [N/A]\n"
-                       "GPU-a, 77, jupyter, 30000\n",
-                       gpus);
+    auto gpus = ParseSmiGpus(
+        "0, GPU-a, NVIDIA L4, 1, 1, 1, 23034, 30, 20, 72, 210\n"
+        "1, GPU-b, NVIDIA L4, 1, 1, 1, 23034, 30, 20, 72, 210\n");
+    AttachSmiProcesses(
+        "GPU-b, 4121, /usr/bin/python3, 1100\n"
+        "GPU-b, 4122, /opt/my, app/run, [N/A]\n"
+        "GPU-a, 77, jupyter, 30000\n",
+        gpus);
     ASSERT_TRUE(gpus[0].processes && gpus[1].processes);
     ASSERT_EQ(gpus[0].processes->size(), 1u);
     EXPECT_EQ((*gpus[0].processes)[0].used_mib, 30000);

@@ -23,8 +23,9 @@ std::filesystem::path ScratchDir() {
 struct NvmlMaker {
     static std::unique_ptr<GpuSource> Make() {
         const auto dir = ScratchDir();
-        std::ofstream(dir / "script") << "gpu name=\"NVIDIA A100-SXM4-40GB\" util=3,60 total_mib=40960 used_mib=1200 procs=11:1100\n"
-                                         "gpu name=\"NVIDIA A100-SXM4-40GB\" util=0 total_mib=40960 used_mib=0\n";
+        std::ofstream(dir / "script")
+            << "gpu name=\"NVIDIA A100-SXM4-40GB\" util=3,60 total_mib=40960 used_mib=1200 procs=11:1100\n"
+               "gpu name=\"NVIDIA A100-SXM4-40GB\" util=0 total_mib=40960 used_mib=0\n";
         setenv("FAKE_NVML_SCRIPT", (dir / "script").c_str(), 1);
         auto s = NvmlSource::Open(std::string(GPUOPT_FAKES_DIR) + "/nvml-current/libnvidia-ml.so.1");
         return s.ok() ? std::unique_ptr<GpuSource>(std::move(*s)) : nullptr;

@@ -15,21 +15,24 @@ namespace fs = std::filesystem;
 class SpoolTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        dir_ = fs::temp_directory_path() /
-               ("gpuopt-spool-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        dir_ = fs::temp_directory_path() / ("gpuopt-spool-" + std::to_string(::getpid()) + "-" +
+                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
         fs::remove_all(dir_);
     }
     void TearDown() override {
         spool_.reset();
         fs::remove_all(dir_);
     }
-    void Open(uint64_t max_bytes = 1 << 20, std::chrono::seconds max_age = std::chrono::hours(24), uint64_t segment = 4096) {
+    void Open(uint64_t max_bytes = 1 << 20, std::chrono::seconds max_age = std::chrono::hours(24),
+              uint64_t segment = 4096) {
         spool_.reset();
         auto s = Spool::Open({dir_, max_bytes, max_age, segment});
         ASSERT_TRUE(s.ok()) << s.error().message;
         spool_ = std::move(*s);
     }
-    static std::string Body(uint64_t n) { return R"({"report_id":"h:)" + std::to_string(n) + R"(","pad":")" + std::string(200, 'x') + "\"}"; }
+    static std::string Body(uint64_t n) {
+        return R"({"report_id":"h:)" + std::to_string(n) + R"(","pad":")" + std::string(200, 'x') + "\"}";
+    }
     std::vector<fs::path> Segments() const {
         std::vector<fs::path> out;
         for (const auto& e : fs::directory_iterator(dir_)) {
@@ -131,9 +134,7 @@ TEST_F(SpoolTest, ReportsOlderThanTheAgeLimitAreDropped) {
     EXPECT_EQ(spool_->Pending(), 1u);  // the drop was persisted
 }
 
-TEST(Crc32, MatchesTheStandardCheckValue) {
-    EXPECT_EQ(Crc32("123456789", 9), 0xCBF43926u);
-}
+TEST(Crc32, MatchesTheStandardCheckValue) { EXPECT_EQ(Crc32("123456789", 9), 0xCBF43926u); }
 
 }  // namespace
 }  // namespace gpuopt::agent

@@ -30,15 +30,19 @@ TEST(Classify, NetworkErrorsServerErrorsAndRateLimitsAreRetried) {
 }
 
 TEST(Classify, AWrongKeyOrAddressStopsTheAgent) {
-    for (long status : {401L, 404L, 405L}) EXPECT_EQ(Classify(status, "", "", "", kNow).outcome, Outcome::kStop) << status;
+    for (long status : {401L, 404L, 405L})
+        EXPECT_EQ(Classify(status, "", "", "", kNow).outcome, Outcome::kStop) << status;
 }
 
 TEST(Classify, AReportTheServerWillNeverTakeIsDropped) {
-    auto a = Classify(400, R"({"status":"error","code":"VALIDATION_ERROR","message":"Invalid request","details":{"gpu_data[0].gpu_util":"must be between 0 and 100"}})",
-                      "", "", kNow);
+    auto a = Classify(
+        400,
+        R"({"status":"error","code":"VALIDATION_ERROR","message":"Invalid request","details":{"gpu_data[0].gpu_util":"must be between 0 and 100"}})",
+        "", "", kNow);
     EXPECT_EQ(a.outcome, Outcome::kDrop);
     EXPECT_NE(a.message.find("gpu_data[0].gpu_util must be between 0 and 100"), std::string::npos);
-    for (long status : {403L, 413L, 415L}) EXPECT_EQ(Classify(status, "", "", "", kNow).outcome, Outcome::kDrop) << status;
+    for (long status : {403L, 413L, 415L})
+        EXPECT_EQ(Classify(status, "", "", "", kNow).outcome, Outcome::kDrop) << status;
 }
 
 TEST(RetryAfter, ReadsSecondsAndHttpDatesAndCapsThem) {
@@ -66,7 +70,8 @@ TEST(Backoff, GrowsExponentiallyWithJitterUpToItsCap) {
 
 TEST(Uploader, SendsTheReportWithTheKeyAndReadsTheAnswer) {
     testing::FakeHttpServer server([](const testing::FakeRequest&) {
-        return testing::FakeResponse{429, R"({"status":"error","code":"RATE_LIMITED","message":"later"})", {{"Retry-After", "2"}}};
+        return testing::FakeResponse{
+            429, R"({"status":"error","code":"RATE_LIMITED","message":"later"})", {{"Retry-After", "2"}}};
     });
     Uploader up({server.Url(), "gopt_abcdefghijklmnopqrstuvw", "gpuopt-agent/test"});
     auto a = up.Send(R"({"gpu_data":[]})");

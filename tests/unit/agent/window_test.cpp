@@ -34,7 +34,7 @@ TEST(Window, AveragesPeaksAndIdleFractions) {
     WindowAggregator w({15, 100, 64});
     w.Add(Set({Sample(90, 30000, {{7, "python", 29000}})}));
     w.Add(Set({Sample(2, 30000, {{7, "python", 29500}})}));  // idle, memory held
-    w.Add(Set({Sample(1, 10, {})}));                          // idle, nothing held
+    w.Add(Set({Sample(1, 10, {})}));                         // idle, nothing held
     w.Add(Set({Sample(60, 35000, {{7, "python", 34000}, {8, "tb", 10}})}));
     auto r = w.Close(kStart, kStart + std::chrono::seconds(40));
     EXPECT_EQ(r.samples, 4);
@@ -70,7 +70,8 @@ TEST(Window, AGpuWithoutUtilizationIsNotReportable) {
     ASSERT_EQ(r.gpus.size(), 2u);
     EXPECT_FALSE(r.gpus[0].Reportable());
     EXPECT_TRUE(r.gpus[1].Reportable());
-    auto json = boost::json::parse(BuildReportJson(r, ReportContext{"h-1:000001", "h-1", "h", "0.1.0", "nvml", "", {}, {}}));
+    auto json =
+        boost::json::parse(BuildReportJson(r, ReportContext{"h-1:000001", "h-1", "h", "0.1.0", "nvml", "", {}, {}}));
     EXPECT_EQ(json.at("gpu_data").as_array().size(), 1u);
 }
 
@@ -82,8 +83,14 @@ TEST(Report, CarriesTheFieldsTheServerReads) {
     with_lost.lost.push_back({3, "GPU-3", "GPU is lost"});
     w.Add(with_lost);
     auto r = w.Close(kStart, kStart + std::chrono::seconds(60));
-    ReportContext ctx{"trainer-1-ab12:000412", "trainer-1-ab12", "trainer-1", "1.0.0", "nvml", "550.54.15",
-                      CloudInstance{"aws", "p4d.24xlarge", "us-east-1"}, {}};
+    ReportContext ctx{"trainer-1-ab12:000412",
+                      "trainer-1-ab12",
+                      "trainer-1",
+                      "1.0.0",
+                      "nvml",
+                      "550.54.15",
+                      CloudInstance{"aws", "p4d.24xlarge", "us-east-1"},
+                      {}};
     ctx.prices["GPU-0"] = GpuPrice{2.744705, "aws"};
     auto json = boost::json::parse(BuildReportJson(r, ctx)).as_object();
     EXPECT_EQ(json.at("report_id"), "trainer-1-ab12:000412");

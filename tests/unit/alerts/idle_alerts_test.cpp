@@ -22,8 +22,9 @@ class IdleAlertsTest : public ::testing::Test {
 protected:
     void SetUp() override {
         InitCrypto();
-        dir_ = std::filesystem::temp_directory_path() /
-               ("gpuopt-alerts-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        dir_ =
+            std::filesystem::temp_directory_path() / ("gpuopt-alerts-" + std::to_string(::getpid()) + "-" +
+                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
         std::filesystem::create_directories(dir_);
         auto s = store::sqlite::SqliteStore::Open({(dir_ / "gpuopt.db").string()});
         ASSERT_TRUE(s.ok());
@@ -65,11 +66,12 @@ protected:
                     }).ok());
     }
     AlertRunResult Run(SysSeconds now, bool deliver_ok = true) {
-        auto r = RunIdleAlerts(*store_, config_, now, [&](const std::string& url, const std::string& text, std::string& error) {
-            sent_.push_back(url + " " + text);
-            if (!deliver_ok) error = "503";
-            return deliver_ok;
-        });
+        auto r = RunIdleAlerts(*store_, config_, now,
+                               [&](const std::string& url, const std::string& text, std::string& error) {
+                                   sent_.push_back(url + " " + text);
+                                   if (!deliver_ok) error = "503";
+                                   return deliver_ok;
+                               });
         EXPECT_TRUE(r.ok());
         return r.ok() ? *r : AlertRunResult{};
     }
@@ -90,7 +92,8 @@ TEST_F(IdleAlertsTest, OneAlertPerIdleStretchAndAnotherAfterBusyTime) {
     EXPECT_EQ(first.opened, 1);
     EXPECT_EQ(first.delivered, 1);
     ASSERT_EQ(sent_.size(), 1u);
-    EXPECT_NE(sent_[0].find("https://hooks.example.com/x GPU 0 (NVIDIA L4) on box has been idle for 31 min"), std::string::npos)
+    EXPECT_NE(sent_[0].find("https://hooks.example.com/x GPU 0 (NVIDIA L4) on box has been idle for 31 min"),
+              std::string::npos)
         << sent_[0];
     for (int m = 32; m <= 40; ++m) Report(kT0 + minutes(m), 1);
     auto again = Run(kT0 + minutes(40) + seconds(10));  // still idle: nothing new
@@ -147,7 +150,8 @@ TEST(Webhook, AddressesMustBePublicHttpsUnlessAllowed) {
                            "0.0.0.0", "::1", "fe80::1", "fd00::1", "::ffff:10.0.0.1", "224.0.0.1"}) {
         EXPECT_TRUE(IsPrivateAddress(ip)) << ip;
     }
-    for (const char* ip : {"8.8.8.8", "203.0.113.7", "2606:4700::1111", "172.32.0.1"}) EXPECT_FALSE(IsPrivateAddress(ip)) << ip;
+    for (const char* ip : {"8.8.8.8", "203.0.113.7", "2606:4700::1111", "172.32.0.1"})
+        EXPECT_FALSE(IsPrivateAddress(ip)) << ip;
     // Delivery refuses a private address before any connection.
     auto r = PostToWebhook("https://127.0.0.1:1/hook", "x", false);
     EXPECT_FALSE(r.delivered);

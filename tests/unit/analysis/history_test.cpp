@@ -258,9 +258,8 @@ TEST(History, IdleSinceFollowsTheLatestUnbrokenIdleStretch) {
 
 // A catalog for the tests: an A100 40 GB, a 24 GB L4 and a 16 GB T4.
 PriceCatalog TestCatalog() {
-    auto c = PriceCatalog::Parse(
-        R"({"instances":[]})",
-        R"({"models":[
+    auto c = PriceCatalog::Parse(R"({"instances":[]})",
+                                 R"({"models":[
           {"model":"A100 40GB","match":["A100"],"memory_gib":40,"fp16_tflops":312,"usd_per_gpu_hour":2.74,"source":"t","as_of":"t"},
           {"model":"L4 24GB","match":["L4"],"memory_gib":24,"fp16_tflops":121,"usd_per_gpu_hour":0.80,"source":"t","as_of":"t"},
           {"model":"T4 16GB","match":["T4"],"memory_gib":16,"fp16_tflops":65,"usd_per_gpu_hour":0.53,"source":"t","as_of":"t"}]})");

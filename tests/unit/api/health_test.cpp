@@ -20,8 +20,9 @@ namespace {
 class ScratchStore {
 public:
     ScratchStore() {
-        dir_ = std::filesystem::temp_directory_path() /
-               ("gpuopt-health-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        dir_ =
+            std::filesystem::temp_directory_path() / ("gpuopt-health-" + std::to_string(::getpid()) + "-" +
+                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
         std::filesystem::create_directories(dir_);
         auto opened = store::sqlite::SqliteStore::Open({(dir_ / "gpuopt.db").string()});
         EXPECT_TRUE(opened.ok());

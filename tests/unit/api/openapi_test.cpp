@@ -41,7 +41,8 @@ TEST(OpenApi, DescribesEveryRouteAndNoOther) {
         http::Router router;
         RegisterRoutes(router, services);
         std::set<std::string> served;
-        for (const auto& r : router.routes()) served.insert(std::string(http::bhttp::to_string(r.method)) + " " + r.pattern);
+        for (const auto& r : router.routes())
+            served.insert(std::string(http::bhttp::to_string(r.method)) + " " + r.pattern);
         EXPECT_EQ(served, documented);
     }
     std::filesystem::remove_all(dir);

@@ -33,7 +33,8 @@ TEST(ReportParser, AcceptsThePrototypesMinimalForm) {
 }
 
 TEST(ReportParser, ReadsTheFullReport) {
-    auto r = Parse(R"({"report_id":"host-7f3a:000412","agent":{"id":"host-7f3a","hostname":"trainer-1","version":"1.0.0",
+    auto r =
+        Parse(R"({"report_id":"host-7f3a:000412","agent":{"id":"host-7f3a","hostname":"trainer-1","version":"1.0.0",
       "cloud":{"provider":"aws","instance_type":"p4d.24xlarge","region":"us-east-1"}},
      "window":{"start":"2026-11-25T10:00:00Z","end":"2026-11-25T10:01:00Z","samples":6},
      "gpu_data":[{"gpu_index":0,"uuid":"GPU-8d1c","gpu_name":"NVIDIA A100-SXM4-40GB","gpu_util":3.5,
@@ -69,14 +70,17 @@ TEST(ReportParser, ReadsWhatTheAgentAddsAndWindowsUpToAWeekOld) {
 
 TEST(ReportParser, RejectsAgentStatisticsOutOfRange) {
     const std::string head = R"({"gpu_data":[{"gpu_index":0,"gpu_name":"L4","gpu_util":4,"mem_used":1,"mem_total":2,)";
-    EXPECT_EQ(FieldOf(Parse(head + R"("idle_fraction":0.2,"idle_held_fraction":0.5}]})")), "gpu_data[0].idle_held_fraction");
+    EXPECT_EQ(FieldOf(Parse(head + R"("idle_fraction":0.2,"idle_held_fraction":0.5}]})")),
+              "gpu_data[0].idle_held_fraction");
     EXPECT_EQ(FieldOf(Parse(head + R"("idle_held_fraction":0.5}]})")), "gpu_data[0].idle_held_fraction");
     EXPECT_EQ(FieldOf(Parse(head + R"("mem_util":101}]})")), "gpu_data[0].mem_util");
     EXPECT_EQ(FieldOf(Parse(head + R"("sm_clock_mhz":-1}]})")), "gpu_data[0].sm_clock_mhz");
-    EXPECT_EQ(FieldOf(Parse(R"({"window":{"start":"2026-11-18T09:00:00Z","end":"2026-11-18T09:01:00Z"},"gpu_data":[]})")),
-              "window.start");  // more than 7 days back
-    EXPECT_EQ(FieldOf(Parse(R"({"window":{"start":"2026-11-25T10:05:00Z","end":"2026-11-25T10:07:00Z"},"gpu_data":[]})")),
-              "window.end");  // beyond the tolerated clock skew
+    EXPECT_EQ(
+        FieldOf(Parse(R"({"window":{"start":"2026-11-18T09:00:00Z","end":"2026-11-18T09:01:00Z"},"gpu_data":[]})")),
+        "window.start");  // more than 7 days back
+    EXPECT_EQ(
+        FieldOf(Parse(R"({"window":{"start":"2026-11-25T10:05:00Z","end":"2026-11-25T10:07:00Z"},"gpu_data":[]})")),
+        "window.end");  // beyond the tolerated clock skew
 }
 
 TEST(ReportParser, NullMeansNotMeasured) {
@@ -91,7 +95,8 @@ TEST(ReportParser, NamesTheFirstBadField) {
     const std::string ok_gpu = R"({"gpu_index":0,"gpu_name":"T4","gpu_util":5,"mem_used":1,"mem_total":2})";
     const std::vector<std::pair<std::string, std::string>> cases = {
         {R"({})", "gpu_data"},
-        {R"({"gpu_data":[{"gpu_index":0,"gpu_name":"T4","gpu_util":101,"mem_used":1,"mem_total":2}]})", "gpu_data[0].gpu_util"},
+        {R"({"gpu_data":[{"gpu_index":0,"gpu_name":"T4","gpu_util":101,"mem_used":1,"mem_total":2}]})",
+         "gpu_data[0].gpu_util"},
         {R"({"gpu_data":[)" + ok_gpu + R"(,{"gpu_index":1,"gpu_name":"T4","gpu_util":5,"mem_used":3,"mem_total":2}]})",
          "gpu_data[1].mem_used"},
         {R"({"gpu_data":[{"gpu_index":0,"gpu_name":"T4","gpu_util":5,"util_max":4,"mem_used":1,"mem_total":2}]})",
@@ -111,7 +116,8 @@ TEST(ReportParser, NamesTheFirstBadField) {
          "window.start"},
         {R"({"window":{"start":"2026-11-24T09:00:00Z","end":"2026-11-25T10:00:00Z"},"gpu_data":[)" + ok_gpu + "]}",
          "window"},
-        {R"({"window":{"start":"2026-11-25T10:00:00Z","end":"2026-11-25T10:01:00Z","samples":0},"gpu_data":[)" + ok_gpu + "]}",
+        {R"({"window":{"start":"2026-11-25T10:00:00Z","end":"2026-11-25T10:01:00Z","samples":0},"gpu_data":[)" +
+             ok_gpu + "]}",
          "window.samples"},
         {R"({"report_id":"","gpu_data":[)" + ok_gpu + "]}", "report_id"},
         {R"({"report_id":"a b","gpu_data":[)" + ok_gpu + "]}", "report_id"},
@@ -139,10 +145,12 @@ TEST(ReportParser, CountsNameLengthInCharactersNotBytes) {
     std::string utf8;
     for (int i = 0; i < 100; ++i) utf8 += "\xc3\xa9";  // é, two bytes each
     for (const auto& n : {name, utf8}) {
-        auto r = Parse(R"({"gpu_data":[{"gpu_index":0,"gpu_name":")" + n + R"(","gpu_util":5,"mem_used":1,"mem_total":2}]})");
+        auto r = Parse(R"({"gpu_data":[{"gpu_index":0,"gpu_name":")" + n +
+                       R"(","gpu_util":5,"mem_used":1,"mem_total":2}]})");
         EXPECT_TRUE(r.ok());
     }
-    auto r = Parse(R"({"gpu_data":[{"gpu_index":0,"gpu_name":")" + name + R"(y","gpu_util":5,"mem_used":1,"mem_total":2}]})");
+    auto r = Parse(R"({"gpu_data":[{"gpu_index":0,"gpu_name":")" + name +
+                   R"(y","gpu_util":5,"mem_used":1,"mem_total":2}]})");
     EXPECT_EQ(FieldOf(r), "gpu_data[0].gpu_name");
 }
 

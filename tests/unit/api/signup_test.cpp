@@ -44,7 +44,8 @@ TEST(Signup, APaidTierWithAGatewayStartsFreeUntilPaid) {
 }
 
 TEST(Signup, AcceptsAnExplicitFreeTier) {
-    EXPECT_TRUE(ParseSignup(R"({"email":"a@example.com","tier":"free","payment_method":"flutterwave"})", Defaults()).ok());
+    EXPECT_TRUE(
+        ParseSignup(R"({"email":"a@example.com","tier":"free","payment_method":"flutterwave"})", Defaults()).ok());
 }
 
 }  // namespace

@@ -30,8 +30,9 @@ class BillingTest : public ::testing::Test {
 protected:
     void SetUp() override {
         InitCrypto();
-        dir_ = std::filesystem::temp_directory_path() /
-               ("gpuopt-billing-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        dir_ =
+            std::filesystem::temp_directory_path() / ("gpuopt-billing-" + std::to_string(::getpid()) + "-" +
+                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
         std::filesystem::remove_all(dir_);
         std::filesystem::create_directories(dir_);
         auto s = store::sqlite::SqliteStore::Open({(dir_ / "gpuopt.db").string()});
@@ -79,7 +80,8 @@ protected:
     bool Record(const Result<store::GatewayEvent>& e) {
         EXPECT_TRUE(e.ok()) << (e.ok() ? "" : e.error().message);
         if (!e.ok()) return false;
-        auto r = store::Wait<bool>([&](store::Callback<bool> done) { store_->RecordGatewayEvent(*e, std::move(done)); });
+        auto r =
+            store::Wait<bool>([&](store::Callback<bool> done) { store_->RecordGatewayEvent(*e, std::move(done)); });
         EXPECT_TRUE(r.ok());
         return r.ok() && *r;
     }
@@ -100,13 +102,15 @@ protected:
     std::vector<store::OutboxMessage> Mails(const store::Account& a, const std::string& kind = "") {
         std::vector<store::OutboxMessage> out;
         for (auto& item : store_->DueMail(kT0 + days(400), 1000).value()) {
-            if (item.message.account_id == a.id && (kind.empty() || item.message.kind == kind)) out.push_back(item.message);
+            if (item.message.account_id == a.id && (kind.empty() || item.message.kind == kind))
+                out.push_back(item.message);
         }
         return out;
     }
 
     // Upgrade through Flutterwave's hosted page; returns the payment and the transaction the page made.
-    std::pair<CheckoutResult, FakeFlutterwave::Transaction> PayFlutterwave(const store::Account& a, const std::string& tier = "professional",
+    std::pair<CheckoutResult, FakeFlutterwave::Transaction> PayFlutterwave(const store::Account& a,
+                                                                           const std::string& tier = "professional",
                                                                            SysSeconds now = kT0) {
         auto c = billing_->StartCheckout(a, tier, "flutterwave", "upgrade", now);
         EXPECT_TRUE(c.ok()) << (c.ok() ? "" : c.error().message);
@@ -142,8 +146,8 @@ TEST_F(BillingTest, FlutterwaveCheckoutSendsOurReferenceAndPriceAndTheReturnAddr
     EXPECT_EQ(PaymentOf(c->payment.reference).checkout_url, sent->link);
     // The hosted page sends the browser back with the documented query.
     const std::string back = flw_.PayOnHostedPage(c->payment_url);
-    EXPECT_EQ(back.rfind("https://app.example.test/payment/flutterwave/callback?status=successful&tx_ref=" + c->payment.reference +
-                             "&transaction_id=",
+    EXPECT_EQ(back.rfind("https://app.example.test/payment/flutterwave/callback?status=successful&tx_ref=" +
+                             c->payment.reference + "&transaction_id=",
                          0),
               0u)
         << back;
@@ -153,18 +157,23 @@ TEST_F(BillingTest, FlutterwaveCheckoutSendsOurReferenceAndPriceAndTheReturnAddr
 
 TEST_F(BillingTest, EveryCheckoutHasItsOwnReference) {
     std::set<std::string> refs;
-    for (int i = 0; i < 50; ++i) refs.insert(billing_->StartCheckout(alice_, "enterprise", "flutterwave", "upgrade", kT0)->payment.reference);
+    for (int i = 0; i < 50; ++i)
+        refs.insert(billing_->StartCheckout(alice_, "enterprise", "flutterwave", "upgrade", kT0)->payment.reference);
     EXPECT_EQ(refs.size(), 50u);
     EXPECT_DOUBLE_EQ(flw_.FindCheckout(*refs.begin())->amount, 199);
 }
 
 TEST_F(BillingTest, CheckoutRefusesWhatCannotBeBought) {
-    EXPECT_EQ(billing_->StartCheckout(alice_, "free", "flutterwave", "upgrade", kT0).error().code, ErrorCode::kValidation);
-    EXPECT_EQ(billing_->StartCheckout(alice_, "platinum", "flutterwave", "upgrade", kT0).error().code, ErrorCode::kValidation);
-    EXPECT_EQ(billing_->StartCheckout(alice_, "professional", "paypal", "upgrade", kT0).error().code, ErrorCode::kValidation);
+    EXPECT_EQ(billing_->StartCheckout(alice_, "free", "flutterwave", "upgrade", kT0).error().code,
+              ErrorCode::kValidation);
+    EXPECT_EQ(billing_->StartCheckout(alice_, "platinum", "flutterwave", "upgrade", kT0).error().code,
+              ErrorCode::kValidation);
+    EXPECT_EQ(billing_->StartCheckout(alice_, "professional", "paypal", "upgrade", kT0).error().code,
+              ErrorCode::kValidation);
     Configure({{"NOWPAYMENTS_API_KEY", ""}});
     EXPECT_FALSE(billing_->Enabled("nowpayments"));
-    EXPECT_EQ(billing_->StartCheckout(alice_, "professional", "nowpayments", "upgrade", kT0).error().code, ErrorCode::kValidation);
+    EXPECT_EQ(billing_->StartCheckout(alice_, "professional", "nowpayments", "upgrade", kT0).error().code,
+              ErrorCode::kValidation);
     EXPECT_TRUE(store_->ListPayments(alice_.id, 10).value().empty());
 }
 
@@ -182,7 +191,8 @@ TEST_F(BillingTest, AGatewayOutageAtCheckoutIsReportedAndThePaymentStaysPending)
 
 TEST_F(BillingTest, AVerifiedFlutterwaveWebhookUpgradesOnceWithLedgerAndMails) {
     auto [c, t] = PayFlutterwave(alice_);
-    EXPECT_TRUE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
+    EXPECT_TRUE(
+        Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
     EXPECT_EQ(Process().applied, 1);
 
     EXPECT_EQ(Account(alice_).tier, "professional");
@@ -203,8 +213,10 @@ TEST_F(BillingTest, AVerifiedFlutterwaveWebhookUpgradesOnceWithLedgerAndMails) {
     EXPECT_GE(flw_.VerifyCalls(), 1);
 
     // The same news again, in the older flat shape, and from the customer's browser: nothing more.
-    EXPECT_FALSE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
-    EXPECT_FALSE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t, true), kT0)));
+    EXPECT_FALSE(
+        Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
+    EXPECT_FALSE(Record(
+        billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t, true), kT0)));
     EXPECT_TRUE(Record(billing_->FlutterwaveReturnEvent(std::to_string(t.id), c.payment.reference, kT0)));
     auto run = Process();
     EXPECT_EQ(run.applied, 0);
@@ -216,7 +228,8 @@ TEST_F(BillingTest, AVerifiedFlutterwaveWebhookUpgradesOnceWithLedgerAndMails) {
 
 TEST_F(BillingTest, TheOlderFlatWebhookShapeIsReadToo) {
     auto [c, t] = PayFlutterwave(alice_);
-    EXPECT_TRUE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t, true), kT0)));
+    EXPECT_TRUE(Record(
+        billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t, true), kT0)));
     EXPECT_EQ(Process().applied, 1);
     EXPECT_EQ(Account(alice_).tier, "professional");
 }
@@ -240,7 +253,8 @@ TEST_F(BillingTest, AWebhookThatLiesAboutTheStatusGrantsNothing) {
     auto t = flw_.FindTransaction(std::stoll(back.substr(back.find("transaction_id=") + 15))).value();
     auto lie = t;
     lie.status = "successful";
-    EXPECT_TRUE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(lie), kT0)));
+    EXPECT_TRUE(Record(
+        billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(lie), kT0)));
     Process();
     EXPECT_EQ(Account(alice_).tier, "free");
     EXPECT_EQ(PaymentOf(c.payment.reference).status, "failed");
@@ -252,7 +266,8 @@ TEST_F(BillingTest, ALowerAmountOrAnotherCurrencyGrantsNothingAndIsASecurityEven
         auto c = billing_->StartCheckout(alice_, "professional", "flutterwave", "upgrade", kT0).value();
         flw_.SetOutcome(c.payment.reference, "successful", amount, currency);
         const std::string back = flw_.PayOnHostedPage(c.payment_url);
-        EXPECT_TRUE(Record(billing_->FlutterwaveReturnEvent(back.substr(back.find("transaction_id=") + 15), c.payment.reference, kT0)));
+        EXPECT_TRUE(Record(billing_->FlutterwaveReturnEvent(back.substr(back.find("transaction_id=") + 15),
+                                                            c.payment.reference, kT0)));
         Process();
         EXPECT_EQ(PaymentOf(c.payment.reference).status, "pending") << amount << " " << currency;
     }
@@ -262,7 +277,8 @@ TEST_F(BillingTest, ALowerAmountOrAnotherCurrencyGrantsNothingAndIsASecurityEven
     auto c = billing_->StartCheckout(alice_, "professional", "flutterwave", "upgrade", kT0).value();
     flw_.SetOutcome(c.payment.reference, "successful", 49.5, "USD");
     const std::string back = flw_.PayOnHostedPage(c.payment_url);
-    EXPECT_TRUE(Record(billing_->FlutterwaveReturnEvent(back.substr(back.find("transaction_id=") + 15), c.payment.reference, kT0)));
+    EXPECT_TRUE(Record(
+        billing_->FlutterwaveReturnEvent(back.substr(back.find("transaction_id=") + 15), c.payment.reference, kT0)));
     Process();
     EXPECT_EQ(Account(alice_).tier, "professional");
 }
@@ -288,12 +304,14 @@ TEST_F(BillingTest, TamperedReturnQueriesGrantNothingToTheTamperer) {
 
 TEST_F(BillingTest, FailedAfterCompletedChangesNothing) {
     auto [c, t] = PayFlutterwave(alice_);
-    EXPECT_TRUE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
+    EXPECT_TRUE(
+        Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
     Process();
     flw_.SetTransactionStatus(t.id, "failed");
     auto failed = t;
     failed.status = "failed";
-    EXPECT_TRUE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(failed), kT0)));
+    EXPECT_TRUE(Record(
+        billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(failed), kT0)));
     Process(kT0 + minutes(5));
     EXPECT_EQ(PaymentOf(c.payment.reference).status, "completed");
     EXPECT_EQ(Account(alice_).tier, "professional");
@@ -309,9 +327,11 @@ TEST_F(BillingTest, OutOfOrderNewsEndsTheSameWay) {
     flw_.SetOutcome(c.payment.reference, "successful");
     back = flw_.PayOnHostedPage(c.payment_url);
     auto second = flw_.FindTransaction(std::stoll(back.substr(back.find("transaction_id=") + 15))).value();
-    EXPECT_TRUE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(second), kT0)));
+    EXPECT_TRUE(Record(
+        billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(second), kT0)));
     Process();
-    EXPECT_TRUE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(first), kT0)));
+    EXPECT_TRUE(Record(
+        billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(first), kT0)));
     Process();
     EXPECT_EQ(PaymentOf(c.payment.reference).status, "completed");
     EXPECT_EQ(Account(alice_).tier, "professional");
@@ -325,7 +345,8 @@ TEST_F(BillingTest, TwentyConcurrentCopiesApplyOnce) {
     for (int i = 0; i < 20; ++i) {
         threads.emplace_back([&] {
             auto e = billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, body, kT0);
-            auto r = store::Wait<bool>([&](store::Callback<bool> done) { store_->RecordGatewayEvent(*e, std::move(done)); });
+            auto r =
+                store::Wait<bool>([&](store::Callback<bool> done) { store_->RecordGatewayEvent(*e, std::move(done)); });
             if (r.ok() && *r) ++recorded;
             (void)billing_->ProcessEvents(kT0);  // workers racing each other too
         });
@@ -344,10 +365,12 @@ TEST_F(BillingTest, DistinctEventsForOnePaymentRacingStillCompleteItOnce) {
     std::vector<std::thread> threads;
     for (int i = 0; i < 8; ++i) {
         threads.emplace_back([&, i] {
-            Result<store::GatewayEvent> e = i % 2 ? billing_->FlutterwaveReturnEvent(std::to_string(t.id), c.payment.reference, kT0)
-                                                  : billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash,
-                                                                                      FakeFlutterwave::WebhookBody(t, i % 4 == 0), kT0);
-            (void)store::Wait<bool>([&](store::Callback<bool> done) { store_->RecordGatewayEvent(*e, std::move(done)); });
+            Result<store::GatewayEvent> e =
+                i % 2 ? billing_->FlutterwaveReturnEvent(std::to_string(t.id), c.payment.reference, kT0)
+                      : billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash,
+                                                          FakeFlutterwave::WebhookBody(t, i % 4 == 0), kT0);
+            (void)store::Wait<bool>(
+                [&](store::Callback<bool> done) { store_->RecordGatewayEvent(*e, std::move(done)); });
             (void)billing_->ProcessEvents(kT0);
             (void)billing_->Reconcile(kT0 + minutes(3));
         });
@@ -363,7 +386,8 @@ TEST_F(BillingTest, DistinctEventsForOnePaymentRacingStillCompleteItOnce) {
 TEST_F(BillingTest, AGatewayTimeoutLeavesThePaymentPendingAndTheReconcilerCompletesIt) {
     auto [c, t] = PayFlutterwave(alice_);
     flw_.SetMode(FakeMode::kBlackHole);  // verification never answers (GATEWAY_TIMEOUT_SECONDS=1)
-    EXPECT_TRUE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
+    EXPECT_TRUE(
+        Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
     auto run = Process();
     EXPECT_EQ(run.retried, 1);
     EXPECT_EQ(PaymentOf(c.payment.reference).status, "pending");
@@ -392,7 +416,8 @@ TEST_F(BillingTest, ReconcilerLeavesUnpaidCheckoutsAloneThenExpiresThem) {
     EXPECT_EQ(PaymentOf(c.payment.reference).status, "expired");
     // A late success for an expired payment does not revive it.
     const std::string back = flw_.PayOnHostedPage(c.payment_url);
-    EXPECT_TRUE(Record(billing_->FlutterwaveReturnEvent(back.substr(back.find("transaction_id=") + 15), c.payment.reference, kT0 + hours(50))));
+    EXPECT_TRUE(Record(billing_->FlutterwaveReturnEvent(back.substr(back.find("transaction_id=") + 15),
+                                                        c.payment.reference, kT0 + hours(50))));
     Process(kT0 + hours(50));
     EXPECT_EQ(PaymentOf(c.payment.reference).status, "expired");
     EXPECT_EQ(Account(alice_).tier, "free");
@@ -524,20 +549,24 @@ TEST_F(NowPaymentsBilling, ForgedMissingAndStaleSignaturesAreForbidden) {
     finished.status = "finished";
     const std::string body = np_.IpnBody(finished);
     // Missing, forged with another secret, and stale: the signature of an earlier IPN for the same payment.
-    for (const std::string& sig : {std::string(), testing::HmacSha512HexForTests("guess", body), np_.IpnSignature(waiting)}) {
+    for (const std::string& sig :
+         {std::string(), testing::HmacSha512HexForTests("guess", body), np_.IpnSignature(waiting)}) {
         auto e = billing_->NowPaymentsIpnEvent(sig, body, kT0);
         ASSERT_FALSE(e.ok());
         EXPECT_EQ(e.error().code, ErrorCode::kForbidden);
     }
     // Signed over the raw bytes instead of the sorted form: also refused.
-    EXPECT_FALSE(billing_->NowPaymentsIpnEvent(testing::HmacSha512HexForTests(FakeNowPayments::kIpnSecret, body), body, kT0).ok());
+    EXPECT_FALSE(
+        billing_->NowPaymentsIpnEvent(testing::HmacSha512HexForTests(FakeNowPayments::kIpnSecret, body), body, kT0)
+            .ok());
 }
 
 // ---- Subscription lifecycle with a controllable clock -----------------------------------------
 
 TEST_F(BillingTest, RemindersAtSevenAndOneDaysOnceEachThenGraceThenDowngrade) {
     auto [c, t] = PayFlutterwave(alice_);
-    EXPECT_TRUE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
+    EXPECT_TRUE(
+        Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
     Process();
     const SysSeconds end = sys_days{2026y / 12 / 26} + 10h;
     auto run = [&](SysSeconds now) { return billing_->RunLifecycle(now).value(); };
@@ -577,7 +606,8 @@ TEST_F(BillingTest, RemindersAtSevenAndOneDaysOnceEachThenGraceThenDowngrade) {
 
 TEST_F(BillingTest, PayingTheRenewalLinkExtendsTheSubscriptionFromItsEnd) {
     auto [c, t] = PayFlutterwave(alice_);
-    EXPECT_TRUE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
+    EXPECT_TRUE(
+        Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
     Process();
     const SysSeconds end = sys_days{2026y / 12 / 26} + 10h;
     ASSERT_EQ(billing_->RunLifecycle(end - days(7)).value().reminders, 1);
@@ -587,7 +617,8 @@ TEST_F(BillingTest, PayingTheRenewalLinkExtendsTheSubscriptionFromItsEnd) {
     const std::string link = reminder.text.substr(at, reminder.text.find_first_of(" \n", at) - at);
     const std::string back = flw_.PayOnHostedPage(link);
     ASSERT_FALSE(back.empty()) << link;
-    EXPECT_TRUE(Record(billing_->FlutterwaveReturnEvent(back.substr(back.find("transaction_id=") + 15), "", end - days(6))));
+    EXPECT_TRUE(
+        Record(billing_->FlutterwaveReturnEvent(back.substr(back.find("transaction_id=") + 15), "", end - days(6))));
     EXPECT_EQ(Process(end - days(6)).applied, 1);
     auto sub = store_->GetSubscription(alice_.id).value();
     EXPECT_EQ(sub->period_start, end);
@@ -603,7 +634,8 @@ TEST_F(BillingTest, PayingTheRenewalLinkExtendsTheSubscriptionFromItsEnd) {
 
 TEST_F(BillingTest, StatsCountActiveSubscriptionsRevenueAndPayments) {
     auto [c, t] = PayFlutterwave(alice_, "enterprise");
-    EXPECT_TRUE(Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
+    EXPECT_TRUE(
+        Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
     Process();
     (void)billing_->StartCheckout(bob_, "professional", "flutterwave", "upgrade", kT0);
     auto stats = store_->GetStats({kT0}).value();

@@ -31,8 +31,8 @@ const SysSeconds kNow = sys_days{2026y / 11 / 26} + 9h + 5min + 7s;
 std::string Unbase64(const std::string& text) {
     std::string out(text.size(), '\0');
     size_t len = 0;
-    if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), " \r\n\t", &len, nullptr,
-                          sodium_base64_VARIANT_ORIGINAL) != 0) {
+    if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), " \r\n\t",
+                          &len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
         return "<not base64>";
     }
     out.resize(len);
@@ -66,7 +66,9 @@ store::OutboxMessage Sample() {
     m.dedup_key = "test:1";
     m.account_id = 7;
     m.to = "rene@example.com";  // addresses are ASCII (sign-up accepts no others); names and text need not be
-    m.subject = "Re\xC3\xA7u de paiement \xE2\x80\x94 GPUOptimizer r\xC3\xA9sum\xC3\xA9 with a subject long enough to need several encoded words";
+    m.subject =
+        "Re\xC3\xA7u de paiement \xE2\x80\x94 GPUOptimizer r\xC3\xA9sum\xC3\xA9 with a subject long enough to need "
+        "several encoded words";
     m.text = "Bonjour Ren\xC3\xA9,\n\nMontant : 49.00 USD \xE2\x80\x94 merci.\n" + std::string(300, 'x') + "\n";
     m.html = "<p>Bonjour Ren\xC3\xA9</p>";
     m.kind = "receipt";
@@ -80,7 +82,8 @@ TEST(MailMessage, HasTheHeadersAMailboxProviderExpects) {
     EXPECT_EQ(testing::MailHeader(mime, "Date"), "Thu, 26 Nov 2026 09:05:07 +0000");
     EXPECT_EQ(testing::MailHeader(mime, "From"), "GPUOptimizer <billing@gpuopt.example>");
     EXPECT_EQ(testing::MailHeader(mime, "MIME-Version"), "1.0");
-    EXPECT_TRUE(std::regex_match(built.message_id, std::regex(R"(<[0-9a-f]{32}@gpuopt\.example>)"))) << built.message_id;
+    EXPECT_TRUE(std::regex_match(built.message_id, std::regex(R"(<[0-9a-f]{32}@gpuopt\.example>)")))
+        << built.message_id;
     EXPECT_EQ(testing::MailHeader(mime, "Message-ID"), built.message_id);
     EXPECT_EQ(DecodeHeader(testing::MailHeader(mime, "Subject")), Sample().subject);
     // Every line ends in CRLF and none passes 998 octets; nothing but ASCII in the message.
@@ -95,7 +98,8 @@ TEST(MailMessage, HasTheHeadersAMailboxProviderExpects) {
     }
     for (unsigned char c : mime) ASSERT_LT(c, 0x80);
     EXPECT_NE(mime.find("Content-Type: multipart/alternative; boundary="), std::string::npos);
-    EXPECT_LT(mime.find("Content-Type: text/plain; charset=UTF-8"), mime.find("Content-Type: text/html; charset=UTF-8"));
+    EXPECT_LT(mime.find("Content-Type: text/plain; charset=UTF-8"),
+              mime.find("Content-Type: text/html; charset=UTF-8"));
     EXPECT_EQ(Part(mime, "text/plain"), Sample().text);
     EXPECT_EQ(Part(mime, "text/html"), Sample().html);
     // Two builds never share a Message-ID.
@@ -150,9 +154,10 @@ class TransportContract : public ::testing::TestWithParam<std::string> {
 protected:
     void SetUp() override {
         InitCrypto();
-        dir_ = std::filesystem::temp_directory_path() /
-               ("gpuopt-mail-" + std::to_string(::getpid()) + "-" +
-                std::regex_replace(::testing::UnitTest::GetInstance()->current_test_info()->name(), std::regex("/"), "_"));
+        dir_ =
+            std::filesystem::temp_directory_path() /
+            ("gpuopt-mail-" + std::to_string(::getpid()) + "-" +
+             std::regex_replace(::testing::UnitTest::GetInstance()->current_test_info()->name(), std::regex("/"), "_"));
         std::filesystem::create_directories(dir_);
         if (GetParam() == "file") {
             transport_ = std::make_unique<FileTransport>((dir_ / "outbox").string());
@@ -168,8 +173,11 @@ protected:
             s.timeout = seconds(15);
             transport_ = std::make_unique<SmtpTransport>(s);
         } else {
-            transport_ = std::make_unique<SendGridTransport>(
-                SendGridSettings{sendgrid_.BaseUrl(), testing::FakeSendGrid::kApiKey, {"billing@gpuopt.example", "GPUOptimizer"}, seconds(5)});
+            transport_ =
+                std::make_unique<SendGridTransport>(SendGridSettings{sendgrid_.BaseUrl(),
+                                                                     testing::FakeSendGrid::kApiKey,
+                                                                     {"billing@gpuopt.example", "GPUOptimizer"},
+                                                                     seconds(5)});
         }
     }
     void TearDown() override { std::filesystem::remove_all(dir_); }
@@ -183,7 +191,8 @@ protected:
         if (GetParam() == "file") {
             testing::WaitFor([&] {
                 size_t n = 0;
-                for (auto& e : std::filesystem::directory_iterator(dir_ / "outbox")) n += e.path().extension() == ".eml";
+                for (auto& e : std::filesystem::directory_iterator(dir_ / "outbox"))
+                    n += e.path().extension() == ".eml";
                 return n >= want;
             });
             for (auto& e : std::filesystem::directory_iterator(dir_ / "outbox")) {
@@ -192,8 +201,8 @@ protected:
                 std::stringstream ss;
                 ss << in.rdbuf();
                 const std::string raw = ss.str();
-                out.push_back({DecodeHeader(testing::MailHeader(raw, "Subject")), testing::MailHeader(raw, "To"), Part(raw, "text/plain"),
-                               Part(raw, "text/html")});
+                out.push_back({DecodeHeader(testing::MailHeader(raw, "Subject")), testing::MailHeader(raw, "To"),
+                               Part(raw, "text/plain"), Part(raw, "text/html")});
             }
         } else if (GetParam() == "smtp") {
             for (const auto& raw : smtp_->WaitForMessages(want)) {
@@ -204,10 +213,11 @@ protected:
             for (const auto& req : sendgrid_.Accepted()) {
                 auto v = boost::json::parse(req.body).as_object();
                 const auto& content = v.at("content").as_array();
-                out.push_back({std::string(v.at("subject").as_string()),
-                               std::string(v.at("personalizations").as_array()[0].at("to").as_array()[0].at("email").as_string()),
-                               std::string(content[0].at("value").as_string()),
-                               content.size() > 1 ? std::string(content[1].at("value").as_string()) : ""});
+                out.push_back(
+                    {std::string(v.at("subject").as_string()),
+                     std::string(v.at("personalizations").as_array()[0].at("to").as_array()[0].at("email").as_string()),
+                     std::string(content[0].at("value").as_string()),
+                     content.size() > 1 ? std::string(content[1].at("value").as_string()) : ""});
                 EXPECT_EQ(content[0].at("type").as_string(), "text/plain");
                 EXPECT_EQ(v.at("from").at("email").as_string(), "billing@gpuopt.example");
             }
@@ -307,9 +317,13 @@ TEST(MakeTransport, PicksSendGridThenSmtpThenFiles) {
         return BuildConfig(values).value();
     };
     EXPECT_NE(MakeTransport(build({}))->Describe().find("files in"), std::string::npos);
-    EXPECT_NE(MakeTransport(build({{"SMTP_SERVER", "smtp.example.com"}}))->Describe().find("SMTP smtp.example.com:587 (starttls)"),
+    EXPECT_NE(MakeTransport(build({{"SMTP_SERVER", "smtp.example.com"}}))
+                  ->Describe()
+                  .find("SMTP smtp.example.com:587 (starttls)"),
               std::string::npos);
-    EXPECT_NE(MakeTransport(build({{"SMTP_SERVER", "smtp.example.com"}, {"SENDGRID_API_KEY", "SG.x"}}))->Describe().find("SendGrid"),
+    EXPECT_NE(MakeTransport(build({{"SMTP_SERVER", "smtp.example.com"}, {"SENDGRID_API_KEY", "SG.x"}}))
+                  ->Describe()
+                  .find("SendGrid"),
               std::string::npos);
 }
 
@@ -319,8 +333,9 @@ class OutboxTest : public ::testing::Test {
 protected:
     void SetUp() override {
         InitCrypto();
-        dir_ = std::filesystem::temp_directory_path() /
-               ("gpuopt-outbox-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        dir_ =
+            std::filesystem::temp_directory_path() / ("gpuopt-outbox-" + std::to_string(::getpid()) + "-" +
+                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
         std::filesystem::remove_all(dir_);
         std::filesystem::create_directories(dir_);
         store_ = store::sqlite::SqliteStore::Open({(dir_ / "gpuopt.db").string()}).value();
@@ -330,7 +345,8 @@ protected:
         std::filesystem::remove_all(dir_);
     }
     bool Enqueue(const store::OutboxMessage& m) {
-        return store::Wait<bool>([&](store::Callback<bool> done) { store_->EnqueueMail(m, kNow, std::move(done)); }).value();
+        return store::Wait<bool>([&](store::Callback<bool> done) { store_->EnqueueMail(m, kNow, std::move(done)); })
+            .value();
     }
     std::filesystem::path dir_;
     std::unique_ptr<store::Store> store_;

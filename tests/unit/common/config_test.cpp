@@ -34,8 +34,11 @@ TEST(Config, DefaultsFollowTheSpec) {
 }
 
 TEST(Config, AppliesTypedValues) {
-    auto c = BuildConfig(Values({{"PORT", "8080"}, {"RATE_LIMIT_FREE", "0"}, {"PROFESSIONAL_PRICE", "59.5"},
-                                 {"TRUSTED_PROXIES", "10.0.0.0/8, ::1"}, {"BASE_URL", "https://gpu.example.com/"}}));
+    auto c = BuildConfig(Values({{"PORT", "8080"},
+                                 {"RATE_LIMIT_FREE", "0"},
+                                 {"PROFESSIONAL_PRICE", "59.5"},
+                                 {"TRUSTED_PROXIES", "10.0.0.0/8, ::1"},
+                                 {"BASE_URL", "https://gpu.example.com/"}}));
     ASSERT_TRUE(c.ok()) << c.error().details.begin()->second;
     EXPECT_EQ(c->port, 8080);
     EXPECT_FALSE(c->FindPlan("free")->requests_per_hour.has_value());
@@ -46,13 +49,27 @@ TEST(Config, AppliesTypedValues) {
 
 TEST(Config, MalformedValuesNameTheSetting) {
     const std::vector<std::pair<std::string, std::string>> bad = {
-        {"PORT", "eighty"},          {"PORT", "70000"},           {"PORT", "-1"},
-        {"THREADS", "1.5"},          {"IDLE_THRESHOLD", "101"},   {"RECOVERABLE_FRACTION", "nan"},
-        {"TRUSTED_PROXIES", "1.2.3.4/40"}, {"TRUSTED_PROXIES", "not-an-ip"}, {"BASE_URL", "ftp://x"},
-        {"BASE_URL", "localhost:5000"}, {"ADMIN_TOKEN", "short"}, {"ENCRYPTION_KEY", "abc"},
-        {"SMTP_PORT", "0"},          {"SENDER_EMAIL", "nobody"},   {"NOWPAYMENTS_SANDBOX", "maybe"},
-        {"FLUTTERWAVE_BASE_URL", "not a url"}, {"DATABASE_URL", "mysql://x"}, {"REDIS_URL", "http://x"},
-        {"LOG_LEVEL", "loud"},       {"FREE_GPU_LIMIT", "0"},     {"SESSION_TIMEOUT", "5"},
+        {"PORT", "eighty"},
+        {"PORT", "70000"},
+        {"PORT", "-1"},
+        {"THREADS", "1.5"},
+        {"IDLE_THRESHOLD", "101"},
+        {"RECOVERABLE_FRACTION", "nan"},
+        {"TRUSTED_PROXIES", "1.2.3.4/40"},
+        {"TRUSTED_PROXIES", "not-an-ip"},
+        {"BASE_URL", "ftp://x"},
+        {"BASE_URL", "localhost:5000"},
+        {"ADMIN_TOKEN", "short"},
+        {"ENCRYPTION_KEY", "abc"},
+        {"SMTP_PORT", "0"},
+        {"SENDER_EMAIL", "nobody"},
+        {"NOWPAYMENTS_SANDBOX", "maybe"},
+        {"FLUTTERWAVE_BASE_URL", "not a url"},
+        {"DATABASE_URL", "mysql://x"},
+        {"REDIS_URL", "http://x"},
+        {"LOG_LEVEL", "loud"},
+        {"FREE_GPU_LIMIT", "0"},
+        {"SESSION_TIMEOUT", "5"},
     };
     for (const auto& [name, value] : bad) {
         auto c = BuildConfig(Values({{name, value}}));
@@ -88,8 +105,8 @@ TEST(Config, PostgresIsRefusedUntilSupported) {
 }
 
 TEST(KeyValueFile, ParsesDotEnvSyntax) {
-    auto kv = ParseKeyValueFile("# comment\n\nA=1\nexport B = two \nC=\"quoted # not a comment\"\nD='x'\nE=v # note\r\n",
-                                ".env");
+    auto kv = ParseKeyValueFile(
+        "# comment\n\nA=1\nexport B = two \nC=\"quoted # not a comment\"\nD='x'\nE=v # note\r\n", ".env");
     ASSERT_TRUE(kv.ok());
     EXPECT_EQ(kv->at("A"), "1");
     EXPECT_EQ(kv->at("B"), "two");

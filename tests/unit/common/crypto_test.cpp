@@ -34,8 +34,9 @@ TEST_F(Crypto, KeysAreUniqueAndUseTheWholeAlphabet) {
 }
 
 TEST_F(Crypto, RejectsMalformedKeys) {
-    for (const char* bad : {"", "gopt_", "gopt_abc", "GOPT_AAAAAAAAAAAAAAAAAAAAAAA", "gopt_AAAAAAAAAAAAAAAAAAAAAA!",
-                            "gopt_AAAAAAAAAAAAAAAAAAAAAAAA", "xopt_AAAAAAAAAAAAAAAAAAAAAAA", "gopt_AAAAAAAAAAA AAAAAAAAAAA"}) {
+    for (const char* bad :
+         {"", "gopt_", "gopt_abc", "GOPT_AAAAAAAAAAAAAAAAAAAAAAA", "gopt_AAAAAAAAAAAAAAAAAAAAAA!",
+          "gopt_AAAAAAAAAAAAAAAAAAAAAAAA", "xopt_AAAAAAAAAAAAAAAAAAAAAAA", "gopt_AAAAAAAAAAA AAAAAAAAAAA"}) {
         EXPECT_FALSE(IsWellFormedApiKey(bad)) << bad;
     }
 }

@@ -35,7 +35,8 @@ TEST(Json, LimitsNestingDepth) {
 }
 
 TEST(Json, WritesDoublesInPlainShortestForm) {
-    boost::json::object o{{"a", 1101.6}, {"b", 1.53}, {"c", 3.0}, {"d", 0.1}, {"e", -2}, {"s", "q\"\n"}, {"n", nullptr}};
+    boost::json::object o{{"a", 1101.6}, {"b", 1.53},    {"c", 3.0},    {"d", 0.1},
+                          {"e", -2},     {"s", "q\"\n"}, {"n", nullptr}};
     EXPECT_EQ(ToJson(o), R"({"a":1101.6,"b":1.53,"c":3,"d":0.1,"e":-2,"s":"q\"\n","n":null})");
 }
 

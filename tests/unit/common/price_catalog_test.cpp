@@ -11,14 +11,27 @@ namespace {
 
 TEST(PriceCatalog, TheRepoFilesParseAndListTheReferenceInstances) {
     const auto& c = PriceCatalog::Builtin();
-    for (auto [provider, type] : {std::pair{"aws", "p3.2xlarge"}, {"aws", "p3.8xlarge"}, {"aws", "p3.16xlarge"},
-                                  {"aws", "p4d.24xlarge"}, {"aws", "p4de.24xlarge"}, {"aws", "p5.4xlarge"},
-                                  {"aws", "p5.48xlarge"}, {"aws", "p5en.48xlarge"}, {"aws", "g4dn.xlarge"},
-                                  {"aws", "g5.xlarge"}, {"aws", "g6.xlarge"}, {"aws", "g6e.2xlarge"},
-                                  {"gcp", "a2-highgpu-1g"}, {"gcp", "g2-standard-4"}, {"gcp", "a3-highgpu-8g"},
-                                  {"azure", "Standard_NC24ads_A100_v4"}, {"azure", "Standard_NC48ads_A100_v4"},
-                                  {"azure", "Standard_NC96ads_A100_v4"}, {"azure", "Standard_NC40ads_H100_v5"},
-                                  {"azure", "Standard_ND96isr_H100_v5"}, {"azure", "Standard_NC6s_v3"},
+    for (auto [provider, type] : {std::pair{"aws", "p3.2xlarge"},
+                                  {"aws", "p3.8xlarge"},
+                                  {"aws", "p3.16xlarge"},
+                                  {"aws", "p4d.24xlarge"},
+                                  {"aws", "p4de.24xlarge"},
+                                  {"aws", "p5.4xlarge"},
+                                  {"aws", "p5.48xlarge"},
+                                  {"aws", "p5en.48xlarge"},
+                                  {"aws", "g4dn.xlarge"},
+                                  {"aws", "g5.xlarge"},
+                                  {"aws", "g6.xlarge"},
+                                  {"aws", "g6e.2xlarge"},
+                                  {"gcp", "a2-highgpu-1g"},
+                                  {"gcp", "g2-standard-4"},
+                                  {"gcp", "a3-highgpu-8g"},
+                                  {"azure", "Standard_NC24ads_A100_v4"},
+                                  {"azure", "Standard_NC48ads_A100_v4"},
+                                  {"azure", "Standard_NC96ads_A100_v4"},
+                                  {"azure", "Standard_NC40ads_H100_v5"},
+                                  {"azure", "Standard_ND96isr_H100_v5"},
+                                  {"azure", "Standard_NC6s_v3"},
                                   {"azure", "Standard_ND96asr_v4"}}) {
         const InstancePrice* p = c.FindInstance(provider, type);
         ASSERT_NE(p, nullptr) << provider << " " << type;
@@ -53,16 +66,25 @@ TEST(PriceCatalog, MatchesNvmlNamesToModelsTellingMemorySizesApart) {
 }
 
 TEST(PriceCatalog, RejectsFilesWithBadEntries) {
-    const std::string gpus = R"({"models":[{"model":"A100 40GB","match":["A100"],"memory_gib":40,"usd_per_gpu_hour":2.7,"source":"s","as_of":"d"}]})";
+    const std::string gpus =
+        R"({"models":[{"model":"A100 40GB","match":["A100"],"memory_gib":40,"usd_per_gpu_hour":2.7,"source":"s","as_of":"d"}]})";
     EXPECT_TRUE(PriceCatalog::Parse(R"({"instances":[]})", gpus).ok());
     auto unknown_model = PriceCatalog::Parse(
-        R"({"instances":[{"provider":"aws","instance_type":"x","gpus":1,"gpu_model":"B200","usd_per_hour":1,"source":"s","as_of":"d"}]})", gpus);
+        R"({"instances":[{"provider":"aws","instance_type":"x","gpus":1,"gpu_model":"B200","usd_per_hour":1,"source":"s","as_of":"d"}]})",
+        gpus);
     ASSERT_FALSE(unknown_model.ok());
     EXPECT_NE(unknown_model.error().details.begin()->second.find("B200"), std::string::npos);
-    EXPECT_FALSE(PriceCatalog::Parse(
-        R"({"instances":[{"provider":"aws","instance_type":"x","gpus":1,"gpu_model":"A100 40GB","usd_per_hour":-1,"source":"s","as_of":"d"}]})", gpus).ok());
+    EXPECT_FALSE(
+        PriceCatalog::Parse(
+            R"({"instances":[{"provider":"aws","instance_type":"x","gpus":1,"gpu_model":"A100 40GB","usd_per_hour":-1,"source":"s","as_of":"d"}]})",
+            gpus)
+            .ok());
     EXPECT_FALSE(PriceCatalog::Parse(R"({"instances":{}})", gpus).ok());
-    EXPECT_FALSE(PriceCatalog::Parse(R"({"instances":[]})", R"({"models":[{"model":"x","match":[],"memory_gib":1,"usd_per_gpu_hour":1,"source":"s","as_of":"d"}]})").ok());
+    EXPECT_FALSE(
+        PriceCatalog::Parse(
+            R"({"instances":[]})",
+            R"({"models":[{"model":"x","match":[],"memory_gib":1,"usd_per_gpu_hour":1,"source":"s","as_of":"d"}]})")
+            .ok());
     EXPECT_FALSE(PriceCatalog::Load("/no/such/catalog.json", "").ok());
 }
 
@@ -74,7 +96,8 @@ TEST(PriceGpu, ExplicitThenCloudInstanceThenModelThenNothing) {
     EXPECT_NEAR(*cloud.usd_per_hour, 21.957642 / 8, 1e-9);
     EXPECT_NE(cloud.source.find("p4d.24xlarge"), std::string::npos);
     // An instance the catalog does not know: the GPU model's default.
-    auto model = agent::PriceGpu(c, std::nullopt, agent::CloudInstance{"aws", "p9.huge", ""}, "NVIDIA H100 80GB HBM3", 81559);
+    auto model =
+        agent::PriceGpu(c, std::nullopt, agent::CloudInstance{"aws", "p9.huge", ""}, "NVIDIA H100 80GB HBM3", 81559);
     EXPECT_DOUBLE_EQ(*model.usd_per_hour, 6.88);
     auto none = agent::PriceGpu(c, std::nullopt, std::nullopt, "NVIDIA GeForce RTX 4090", 24564);
     EXPECT_FALSE(none.usd_per_hour.has_value());

@@ -9,13 +9,19 @@ namespace {
 
 TEST(ErrorResponse, MapsEveryCodeToItsStatusAndWireName) {
     const std::vector<std::tuple<ErrorCode, int, std::string>> table = {
-        {ErrorCode::kValidation, 400, "VALIDATION_ERROR"},      {ErrorCode::kInvalidApiKey, 401, "INVALID_API_KEY"},
-        {ErrorCode::kForbidden, 403, "FORBIDDEN"},              {ErrorCode::kTierLimitExceeded, 403, "TIER_LIMIT_EXCEEDED"},
-        {ErrorCode::kNotFound, 404, "NOT_FOUND"},               {ErrorCode::kMethodNotAllowed, 405, "METHOD_NOT_ALLOWED"},
-        {ErrorCode::kAlreadyExists, 409, "ALREADY_EXISTS"},     {ErrorCode::kPayloadTooLarge, 413, "PAYLOAD_TOO_LARGE"},
+        {ErrorCode::kValidation, 400, "VALIDATION_ERROR"},
+        {ErrorCode::kInvalidApiKey, 401, "INVALID_API_KEY"},
+        {ErrorCode::kForbidden, 403, "FORBIDDEN"},
+        {ErrorCode::kTierLimitExceeded, 403, "TIER_LIMIT_EXCEEDED"},
+        {ErrorCode::kNotFound, 404, "NOT_FOUND"},
+        {ErrorCode::kMethodNotAllowed, 405, "METHOD_NOT_ALLOWED"},
+        {ErrorCode::kAlreadyExists, 409, "ALREADY_EXISTS"},
+        {ErrorCode::kPayloadTooLarge, 413, "PAYLOAD_TOO_LARGE"},
         {ErrorCode::kUnsupportedMediaType, 415, "UNSUPPORTED_MEDIA_TYPE"},
-        {ErrorCode::kHeadersTooLarge, 431, "HEADERS_TOO_LARGE"}, {ErrorCode::kRateLimited, 429, "RATE_LIMITED"},
-        {ErrorCode::kInternal, 500, "INTERNAL"},                {ErrorCode::kPaymentFailed, 502, "PAYMENT_FAILED"},
+        {ErrorCode::kHeadersTooLarge, 431, "HEADERS_TOO_LARGE"},
+        {ErrorCode::kRateLimited, 429, "RATE_LIMITED"},
+        {ErrorCode::kInternal, 500, "INTERNAL"},
+        {ErrorCode::kPaymentFailed, 502, "PAYMENT_FAILED"},
         {ErrorCode::kUnavailable, 503, "UNAVAILABLE"},
     };
     for (const auto& [code, status, wire] : table) {

@@ -29,9 +29,9 @@ class SqliteStoreTest : public ::testing::Test {
 protected:
     void SetUp() override {
         InitCrypto();
-        dir_ = std::filesystem::temp_directory_path() /
-               ("gpuopt-store-" + std::to_string(::getpid()) + "-" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        dir_ =
+            std::filesystem::temp_directory_path() / ("gpuopt-store-" + std::to_string(::getpid()) + "-" +
+                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
         std::filesystem::remove_all(dir_);
         std::filesystem::create_directories(dir_);
         Reopen();
@@ -143,8 +143,10 @@ TEST_F(SqliteStoreTest, AFailingWriteLeavesItsBatchNeighboursIntact) {
     int ok = 0, conflict = 0;
     for (auto& f : futures) {
         auto r = f.get();
-        if (r.ok()) ++ok;
-        else if (r.error().code == ErrorCode::kAlreadyExists) ++conflict;
+        if (r.ok())
+            ++ok;
+        else if (r.error().code == ErrorCode::kAlreadyExists)
+            ++conflict;
     }
     EXPECT_EQ(ok, 100);
     EXPECT_EQ(conflict, 100);
@@ -160,11 +162,13 @@ TEST_F(SqliteStoreTest, AnInternalErrorInABatchReplaysTheOthersSafely) {
     auto bad = std::make_shared<std::promise<Result<Account>>>();
     for (int i = 0; i < 50; ++i) {
         if (i == 25) {
-            store_->SetTier("victim@example.com", "platinum", [bad](Result<Account> r) { bad->set_value(std::move(r)); });
+            store_->SetTier("victim@example.com", "platinum",
+                            [bad](Result<Account> r) { bad->set_value(std::move(r)); });
         }
         auto p = std::make_shared<std::promise<Result<Account>>>();
-        store_->CreateAccount({"c" + std::to_string(i) + "@example.com", "ch" + std::to_string(i), "gopt_x", "free", kNow, {}},
-                              [p](Result<Account> r) { p->set_value(std::move(r)); });
+        store_->CreateAccount(
+            {"c" + std::to_string(i) + "@example.com", "ch" + std::to_string(i), "gopt_x", "free", kNow, {}},
+            [p](Result<Account> r) { p->set_value(std::move(r)); });
         creates.push_back(p);
     }
     for (auto& p : creates) EXPECT_TRUE(p->get_future().get().ok());
@@ -220,11 +224,13 @@ TEST_F(SqliteStoreTest, DataSurvivesReopening) {
 
 TEST_F(SqliteStoreTest, SetTierChangesThePlan) {
     ASSERT_TRUE(Create("a@example.com", "h").ok());
-    auto r = Wait<Account>([&](Callback<Account> done) { store_->SetTier("a@example.com", "enterprise", std::move(done)); });
+    auto r =
+        Wait<Account>([&](Callback<Account> done) { store_->SetTier("a@example.com", "enterprise", std::move(done)); });
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->tier, "enterprise");
     EXPECT_EQ(store_->FindAccountByKeyHash("h")->tier, "enterprise");
-    auto missing = Wait<Account>([&](Callback<Account> done) { store_->SetTier("x@example.com", "free", std::move(done)); });
+    auto missing =
+        Wait<Account>([&](Callback<Account> done) { store_->SetTier("x@example.com", "free", std::move(done)); });
     EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
 }
 
@@ -242,8 +248,8 @@ TEST_F(SqliteStoreTest, CheckpointsCopyTheLogIntoTheDatabaseWhileTheStoreRuns) {
     const auto db_file = dir_ / "gpuopt.db";
     const auto before = std::filesystem::file_size(db_file);
     for (int i = 0; i < 2000; ++i) {
-        store_->IngestReport({a->id, Report("w" + std::to_string(i), {"GPU-1", "GPU-2", "GPU-3", "GPU-4"}), std::nullopt,
-                              hours(24), kNow},
+        store_->IngestReport({a->id, Report("w" + std::to_string(i), {"GPU-1", "GPU-2", "GPU-3", "GPU-4"}),
+                              std::nullopt, hours(24), kNow},
                              [](Result<IngestOutcome>) {});
     }
     ASSERT_TRUE(Ingest(a->id, Report("last", {"GPU-1"})).ok());
@@ -354,7 +360,8 @@ TEST_F(SqliteStoreTest, RollUpMergesOnceAndRetentionKeepsWhatIsYoung) {
         rolled.push_back(h);
     }
     auto apply = [&](std::vector<HourlyRow> rows, int64_t expected, int64_t to) {
-        return Wait<void>([&](Callback<void> done) { store_->ApplyRollup(std::move(rows), expected, to, std::move(done)); });
+        return Wait<void>(
+            [&](Callback<void> done) { store_->ApplyRollup(std::move(rows), expected, to, std::move(done)); });
     };
     ASSERT_TRUE(apply(rolled, 0, windows->back().id).ok());
     EXPECT_EQ(store_->RollupWatermark().value(), windows->back().id);
@@ -387,8 +394,9 @@ TEST_F(SqliteStoreTest, OneOpenAlertPerGpuUntilItCloses) {
     EXPECT_EQ((*listed)[0].tier, "free");
     auto open = [&] {
         return Wait<Alert>([&](Callback<Alert> done) {
-            store_->OpenAlert({0, a->id, "host/GPU-1", kNow - minutes(40), kNow, std::nullopt, "idle", "", 0, std::nullopt},
-                              std::move(done));
+            store_->OpenAlert(
+                {0, a->id, "host/GPU-1", kNow - minutes(40), kNow, std::nullopt, "idle", "", 0, std::nullopt},
+                std::move(done));
         });
     };
     auto first = open();
@@ -408,7 +416,8 @@ TEST_F(SqliteStoreTest, OneOpenAlertPerGpuUntilItCloses) {
 TEST_F(SqliteStoreTest, StatsAreDerivedFromHistory) {
     auto a = Create("a@example.com", "h", kNow - hours(24 * 3));
     auto b = Create("b@example.com", "h2");
-    (void)Wait<Account>([&](Callback<Account> done) { store_->SetTier("b@example.com", "professional", std::move(done)); });
+    (void)Wait<Account>(
+        [&](Callback<Account> done) { store_->SetTier("b@example.com", "professional", std::move(done)); });
     // Two idle 60 s windows at $3.60/h: 2 × 60 s × 3.6 / 3600 = $0.12 idle.
     ASSERT_TRUE(Ingest(a->id, Report("1", {"GPU-1"}, 5)).ok());
     ASSERT_TRUE(Ingest(a->id, Report("2", {"GPU-1"}, 5)).ok());
@@ -439,8 +448,9 @@ TEST_F(SqliteStoreTest, ClosedStoreRefusesWork) {
 TEST_F(SqliteStoreTest, CloseFinishesQueuedWrites) {
     std::atomic<int> done{0};
     for (int i = 0; i < 50; ++i) {
-        store_->CreateAccount({"q" + std::to_string(i) + "@example.com", "qh" + std::to_string(i), "gopt_x", "free", kNow, {}},
-                              [&done](Result<Account> r) { done += r.ok(); });
+        store_->CreateAccount(
+            {"q" + std::to_string(i) + "@example.com", "qh" + std::to_string(i), "gopt_x", "free", kNow, {}},
+            [&done](Result<Account> r) { done += r.ok(); });
     }
     store_->Close();
     EXPECT_EQ(done.load(), 50);
