@@ -6,14 +6,12 @@
 #include <optional>
 #include <string_view>
 
+#include "http/static_path.hpp"
 #include "http/types.hpp"
 
 namespace gpuopt::http {
 
 std::string_view MimeTypeFor(std::string_view extension);
-
-// Decodes %XX escapes; nullopt for a malformed escape or an encoded NUL or slash.
-std::optional<std::string> PercentDecodePath(std::string_view path);
 
 class StaticFiles {
 public:
