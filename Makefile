@@ -3,7 +3,7 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 PORT ?= 5000
 
-.PHONY: run test bench demo build release dev setup format lint clean
+.PHONY: run test check bench demo build release dev setup format format-check lint clean
 
 setup:
 	@./scripts/setup
@@ -19,17 +19,23 @@ dev:
 
 build: dev
 
-## Installs what is missing, builds, and serves http://127.0.0.1:$(PORT) on the embedded SQLite store.
-run: release
+## Installs what is missing, builds the server (only), and serves http://127.0.0.1:$(PORT) on the embedded SQLite store.
+run: setup
+	@cmake --preset release >/dev/null
+	@cmake --build build/release -j$(JOBS) --target gpuopt
 	./build/release/src/server/gpuopt serve --port $(PORT)
 
 ## The server and three simulated GPU hosts reporting for a demo account (scenarios/demo.json).
 demo: release
 	@PORT=$(PORT) ./scripts/demo
 
-## Installs what is missing, builds with ASan + UBSan, and runs every test.
-test: dev
+## Installs what is missing, checks the format, builds with ASan + UBSan (warnings are errors), runs every test.
+test: dev format-check
 	@cd build/dev && ctest --output-on-failure -j1 --timeout 900
+
+## The unit tests alone, in parallel (no servers, no browser).
+check: dev
+	@cd build/dev && ctest --output-on-failure -L unit -j$(JOBS) --timeout 300
 
 ## Release build, then the benchmarks of bench/README.md: HTTP against nginx, the agent, analysis, ingest vs baseline, webhooks.
 bench:
@@ -44,6 +50,10 @@ bench:
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+## Fails when a C++ file differs from .clang-format (make format fixes it).
+format-check:
+	@git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
 
 lint: dev
 	@git ls-files 'src/*.cpp' | xargs clang-tidy -p build/dev --quiet

@@ -1,0 +1,28 @@
+# Registers one CTest test per GoogleTest suite of an executable (the suite's tests share what its fixture
+# starts, such as a server). Run after each build of the executable, like gtest_discover_tests:
+#   cmake -DTEST_EXECUTABLE=... -DTEST_PREFIX=integration. -DTEST_LABELS=integration -DTEST_TIMEOUT=600
+#         -DCTEST_FILE=... -P register_suites.cmake
+# The file it writes is included by CTest (TEST_INCLUDE_FILES), so every suite the binary has is run once,
+# and a suite added to the sources is registered without editing any list.
+execute_process(COMMAND "${TEST_EXECUTABLE}" --gtest_list_tests
+                OUTPUT_VARIABLE listing RESULT_VARIABLE rc ERROR_VARIABLE errors)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${TEST_EXECUTABLE} --gtest_list_tests failed (${rc}): ${errors}")
+endif()
+string(REPLACE "\n" ";" lines "${listing}")
+set(content "")
+set(count 0)
+foreach(line IN LISTS lines)
+  # Suite lines start in the first column and end with '.' (a comment may follow for typed suites).
+  if(line MATCHES "^([A-Za-z0-9_/]+)\\.")
+    set(suite "${CMAKE_MATCH_1}")
+    string(APPEND content
+      "add_test([=[${TEST_PREFIX}${suite}]=] [=[${TEST_EXECUTABLE}]=] [=[--gtest_filter=${suite}.*]=])\n"
+      "set_tests_properties([=[${TEST_PREFIX}${suite}]=] PROPERTIES LABELS ${TEST_LABELS} TIMEOUT ${TEST_TIMEOUT})\n")
+    math(EXPR count "${count} + 1")
+  endif()
+endforeach()
+if(count EQUAL 0)
+  message(FATAL_ERROR "${TEST_EXECUTABLE} lists no test suites")
+endif()
+file(WRITE "${CTEST_FILE}" "${content}")
