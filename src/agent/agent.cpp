@@ -151,6 +151,13 @@ void Agent::SampleLoop() {
 }
 
 void Agent::DeliveryLoop() {
+    DeliverSpool();
+    std::lock_guard lock(mu_);
+    delivery_done_ = true;
+    cv_.notify_all();
+}
+
+void Agent::DeliverSpool() {
     std::mt19937_64 random(std::random_device{}());
     std::uniform_real_distribution<double> unit(0.0, 1.0);
     int failures = 0;
@@ -219,7 +226,18 @@ int Agent::Run() {
     std::thread delivery;
     if (spool_ != nullptr && uploader_ != nullptr) delivery = std::thread([this] { DeliveryLoop(); });
     SampleLoop();
-    if (delivery.joinable()) delivery.join();
+    if (delivery.joinable()) {
+        // Stopping: delivery has until the grace period ends. A transfer that hangs past it (a server that
+        // accepts and never answers) is aborted; its report stays in the spool for the next start.
+        std::unique_lock lock(mu_);
+        const bool in_time = cv_.wait_until(lock, stop_deadline_, [&] { return delivery_done_; });
+        lock.unlock();
+        if (!in_time) {
+            spdlog::warn("the shutdown grace period is over: aborting the delivery in progress");
+            uploader_->Abort();
+        }
+        delivery.join();
+    }
     return exit_code_.load();
 }
 

@@ -54,6 +54,7 @@ public:
 private:
     void SampleLoop();
     void DeliveryLoop();
+    void DeliverSpool();
     void Emit(const WindowReport& window);
     // Waits until `deadline` or until Stop(); true when stopped.
     bool WaitUntil(std::chrono::steady_clock::time_point deadline);
@@ -73,6 +74,7 @@ private:
     std::condition_variable cv_;
     bool stopping_ = false;
     bool sampling_done_ = false;
+    bool delivery_done_ = false;
     std::chrono::steady_clock::time_point stop_deadline_{};
     std::atomic<int> exit_code_{kExitOk};
 };

@@ -1,6 +1,5 @@
 #include "agent/cloud.hpp"
 
-#include <curl/curl.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/json/object.hpp>
@@ -9,6 +8,7 @@
 #include <thread>
 
 #include "common/json.hpp"
+#include "net/http_client.hpp"
 
 namespace gpuopt::agent {
 
@@ -22,53 +22,30 @@ struct Answer {
     bool google_flavor = false;  // the response carried Metadata-Flavor: Google
 };
 
-size_t Collect(char* data, size_t size, size_t count, void* out) {
-    auto* s = static_cast<std::string*>(out);
-    const size_t n = size * count;
-    if (s->size() < 64 * 1024) s->append(data, std::min(n, 64 * 1024 - s->size()));
-    return n;
-}
-
-size_t FindFlavor(char* data, size_t size, size_t count, void* out) {
-    const size_t n = size * count;
-    std::string line(data, n);
-    for (auto& c : line) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (line.rfind("metadata-flavor:", 0) == 0 && line.find("google") != std::string::npos)
-        *static_cast<bool*>(out) = true;
-    return n;
-}
-
-// One request that gives up at `deadline`.
+// One request that gives up at `deadline`; never through a proxy (the metadata services are link-local).
 std::optional<Answer> Request(const std::string& url, const char* method, std::initializer_list<std::string> headers,
                               Clock::time_point deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) return std::nullopt;
-    CURL* curl = curl_easy_init();
-    if (curl == nullptr) return std::nullopt;
-    curl_slist* list = nullptr;
-    for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    net::HttpCall call;
+    call.method = method;
+    call.url = url;
+    call.headers = headers;
+    call.timeout = left;
+    call.connect_timeout = left;
+    call.no_proxy = true;
+    call.max_body_bytes = 64 * 1024;
+    const net::HttpAnswer got = net::Fetch(call);
+    if (got.status == 0) return std::nullopt;
     Answer a;
-    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    if (std::string_view(method) == "PUT") {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
+    a.status = got.status;
+    a.body = got.body;
+    auto flavor = got.headers.find("metadata-flavor");
+    if (flavor != got.headers.end()) {
+        std::string value = flavor->second;
+        for (auto& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        a.google_flavor = value.find("google") != std::string::npos;
     }
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
-    curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(left));
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(left));
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &a.body);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, FindFlavor);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &a.google_flavor);
-    const CURLcode rc = curl_easy_perform(curl);
-    if (rc == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a.status);
-    curl_slist_free_all(list);
-    curl_easy_cleanup(curl);
-    if (rc != CURLE_OK) return std::nullopt;
     return a;
 }
 

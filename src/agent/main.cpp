@@ -3,7 +3,6 @@
 //                [--simulate FILE [--simulate-host NAME]] [--once | --dry-run] [--count N] [--config FILE]
 // Exit codes: 0 stopped normally, 1 run-time failure, 2 bad setting or no API key, 3 no GPU,
 // 4 the server refused the agent (key or address). See deploy/gpuopt-agent.service.
-#include <curl/curl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -25,6 +24,7 @@
 #include "agent/smi/smi_source.hpp"
 #include "common/config.hpp"
 #include "common/log.hpp"
+#include "net/http_client.hpp"
 
 using namespace gpuopt;
 using namespace gpuopt::agent;
@@ -191,7 +191,7 @@ int main(int argc, char** argv) {
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const net::CurlGlobal curl;  // before any thread; cleaned up after every handle is gone
 
     auto catalog = PriceCatalog::Load(config.price_catalog, config.gpu_catalog);
     if (!catalog) return BadSetting(catalog.error());
@@ -281,6 +281,5 @@ int main(int argc, char** argv) {
     finished = true;
     pthread_kill(signals.native_handle(), SIGTERM);
     signals.join();
-    curl_global_cleanup();
     return code;
 }

@@ -21,7 +21,7 @@ double Round(double v, int digits) {
 }
 
 std::string FormatTime(std::chrono::system_clock::time_point t) {
-    return FormatUtc(std::chrono::floor<std::chrono::seconds>(t));
+    return FormatUtcMillis(std::chrono::floor<std::chrono::milliseconds>(t));
 }
 
 }  // namespace
@@ -53,11 +53,9 @@ std::string BuildReportJson(const WindowReport& w, const ReportContext& ctx) {
 
     json::object window;
     window["start"] = FormatTime(w.start);
-    // Times go out in whole seconds. A window shorter than that (the last, cut-short window of an
-    // agent sampling faster than once a second) still ends a second after it starts.
-    const std::chrono::system_clock::time_point shortest =
-        std::chrono::ceil<std::chrono::seconds>(w.start + std::chrono::milliseconds(1));
-    window["end"] = FormatTime(std::max(w.end, shortest));
+    // Times go out to the millisecond, so a 100 ms window counts 100 ms (whole seconds when they are
+    // whole, as the server has always read them). A window ends at least a millisecond after it starts.
+    window["end"] = FormatTime(std::max(w.end, w.start + std::chrono::milliseconds(1)));
     window["samples"] = w.samples;
 
     json::array gpus;

@@ -1,7 +1,5 @@
 #include "agent/uploader.hpp"
 
-#include <curl/curl.h>
-
 #include <boost/json/object.hpp>
 
 #include <algorithm>
@@ -13,13 +11,6 @@
 namespace gpuopt::agent {
 
 namespace {
-
-std::string_view Trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
-        s.remove_suffix(1);
-    return s;
-}
 
 // The error envelope's message and code, when the body is one.
 std::string ServerMessage(std::string_view body) {
@@ -45,46 +36,7 @@ std::string ServerMessage(std::string_view body) {
     return text;
 }
 
-size_t Collect(char* data, size_t size, size_t count, void* out) {
-    auto* s = static_cast<std::string*>(out);
-    const size_t n = size * count;
-    if (s->size() < 256 * 1024) s->append(data, std::min(n, 256 * 1024 - s->size()));
-    return n;
-}
-
-size_t CollectRetryAfter(char* data, size_t size, size_t count, void* out) {
-    const size_t n = size * count;
-    std::string_view line(data, n);
-    constexpr std::string_view kName = "retry-after:";
-    if (line.size() > kName.size()) {
-        bool match = true;
-        for (size_t i = 0; i < kName.size(); ++i) {
-            if (std::tolower(static_cast<unsigned char>(line[i])) != kName[i]) match = false;
-        }
-        if (match) *static_cast<std::string*>(out) = std::string(Trim(line.substr(kName.size())));
-    }
-    return n;
-}
-
 }  // namespace
-
-std::optional<std::chrono::seconds> ParseRetryAfter(std::string_view value, std::chrono::system_clock::time_point now) {
-    value = Trim(value);
-    if (value.empty()) return std::nullopt;
-    constexpr auto kCap = std::chrono::seconds(3600);
-    if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        if (value.size() > 9) return kCap;
-        return std::min(kCap, std::chrono::seconds(std::stol(std::string(value))));
-    }
-    // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
-    std::tm tm{};
-    const std::string text(value);
-    const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    if (end == nullptr || *end != '\0') return std::nullopt;
-    const auto when = std::chrono::system_clock::from_time_t(timegm(&tm));
-    const auto delta = std::chrono::duration_cast<std::chrono::seconds>(when - now);
-    return std::clamp(delta, std::chrono::seconds(0), kCap);
-}
 
 std::chrono::milliseconds Backoff(int attempt, std::chrono::milliseconds initial, std::chrono::milliseconds max,
                                   double unit_random) {
@@ -130,46 +82,26 @@ Uploader::Uploader(UploaderOptions options) : options_(std::move(options)) {
     endpoint_ = options_.server_url;
     while (!endpoint_.empty() && endpoint_.back() == '/') endpoint_.pop_back();
     endpoint_ += "/api/track-usage";
-    curl_ = curl_easy_init();
-    headers_ = curl_slist_append(headers_, "Content-Type: application/json");
-    headers_ = curl_slist_append(headers_, "Expect:");
-    headers_ = curl_slist_append(headers_, ("Authorization: Bearer " + options_.api_key).c_str());
-}
-
-Uploader::~Uploader() {
-    curl_slist_free_all(headers_);
-    if (curl_) curl_easy_cleanup(curl_);
 }
 
 Attempt Uploader::Send(const std::string& body) {
-    if (curl_ == nullptr) return Attempt{Outcome::kRetry, 0, "libcurl could not start", std::nullopt, false};
-    std::string response;
-    std::string retry_after;
-    char error[CURL_ERROR_SIZE] = {};
-    curl_easy_reset(curl_);  // keeps the connection cache
-    curl_easy_setopt(curl_, CURLOPT_URL, endpoint_.c_str());
-    curl_easy_setopt(curl_, CURLOPT_POST, 1L);
-    curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, body.data());
-    curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-    curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers_);
-    curl_easy_setopt(curl_, CURLOPT_USERAGENT, options_.user_agent.c_str());
-    curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl_, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
-    curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.request_timeout.count()));
-    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, Collect);
-    curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &response);
-    curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, CollectRetryAfter);
-    curl_easy_setopt(curl_, CURLOPT_HEADERDATA, &retry_after);
-    curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, error);
-    const CURLcode rc = curl_easy_perform(curl_);
-    if (rc != CURLE_OK) {
-        return Classify(0, {}, {}, error[0] != '\0' ? std::string(error) : curl_easy_strerror(rc),
-                        std::chrono::system_clock::now());
-    }
-    long status = 0;
-    curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status);
-    return Classify(status, response, retry_after, {}, std::chrono::system_clock::now());
+    net::HttpCall call;
+    call.method = "POST";
+    call.url = endpoint_;
+    call.headers = {"Content-Type: application/json", "Authorization: Bearer " + options_.api_key};
+    call.body = body;
+    call.timeout = options_.request_timeout;
+    call.connect_timeout = options_.connect_timeout;
+    call.cancel = &abort_;
+    call.user_agent = options_.user_agent;
+    call.max_body_bytes = 256 * 1024;
+    const net::HttpAnswer answer = client_.Fetch(call);
+    if (answer.cancelled)
+        return Attempt{Outcome::kRetry, 0, "aborted: the shutdown grace period is over", std::nullopt, false};
+    auto retry_after = answer.headers.find("retry-after");
+    return Classify(answer.status, answer.body,
+                    retry_after == answer.headers.end() ? std::string_view{} : retry_after->second, answer.error,
+                    std::chrono::system_clock::now());
 }
 
 }  // namespace gpuopt::agent

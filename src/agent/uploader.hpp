@@ -4,15 +4,14 @@
 // Not thread-safe: the delivery thread owns it (it keeps one connection alive between reports).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "common/result.hpp"
-
-typedef void CURL;
-struct curl_slist;
+#include "net/http_client.hpp"
 
 namespace gpuopt::agent {
 
@@ -31,7 +30,7 @@ Attempt Classify(long status, std::string_view body, std::string_view retry_afte
                  std::chrono::system_clock::time_point now);
 
 // Retry-After as delta-seconds or an HTTP-date (RFC 9110), capped at one hour. nullopt when malformed.
-std::optional<std::chrono::seconds> ParseRetryAfter(std::string_view value, std::chrono::system_clock::time_point now);
+using net::ParseRetryAfter;
 
 // Exponential backoff with full jitter: min(max, initial * 2^attempt) scaled by a factor in [0.5, 1)
 // drawn from `unit_random` in [0, 1). attempt counts from 0.
@@ -49,18 +48,20 @@ struct UploaderOptions {
 class Uploader {
 public:
     explicit Uploader(UploaderOptions options);
-    ~Uploader();
     Uploader(const Uploader&) = delete;
     Uploader& operator=(const Uploader&) = delete;
 
     Attempt Send(const std::string& body);
+    // Thread-safe: aborts the transfer in flight, and any later one (the agent's shutdown grace is over).
+    // The aborted report is a retry: it stays in the spool for the next start.
+    void Abort() { abort_ = true; }
     const std::string& endpoint() const { return endpoint_; }
 
 private:
     UploaderOptions options_;
     std::string endpoint_;
-    CURL* curl_ = nullptr;
-    curl_slist* headers_ = nullptr;
+    net::Client client_;
+    std::atomic<bool> abort_{false};
 };
 
 }  // namespace gpuopt::agent

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "common/json.hpp"
+#include "net/http_client.hpp"
 
 namespace gpuopt::alerts {
 
@@ -108,19 +109,22 @@ WebhookResult PostToWebhook(const std::string& url, const std::string& text, boo
     body["text"] = text;
     const std::string payload = ToJson(body);
 
-    CURL* curl = curl_easy_init();
-    if (curl == nullptr) {
+    const net::EasyHandle handle = net::NewEasy();
+    if (!handle) {
         result.error = "libcurl could not start";
         return result;
     }
-    curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-    curl_slist* resolve = pinned.empty() ? nullptr : curl_slist_append(nullptr, pinned.c_str());
+    CURL* curl = handle.get();
+    net::HeaderList headers;
+    headers.Append("Content-Type: application/json");
+    net::HeaderList resolve;
+    if (!pinned.empty()) resolve.Append(pinned);
     char error[CURL_ERROR_SIZE] = {};
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload.c_str());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(payload.size()));
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    if (resolve != nullptr) curl_easy_setopt(curl, CURLOPT_RESOLVE, resolve);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
+    if (resolve.get() != nullptr) curl_easy_setopt(curl, CURLOPT_RESOLVE, resolve.get());
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, allow_private ? "http,https" : "https");
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -137,9 +141,6 @@ WebhookResult PostToWebhook(const std::string& url, const std::string& text, boo
     } else {
         result.error = error[0] != '\0' ? error : curl_easy_strerror(rc);
     }
-    curl_slist_free_all(headers);
-    curl_slist_free_all(resolve);
-    curl_easy_cleanup(curl);
     return result;
 }
 

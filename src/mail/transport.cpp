@@ -70,14 +70,16 @@ std::string SmtpTransport::Describe() const {
 
 SendResult SmtpTransport::Send(const store::OutboxMessage& message, const BuiltMessage& built) {
     SendResult r;
-    CURL* curl = curl_easy_init();
-    if (curl == nullptr) {
+    const net::EasyHandle handle = net::NewEasy();
+    if (!handle) {
         r.error = "libcurl could not start";
         return r;
     }
+    CURL* curl = handle.get();
     const std::string url = (s_.tls == "smtps" ? "smtps://" : "smtp://") + s_.server + ":" + std::to_string(s_.port);
     const std::string from = "<" + s_.envelope_from + ">";
-    curl_slist* rcpt = curl_slist_append(nullptr, ("<" + message.to + ">").c_str());
+    net::HeaderList rcpt;
+    rcpt.Append("<" + message.to + ">");
     Upload upload{&built.mime};
     char error[CURL_ERROR_SIZE] = {};
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
@@ -88,7 +90,7 @@ SendResult SmtpTransport::Send(const store::OutboxMessage& message, const BuiltM
         curl_easy_setopt(curl, CURLOPT_PASSWORD, s_.password.c_str());
     }
     curl_easy_setopt(curl, CURLOPT_MAIL_FROM, from.c_str());
-    curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, rcpt);
+    curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, rcpt.get());
     curl_easy_setopt(curl, CURLOPT_READFUNCTION, ReadUpload);
     curl_easy_setopt(curl, CURLOPT_READDATA, &upload);
     curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
@@ -106,8 +108,6 @@ SendResult SmtpTransport::Send(const store::OutboxMessage& message, const BuiltM
                   (code ? " (" + std::to_string(code) + ")" : "");
         r.permanent = code >= 500 && code < 600;  // 4xx is temporary in SMTP
     }
-    curl_slist_free_all(rcpt);
-    curl_easy_cleanup(curl);
     return r;
 }
 

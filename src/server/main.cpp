@@ -11,6 +11,7 @@
 #include "common/crypto.hpp"
 #include "common/email.hpp"
 #include "common/log.hpp"
+#include "net/http_client.hpp"
 #include "server/app.hpp"
 #include "server/config_loader.hpp"
 
@@ -29,6 +30,7 @@ int Fail(const Error& e) {
 
 int main(int argc, char** argv) {
     InitCrypto();
+    const net::CurlGlobal curl;  // once, before any thread: gateways, SendGrid, SMTP, alert webhooks
     CLI::App cli{"gpuopt: GPU cost optimisation server and operator tools"};
     cli.set_version_flag("--version", GPUOPT_VERSION);
     cli.require_subcommand(1);

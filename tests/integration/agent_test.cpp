@@ -157,6 +157,28 @@ TEST(Agent, RetriesServerErrorsAndRateLimitsHonouringRetryAfter) {
     EXPECT_EQ(agent.Log().find("wait in"), std::string::npos) << agent.Log();
 }
 
+TEST(Agent, StopsWithinItsGracePeriodEvenWhileARequestHangsAndKeepsTheReport) {
+    std::atomic<int> calls{0};
+    FakeHttpServer black_hole([&](const FakeRequest&) {
+        ++calls;
+        FakeResponse r;
+        r.hang = true;  // accepts the report and never answers (the agent's request timeout is 30 s)
+        return r;
+    });
+    TempDir agent_dir;
+    AgentUnderTest agent(agent_dir.path(), black_hole.Url(), "gopt_aaaaaaaaaaaaaaaaaaaaaaa", {},
+                         {{"GPU_OPTIMIZER_SHUTDOWN_GRACE", "1s"}});
+    ASSERT_TRUE(WaitFor([&] { return calls.load() >= 1; })) << agent.Log();
+    // Stopped while the request hangs: the transfer is aborted when the grace period ends, well before the
+    // request's own 30 s timeout, and the report stays in the spool.
+    const int code = agent.process().Terminate(std::chrono::seconds(15));
+    EXPECT_EQ(code, 0) << agent.Log();
+    const std::string log = agent.Log();
+    EXPECT_NE(log.find("aborting the delivery in progress"), std::string::npos) << log;
+    EXPECT_NE(log.find("wait in"), std::string::npos) << log;
+    EXPECT_GE(agent.Spooled().size(), 1u);
+}
+
 TEST(Agent, AWrongKeyStopsTheAgentAtOnceAndKeepsItsReports) {
     RunningServer server;
     TempDir agent_dir;
