@@ -1,10 +1,45 @@
 // Start-up configuration errors and graceful shutdown.
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "integration/fixture.hpp"
 
 namespace gpuopt::testing {
 namespace {
+
+TEST(Lifecycle, AnInstalledServerFindsItsPagesWhereverItIsStarted) {
+    TempDir prefix, elsewhere, data;
+    std::string out;
+    ASSERT_EQ(RunProgram("/usr/bin/cmake", {"--install", GPUOPT_BUILD_DIR, "--prefix", prefix.path()},
+                         {{"PATH", "/usr/bin:/bin"}}, out, "", std::chrono::seconds(120)),
+              0)
+        << out;
+    for (const char* file : {"/bin/gpuopt", "/bin/gpuopt-agent", "/share/gpuopt/web/index.html",
+                             "/share/gpuopt/catalog/price_catalog.json", "/lib/systemd/system/gpuopt.service",
+                             "/lib/systemd/system/gpuopt-agent.service"}) {
+        EXPECT_TRUE(std::filesystem::exists(prefix.path() + file)) << file << "\n" << out;
+    }
+    std::ifstream unit(prefix.path() + "/lib/systemd/system/gpuopt.service");
+    const std::string text((std::istreambuf_iterator<char>(unit)), {});
+    EXPECT_NE(text.find("ExecStart=" + prefix.path() + "/bin/gpuopt serve"), std::string::npos) << text;
+
+    // Started from another folder, with no WEB_DIR: the pages come from the installed share/gpuopt/web.
+    ChildProcess server(prefix.path() + "/bin/gpuopt",
+                        {"serve", "--port", "0", "--port-file", data.path() + "/port", "--data-dir", data.path()},
+                        {{"PATH", "/usr/bin:/bin"}}, data.path() + "/server.log", elsewhere.path());
+    std::string port;
+    ASSERT_TRUE(WaitFor([&] {
+        std::ifstream in(data.path() + "/port");
+        return static_cast<bool>(in >> port);
+    })) << server.Log();
+    auto page = Get("http://127.0.0.1:" + port + "/");
+    EXPECT_EQ(page.status, 200) << server.Log();
+    EXPECT_NE(page.body.find("<html"), std::string::npos);
+    EXPECT_NE(server.Log().find("web pages: from " + prefix.path() + "/share/gpuopt/web"), std::string::npos)
+        << server.Log();
+    EXPECT_EQ(server.Terminate(), 0);
+}
 
 TEST(Lifecycle, MalformedSettingStopsStartupNamingIt) {
     TempDir dir;
