@@ -6,15 +6,21 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "billing/ipn_signature.hpp"
 #include "common/crypto.hpp"
 #include "common/json.hpp"
+#include "mail/templates.hpp"
 #include "store/wait.hpp"
 
 namespace gpuopt::billing {
 
 namespace {
+
+constexpr auto kGrace = std::chrono::days(3);
+constexpr auto kEventRetryFor = std::chrono::hours(24 * 7);
+constexpr int kEventAttemptsBeforeAlert = 12;
 
 std::string Setting(const Config& c, const char* name) {
     auto it = c.integrations.find(name);
@@ -24,11 +30,6 @@ std::string Setting(const Config& c, const char* name) {
 std::string Lower(std::string s) {
     for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
-}
-
-// What is owed is met: the gateway's amount at least the price (to the cent), in our currency.
-bool Covers(double paid, const std::string& paid_currency, const store::Payment& p) {
-    return Lower(paid_currency) == Lower(p.currency) && std::round(paid * 100) >= std::round(p.amount * 100);
 }
 
 }  // namespace
@@ -74,22 +75,27 @@ double Billing::PriceOf(const std::string& tier) const {
 }
 
 Result<CheckoutResult> Billing::StartCheckout(const store::Account& account, const std::string& tier,
-                                              const std::string& gateway, const std::string& purpose, SysSeconds now) {
+                                              const std::string& gateway, const std::string& purpose, SysSeconds now,
+                                              std::optional<SysSeconds> renews_period_end) {
     const Plan* plan = config_.FindPlan(tier);
-    if (plan == nullptr || plan->price_usd <= 0)
+    if (plan == nullptr || plan->price_usd <= 0) {
         return Error::Validation("tier", "must be a paid plan: professional or enterprise");
+    }
     if (gateway != "flutterwave" && gateway != "nowpayments") {
         return Error::Validation("payment_method", "must be flutterwave or nowpayments");
     }
     if (!Enabled(gateway)) return Error::Validation("payment_method", gateway + " is not configured on this server");
+    const SysSeconds expires_at =
+        renews_period_end ? *renews_period_end + kGrace : now + std::chrono::hours(config_.payment_expiry_hours);
     auto payment = store::Wait<store::Payment>([&](store::Callback<store::Payment> done) {
-        db_.CreatePayment(
-            {account.id, NewReference(), gateway, tier, plan->price_usd, config_.payment_currency, purpose, now},
-            std::move(done));
+        db_.CreatePayment({account.id, NewReference(), gateway, tier, plan->price_usd, config_.payment_currency,
+                           purpose, now, expires_at, renews_period_end},
+                          std::move(done));
     });
     if (!payment) return payment.error();
     CheckoutResult out;
     std::string gateway_id;
+    std::optional<Error> refused;
     if (gateway == "flutterwave") {
         FlutterwaveCheckout k;
         k.reference = payment->reference;
@@ -101,12 +107,11 @@ Result<CheckoutResult> Billing::StartCheckout(const store::Account& account, con
         k.description = plan->display_name + " plan, one month";
         k.meta = {{"account_id", std::to_string(account.id)}, {"tier", tier}};
         auto link = FlutterwaveCreateCheckout(flutterwave_, k);
-        if (!link) {
-            spdlog::warn("checkout {}: {}", payment->reference, link.error().message);
-            return Error{
-                ErrorCode::kPaymentFailed, "The payment gateway could not start the checkout; please try again", {}};
+        if (link) {
+            out.payment_url = *link;
+        } else {
+            refused = link.error();
         }
-        out.payment_url = *link;
     } else {
         NowPaymentsOrder order;
         order.reference = payment->reference;
@@ -117,16 +122,25 @@ Result<CheckoutResult> Billing::StartCheckout(const store::Account& account, con
         order.success_url = config_.base_url + "/?payment=" + payment->reference;
         order.cancel_url = config_.base_url + "/?payment=cancelled";
         auto created = NowPaymentsCreate(nowpayments_, order);
-        if (!created) {
-            spdlog::warn("checkout {}: {}", payment->reference, created.error().message);
-            return Error{
-                ErrorCode::kPaymentFailed, "The payment gateway could not start the checkout; please try again", {}};
+        if (created) {
+            gateway_id = created->id;
+            out.payment_url = created->checkout_url;
+            out.pay_address = created->pay_address;
+            out.pay_amount = created->pay_amount;
+            out.pay_currency = created->pay_currency;
+        } else {
+            refused = created.error();
         }
-        gateway_id = created->id;
-        out.payment_url = created->checkout_url;
-        out.pay_address = created->pay_address;
-        out.pay_amount = created->pay_amount;
-        out.pay_currency = created->pay_currency;
+    }
+    if (refused) {
+        // Nobody was shown a way to pay this reference: it leaves nothing behind.
+        spdlog::warn("checkout {} not started: {}", payment->reference, refused->message);
+        auto discarded =
+            store::Wait<bool>([&](store::Callback<bool> done) { db_.DiscardPayment(payment->id, std::move(done)); });
+        if (!discarded)
+            spdlog::error("checkout {}: could not discard it: {}", payment->reference, discarded.error().message);
+        return Error{
+            ErrorCode::kPaymentFailed, "The payment gateway could not start the checkout; please try again", {}};
     }
     auto saved = store::Wait<void>([&](store::Callback<void> done) {
         db_.SetPaymentCheckout(payment->id, gateway_id, out.payment_url, std::move(done));
@@ -155,21 +169,26 @@ Result<store::GatewayEvent> Billing::FlutterwaveWebhookEvent(std::string_view ve
     return e;
 }
 
-Result<store::GatewayEvent> Billing::FlutterwaveReturnEvent(const std::string& transaction_id,
-                                                            const std::string& tx_ref, SysSeconds now) const {
-    if (transaction_id.empty() || transaction_id.size() > 20 ||
-        !std::all_of(transaction_id.begin(), transaction_id.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        return Error::Validation("transaction_id", "must be a Flutterwave transaction id");
+Result<std::optional<store::GatewayEvent>> Billing::FlutterwaveReturnEvent(const std::string& tx_ref,
+                                                                           SysSeconds now) const {
+    if (tx_ref.empty() || tx_ref.size() > 64) return Error{ErrorCode::kNotFound, "no such payment", {}};
+    auto payment = db_.FindPaymentByReference(tx_ref);
+    if (!payment) return payment.error();
+    if (payment->gateway != "flutterwave") return Error{ErrorCode::kNotFound, "no such payment", {}};
+    if (payment->status == "completed" || payment->status == "paid_unapplied" || payment->status == "refunded") {
+        return std::optional<store::GatewayEvent>{};
     }
-    if (tx_ref.size() > 128) return Error::Validation("tx_ref", "is too long");
-    boost::json::object body{{"source", "return"}, {"transaction_id", transaction_id}, {"tx_ref", tx_ref}};
+    boost::json::object body{{"source", "return"}, {"tx_ref", tx_ref}};
     store::GatewayEvent e;
     e.gateway = "flutterwave";
-    e.dedup_key = "return:" + transaction_id;
+    // One event per reference and minute, however often the page is loaded: while it waits it merges the
+    // repeats; once looked at, a repeat makes it look again 10 s later (the customer may have paid since).
+    e.dedup_key = "return:" + tx_ref + ":" + std::to_string(now.time_since_epoch().count() / 60);
+    e.rearm_after = std::chrono::seconds(10);
     e.reference = tx_ref;
     e.body = ToJson(body);
     e.received_at = now;
-    return e;
+    return std::optional<store::GatewayEvent>(std::move(e));
 }
 
 Result<store::GatewayEvent> Billing::NowPaymentsIpnEvent(std::string_view signature, std::string_view body,
@@ -195,13 +214,24 @@ void Billing::SecurityEvent(const std::string& kind, const std::string& detail, 
         [&](store::Callback<void> done) { db_.RecordSecurityEvent(kind, "gateway", detail, now, std::move(done)); });
 }
 
-Billing::Applied Billing::Complete(const store::Payment& payment, const std::string& gateway_id, double paid,
-                                   const std::string& currency, SysSeconds now) {
+void Billing::OperatorAlert(store::OperatorEvent event) {
+    spdlog::error("operator: {}: {}", event.kind, event.detail);
+    std::optional<store::OutboxMessage> mail;
+    if (!config_.operator_email.empty()) mail = mail::OperatorNotice(brand_, config_.operator_email, event);
+    auto recorded = store::Wait<bool>([&](store::Callback<bool> done) {
+        db_.RecordOperatorEvent(std::move(event), std::move(mail), std::move(done));
+    });
+    if (!recorded) spdlog::error("operator event not recorded: {}", recorded.error().message);
+}
+
+Billing::Applied Billing::Complete(const store::Payment& payment, const GatewayAnswer& answer, SysSeconds now) {
     const mail::Brand brand = brand_;
     const Config& config = config_;
+    const double paid = answer.amount;
+    const std::string currency = Lower(answer.currency) == Lower(payment.currency) ? payment.currency : answer.currency;
     store::Completion c;
     c.payment_id = payment.id;
-    c.gateway_id = gateway_id;
+    c.gateway_id = answer.gateway_id;
     c.paid_amount = paid;
     c.paid_currency = currency;
     c.now = now;
@@ -216,101 +246,136 @@ Billing::Applied Billing::Complete(const store::Payment& payment, const std::str
     };
     auto outcome = store::Wait<store::CompletionOutcome>(
         [&](store::Callback<store::CompletionOutcome> done) { db_.CompletePayment(std::move(c), std::move(done)); });
-    if (!outcome) return {Verdict::kRetry, outcome.error().message};
+    if (!outcome) return {Verdict::kRetry, outcome.error().message, std::nullopt};
     if (!outcome->applied)
-        return {Verdict::kIgnored, "payment " + payment.reference + " is " + payment.status + " already"};
-    spdlog::info("payment {} completed: account {} on {} until {}", payment.reference, payment.account_id,
-                 outcome->tier, FormatUtc(outcome->period_end));
-    return {Verdict::kApplied, "completed " + payment.reference};
+        return {Verdict::kIgnored, "payment " + payment.reference + " was settled already", std::nullopt};
+    spdlog::info("payment {} completed{}: account {} on {} until {}", payment.reference,
+                 payment.status == "pending" ? "" : " (was " + payment.status + ")", payment.account_id, outcome->tier,
+                 FormatUtc(outcome->period_end));
+    return {Verdict::kApplied, "completed " + payment.reference, std::nullopt};
 }
 
-Billing::Applied Billing::Fail(const store::Payment& payment, const std::string& status, SysSeconds now) {
+Billing::Applied Billing::HoldUnapplied(const store::Payment& payment, const GatewayAnswer& answer, SysSeconds now) {
+    char figures[160];
+    std::snprintf(figures, sizeof figures, "%.2f %s paid for %.2f %s owed", answer.amount, answer.currency.c_str(),
+                  payment.amount, payment.currency.c_str());
+    const std::string note = std::string(figures) + " (" + payment.gateway + " " + answer.gateway_id + ")";
+    SecurityEvent("payment_mismatch",
+                  payment.gateway + " " + answer.gateway_id + " for " + payment.reference + ": " + note, now);
+    store::OperatorEvent e;
+    e.kind = "payment_unapplied";
+    e.dedup_key = "unapplied:" + payment.reference;
+    e.account_id = payment.account_id;
+    e.payment_id = payment.id;
+    e.detail = "Payment " + payment.reference + " for the " + payment.tier + " plan was taken by " + payment.gateway +
+               " but cannot buy the plan: " + note + ". The customer's plan did not change.";
+    e.at = now;
+    spdlog::error("operator: {}: {}", e.kind, e.detail);
+    std::optional<store::OutboxMessage> mail;
+    if (!config_.operator_email.empty()) mail = mail::OperatorNotice(brand_, config_.operator_email, e);
+    auto held = store::Wait<bool>([&](store::Callback<bool> done) {
+        db_.HoldUnappliedPayment(payment.id, answer.gateway_id, answer.amount, answer.currency, note, std::move(e),
+                                 std::move(mail), now, std::move(done));
+    });
+    if (!held) return {Verdict::kRetry, held.error().message, std::nullopt};
+    return {*held ? Verdict::kApplied : Verdict::kIgnored, "held as paid_unapplied: " + note, std::nullopt};
+}
+
+Billing::Applied Billing::ReportUnmatched(std::string_view gateway, const GatewayAnswer& answer, SysSeconds now) {
+    store::OperatorEvent e;
+    e.kind = "payment_unmatched";
+    e.dedup_key = "unmatched:" + std::string(gateway) + ":" + answer.gateway_id;
+    char figures[96];
+    std::snprintf(figures, sizeof figures, "%.2f %s", answer.amount, answer.currency.c_str());
+    e.detail = std::string(gateway) + " reports " + answer.gateway_id + " paid (" + figures + ") for reference '" +
+               answer.reference.substr(0, 64) + "', which is not a payment of ours for that gateway.";
+    e.at = now;
+    OperatorAlert(std::move(e));
+    return {Verdict::kIgnored, "paid, but not ours: reported to the operator", std::nullopt};
+}
+
+Billing::Applied Billing::End(const store::Payment& payment, const std::string& status, SysSeconds now) {
     auto ended = store::Wait<bool>(
         [&](store::Callback<bool> done) { db_.EndPayment(payment.id, status, now, std::nullopt, std::move(done)); });
-    if (!ended) return {Verdict::kRetry, ended.error().message};
+    if (!ended) return {Verdict::kRetry, ended.error().message, std::nullopt};
     return {*ended ? Verdict::kApplied : Verdict::kIgnored,
-            payment.reference + (*ended ? " is " + status : " was not pending")};
+            payment.reference + (*ended ? " is " + status : " was not pending"), std::nullopt};
 }
 
-Billing::Applied Billing::ApplyFlutterwave(const std::string& transaction_id, const std::string& tx_ref,
-                                           SysSeconds now) {
-    auto t = transaction_id.empty() ? FlutterwaveVerifyByReference(flutterwave_, tx_ref)
-                                    : FlutterwaveVerify(flutterwave_, transaction_id);
-    if (!t) {
-        if (t.error().code == ErrorCode::kNotFound) return {Verdict::kIgnored, "Flutterwave knows no such transaction"};
-        return {Verdict::kRetry, t.error().message};
-    }
-    // Which payment this is comes from the verified transaction, never from what the caller said.
-    auto payment = db_.FindPaymentByReference(t->tx_ref);
-    if (!payment) {
-        if (payment.error().code == ErrorCode::kNotFound)
-            return {Verdict::kIgnored, "transaction " + t->id + " is not one of ours"};
-        return {Verdict::kRetry, payment.error().message};
-    }
-    if (payment->gateway != "flutterwave") return {Verdict::kIgnored, "reference belongs to another gateway"};
-    if (t->status == "successful") {
-        if (!Covers(t->amount, t->currency, *payment)) {
-            SecurityEvent("payment_mismatch",
-                          "flutterwave transaction " + t->id + " for " + payment->reference + " paid " +
-                              std::to_string(t->amount) + " " + t->currency + ", owed " +
-                              std::to_string(payment->amount) + " " + payment->currency,
-                          now);
-            return {Verdict::kIgnored, "amount or currency does not cover the payment"};
+Billing::Applied Billing::Apply(const GatewayAnswer& answer, std::string_view gateway, const NowPaymentsPayment* np,
+                                SysSeconds now) {
+    // Which payment this is comes from the gateway's answer, never from what the caller said.
+    LocalPayment local;
+    std::optional<store::Payment> payment;
+    if (answer.kind == GatewayAnswer::Kind::kFound && !answer.reference.empty()) {
+        auto found = db_.FindPaymentByReference(answer.reference);
+        if (found) {
+            payment = std::move(*found);
+            local.state = LocalStateOf(payment->status);
+            local.gateway = payment->gateway;
+            local.amount = payment->amount;
+            local.currency = payment->currency;
+        } else if (found.error().code != ErrorCode::kNotFound) {
+            return {Verdict::kRetry, found.error().message, std::nullopt};
         }
-        return Complete(*payment, t->id, t->amount, t->currency, now);
     }
-    if (t->status == "failed" || t->status == "cancelled") return Fail(*payment, "failed", now);
-    return {Verdict::kIgnored, "Flutterwave says " + t->status};  // pending: the reconciler asks again
-}
-
-Billing::Applied Billing::ApplyNowPayments(const std::string& payment_id, SysSeconds now) {
-    auto np = NowPaymentsGetPayment(nowpayments_, payment_id);
-    if (!np) {
-        if (np.error().code == ErrorCode::kNotFound) return {Verdict::kIgnored, "NOWPayments knows no such payment"};
-        return {Verdict::kRetry, np.error().message};
+    const Decision d = Decide(local, gateway, answer);
+    if (payment && np != nullptr && !np->payment_id.empty() && payment->gateway_payment_id.empty()) {
+        auto saved = store::Wait<void>(
+            [&](store::Callback<void> done) { db_.SetGatewayPaymentId(payment->id, np->payment_id, std::move(done)); });
+        if (!saved) spdlog::warn("payment {}: {}", payment->reference, saved.error().message);
     }
-    auto payment = db_.FindPaymentByReference(np->order_id);
-    if (!payment) {
-        if (payment.error().code == ErrorCode::kNotFound)
-            return {Verdict::kIgnored, "payment " + payment_id + " is not one of ours"};
-        return {Verdict::kRetry, payment.error().message};
-    }
-    if (payment->gateway != "nowpayments") return {Verdict::kIgnored, "reference belongs to another gateway"};
-    const std::string& s = np->status;
-    if (s == "finished") {
-        if (!Covers(np->price_amount, np->price_currency, *payment)) {
-            SecurityEvent("payment_mismatch",
-                          "nowpayments payment " + payment_id + " for " + payment->reference + " priced " +
-                              std::to_string(np->price_amount) + " " + np->price_currency,
-                          now);
-            return {Verdict::kIgnored, "amount or currency does not cover the payment"};
-        }
-        return Complete(*payment, np->payment_id, np->price_amount,
-                        Lower(np->price_currency) == "usd" ? "USD" : np->price_currency, now);
-    }
-    if (s == "partially_paid") {
-        auto account = db_.GetAccount(payment->account_id);
-        if (!account) return {Verdict::kRetry, account.error().message};
-        auto queued = store::Wait<bool>([&](store::Callback<bool> done) {
-            db_.EnqueueMail(
-                mail::PartialPaymentNotice(brand_, account->email, *payment, np->actually_paid, np->pay_currency), now,
-                std::move(done));
-        });
-        if (!queued) return {Verdict::kRetry, queued.error().message};
-        return {Verdict::kApplied, "partially paid: the customer was told"};
-    }
-    if (s == "failed") return Fail(*payment, "failed", now);
-    if (s == "expired") return Fail(*payment, "expired", now);
-    if (s == "refunded") {
-        if (payment->status == "completed") {
+    switch (d.action) {
+        case Action::kRetry:
+            return {Verdict::kRetry, d.reason, answer.retry_after};
+        case Action::kIgnore:
+            return {Verdict::kIgnored, d.reason, std::nullopt};
+        case Action::kReportUnmatched:
+            return ReportUnmatched(gateway, answer, now);
+        case Action::kComplete:
+            return Complete(*payment, answer, now);
+        case Action::kHoldUnapplied:
+            return HoldUnapplied(*payment, answer, now);
+        case Action::kFail:
+            return End(*payment, "failed", now);
+        case Action::kExpire:
+            return End(*payment, "expired", now);
+        case Action::kRefund: {
             auto r = store::Wait<bool>(
                 [&](store::Callback<bool> done) { db_.RecordRefund(payment->id, now, std::move(done)); });
-            if (!r) return {Verdict::kRetry, r.error().message};
-            return {Verdict::kApplied, "refund recorded; access stays"};
+            if (!r) return {Verdict::kRetry, r.error().message, std::nullopt};
+            return {*r ? Verdict::kApplied : Verdict::kIgnored, "refund recorded; access stays", std::nullopt};
         }
-        return Fail(*payment, "failed", now);
+        case Action::kNotifyPartial: {
+            if (np == nullptr) return {Verdict::kIgnored, d.reason, std::nullopt};
+            auto account = db_.GetAccount(payment->account_id);
+            if (!account) return {Verdict::kRetry, account.error().message, std::nullopt};
+            auto queued = store::Wait<bool>([&](store::Callback<bool> done) {
+                db_.EnqueueMail(
+                    mail::PartialPaymentNotice(brand_, account->email, *payment, np->actually_paid, np->pay_currency),
+                    now, std::move(done));
+            });
+            if (!queued) return {Verdict::kRetry, queued.error().message, std::nullopt};
+            return {Verdict::kApplied, "partially paid: the customer was told", std::nullopt};
+        }
     }
-    return {Verdict::kIgnored, "NOWPayments says " + s};  // waiting, confirming, confirmed, sending
+    return {Verdict::kIgnored, d.reason, std::nullopt};
+}
+
+GatewayAnswer Billing::AskAbout(const store::Payment& p, NowPaymentsPayment* np) {
+    if (p.gateway == "flutterwave") {
+        if (!Enabled("flutterwave")) return GatewayAnswer::Transient("Flutterwave is not configured");
+        return FlutterwaveVerifyByReference(flutterwave_, p.reference);
+    }
+    if (!Enabled("nowpayments")) return GatewayAnswer::Transient("NOWPayments is not configured");
+    // An invoice's payment is known once an IPN named it; in payment mode the checkout's id is the payment.
+    const std::string id = !p.gateway_payment_id.empty()           ? p.gateway_payment_id
+                           : config_.nowpayments_mode == "payment" ? p.gateway_id
+                                                                   : std::string();
+    if (id.empty()) return GatewayAnswer::NotFound("NOWPayments has not named a payment for this invoice");
+    auto lookup = NowPaymentsGetPayment(nowpayments_, id);
+    if (np != nullptr) *np = lookup.payment;
+    return lookup.answer;
 }
 
 Result<EventRun> Billing::ProcessEvents(SysSeconds now) {
@@ -319,36 +384,54 @@ Result<EventRun> Billing::ProcessEvents(SysSeconds now) {
     if (!due) return due.error();
     for (const auto& e : *due) {
         Applied a;
-        auto body = ParseJson(e.body, 16);
         if (e.gateway == "flutterwave") {
-            std::string id, ref;
+            auto body = ParseJson(e.body, 16);
             if (body && body->is_object() && body->get_object().contains("source")) {
-                const auto& o = body->get_object();
-                if (const auto* v = o.if_contains("transaction_id"); v && v->is_string())
-                    id = std::string(v->get_string());
+                a = Apply(FlutterwaveVerifyByReference(flutterwave_, e.reference), "flutterwave", nullptr, now);
             } else if (auto hook = ParseFlutterwaveWebhook(e.body)) {
-                id = hook->transaction_id;
-                ref = hook->tx_ref;
+                a = Apply(hook->transaction_id.empty() ? FlutterwaveVerifyByReference(flutterwave_, hook->tx_ref)
+                                                       : FlutterwaveVerify(flutterwave_, hook->transaction_id),
+                          "flutterwave", nullptr, now);
+            } else {
+                a = {Verdict::kIgnored, "unreadable webhook", std::nullopt};
             }
-            a = ApplyFlutterwave(id, ref, now);
         } else if (e.gateway == "nowpayments") {
-            auto ipn = ParseNowPaymentsIpn(e.body);
-            a = ipn ? ApplyNowPayments(ipn->payment_id, now) : Applied{Verdict::kIgnored, "unreadable IPN"};
+            if (auto ipn = ParseNowPaymentsIpn(e.body)) {
+                auto lookup = NowPaymentsGetPayment(nowpayments_, ipn->payment_id);
+                a = Apply(lookup.answer, "nowpayments", &lookup.payment, now);
+            } else {
+                a = {Verdict::kIgnored, "unreadable IPN", std::nullopt};
+            }
         } else {
-            a = {Verdict::kIgnored, "unknown gateway"};
+            a = {Verdict::kIgnored, "unknown gateway", std::nullopt};
         }
         const int attempts = e.attempts + 1;
         std::string state = a.verdict == Verdict::kApplied ? "applied" : "ignored";
         std::optional<SysSeconds> next;
         if (a.verdict == Verdict::kRetry) {
-            if (attempts >= 12) {
+            // A gateway that cannot answer is asked again, with backoff (and its Retry-After), for a week:
+            // the event may carry money. The operator hears of it after a dozen tries and at the end.
+            if (now - e.received_at >= kEventRetryFor) {
                 state = "failed";
-                spdlog::error("gateway event {} ({}) failed for good: {}", e.id, e.dedup_key, a.note);
+                OperatorAlert({0, "gateway_event_failed", "event-failed:" + std::to_string(e.id), std::nullopt,
+                               std::nullopt,
+                               e.gateway + " event " + e.dedup_key + " could not be checked with the gateway for " +
+                                   std::to_string(kEventRetryFor.count() / 24) + " days: " + a.note,
+                               now});
             } else {
                 state = "pending";
-                next = now + std::chrono::seconds(std::min(3600, 5 << std::min(attempts - 1, 10)));
+                auto wait = std::chrono::seconds(std::min(3600, 5 << std::min(attempts - 1, 10)));
+                if (a.retry_after && *a.retry_after > wait) wait = *a.retry_after;
+                next = now + wait;
                 ++run.retried;
                 spdlog::warn("gateway event {} ({}): {}; again at {}", e.id, e.dedup_key, a.note, FormatUtc(*next));
+                if (attempts == kEventAttemptsBeforeAlert) {
+                    OperatorAlert({0, "gateway_event_stuck", "event-stuck:" + std::to_string(e.id), std::nullopt,
+                                   std::nullopt,
+                                   e.gateway + " event " + e.dedup_key + " has failed " + std::to_string(attempts) +
+                                       " times (" + a.note + "); it is retried hourly",
+                                   now});
+                }
             }
         } else if (a.verdict == Verdict::kApplied) {
             ++run.applied;
@@ -365,34 +448,48 @@ Result<EventRun> Billing::ProcessEvents(SysSeconds now) {
 
 Result<int> Billing::Reconcile(SysSeconds now) {
     int settled = 0;
+    // Recent checkouts whose news has not come: asked about by reference.
     auto pending = db_.ListPendingPayments(now - std::chrono::hours(config_.payment_expiry_hours),
                                            now - std::chrono::minutes(2), 100);
     if (!pending) return pending.error();
     for (const auto& p : *pending) {
-        Applied a;
-        if (p.gateway == "flutterwave" && Enabled("flutterwave")) {
-            a = ApplyFlutterwave("", p.reference, now);
-        } else if (p.gateway == "nowpayments" && Enabled("nowpayments") && config_.nowpayments_mode == "payment" &&
-                   !p.gateway_id.empty()) {
-            a = ApplyNowPayments(p.gateway_id, now);  // an invoice's payments are known from its IPNs only
-        }
-        if (a.verdict == Verdict::kApplied) {
+        NowPaymentsPayment np;
+        const GatewayAnswer answer = AskAbout(p, &np);
+        if (answer.kind == GatewayAnswer::Kind::kNotFound) continue;  // not paid yet
+        if (Apply(answer, p.gateway, &np, now).verdict == Verdict::kApplied) {
             ++settled;
-            spdlog::info("reconciled {}: {}", p.reference, a.note);
+            spdlog::info("reconciled {}", p.reference);
         }
     }
-    auto stale = db_.ListPendingPayments(SysSeconds{}, now - std::chrono::hours(config_.payment_expiry_hours), 100);
-    if (!stale) return stale.error();
-    for (const auto& p : *stale) {
-        if (Fail(p, "expired", now).verdict == Verdict::kApplied)
-            spdlog::info("payment {} expired unpaid", p.reference);
+    // Checkouts no longer offered: asked once more, then expired unless the gateway has their money.
+    auto expiring = db_.ListExpiringPayments(now, 100);
+    if (!expiring) return expiring.error();
+    auto legacy = db_.ListPendingPayments(SysSeconds{}, now - std::chrono::hours(config_.payment_expiry_hours), 100);
+    if (!legacy) return legacy.error();
+    for (auto& p : *legacy) {
+        if (!p.expires_at) expiring->push_back(std::move(p));  // made before payments had an expiry
+    }
+    for (const auto& p : *expiring) {
+        NowPaymentsPayment np;
+        const GatewayAnswer answer = AskAbout(p, &np);
+        if (answer.kind == GatewayAnswer::Kind::kTransient) {
+            spdlog::warn("payment {} is due to expire, but {}; asking again next run", p.reference, answer.why);
+            continue;
+        }
+        if (answer.kind == GatewayAnswer::Kind::kFound) {
+            const Applied a = Apply(answer, p.gateway, &np, now);
+            if (a.verdict == Verdict::kApplied) {
+                ++settled;
+                continue;
+            }
+        }
+        if (End(p, "expired", now).verdict == Verdict::kApplied) spdlog::info("payment {} expired unpaid", p.reference);
     }
     return settled;
 }
 
 Result<LifecycleRun> Billing::RunLifecycle(SysSeconds now) {
     LifecycleRun run;
-    constexpr auto kGrace = std::chrono::days(3);
     // Only periods within the first reminder's reach matter now; the rest wait for a later run.
     auto subs = db_.ListSubscriptionsEndingBefore(now + std::chrono::days(7) + std::chrono::seconds(1));
     if (!subs) return subs.error();
@@ -425,19 +522,33 @@ Result<LifecycleRun> Billing::RunLifecycle(SysSeconds now) {
             if (!s.reminded_7d_for || *s.reminded_7d_for != s.period_end) days = 7;
         }
         if (days == 0) continue;
-        auto account = db_.GetAccount(s.account_id);
-        if (!account) return account.error();
-        std::string gateway = Enabled(s.gateway) ? s.gateway : (Enabled("flutterwave") ? "flutterwave" : "nowpayments");
-        auto checkout = StartCheckout(*account, s.tier, gateway, "renewal", now);
-        if (!checkout) {
-            spdlog::warn("renewal reminder for account {} waits: {}", s.account_id, checkout.error().message);
-            continue;  // no link to send yet: the next run tries again
+        // One renewal checkout per period, shared by both reminders and payable until the grace ends.
+        auto existing = db_.FindRenewalPayment(s.account_id, s.period_end);
+        if (!existing) return existing.error();
+        std::string url;
+        double amount = 0;
+        std::string currency;
+        if (*existing) {
+            url = (*existing)->checkout_url;
+            amount = (*existing)->amount;
+            currency = (*existing)->currency;
+        } else {
+            auto account = db_.GetAccount(s.account_id);
+            if (!account) return account.error();
+            const std::string gateway =
+                Enabled(s.gateway) ? s.gateway : (Enabled("flutterwave") ? "flutterwave" : "nowpayments");
+            auto checkout = StartCheckout(*account, s.tier, gateway, "renewal", now, s.period_end);
+            if (!checkout) {
+                spdlog::warn("renewal reminder for account {} waits: {}", s.account_id, checkout.error().message);
+                continue;  // no link to send yet: the next run tries again
+            }
+            url = checkout->payment_url;
+            amount = checkout->payment.amount;
+            currency = checkout->payment.currency;
         }
         auto marked = store::Wait<bool>([&](store::Callback<bool> done) {
             db_.MarkRenewalReminder(s.account_id, days, s.period_end,
-                                    mail::RenewalReminder(brand_, s, days, checkout->payment_url,
-                                                          checkout->payment.amount, checkout->payment.currency),
-                                    std::move(done));
+                                    mail::RenewalReminder(brand_, s, days, url, amount, currency), std::move(done));
         });
         if (!marked) return marked.error();
         run.reminders += *marked ? 1 : 0;

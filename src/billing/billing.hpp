@@ -3,17 +3,21 @@
 // lifecycle (renewal reminders 7 days and 1 day before the end, 3 days of grace, then the free plan).
 //
 // Exactly once: webhooks only record an event (deduplicated by the gateway's id and status) and answer;
-// a worker applies events, always confirming with the gateway's API first (Flutterwave verify,
-// NOWPayments GET payment) and checking our reference, the currency and that the amount covers the
-// price; the store then completes the payment only from pending, in the same transaction as the tier,
-// the subscription, the ledger and the mails. Whatever arrives twice, late, or at once changes nothing
-// more. Thread-safe (the store is; the rest is read-only after construction).
+// a worker applies events, always asking the gateway's API first (Flutterwave verify, NOWPayments GET
+// payment). What to do is decided by billing/decision.hpp from our record and the gateway's answer; the
+// store then writes it in one transaction guarded by the state it expects. Whatever arrives twice, late,
+// or at once changes nothing more. The gateway is the source of truth for money: a payment it confirms
+// completes even after our record expired, and one that cannot be applied is held for the operator.
+// Thread-safe (the store is; the rest is read-only after construction).
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "billing/decision.hpp"
 #include "billing/flutterwave.hpp"
 #include "billing/nowpayments.hpp"
 #include "common/config.hpp"
@@ -58,10 +62,12 @@ public:
     bool Enabled(const std::string& gateway) const;
 
     // A pending payment with a new reference, then the gateway's checkout. kValidation for a tier or
-    // gateway that cannot be bought; kPaymentFailed when the gateway refuses or cannot be reached (the
-    // payment stays pending: if the customer paid after all, reconciliation finds it).
+    // gateway that cannot be bought; kPaymentFailed when the gateway refuses or cannot be reached (then no
+    // payment is left behind: nobody was shown a link to pay). A renewal names the period it extends and
+    // stays payable until that period's grace ends; other checkouts for PAYMENT_EXPIRY_HOURS.
     Result<CheckoutResult> StartCheckout(const store::Account& account, const std::string& tier,
-                                         const std::string& gateway, const std::string& purpose, SysSeconds now);
+                                         const std::string& gateway, const std::string& purpose, SysSeconds now,
+                                         std::optional<SysSeconds> renews_period_end = std::nullopt);
 
     // Webhook intake: checks the signature and turns the body into an event to record. kForbidden when
     // the signature is missing or wrong; kValidation when the body is not one the gateway sends.
@@ -69,15 +75,18 @@ public:
                                                         SysSeconds now) const;
     Result<store::GatewayEvent> NowPaymentsIpnEvent(std::string_view signature, std::string_view body,
                                                     SysSeconds now) const;
-    // The customer's browser back from Flutterwave: never trusted, it only asks for a verification.
-    Result<store::GatewayEvent> FlutterwaveReturnEvent(const std::string& transaction_id, const std::string& tx_ref,
-                                                       SysSeconds now) const;
+    // The customer's browser back from Flutterwave: never trusted, it only asks for a verification of our
+    // reference `tx_ref`. kNotFound when tx_ref is not a Flutterwave payment of ours (nothing is recorded
+    // or verified); nullopt when that payment is settled already (nothing to verify). Events for one
+    // reference within a minute share a dedup key: merged while waiting, and once looked at, due again 10 s
+    // after a repeat, so a flood costs at most one verification per 10 s and a real return is never lost.
+    Result<std::optional<store::GatewayEvent>> FlutterwaveReturnEvent(const std::string& tx_ref, SysSeconds now) const;
 
     // The worker: applies due events (confirming each with the gateway), retrying what the gateway
     // could not answer with backoff.
     Result<EventRun> ProcessEvents(SysSeconds now);
-    // Pending payments older than 2 minutes: asks the gateway by reference; expires them after
-    // PAYMENT_EXPIRY_HOURS.
+    // Pending payments older than 2 minutes: asks the gateway by reference. Payments whose checkout is
+    // due to expire are asked about once more and expire unless the gateway has their money.
     Result<int> Reconcile(SysSeconds now);
     Result<LifecycleRun> RunLifecycle(SysSeconds now);
 
@@ -89,12 +98,17 @@ private:
     struct Applied {
         Verdict verdict = Verdict::kIgnored;
         std::string note;
+        std::optional<std::chrono::seconds> retry_after;
     };
-    Applied ApplyFlutterwave(const std::string& transaction_id, const std::string& tx_ref, SysSeconds now);
-    Applied ApplyNowPayments(const std::string& payment_id, SysSeconds now);
-    Applied Complete(const store::Payment& payment, const std::string& gateway_id, double paid,
-                     const std::string& currency, SysSeconds now);
-    Applied Fail(const store::Payment& payment, const std::string& status, SysSeconds now);
+    // Asks the gateway about a payment of ours (by reference, or by the gateway's payment id).
+    GatewayAnswer AskAbout(const store::Payment& payment, NowPaymentsPayment* np);
+    // Decides with the answer and writes the decision. `np`: NOWPayments' payment, for partial payments.
+    Applied Apply(const GatewayAnswer& answer, std::string_view gateway, const NowPaymentsPayment* np, SysSeconds now);
+    Applied Complete(const store::Payment& payment, const GatewayAnswer& answer, SysSeconds now);
+    Applied HoldUnapplied(const store::Payment& payment, const GatewayAnswer& answer, SysSeconds now);
+    Applied ReportUnmatched(std::string_view gateway, const GatewayAnswer& answer, SysSeconds now);
+    Applied End(const store::Payment& payment, const std::string& status, SysSeconds now);
+    void OperatorAlert(store::OperatorEvent event);
     void SecurityEvent(const std::string& kind, const std::string& detail, SysSeconds now);
 
     const Config& config_;

@@ -2,6 +2,8 @@
 
 #include <boost/json/object.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 
 #include "billing/json_fields.hpp"
@@ -23,25 +25,44 @@ Error Unavailable(const net::HttpAnswer& a) {
                  {}};
 }
 
-Result<FlutterwaveTransaction> ReadVerify(const net::HttpAnswer& a) {
-    if (a.status == 0 || a.status >= 500) return Unavailable(a);
+std::string Lower(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+// Flutterwave's own words for an unknown id or reference: an error envelope ("No transaction was found
+// for this id"), as opposed to a route it does not have or an outage.
+bool SaysNoSuchTransaction(long status, const json::object& o) {
+    if ((status != 400 && status != 404) || Text(o, "status") != "error") return false;
+    const std::string message = Lower(Text(o, "message"));
+    return message.find("transaction") != std::string::npos &&
+           (message.find("no ") != std::string::npos || message.find("not found") != std::string::npos);
+}
+
+GatewayAnswer ReadVerify(const net::HttpAnswer& a) {
+    const std::string seen = a.status ? "HTTP " + std::to_string(a.status) : a.error;
+    if (net::IsTransientStatus(a.status)) {
+        return GatewayAnswer::Transient("Flutterwave did not answer (" + seen + ")", net::RetryAfter(a));
+    }
     auto parsed = ParseJson(a.body, 16);
-    if (!parsed || !parsed->is_object())
-        return Error{ErrorCode::kUnavailable, "Flutterwave answered something unreadable", {}};
+    if (!parsed || !parsed->is_object()) {
+        return GatewayAnswer::Transient("Flutterwave answered something unreadable (" + seen + ")");
+    }
     const auto& o = parsed->get_object();
+    if (SaysNoSuchTransaction(a.status, o)) return GatewayAnswer::NotFound("Flutterwave: " + Text(o, "message"));
     const json::value* data = o.if_contains("data");
-    if (a.status == 404 || Text(o, "status") != "success" || data == nullptr || !data->is_object()) {
-        if (a.status == 401 || a.status == 403)
-            return Error{ErrorCode::kUnavailable, "Flutterwave refused our secret key", {}};
-        return Error{ErrorCode::kNotFound, "Flutterwave knows no such transaction", {}};
+    if (!a.Ok() || Text(o, "status") != "success" || data == nullptr || !data->is_object()) {
+        if (a.status == 401 || a.status == 403) return GatewayAnswer::Transient("Flutterwave refused our secret key");
+        return GatewayAnswer::Transient("Flutterwave answered " + seen + ": " + Text(o, "message").substr(0, 200));
     }
     const auto& d = data->get_object();
-    FlutterwaveTransaction t;
-    t.id = Text(d, "id");
-    t.tx_ref = Text(d, "tx_ref");
+    GatewayAnswer t;
+    t.kind = GatewayAnswer::Kind::kFound;
+    t.gateway_id = Text(d, "id");
+    t.reference = Text(d, "tx_ref");
     t.status = Text(d, "status");
+    t.state = FlutterwaveState(t.status);
     t.amount = Number(d, "amount");
-    t.charged_amount = Number(d, "charged_amount");
     t.currency = Text(d, "currency");
     return t;
 }
@@ -79,17 +100,16 @@ Result<std::string> FlutterwaveCreateCheckout(const FlutterwaveConfig& c, const 
                  {}};
 }
 
-Result<FlutterwaveTransaction> FlutterwaveVerify(const FlutterwaveConfig& c, const std::string& transaction_id) {
-    for (char ch : transaction_id) {
-        if (ch < '0' || ch > '9') return Error{ErrorCode::kNotFound, "not a Flutterwave transaction id", {}};
+GatewayAnswer FlutterwaveVerify(const FlutterwaveConfig& c, const std::string& transaction_id) {
+    if (transaction_id.empty() || transaction_id.size() > 20 ||
+        !std::all_of(transaction_id.begin(), transaction_id.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
+        return GatewayAnswer::NotFound("not a Flutterwave transaction id");
     }
-    if (transaction_id.empty() || transaction_id.size() > 20)
-        return Error{ErrorCode::kNotFound, "not a Flutterwave transaction id", {}};
     return ReadVerify(net::Fetch({"GET", net::JoinUrl(c.base_url, "/v3/transactions/" + transaction_id + "/verify"),
                                   Headers(c), "", c.timeout}));
 }
 
-Result<FlutterwaveTransaction> FlutterwaveVerifyByReference(const FlutterwaveConfig& c, const std::string& tx_ref) {
+GatewayAnswer FlutterwaveVerifyByReference(const FlutterwaveConfig& c, const std::string& tx_ref) {
     return ReadVerify(net::Fetch(
         {"GET", net::JoinUrl(c.base_url, "/v3/transactions/verify_by_reference?tx_ref=" + net::UrlEncode(tx_ref)),
          Headers(c), "", c.timeout}));

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "billing/decision.hpp"
 #include "common/result.hpp"
 
 namespace gpuopt::billing {
@@ -35,18 +36,11 @@ struct FlutterwaveCheckout {
 // reached or times out (then the payment may or may not exist there: reconcile by reference).
 Result<std::string> FlutterwaveCreateCheckout(const FlutterwaveConfig& config, const FlutterwaveCheckout& checkout);
 
-struct FlutterwaveTransaction {
-    std::string id;  // numeric, as text
-    std::string tx_ref;
-    std::string status;  // successful, failed, pending, cancelled
-    double amount = 0;
-    double charged_amount = 0;
-    std::string currency;
-};
-
-// kNotFound when the gateway knows no such transaction; kUnavailable for timeouts and 5xx.
-Result<FlutterwaveTransaction> FlutterwaveVerify(const FlutterwaveConfig& config, const std::string& transaction_id);
-Result<FlutterwaveTransaction> FlutterwaveVerifyByReference(const FlutterwaveConfig& config, const std::string& tx_ref);
+// What Flutterwave's verify endpoints say about a transaction (kFound, with our reference as
+// `reference`); kNotFound only when Flutterwave says explicitly that it has no such transaction;
+// kTransient for no answer, 408/425/429/5xx (with Retry-After), a refused key and unreadable bodies.
+GatewayAnswer FlutterwaveVerify(const FlutterwaveConfig& config, const std::string& transaction_id);
+GatewayAnswer FlutterwaveVerifyByReference(const FlutterwaveConfig& config, const std::string& tx_ref);
 
 // What a webhook body points at: the transaction id, our reference and the status it claims. Both the
 // current shape ({"event", "data": {...}}) and the older flat one (camelCase "txRef") are read.

@@ -2,6 +2,9 @@
 
 #include <boost/json/object.hpp>
 
+#include <algorithm>
+#include <cctype>
+
 #include "billing/json_fields.hpp"
 #include "common/json.hpp"
 #include "net/http_client.hpp"
@@ -82,20 +85,54 @@ Result<NowPaymentsCheckout> NowPaymentsCreate(const NowPaymentsConfig& c, const 
     return out;
 }
 
-Result<NowPaymentsPayment> NowPaymentsGetPayment(const NowPaymentsConfig& c, const std::string& payment_id) {
-    for (char ch : payment_id) {
-        if (ch < '0' || ch > '9') return Error{ErrorCode::kNotFound, "not a NOWPayments payment id", {}};
+NowPaymentsLookup NowPaymentsGetPayment(const NowPaymentsConfig& c, const std::string& payment_id) {
+    NowPaymentsLookup out;
+    if (payment_id.empty() || payment_id.size() > 20 ||
+        !std::all_of(payment_id.begin(), payment_id.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
+        out.answer = GatewayAnswer::NotFound("not a NOWPayments payment id");
+        return out;
     }
-    if (payment_id.empty() || payment_id.size() > 20)
-        return Error{ErrorCode::kNotFound, "not a NOWPayments payment id", {}};
     auto a = net::Fetch({"GET", net::JoinUrl(c.base_url, "/v1/payment/" + payment_id), Headers(c), "", c.timeout});
-    if (a.status == 0 || a.status >= 500) return Unavailable(a);
-    if (a.status == 401 || a.status == 403)
-        return Error{ErrorCode::kUnavailable, "NOWPayments refused our API key", {}};
+    const std::string seen = a.status ? "HTTP " + std::to_string(a.status) : a.error;
+    if (net::IsTransientStatus(a.status)) {
+        out.answer = GatewayAnswer::Transient("NOWPayments did not answer (" + seen + ")", net::RetryAfter(a));
+        return out;
+    }
     auto parsed = ParseJson(a.body, 16);
-    if (!a.Ok() || !parsed || !parsed->is_object())
-        return Error{ErrorCode::kNotFound, "NOWPayments knows no such payment", {}};
-    return ReadPayment(parsed->get_object());
+    if (!parsed || !parsed->is_object()) {
+        out.answer = GatewayAnswer::Transient("NOWPayments answered something unreadable (" + seen + ")");
+        return out;
+    }
+    const auto& o = parsed->get_object();
+    if (!a.Ok()) {
+        // Its own words for an unknown payment: 404 (or 400) {"code":"NOT_FOUND","message":"Payment not found"}.
+        std::string message = Text(o, "message");
+        for (auto& ch : message) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        if ((a.status == 404 || a.status == 400) &&
+            (Text(o, "code") == "NOT_FOUND" || message.find("payment not found") != std::string::npos)) {
+            out.answer = GatewayAnswer::NotFound("NOWPayments: " + Text(o, "message"));
+        } else if (a.status == 401 || a.status == 403) {
+            out.answer = GatewayAnswer::Transient("NOWPayments refused our API key");
+        } else {
+            out.answer =
+                GatewayAnswer::Transient("NOWPayments answered " + seen + ": " + Text(o, "message").substr(0, 200));
+        }
+        return out;
+    }
+    out.payment = ReadPayment(o);
+    if (out.payment.payment_id.empty() || out.payment.status.empty()) {
+        out.answer = GatewayAnswer::Transient("NOWPayments answered without a payment");
+        return out;
+    }
+    GatewayAnswer& ans = out.answer;
+    ans.kind = GatewayAnswer::Kind::kFound;
+    ans.gateway_id = out.payment.payment_id;
+    ans.reference = out.payment.order_id;
+    ans.status = out.payment.status;
+    ans.state = NowPaymentsState(ans.status);
+    ans.amount = out.payment.price_amount;
+    ans.currency = out.payment.price_currency;
+    return out;
 }
 
 Result<NowPaymentsPayment> ParseNowPaymentsIpn(std::string_view body) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "billing/decision.hpp"
 #include "common/result.hpp"
 
 namespace gpuopt::billing {
@@ -52,7 +53,14 @@ struct NowPaymentsPayment {
     std::string pay_currency;
 };
 
-Result<NowPaymentsPayment> NowPaymentsGetPayment(const NowPaymentsConfig& config, const std::string& payment_id);
+// GET /v1/payment/{id}: the answer (kFound with our order_id as `reference` and the price as the amount),
+// and the payment as read. kNotFound only when NOWPayments says explicitly that it has no such payment;
+// kTransient for no answer, 408/425/429/5xx (with Retry-After), a refused key and unreadable bodies.
+struct NowPaymentsLookup {
+    GatewayAnswer answer;
+    NowPaymentsPayment payment;
+};
+NowPaymentsLookup NowPaymentsGetPayment(const NowPaymentsConfig& config, const std::string& payment_id);
 Result<NowPaymentsPayment> ParseNowPaymentsIpn(std::string_view body);
 
 }  // namespace gpuopt::billing

@@ -130,4 +130,14 @@ store::OutboxMessage PartialPaymentNotice(const Brand& b, const std::string& ema
          "Your plan has not changed. Please send the rest from the same payment page, or contact us to settle it."});
 }
 
+store::OutboxMessage OperatorNotice(const Brand& b, const std::string& to, const store::OperatorEvent& e) {
+    std::vector<std::string> paragraphs{e.detail};
+    if (e.payment_id) paragraphs.push_back("Payment id: " + std::to_string(*e.payment_id) + ".");
+    if (e.account_id) paragraphs.push_back("Account id: " + std::to_string(*e.account_id) + ".");
+    paragraphs.push_back(
+        "Recorded at " + FormatUtc(e.at) + " as " + e.kind + ". Nothing more happens by itself: " +
+        "settle it at the gateway's dashboard (apply the plan with `gpuopt admin set-tier`, or refund).");
+    return Make("operator:" + e.dedup_key, 0, to, b.product + " needs you: " + e.kind, "operator", paragraphs);
+}
+
 }  // namespace gpuopt::mail

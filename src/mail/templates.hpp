@@ -26,6 +26,10 @@ store::OutboxMessage DowngradeNotice(const Brand& b, const store::Subscription& 
 store::OutboxMessage PartialPaymentNotice(const Brand& b, const std::string& email, const store::Payment& payment,
                                           double paid, const std::string& paid_currency);
 
+// To the operator (OPERATOR_EMAIL): something that needs a person, with the event's dedup key, so the
+// mail goes once per event.
+store::OutboxMessage OperatorNotice(const Brand& b, const std::string& to, const store::OperatorEvent& event);
+
 // Escapes text for HTML.
 std::string Html(const std::string& text);
 

@@ -295,7 +295,10 @@ TEST_F(Billing, TamperedReturnsGrantNothing) {
               200);
     auto bare = Get(server.Url("/payment/flutterwave/callback?status=successful&tx_ref=" + reference));
     EXPECT_EQ(bare.status, 200);
-    EXPECT_NE(bare.body.find("could not tell"), std::string::npos);
+    EXPECT_NE(bare.body.find("confirming"), std::string::npos);
+    // A reference that is not ours: refused, neither recorded nor verified.
+    auto stranger = Get(server.Url("/payment/flutterwave/callback?status=successful&tx_ref=gpo_notoursatall00000000"));
+    EXPECT_EQ(stranger.status, 404);
 
     ASSERT_TRUE(WaitForWorker(server)) << server.server->Log();
     EXPECT_EQ(Tier(server, key), "free");
@@ -303,6 +306,53 @@ TEST_F(Billing, TamperedReturnsGrantNothing) {
               0);
     EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM payments WHERE status = 'completed'"), 0);
     EXPECT_GE(CountRows(server.DbPath(), "SELECT COUNT(*) FROM security_events"), 1);  // the short payment
+    // The short payment is money the gateway took: held for the operator, not dropped.
+    EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM payments WHERE status = 'paid_unapplied'"), 1);
+    EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM operator_events WHERE kind = 'payment_unapplied'"), 1);
+}
+
+// Sends `requests` 50 at a time, each batch at once.
+std::vector<HttpResponse> SendInBatches(const std::vector<HttpRequest>& requests) {
+    std::vector<HttpResponse> out;
+    for (size_t at = 0; at < requests.size(); at += 50) {
+        const std::vector<HttpRequest> batch(
+            requests.begin() + static_cast<std::ptrdiff_t>(at),
+            requests.begin() + static_cast<std::ptrdiff_t>(std::min(at + 50, requests.size())));
+        for (auto& r : SendParallel(batch)) out.push_back(std::move(r));
+    }
+    return out;
+}
+
+TEST_F(Billing, CallbackFloodsAreNeitherStoredNorVerified) {
+    RunningServer server(ServerEnv());
+    const std::string key = server.Signup("flood@example.com");
+    auto checkout = Upgrade(server, key, "professional", "flutterwave");
+    const std::string reference(checkout.at("payment_id").as_string());
+    const int verified_before = flw_.VerifyCalls();
+    // 200 loads of the page for one real reference: merged into one event a minute, looked at no more than
+    // once every 10 s (the first look, and one 10 s after the repeats).
+    std::vector<HttpRequest> same(200);
+    for (auto& r : same) r.url = server.Url("/payment/flutterwave/callback?status=successful&tx_ref=" + reference);
+    for (const auto& res : SendInBatches(same)) EXPECT_EQ(res.status, 200);
+    ASSERT_TRUE(WaitForWorker(server)) << server.server->Log();
+    EXPECT_LE(CountRows(server.DbPath(), "SELECT COUNT(*) FROM gateway_events"), 2);  // a minute may turn over
+    EXPECT_LE(flw_.VerifyCalls() - verified_before, 4);
+    const int verified_after_flood = flw_.VerifyCalls();
+    // 1000 invented references from one address: refused, counted against its refusal limit, nothing stored.
+    std::vector<HttpRequest> invented(1000);
+    for (size_t i = 0; i < invented.size(); ++i) {
+        invented[i].url = server.Url("/payment/flutterwave/callback?status=successful&tx_ref=gpo_invented" +
+                                     std::to_string(100000 + i) + "&transaction_id=" + std::to_string(i + 1));
+    }
+    int refused = 0, limited = 0;
+    for (const auto& res : SendInBatches(invented)) {
+        refused += res.status == 404;
+        limited += res.status == 429;
+    }
+    EXPECT_EQ(refused + limited, 1000);
+    EXPECT_LE(refused, 31);
+    EXPECT_LE(CountRows(server.DbPath(), "SELECT COUNT(*) FROM gateway_events"), 2);
+    EXPECT_EQ(flw_.VerifyCalls(), verified_after_flood);  // none of them verified
 }
 
 TEST_F(Billing, TwentyConcurrentCopiesOfOneWebhookUpgradeOnce) {

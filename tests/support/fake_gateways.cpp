@@ -81,8 +81,30 @@ FakeResponse Outage(FakeMode mode) {
         r.hang = true;
         return r;
     }
-    r.status = 503;
     r.headers["Content-Type"] = "application/json";
+    switch (mode) {
+        case FakeMode::kRateLimited:
+            r.status = 429;
+            r.headers["Retry-After"] = "120";
+            r.body = R"({"status":"error","message":"Too many requests","data":null})";
+            return r;
+        case FakeMode::kTimeout:
+            r.status = 408;
+            r.body = R"({"status":"error","message":"Request timeout","data":null})";
+            return r;
+        case FakeMode::kTooEarly:
+            r.status = 425;
+            r.body = R"({"status":"error","message":"Too early","data":null})";
+            return r;
+        case FakeMode::kHtml:
+            r.status = 200;
+            r.headers["Content-Type"] = "text/html";
+            r.body = "<html><body>Down for maintenance</body></html>";
+            return r;
+        default:
+            break;
+    }
+    r.status = 503;
     r.body = R"({"status":"error","message":"An error occurred. Please contact support","data":null})";
     return r;
 }

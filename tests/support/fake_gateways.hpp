@@ -22,6 +22,10 @@ enum class FakeMode {
     kNormal,
     kUnavailable,  // 503 {"status":"error",...}, as after Flutterwave's ~28 s gateway timeout
     kBlackHole,    // accepts the connection and never answers
+    kRateLimited,  // 429 with Retry-After: 120
+    kTimeout,      // 408 Request Timeout
+    kTooEarly,     // 425 Too Early
+    kHtml,         // 200 with an HTML page, as from a captive proxy or a maintenance page
 };
 
 // Flutterwave v3: POST /v3/payments (hosted link), the hosted page (GET /pay/<token>: 302 back to

@@ -5,6 +5,8 @@
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 
+#include <algorithm>
+
 #include "common/json.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/sqlite/sqlite_store_internal.hpp"
@@ -31,7 +33,7 @@ void BindOptTime(Statement& st, int index, const std::optional<SysSeconds>& t) {
 constexpr const char* kPaymentColumns =
     "id, account_id, reference, gateway, tier, amount, currency, purpose, status, gateway_id, checkout_url, "
     "paid_amount,"
-    " paid_currency, created_at, updated_at, completed_at";
+    " paid_currency, created_at, updated_at, completed_at, expires_at, renews_period_end, gateway_payment_id, note";
 
 Payment ReadPayment(const Statement& st) {
     Payment p;
@@ -51,6 +53,10 @@ Payment ReadPayment(const Statement& st) {
     p.created_at = Time(st, 13);
     p.updated_at = Time(st, 14);
     p.completed_at = OptTime(st, 15);
+    p.expires_at = OptTime(st, 16);
+    p.renews_period_end = OptTime(st, 17);
+    p.gateway_payment_id = st.Text(18);
+    p.note = st.Text(19);
     return p;
 }
 
@@ -157,8 +163,8 @@ void SqliteStore::CreatePayment(NewPayment p, Callback<Payment> done) {
             const std::string now = FormatUtc(p.now);
             auto st = db.Prepare(
                 "INSERT INTO payments (account_id, reference, gateway, tier, amount, currency, purpose, status, "
-                "created_at,"
-                " updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?8)");
+                "created_at, updated_at, expires_at, renews_period_end)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?8, ?9, ?10)");
             if (!st) return st.error();
             st->Bind(1, p.account_id)
                 .Bind(2, std::string_view(p.reference))
@@ -167,7 +173,9 @@ void SqliteStore::CreatePayment(NewPayment p, Callback<Payment> done) {
                 .Bind(5, p.amount)
                 .Bind(6, std::string_view(p.currency))
                 .Bind(7, std::string_view(p.purpose))
-                .Bind(8, std::string_view(now));
+                .Bind(8, std::string_view(now))
+                .Bind(9, FormatUtc(p.expires_at));
+            BindOptTime(*st, 10, p.renews_period_end);
             if (auto r = st->Run(); !r) return r.error();
             return PaymentById(db, db.LastInsertId());
         },
@@ -225,18 +233,161 @@ Result<std::vector<Payment>> SqliteStore::ListPendingPayments(SysSeconds from, S
     return Collect<Payment>(*st, ReadPayment);
 }
 
+Result<std::vector<Payment>> SqliteStore::ListExpiringPayments(SysSeconds now, size_t limit) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    static const std::string sql =
+        std::string("SELECT ") + kPaymentColumns +
+        " FROM payments WHERE status = 'pending' AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2";
+    auto st = (*db)->Prepare(sql.c_str());
+    if (!st) return st.error();
+    st->Bind(1, FormatUtc(now)).Bind(2, static_cast<int64_t>(limit));
+    return Collect<Payment>(*st, ReadPayment);
+}
+
+Result<std::optional<Payment>> SqliteStore::FindRenewalPayment(int64_t account_id, SysSeconds period_end) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    static const std::string sql =
+        std::string("SELECT ") + kPaymentColumns +
+        " FROM payments WHERE account_id = ?1 AND renews_period_end = ?2 AND status = 'pending'"
+        " AND checkout_url <> '' ORDER BY id DESC LIMIT 1";
+    auto st = (*db)->Prepare(sql.c_str());
+    if (!st) return st.error();
+    st->Bind(1, account_id).Bind(2, FormatUtc(period_end));
+    auto row = st->Step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<Payment>{};
+    return std::optional<Payment>(ReadPayment(*st));
+}
+
+void SqliteStore::DiscardPayment(int64_t payment_id, Callback<bool> done) {
+    Submit<bool>(
+        [=](Connection& db) -> Result<bool> {
+            if (auto r = Exec1(db,
+                               "DELETE FROM payments WHERE id = ?1 AND status = 'pending' AND gateway_id = ''"
+                               " AND checkout_url = ''",
+                               [&](Statement& st) { st.Bind(1, payment_id); });
+                !r) {
+                return r.error();
+            }
+            return db.Changes() > 0;
+        },
+        std::move(done));
+}
+
+void SqliteStore::SetGatewayPaymentId(int64_t payment_id, std::string gateway_payment_id, Callback<void> done) {
+    Submit<void>(
+        [=](Connection& db) -> Result<void> {
+            return Exec1(db, "UPDATE payments SET gateway_payment_id = ?1 WHERE id = ?2 AND gateway_payment_id = ''",
+                         [&](Statement& st) { st.Bind(1, std::string_view(gateway_payment_id)).Bind(2, payment_id); });
+        },
+        std::move(done));
+}
+
+namespace {
+
+Result<bool> InsertOperatorEvent(Connection& db, const OperatorEvent& e) {
+    auto st = db.Prepare(
+        "INSERT INTO operator_events (kind, dedup_key, account_id, payment_id, detail, at) VALUES (?1, ?2, ?3, ?4, ?5, "
+        "?6)"
+        " ON CONFLICT (dedup_key) DO NOTHING");
+    if (!st) return st.error();
+    st->Bind(1, std::string_view(e.kind)).Bind(2, std::string_view(e.dedup_key));
+    if (e.account_id) {
+        st->Bind(3, *e.account_id);
+    } else {
+        st->BindNull(3);
+    }
+    if (e.payment_id) {
+        st->Bind(4, *e.payment_id);
+    } else {
+        st->BindNull(4);
+    }
+    st->Bind(5, std::string_view(e.detail)).Bind(6, FormatUtc(e.at));
+    if (auto r = st->Run(); !r) return r.error();
+    return db.Changes() > 0;
+}
+
+}  // namespace
+
+void SqliteStore::RecordOperatorEvent(OperatorEvent event, std::optional<OutboxMessage> mail, Callback<bool> done) {
+    Submit<bool>(
+        [event = std::move(event), mail = std::move(mail)](Connection& db) -> Result<bool> {
+            auto added = InsertOperatorEvent(db, event);
+            if (!added || !*added) return added;
+            if (mail) {
+                if (auto r = InsertOutbox(db, *mail, event.at); !r) return r.error();
+            }
+            return true;
+        },
+        std::move(done));
+}
+
+Result<std::vector<OperatorEvent>> SqliteStore::ListOperatorEvents(size_t limit) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    auto st = (*db)->Prepare(
+        "SELECT id, kind, dedup_key, account_id, payment_id, detail, at FROM operator_events ORDER BY id DESC LIMIT "
+        "?1");
+    if (!st) return st.error();
+    st->Bind(1, static_cast<int64_t>(limit));
+    return Collect<OperatorEvent>(*st, [](const Statement& s) {
+        OperatorEvent e;
+        e.id = s.Int(0);
+        e.kind = s.Text(1);
+        e.dedup_key = s.Text(2);
+        if (!s.IsNull(3)) e.account_id = s.Int(3);
+        if (!s.IsNull(4)) e.payment_id = s.Int(4);
+        e.detail = s.Text(5);
+        e.at = Time(s, 6);
+        return e;
+    });
+}
+
+void SqliteStore::HoldUnappliedPayment(int64_t payment_id, std::string gateway_id, double paid_amount,
+                                       std::string paid_currency, std::string note, OperatorEvent event,
+                                       std::optional<OutboxMessage> mail, SysSeconds now, Callback<bool> done) {
+    Submit<bool>(
+        [=, event = std::move(event), mail = std::move(mail)](Connection& db) -> Result<bool> {
+            if (auto r = Exec1(db,
+                               "UPDATE payments SET status = 'paid_unapplied', gateway_id = CASE WHEN ?1 <> '' THEN ?1"
+                               " ELSE gateway_id END, paid_amount = ?2, paid_currency = ?3, note = ?4, updated_at = ?5"
+                               " WHERE id = ?6 AND status IN ('pending', 'expired', 'failed')",
+                               [&](Statement& st) {
+                                   st.Bind(1, std::string_view(gateway_id))
+                                       .Bind(2, paid_amount)
+                                       .Bind(3, std::string_view(paid_currency))
+                                       .Bind(4, std::string_view(note))
+                                       .Bind(5, FormatUtc(now))
+                                       .Bind(6, payment_id);
+                               });
+                !r) {
+                return r.error();
+            }
+            if (db.Changes() == 0) return false;
+            if (auto r = InsertOperatorEvent(db, event); !r) return r.error();
+            if (mail) {
+                if (auto r = InsertOutbox(db, *mail, now); !r) return r.error();
+            }
+            return true;
+        },
+        std::move(done));
+}
+
 void SqliteStore::CompletePayment(Completion c, Callback<CompletionOutcome> done) {
     Submit<CompletionOutcome>(
         [this, c = std::move(c)](Connection& db) -> Result<CompletionOutcome> {
             CompletionOutcome out;
             const std::string now = FormatUtc(c.now);
-            // The guard: only a pending payment completes, so whatever delivers the news a second time
-            // (a duplicate, a retry, the reconciler, another process) writes nothing.
+            // The guard: only a payment not settled yet completes (pending, or expired or failed locally
+            // while the gateway took the money), so whatever delivers the news a second time (a duplicate,
+            // a retry, the reconciler, another process) writes nothing.
             if (auto r = Exec1(db,
                                "UPDATE payments SET status = 'completed', gateway_id = CASE WHEN ?1 <> '' THEN ?1 ELSE "
                                "gateway_id END,"
                                " paid_amount = ?2, paid_currency = ?3, completed_at = ?4, updated_at = ?4"
-                               " WHERE id = ?5 AND status = 'pending'",
+                               " WHERE id = ?5 AND status IN ('pending', 'expired', 'failed')",
                                [&](Statement& st) {
                                    st.Bind(1, std::string_view(c.gateway_id))
                                        .Bind(2, c.paid_amount)
@@ -261,7 +412,8 @@ void SqliteStore::CompletePayment(Completion c, Callback<CompletionOutcome> done
                 out.previous_tier = st->Text(0);
                 email = st->Text(1);
             }
-            // A running subscription of the same tier extends from its end; otherwise a new period starts now.
+            // A subscription of the same tier that has not ended extends from the later of now and its end
+            // (a renewal paid early follows on; one paid in grace starts now); otherwise a period starts now.
             out.period_start = c.now;
             {
                 auto st = db.Prepare("SELECT tier, status, period_end FROM subscriptions WHERE account_id = ?1");
@@ -270,7 +422,7 @@ void SqliteStore::CompletePayment(Completion c, Callback<CompletionOutcome> done
                 auto row = st->Step();
                 if (!row) return row.error();
                 if (*row && st->Text(1) != "ended" && st->Text(0) == payment->tier) {
-                    out.period_start = Time(*st, 2);  // continuous: the next month follows the last
+                    out.period_start = std::max(c.now, Time(*st, 2));
                     out.renewal = true;
                 }
             }
@@ -355,6 +507,14 @@ void SqliteStore::RecordRefund(int64_t payment_id, SysSeconds now, Callback<bool
         [=](Connection& db) -> Result<bool> {
             auto payment = PaymentById(db, payment_id);
             if (!payment) return payment.error();
+            if (payment->status == "paid_unapplied") {  // never counted as revenue: it is simply given back
+                if (auto r = Exec1(db, "UPDATE payments SET status = 'refunded', updated_at = ?1 WHERE id = ?2",
+                                   [&](Statement& st) { st.Bind(1, FormatUtc(now)).Bind(2, payment_id); });
+                    !r) {
+                    return r.error();
+                }
+                return true;
+            }
             if (payment->status != "completed") return false;
             auto st = db.Prepare(
                 "INSERT INTO revenue_events (account_id, kind, tier, amount, currency, payment_id, at, detail)"
@@ -380,15 +540,21 @@ void SqliteStore::RecordGatewayEvent(GatewayEvent e, Callback<bool> done) {
     Submit<bool>(
         [e = std::move(e)](Connection& db) -> Result<bool> {
             auto st = db.Prepare(
-                "INSERT INTO gateway_events (gateway, dedup_key, reference, body, received_at, state, attempts, "
-                "next_attempt)"
-                " VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?5) ON CONFLICT (gateway, dedup_key) DO NOTHING");
+                e.rearm_after
+                    ? "INSERT INTO gateway_events (gateway, dedup_key, reference, body, received_at, state, attempts,"
+                      " next_attempt) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?5) ON CONFLICT (gateway, dedup_key)"
+                      " DO UPDATE SET state = 'pending', next_attempt = ?6"
+                      " WHERE gateway_events.state IN ('applied', 'ignored')"
+                    : "INSERT INTO gateway_events (gateway, dedup_key, reference, body, received_at, state, attempts,"
+                      " next_attempt) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?5)"
+                      " ON CONFLICT (gateway, dedup_key) DO NOTHING");
             if (!st) return st.error();
             st->Bind(1, std::string_view(e.gateway))
                 .Bind(2, std::string_view(e.dedup_key))
                 .Bind(3, std::string_view(e.reference))
                 .Bind(4, std::string_view(e.body))
                 .Bind(5, FormatUtc(e.received_at));
+            if (e.rearm_after) st->Bind(6, FormatUtc(e.received_at + *e.rearm_after));
             if (auto r = st->Run(); !r) return r.error();
             return db.Changes() > 0;
         },

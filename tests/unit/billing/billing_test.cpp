@@ -56,7 +56,8 @@ protected:
                                                {"NOWPAYMENTS_IPN_SECRET", FakeNowPayments::kIpnSecret},
                                                {"NOWPAYMENTS_BASE_URL", np_.BaseUrl()},
                                                {"BASE_URL", "https://app.example.test"},
-                                               {"GATEWAY_TIMEOUT_SECONDS", "1"}};
+                                               {"GATEWAY_TIMEOUT_SECONDS", "1"},
+                                               {"OPERATOR_EMAIL", "ops@gpuopt.example"}};
         for (auto& [k, v] : extra) env[k] = v;
         std::map<std::string, ConfigValue> values;
         for (auto& [k, v] : env) values[k] = {v, ConfigOrigin::kEnvironment, ""};
@@ -84,6 +85,25 @@ protected:
             store::Wait<bool>([&](store::Callback<bool> done) { store_->RecordGatewayEvent(*e, std::move(done)); });
         EXPECT_TRUE(r.ok());
         return r.ok() && *r;
+    }
+    // The event the customer's browser back from Flutterwave records for `reference` (an error when it
+    // records none: not ours, or settled already).
+    Result<store::GatewayEvent> ReturnEvent(const std::string& reference, SysSeconds now = kT0) {
+        auto e = billing_->FlutterwaveReturnEvent(reference, now);
+        if (!e.ok()) return e.error();
+        if (!*e) return Error{ErrorCode::kAlreadyExists, "settled already", {}};
+        return **e;
+    }
+    bool Return(const std::string& reference, SysSeconds now = kT0) {
+        auto e = ReturnEvent(reference, now);
+        return e.ok() && Record(e);
+    }
+    std::vector<store::OperatorEvent> OperatorEvents(const std::string& kind) {
+        std::vector<store::OperatorEvent> out;
+        for (auto& e : store_->ListOperatorEvents(100).value()) {
+            if (e.kind == kind) out.push_back(e);
+        }
+        return out;
     }
     EventRun Process(SysSeconds now = kT0) {
         auto r = billing_->ProcessEvents(now);
@@ -177,14 +197,18 @@ TEST_F(BillingTest, CheckoutRefusesWhatCannotBeBought) {
     EXPECT_TRUE(store_->ListPayments(alice_.id, 10).value().empty());
 }
 
-TEST_F(BillingTest, AGatewayOutageAtCheckoutIsReportedAndThePaymentStaysPending) {
-    flw_.SetMode(FakeMode::kUnavailable);
-    auto c = billing_->StartCheckout(alice_, "professional", "flutterwave", "upgrade", kT0);
-    ASSERT_FALSE(c.ok());
-    EXPECT_EQ(c.error().code, ErrorCode::kPaymentFailed);
-    auto payments = store_->ListPayments(alice_.id, 10).value();
-    ASSERT_EQ(payments.size(), 1u);
-    EXPECT_EQ(payments[0].status, "pending");  // reconciliation asks the gateway about it later
+TEST_F(BillingTest, ACheckoutTheGatewayRefusesLeavesNoPaymentBehind) {
+    for (FakeMode mode : {FakeMode::kUnavailable, FakeMode::kRateLimited, FakeMode::kHtml, FakeMode::kBlackHole}) {
+        flw_.SetMode(mode);
+        np_.SetMode(mode);
+        for (const char* gateway : {"flutterwave", "nowpayments"}) {
+            auto c = billing_->StartCheckout(alice_, "professional", gateway, "upgrade", kT0);
+            ASSERT_FALSE(c.ok()) << gateway;
+            EXPECT_EQ(c.error().code, ErrorCode::kPaymentFailed);
+        }
+    }
+    // Nobody was shown a link to pay: nothing to reconcile, nothing pending.
+    EXPECT_TRUE(store_->ListPayments(alice_.id, 10).value().empty());
 }
 
 // ---- Flutterwave: verification before any grant -----------------------------------------------
@@ -217,10 +241,10 @@ TEST_F(BillingTest, AVerifiedFlutterwaveWebhookUpgradesOnceWithLedgerAndMails) {
         Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
     EXPECT_FALSE(Record(
         billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t, true), kT0)));
-    EXPECT_TRUE(Record(billing_->FlutterwaveReturnEvent(std::to_string(t.id), c.payment.reference, kT0)));
+    EXPECT_FALSE(Return(c.payment.reference));  // settled: nothing left to verify
     auto run = Process();
     EXPECT_EQ(run.applied, 0);
-    EXPECT_EQ(run.ignored, 1);
+    EXPECT_EQ(run.ignored, 0);
     EXPECT_EQ(Ledger(alice_, "payment").size(), 1u);
     EXPECT_EQ(Mails(alice_, "receipt").size(), 1u);
     EXPECT_EQ(store_->GetSubscription(alice_.id).value()->period_end, sys_days{2026y / 12 / 26} + 10h);
@@ -261,45 +285,72 @@ TEST_F(BillingTest, AWebhookThatLiesAboutTheStatusGrantsNothing) {
     EXPECT_TRUE(Ledger(alice_, "payment").empty());
 }
 
-TEST_F(BillingTest, ALowerAmountOrAnotherCurrencyGrantsNothingAndIsASecurityEvent) {
+TEST_F(BillingTest, MoneyThatCannotBuyThePlanIsHeldForTheOperatorNeverDropped) {
+    std::vector<std::string> held;
     for (auto [amount, currency] : {std::pair{1.0, std::string("USD")}, {48.99, "USD"}, {49.0, "NGN"}}) {
         auto c = billing_->StartCheckout(alice_, "professional", "flutterwave", "upgrade", kT0).value();
         flw_.SetOutcome(c.payment.reference, "successful", amount, currency);
-        const std::string back = flw_.PayOnHostedPage(c.payment_url);
-        EXPECT_TRUE(Record(billing_->FlutterwaveReturnEvent(back.substr(back.find("transaction_id=") + 15),
-                                                            c.payment.reference, kT0)));
+        (void)flw_.PayOnHostedPage(c.payment_url);
+        EXPECT_TRUE(Return(c.payment.reference));
         Process();
-        EXPECT_EQ(PaymentOf(c.payment.reference).status, "pending") << amount << " " << currency;
+        auto p = PaymentOf(c.payment.reference);
+        EXPECT_EQ(p.status, "paid_unapplied") << amount << " " << currency;
+        EXPECT_DOUBLE_EQ(p.paid_amount.value_or(-1), amount);
+        EXPECT_NE(p.note.find("owed"), std::string::npos) << p.note;
+        held.push_back(c.payment.reference);
     }
     EXPECT_EQ(Account(alice_).tier, "free");
     EXPECT_EQ(store_->CountSecurityEvents("payment_mismatch").value(), 3);
+    auto events = OperatorEvents("payment_unapplied");
+    ASSERT_EQ(events.size(), 3u);
+    for (const auto& e : events) EXPECT_EQ(e.account_id.value_or(0), alice_.id);
+    // The operator hears of each once, by mail, whatever runs again.
+    size_t operator_mails = 0;
+    for (auto& item : store_->DueMail(kT0 + days(1), 100).value()) {
+        if (item.message.kind == "operator") {
+            ++operator_mails;
+            EXPECT_EQ(item.message.to, "ops@gpuopt.example");
+        }
+    }
+    EXPECT_EQ(operator_mails, 3u);
+    EXPECT_EQ(billing_->Reconcile(kT0 + hours(60)).value(), 0);
+    EXPECT_EQ(PaymentOf(held[0]).status, "paid_unapplied");  // never expired away
+    EXPECT_EQ(OperatorEvents("payment_unapplied").size(), 3u);
     // More than the price is fine (a customer who paid fees on top).
     auto c = billing_->StartCheckout(alice_, "professional", "flutterwave", "upgrade", kT0).value();
     flw_.SetOutcome(c.payment.reference, "successful", 49.5, "USD");
-    const std::string back = flw_.PayOnHostedPage(c.payment_url);
-    EXPECT_TRUE(Record(
-        billing_->FlutterwaveReturnEvent(back.substr(back.find("transaction_id=") + 15), c.payment.reference, kT0)));
+    (void)flw_.PayOnHostedPage(c.payment_url);
+    EXPECT_TRUE(Return(c.payment.reference));
     Process();
     EXPECT_EQ(Account(alice_).tier, "professional");
 }
 
-TEST_F(BillingTest, TamperedReturnQueriesGrantNothingToTheTamperer) {
+TEST_F(BillingTest, ReturnQueriesOnlyNameOurPaymentsAndAreVerifiedOncePerMinute) {
     auto alice = billing_->StartCheckout(alice_, "enterprise", "flutterwave", "upgrade", kT0).value();
-    // A foreign transaction (someone else's reference at the gateway) named with Alice's reference.
-    auto foreign = flw_.AddTransaction("not-ours-77", "successful", 199, "USD");
-    EXPECT_TRUE(Record(billing_->FlutterwaveReturnEvent(std::to_string(foreign.id), alice.payment.reference, kT0)));
-    // Bob's real payment named with Alice's reference: it completes Bob's payment, never Alice's.
-    auto [bob, bob_t] = PayFlutterwave(bob_);
-    EXPECT_TRUE(Record(billing_->FlutterwaveReturnEvent(std::to_string(bob_t.id), alice.payment.reference, kT0)));
-    // An id the gateway does not know, and ids that are not ids at all.
-    EXPECT_TRUE(Record(billing_->FlutterwaveReturnEvent("999999999", alice.payment.reference, kT0)));
-    EXPECT_FALSE(billing_->FlutterwaveReturnEvent("12 OR 1=1", alice.payment.reference, kT0).ok());
-    EXPECT_FALSE(billing_->FlutterwaveReturnEvent("../../v3/payments", alice.payment.reference, kT0).ok());
-    Process();
+    auto bob_np = billing_->StartCheckout(bob_, "professional", "nowpayments", "upgrade", kT0).value();
+    // References that are not our Flutterwave payments are refused before anything is recorded or verified.
+    for (const std::string& ref : {std::string("not-ours-77"), std::string(), std::string("gpo_' OR 1=1 --"),
+                                   std::string(300, 'a'), bob_np.payment.reference}) {
+        auto e = billing_->FlutterwaveReturnEvent(ref, kT0);
+        ASSERT_FALSE(e.ok()) << ref;
+        EXPECT_EQ(e.error().code, ErrorCode::kNotFound);
+    }
+    // Alice's own reference, unpaid: recorded once a minute however often the page loads, and verified by
+    // our reference, so a transaction id in the query changes nothing.
+    EXPECT_TRUE(Return(alice.payment.reference, kT0));
+    EXPECT_FALSE(Return(alice.payment.reference, kT0 + seconds(30)));
+    const int before = flw_.VerifyCalls();
+    Process(kT0 + seconds(30));
+    EXPECT_EQ(flw_.VerifyCalls(), before + 1);
     EXPECT_EQ(Account(alice_).tier, "free");
     EXPECT_EQ(PaymentOf(alice.payment.reference).status, "pending");
-    EXPECT_EQ(Account(bob_).tier, "professional");
-    EXPECT_TRUE(Ledger(alice_, "payment").empty());
+    // Back after paying, within the same minute: the event is looked at again 10 s later, not lost.
+    (void)flw_.PayOnHostedPage(alice.payment_url);
+    EXPECT_TRUE(Return(alice.payment.reference, kT0 + seconds(40)));
+    EXPECT_EQ(Process(kT0 + seconds(45)).applied, 0);  // not before 10 s
+    EXPECT_EQ(Process(kT0 + seconds(50)).applied, 1);
+    EXPECT_EQ(Account(alice_).tier, "enterprise");
+    EXPECT_FALSE(Return(alice.payment.reference, kT0 + seconds(61)));  // settled: nothing more to look at
 }
 
 TEST_F(BillingTest, FailedAfterCompletedChangesNothing) {
@@ -366,11 +417,13 @@ TEST_F(BillingTest, DistinctEventsForOnePaymentRacingStillCompleteItOnce) {
     for (int i = 0; i < 8; ++i) {
         threads.emplace_back([&, i] {
             Result<store::GatewayEvent> e =
-                i % 2 ? billing_->FlutterwaveReturnEvent(std::to_string(t.id), c.payment.reference, kT0)
+                i % 2 ? ReturnEvent(c.payment.reference, kT0)
                       : billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash,
                                                           FakeFlutterwave::WebhookBody(t, i % 4 == 0), kT0);
-            (void)store::Wait<bool>(
-                [&](store::Callback<bool> done) { store_->RecordGatewayEvent(*e, std::move(done)); });
+            if (e.ok()) {
+                (void)store::Wait<bool>(
+                    [&](store::Callback<bool> done) { store_->RecordGatewayEvent(*e, std::move(done)); });
+            }
             (void)billing_->ProcessEvents(kT0);
             (void)billing_->Reconcile(kT0 + minutes(3));
         });
@@ -408,18 +461,94 @@ TEST_F(BillingTest, AGatewayTimeoutLeavesThePaymentPendingAndTheReconcilerComple
     EXPECT_EQ(Ledger(alice_, "payment").size(), 1u);
 }
 
-TEST_F(BillingTest, ReconcilerLeavesUnpaidCheckoutsAloneThenExpiresThem) {
+TEST_F(BillingTest, ReconcilerLeavesUnpaidCheckoutsAloneThenExpiresThemAndLatePaymentStillCounts) {
     auto c = billing_->StartCheckout(alice_, "professional", "flutterwave", "upgrade", kT0).value();
+    EXPECT_EQ(c.payment.expires_at, kT0 + hours(48));
     EXPECT_EQ(billing_->Reconcile(kT0 + minutes(3)).value(), 0);
     EXPECT_EQ(PaymentOf(c.payment.reference).status, "pending");
+    // Due to expire while the gateway cannot answer: asked again next run, not expired blind.
+    flw_.SetMode(FakeMode::kRateLimited);
+    (void)billing_->Reconcile(kT0 + hours(49));
+    EXPECT_EQ(PaymentOf(c.payment.reference).status, "pending");
+    flw_.SetMode(FakeMode::kNormal);
     (void)billing_->Reconcile(kT0 + hours(49));
     EXPECT_EQ(PaymentOf(c.payment.reference).status, "expired");
-    // A late success for an expired payment does not revive it.
-    const std::string back = flw_.PayOnHostedPage(c.payment_url);
-    EXPECT_TRUE(Record(billing_->FlutterwaveReturnEvent(back.substr(back.find("transaction_id=") + 15),
-                                                        c.payment.reference, kT0 + hours(50))));
-    Process(kT0 + hours(50));
-    EXPECT_EQ(PaymentOf(c.payment.reference).status, "expired");
+    // The customer pays the old link after all: the gateway took the money, so the plan is theirs.
+    (void)flw_.PayOnHostedPage(c.payment_url);
+    EXPECT_TRUE(Return(c.payment.reference, kT0 + hours(50)));
+    EXPECT_EQ(Process(kT0 + hours(50)).applied, 1);
+    EXPECT_EQ(PaymentOf(c.payment.reference).status, "completed");
+    EXPECT_EQ(Account(alice_).tier, "professional");
+    EXPECT_EQ(store_->GetSubscription(alice_.id).value()->period_start, kT0 + hours(50));
+    EXPECT_EQ(Ledger(alice_, "payment").size(), 1u);
+}
+
+TEST_F(BillingTest, ADueCheckoutTheGatewayHasMoneyForCompletesInsteadOfExpiring) {
+    auto c = billing_->StartCheckout(alice_, "professional", "flutterwave", "upgrade", kT0).value();
+    (void)flw_.PayOnHostedPage(c.payment_url);  // paid, but no webhook ever came and no one looked
+    EXPECT_EQ(billing_->Reconcile(kT0 + hours(48)).value(), 1);
+    EXPECT_EQ(PaymentOf(c.payment.reference).status, "completed");
+    EXPECT_EQ(Account(alice_).tier, "professional");
+}
+
+TEST_F(BillingTest, ASupersededCheckoutThatIsPaidStillCompletes) {
+    auto first = billing_->StartCheckout(alice_, "professional", "flutterwave", "upgrade", kT0).value();
+    auto second = billing_->StartCheckout(alice_, "professional", "flutterwave", "upgrade", kT0 + minutes(5)).value();
+    (void)flw_.PayOnHostedPage(first.payment_url);  // the older tab
+    EXPECT_TRUE(Return(first.payment.reference, kT0 + minutes(6)));
+    EXPECT_EQ(Process(kT0 + minutes(6)).applied, 1);
+    EXPECT_EQ(PaymentOf(first.payment.reference).status, "completed");
+    EXPECT_EQ(PaymentOf(second.payment.reference).status, "pending");
+    EXPECT_EQ(Account(alice_).tier, "professional");
+}
+
+TEST_F(BillingTest, TransientGatewayAnswersAreRetriedHonouringRetryAfterNeverIgnored) {
+    for (FakeMode mode :
+         {FakeMode::kRateLimited, FakeMode::kTimeout, FakeMode::kTooEarly, FakeMode::kHtml, FakeMode::kUnavailable}) {
+        auto [c, t] = PayFlutterwave(alice_, "professional", kT0);
+        flw_.SetMode(mode);
+        EXPECT_TRUE(Record(
+            billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
+        auto run = Process(kT0);
+        EXPECT_EQ(run.retried, 1) << static_cast<int>(mode);
+        EXPECT_EQ(run.ignored, 0);
+        EXPECT_EQ(PaymentOf(c.payment.reference).status, "pending");
+        if (mode == FakeMode::kRateLimited) {
+            // Retry-After: 120 is longer than the first backoff (5 s): not due before it.
+            EXPECT_EQ(Process(kT0 + seconds(60)).retried, 0);
+            EXPECT_EQ(Process(kT0 + seconds(120)).retried, 1);
+        }
+        flw_.SetMode(FakeMode::kNormal);
+        EXPECT_EQ(Process(kT0 + hours(2)).applied, 1);
+        EXPECT_EQ(PaymentOf(c.payment.reference).status, "completed");
+    }
+    EXPECT_EQ(Ledger(alice_, "payment").size(), 5u);
+}
+
+TEST_F(BillingTest, AGatewayThatKeepsFailingIsReportedToTheOperatorAndStillRetried) {
+    auto [c, t] = PayFlutterwave(alice_);
+    flw_.SetMode(FakeMode::kUnavailable);
+    EXPECT_TRUE(
+        Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
+    SysSeconds now = kT0;
+    for (int i = 0; i < 14; ++i) {
+        now += hours(1);
+        EXPECT_EQ(Process(now).retried, 1) << i;
+    }
+    EXPECT_EQ(OperatorEvents("gateway_event_stuck").size(), 1u);
+    flw_.SetMode(FakeMode::kNormal);
+    EXPECT_EQ(Process(now + hours(1)).applied, 1);
+    EXPECT_EQ(Account(alice_).tier, "professional");
+}
+
+TEST_F(BillingTest, MoneyForAReferenceThatIsNotOursGoesToTheOperator) {
+    auto stranger = flw_.AddTransaction("someone-elses-ref", "successful", 49, "USD");
+    EXPECT_TRUE(Record(
+        billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(stranger), kT0)));
+    EXPECT_EQ(Process().ignored, 1);
+    auto events = OperatorEvents("payment_unmatched");
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_NE(events[0].detail.find(std::to_string(stranger.id)), std::string::npos);
     EXPECT_EQ(Account(alice_).tier, "free");
 }
 
@@ -462,6 +591,29 @@ TEST_F(NowPaymentsBilling, InvoiceThenFinishedIpnUpgrades) {
     EXPECT_EQ(Account(alice_).tier, "professional");
     EXPECT_EQ(PaymentOf(c->payment.reference).gateway_id, waiting.payment_id);
     EXPECT_EQ(Mails(alice_, "receipt").size(), 1u);
+}
+
+TEST_F(NowPaymentsBilling, AnInvoiceWhoseFinishedIpnIsLostIsReconciledThroughThePaymentItNamed) {
+    auto c = billing_->StartCheckout(alice_, "professional", "nowpayments", "upgrade", kT0).value();
+    auto waiting = np_.Pay(c.payment.reference, "waiting");
+    EXPECT_TRUE(Ipn(waiting));
+    Process();
+    EXPECT_EQ(PaymentOf(c.payment.reference).gateway_payment_id, waiting.payment_id);
+    np_.SetStatus(waiting.payment_id, "finished");  // its IPN never arrives
+    EXPECT_EQ(billing_->Reconcile(kT0 + minutes(10)).value(), 1);
+    EXPECT_EQ(Account(alice_).tier, "professional");
+}
+
+TEST_F(NowPaymentsBilling, OneRateLimitedLookupDoesNotLoseAPaidUpgrade) {
+    auto c = billing_->StartCheckout(alice_, "professional", "nowpayments", "upgrade", kT0).value();
+    auto p = np_.Pay(c.payment.reference, "finished");
+    np_.SetMode(FakeMode::kRateLimited);
+    EXPECT_TRUE(Ipn(p));
+    EXPECT_EQ(Process().retried, 1);
+    EXPECT_EQ(Account(alice_).tier, "free");
+    np_.SetMode(FakeMode::kNormal);
+    EXPECT_EQ(Process(kT0 + minutes(5)).applied, 1);
+    EXPECT_EQ(Account(alice_).tier, "professional");
 }
 
 TEST_F(NowPaymentsBilling, PaymentModeReturnsADepositAddress) {
@@ -585,7 +737,14 @@ TEST_F(BillingTest, RemindersAtSevenAndOneDaysOnceEachThenGraceThenDowngrade) {
         EXPECT_NE(at, std::string::npos) << m.text;
     }
     EXPECT_NE(reminders[0].subject, reminders[1].subject);
-    EXPECT_EQ(store_->ListPayments(alice_.id, 10).value().size(), 3u);  // the upgrade and two renewal checkouts
+    // One renewal checkout for the period, in both reminders, payable until the grace ends.
+    auto payments = store_->ListPayments(alice_.id, 10).value();
+    ASSERT_EQ(payments.size(), 2u);
+    const auto& renewal = payments[0];
+    EXPECT_EQ(renewal.purpose, "renewal");
+    EXPECT_EQ(renewal.renews_period_end, end);
+    EXPECT_EQ(renewal.expires_at, end + days(3));
+    for (const auto& m : reminders) EXPECT_NE(m.text.find(renewal.checkout_url), std::string::npos);
 
     auto grace = run(end + hours(1));
     EXPECT_EQ(grace.grace, 1);
@@ -617,8 +776,7 @@ TEST_F(BillingTest, PayingTheRenewalLinkExtendsTheSubscriptionFromItsEnd) {
     const std::string link = reminder.text.substr(at, reminder.text.find_first_of(" \n", at) - at);
     const std::string back = flw_.PayOnHostedPage(link);
     ASSERT_FALSE(back.empty()) << link;
-    EXPECT_TRUE(
-        Record(billing_->FlutterwaveReturnEvent(back.substr(back.find("transaction_id=") + 15), "", end - days(6))));
+    EXPECT_TRUE(Return(store_->FindRenewalPayment(alice_.id, end).value()->reference, end - days(6)));
     EXPECT_EQ(Process(end - days(6)).applied, 1);
     auto sub = store_->GetSubscription(alice_.id).value();
     EXPECT_EQ(sub->period_start, end);
@@ -630,6 +788,48 @@ TEST_F(BillingTest, PayingTheRenewalLinkExtendsTheSubscriptionFromItsEnd) {
     EXPECT_EQ(run.reminders, 0);
     EXPECT_EQ(billing_->RunLifecycle(end + days(4)).value().downgraded, 0);
     EXPECT_EQ(Account(alice_).tier, "professional");
+}
+
+TEST_F(BillingTest, ARenewalLinkPaidDaysLaterOrInGraceStillRenews) {
+    auto [c, t] = PayFlutterwave(alice_);
+    EXPECT_TRUE(
+        Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
+    Process();
+    const SysSeconds end = sys_days{2026y / 12 / 26} + 10h;
+    ASSERT_EQ(billing_->RunLifecycle(end - days(7)).value().reminders, 1);
+    // Well past PAYMENT_EXPIRY_HOURS, and after the reconciler ran: the link still works.
+    (void)billing_->Reconcile(end - days(3));
+    auto renewal = store_->FindRenewalPayment(alice_.id, end).value();
+    ASSERT_TRUE(renewal.has_value());
+    EXPECT_EQ(renewal->status, "pending");
+    // The 1-day reminder sends the same link.
+    ASSERT_EQ(billing_->RunLifecycle(end - days(1)).value().reminders, 1);
+    EXPECT_EQ(store_->ListPayments(alice_.id, 10).value().size(), 2u);
+    // Paid in grace: a new month from now (the later of now and the period end).
+    ASSERT_EQ(billing_->RunLifecycle(end + hours(1)).value().grace, 1);
+    (void)flw_.PayOnHostedPage(renewal->checkout_url);
+    EXPECT_TRUE(Return(renewal->reference, end + days(2)));
+    EXPECT_EQ(Process(end + days(2)).applied, 1);
+    auto sub = store_->GetSubscription(alice_.id).value();
+    EXPECT_EQ(sub->status, "active");
+    EXPECT_EQ(sub->period_start, end + days(2));
+    EXPECT_EQ(billing_->RunLifecycle(end + days(4)).value().downgraded, 0);
+    EXPECT_EQ(Account(alice_).tier, "professional");
+}
+
+TEST_F(BillingTest, RemindersWhileTheGatewayIsDownLeaveNoPaymentsBehind) {
+    auto [c, t] = PayFlutterwave(alice_);
+    EXPECT_TRUE(
+        Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
+    Process();
+    const SysSeconds end = sys_days{2026y / 12 / 26} + 10h;
+    flw_.SetMode(FakeMode::kUnavailable);
+    for (int i = 0; i < 50; ++i)
+        EXPECT_EQ(billing_->RunLifecycle(end - days(7) + minutes(15 * i)).value().reminders, 0);
+    EXPECT_EQ(store_->ListPayments(alice_.id, 100).value().size(), 1u);  // the upgrade only
+    flw_.SetMode(FakeMode::kNormal);
+    EXPECT_EQ(billing_->RunLifecycle(end - days(6)).value().reminders, 1);
+    EXPECT_EQ(store_->ListPayments(alice_.id, 100).value().size(), 2u);
 }
 
 TEST_F(BillingTest, StatsCountActiveSubscriptionsRevenueAndPayments) {
