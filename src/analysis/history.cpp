@@ -20,9 +20,13 @@ SysSeconds HourStart(SysSeconds t) { return std::chrono::floor<std::chrono::hour
 
 Slice SliceOf(const store::StoredWindow& w, const IdleRules& rules) {
     Slice s;
-    const double secs = static_cast<double>(std::max<int64_t>(1, w.window_seconds));
+    const int64_t counted = w.counted_ms.value_or(w.window_ms.value_or(std::max<int64_t>(1, w.window_seconds) * 1000));
+    const double secs = static_cast<double>(std::max<int64_t>(0, counted)) / 1000.0;
+    const SysMillis end = w.window_end_ms.value_or(SysMillis(w.window_end));
+    s.t1 = static_cast<double>(end.time_since_epoch().count()) / 1000.0;
+    s.t0 = s.t1 - secs;
     s.end = w.window_end;
-    s.start = w.window_end - seconds(std::max<int64_t>(1, w.window_seconds));
+    s.start = w.window_end - seconds(static_cast<int64_t>(std::ceil(secs)));
     s.reported_s = secs;
     s.util_weighted = w.util_avg * secs;
     s.util_max = w.util_max.value_or(w.util_avg);
@@ -44,6 +48,33 @@ Slice SliceOf(const store::StoredWindow& w, const IdleRules& rules) {
     return s;
 }
 
+Slice Clip(const Slice& s, double from, double to) {
+    Slice out = s;
+    const double length = s.t1 - s.t0;
+    const double lo = std::max(from, s.t0), hi = std::min(to, s.t1);
+    double share = 0;
+    if (length <= 0) {
+        share = s.t1 > from && s.t1 <= to ? 1.0 : 0.0;  // nothing counted; its maxima still belong here
+    } else if (hi > lo) {
+        share = (hi - lo) / length;
+    }
+    out.t0 = std::max(s.t0, from);
+    out.t1 = std::min(s.t1, to);
+    out.reported_s *= share;
+    out.util_weighted *= share;
+    out.idle_s *= share;
+    out.idle_held_s *= share;
+    out.cost_usd *= share;
+    out.idle_cost_usd *= share;
+    out.idle_held_cost_usd *= share;
+    if (share <= 0) {
+        out.util_max = 0;
+        out.mem_used_max = 0;
+        out.mem_total = 0;
+    }
+    return out;
+}
+
 namespace {
 
 // An hour of the roll-up as a slice, from either of the store's hour records (same field names).
@@ -52,6 +83,8 @@ Slice HourSlice(const Hour& h) {
     Slice s;
     s.start = h.hour;
     s.end = h.hour + std::chrono::hours(1);
+    s.t0 = static_cast<double>(h.hour.time_since_epoch().count());
+    s.t1 = s.t0 + 3600.0;
     s.reported_s = h.reported_s;
     s.util_weighted = h.util_weighted;
     s.util_max = h.util_max;
@@ -96,6 +129,8 @@ store::HourlyRow HourOf(const store::StoredWindow& w, const IdleRules& rules) {
 void Merge(Slice& into, const Slice& add) {
     into.start = std::min(into.start, add.start);
     into.end = std::max(into.end, add.end);
+    into.t0 = std::min(into.t0, add.t0);
+    into.t1 = std::max(into.t1, add.t1);
     into.reported_s += add.reported_s;
     into.util_weighted += add.util_weighted;
     into.util_max = std::max(into.util_max, add.util_max);
@@ -128,14 +163,39 @@ void Merge(store::HourlyRow& into, const store::HourlyRow& add) {
 
 std::vector<store::HourlyRow> RollUp(const std::vector<store::StoredWindow>& windows, const IdleRules& rules) {
     std::map<std::tuple<int64_t, std::string, SysSeconds>, store::HourlyRow> hours;
-    for (const auto& w : windows) {
-        store::HourlyRow h = HourOf(w, rules);
+    auto add = [&](store::HourlyRow h) {
         auto key = std::make_tuple(h.account_id, h.gpu_key, h.hour);
         auto it = hours.find(key);
         if (it == hours.end()) {
             hours.emplace(std::move(key), std::move(h));
         } else {
             Merge(it->second, h);
+        }
+    };
+    for (const auto& w : windows) {
+        const store::HourlyRow whole = HourOf(w, rules);
+        const Slice s = SliceOf(w, rules);
+        const auto first = HourStart(SysSeconds(seconds(static_cast<int64_t>(std::floor(s.t0)))));
+        if (s.reported_s <= 0 || first >= whole.hour) {
+            add(whole);  // within one hour (or nothing counted)
+            continue;
+        }
+        // A window that spans hours adds to each the part of it that lies there.
+        for (SysSeconds hour = first; hour <= whole.hour; hour += std::chrono::hours(1)) {
+            const double lo = static_cast<double>(hour.time_since_epoch().count());
+            const Slice part = Clip(s, lo, lo + 3600.0);
+            if (part.reported_s <= 0) continue;
+            store::HourlyRow h = whole;
+            h.hour = hour;
+            h.windows = hour == whole.hour ? 1 : 0;
+            h.reported_s = part.reported_s;
+            h.util_weighted = part.util_weighted;
+            h.idle_s = part.idle_s;
+            h.idle_held_s = part.idle_held_s;
+            h.cost_usd = part.cost_usd;
+            h.idle_cost_usd = part.idle_cost_usd;
+            h.idle_held_cost_usd = part.idle_held_cost_usd;
+            add(std::move(h));
         }
     }
     std::vector<store::HourlyRow> out;
@@ -232,8 +292,12 @@ Totals Summarize(const std::vector<Slice>& slices, const Range& range, double re
     t.range_hours = range.Hours();
     double reported_s = 0, util_weighted = 0, idle_s = 0, held_s = 0;
     std::vector<double> averages;
-    for (const auto& s : slices) {
-        if (s.end <= range.from || s.end > range.to) continue;
+    const double from = static_cast<double>(range.from.time_since_epoch().count());
+    const double to = static_cast<double>(range.to.time_since_epoch().count());
+    for (const auto& whole : slices) {
+        if (whole.t1 <= from || whole.t0 > to || (whole.t0 == whole.t1 && whole.t1 == from)) continue;
+        const Slice s = whole.t0 >= from && whole.t1 <= to ? whole : Clip(whole, from, to);
+        if (s.reported_s <= 0 && s.util_max <= 0 && s.mem_used_max <= 0) continue;
         reported_s += s.reported_s;
         util_weighted += s.util_weighted;
         idle_s += s.idle_s;

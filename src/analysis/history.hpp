@@ -3,8 +3,11 @@
 // fleet. Nothing here accumulates per report: every figure is derived from the history it is given.
 //
 // Rules:
-//  - A slice is one raw window, or one hour of the roll-up. It counts in a range when its end lies in
-//    (from, to], so hour-aligned ranges give the same totals from raw windows and from roll-ups.
+//  - A slice is one raw window, or one hour of the roll-up. Its time is the window's counted time (what
+//    is left once overlapping windows of the same GPU were merged at ingest), at the millisecond it was
+//    sent. A slice straddling a range's edge counts in proportion to the part inside, so for one GPU the
+//    reported time of any range never exceeds the range's length; the roll-up splits a window across
+//    the hours it spans the same way, so hour-aligned ranges give the same totals from either.
 //  - Idle time of a window: the agent's measured idle fraction × its length when it sent one, else the
 //    whole window when its average utilization is under the idle threshold (default 15 %).
 //  - Idle while holding memory: the agent's idle-held fraction when sent, else the idle time when the
@@ -35,6 +38,8 @@ struct Range {
 struct Slice {
     SysSeconds start;
     SysSeconds end;
+    double t0 = 0;  // the counted interval [t0, t1] in seconds since the epoch, to the millisecond
+    double t1 = 0;
     double reported_s = 0;
     double util_weighted = 0;  // Σ utilization × seconds
     double util_max = 0;
@@ -69,6 +74,9 @@ store::HourlyRow HourOf(const store::StoredWindow& w, const IdleRules& rules);
 void Merge(store::HourlyRow& into, const store::HourlyRow& add);
 // Adds `add` into `into` (the same GPU; the slice grows to cover both).
 void Merge(Slice& into, const Slice& add);
+// The part of `s` inside [from, to]: additive figures scaled by the share of its interval inside, maxima
+// kept while any of it is inside.
+Slice Clip(const Slice& s, double from, double to);
 // Windows grouped into GPU-hours.
 std::vector<store::HourlyRow> RollUp(const std::vector<store::StoredWindow>& windows, const IdleRules& rules);
 
@@ -100,7 +108,7 @@ struct Totals {
     double Coverage() const { return range_hours > 0 ? reported_hours / range_hours : 0; }
 };
 
-// One GPU over `range` (slices ending in (from, to]).
+// One GPU over `range` (each slice in proportion to its part inside it).
 Totals Summarize(const std::vector<Slice>& slices, const Range& range, double recoverable_fraction);
 // Several GPUs together (hosts, the fleet): sums; unknown hours are summed GPU-hours.
 Totals Combine(const std::vector<Totals>& parts);

@@ -45,6 +45,8 @@ http::Handler MakeGpusHandler(Services& s) {
             if (g.latest) {
                 const auto& w = *g.latest;
                 o["host"] = w.host;
+                // The prototype's agent names no host: its address stands in for one.
+                o["host_source"] = w.host_from_address ? "client_address" : "agent";
                 o["gpu_index"] = w.gpu_index;
                 if (!w.uuid.empty()) o["uuid"] = w.uuid;
                 o["gpu_name"] = w.name;

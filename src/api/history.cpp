@@ -93,10 +93,9 @@ Result<LoadedHistory> LoadHistory(Services& s, int64_t account_id, analysis::Ran
     }
     range.from = std::chrono::floor<std::chrono::hours>(range.from);
     range.to = std::chrono::ceil<std::chrono::hours>(range.to);
-    // The roll-up runs every ROLLUP_INTERVAL_SECONDS; the windows it has not merged yet are recent, and
-    // few: each joins its GPU's hour.
-    const auto tail_from = std::max(range.from, now - std::chrono::hours(2));
-    auto history = s.store.ReadRolledHistory(account_id, range.from, range.to, tail_from, gpu_key);
+    // The windows the roll-up has not merged yet (its backlog, whatever their time: a back-filled spool
+    // too) each join their GPU's hour, so the answer does not depend on whether the roll-up caught up.
+    auto history = s.store.ReadRolledHistory(account_id, range.from, range.to, range.from, gpu_key);
     if (!history) return history.error();
     out.gpus = analysis::Histories(*history, rules);
     out.source = "hourly";

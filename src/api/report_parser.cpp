@@ -141,7 +141,8 @@ Result<void> ParseProcesses(const json::value* v, const std::string& path, const
 
 }  // namespace
 
-Result<store::UsageReport> ParseUsageReport(const json::object& body, const ReportRules& rules, SysSeconds now) {
+Result<store::UsageReport> ParseUsageReport(const json::object& body, const ReportRules& rules, SysSeconds now,
+                                            std::string_view client_address) {
     store::UsageReport report;
     Fields top(body, "");
 
@@ -177,6 +178,9 @@ Result<store::UsageReport> ParseUsageReport(const json::object& body, const Repo
 
     report.window_end = now;
     report.window_start = now - rules.default_window;
+    report.window_end_ms = SysMillis(now);
+    report.window_start_ms = report.window_end_ms - rules.default_window;
+    report.implicit_window = true;
     if (const json::value* window = top.Find("window")) {
         if (!window->is_object()) return Error::Validation("window", "must be an object");
         Fields w(window->get_object(), "window.");
@@ -186,8 +190,8 @@ Result<store::UsageReport> ParseUsageReport(const json::object& body, const Repo
         if (!start_text || !end_text) {
             return Error::Validation(start_text ? "window.end" : "window.start", "is required when window is given");
         }
-        auto start = ParseUtc(*start_text);
-        auto end = ParseUtc(*end_text);
+        auto start = ParseUtcMillis(*start_text);
+        auto end = ParseUtcMillis(*end_text);
         if (!start) return Error::Validation("window.start", "must be an RFC 3339 UTC timestamp");
         if (!end) return Error::Validation("window.end", "must be an RFC 3339 UTC timestamp");
         if (*end <= *start) return Error::Validation("window.end", "must be after window.start");
@@ -197,8 +201,11 @@ Result<store::UsageReport> ParseUsageReport(const json::object& body, const Repo
             return Error::Validation("window.start",
                                      "is older than " + std::to_string(rules.max_age.count() / 24) + " days");
         }
-        report.window_start = *start;
-        report.window_end = *end;
+        report.window_start_ms = *start;
+        report.window_end_ms = *end;
+        report.window_start = std::chrono::floor<std::chrono::seconds>(*start);
+        report.window_end = std::chrono::floor<std::chrono::seconds>(*end);
+        report.implicit_window = false;
         if (samples) report.samples = static_cast<int>(*samples);
     }
 
@@ -209,6 +216,10 @@ Result<store::UsageReport> ParseUsageReport(const json::object& body, const Repo
     if (gpus.empty()) return Error::Validation("gpu_data", "must list at least one GPU");
     if (gpus.size() > rules.max_gpus) {
         return Error::Validation("gpu_data", "must list at most " + std::to_string(rules.max_gpus) + " GPUs");
+    }
+    if (report.hostname.empty() && report.agent_id.empty() && !client_address.empty()) {
+        report.hostname = std::string(client_address);
+        report.host_from_address = true;
     }
     const std::string host = report.hostname.empty() ? report.agent_id : report.hostname;
     std::set<std::string> keys;

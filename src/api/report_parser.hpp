@@ -30,6 +30,12 @@ struct ReportRules {
 // ignored; JSON null in an optional field means "not measured". Checks types and ranges: utilization
 // 0-100, memory >= 0 and used <= total, cost 0-1000, at most 64 GPUs, names <= 100 characters,
 // unique GPUs, sane window timestamps relative to `now`.
-Result<store::UsageReport> ParseUsageReport(const boost::json::object& body, const ReportRules& rules, SysSeconds now);
+//
+// Window times are kept to the millisecond. A report without a window is marked implicit: the store
+// decides what it covers (the time since the GPU's previous report, capped). A report that names no host
+// (no agent.hostname, no agent.id: the prototype's agent) is given `client_address` as its host, so two
+// such machines never share GPU keys.
+Result<store::UsageReport> ParseUsageReport(const boost::json::object& body, const ReportRules& rules, SysSeconds now,
+                                            std::string_view client_address = {});
 
 }  // namespace gpuopt::api

@@ -45,6 +45,12 @@ bool ReadDigits(std::string_view s, size_t pos, size_t n, int& out) {
 }  // namespace
 
 std::optional<SysSeconds> ParseUtc(std::string_view s) {
+    auto t = ParseUtcMillis(s);
+    if (!t) return std::nullopt;
+    return std::chrono::floor<std::chrono::seconds>(*t);
+}
+
+std::optional<SysMillis> ParseUtcMillis(std::string_view s) {
     using namespace std::chrono;
     int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
     if (s.size() < 20 || !ReadDigits(s, 0, 4, y) || s[4] != '-' || !ReadDigits(s, 5, 2, mo) || s[7] != '-' ||
@@ -56,11 +62,16 @@ std::optional<SysSeconds> ParseUtc(std::string_view s) {
     const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
     if (!ymd.ok()) return std::nullopt;
     size_t pos = 19;
+    int millis = 0;
     if (pos < s.size() && s[pos] == '.') {
         ++pos;
         const size_t start = pos;
-        while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
+        while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+            if (pos - start < 3) millis = millis * 10 + (s[pos] - '0');
+            ++pos;
+        }
         if (pos == start || pos - start > 9) return std::nullopt;
+        for (size_t digits = pos - start; digits < 3; ++digits) millis *= 10;  // ".1" is 100 ms
     }
     if (pos >= s.size()) return std::nullopt;
     int offset_minutes = 0;
@@ -79,9 +90,23 @@ std::optional<SysSeconds> ParseUtc(std::string_view s) {
         return std::nullopt;
     }
     if (pos != s.size()) return std::nullopt;
-    if (sec == 60) sec = 59;  // a leap second is clamped, not rejected
-    const SysSeconds local = sys_days{ymd} + hours{h} + minutes{mi} + seconds{sec};
+    if (sec == 60) {  // a leap second is clamped, not rejected
+        sec = 59;
+        millis = 999;
+    }
+    const SysMillis local = sys_days{ymd} + hours{h} + minutes{mi} + seconds{sec} + milliseconds{millis};
     return local - minutes{offset_minutes};
+}
+
+std::string FormatUtcMillis(SysMillis t) {
+    const auto whole = std::chrono::floor<std::chrono::seconds>(t);
+    const auto ms = (t - whole).count();
+    std::string out = FormatUtc(whole);
+    if (ms == 0) return out;
+    char frac[8];
+    std::snprintf(frac, sizeof frac, ".%03d", static_cast<int>(ms));
+    out.insert(out.size() - 1, frac);
+    return out;
 }
 
 SysSeconds AddMonths(SysSeconds t, int months) {

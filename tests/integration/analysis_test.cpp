@@ -66,6 +66,43 @@ Env FastJobs(Env extra = {}) {
     return extra;
 }
 
+TEST(Analysis, APrototypeBurstCountsItsTimeOnceAndTwoWindowlessHostsStayApart) {
+    RunningServer server(FastJobs({{"TRUSTED_PROXIES", "127.0.0.1"}}));
+    const std::string key = server.Signup("proto@example.com");
+    const std::string body =
+        R"({"gpu_data":[{"gpu_index":0,"gpu_name":"Tesla V100","gpu_util":1,"mem_used":100,"mem_total":16384,"cost_per_hour":3.6}]})";
+    // The prototype's agent, on two machines, posting six times within a second each.
+    for (const char* address : {"198.51.100.10", "198.51.100.11"}) {
+        for (int i = 0; i < 6; ++i) {
+            auto res = PostJson(server.Url("/api/track-usage"), body,
+                                {"Authorization: Bearer " + key, std::string("X-Forwarded-For: ") + address});
+            ASSERT_EQ(res.status, 200) << res.body;
+        }
+    }
+    auto gpus = Get(server.Url("/api/gpus"), Bearer(key)).Json();
+    ASSERT_EQ(gpus.at("count").to_number<int>(), 2) << gpus;
+    for (const auto& g : gpus.at("gpus").as_array()) EXPECT_EQ(g.at("host_source"), "client_address");
+    auto savings = Get(server.Url("/api/savings?range=24h"), Bearer(key)).Json();
+    // 60 s for each machine's first report, the time since the previous one for the rest: about 120 s at
+    // $3.60/h, $0.12 (not 6 x 60 s a machine, $0.72).
+    EXPECT_NEAR(Num(savings.at("fleet").at("cost")), 0.12, 0.005) << savings;
+}
+
+TEST(Analysis, AnswersDoNotDependOnWhetherTheRollUpHasCaughtUp) {
+    RunningServer server(FastJobs({{"ROLLUP_INTERVAL_SECONDS", "3600"}}));  // the roll-up waits an hour
+    const std::string key = server.Signup("backfill@example.com");
+    // A spool replayed after three days offline: 6 idle hours, 3 to 2 days ago.
+    const auto base = std::chrono::floor<std::chrono::hours>(Now()) - std::chrono::hours(72);
+    for (int m = 1; m <= 360; ++m) {
+        Post(server, key,
+             Window("bf:" + std::to_string(m), "trainer-9", "GPU-bf", base + std::chrono::minutes(m), 1, 1, 0, 100));
+    }
+    auto before = Get(server.Url("/api/savings?range=30d"), Bearer(key)).Json();
+    ASSERT_EQ(before.at("resolution"), "hourly");
+    EXPECT_NEAR(Num(before.at("fleet").at("idle_hours")), 6, 1e-6) << before;
+    EXPECT_NEAR(Num(before.at("fleet").at("reported_hours")), 6, 1e-6);
+}
+
 TEST(Analysis, SavingsAndUsageComeFromStoredHistory) {
     RunningServer server(FastJobs());
     const std::string key = server.Signup("history@example.com");

@@ -25,7 +25,8 @@ std::optional<SysSeconds> OptTime(const Statement& st, int col) {
 constexpr const char* kWindowColumns =
     "g.id, g.account_id, g.gpu_key, g.host, g.uuid, g.gpu_name, g.gpu_index, g.window_end, g.window_seconds,"
     " g.util_avg, g.util_max, g.idle_fraction, g.idle_held_fraction, g.mem_util, g.mem_used_mib, g.mem_total_mib,"
-    " g.temperature_c, g.power_w, g.power_limit_w, g.sm_clock_mhz, g.cost_per_hour, g.processes";
+    " g.temperature_c, g.power_w, g.power_limit_w, g.sm_clock_mhz, g.cost_per_hour, g.processes, g.window_end_ms,"
+    " g.window_ms, g.counted_ms, g.host_from_address";
 
 StoredWindow ReadWindow(const Statement& st) {
     StoredWindow w;
@@ -51,6 +52,11 @@ StoredWindow ReadWindow(const Statement& st) {
     w.sm_clock_mhz = OptDouble(st, 19);
     w.cost_per_hour = st.Double(20);
     w.processes_json = st.Text(21);
+    // Rows from before migration 6 have no millisecond figures: they count as sent.
+    if (!st.IsNull(22)) w.window_end_ms = SysMillis(std::chrono::milliseconds(st.Int(22)));
+    if (!st.IsNull(23)) w.window_ms = st.Int(23);
+    if (!st.IsNull(24)) w.counted_ms = st.Int(24);
+    w.host_from_address = st.Int(25) != 0;
     return w;
 }
 
@@ -223,16 +229,17 @@ Result<Store::RolledHistory> SqliteStore::ReadRolledHistory(int64_t account_id, 
             h.idle_held_cost_usd = st->Double(17);
         }
     }
+    // Every window the roll-up has not merged yet, however old its time (a back-filled spool): answers
+    // must not depend on whether the roll-up has caught up. Found from the watermark along the id, so
+    // only the roll-up's backlog is read.
     static const std::string tail_all =
         std::string("SELECT ") + kWindowColumns +
-        " FROM usage_reports r JOIN gpu_windows g ON g.report_pk = r.id"
-        " WHERE r.account_id = ?1 AND r.window_end > ?2 AND r.window_end <= ?3 AND g.id > ?5"
-        " ORDER BY r.window_end, g.id";
+        " FROM gpu_windows g WHERE g.id > ?5 AND g.account_id = ?1 AND g.window_end > ?2"
+        " AND g.window_end <= ?3 ORDER BY g.window_end, g.id";
     static const std::string tail_one =
         std::string("SELECT ") + kWindowColumns +
-        " FROM usage_reports r JOIN gpu_windows g ON g.report_pk = r.id"
-        " WHERE r.account_id = ?1 AND r.window_end > ?2 AND r.window_end <= ?3 AND g.gpu_key = ?4"
-        " AND g.id > ?5 ORDER BY r.window_end, g.id";
+        " FROM gpu_windows g WHERE g.id > ?5 AND g.account_id = ?1 AND g.window_end > ?2"
+        " AND g.window_end <= ?3 AND g.gpu_key = ?4 ORDER BY g.window_end, g.id";
     {
         auto st = (*db)->Prepare(gpu_key.empty() ? tail_all.c_str() : tail_one.c_str());
         if (!st) return st.error();

@@ -144,6 +144,7 @@ void SqliteStore::RunBatch(std::vector<std::unique_ptr<Job>>& batch) {
     auto fail_all = [&](const Error& e) {
         (void)db.Exec("ROLLBACK");
         seen_written_.clear();  // it may describe rows that were rolled back
+        coverage_.clear();
         writer_healthy_ = false;
         for (auto& job : batch) job->Fail(e);
     };
@@ -163,6 +164,7 @@ void SqliteStore::RunBatch(std::vector<std::unique_ptr<Job>>& batch) {
             if (careful) {
                 if (!job->Succeeded()) {
                     if (auto r = db.Run("ROLLBACK TO job"); !r) return fail_all(r.error());
+                    coverage_.clear();  // the job's rows are gone
                 }
                 if (auto r = db.Run("RELEASE job"); !r) return fail_all(r.error());
             } else if (job->FailedInternally()) {
@@ -173,6 +175,7 @@ void SqliteStore::RunBatch(std::vector<std::unique_ptr<Job>>& batch) {
         if (retry) {
             if (auto r = db.Run("ROLLBACK"); !r) return fail_all(r.error());
             seen_written_.clear();
+            coverage_.clear();
             careful = true;
             continue;
         }
@@ -315,7 +318,9 @@ Result<Stats> SqliteStore::GetStats(const StatsQuery& q) {
         auto stmt = (*db)->Prepare(
             "SELECT (SELECT COALESCE(SUM(idle_cost_usd), 0) FROM gpu_hours) +"
             " (SELECT COALESCE(SUM((CASE WHEN idle_fraction IS NOT NULL THEN idle_fraction"
-            " WHEN util_avg < ?1 THEN 1.0 ELSE 0.0 END) * window_seconds * cost_per_hour), 0) / 3600.0"
+            " WHEN util_avg < ?1 THEN 1.0 ELSE 0.0 END) * COALESCE(counted_ms / 1000.0, window_seconds) * "
+            "cost_per_hour), 0)"
+            " / 3600.0"
             " FROM gpu_windows WHERE id > (SELECT watermark FROM rollup_state WHERE id = 1))");
         if (!stmt) return stmt.error();
         stmt->Bind(1, q.idle_threshold_percent);
@@ -430,7 +435,7 @@ void SqliteStore::IngestReport(IngestRequest req, Callback<IngestOutcome> done) 
 
 namespace {
 
-constexpr int kGpuColumns = 22;
+constexpr int kGpuColumns = 26;
 
 // "INSERT INTO gpu_windows (...) VALUES (?1, ..., ?19), (?20, ...)" for `rows` rows: one statement per
 // report instead of one per GPU.
@@ -438,7 +443,8 @@ std::string GpuInsertSql(size_t rows) {
     std::string sql =
         "INSERT INTO gpu_windows (report_pk, account_id, host, gpu_key, gpu_index, uuid, gpu_name, util_avg, util_max,"
         " idle_fraction, mem_used_mib, mem_total_mib, temperature_c, power_w, power_limit_w, cost_per_hour,"
-        " window_seconds, window_end, processes, idle_held_fraction, mem_util, sm_clock_mhz) VALUES ";
+        " window_seconds, window_end, processes, idle_held_fraction, mem_util, sm_clock_mhz, window_end_ms, window_ms,"
+        " counted_ms, host_from_address) VALUES ";
     int param = 1;
     for (size_t r = 0; r < rows; ++r) {
         sql += r == 0 ? "(" : ", (";
@@ -453,6 +459,86 @@ std::string GpuInsertSql(size_t rows) {
 }
 
 }  // namespace
+
+std::optional<std::pair<int64_t, int64_t>> SqliteStore::Coverage::Claim(int64_t start, int64_t end) {
+    start = std::max(start, floor);
+    if (end <= start) return std::nullopt;
+    // From `end` leftwards past every span that covers it: there the newest uncovered stretch ends.
+    int64_t stretch_end = end;
+    auto it = std::lower_bound(spans.begin(), spans.end(), stretch_end,
+                               [](const std::pair<int64_t, int64_t>& span, int64_t at) { return span.first < at; });
+    while (it != spans.begin()) {
+        auto before = std::prev(it);
+        if (before->second < stretch_end) break;
+        stretch_end = before->first;
+        it = before;
+    }
+    if (stretch_end <= start) return std::nullopt;
+    const int64_t stretch_start = it == spans.begin() ? start : std::max(start, std::prev(it)->second);
+    Merge(stretch_start, stretch_end);
+    return std::make_pair(stretch_start, stretch_end);
+}
+
+void SqliteStore::Coverage::Merge(int64_t start, int64_t end) {
+    // Spans that overlap or touch [start, end] become one.
+    auto first = std::lower_bound(spans.begin(), spans.end(), start,
+                                  [](const std::pair<int64_t, int64_t>& span, int64_t at) { return span.second < at; });
+    auto last = first;
+    int64_t merged_start = start, merged_end = end;
+    for (; last != spans.end() && last->first <= end; ++last) {
+        merged_start = std::min(merged_start, last->first);
+        merged_end = std::max(merged_end, last->second);
+    }
+    const auto at = spans.erase(first, last);
+    spans.insert(at, {merged_start, merged_end});
+    // Bounded memory: past 256 gaps, the oldest one counts as covered (never more than the truth).
+    if (spans.size() > 256) {
+        spans[1].first = spans[0].first;
+        spans.erase(spans.begin());
+    }
+}
+
+Result<SqliteStore::Coverage*> SqliteStore::CoverageOf(Connection& db, int64_t account_id, const std::string& gpu_key,
+                                                       const std::string& key) {
+    if (auto it = coverage_.find(key); it != coverage_.end()) return &it->second;
+    int64_t covered = -1;
+    int64_t from_report = -1;
+    {
+        auto st =
+            db.Prepare("SELECT covered_until_ms, last_report_pk FROM gpus_seen WHERE account_id = ?1 AND gpu_key = ?2");
+        if (!st) return st.error();
+        st->Bind(1, account_id).Bind(2, std::string_view(gpu_key));
+        auto row = st->Step();
+        if (!row) return row.error();
+        if (*row) {
+            if (!st->IsNull(0)) covered = st->Int(0);
+            from_report = st->IsNull(1) ? 0 : st->Int(1);
+        }
+    }
+    if (from_report >= 0) {
+        // gpus_seen is refreshed about once a minute: the windows stored since it last was say the rest
+        // (a short scan along the report index).
+        // Rows from before migration 6 have only the whole-second text.
+        auto st = db.Prepare(
+            "SELECT window_end_ms, window_end FROM gpu_windows WHERE report_pk >= ?1 AND account_id = ?2 AND gpu_key = "
+            "?3");
+        if (!st) return st.error();
+        st->Bind(1, from_report).Bind(2, account_id).Bind(3, std::string_view(gpu_key));
+        for (;;) {
+            auto row = st->Step();
+            if (!row) return row.error();
+            if (!*row) break;
+            const int64_t end =
+                st->IsNull(0) ? SysMillis(ParseUtc(st->TextView(1)).value_or(SysSeconds{})).time_since_epoch().count()
+                              : st->Int(0);
+            covered = std::max(covered, end);
+        }
+    }
+    if (coverage_.size() >= kMaxSeenEntries) coverage_.clear();
+    Coverage& c = coverage_[key];
+    c.floor = covered;
+    return &c;
+}
 
 Result<IngestOutcome> SqliteStore::IngestOne(Connection& db, const IngestRequest& req) {
     const UsageReport& rep = req.report;
@@ -517,15 +603,48 @@ Result<IngestOutcome> SqliteStore::IngestOne(Connection& db, const IngestRequest
         report_pk = db.LastInsertId();
     }
     if (!rep.gpus.empty()) {
-        const std::string window_end = FormatUtc(rep.window_end);
-        const int64_t window_seconds = std::max<int64_t>(1, (rep.window_end - rep.window_start).count());
+        // Each GPU's window counts only for the time its earlier windows have not covered: overlapping
+        // windows (bursts, a replay racing a retry, two agents on one host) are merged, not added. A report
+        // without a window covers the time since the GPU's previous one, up to implicit_window_max.
+        // A report built with whole seconds only (window_*_ms left at the epoch, which no report can be).
+        const bool whole_seconds = rep.window_end_ms == SysMillis{};
+        const int64_t end_ms =
+            (whole_seconds ? SysMillis(rep.window_end) : rep.window_end_ms).time_since_epoch().count();
+        const int64_t start_ms =
+            (whole_seconds ? SysMillis(rep.window_start) : rep.window_start_ms).time_since_epoch().count();
+        const int64_t sent_ms = std::max<int64_t>(0, end_ms - start_ms);
+        struct Span {
+            int64_t window_ms;
+            int64_t counted_ms;
+            int64_t counted_end_ms;  // the counted time is [counted_end_ms - counted_ms, counted_end_ms]
+        };
+        std::vector<Span> spans;
+        spans.reserve(rep.gpus.size());
+        for (const auto& g : rep.gpus) {
+            const std::string key = std::to_string(req.account_id) + '\x1f' + g.gpu_key;
+            auto coverage = CoverageOf(db, req.account_id, g.gpu_key, key);
+            if (!coverage) return coverage.error();
+            Coverage& c = **coverage;
+            int64_t from_ms = end_ms - sent_ms;
+            if (rep.implicit_window && c.High() >= 0) {
+                // Since the GPU's previous report, capped; never more than really passed.
+                from_ms = std::max(c.High(), end_ms - static_cast<int64_t>(req.implicit_window_max.count()));
+                from_ms = std::min(from_ms, end_ms);
+            }
+            const auto claimed = c.Claim(from_ms, end_ms);
+            spans.push_back(
+                {end_ms - from_ms, claimed ? claimed->second - claimed->first : 0, claimed ? claimed->second : end_ms});
+        }
+
         if (gpu_insert_sql_.size() <= rep.gpus.size()) gpu_insert_sql_.resize(rep.gpus.size() + 1);
         std::string& sql = gpu_insert_sql_[rep.gpus.size()];
         if (sql.empty()) sql = GpuInsertSql(rep.gpus.size());
         auto stmt = db.Prepare(sql.c_str());
         if (!stmt) return stmt.error();
         int base = 0;
-        for (const auto& g : rep.gpus) {
+        for (size_t i = 0; i < rep.gpus.size(); ++i) {
+            const auto& g = rep.gpus[i];
+            const Span& span = spans[i];
             stmt->Bind(base + 1, report_pk)
                 .Bind(base + 2, req.account_id)
                 .Bind(base + 3, std::string_view(rep.hostname))
@@ -546,12 +665,17 @@ Result<IngestOutcome> SqliteStore::IngestOne(Connection& db, const IngestRequest
                 .Bind(base + 14, g.power_w)
                 .Bind(base + 15, g.power_limit_w)
                 .Bind(base + 16, g.cost_per_hour)
-                .Bind(base + 17, window_seconds)
-                .Bind(base + 18, std::string_view(window_end))
+                .Bind(base + 17, std::max<int64_t>(1, (span.window_ms + 999) / 1000))
+                .Bind(base + 18, FormatUtc(std::chrono::floor<std::chrono::seconds>(
+                                     SysMillis(std::chrono::milliseconds(span.counted_end_ms)))))
                 .Bind(base + 19, std::string_view(g.processes_json))
                 .Bind(base + 20, g.idle_held_fraction)
                 .Bind(base + 21, g.mem_util)
-                .Bind(base + 22, g.sm_clock_mhz);
+                .Bind(base + 22, g.sm_clock_mhz)
+                .Bind(base + 23, span.counted_end_ms)
+                .Bind(base + 24, span.window_ms)
+                .Bind(base + 25, span.counted_ms)
+                .Bind(base + 26, static_cast<int64_t>(rep.host_from_address ? 1 : 0));
             base += kGpuColumns;
         }
         if (auto r = stmt->Run(); !r) return r.error();
@@ -563,15 +687,20 @@ Result<IngestOutcome> SqliteStore::IngestOne(Connection& db, const IngestRequest
         auto it = seen_written_.find(key);
         if (it != seen_written_.end() && req.now - it->second < kSeenRefresh && req.now >= it->second) continue;
         auto stmt = db.Prepare(
-            "INSERT INTO gpus_seen (account_id, gpu_key, first_seen, last_seen, last_report_pk) VALUES (?1, ?2, ?3, "
-            "?3, ?4)"
+            "INSERT INTO gpus_seen (account_id, gpu_key, first_seen, last_seen, last_report_pk, covered_until_ms)"
+            " VALUES (?1, ?2, ?3, ?3, ?4, ?5)"
             " ON CONFLICT (account_id, gpu_key) DO UPDATE SET last_seen = excluded.last_seen,"
-            " last_report_pk = excluded.last_report_pk WHERE excluded.last_seen > gpus_seen.last_seen");
+            " last_report_pk = excluded.last_report_pk,"
+            " covered_until_ms = MAX(COALESCE(gpus_seen.covered_until_ms, 0), excluded.covered_until_ms)"
+            " WHERE excluded.last_seen > gpus_seen.last_seen");
         if (!stmt) return stmt.error();
+        auto coverage = coverage_.find(key);
         stmt->Bind(1, req.account_id)
             .Bind(2, std::string_view(g.gpu_key))
             .Bind(3, std::string_view(now))
-            .Bind(4, report_pk);
+            .Bind(4, report_pk)
+            .Bind(5, coverage != coverage_.end() ? coverage->second.High()
+                                                 : SysMillis(rep.window_end).time_since_epoch().count());
         if (auto r = stmt->Run(); !r) return r.error();
         if (seen_written_.size() >= kMaxSeenEntries) seen_written_.clear();
         seen_written_[std::move(key)] = req.now;

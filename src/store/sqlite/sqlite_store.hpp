@@ -74,7 +74,16 @@ public:
     Result<Payment> FindPaymentByReference(const std::string& reference) override;
     Result<std::vector<Payment>> ListPayments(int64_t account_id, size_t limit) override;
     Result<std::vector<Payment>> ListPendingPayments(SysSeconds from, SysSeconds to, size_t limit) override;
+    Result<std::vector<Payment>> ListExpiringPayments(SysSeconds now, size_t limit) override;
+    Result<std::optional<Payment>> FindRenewalPayment(int64_t account_id, SysSeconds period_end) override;
+    void DiscardPayment(int64_t payment_id, Callback<bool> done) override;
+    void SetGatewayPaymentId(int64_t payment_id, std::string gateway_payment_id, Callback<void> done) override;
     void CompletePayment(Completion completion, Callback<CompletionOutcome> done) override;
+    void HoldUnappliedPayment(int64_t payment_id, std::string gateway_id, double paid_amount, std::string paid_currency,
+                              std::string note, OperatorEvent event, std::optional<OutboxMessage> mail, SysSeconds now,
+                              Callback<bool> done) override;
+    void RecordOperatorEvent(OperatorEvent event, std::optional<OutboxMessage> mail, Callback<bool> done) override;
+    Result<std::vector<OperatorEvent>> ListOperatorEvents(size_t limit) override;
     void EndPayment(int64_t payment_id, std::string status, SysSeconds now, std::optional<OutboxMessage> mail,
                     Callback<bool> done) override;
     void RecordRefund(int64_t payment_id, SysSeconds now, Callback<bool> done) override;
@@ -160,6 +169,24 @@ private:
     static constexpr std::chrono::seconds kSeenRefresh{60};
     static constexpr size_t kMaxSeenEntries = 200000;
     std::unordered_map<std::string, SysSeconds> seen_written_;
+    // Writer-thread state: the time each (account, GPU) has had counted, so overlapping windows are
+    // merged, not added, in whatever order they arrive. Everything up to `floor` counts as covered (what
+    // was stored before this process knew the GPU, read back from gpus_seen and the GPU's newest
+    // windows); `spans` are the disjoint intervals counted since, in epoch ms. Cleared with seen_written_
+    // whenever a transaction rolls back.
+    struct Coverage {
+        int64_t floor = -1;
+        std::vector<std::pair<int64_t, int64_t>> spans;
+        int64_t High() const { return spans.empty() ? floor : std::max(floor, spans.back().second); }
+        // The newest stretch of [start, end] not counted yet, now counted; nullopt when all of it was. A
+        // window whose uncovered time is split by earlier windows counts its newest stretch only (never more
+        // than the truth), so every stored window's counted time is one interval ending at its counted end.
+        std::optional<std::pair<int64_t, int64_t>> Claim(int64_t start, int64_t end);
+        void Merge(int64_t start, int64_t end);
+    };
+    std::unordered_map<std::string, Coverage> coverage_;
+    Result<Coverage*> CoverageOf(Connection& db, int64_t account_id, const std::string& gpu_key,
+                                 const std::string& key);
     std::vector<std::string> gpu_insert_sql_;
 
     struct CachedAccount {

@@ -32,6 +32,25 @@ TEST(ReportParser, AcceptsThePrototypesMinimalForm) {
     EXPECT_EQ(r->gpus[0].processes_json, "[]");
 }
 
+TEST(ReportParser, WindowsKeepTheirMillisecondsAndTheWindowlessFormIsMarked) {
+    auto r = Parse(R"({"agent":{"id":"fast","hostname":"fast"},
+     "window":{"start":"2026-11-25T10:00:00.100Z","end":"2026-11-25T10:00:00.200Z","samples":2},
+     "gpu_data":[{"gpu_index":0,"gpu_name":"T4","gpu_util":1,"mem_used":1,"mem_total":2}]})");
+    ASSERT_TRUE(r.ok()) << r.error().details.begin()->second;
+    EXPECT_EQ(r->window_end_ms - r->window_start_ms, milliseconds(100));
+    EXPECT_FALSE(r->implicit_window);
+    EXPECT_FALSE(r->host_from_address);
+    auto proto = ParseUsageReport(
+        boost::json::parse(R"({"gpu_data":[{"gpu_index":0,"gpu_name":"T4","gpu_util":1,"mem_used":1,"mem_total":2}]})")
+            .as_object(),
+        ReportRules{}, kNow, "203.0.113.5");
+    ASSERT_TRUE(proto.ok());
+    EXPECT_TRUE(proto->implicit_window);
+    EXPECT_TRUE(proto->host_from_address);
+    EXPECT_EQ(proto->hostname, "203.0.113.5");
+    EXPECT_EQ(proto->gpus[0].gpu_key, "203.0.113.5/index:0");  // two such machines are two hosts
+}
+
 TEST(ReportParser, ReadsTheFullReport) {
     auto r =
         Parse(R"({"report_id":"host-7f3a:000412","agent":{"id":"host-7f3a","hostname":"trainer-1","version":"1.0.0",

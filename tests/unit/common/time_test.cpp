@@ -43,6 +43,18 @@ TEST(Time, AddsCalendarMonthsKeepingTheTimeOfDay) {
     EXPECT_EQ(AddMonths(sys_days{2026y / 3 / 31}, -1), sys_days{2026y / 2 / 28});
 }
 
+TEST(Time, KeepsMillisecondsWhenAsked) {
+    const SysMillis t = sys_days{2026y / 11 / 25} + 10h + 250ms;
+    EXPECT_EQ(ParseUtcMillis("2026-11-25T10:00:00.25Z"), t);
+    EXPECT_EQ(ParseUtcMillis("2026-11-25T10:00:00.250999Z"), t);  // past the millisecond: dropped
+    EXPECT_EQ(ParseUtcMillis("2026-11-25T11:00:00.250+01:00"), t);
+    EXPECT_EQ(ParseUtc("2026-11-25T10:00:00.999Z"), sys_days{2026y / 11 / 25} + 10h);  // whole seconds: floored
+    EXPECT_EQ(FormatUtcMillis(t), "2026-11-25T10:00:00.250Z");
+    EXPECT_EQ(FormatUtcMillis(sys_days{2026y / 11 / 25} + 10h + 0ms), "2026-11-25T10:00:00Z");
+    EXPECT_EQ(ParseUtcMillis(FormatUtcMillis(t + 7ms)), t + 7ms);
+    EXPECT_FALSE(ParseUtcMillis("2026-11-25T10:00:00.Z").has_value());
+}
+
 TEST(Time, FormatsMailDates) {
     EXPECT_EQ(FormatRfc5322(sys_days{2026y / 11 / 26} + 9h + 5min + 7s), "Thu, 26 Nov 2026 09:05:07 +0000");
     EXPECT_EQ(FormatRfc5322(sys_days{2027y / 2 / 1}), "Mon, 01 Feb 2027 00:00:00 +0000");

@@ -419,9 +419,14 @@ TEST_F(SqliteStoreTest, StatsAreDerivedFromHistory) {
     (void)Wait<Account>(
         [&](Callback<Account> done) { store_->SetTier("b@example.com", "professional", std::move(done)); });
     // Two idle 60 s windows at $3.60/h: 2 × 60 s × 3.6 / 3600 = $0.12 idle.
-    ASSERT_TRUE(Ingest(a->id, Report("1", {"GPU-1"}, 5)).ok());
-    ASSERT_TRUE(Ingest(a->id, Report("2", {"GPU-1"}, 5)).ok());
-    ASSERT_TRUE(Ingest(a->id, Report("3", {"GPU-1"}, 95)).ok());  // busy: no idle cost
+    for (int i = 0; i < 3; ++i) {
+        UsageReport r = Report(std::to_string(i + 1), {"GPU-1"}, i < 2 ? 5 : 95);  // the third busy: no idle cost
+        r.window_end = kNow - minutes(2 - i);
+        r.window_start = r.window_end - seconds(60);
+        ASSERT_TRUE(Ingest(a->id, r).ok());
+    }
+    // The same window again counts nothing more: time is never counted twice.
+    ASSERT_TRUE(Ingest(a->id, Report("again", {"GPU-1"}, 5)).ok());
     auto s = store_->GetStats({kNow, 30, 15, 0.5});
     ASSERT_TRUE(s.ok());
     EXPECT_EQ(s->total_customers, 2);
