@@ -8,6 +8,7 @@
 
 #include "common/config.hpp"
 #include "common/price_catalog.hpp"
+#include "http/address_guard.hpp"
 #include "http/metrics.hpp"
 #include "http/rate_limiter.hpp"
 #include "http/router.hpp"
@@ -27,6 +28,12 @@ struct IngestCounters {
     std::atomic<uint64_t> gpu_windows{0};
 };
 
+// Security events not written one by one (a flood over the global cap), for /metrics.
+struct SecurityCounters {
+    std::atomic<uint64_t> unrecorded{0};       // refused deliveries counted, not stored
+    std::atomic<uint64_t> pending_summary{0};  // of those, not yet in a summary row
+};
+
 struct Services {
     const Config& config;
     store::Store& store;
@@ -39,7 +46,9 @@ struct Services {
     billing::Billing* billing = nullptr;
     // Runs blocking work (calls to payment gateways) off the I/O threads.
     std::function<void(std::function<void()>)> run_blocking;
-    std::function<void()> wake_billing;  // a gateway event was recorded: apply it soon
+    std::function<void()> wake_billing;   // a gateway event was recorded: apply it soon
+    http::AddressGuard* guard = nullptr;  // blocks addresses after repeated authentication failures
+    SecurityCounters* security = nullptr;
 };
 
 http::Handler MakeSignupHandler(Services& s);

@@ -1,27 +1,68 @@
 #include "api/auth.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "common/crypto.hpp"
 #include "http/error_response.hpp"
 
 namespace gpuopt::api {
 
-std::optional<std::string> ExtractApiKey(const http::Request& req, const boost::json::object* body) {
+Result<std::optional<std::string>> ExtractApiKey(const http::Request& req, const boost::json::object* body) {
+    std::optional<std::string> key;
+    const char* from = nullptr;
+    auto offer = [&](std::string value, const char* where) -> Result<void> {
+        if (key && *key != value) {
+            return Error::Validation(
+                "api_key", std::string("the key in ") + where + " differs from the one in " + from + "; send one key");
+        }
+        key = std::move(value);
+        from = where;
+        return {};
+    };
     if (auto it = req.find(http::bhttp::field::authorization); it != req.end()) {
         std::string_view v = it->value();
+        std::string value;  // another scheme: present but not a key
         if (v.size() > 7 && (v.substr(0, 7) == "Bearer " || v.substr(0, 7) == "bearer ")) {
             v.remove_prefix(7);
             while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-            return std::string(v);
+            value = std::string(v);
         }
-        return std::string();  // another scheme: present but not a key
+        if (auto r = offer(std::move(value), "Authorization"); !r) return r.error();
     }
-    if (auto it = req.find("X-API-Key"); it != req.end()) return std::string(it->value());
+    if (auto it = req.find("X-API-Key"); it != req.end()) {
+        if (auto r = offer(std::string(it->value()), "X-API-Key"); !r) return r.error();
+    }
     if (body != nullptr) {
         if (const auto* v = body->if_contains("api_key"); v != nullptr && !v->is_null()) {
-            return v->is_string() ? std::string(v->get_string()) : std::string();
+            if (auto r = offer(v->is_string() ? std::string(v->get_string()) : std::string(), "the body's api_key");
+                !r) {
+                return r.error();
+            }
         }
     }
-    return std::nullopt;
+    return key;
+}
+
+void RecordAuthFailure(Services& s, const http::RequestContext& ctx, std::string_view reason) {
+    if (s.guard == nullptr || !s.guard->Fail(ctx.client_ip)) return;
+    const auto& o = s.guard->options();
+    std::string detail = std::to_string(o.max_failures) + " failed authentications within " +
+                         std::to_string(o.window.count()) + " s (last: " + std::string(reason) + "); blocked for " +
+                         std::to_string(o.block_for.count()) + " s";
+    spdlog::warn("security: address {} blocked: {}", ctx.client_ip, detail);
+    s.store.RecordSecurityEvent("address_blocked", ctx.client_ip, std::move(detail), UtcNow(), [](Result<void> r) {
+        if (!r) spdlog::error("security event not recorded: {}", r.error().message);
+    });
+}
+
+Result<store::Account> AuthenticateRequest(Services& s, const http::RequestContext& ctx,
+                                           const boost::json::object* body) {
+    auto key = ExtractApiKey(ctx.request, body);
+    if (!key) return key.error();
+    auto account = Authenticate(s.store, *key);
+    if (!account && account.error().code == ErrorCode::kInvalidApiKey)
+        RecordAuthFailure(s, ctx, account.error().message);
+    return account;
 }
 
 Result<store::Account> Authenticate(store::Store& store, const std::optional<std::string>& key) {
@@ -77,7 +118,7 @@ http::Response RateLimitedResponse(const http::RateDecision& decision, unsigned 
 std::variant<Caller, http::Response> AuthorizeCustomer(Services& s, http::RequestContext& ctx,
                                                        const boost::json::object* body) {
     const unsigned version = ctx.request.version();
-    auto account = Authenticate(s.store, ExtractApiKey(ctx.request, body));
+    auto account = AuthenticateRequest(s, ctx, body);
     if (!account) return http::ErrorResponse(account.error(), version);
     ctx.principal = account->key_prefix;
     Caller caller;

@@ -14,9 +14,18 @@
 
 namespace gpuopt::api {
 
-// The key from "Authorization: Bearer <key>", "X-API-Key: <key>", or the body's "api_key" field, in
-// that order. nullopt when none is present.
-std::optional<std::string> ExtractApiKey(const http::Request& req, const boost::json::object* body);
+// The key from "Authorization: Bearer <key>", "X-API-Key: <key>", or the body's "api_key" field. nullopt
+// when none is present; "" when one is present but not a key (another Authorization scheme, a non-string
+// api_key). kValidation when two of them carry different values: no silent pick.
+Result<std::optional<std::string>> ExtractApiKey(const http::Request& req, const boost::json::object* body);
+
+// A failed authentication from the request's address (a wrong key or token, a forged signature): counted
+// by the address guard; the failure that starts a block records one security event.
+void RecordAuthFailure(Services& s, const http::RequestContext& ctx, std::string_view reason);
+
+// Authenticates the request's key; on failure, records it (RecordAuthFailure) and gives the answer.
+Result<store::Account> AuthenticateRequest(Services& s, const http::RequestContext& ctx,
+                                           const boost::json::object* body);
 
 // Looks the key up by its hash. kInvalidApiKey for a missing, malformed or unknown key.
 Result<store::Account> Authenticate(store::Store& store, const std::optional<std::string>& key);

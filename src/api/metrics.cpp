@@ -1,5 +1,6 @@
-// GET /metrics: Prometheus text for the operator (ADMIN_TOKEN bearer, or a client on loopback): the
-// server's request counters and latency histograms, what ingest did, and each GPU's latest values under
+// GET /metrics: Prometheus text for the operator (ADMIN_TOKEN bearer, or a loopback client whose request
+// carries no forwarding header): the server's request counters and latency histograms, what ingest did,
+// and each GPU's latest values under
 // dcgm-exporter's metric names and labels, plus a customer label (the account id).
 #include <cstdio>
 
@@ -12,6 +13,14 @@ namespace gpuopt::api {
 namespace {
 
 bool IsLoopback(const std::string& ip) { return ip.rfind("127.", 0) == 0 || ip == "::1"; }
+
+// A request that came through a proxy names its client in a forwarding header; behind a reverse proxy on
+// the same host (without TRUSTED_PROXIES), every client arrives from loopback, so only a request without
+// any of them is a local one.
+bool IsForwarded(const http::Request& req) {
+    return req.find("X-Forwarded-For") != req.end() || req.find("Forwarded") != req.end() ||
+           req.find("X-Real-IP") != req.end();
+}
 
 void Number(std::string& out, double v) {
     char text[40];
@@ -55,7 +64,10 @@ const GpuMetric kGpuMetrics[] = {
 http::Handler MakeMetricsHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
         const unsigned version = ctx.request.version();
-        if (!HasOperatorToken(s, ctx.request) && !IsLoopback(ctx.client_ip)) {
+        if (!HasOperatorToken(s, ctx.request) && !(IsLoopback(ctx.client_ip) && !IsForwarded(ctx.request))) {
+            if (ctx.request.find(http::bhttp::field::authorization) != ctx.request.end()) {
+                RecordAuthFailure(s, ctx, "wrong operator token");
+            }
             co_return http::ErrorResponse(
                 {ErrorCode::kForbidden, "Metrics need the operator token or a loopback client", {}}, version);
         }
@@ -75,6 +87,19 @@ http::Handler MakeMetricsHandler(Services& s) {
                 out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name + " " +
                        std::to_string(value) + "\n";
             }
+        }
+        if (s.security != nullptr) {
+            out +=
+                "# HELP gpuopt_security_events_unrecorded_total Refused deliveries over the recording cap: counted, "
+                "not stored one by one.\n# TYPE gpuopt_security_events_unrecorded_total counter\n"
+                "gpuopt_security_events_unrecorded_total " +
+                std::to_string(s.security->unrecorded.load()) + "\n";
+        }
+        if (s.guard != nullptr) {
+            out +=
+                "# HELP gpuopt_blocked_addresses Addresses blocked now after repeated authentication failures.\n"
+                "# TYPE gpuopt_blocked_addresses gauge\ngpuopt_blocked_addresses " +
+                std::to_string(s.guard->Blocked()) + "\n";
         }
         auto gpus = s.store.ReadRecentGpus(UtcNow() - std::chrono::minutes(10));
         if (!gpus) co_return http::ErrorResponse(gpus.error(), version);

@@ -25,11 +25,35 @@ namespace {
 // a flood of forged webhooks must not grow the security log without bound.
 constexpr int kRefusalsPerMinute = 30;
 
+// Refused deliveries recorded row by row per minute, from all addresses together: a forged flood from
+// many addresses is counted (gpuopt_security_events_unrecorded_total) and summarised, not stored row by row.
+constexpr int kRecordedRefusalsPerMinute = 60;
+
 boost::asio::awaitable<http::Response> Refuse(Services& s, http::RequestContext& ctx, const std::string& detail) {
     const unsigned version = ctx.request.version();
+    RecordAuthFailure(s, ctx, detail);
     auto limit = CheckIpLimit(s, "webhook-refused", ctx.client_ip, kRefusalsPerMinute);
     if (limit && !limit->allowed) co_return RateLimitedResponse(*limit, version);
+    auto global = CheckIpLimit(s, "webhook-refused", "all", kRecordedRefusalsPerMinute);
+    if (global && !global->allowed) {
+        if (s.security != nullptr) {
+            s.security->unrecorded.fetch_add(1, std::memory_order_relaxed);
+            s.security->pending_summary.fetch_add(1, std::memory_order_relaxed);
+        }
+        co_return http::ErrorResponse({ErrorCode::kForbidden, "Invalid webhook signature", {}}, version);
+    }
     spdlog::warn("security: webhook_signature from {}: {}", ctx.client_ip, detail);
+    const uint64_t skipped = s.security != nullptr ? s.security->pending_summary.exchange(0) : 0;
+    if (skipped > 0) {
+        // The flood's size, in one row, before the first refusal recorded again.
+        auto summary = [&](store::Callback<void> done) {
+            s.store.RecordSecurityEvent(
+                "webhook_signature_unrecorded", "many",
+                std::to_string(skipped) + " refused deliveries over the recording cap were counted, not stored",
+                UtcNow(), std::move(done));
+        };
+        (void)co_await http::AwaitCallback<void>(std::move(summary));
+    }
     auto write = [&](store::Callback<void> done) {
         s.store.RecordSecurityEvent("webhook_signature", ctx.client_ip, detail, UtcNow(), std::move(done));
     };
@@ -95,45 +119,64 @@ http::Handler MakeNowPaymentsWebhookHandler(Services& s) {
     };
 }
 
+namespace {
+
+http::Response ReturnPage(http::bhttp::status status, const std::string& headline, const std::string& detail,
+                          unsigned version) {
+    http::Response res{status, version};
+    res.set(http::bhttp::field::content_type, "text/html; charset=utf-8");
+    res.body() =
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
+        "content=\"width=device-width, initial-scale=1\"><title>GPUOptimizer payment</title>"
+        "<link rel=\"stylesheet\" href=\"/app.css\"></head><body><main class=\"payment-return\"><h1>" +
+        mail::Html(headline) + "</h1><p>" + mail::Html(detail) +
+        "</p><p><a href=\"/\">Back to GPUOptimizer</a></p></main></body></html>";
+    return res;
+}
+
+}  // namespace
+
 http::Handler MakeFlutterwaveCallbackHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
         const unsigned version = ctx.request.version();
         auto query = http::ParseQuery(ctx.query);
-        std::string status, tx_ref, transaction_id;
+        std::string status, tx_ref;
         if (query) {
             if (auto it = query->find("status"); it != query->end()) status = it->second;
             if (auto it = query->find("tx_ref"); it != query->end()) tx_ref = it->second;
-            if (auto it = query->find("transaction_id"); it != query->end()) transaction_id = it->second;
         }
-        std::string headline = "Your payment was not completed.";
-        std::string detail = "Nothing was charged. You can start again from your account.";
-        if (s.billing != nullptr && !transaction_id.empty()) {
-            // The query is the customer's browser talking: it only tells the worker where to look.
-            auto event = s.billing->FlutterwaveReturnEvent(transaction_id, tx_ref, UtcNow());
-            if (event) {
-                auto write = [&](store::Callback<bool> done) {
-                    s.store.RecordGatewayEvent(std::move(*event), std::move(done));
-                };
-                auto recorded = co_await http::AwaitCallback<bool>(std::move(write));
-                if (recorded && *recorded && s.wake_billing) s.wake_billing();
-                headline = "Thank you. We are confirming your payment with Flutterwave.";
-                detail =
-                    "This takes a few seconds. Your plan changes as soon as Flutterwave confirms it, and a receipt "
-                    "goes to your e-mail address.";
-            }
-        } else if (status == "successful") {
-            headline = "We could not tell which payment this was.";
-            detail = "If you were charged, your plan changes once Flutterwave tells us directly.";
+        if (s.billing == nullptr || !s.billing->Enabled("flutterwave")) {
+            co_return http::ErrorResponse({ErrorCode::kNotFound, "Flutterwave is not configured here", {}}, version);
         }
-        http::Response res{http::bhttp::status::ok, version};
-        res.set(http::bhttp::field::content_type, "text/html; charset=utf-8");
-        res.body() =
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
-            "content=\"width=device-width, initial-scale=1\"><title>GPUOptimizer payment</title>"
-            "<link rel=\"stylesheet\" href=\"/app.css\"></head><body><main class=\"payment-return\"><h1>" +
-            mail::Html(headline) + "</h1><p>" + mail::Html(detail) +
-            "</p><p><a href=\"/\">Back to GPUOptimizer</a></p></main></body></html>";
-        co_return res;
+        // The query is the customer's browser talking: it only says which of our payments to look at. A
+        // reference that is not ours is neither recorded nor verified, and counts as a refusal.
+        auto event = s.billing->FlutterwaveReturnEvent(tx_ref, UtcNow());
+        if (!event) {
+            if (event.error().code != ErrorCode::kNotFound) co_return http::ErrorResponse(event.error(), version);
+            RecordAuthFailure(s, ctx, "a payment return for a reference that is not ours");
+            auto limit = CheckIpLimit(s, "webhook-refused", ctx.client_ip, kRefusalsPerMinute);
+            if (limit && !limit->allowed) co_return RateLimitedResponse(*limit, version);
+            co_return ReturnPage(http::bhttp::status::not_found, "We could not find this payment.",
+                                 "If you were charged, your plan changes once Flutterwave tells us directly.", version);
+        }
+        if (!*event) {
+            co_return ReturnPage(http::bhttp::status::ok, "Your payment is confirmed.",
+                                 "Thank you. Your plan is active and a receipt went to your e-mail address.", version);
+        }
+        if (status == "cancelled") {
+            co_return ReturnPage(http::bhttp::status::ok, "Your payment was not completed.",
+                                 "Nothing was charged. You can start again from your account.", version);
+        }
+        auto write = [&](store::Callback<bool> done) {
+            s.store.RecordGatewayEvent(std::move(**event), std::move(done));
+        };
+        auto recorded = co_await http::AwaitCallback<bool>(std::move(write));
+        if (!recorded) co_return http::ErrorResponse(recorded.error(), version);
+        if (*recorded && s.wake_billing) s.wake_billing();
+        co_return ReturnPage(http::bhttp::status::ok, "Thank you. We are confirming your payment with Flutterwave.",
+                             "This takes a few seconds. Your plan changes as soon as Flutterwave confirms it, and a "
+                             "receipt goes to your e-mail address.",
+                             version);
     };
 }
 

@@ -31,6 +31,7 @@ http::Handler MakeStatsHandler(Services& s) {
         }
         if (!ConstantTimeEquals(presented, s.config.admin_token)) {
             // Guessing is slowed per address; the limiter only counts failures.
+            RecordAuthFailure(s, ctx, "wrong operator token");
             auto limit = CheckIpLimit(s, "admin-fail", ctx.client_ip, kAdminFailuresPerMinute);
             if (limit && !limit->allowed) co_return RateLimitedResponse(*limit, version);
             co_return http::ErrorResponse({ErrorCode::kForbidden, "Operator token required", {}}, version);

@@ -7,12 +7,30 @@
 #include "analysis/savings.hpp"
 #include "api/api.hpp"
 #include "api/auth.hpp"
+#include "api/report_budget.hpp"
 #include "api/report_parser.hpp"
 #include "common/json.hpp"
 #include "http/await.hpp"
 #include "http/error_response.hpp"
 
 namespace gpuopt::api {
+
+namespace {
+
+// Which host a report's budget is charged to: the agent's hostname or id, else the client's address (the
+// prototype's reports name no host).
+std::string ReportingHost(const boost::json::object& body, const std::string& client_ip) {
+    if (const auto* agent = body.if_contains("agent"); agent != nullptr && agent->is_object()) {
+        for (const char* field : {"hostname", "id"}) {
+            const auto* v = agent->get_object().if_contains(field);
+            if (v != nullptr && v->is_string() && !v->get_string().empty())
+                return "host:" + std::string(v->get_string());
+        }
+    }
+    return "addr:" + client_ip;
+}
+
+}  // namespace
 
 http::Handler MakeTrackUsageHandler(Services& s) {
     ReportRules rules;
@@ -33,14 +51,19 @@ http::Handler MakeTrackUsageHandler(Services& s) {
         }
         const auto& body = parsed->get_object();
 
-        auto account = Authenticate(s.store, ExtractApiKey(ctx.request, &body));
+        auto account = AuthenticateRequest(s, ctx, &body);
         if (!account) co_return http::ErrorResponse(account.error(), version);
         ctx.principal = account->key_prefix;
-        auto limit = CheckKeyLimit(s, *account);
+        const Plan* plan = s.config.FindPlan(account->tier);
+        if (plan == nullptr)
+            co_return http::ErrorResponse({ErrorCode::kInternal, "Internal server error", {}}, version);
+        // Reports draw on their host's budget, not on the plan's API budget (decision 0011).
+        auto limit = CheckReportBudget(s.key_limiter, *plan, account->id, ReportingHost(body, ctx.client_ip),
+                                       {s.config.reports_per_host_per_hour});
         if (limit && !limit->allowed) co_return RateLimitedResponse(*limit, version);
 
         const auto now = UtcNow();
-        auto report = ParseUsageReport(body, rules, now);
+        auto report = ParseUsageReport(body, rules, now, ctx.client_ip);
         if (!report) {
             if (s.counters != nullptr) s.counters->refused.fetch_add(1, std::memory_order_relaxed);
             auto res = http::ErrorResponse(report.error(), version);
@@ -50,9 +73,12 @@ http::Handler MakeTrackUsageHandler(Services& s) {
         const auto savings = analysis::ComputeHourlySavings(report->gpus, savings_rules);
         const size_t gpu_count = report->gpus.size();
 
-        const Plan* plan = s.config.FindPlan(account->tier);
-        store::IngestRequest ingest{account->id, std::move(*report), plan != nullptr ? plan->gpu_limit : std::nullopt,
-                                    std::chrono::hours(s.config.gpu_limit_window_hours), now};
+        store::IngestRequest ingest{account->id,
+                                    std::move(*report),
+                                    plan != nullptr ? plan->gpu_limit : std::nullopt,
+                                    std::chrono::hours(s.config.gpu_limit_window_hours),
+                                    now,
+                                    std::chrono::seconds(s.config.implicit_window_max_seconds)};
         auto write = [&](store::Callback<store::IngestOutcome> done) {
             s.store.IngestReport(std::move(ingest), std::move(done));
         };

@@ -229,7 +229,7 @@ const std::vector<Setting>& Settings() {
         {"HOST", false, StringSetting(&Config::host, false)},
         {"PORT", false, IntSetting(&Config::port, 0, 65535)},
         {"DATA_DIR", false, StringSetting(&Config::data_dir, false)},
-        {"WEB_DIR", false, StringSetting(&Config::web_dir, false)},
+        {"WEB_DIR", false, StringSetting(&Config::web_dir)},
         {"THREADS", false, IntSetting(&Config::threads, 0, 256)},
         {"BASE_URL", false,
          [](Config& c, const std::string& v) -> std::optional<std::string> {
@@ -302,6 +302,9 @@ const std::vector<Setting>& Settings() {
          }},
         {"SESSION_TIMEOUT", false, IntSetting(&Config::session_timeout_seconds, 60, 30 * 86400)},
         {"MAX_LOGIN_ATTEMPTS", false, IntSetting(&Config::max_login_attempts, 1, 1000)},
+        {"AUTH_FAILURE_LIMIT", false, IntSetting(&Config::auth_failure_limit, 0, 100000)},
+        {"AUTH_FAILURE_WINDOW_SECONDS", false, IntSetting(&Config::auth_failure_window_seconds, 1, 86400)},
+        {"AUTH_BLOCK_SECONDS", false, IntSetting(&Config::auth_block_seconds, 1, 7 * 86400)},
         {"TRUSTED_PROXIES", false,
          [](Config& c, const std::string& v) -> std::optional<std::string> {
              c.trusted_proxies.clear();
@@ -335,6 +338,8 @@ const std::vector<Setting>& Settings() {
         {"RATE_LIMIT_PROFESSIONAL", false, PlanRate("professional")},
         {"RATE_LIMIT_ENTERPRISE", false, PlanRate("enterprise")},
         {"SIGNUP_RATE_LIMIT", false, IntSetting(&Config::signup_per_minute_per_ip, 0, 1000000)},
+        {"REPORTS_PER_HOST_PER_HOUR", false, IntSetting(&Config::reports_per_host_per_hour, 1, 1000000)},
+        {"IMPLICIT_WINDOW_MAX_SECONDS", false, IntSetting(&Config::implicit_window_max_seconds, 1, 86400)},
         {"IDLE_THRESHOLD", false, DoubleSetting(&Config::idle_threshold_percent, 0, 100)},
         {"RECOVERABLE_FRACTION", false, DoubleSetting(&Config::recoverable_fraction, 0, 1)},
         {"DEFAULT_COST_PER_HOUR", false, DoubleSetting(&Config::default_cost_per_hour, 0, 1000)},
@@ -385,6 +390,14 @@ const std::vector<Setting>& Settings() {
                                                  }},
         {"NOWPAYMENTS_PAY_CURRENCY", false, StringSetting(&Config::nowpayments_pay_currency, false)},
         {"PAYMENT_EXPIRY_HOURS", false, IntSetting(&Config::payment_expiry_hours, 1, 24 * 30)},
+        {"OPERATOR_EMAIL", false,
+         [](Config& c, const std::string& v) -> std::
+                                                 optional<std::string> {
+                                                     if (!v.empty() && !IsValidEmail(v))
+                                                         return "must be an e-mail address";
+                                                     c.operator_email = v;
+                                                     return std::nullopt;
+                                                 }},
         {"GATEWAY_TIMEOUT_SECONDS", false, IntSetting(&Config::gateway_timeout_seconds, 1, 120)},
         {"BILLING_INTERVAL_SECONDS", false, IntSetting(&Config::billing_interval_seconds, 1, 3600)},
         {"LIFECYCLE_INTERVAL_SECONDS", false, IntSetting(&Config::lifecycle_interval_seconds, 1, 86400)},

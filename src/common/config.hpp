@@ -39,8 +39,8 @@ struct Config {
     std::string host = "127.0.0.1";
     uint16_t port = 5000;
     std::string data_dir = "./data";
-    std::string web_dir = "web";
-    int threads = 0;  // 0: one per core
+    std::string web_dir;  // empty: found beside the program (server/app.hpp ResolveWebDir)
+    int threads = 0;      // 0: one per core
     std::string base_url = "http://127.0.0.1:5000";
     std::string database_url;  // empty or sqlite:PATH: the embedded store in data_dir
     std::string log_level = "info";
@@ -61,11 +61,16 @@ struct Config {
     int session_timeout_seconds = 3600;
     int max_login_attempts = 5;
     std::vector<Cidr> trusted_proxies;
+    int auth_failure_limit = 20;  // failed authentications from one address within the window ...
+    int auth_failure_window_seconds = 300;
+    int auth_block_seconds = 900;  // ... block it this long (0 failures: never)
 
     // Plans and limits (SPEC §3).
     std::vector<Plan> plans;
     int gpu_limit_window_hours = 24;
     int signup_per_minute_per_ip = 5;
+    int reports_per_host_per_hour = 240;    // agent reports: a budget per reporting host (decision 0011)
+    int implicit_window_max_seconds = 600;  // a report without a window covers at most this much
 
     // Analysis (SPEC §6).
     double idle_threshold_percent = 15.0;
@@ -83,6 +88,7 @@ struct Config {
     std::string nowpayments_mode = "invoice";      // or "payment" (a deposit address instead of a hosted page)
     std::string nowpayments_pay_currency = "btc";  // payment mode
     int payment_expiry_hours = 48;
+    std::string operator_email;            // where money that needs a person is reported
     int gateway_timeout_seconds = 30;      // each call to Flutterwave or NOWPayments
     int billing_interval_seconds = 5;      // gateway events (also woken by each webhook)
     int lifecycle_interval_seconds = 900;  // renewal reminders, grace, downgrades; reconciliation

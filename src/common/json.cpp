@@ -1,10 +1,16 @@
 #include "common/json.hpp"
 
+#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/value_stack.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <deque>
+#include <string>
+#include <vector>
 
 namespace gpuopt {
 
@@ -30,6 +36,121 @@ bool HasNonFinite(const boost::json::value& v) {
     }
 }
 
+// Boost.JSON's own parser keeps the last of two equal keys; untrusted input with a repeated key is
+// ambiguous (another reader may take the first), so this handler builds the same value and refuses one.
+struct StrictHandler {
+    static constexpr std::size_t max_object_size = boost::json::object::max_size();
+    static constexpr std::size_t max_array_size = boost::json::array::max_size();
+    static constexpr std::size_t max_key_size = boost::json::string::max_size();
+    static constexpr std::size_t max_string_size = boost::json::string::max_size();
+
+    explicit StrictHandler(std::string_view input) : input_(input) {}
+
+    boost::json::value_stack st;
+    std::string duplicate;  // the first repeated key found
+
+    bool on_document_begin(boost::system::error_code&) { return true; }
+    bool on_document_end(boost::system::error_code&) { return true; }
+    bool on_object_begin(boost::system::error_code&) {
+        starts_.push_back(keys_.size());
+        return true;
+    }
+    bool on_object_end(std::size_t n, boost::system::error_code& ec) {
+        const size_t start = starts_.back();
+        starts_.pop_back();
+        if (!Unique(start)) {
+            ec = boost::system::errc::make_error_code(boost::system::errc::invalid_argument);
+            return false;
+        }
+        keys_.resize(start);
+        st.push_object(n);
+        return true;
+    }
+    bool on_array_begin(boost::system::error_code&) { return true; }
+    bool on_array_end(std::size_t n, boost::system::error_code&) {
+        st.push_array(n);
+        return true;
+    }
+    bool on_key_part(boost::json::string_view s, std::size_t, boost::system::error_code&) {
+        st.push_chars(s);
+        key_part_.append(s.data(), s.size());
+        return true;
+    }
+    bool on_key(boost::json::string_view s, std::size_t, boost::system::error_code&) {
+        st.push_key(s);
+        const std::string_view view(s.data(), s.size());
+        const bool in_input = key_part_.empty() && view.data() >= input_.data() &&
+                              view.data() + view.size() <= input_.data() + input_.size();
+        if (in_input) {
+            keys_.push_back(view);  // most keys: a view of the input, no copy
+        } else {
+            key_part_.append(view);
+            keys_.push_back(owned_.emplace_back(std::move(key_part_)));
+            key_part_.clear();
+        }
+        return true;
+    }
+    bool on_string_part(boost::json::string_view s, std::size_t, boost::system::error_code&) {
+        st.push_chars(s);
+        return true;
+    }
+    bool on_string(boost::json::string_view s, std::size_t, boost::system::error_code&) {
+        st.push_string(s);
+        return true;
+    }
+    bool on_number_part(boost::json::string_view, boost::system::error_code&) { return true; }
+    bool on_int64(std::int64_t i, boost::json::string_view, boost::system::error_code&) {
+        st.push_int64(i);
+        return true;
+    }
+    bool on_uint64(std::uint64_t u, boost::json::string_view, boost::system::error_code&) {
+        st.push_uint64(u);
+        return true;
+    }
+    bool on_double(double d, boost::json::string_view, boost::system::error_code&) {
+        st.push_double(d);
+        return true;
+    }
+    bool on_bool(bool b, boost::system::error_code&) {
+        st.push_bool(b);
+        return true;
+    }
+    bool on_null(boost::system::error_code&) {
+        st.push_null();
+        return true;
+    }
+    bool on_comment_part(boost::json::string_view, boost::system::error_code&) { return true; }
+    bool on_comment(boost::json::string_view, boost::system::error_code&) { return true; }
+
+private:
+    bool Unique(size_t start) {
+        const size_t count = keys_.size() - start;
+        if (count <= 16) {
+            for (size_t i = start; i < keys_.size(); ++i) {
+                for (size_t j = i + 1; j < keys_.size(); ++j) {
+                    if (keys_[i] == keys_[j]) {
+                        duplicate = std::string(keys_[i]);
+                        return false;
+                    }
+                }
+            }
+            return true;
+        }
+        std::vector<std::string_view> sorted(keys_.begin() + static_cast<std::ptrdiff_t>(start), keys_.end());
+        std::sort(sorted.begin(), sorted.end());
+        auto at = std::adjacent_find(sorted.begin(), sorted.end());
+        if (at == sorted.end()) return true;
+        duplicate = std::string(*at);
+        return false;
+    }
+
+    std::string_view input_;
+    std::vector<std::string_view> keys_;  // of the objects open now, innermost last
+    std::vector<size_t> starts_;          // where each open object's keys begin in keys_
+    std::deque<std::string> owned_;       // keys that are not a plain view of the input (escapes)
+    std::string key_part_;
+};
+
 }  // namespace
 
 Result<boost::json::value> ParseJson(std::string_view text, size_t max_depth, boost::json::storage_ptr storage) {
@@ -38,14 +159,26 @@ Result<boost::json::value> ParseJson(std::string_view text, size_t max_depth, bo
     opts.allow_comments = false;
     opts.allow_trailing_commas = false;
     opts.allow_invalid_utf8 = false;
+    boost::json::basic_parser<StrictHandler> parser(opts, text);
+    parser.handler().st.reset(std::move(storage));
     boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(text, ec, std::move(storage), opts);
+    const size_t used = parser.write_some(false, text.data(), text.size(), ec);
+    if (!ec && used < text.size()) ec = boost::json::error::extra_data;
+    if (!ec && !parser.done()) ec = boost::json::error::incomplete;
     if (ec) {
+        if (!parser.handler().duplicate.empty()) {
+            std::string key = parser.handler().duplicate.substr(0, 64);
+            for (auto& c : key) {
+                if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+            }
+            return Error::Validation("body", "JSON object repeats the key \"" + key + "\"");
+        }
         if (ec == boost::json::error::too_deep) {
             return Error::Validation("body", "JSON nesting is deeper than " + std::to_string(max_depth) + " levels");
         }
         return Error::Validation("body", "malformed JSON: " + ec.message());
     }
+    boost::json::value v = parser.handler().st.release();
     if (HasNonFinite(v)) return Error::Validation("body", "numbers must be finite");
     return v;
 }

@@ -90,7 +90,11 @@ Response ErrorResponse(const Error& error, unsigned version) {
         for (const auto& [field, what] : error.details) details[field] = what;
         body["details"] = std::move(details);
     }
-    return JsonResponse(StatusFor(error.code), body, version);
+    auto res = JsonResponse(StatusFor(error.code), body, version);
+    // 503 means "nothing was changed, try again": say when.
+    if (error.code == ErrorCode::kUnavailable)
+        res.set(bhttp::field::retry_after, std::to_string(kUnavailableRetryAfterSeconds));
+    return res;
 }
 
 }  // namespace gpuopt::http

@@ -12,6 +12,9 @@
 
 namespace gpuopt::http {
 
+// The Retry-After of a 503 UNAVAILABLE answer (the store is full or down; nothing was changed).
+inline constexpr int kUnavailableRetryAfterSeconds = 30;
+
 bhttp::status StatusFor(ErrorCode code);
 std::string_view WireCode(ErrorCode code);
 

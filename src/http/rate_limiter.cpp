@@ -58,8 +58,11 @@ RateDecision RateLimiter::Check(std::string_view key, int limit, std::chrono::se
         d.allowed = false;
         d.retry_after_seconds = std::max(1, SecondsFor(1.0 - b.tokens, b.rate));
     }
-    d.remaining = static_cast<int>(std::floor(b.tokens + 1e-9));
-    d.reset_seconds = SecondsFor(b.capacity - b.tokens, b.rate);
+    // RateLimit-Reset: when RateLimit-Remaining next grows (a bucket refills a token at a time), so a
+    // refused request's Reset and Retry-After are the same number; 0 when the bucket is full.
+    const double whole = std::floor(b.tokens + 1e-9);
+    d.remaining = static_cast<int>(whole);
+    d.reset_seconds = b.tokens >= b.capacity - 1e-9 ? 0 : std::max(1, SecondsFor(whole + 1.0 - b.tokens, b.rate));
     return d;
 }
 

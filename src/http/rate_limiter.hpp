@@ -17,7 +17,7 @@ struct RateDecision {
     bool allowed = true;
     int limit = 0;
     int remaining = 0;            // whole tokens left after this request
-    int reset_seconds = 0;        // until the bucket is full again
+    int reset_seconds = 0;        // until `remaining` grows by one (0 when full); = retry_after when refused
     int retry_after_seconds = 0;  // until one token is available (0 when allowed)
 };
 

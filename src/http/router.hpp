@@ -11,8 +11,9 @@
 namespace gpuopt::http {
 
 struct RouteOptions {
-    bool json_body = false;  // requests must carry Content-Type: application/json (else 415)
-    std::string summary;     // one line for the route listing and docs
+    bool json_body = false;    // requests must carry Content-Type: application/json (else 415)
+    std::string summary;       // one line for the route listing and docs
+    bool always_open = false;  // answered even from an address blocked for failed authentication (health)
 };
 
 struct Route {

@@ -262,6 +262,17 @@ asio::awaitable<Response> Server::Dispatch(Request& req, RequestContext& ctx) {
     }
     const Route& route = *found.route;
     ctx.metrics_slot = static_cast<size_t>(&route - router_.routes().data());
+    if (options_.guard != nullptr && !route.options.always_open) {
+        if (auto blocked = options_.guard->BlockedFor(ctx.client_ip)) {
+            auto res = ErrorResponse(
+                {ErrorCode::kRateLimited,
+                 "Too many failed authentications from this address; retry after " + std::to_string(*blocked) + " s",
+                 {}},
+                req.version());
+            res.set(bhttp::field::retry_after, std::to_string(*blocked));
+            co_return res;
+        }
+    }
     if (route.options.json_body) {
         auto ct = req.find(bhttp::field::content_type);
         if (ct == req.end() || !IsJsonContentType(ct->value())) {
@@ -280,6 +291,31 @@ asio::awaitable<Response> Server::Dispatch(Request& req, RequestContext& ctx) {
 }
 
 asio::awaitable<void> Server::RunSession(std::shared_ptr<Session> s) {
+    // The session boundary: whatever ends the connection (its loop returning, or an exception from any
+    // part of it: a handler's non-standard exception, the access log, bad_alloc), the session is
+    // forgotten here, so Stop() never waits out its grace for a connection that is gone.
+    struct Ended {
+        Server* server;
+        Session* session;
+        ~Ended() { server->SessionEnded(session); }
+    } ended{this, s.get()};
+    try {
+        co_await ServeConnection(s);
+    } catch (const std::exception& e) {
+        spdlog::error("connection ended by an exception: {}", e.what());
+    } catch (...) {
+        spdlog::error("connection ended by an exception that is not a std::exception");
+    }
+    boost::system::error_code ignored;
+    s->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+size_t Server::OpenConnections() {
+    std::lock_guard lock(sessions_mu_);
+    return sessions_.size();
+}
+
+asio::awaitable<void> Server::ServeConnection(std::shared_ptr<Session> s) {
     beast::flat_buffer buffer;
     boost::system::error_code ep_ec;
     const auto remote = s->stream.socket().remote_endpoint(ep_ec);
@@ -381,9 +417,6 @@ asio::awaitable<void> Server::RunSession(std::shared_ptr<Session> s) {
             drained += n;
         }
     }
-    boost::system::error_code ignored;
-    s->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    SessionEnded(s.get());
 }
 
 }  // namespace gpuopt::http

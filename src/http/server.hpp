@@ -21,6 +21,7 @@
 #include "common/config.hpp"
 #include "common/log.hpp"
 #include "common/result.hpp"
+#include "http/address_guard.hpp"
 #include "http/metrics.hpp"
 #include "http/router.hpp"
 #include "http/static_files.hpp"
@@ -36,6 +37,9 @@ struct ServerOptions {
     std::vector<Cidr> trusted_proxies;
     std::filesystem::path web_dir;  // empty: no static files
     int threads = 1;                // one event loop per thread, connections spread across them
+    // Addresses blocked after repeated authentication failures get 429 on every route but the always-open
+    // ones (may be null). Must outlive the server.
+    AddressGuard* guard = nullptr;
 };
 
 class Server {
@@ -58,11 +62,14 @@ public:
     // The loop that runs the acceptor, signals and timers (connections run on all loops).
     boost::asio::io_context& io() { return io_; }
     const Router& router() const { return router_; }
+    // Connections open now (thread-safe).
+    size_t OpenConnections();
 
 private:
     struct Session;
     boost::asio::awaitable<void> AcceptLoop();
     boost::asio::awaitable<void> RunSession(std::shared_ptr<Session> session);
+    boost::asio::awaitable<void> ServeConnection(std::shared_ptr<Session> session);
     boost::asio::awaitable<Response> Dispatch(Request& request, RequestContext& ctx);
     void Finish(Response& res, bool head, bool keep_alive) const;
     void LogAccess(const Request* req, std::string_view client_ip, const Response& res,

@@ -23,6 +23,18 @@ std::string SqlitePath(const Config& config) {
     return (std::filesystem::path(config.data_dir) / "gpuopt.db").string();
 }
 
+std::string ResolveWebDir(const std::string& configured) {
+    if (!configured.empty()) return configured;
+    std::error_code ec;
+    const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        const auto installed = exe.parent_path().parent_path() / "share" / "gpuopt" / "web";
+        if (std::filesystem::is_directory(installed, ec)) return installed.string();
+    }
+    if (std::filesystem::is_directory(GPUOPT_SOURCE_WEB_DIR, ec)) return GPUOPT_SOURCE_WEB_DIR;
+    return "web";
+}
+
 Result<std::unique_ptr<store::Store>> OpenStore(const Config& config) {
     std::error_code ec;
     std::filesystem::create_directories(config.data_dir, ec);
@@ -47,6 +59,7 @@ App::~App() {
 
 Result<std::unique_ptr<App>> App::Create(Config config) {
     if (config.threads <= 0) config.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    config.web_dir = ResolveWebDir(config.web_dir);
     std::unique_ptr<App> app(new App(std::move(config)));
     const Config& c = app->config_;
 
@@ -81,6 +94,11 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
                                                                    {},
                                                                    {}});
     app->services_->billing = app->billing_.get();
+    app->guard_ = std::make_unique<http::AddressGuard>(
+        http::AddressGuard::Options{c.auth_failure_limit, std::chrono::seconds(c.auth_failure_window_seconds),
+                                    std::chrono::seconds(c.auth_block_seconds)});
+    app->services_->guard = app->guard_.get();
+    app->services_->security = &app->security_counters_;
     app->services_->run_blocking = [app = app.get()](std::function<void()> work) {
         boost::asio::post(app->blocking_, std::move(work));
     };
@@ -96,37 +114,41 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
     // Periodic jobs: each is safe to run twice (another process, or a restart, may have done part).
     store::Store& db = *app->store_;
     const analysis::IdleRules rules{c.idle_threshold_percent, 1024};
-    app->scheduler_.Add("rollup", std::chrono::seconds(c.rollup_interval_seconds), [&db, rules] {
-        if (auto r = jobs::RunRollup(db, rules); !r) spdlog::error("roll-up failed: {}", r.error().message);
-    });
-    app->scheduler_.Add("retention", std::chrono::seconds(std::max(60, c.rollup_interval_seconds * 10)), [&db, &c] {
-        if (auto r = jobs::RunRetention(db, UtcNow(), c.raw_retention_days, c.hourly_retention_days); !r) {
-            spdlog::error("retention failed: {}", r.error().message);
-        }
-    });
+    // Each task answers its job's Result: an error is logged once and counted in gpuopt_job_failures_total.
+    auto ok = [](const auto& r) -> Result<void> {
+        if (!r) return r.error();
+        return {};
+    };
+    app->scheduler_.Add("rollup", std::chrono::seconds(c.rollup_interval_seconds),
+                        [&db, rules, ok]() -> Result<void> { return ok(jobs::RunRollup(db, rules)); });
+    app->scheduler_.Add("retention", std::chrono::seconds(std::max(60, c.rollup_interval_seconds * 10)),
+                        [&db, &c, ok]() -> Result<void> {
+                            return ok(jobs::RunRetention(db, UtcNow(), c.raw_retention_days, c.hourly_retention_days));
+                        });
     billing::Billing& bill = *app->billing_;
-    app->billing_scheduler_.Add("billing-events", std::chrono::seconds(c.billing_interval_seconds), [&bill] {
-        if (auto r = bill.ProcessEvents(UtcNow()); !r) spdlog::error("gateway events failed: {}", r.error().message);
-    });
-    app->billing_scheduler_.Add("billing-lifecycle", std::chrono::seconds(c.lifecycle_interval_seconds), [&bill] {
-        if (auto r = bill.Reconcile(UtcNow()); !r) spdlog::error("reconciliation failed: {}", r.error().message);
-        if (auto r = bill.RunLifecycle(UtcNow()); !r) spdlog::error("subscription jobs failed: {}", r.error().message);
-    });
+    app->billing_scheduler_.Add("billing-events", std::chrono::seconds(c.billing_interval_seconds),
+                                [&bill, ok]() -> Result<void> { return ok(bill.ProcessEvents(UtcNow())); });
+    app->billing_scheduler_.Add("billing-lifecycle", std::chrono::seconds(c.lifecycle_interval_seconds),
+                                [&bill, ok]() -> Result<void> {
+                                    // Both halves run even when the first fails; the first failure is reported.
+                                    auto reconciled = ok(bill.Reconcile(UtcNow()));
+                                    auto lifecycle = ok(bill.RunLifecycle(UtcNow()));
+                                    return !reconciled ? reconciled : lifecycle;
+                                });
     mail::Transport& transport = *app->mail_;
     const mail::Sender mail_sender = mail::SenderOf(c);
-    app->mail_scheduler_.Add("mail", std::chrono::seconds(c.mail_interval_seconds), [&db, &transport, mail_sender] {
-        if (auto r = mail::RunOutbox(db, transport, mail_sender, UtcNow()); !r)
-            spdlog::error("mail outbox failed: {}", r.error().message);
-    });
-    app->scheduler_.Add("idle-alerts", std::chrono::seconds(c.alert_interval_seconds), [&db, &c] {
+    app->mail_scheduler_.Add("mail", std::chrono::seconds(c.mail_interval_seconds),
+                             [&db, &transport, mail_sender, ok]() -> Result<void> {
+                                 return ok(mail::RunOutbox(db, transport, mail_sender, UtcNow()));
+                             });
+    app->scheduler_.Add("idle-alerts", std::chrono::seconds(c.alert_interval_seconds), [&db, &c, ok]() -> Result<void> {
         const bool allow_private = c.webhook_allow_private;
         auto sender = [allow_private](const std::string& url, const std::string& text, std::string& error) {
             auto r = alerts::PostToWebhook(url, text, allow_private);
             error = r.error;
             return r.delivered;
         };
-        if (auto r = alerts::RunIdleAlerts(db, c, UtcNow(), sender); !r)
-            spdlog::error("idle alerts failed: {}", r.error().message);
+        return ok(alerts::RunIdleAlerts(db, c, UtcNow(), sender));
     });
 
     http::ServerOptions options;
@@ -137,6 +159,7 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
     options.shutdown_grace = std::chrono::seconds(c.shutdown_grace_seconds);
     options.trusted_proxies = c.trusted_proxies;
     options.web_dir = c.web_dir;
+    options.guard = app->guard_.get();
     options.threads = c.threads;
     app->server_ = std::make_unique<http::Server>(std::move(options), std::move(router), app->access_log_.get(),
                                                   app->metrics_.get());
@@ -147,6 +170,9 @@ void App::LogFeatures() const {
     const Config& c = config_;
     spdlog::info("store: SQLite at {}", SqlitePath(c));
     spdlog::info("operator API (/api/stats): {}", c.admin_token.empty() ? "off - ADMIN_TOKEN is not set" : "on");
+    spdlog::info(
+        "metrics (/metrics): {}loopback clients whose requests carry no X-Forwarded-For, Forwarded or X-Real-IP",
+        c.admin_token.empty() ? "" : "the ADMIN_TOKEN bearer, or ");
     spdlog::info("X-Forwarded-For: {}",
                  c.trusted_proxies.empty()
                      ? "ignored - TRUSTED_PROXIES is not set"
@@ -160,7 +186,9 @@ void App::LogFeatures() const {
         spdlog::warn("REDIS_URL is set, but this build keeps rate-limit counters in process");
     }
     std::error_code ec;
-    if (!std::filesystem::is_directory(c.web_dir, ec)) {
+    if (std::filesystem::is_directory(c.web_dir, ec)) {
+        spdlog::info("web pages: from {}", c.web_dir);
+    } else {
         spdlog::warn("web pages: off - WEB_DIR {} is not a folder", c.web_dir);
     }
 }

@@ -23,6 +23,11 @@ namespace gpuopt::server {
 // Path of the SQLite file for a config: DATABASE_URL=sqlite:PATH, or DATA_DIR/gpuopt.db.
 std::string SqlitePath(const Config& config);
 
+// The folder of web pages: WEB_DIR when set; else the one installed with the program
+// (<prefix>/share/gpuopt/web, found from /proc/self/exe), else the source tree's (a program run from its
+// build tree, as `make run` does), else ./web. Wherever the server is started from.
+std::string ResolveWebDir(const std::string& configured);
+
 // Opens the store in config's data dir (creating the folder), applying migrations.
 Result<std::unique_ptr<store::Store>> OpenStore(const Config& config);
 
@@ -47,6 +52,8 @@ private:
     std::unique_ptr<AccessLog> access_log_;
     http::RateLimiter key_limiter_;
     http::RateLimiter ip_limiter_;
+    std::unique_ptr<http::AddressGuard> guard_;
+    api::SecurityCounters security_counters_;
     std::unique_ptr<PriceCatalog> catalog_;
     api::IngestCounters counters_;
     std::unique_ptr<http::RequestMetrics> metrics_;

@@ -78,9 +78,17 @@ struct UsageReport {
     std::string agent_id;
     std::string hostname;
     std::string agent_version;
-    std::string cloud_json;  // "" when absent
-    SysSeconds window_start;
+    std::string cloud_json;   // "" when absent
+    SysSeconds window_start;  // whole seconds (window_*_ms hold the precision it was sent at)
     SysSeconds window_end;
+    SysMillis window_start_ms;
+    SysMillis window_end_ms;
+    // The prototype's form: no window. It covers the time since the same GPU's previous report, up to
+    // IngestRequest::implicit_window_max (the first one: ReportRules::default_window), and never more
+    // than really passed.
+    bool implicit_window = false;
+    // No host was named (the prototype's form): `hostname` is the client's address.
+    bool host_from_address = false;
     int samples = 1;
     std::vector<GpuWindow> gpus;
 };
@@ -91,6 +99,7 @@ struct IngestRequest {
     std::optional<int> gpu_limit;  // distinct GPUs allowed over limit_window; nullopt = unlimited
     std::chrono::hours limit_window{24};
     SysSeconds now;
+    std::chrono::milliseconds implicit_window_max{600000};  // IMPLICIT_WINDOW_MAX_SECONDS
 };
 
 struct IngestOutcome {
@@ -122,6 +131,10 @@ struct Payment {
     SysSeconds created_at;
     SysSeconds updated_at;
     std::optional<SysSeconds> completed_at;
+    std::optional<SysSeconds> expires_at;         // an unpaid checkout is not offered after this
+    std::optional<SysSeconds> renews_period_end;  // a renewal: the period it extends
+    std::string gateway_payment_id;               // NOWPayments: the payment made for an invoice
+    std::string note;                             // why it is paid_unapplied, and the like
 };
 
 struct NewPayment {
@@ -133,6 +146,20 @@ struct NewPayment {
     std::string currency;
     std::string purpose;
     SysSeconds now;
+    SysSeconds expires_at;
+    std::optional<SysSeconds> renews_period_end;
+};
+
+// Something the operator must look at (money that could not be applied, events that keep failing).
+// Recorded once per dedup_key.
+struct OperatorEvent {
+    int64_t id = 0;
+    std::string kind;  // "payment_unapplied", "payment_unmatched", "gateway_event_stuck"
+    std::string dedup_key;
+    std::optional<int64_t> account_id;
+    std::optional<int64_t> payment_id;
+    std::string detail;
+    SysSeconds at;
 };
 
 // What a confirmed payment does, all in one transaction: the payment completes (only if pending),
@@ -150,7 +177,7 @@ struct Completion {
 };
 
 struct CompletionOutcome {
-    bool applied = false;  // false: the payment was not pending (already applied, failed or expired)
+    bool applied = false;  // false: the payment was settled already (completed, unapplied or refunded)
     std::string previous_tier;
     std::string tier;
     SysSeconds period_start;
@@ -182,6 +209,9 @@ struct GatewayEvent {
     int attempts = 0;
     std::optional<SysSeconds> next_attempt;
     std::string result;
+    // When set, recording it again after it was processed makes it due again this long after received_at
+    // (a customer back from paying after an earlier look found nothing); while pending, a repeat is merged.
+    std::optional<std::chrono::seconds> rearm_after;
 };
 
 struct RevenueEvent {
@@ -241,7 +271,16 @@ struct StoredWindow {
     std::string name;
     int gpu_index = 0;
     SysSeconds window_end;
-    int64_t window_seconds = 60;
+    int64_t window_seconds = 60;  // as sent, whole seconds (at least 1)
+    // What the window counts for once merged with the same GPU's other windows: the interval
+    // [window_end_ms - counted_ms, window_end_ms], to the millisecond — the window as sent, or its newest
+    // stretch that earlier windows had not covered (then window_end and window_end_ms are that stretch's
+    // end); zero for a window wholly covered before. window_ms is its length as sent. nullopt in rows stored
+    // before these columns (window_end, window_seconds: counted as sent).
+    std::optional<SysMillis> window_end_ms;
+    std::optional<int64_t> window_ms;
+    std::optional<int64_t> counted_ms;
+    bool host_from_address = false;
     double util_avg = 0;
     std::optional<double> util_max;
     std::optional<double> idle_fraction;
@@ -408,14 +447,37 @@ public:
     virtual Result<std::vector<Payment>> ListPayments(int64_t account_id, size_t limit) = 0;
     // Pending payments created in [from, to), oldest first (the reconciler's work).
     virtual Result<std::vector<Payment>> ListPendingPayments(SysSeconds from, SysSeconds to, size_t limit) = 0;
+    // Pending payments whose checkout is no longer offered (expires_at reached), oldest first.
+    virtual Result<std::vector<Payment>> ListExpiringPayments(SysSeconds now, size_t limit) = 0;
+    // The pending renewal checkout of an account's period ending at `period_end`, if one was started.
+    virtual Result<std::optional<Payment>> FindRenewalPayment(int64_t account_id, SysSeconds period_end) = 0;
+    // Removes a pending payment whose checkout never started (no gateway id, no link): a checkout the
+    // gateway refused leaves nothing behind. Answers whether it was removed.
+    virtual void DiscardPayment(int64_t payment_id, Callback<bool> done) = 0;
+    // NOWPayments names the payment made for one of our invoices: kept so the reconciler can ask about it.
+    virtual void SetGatewayPaymentId(int64_t payment_id, std::string gateway_payment_id, Callback<void> done) = 0;
+    // The gateway confirmed the payment: it completes from pending, expired or failed (the gateway is the
+    // source of truth for money), once. A subscription of the same tier that has not ended extends from
+    // the later of now and its period end; otherwise a period starts now.
     virtual void CompletePayment(Completion completion, Callback<CompletionOutcome> done) = 0;
     // pending -> failed or expired; anything else is left alone (answers false).
     virtual void EndPayment(int64_t payment_id, std::string status, SysSeconds now, std::optional<OutboxMessage> mail,
                             Callback<bool> done) = 0;
-    // A refund after completion: recorded in the ledger (once per payment); access is not taken back.
+    // The gateway took money that cannot buy the plan (too little, another currency): pending, expired or
+    // failed -> paid_unapplied with `note`, the operator event and its mail, in one transaction. False when
+    // the payment was settled already.
+    virtual void HoldUnappliedPayment(int64_t payment_id, std::string gateway_id, double paid_amount,
+                                      std::string paid_currency, std::string note, OperatorEvent event,
+                                      std::optional<OutboxMessage> mail, SysSeconds now, Callback<bool> done) = 0;
+    // A refund: after completion it is recorded in the ledger (once per payment) and access is not taken
+    // back; a paid_unapplied payment becomes refunded.
     virtual void RecordRefund(int64_t payment_id, SysSeconds now, Callback<bool> done) = 0;
+    // Records the event and enqueues `mail`, once per dedup key (false: recorded before).
+    virtual void RecordOperatorEvent(OperatorEvent event, std::optional<OutboxMessage> mail, Callback<bool> done) = 0;
+    virtual Result<std::vector<OperatorEvent>> ListOperatorEvents(size_t limit) = 0;
 
-    // Inbox. Answers whether the event is new (false: the same event was recorded before).
+    // Inbox. Answers whether the event is new, or was re-armed (false: the same event was recorded before
+    // and is still pending, or cannot be re-armed).
     virtual void RecordGatewayEvent(GatewayEvent event, Callback<bool> done) = 0;
     virtual Result<std::vector<GatewayEvent>> DueGatewayEvents(SysSeconds now, size_t limit) = 0;
     virtual void FinishGatewayEvent(int64_t id, std::string state, std::string result, int attempts,

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,9 +27,16 @@ std::string ReadAll(const std::string& path) {
 
 // Forks and execs `binary` with the given arguments; stdout/stderr go to log_path.
 pid_t Spawn(const std::string& binary, const std::vector<std::string>& args,
-            const std::map<std::string, std::string>& env, const std::string& log_path, const std::string& cwd) {
+            const std::map<std::string, std::string>& env, const std::string& log_path, const std::string& cwd,
+            uint64_t file_size_limit = 0) {
     const pid_t pid = fork();
     if (pid != 0) return pid;
+    if (file_size_limit > 0) {
+        // A write past the limit fails (EFBIG, or a short write) instead of raising SIGXFSZ.
+        signal(SIGXFSZ, SIG_IGN);
+        const rlimit limit{file_size_limit, file_size_limit};
+        setrlimit(RLIMIT_FSIZE, &limit);
+    }
     const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     dup2(fd, 1);
     dup2(fd, 2);
@@ -88,7 +96,7 @@ ServerProcess::ServerProcess(Options options) : options_(std::move(options)) {
     env.emplace("WEB_DIR", std::string(GPUOPT_SOURCE_DIR) + "/web");
     env.emplace("ACCESS_LOG", options_.data_dir + "/access.log");
     env.emplace("LOG_LEVEL", "info");
-    pid_ = Spawn(GPUOPT_SERVER_BIN, args, env, log_path_, options_.data_dir);
+    pid_ = Spawn(GPUOPT_SERVER_BIN, args, env, log_path_, options_.data_dir, options_.file_size_limit);
     if (!options_.wait_ready) return;
     const bool ready = WaitFor([&] {
         std::ifstream in(port_file);

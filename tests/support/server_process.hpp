@@ -55,6 +55,8 @@ public:
         std::vector<std::string> args;           // extra arguments after "serve"
         bool wait_ready = true;
         uint16_t port = 0;  // 0: any free port
+        // RLIMIT_FSIZE for the server: no file it writes may grow past this many bytes, as on a full disk.
+        uint64_t file_size_limit = 0;  // 0: none
     };
 
     // Starts `gpuopt serve --port <port>` with a port file in data_dir and waits (20 s at most) until it

@@ -10,7 +10,18 @@ Error SqliteError(sqlite3* db, int rc, std::string_view what) {
         return Error{ErrorCode::kAlreadyExists, "already exists", {}};
     }
     spdlog::error("sqlite: {} failed: {} ({})", what, db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
-    return Error{ErrorCode::kInternal, "internal error", {}};
+    switch (rc & 0xff) {
+        case SQLITE_FULL:   // the disk (or a file size limit) is full
+        case SQLITE_IOERR:  // a write or sync failed
+        case SQLITE_BUSY:   // another process holds the database past the busy timeout
+        case SQLITE_LOCKED:
+        case SQLITE_READONLY:  // the file or its folder turned read-only
+        case SQLITE_CANTOPEN:
+        case SQLITE_NOMEM:
+            return Error{ErrorCode::kUnavailable, "The store cannot write now; nothing was changed. Retry later", {}};
+        default:
+            return Error{ErrorCode::kInternal, "internal error", {}};
+    }
 }
 
 Statement::~Statement() {

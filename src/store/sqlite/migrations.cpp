@@ -229,6 +229,69 @@ CREATE TABLE security_events (
 );
 CREATE INDEX security_events_kind ON security_events (kind, at);
 )sql"},
+        {5, "payments the gateway confirms after our record ended, renewal links, operator events", R"sql(
+-- paid_unapplied: the gateway took the money but it cannot buy the plan (too little, another currency);
+-- the operator settles it. refunded: such a payment given back. expires_at: when an unpaid checkout
+-- stops being offered (renewal links live until the period's grace ends). renews_period_end: the
+-- subscription period a renewal checkout is for (one per period, reused by both reminders).
+CREATE TABLE payments_v5 (
+    id                 INTEGER PRIMARY KEY,
+    account_id         INTEGER NOT NULL REFERENCES accounts (id),
+    reference          TEXT NOT NULL UNIQUE,
+    gateway            TEXT NOT NULL CHECK (gateway IN ('flutterwave', 'nowpayments')),
+    tier               TEXT NOT NULL,
+    amount             REAL NOT NULL,
+    currency           TEXT NOT NULL,
+    purpose            TEXT NOT NULL,
+    status             TEXT NOT NULL CHECK (status IN ('pending', 'completed', 'failed', 'expired', 'paid_unapplied',
+                                                       'refunded')),
+    gateway_id         TEXT NOT NULL DEFAULT '',
+    checkout_url       TEXT NOT NULL DEFAULT '',
+    paid_amount        REAL,
+    paid_currency      TEXT NOT NULL DEFAULT '',
+    created_at         TEXT NOT NULL,
+    updated_at         TEXT NOT NULL,
+    completed_at       TEXT,
+    expires_at         TEXT,
+    renews_period_end  TEXT,
+    gateway_payment_id TEXT NOT NULL DEFAULT '',
+    note               TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO payments_v5 (id, account_id, reference, gateway, tier, amount, currency, purpose, status, gateway_id,
+                         checkout_url, paid_amount, paid_currency, created_at, updated_at, completed_at)
+    SELECT id, account_id, reference, gateway, tier, amount, currency, purpose, status, gateway_id, checkout_url,
+           paid_amount, paid_currency, created_at, updated_at, completed_at FROM payments;
+DROP TABLE payments;
+ALTER TABLE payments_v5 RENAME TO payments;
+CREATE INDEX payments_account ON payments (account_id, id);
+CREATE INDEX payments_status ON payments (status, created_at);
+CREATE INDEX payments_renewal ON payments (account_id, renews_period_end) WHERE renews_period_end IS NOT NULL;
+
+-- What the operator must look at: money the gateway took that could not be applied, events that keep
+-- failing. Recorded once each (dedup_key).
+CREATE TABLE operator_events (
+    id         INTEGER PRIMARY KEY,
+    kind       TEXT NOT NULL,
+    dedup_key  TEXT NOT NULL UNIQUE,
+    account_id INTEGER,
+    payment_id INTEGER,
+    detail     TEXT NOT NULL,
+    at         TEXT NOT NULL
+);
+CREATE INDEX operator_events_at ON operator_events (at);
+)sql",
+         true},
+        {6, "windows to the millisecond, merged per GPU", R"sql(
+-- window_end_ms and window_ms: the window as sent, to the millisecond; counted_ms: what it counts for once
+-- overlapping windows of the same GPU are merged (rows written before this have none: they count as sent).
+ALTER TABLE gpu_windows ADD COLUMN window_end_ms INTEGER;
+ALTER TABLE gpu_windows ADD COLUMN window_ms INTEGER;
+ALTER TABLE gpu_windows ADD COLUMN counted_ms INTEGER;
+-- The report named no host: `host` is the client's address.
+ALTER TABLE gpu_windows ADD COLUMN host_from_address INTEGER NOT NULL DEFAULT 0;
+-- Up to when the GPU's reported time is counted (epoch ms), refreshed with last_seen.
+ALTER TABLE gpus_seen ADD COLUMN covered_until_ms INTEGER;
+)sql"},
     };
     return migrations;
 }
@@ -257,11 +320,20 @@ Result<int> Migrate(Connection& db, SysSeconds now) {
     int applied = 0;
     for (const auto& m : all) {
         if (m.version <= current) continue;
+        // Foreign keys cannot be switched inside a transaction; they come back on below whatever happens.
+        if (m.rebuilds_tables) {
+            if (auto r = db.Exec("PRAGMA foreign_keys=OFF"); !r) return r.error();
+        }
         if (auto r = db.Exec("BEGIN IMMEDIATE"); !r) return r.error();
         auto fail = [&](const Error& e) {
             (void)db.Exec("ROLLBACK");
+            if (m.rebuilds_tables) (void)db.Exec("PRAGMA foreign_keys=ON");
             return e;
         };
+        if (m.rebuilds_tables) {
+            // legacy_alter_table keeps other tables' references to the renamed table pointing at its name.
+            if (auto r = db.Exec("PRAGMA legacy_alter_table=ON"); !r) return fail(r.error());
+        }
         if (auto r = db.Exec(m.sql); !r) return fail(r.error());
         {
             auto stmt = db.Prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)");
@@ -270,7 +342,18 @@ Result<int> Migrate(Connection& db, SysSeconds now) {
                 return fail(r.error());
             }
         }
+        if (m.rebuilds_tables) {
+            auto check = db.Prepare("PRAGMA foreign_key_check");
+            if (!check) return fail(check.error());
+            auto row = check->Step();
+            if (!row) return fail(row.error());
+            if (*row) return fail(Error{ErrorCode::kInternal, "migration broke a foreign key", {}});
+            if (auto r = db.Exec("PRAGMA legacy_alter_table=OFF"); !r) return fail(r.error());
+        }
         if (auto r = db.Exec("COMMIT"); !r) return fail(r.error());
+        if (m.rebuilds_tables) {
+            if (auto r = db.Exec("PRAGMA foreign_keys=ON"); !r) return r.error();
+        }
         spdlog::info("store: applied migration {} ({})", m.version, m.name);
         ++applied;
     }

@@ -14,6 +14,9 @@ struct Migration {
     int version;
     const char* name;
     const char* sql;
+    // Rebuilds a table other tables refer to: runs with foreign keys off (SQLite's documented way to
+    // change a constraint), and checks every reference before it commits.
+    bool rebuilds_tables = false;
 };
 
 const std::vector<Migration>& Migrations();

@@ -54,7 +54,10 @@ struct SqliteStore::TypedJob final : Job {
     void Run(Connection& db) override { result.emplace(work(db)); }
     bool Succeeded() const override { return result && result->ok(); }
     bool FailedInternally() const override {
-        return result && !result->ok() && result->error().code == ErrorCode::kInternal;
+        // A full disk or an I/O error (kUnavailable) may have cut a job short after a write, like an
+        // internal error: both make the writer roll back and run the batch again, job by job.
+        return result && !result->ok() &&
+               (result->error().code == ErrorCode::kInternal || result->error().code == ErrorCode::kUnavailable);
     }
     void Complete() override { done(std::move(*result)); }
     void Fail(const Error& error) override { done(error); }

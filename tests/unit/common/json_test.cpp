@@ -24,6 +24,28 @@ TEST(Json, RejectsWhatIsNotStrictJson) {
     }
 }
 
+TEST(Json, RefusesAnObjectThatRepeatsAKeyAtAnyDepth) {
+    std::string many = "{";
+    for (int i = 0; i < 40; ++i) many += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+    for (const std::string& bad :
+         {std::string(R"({"a":1,"a":2})"), std::string(R"({"gpu_util":5,"x":{},"gpu_util":90})"),
+          std::string(R"({"o":{"b":[{"c":1,"c":1}]}})"),
+          std::string(R"({"a\u0062":1,"ab":2})"),  // the same key, once escaped
+          many + "\"k7\":0}"}) {
+        auto v = ParseJson(bad);
+        ASSERT_FALSE(v.ok()) << bad;
+        EXPECT_EQ(v.error().code, ErrorCode::kValidation);
+        EXPECT_NE(v.error().details.at("body").find("repeats the key"), std::string::npos)
+            << v.error().details.at("body");
+    }
+    // Equal keys in different objects, and many distinct keys, are fine.
+    EXPECT_TRUE(ParseJson(R"({"a":{"a":1},"b":[{"a":1},{"a":2}]})").ok());
+    EXPECT_TRUE(ParseJson(many + "\"k40\":0}").ok());
+    auto v = ParseJson(R"({"x\u00e9":1,"y":[1,2,{"z":null}]})");
+    ASSERT_TRUE(v.ok());
+    EXPECT_EQ(ToJson(*v), "{\"x\u00e9\":1,\"y\":[1,2,{\"z\":null}]}");
+}
+
 TEST(Json, LimitsNestingDepth) {
     const std::string ok = std::string(16, '[') + std::string(16, ']');
     const std::string deep = std::string(17, '[') + std::string(17, ']');

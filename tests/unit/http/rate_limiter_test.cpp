@@ -26,8 +26,27 @@ TEST(RateLimiter, AllowsTheLimitThenRefuses) {
     auto refused = limiter.Check("k", 5, minutes(1));
     EXPECT_FALSE(refused.allowed);
     EXPECT_EQ(refused.remaining, 0);
-    EXPECT_EQ(refused.retry_after_seconds, 12);  // one token every 60/5 s
-    EXPECT_EQ(refused.reset_seconds, 60);
+    EXPECT_EQ(refused.retry_after_seconds, 12);                     // one token every 60/5 s
+    EXPECT_EQ(refused.reset_seconds, refused.retry_after_seconds);  // the two headers agree
+}
+
+TEST(RateLimiter, ResetSaysWhenRemainingNextGrows) {
+    FakeClock clock;
+    RateLimiter limiter(clock.fn());
+    auto first = limiter.Check("k", 100, hours(1));  // a free key: one token every 36 s
+    EXPECT_EQ(first.remaining, 99);
+    EXPECT_EQ(first.reset_seconds, 36);
+    for (int i = 0; i < 99; ++i) (void)limiter.Check("k", 100, hours(1));
+    auto refused = limiter.Check("k", 100, hours(1));
+    EXPECT_FALSE(refused.allowed);
+    EXPECT_EQ(refused.retry_after_seconds, 36);
+    EXPECT_EQ(refused.reset_seconds, 36);
+    clock.now += seconds(10);
+    auto later = limiter.Check("k", 100, hours(1));
+    EXPECT_EQ(later.retry_after_seconds, 26);
+    EXPECT_EQ(later.reset_seconds, 26);
+    clock.now += hours(2);
+    EXPECT_EQ(limiter.Check("u", 5, minutes(1)).reset_seconds, 12);
 }
 
 TEST(RateLimiter, RefillsOverThePeriod) {

@@ -1,0 +1,58 @@
+#include "http/address_guard.hpp"
+
+#include <cmath>
+
+namespace gpuopt::http {
+
+namespace {
+
+constexpr size_t kSweepAbove = 4096;
+
+}  // namespace
+
+AddressGuard::AddressGuard(Options options, Clock clock)
+    : options_(options), clock_(clock), failures_(std::move(clock)) {}
+
+std::optional<int> AddressGuard::BlockedFor(std::string_view ip) {
+    if (options_.max_failures <= 0) return std::nullopt;
+    const auto now = clock_();
+    std::lock_guard lock(mu_);
+    if (blocked_until_.empty()) return std::nullopt;
+    auto it = blocked_until_.find(std::string(ip));
+    if (it == blocked_until_.end()) return std::nullopt;
+    if (it->second <= now) {
+        blocked_until_.erase(it);
+        return std::nullopt;
+    }
+    const double left = std::chrono::duration<double>(it->second - now).count();
+    return std::max(1, static_cast<int>(std::ceil(left)));
+}
+
+bool AddressGuard::Fail(std::string_view ip) {
+    if (options_.max_failures <= 0) return false;
+    // A bucket of max_failures - 1 tokens: the failure that finds it empty is the max_failures-th.
+    if (options_.max_failures > 1 && failures_.Check(ip, options_.max_failures - 1, options_.window).allowed) {
+        return false;
+    }
+    const auto now = clock_();
+    std::lock_guard lock(mu_);
+    if (blocked_until_.size() >= kSweepAbove) {
+        for (auto it = blocked_until_.begin(); it != blocked_until_.end();) {
+            it = it->second <= now ? blocked_until_.erase(it) : std::next(it);
+        }
+    }
+    auto [it, inserted] = blocked_until_.try_emplace(std::string(ip), now + options_.block_for);
+    if (!inserted && it->second > now) return false;  // already blocked: the same block
+    it->second = now + options_.block_for;
+    return true;
+}
+
+size_t AddressGuard::Blocked() {
+    const auto now = clock_();
+    std::lock_guard lock(mu_);
+    size_t n = 0;
+    for (const auto& [ip, until] : blocked_until_) n += until > now;
+    return n;
+}
+
+}  // namespace gpuopt::http
