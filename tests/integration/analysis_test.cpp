@@ -353,5 +353,25 @@ TEST(Analysis, MetricsShowTheServerAndEachGpuForTheOperatorOnly) {
     EXPECT_EQ(Get(server.Url("/metrics"), with_token).status, 200);
 }
 
+TEST(Analysis, MetricsBehindAProxyOnTheSameHostNeedTheToken) {
+    // No TRUSTED_PROXIES: a reverse proxy on this host makes every client look like loopback, but it says
+    // that it forwarded the request.
+    RunningServer server;
+    EXPECT_EQ(Get(server.Url("/metrics")).status, 200);
+    for (const char* header :
+         {"X-Forwarded-For: 203.0.113.9", "Forwarded: for=203.0.113.9", "X-Real-IP: 203.0.113.9"}) {
+        auto res = Get(server.Url("/metrics"), {header});
+        EXPECT_EQ(res.status, 403) << header;
+        EXPECT_EQ(res.body.find("DCGM_"), std::string::npos);
+    }
+    EXPECT_EQ(Get(server.Url("/metrics"),
+                  {"X-Forwarded-For: 203.0.113.9", std::string("Authorization: Bearer ") + kAdminToken})
+                  .status,
+              200);
+    EXPECT_NE(
+        server.server->Log().find("metrics (/metrics): the ADMIN_TOKEN bearer, or loopback clients whose requests"),
+        std::string::npos);
+}
+
 }  // namespace
 }  // namespace gpuopt::testing
