@@ -159,7 +159,17 @@ http::Handler MakeFlutterwaveCallbackHandler(Services& s) {
             co_return ReturnPage(http::bhttp::status::not_found, "We could not find this payment.",
                                  "If you were charged, your plan changes once Flutterwave tells us directly.", version);
         }
-        if (!*event) {
+        if (!*event) {  // settled already: say how
+            auto payment = s.store.FindPaymentByReference(tx_ref);
+            if (payment && payment->status == "paid_unapplied") {
+                co_return ReturnPage(http::bhttp::status::ok, "We received your payment, but not what the plan costs.",
+                                     "Your plan has not changed. We have been told and will contact you to settle it.",
+                                     version);
+            }
+            if (payment && payment->status == "refunded") {
+                co_return ReturnPage(http::bhttp::status::ok, "This payment was refunded.",
+                                     "Your plan has not changed.", version);
+            }
             co_return ReturnPage(http::bhttp::status::ok, "Your payment is confirmed.",
                                  "Thank you. Your plan is active and a receipt went to your e-mail address.", version);
         }
