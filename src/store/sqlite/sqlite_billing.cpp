@@ -377,7 +377,7 @@ void SqliteStore::HoldUnappliedPayment(int64_t payment_id, std::string gateway_i
 
 void SqliteStore::CompletePayment(Completion c, Callback<CompletionOutcome> done) {
     Submit<CompletionOutcome>(
-        [this, c = std::move(c)](Connection& db) -> Result<CompletionOutcome> {
+        [c = std::move(c)](Connection& db) -> Result<CompletionOutcome> {
             CompletionOutcome out;
             const std::string now = FormatUtc(c.now);
             // The guard: only a payment not settled yet completes (pending, or expired or failed locally
