@@ -8,14 +8,16 @@
 
 namespace gpuopt::api {
 
-namespace {
-
-std::optional<std::chrono::seconds> ParseSpan(std::string_view v) {
-    if (v.size() < 2) return std::nullopt;
+std::optional<std::chrono::seconds> ParseDuration(std::string_view v, std::string_view units) {
+    if (v.size() < 2 || units.find(v.back()) == std::string_view::npos) return std::nullopt;
     int64_t n = 0;
     const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size() - 1, n);
     if (ec != std::errc() || p != v.data() + v.size() - 1 || n <= 0 || n > 100000) return std::nullopt;
     switch (v.back()) {
+        case 's':
+            return std::chrono::seconds(n);
+        case 'm':
+            return std::chrono::minutes(n);
         case 'h':
             return std::chrono::hours(n);
         case 'd':
@@ -24,8 +26,6 @@ std::optional<std::chrono::seconds> ParseSpan(std::string_view v) {
             return std::nullopt;
     }
 }
-
-}  // namespace
 
 analysis::IdleRules IdleRulesOf(const Config& c) { return analysis::IdleRules{c.idle_threshold_percent, 1024}; }
 
@@ -39,7 +39,7 @@ Result<analysis::Range> ParseRange(const std::map<std::string, std::string>& q, 
         return Error::Validation("range", "give either range or from/to, not both");
     }
     if (range != q.end()) {
-        auto span = ParseSpan(range->second);
+        auto span = ParseDuration(range->second, "hd");
         if (!span) return Error::Validation("range", "must be a number of hours or days, such as 24h or 30d");
         r.from = now - *span;
     }

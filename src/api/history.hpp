@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <boost/json/object.hpp>
 
@@ -13,6 +14,9 @@
 #include "api/auth.hpp"
 
 namespace gpuopt::api {
+
+// "90s", "5m", "24h", "30d": a positive count (at most 100000) and one unit among `units`.
+std::optional<std::chrono::seconds> ParseDuration(std::string_view v, std::string_view units);
 
 // `range=24h|7d|...` or `from`/`to` (RFC 3339), default `default_range` back from now. The start may
 // not reach back further than the plan's history. Validation errors name the parameter.

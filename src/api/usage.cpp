@@ -4,7 +4,6 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
-#include <charconv>
 #include <cmath>
 #include <map>
 
@@ -23,25 +22,6 @@ constexpr size_t kMaxPoints = 5000;  // per series
 double Round(double v, int digits) {
     const double scale = std::pow(10.0, digits);
     return std::round(v * scale) / scale;
-}
-
-std::optional<std::chrono::seconds> ParseStep(std::string_view v) {
-    if (v.size() < 2) return std::nullopt;
-    int64_t n = 0;
-    const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size() - 1, n);
-    if (ec != std::errc() || p != v.data() + v.size() - 1 || n <= 0 || n > 100000) return std::nullopt;
-    switch (v.back()) {
-        case 's':
-            return std::chrono::seconds(n);
-        case 'm':
-            return std::chrono::minutes(n);
-        case 'h':
-            return std::chrono::hours(n);
-        case 'd':
-            return std::chrono::days(n);
-        default:
-            return std::nullopt;
-    }
 }
 
 }  // namespace
@@ -67,7 +47,7 @@ http::Handler MakeUsageHandler(Services& s) {
         if (!history) co_return CallerError(history.error(), caller, version);
         std::chrono::seconds step = history->source == "raw" ? std::chrono::minutes(5) : std::chrono::hours(1);
         if (auto it = query->find("step"); it != query->end()) {
-            auto parsed = ParseStep(it->second);
+            auto parsed = ParseDuration(it->second, "smhd");
             if (!parsed)
                 co_return CallerError(Error::Validation("step", "must be a duration such as 60s, 5m, 1h or 1d"), caller,
                                       version);

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "support/test_dir.hpp"
+
 namespace gpuopt::agent {
 namespace {
 
@@ -18,10 +20,7 @@ const std::string kOld = std::string(GPUOPT_FAKES_DIR) + "/nvml-old/libnvidia-ml
 class NvmlSourceTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        dir_ =
-            std::filesystem::temp_directory_path() / ("gpuopt-nvml-" + std::to_string(::getpid()) + "-" +
-                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        std::filesystem::create_directories(dir_);
+        dir_ = testing::FreshTestDir("nvml");
         setenv("FAKE_NVML_LOG", (dir_ / "calls.log").c_str(), 1);
     }
     void TearDown() override {

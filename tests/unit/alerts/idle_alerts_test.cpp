@@ -11,6 +11,7 @@
 #include "common/crypto.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/wait.hpp"
+#include "support/test_dir.hpp"
 
 namespace gpuopt::alerts {
 namespace {
@@ -22,10 +23,7 @@ class IdleAlertsTest : public ::testing::Test {
 protected:
     void SetUp() override {
         InitCrypto();
-        dir_ =
-            std::filesystem::temp_directory_path() / ("gpuopt-alerts-" + std::to_string(::getpid()) + "-" +
-                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        std::filesystem::create_directories(dir_);
+        dir_ = testing::FreshTestDir("alerts");
         auto s = store::sqlite::SqliteStore::Open({(dir_ / "gpuopt.db").string()});
         ASSERT_TRUE(s.ok());
         store_ = std::move(*s);

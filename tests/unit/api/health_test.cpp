@@ -12,6 +12,7 @@
 
 #include "api/api.hpp"
 #include "store/sqlite/sqlite_store.hpp"
+#include "support/test_dir.hpp"
 
 namespace gpuopt::api {
 namespace {
@@ -20,10 +21,7 @@ namespace {
 class ScratchStore {
 public:
     ScratchStore() {
-        dir_ =
-            std::filesystem::temp_directory_path() / ("gpuopt-health-" + std::to_string(::getpid()) + "-" +
-                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        std::filesystem::create_directories(dir_);
+        dir_ = testing::FreshTestDir("health");
         auto opened = store::sqlite::SqliteStore::Open({(dir_ / "gpuopt.db").string()});
         EXPECT_TRUE(opened.ok());
         store_ = std::move(*opened);

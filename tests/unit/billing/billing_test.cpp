@@ -15,6 +15,7 @@
 #include "store/wait.hpp"
 #include "support/fake_gateways.hpp"
 #include "support/http_client.hpp"
+#include "support/test_dir.hpp"
 
 namespace gpuopt::billing {
 namespace {
@@ -30,11 +31,7 @@ class BillingTest : public ::testing::Test {
 protected:
     void SetUp() override {
         InitCrypto();
-        dir_ =
-            std::filesystem::temp_directory_path() / ("gpuopt-billing-" + std::to_string(::getpid()) + "-" +
-                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        std::filesystem::remove_all(dir_);
-        std::filesystem::create_directories(dir_);
+        dir_ = testing::FreshTestDir("billing");
         auto s = store::sqlite::SqliteStore::Open({(dir_ / "gpuopt.db").string()});
         ASSERT_TRUE(s.ok());
         store_ = std::move(*s);
@@ -137,6 +134,15 @@ protected:
         const std::string back = flw_.PayOnHostedPage(c->payment_url);
         const std::string id = back.substr(back.find("transaction_id=") + 15);
         return {*c, flw_.FindTransaction(std::stoll(id)).value()};
+    }
+
+    // A customer on a paid plan: paid through Flutterwave, the webhook recorded and processed at kT0.
+    FakeFlutterwave::Transaction Subscribe(const store::Account& a, const std::string& tier = "professional") {
+        auto [c, t] = PayFlutterwave(a, tier);
+        EXPECT_TRUE(Record(
+            billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
+        EXPECT_EQ(Process().applied, 1);
+        return t;
     }
 
     std::filesystem::path dir_;
@@ -354,17 +360,14 @@ TEST_F(BillingTest, ReturnQueriesOnlyNameOurPaymentsAndAreVerifiedOncePerMinute)
 }
 
 TEST_F(BillingTest, FailedAfterCompletedChangesNothing) {
-    auto [c, t] = PayFlutterwave(alice_);
-    EXPECT_TRUE(
-        Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
-    Process();
+    const auto t = Subscribe(alice_);
     flw_.SetTransactionStatus(t.id, "failed");
     auto failed = t;
     failed.status = "failed";
     EXPECT_TRUE(Record(
         billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(failed), kT0)));
     Process(kT0 + minutes(5));
-    EXPECT_EQ(PaymentOf(c.payment.reference).status, "completed");
+    EXPECT_EQ(PaymentOf(t.tx_ref).status, "completed");
     EXPECT_EQ(Account(alice_).tier, "professional");
     EXPECT_EQ(Ledger(alice_, "payment").size(), 1u);
 }
@@ -716,10 +719,7 @@ TEST_F(NowPaymentsBilling, ForgedMissingAndStaleSignaturesAreForbidden) {
 // ---- Subscription lifecycle with a controllable clock -----------------------------------------
 
 TEST_F(BillingTest, RemindersAtSevenAndOneDaysOnceEachThenGraceThenDowngrade) {
-    auto [c, t] = PayFlutterwave(alice_);
-    EXPECT_TRUE(
-        Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
-    Process();
+    Subscribe(alice_);
     const SysSeconds end = sys_days{2026y / 12 / 26} + 10h;
     auto run = [&](SysSeconds now) { return billing_->RunLifecycle(now).value(); };
 
@@ -764,10 +764,7 @@ TEST_F(BillingTest, RemindersAtSevenAndOneDaysOnceEachThenGraceThenDowngrade) {
 }
 
 TEST_F(BillingTest, PayingTheRenewalLinkExtendsTheSubscriptionFromItsEnd) {
-    auto [c, t] = PayFlutterwave(alice_);
-    EXPECT_TRUE(
-        Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
-    Process();
+    Subscribe(alice_);
     const SysSeconds end = sys_days{2026y / 12 / 26} + 10h;
     ASSERT_EQ(billing_->RunLifecycle(end - days(7)).value().reminders, 1);
     // Pay the link from the reminder.
@@ -791,10 +788,7 @@ TEST_F(BillingTest, PayingTheRenewalLinkExtendsTheSubscriptionFromItsEnd) {
 }
 
 TEST_F(BillingTest, ARenewalLinkPaidDaysLaterOrInGraceStillRenews) {
-    auto [c, t] = PayFlutterwave(alice_);
-    EXPECT_TRUE(
-        Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
-    Process();
+    Subscribe(alice_);
     const SysSeconds end = sys_days{2026y / 12 / 26} + 10h;
     ASSERT_EQ(billing_->RunLifecycle(end - days(7)).value().reminders, 1);
     // Well past PAYMENT_EXPIRY_HOURS, and after the reconciler ran: the link still works.
@@ -818,10 +812,7 @@ TEST_F(BillingTest, ARenewalLinkPaidDaysLaterOrInGraceStillRenews) {
 }
 
 TEST_F(BillingTest, RemindersWhileTheGatewayIsDownLeaveNoPaymentsBehind) {
-    auto [c, t] = PayFlutterwave(alice_);
-    EXPECT_TRUE(
-        Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
-    Process();
+    Subscribe(alice_);
     const SysSeconds end = sys_days{2026y / 12 / 26} + 10h;
     flw_.SetMode(FakeMode::kUnavailable);
     for (int i = 0; i < 50; ++i)
@@ -833,10 +824,7 @@ TEST_F(BillingTest, RemindersWhileTheGatewayIsDownLeaveNoPaymentsBehind) {
 }
 
 TEST_F(BillingTest, StatsCountActiveSubscriptionsRevenueAndPayments) {
-    auto [c, t] = PayFlutterwave(alice_, "enterprise");
-    EXPECT_TRUE(
-        Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
-    Process();
+    Subscribe(alice_, "enterprise");
     (void)billing_->StartCheckout(bob_, "professional", "flutterwave", "upgrade", kT0);
     auto stats = store_->GetStats({kT0}).value();
     EXPECT_EQ(stats.active_subscriptions_by_tier["enterprise"], 1);

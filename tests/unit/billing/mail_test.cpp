@@ -24,6 +24,7 @@
 #include "store/wait.hpp"
 #include "support/fake_gateways.hpp"
 #include "support/smtp_server.hpp"
+#include "support/test_dir.hpp"
 
 namespace gpuopt::mail {
 namespace {
@@ -157,11 +158,7 @@ class TransportContract : public ::testing::TestWithParam<std::string> {
 protected:
     void SetUp() override {
         InitCrypto();
-        dir_ =
-            std::filesystem::temp_directory_path() /
-            ("gpuopt-mail-" + std::to_string(::getpid()) + "-" +
-             std::regex_replace(::testing::UnitTest::GetInstance()->current_test_info()->name(), std::regex("/"), "_"));
-        std::filesystem::create_directories(dir_);
+        dir_ = testing::FreshTestDir("mail");
         if (GetParam() == "file") {
             transport_ = std::make_unique<FileTransport>((dir_ / "outbox").string());
         } else if (GetParam() == "smtp") {
@@ -336,11 +333,7 @@ class OutboxTest : public ::testing::Test {
 protected:
     void SetUp() override {
         InitCrypto();
-        dir_ =
-            std::filesystem::temp_directory_path() / ("gpuopt-outbox-" + std::to_string(::getpid()) + "-" +
-                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        std::filesystem::remove_all(dir_);
-        std::filesystem::create_directories(dir_);
+        dir_ = testing::FreshTestDir("outbox");
         store_ = store::sqlite::SqliteStore::Open({(dir_ / "gpuopt.db").string()}).value();
     }
     void TearDown() override {

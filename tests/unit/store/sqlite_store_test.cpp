@@ -10,6 +10,7 @@
 
 #include "common/crypto.hpp"
 #include "store/sqlite/migrations.hpp"
+#include "support/test_dir.hpp"
 
 namespace gpuopt::store {
 namespace {
@@ -29,11 +30,7 @@ class SqliteStoreTest : public ::testing::Test {
 protected:
     void SetUp() override {
         InitCrypto();
-        dir_ =
-            std::filesystem::temp_directory_path() / ("gpuopt-store-" + std::to_string(::getpid()) + "-" +
-                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        std::filesystem::remove_all(dir_);
-        std::filesystem::create_directories(dir_);
+        dir_ = testing::FreshTestDir("store");
         Reopen();
     }
     void TearDown() override {

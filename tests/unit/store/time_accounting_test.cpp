@@ -12,6 +12,7 @@
 #include "analysis/history.hpp"
 #include "jobs/history_jobs.hpp"
 #include "store/sqlite/sqlite_store.hpp"
+#include "support/test_dir.hpp"
 
 namespace gpuopt::store {
 namespace {
@@ -22,11 +23,7 @@ const SysMillis kT0 = sys_days{2026y / 11 / 25} + 10h + 0ms;
 class TimeAccounting : public ::testing::Test {
 protected:
     void SetUp() override {
-        dir_ =
-            std::filesystem::temp_directory_path() / ("gpuopt-time-" + std::to_string(::getpid()) + "-" +
-                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        std::filesystem::remove_all(dir_);
-        std::filesystem::create_directories(dir_);
+        dir_ = testing::FreshTestDir("time");
         Reopen();
         std::promise<Result<Account>> p;
         store_->CreateAccount({"t@example.com", "hash-t", "gopt_abcd", "enterprise", floor<seconds>(kT0) - days(1), {}},
