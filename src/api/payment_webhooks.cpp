@@ -121,16 +121,23 @@ http::Handler MakeNowPaymentsWebhookHandler(Services& s) {
 
 namespace {
 
-http::Response ReturnPage(http::bhttp::status status, const std::string& headline, const std::string& detail,
+// How the news reads: done, still under way, or needing the customer's attention.
+enum class Tone { kDone, kWaiting, kAttention };
+
+http::Response ReturnPage(http::bhttp::status status, Tone tone, const std::string& headline, const std::string& detail,
                           unsigned version) {
+    const char* tone_class = tone == Tone::kDone ? "done" : tone == Tone::kWaiting ? "waiting" : "attention";
     http::Response res{status, version};
     res.set(http::bhttp::field::content_type, "text/html; charset=utf-8");
     res.body() =
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
-        "content=\"width=device-width, initial-scale=1\"><title>GPUOptimizer payment</title>"
-        "<link rel=\"stylesheet\" href=\"/app.css\"></head><body><main class=\"payment-return\"><h1>" +
-        mail::Html(headline) + "</h1><p>" + mail::Html(detail) +
-        "</p><p><a href=\"/\">Back to GPUOptimizer</a></p></main></body></html>";
+        R"(<!doctype html><html lang="en"><head><meta charset="utf-8">)"
+        R"(<meta name="viewport" content="width=device-width, initial-scale=1"><title>GPUOptimizer payment</title>)"
+        R"(<link rel="icon" href="/favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="/app.css">)"
+        R"(</head><body><header class="top"><a class="brand" href="/">)"
+        R"(<img src="/favicon.svg" alt="" width="28" height="28"> GPUOptimizer</a></header>)"
+        R"(<main class="payment-return"><section class="status-card )" +
+        std::string(tone_class) + R"("><h1>)" + mail::Html(headline) + "</h1><p>" + mail::Html(detail) +
+        R"(</p><p><a class="button" href="/">Back to GPUOptimizer</a></p></section></main></body></html>)";
     return res;
 }
 
@@ -156,25 +163,25 @@ http::Handler MakeFlutterwaveCallbackHandler(Services& s) {
             RecordAuthFailure(s, ctx, "a payment return for a reference that is not ours");
             auto limit = CheckIpLimit(s, "webhook-refused", ctx.client_ip, kRefusalsPerMinute);
             if (limit && !limit->allowed) co_return RateLimitedResponse(*limit, version);
-            co_return ReturnPage(http::bhttp::status::not_found, "We could not find this payment.",
+            co_return ReturnPage(http::bhttp::status::not_found, Tone::kAttention, "We could not find this payment.",
                                  "If you were charged, your plan changes once Flutterwave tells us directly.", version);
         }
         if (!*event) {  // settled already: say how
             auto payment = s.store.FindPaymentByReference(tx_ref);
             if (payment && payment->status == "paid_unapplied") {
-                co_return ReturnPage(http::bhttp::status::ok, "We received your payment, but not what the plan costs.",
-                                     "Your plan has not changed. We have been told and will contact you to settle it.",
-                                     version);
+                co_return ReturnPage(
+                    http::bhttp::status::ok, Tone::kAttention, "We received your payment, but not what the plan costs.",
+                    "Your plan has not changed. We have been told and will contact you to settle it.", version);
             }
             if (payment && payment->status == "refunded") {
-                co_return ReturnPage(http::bhttp::status::ok, "This payment was refunded.",
+                co_return ReturnPage(http::bhttp::status::ok, Tone::kAttention, "This payment was refunded.",
                                      "Your plan has not changed.", version);
             }
-            co_return ReturnPage(http::bhttp::status::ok, "Your payment is confirmed.",
+            co_return ReturnPage(http::bhttp::status::ok, Tone::kDone, "Your payment is confirmed.",
                                  "Thank you. Your plan is active and a receipt went to your e-mail address.", version);
         }
         if (status == "cancelled") {
-            co_return ReturnPage(http::bhttp::status::ok, "Your payment was not completed.",
+            co_return ReturnPage(http::bhttp::status::ok, Tone::kAttention, "Your payment was not completed.",
                                  "Nothing was charged. You can start again from your account.", version);
         }
         auto write = [&](store::Callback<bool> done) {
@@ -183,7 +190,8 @@ http::Handler MakeFlutterwaveCallbackHandler(Services& s) {
         auto recorded = co_await http::AwaitCallback<bool>(std::move(write));
         if (!recorded) co_return http::ErrorResponse(recorded.error(), version);
         if (*recorded && s.wake_billing) s.wake_billing();
-        co_return ReturnPage(http::bhttp::status::ok, "Thank you. We are confirming your payment with Flutterwave.",
+        co_return ReturnPage(http::bhttp::status::ok, Tone::kWaiting,
+                             "Thank you. We are confirming your payment with Flutterwave.",
                              "This takes a few seconds. Your plan changes as soon as Flutterwave confirms it, and a "
                              "receipt goes to your e-mail address.",
                              version);
