@@ -11,7 +11,7 @@ source bench/lib.sh
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
-BIN=./build/release/src/server/gpuopt
+BIN=${BIN:-./build/release/src/server/gpuopt}  # BIN=build/baseline/build/src/server/gpuopt: the baseline
 NGINX_PORT=${NGINX_PORT:-18080}
 GPUOPT_PORT=${GPUOPT_PORT:-18081}
 work=$(mktemp -d)
