@@ -22,7 +22,8 @@ TEST(ParseDuration, ReadsACountAndOneAllowedUnit) {
 }
 
 TEST(ParseDuration, RefusesWhatIsNotOne) {
-    for (const char* v : {"", "h", "0h", "-1h", "+1h", "1.5h", "1 h", "h1", "1H", "1w", "100001d", "99999999999999999999d"})
+    for (const char* v :
+         {"", "h", "0h", "-1h", "+1h", "1.5h", "1 h", "h1", "1H", "1w", "100001d", "99999999999999999999d"})
         EXPECT_FALSE(ParseDuration(v, "smhd").has_value()) << v;
     EXPECT_FALSE(ParseDuration("90s", "hd").has_value());  // a unit the parameter does not take
     EXPECT_FALSE(ParseDuration("5m", "hd").has_value());
