@@ -33,18 +33,18 @@ std::string AlertText(const store::StoredWindow& w, SysSeconds idle_since, SysSe
     return text;
 }
 
-Result<AlertRunResult> RunIdleAlerts(store::Store& db, const Config& config, SysSeconds now, const Sender& send) {
+Result<AlertRunResult> RunIdleAlerts(store::Database& db, const Config& config, SysSeconds now, const Sender& send) {
     AlertRunResult result;
     const analysis::IdleRules rules{config.idle_threshold_percent, 1024};
-    auto accounts = db.ListAlertSettings();
+    auto accounts = db.alerts().ListAlertSettings();
     if (!accounts) return accounts.error();
     for (const auto& settings : *accounts) {
         const Plan* plan = config.FindPlan(settings.tier);
         if (plan == nullptr || !plan->idle_alerts) continue;  // e.g. downgraded since alerts were set up
         const auto window = std::chrono::minutes(settings.idle_minutes) + std::chrono::minutes(15);
-        auto windows = db.ReadWindows(settings.account_id, now - window, now + std::chrono::minutes(5));
+        auto windows = db.usage().ReadWindows(settings.account_id, now - window, now + std::chrono::minutes(5));
         if (!windows) return windows.error();
-        auto open = db.OpenAlerts(settings.account_id);
+        auto open = db.alerts().OpenAlerts(settings.account_id);
         if (!open) return open.error();
         std::map<std::string, store::Alert> open_by_gpu;
         for (auto& a : *open) open_by_gpu.emplace(a.gpu_key, a);
@@ -56,8 +56,9 @@ Result<AlertRunResult> RunIdleAlerts(store::Store& db, const Config& config, Sys
             const analysis::Slice& last = history.slices.back();
             if (open_it != open_by_gpu.end()) {
                 if (last.IdleShare() < 0.5) {  // busy again: the next idle stretch may alert
-                    auto closed = store::Wait<void>(
-                        [&](store::Callback<void> done) { db.CloseAlert(open_it->second.id, now, std::move(done)); });
+                    auto closed = store::Wait<void>([&](store::Callback<void> done) {
+                        db.alerts().CloseAlert(open_it->second.id, now, std::move(done));
+                    });
                     if (!closed) return closed.error();
                     ++result.closed;
                 }
@@ -71,7 +72,7 @@ Result<AlertRunResult> RunIdleAlerts(store::Store& db, const Config& config, Sys
             alert.opened_at = now;
             alert.message = AlertText(*latest[history.gpu_key], *since, now, config.base_url);
             auto opened = store::Wait<store::Alert>(
-                [&](store::Callback<store::Alert> done) { db.OpenAlert(alert, std::move(done)); });
+                [&](store::Callback<store::Alert> done) { db.alerts().OpenAlert(alert, std::move(done)); });
             if (!opened) {
                 if (opened.error().code == ErrorCode::kAlreadyExists) continue;  // another run opened it
                 return opened.error();
@@ -82,7 +83,7 @@ Result<AlertRunResult> RunIdleAlerts(store::Store& db, const Config& config, Sys
         }
     }
 
-    auto due = db.DueAlertDeliveries(now, 100);
+    auto due = db.alerts().DueAlertDeliveries(now, 100);
     if (!due) return due.error();
     std::map<int64_t, std::string> urls;
     for (const auto& s : *accounts) urls[s.account_id] = s.webhook_url;
@@ -103,7 +104,7 @@ Result<AlertRunResult> RunIdleAlerts(store::Store& db, const Config& config, Sys
             if (delivery == "failed") ++result.failed;
         }
         auto recorded = store::Wait<void>([&](store::Callback<void> done) {
-            db.RecordAlertDelivery(alert.id, delivery, attempts, next, std::move(done));
+            db.alerts().RecordAlertDelivery(alert.id, delivery, attempts, next, std::move(done));
         });
         if (!recorded) return recorded.error();
     }

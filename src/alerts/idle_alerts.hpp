@@ -9,7 +9,7 @@
 
 #include "analysis/history.hpp"
 #include "common/config.hpp"
-#include "store/store.hpp"
+#include "store/database.hpp"
 
 namespace gpuopt::alerts {
 
@@ -24,7 +24,7 @@ using Sender = std::function<bool(const std::string& url, const std::string& tex
 
 // One pass: opens and closes alerts from each configured account's latest windows, then delivers what
 // is due. `send` posts one message (PostToWebhook in production).
-Result<AlertRunResult> RunIdleAlerts(store::Store& db, const Config& config, SysSeconds now, const Sender& send);
+Result<AlertRunResult> RunIdleAlerts(store::Database& db, const Config& config, SysSeconds now, const Sender& send);
 
 // The message of an alert for people.
 std::string AlertText(const store::StoredWindow& latest, SysSeconds idle_since, SysSeconds now,

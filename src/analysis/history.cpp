@@ -252,7 +252,7 @@ std::vector<GpuHistory> Histories(const std::vector<store::HourlyRow>& hours) {
     return Group(hours, [](const store::HourlyRow& h) { return SliceOf(h); });
 }
 
-std::vector<GpuHistory> Histories(const store::Store::RolledHistory& rolled, const IdleRules& rules) {
+std::vector<GpuHistory> Histories(const store::RolledHistory& rolled, const IdleRules& rules) {
     std::vector<GpuHistory> out(rolled.gpus.size());
     for (size_t i = 0; i < rolled.gpus.size(); ++i) {
         const auto& id = rolled.gpus[i];

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "common/time.hpp"
-#include "store/store.hpp"
+#include "store/usage.hpp"
 
 namespace gpuopt::analysis {
 
@@ -84,7 +84,7 @@ std::vector<store::HourlyRow> RollUp(const std::vector<store::StoredWindow>& win
 std::vector<GpuHistory> Histories(const std::vector<store::StoredWindow>& windows, const IdleRules& rules);
 std::vector<GpuHistory> Histories(const std::vector<store::HourlyRow>& hours);
 // A snapshot of the roll-up, with the windows it has not merged yet joined to their hours.
-std::vector<GpuHistory> Histories(const store::Store::RolledHistory& rolled, const IdleRules& rules);
+std::vector<GpuHistory> Histories(const store::RolledHistory& rolled, const IdleRules& rules);
 
 struct Totals {
     double range_hours = 0;

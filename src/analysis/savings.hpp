@@ -3,7 +3,7 @@
 
 #include <vector>
 
-#include "store/store.hpp"
+#include "store/usage.hpp"
 
 namespace gpuopt::analysis {
 

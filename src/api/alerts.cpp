@@ -39,9 +39,9 @@ http::Handler MakeGetAlertsHandler(Services& s) {
         auto auth = AuthorizeCustomer(s, ctx);
         if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
         const Caller& caller = std::get<Caller>(auth);
-        auto settings = s.store.GetAlertSettings(caller.account.id);
+        auto settings = s.store.alerts().GetAlertSettings(caller.account.id);
         if (!settings) co_return CallerError(settings.error(), caller, version);
-        auto alerts = s.store.ListAlerts(caller.account.id, 50);
+        auto alerts = s.store.alerts().ListAlerts(caller.account.id, 50);
         if (!alerts) co_return CallerError(alerts.error(), caller, version);
         boost::json::array list;
         for (const auto& a : *alerts) {
@@ -100,7 +100,7 @@ http::Handler MakePutAlertsHandler(Services& s) {
             settings.idle_minutes = static_cast<int>(minutes->get_int64());
         }
         auto write = [&](store::Callback<store::AlertSettings> done) {
-            s.store.SetAlertSettings(settings, std::move(done));
+            s.store.alerts().SetAlertSettings(settings, std::move(done));
         };
         auto saved = co_await http::AwaitCallback<store::AlertSettings>(std::move(write));
         if (!saved) co_return CallerError(saved.error(), caller, version);

@@ -12,7 +12,7 @@
 #include "http/metrics.hpp"
 #include "http/rate_limiter.hpp"
 #include "http/router.hpp"
-#include "store/store.hpp"
+#include "store/database.hpp"
 
 namespace gpuopt::billing {
 class Billing;
@@ -36,7 +36,7 @@ struct SecurityCounters {
 
 struct Services {
     const Config& config;
-    store::Store& store;
+    store::Database& store;
     http::RateLimiter& key_limiter;  // requests per API key, by plan
     http::RateLimiter& ip_limiter;   // public endpoints, per client IP
     const PriceCatalog& catalog;

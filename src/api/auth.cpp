@@ -50,25 +50,27 @@ void RecordAuthFailure(Services& s, const http::RequestContext& ctx, std::string
                          std::to_string(o.window.count()) + " s (last: " + std::string(reason) + "); blocked for " +
                          std::to_string(o.block_for.count()) + " s";
     spdlog::warn("security: address {} blocked: {}", ctx.client_ip, detail);
-    s.store.RecordSecurityEvent("address_blocked", ctx.client_ip, std::move(detail), UtcNow(), [](Result<void> r) {
-        if (!r) spdlog::error("security event not recorded: {}", r.error().message);
-    });
+    s.store.security().RecordSecurityEvent("address_blocked", ctx.client_ip, std::move(detail), UtcNow(),
+                                           [](Result<void> r) {
+                                               if (!r)
+                                                   spdlog::error("security event not recorded: {}", r.error().message);
+                                           });
 }
 
 Result<store::Account> AuthenticateRequest(Services& s, const http::RequestContext& ctx,
                                            const boost::json::object* body) {
     auto key = ExtractApiKey(ctx.request, body);
     if (!key) return key.error();
-    auto account = Authenticate(s.store, *key);
+    auto account = Authenticate(s.store.accounts(), *key);
     if (!account && account.error().code == ErrorCode::kInvalidApiKey)
         RecordAuthFailure(s, ctx, account.error().message);
     return account;
 }
 
-Result<store::Account> Authenticate(store::Store& store, const std::optional<std::string>& key) {
+Result<store::Account> Authenticate(store::AccountRepository& accounts, const std::optional<std::string>& key) {
     if (!key) return Error{ErrorCode::kInvalidApiKey, "An API key is required", {}};
     if (!IsWellFormedApiKey(*key)) return Error{ErrorCode::kInvalidApiKey, "Invalid API key", {}};
-    auto account = store.FindAccountByKeyHash(HashApiKey(*key));
+    auto account = accounts.FindAccountByKeyHash(HashApiKey(*key));
     if (!account) {
         if (account.error().code == ErrorCode::kNotFound)
             return Error{ErrorCode::kInvalidApiKey, "Invalid API key", {}};

@@ -28,7 +28,7 @@ Result<store::Account> AuthenticateRequest(Services& s, const http::RequestConte
                                            const boost::json::object* body);
 
 // Looks the key up by its hash. kInvalidApiKey for a missing, malformed or unknown key.
-Result<store::Account> Authenticate(store::Store& store, const std::optional<std::string>& key);
+Result<store::Account> Authenticate(store::AccountRepository& accounts, const std::optional<std::string>& key);
 
 // The account's plan limit: a decision (allowed or not), or nullopt when the plan is unlimited.
 std::optional<http::RateDecision> CheckKeyLimit(Services& s, const store::Account& account);

@@ -99,9 +99,9 @@ http::Handler MakeMyPaymentsHandler(Services& s) {
         auto auth = AuthorizeCustomer(s, ctx);
         if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
         const Caller& caller = std::get<Caller>(auth);
-        auto payments = s.store.ListPayments(caller.account.id, 100);
+        auto payments = s.store.billing().ListPayments(caller.account.id, 100);
         if (!payments) co_return CallerError(payments.error(), caller, version);
-        auto subscription = s.store.GetSubscription(caller.account.id);
+        auto subscription = s.store.billing().GetSubscription(caller.account.id);
         if (!subscription) co_return CallerError(subscription.error(), caller, version);
         boost::json::array list;
         for (const auto& p : *payments) {

@@ -33,7 +33,7 @@ http::Handler MakeGpusHandler(Services& s) {
         if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
         const Caller& caller = std::get<Caller>(auth);
         const auto now = UtcNow();
-        auto fleet = s.store.ReadFleet(caller.account.id, now - std::chrono::days(30));
+        auto fleet = s.store.usage().ReadFleet(caller.account.id, now - std::chrono::days(30));
         if (!fleet) co_return CallerError(fleet.error(), caller, version);
         const auto rules = IdleRulesOf(s.config);
         boost::json::array gpus;

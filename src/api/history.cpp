@@ -66,7 +66,7 @@ Result<analysis::Range> ParseRange(const std::map<std::string, std::string>& q, 
 
 Result<std::string> ResolveGpu(Services& s, int64_t account_id, const std::string& gpu) {
     if (gpu.empty() || gpu.size() > 400) return Error::Validation("gpu", "must name a GPU (its key or uuid)");
-    auto fleet = s.store.ReadFleet(account_id, SysSeconds{});
+    auto fleet = s.store.usage().ReadFleet(account_id, SysSeconds{});
     if (!fleet) return fleet.error();
     for (const auto& g : *fleet) {
         if (g.gpu_key == gpu) return g.gpu_key;
@@ -84,7 +84,7 @@ Result<LoadedHistory> LoadHistory(Services& s, int64_t account_id, analysis::Ran
     const bool raw = !force_hourly && range.to - range.from <= std::chrono::days(7) &&
                      range.from >= now - std::chrono::days(s.config.raw_retention_days);
     if (raw) {
-        auto windows = s.store.ReadWindows(account_id, range.from, range.to, gpu_key);
+        auto windows = s.store.usage().ReadWindows(account_id, range.from, range.to, gpu_key);
         if (!windows) return windows.error();
         out.source = "raw";
         out.range = range;
@@ -95,7 +95,7 @@ Result<LoadedHistory> LoadHistory(Services& s, int64_t account_id, analysis::Ran
     range.to = std::chrono::ceil<std::chrono::hours>(range.to);
     // The windows the roll-up has not merged yet (its backlog, whatever their time: a back-filled spool
     // too) each join their GPU's hour, so the answer does not depend on whether the roll-up caught up.
-    auto history = s.store.ReadRolledHistory(account_id, range.from, range.to, range.from, gpu_key);
+    auto history = s.store.usage().ReadRolledHistory(account_id, range.from, range.to, range.from, gpu_key);
     if (!history) return history.error();
     out.gpus = analysis::Histories(*history, rules);
     out.source = "hourly";

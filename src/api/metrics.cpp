@@ -101,7 +101,7 @@ http::Handler MakeMetricsHandler(Services& s) {
                 "# TYPE gpuopt_blocked_addresses gauge\ngpuopt_blocked_addresses " +
                 std::to_string(s.guard->Blocked()) + "\n";
         }
-        auto gpus = s.store.ReadRecentGpus(UtcNow() - std::chrono::minutes(10));
+        auto gpus = s.store.usage().ReadRecentGpus(UtcNow() - std::chrono::minutes(10));
         if (!gpus) co_return http::ErrorResponse(gpus.error(), version);
         for (const auto& m : kGpuMetrics) {
             bool header = false;

@@ -47,7 +47,7 @@ boost::asio::awaitable<http::Response> Refuse(Services& s, http::RequestContext&
     if (skipped > 0) {
         // The flood's size, in one row, before the first refusal recorded again.
         auto summary = [&](store::Callback<void> done) {
-            s.store.RecordSecurityEvent(
+            s.store.security().RecordSecurityEvent(
                 "webhook_signature_unrecorded", "many",
                 std::to_string(skipped) + " refused deliveries over the recording cap were counted, not stored",
                 UtcNow(), std::move(done));
@@ -55,14 +55,16 @@ boost::asio::awaitable<http::Response> Refuse(Services& s, http::RequestContext&
         (void)co_await http::AwaitCallback<void>(std::move(summary));
     }
     auto write = [&](store::Callback<void> done) {
-        s.store.RecordSecurityEvent("webhook_signature", ctx.client_ip, detail, UtcNow(), std::move(done));
+        s.store.security().RecordSecurityEvent("webhook_signature", ctx.client_ip, detail, UtcNow(), std::move(done));
     };
     (void)co_await http::AwaitCallback<void>(std::move(write));
     co_return http::ErrorResponse({ErrorCode::kForbidden, "Invalid webhook signature", {}}, version);
 }
 
 boost::asio::awaitable<http::Response> Record(Services& s, store::GatewayEvent event, unsigned version) {
-    auto write = [&](store::Callback<bool> done) { s.store.RecordGatewayEvent(std::move(event), std::move(done)); };
+    auto write = [&](store::Callback<bool> done) {
+        s.store.billing().RecordGatewayEvent(std::move(event), std::move(done));
+    };
     auto recorded = co_await http::AwaitCallback<bool>(std::move(write));
     if (!recorded) co_return http::ErrorResponse(recorded.error(), version);  // 5xx: the gateway retries
     if (*recorded && s.wake_billing) s.wake_billing();
@@ -167,7 +169,7 @@ http::Handler MakeFlutterwaveCallbackHandler(Services& s) {
                                  "If you were charged, your plan changes once Flutterwave tells us directly.", version);
         }
         if (!*event) {  // settled already: say how
-            auto payment = s.store.FindPaymentByReference(tx_ref);
+            auto payment = s.store.billing().FindPaymentByReference(tx_ref);
             if (payment && payment->status == "paid_unapplied") {
                 co_return ReturnPage(
                     http::bhttp::status::ok, Tone::kAttention, "We received your payment, but not what the plan costs.",
@@ -185,7 +187,7 @@ http::Handler MakeFlutterwaveCallbackHandler(Services& s) {
                                  "Nothing was charged. You can start again from your account.", version);
         }
         auto write = [&](store::Callback<bool> done) {
-            s.store.RecordGatewayEvent(std::move(**event), std::move(done));
+            s.store.billing().RecordGatewayEvent(std::move(**event), std::move(done));
         };
         auto recorded = co_await http::AwaitCallback<bool>(std::move(write));
         if (!recorded) co_return http::ErrorResponse(recorded.error(), version);

@@ -8,7 +8,7 @@
 
 #include "common/result.hpp"
 #include "common/time.hpp"
-#include "store/store.hpp"
+#include "store/usage.hpp"
 
 namespace gpuopt::api {
 

@@ -72,7 +72,7 @@ http::Handler MakeSignupHandler(Services& s) {
             account.welcome->dedup_key = "welcome:" + account.email;
         }
         auto write = [&](store::Callback<store::Account> done) {
-            s.store.CreateAccount(std::move(account), std::move(done));
+            s.store.accounts().CreateAccount(std::move(account), std::move(done));
         };
         auto created = co_await http::AwaitCallback<store::Account>(std::move(write));
         if (!created) {

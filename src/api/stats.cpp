@@ -37,7 +37,8 @@ http::Handler MakeStatsHandler(Services& s) {
             co_return http::ErrorResponse({ErrorCode::kForbidden, "Operator token required", {}}, version);
         }
         ctx.principal = "operator";
-        auto stats = s.store.GetStats({UtcNow(), 30, s.config.idle_threshold_percent, s.config.recoverable_fraction});
+        auto stats =
+            s.store.stats().GetStats({UtcNow(), 30, s.config.idle_threshold_percent, s.config.recoverable_fraction});
         if (!stats) co_return http::ErrorResponse(stats.error(), version);
 
         boost::json::object by_tier;

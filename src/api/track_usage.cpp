@@ -80,7 +80,7 @@ http::Handler MakeTrackUsageHandler(Services& s) {
                                     now,
                                     std::chrono::seconds(s.config.implicit_window_max_seconds)};
         auto write = [&](store::Callback<store::IngestOutcome> done) {
-            s.store.IngestReport(std::move(ingest), std::move(done));
+            s.store.usage().IngestReport(std::move(ingest), std::move(done));
         };
         auto stored = co_await http::AwaitCallback<store::IngestOutcome>(std::move(write));
         if (!stored) {

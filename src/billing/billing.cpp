@@ -39,7 +39,7 @@ std::string NewReference() {
     return "gpo_" + key.substr(kApiKeyPrefix.size(), 20);
 }
 
-Billing::Billing(const Config& config, store::Store& db) : config_(config), db_(db) {
+Billing::Billing(const Config& config, store::Database& db) : config_(config), db_(db) {
     flutterwave_.secret_key = Setting(config, "FLUTTERWAVE_SECRET_KEY");
     flutterwave_.secret_hash = Setting(config, "FLUTTERWAVE_SECRET_HASH");
     if (auto url = Setting(config, "FLUTTERWAVE_BASE_URL"); !url.empty()) flutterwave_.base_url = url;
@@ -88,9 +88,9 @@ Result<CheckoutResult> Billing::StartCheckout(const store::Account& account, con
     const SysSeconds expires_at =
         renews_period_end ? *renews_period_end + kGrace : now + std::chrono::hours(config_.payment_expiry_hours);
     auto payment = store::Wait<store::Payment>([&](store::Callback<store::Payment> done) {
-        db_.CreatePayment({account.id, NewReference(), gateway, tier, plan->price_usd, config_.payment_currency,
-                           purpose, now, expires_at, renews_period_end},
-                          std::move(done));
+        db_.billing().CreatePayment({account.id, NewReference(), gateway, tier, plan->price_usd,
+                                     config_.payment_currency, purpose, now, expires_at, renews_period_end},
+                                    std::move(done));
     });
     if (!payment) return payment.error();
     CheckoutResult out;
@@ -135,15 +135,15 @@ Result<CheckoutResult> Billing::StartCheckout(const store::Account& account, con
     if (refused) {
         // Nobody was shown a way to pay this reference: it leaves nothing behind.
         spdlog::warn("checkout {} not started: {}", payment->reference, refused->message);
-        auto discarded =
-            store::Wait<bool>([&](store::Callback<bool> done) { db_.DiscardPayment(payment->id, std::move(done)); });
+        auto discarded = store::Wait<bool>(
+            [&](store::Callback<bool> done) { db_.billing().DiscardPayment(payment->id, std::move(done)); });
         if (!discarded)
             spdlog::error("checkout {}: could not discard it: {}", payment->reference, discarded.error().message);
         return Error{
             ErrorCode::kPaymentFailed, "The payment gateway could not start the checkout; please try again", {}};
     }
     auto saved = store::Wait<void>([&](store::Callback<void> done) {
-        db_.SetPaymentCheckout(payment->id, gateway_id, out.payment_url, std::move(done));
+        db_.billing().SetPaymentCheckout(payment->id, gateway_id, out.payment_url, std::move(done));
     });
     if (!saved) return saved.error();
     payment->gateway_id = gateway_id;
@@ -172,7 +172,7 @@ Result<store::GatewayEvent> Billing::FlutterwaveWebhookEvent(std::string_view ve
 Result<std::optional<store::GatewayEvent>> Billing::FlutterwaveReturnEvent(const std::string& tx_ref,
                                                                            SysSeconds now) const {
     if (tx_ref.empty() || tx_ref.size() > 64) return Error{ErrorCode::kNotFound, "no such payment", {}};
-    auto payment = db_.FindPaymentByReference(tx_ref);
+    auto payment = db_.billing().FindPaymentByReference(tx_ref);
     if (!payment) return payment.error();
     if (payment->gateway != "flutterwave") return Error{ErrorCode::kNotFound, "no such payment", {}};
     if (payment->status == "completed" || payment->status == "paid_unapplied" || payment->status == "refunded") {
@@ -210,8 +210,9 @@ Result<store::GatewayEvent> Billing::NowPaymentsIpnEvent(std::string_view signat
 
 void Billing::SecurityEvent(const std::string& kind, const std::string& detail, SysSeconds now) {
     spdlog::warn("security: {}: {}", kind, detail);
-    (void)store::Wait<void>(
-        [&](store::Callback<void> done) { db_.RecordSecurityEvent(kind, "gateway", detail, now, std::move(done)); });
+    (void)store::Wait<void>([&](store::Callback<void> done) {
+        db_.security().RecordSecurityEvent(kind, "gateway", detail, now, std::move(done));
+    });
 }
 
 void Billing::OperatorAlert(store::OperatorEvent event) {
@@ -219,7 +220,7 @@ void Billing::OperatorAlert(store::OperatorEvent event) {
     std::optional<store::OutboxMessage> mail;
     if (!config_.operator_email.empty()) mail = mail::OperatorNotice(brand_, config_.operator_email, event);
     auto recorded = store::Wait<bool>([&](store::Callback<bool> done) {
-        db_.RecordOperatorEvent(std::move(event), std::move(mail), std::move(done));
+        db_.operator_events().RecordOperatorEvent(std::move(event), std::move(mail), std::move(done));
     });
     if (!recorded) spdlog::error("operator event not recorded: {}", recorded.error().message);
 }
@@ -244,8 +245,9 @@ Billing::Applied Billing::Complete(const store::Payment& payment, const GatewayA
         }
         return mails;
     };
-    auto outcome = store::Wait<store::CompletionOutcome>(
-        [&](store::Callback<store::CompletionOutcome> done) { db_.CompletePayment(std::move(c), std::move(done)); });
+    auto outcome = store::Wait<store::CompletionOutcome>([&](store::Callback<store::CompletionOutcome> done) {
+        db_.billing().CompletePayment(std::move(c), std::move(done));
+    });
     if (!outcome) return {Verdict::kRetry, outcome.error().message, std::nullopt};
     if (!outcome->applied)
         return {Verdict::kIgnored, "payment " + payment.reference + " was settled already", std::nullopt};
@@ -274,8 +276,8 @@ Billing::Applied Billing::HoldUnapplied(const store::Payment& payment, const Gat
     std::optional<store::OutboxMessage> mail;
     if (!config_.operator_email.empty()) mail = mail::OperatorNotice(brand_, config_.operator_email, e);
     auto held = store::Wait<bool>([&](store::Callback<bool> done) {
-        db_.HoldUnappliedPayment(payment.id, answer.gateway_id, answer.amount, answer.currency, note, std::move(e),
-                                 std::move(mail), now, std::move(done));
+        db_.billing().HoldUnappliedPayment(payment.id, answer.gateway_id, answer.amount, answer.currency, note,
+                                           std::move(e), std::move(mail), now, std::move(done));
     });
     if (!held) return {Verdict::kRetry, held.error().message, std::nullopt};
     return {*held ? Verdict::kApplied : Verdict::kIgnored, "held as paid_unapplied: " + note, std::nullopt};
@@ -295,8 +297,9 @@ Billing::Applied Billing::ReportUnmatched(std::string_view gateway, const Gatewa
 }
 
 Billing::Applied Billing::End(const store::Payment& payment, const std::string& status, SysSeconds now) {
-    auto ended = store::Wait<bool>(
-        [&](store::Callback<bool> done) { db_.EndPayment(payment.id, status, now, std::nullopt, std::move(done)); });
+    auto ended = store::Wait<bool>([&](store::Callback<bool> done) {
+        db_.billing().EndPayment(payment.id, status, now, std::nullopt, std::move(done));
+    });
     if (!ended) return {Verdict::kRetry, ended.error().message, std::nullopt};
     return {*ended ? Verdict::kApplied : Verdict::kIgnored,
             payment.reference + (*ended ? " is " + status : " was not pending"), std::nullopt};
@@ -308,7 +311,7 @@ Billing::Applied Billing::Apply(const GatewayAnswer& answer, std::string_view ga
     LocalPayment local;
     std::optional<store::Payment> payment;
     if (answer.kind == GatewayAnswer::Kind::kFound && !answer.reference.empty()) {
-        auto found = db_.FindPaymentByReference(answer.reference);
+        auto found = db_.billing().FindPaymentByReference(answer.reference);
         if (found) {
             payment = std::move(*found);
             local.state = LocalStateOf(payment->status);
@@ -321,8 +324,9 @@ Billing::Applied Billing::Apply(const GatewayAnswer& answer, std::string_view ga
     }
     const Decision d = Decide(local, gateway, answer);
     if (payment && np != nullptr && !np->payment_id.empty() && payment->gateway_payment_id.empty()) {
-        auto saved = store::Wait<void>(
-            [&](store::Callback<void> done) { db_.SetGatewayPaymentId(payment->id, np->payment_id, std::move(done)); });
+        auto saved = store::Wait<void>([&](store::Callback<void> done) {
+            db_.billing().SetGatewayPaymentId(payment->id, np->payment_id, std::move(done));
+        });
         if (!saved) spdlog::warn("payment {}: {}", payment->reference, saved.error().message);
     }
     switch (d.action) {
@@ -342,16 +346,16 @@ Billing::Applied Billing::Apply(const GatewayAnswer& answer, std::string_view ga
             return End(*payment, "expired", now);
         case Action::kRefund: {
             auto r = store::Wait<bool>(
-                [&](store::Callback<bool> done) { db_.RecordRefund(payment->id, now, std::move(done)); });
+                [&](store::Callback<bool> done) { db_.billing().RecordRefund(payment->id, now, std::move(done)); });
             if (!r) return {Verdict::kRetry, r.error().message, std::nullopt};
             return {*r ? Verdict::kApplied : Verdict::kIgnored, "refund recorded; access stays", std::nullopt};
         }
         case Action::kNotifyPartial: {
             if (np == nullptr) return {Verdict::kIgnored, d.reason, std::nullopt};
-            auto account = db_.GetAccount(payment->account_id);
+            auto account = db_.accounts().GetAccount(payment->account_id);
             if (!account) return {Verdict::kRetry, account.error().message, std::nullopt};
             auto queued = store::Wait<bool>([&](store::Callback<bool> done) {
-                db_.EnqueueMail(
+                db_.outbox().EnqueueMail(
                     mail::PartialPaymentNotice(brand_, account->email, *payment, np->actually_paid, np->pay_currency),
                     now, std::move(done));
             });
@@ -380,7 +384,7 @@ GatewayAnswer Billing::AskAbout(const store::Payment& p, NowPaymentsPayment* np)
 
 Result<EventRun> Billing::ProcessEvents(SysSeconds now) {
     EventRun run;
-    auto due = db_.DueGatewayEvents(now, 50);
+    auto due = db_.billing().DueGatewayEvents(now, 50);
     if (!due) return due.error();
     for (const auto& e : *due) {
         Applied a;
@@ -439,7 +443,7 @@ Result<EventRun> Billing::ProcessEvents(SysSeconds now) {
             ++run.ignored;
         }
         auto done = store::Wait<void>([&](store::Callback<void> cb) {
-            db_.FinishGatewayEvent(e.id, state, a.note, attempts, next, std::move(cb));
+            db_.billing().FinishGatewayEvent(e.id, state, a.note, attempts, next, std::move(cb));
         });
         if (!done) return done.error();
     }
@@ -449,8 +453,8 @@ Result<EventRun> Billing::ProcessEvents(SysSeconds now) {
 Result<int> Billing::Reconcile(SysSeconds now) {
     int settled = 0;
     // Recent checkouts whose news has not come: asked about by reference.
-    auto pending = db_.ListPendingPayments(now - std::chrono::hours(config_.payment_expiry_hours),
-                                           now - std::chrono::minutes(2), 100);
+    auto pending = db_.billing().ListPendingPayments(now - std::chrono::hours(config_.payment_expiry_hours),
+                                                     now - std::chrono::minutes(2), 100);
     if (!pending) return pending.error();
     for (const auto& p : *pending) {
         NowPaymentsPayment np;
@@ -462,9 +466,10 @@ Result<int> Billing::Reconcile(SysSeconds now) {
         }
     }
     // Checkouts no longer offered: asked once more, then expired unless the gateway has their money.
-    auto expiring = db_.ListExpiringPayments(now, 100);
+    auto expiring = db_.billing().ListExpiringPayments(now, 100);
     if (!expiring) return expiring.error();
-    auto legacy = db_.ListPendingPayments(SysSeconds{}, now - std::chrono::hours(config_.payment_expiry_hours), 100);
+    auto legacy =
+        db_.billing().ListPendingPayments(SysSeconds{}, now - std::chrono::hours(config_.payment_expiry_hours), 100);
     if (!legacy) return legacy.error();
     for (auto& p : *legacy) {
         if (!p.expires_at) expiring->push_back(std::move(p));  // made before payments had an expiry
@@ -491,12 +496,13 @@ Result<int> Billing::Reconcile(SysSeconds now) {
 Result<LifecycleRun> Billing::RunLifecycle(SysSeconds now) {
     LifecycleRun run;
     // Only periods within the first reminder's reach matter now; the rest wait for a later run.
-    auto subs = db_.ListSubscriptionsEndingBefore(now + std::chrono::days(7) + std::chrono::seconds(1));
+    auto subs = db_.billing().ListSubscriptionsEndingBefore(now + std::chrono::days(7) + std::chrono::seconds(1));
     if (!subs) return subs.error();
     for (const auto& s : *subs) {
         if (now >= s.period_end + kGrace) {
             auto ended = store::Wait<bool>([&](store::Callback<bool> done) {
-                db_.EndSubscription(s.account_id, s.period_end, now, mail::DowngradeNotice(brand_, s), std::move(done));
+                db_.billing().EndSubscription(s.account_id, s.period_end, now, mail::DowngradeNotice(brand_, s),
+                                              std::move(done));
             });
             if (!ended) return ended.error();
             if (*ended) {
@@ -507,8 +513,9 @@ Result<LifecycleRun> Billing::RunLifecycle(SysSeconds now) {
         }
         if (now >= s.period_end) {
             if (s.status == "active") {
-                auto grace = store::Wait<bool>(
-                    [&](store::Callback<bool> done) { db_.EnterGrace(s.account_id, s.period_end, std::move(done)); });
+                auto grace = store::Wait<bool>([&](store::Callback<bool> done) {
+                    db_.billing().EnterGrace(s.account_id, s.period_end, std::move(done));
+                });
                 if (!grace) return grace.error();
                 run.grace += *grace ? 1 : 0;
             }
@@ -523,7 +530,7 @@ Result<LifecycleRun> Billing::RunLifecycle(SysSeconds now) {
         }
         if (days == 0) continue;
         // One renewal checkout per period, shared by both reminders and payable until the grace ends.
-        auto existing = db_.FindRenewalPayment(s.account_id, s.period_end);
+        auto existing = db_.billing().FindRenewalPayment(s.account_id, s.period_end);
         if (!existing) return existing.error();
         std::string url;
         double amount = 0;
@@ -533,7 +540,7 @@ Result<LifecycleRun> Billing::RunLifecycle(SysSeconds now) {
             amount = (*existing)->amount;
             currency = (*existing)->currency;
         } else {
-            auto account = db_.GetAccount(s.account_id);
+            auto account = db_.accounts().GetAccount(s.account_id);
             if (!account) return account.error();
             const std::string gateway =
                 Enabled(s.gateway) ? s.gateway : (Enabled("flutterwave") ? "flutterwave" : "nowpayments");
@@ -547,8 +554,9 @@ Result<LifecycleRun> Billing::RunLifecycle(SysSeconds now) {
             currency = checkout->payment.currency;
         }
         auto marked = store::Wait<bool>([&](store::Callback<bool> done) {
-            db_.MarkRenewalReminder(s.account_id, days, s.period_end,
-                                    mail::RenewalReminder(brand_, s, days, url, amount, currency), std::move(done));
+            db_.billing().MarkRenewalReminder(s.account_id, days, s.period_end,
+                                              mail::RenewalReminder(brand_, s, days, url, amount, currency),
+                                              std::move(done));
         });
         if (!marked) return marked.error();
         run.reminders += *marked ? 1 : 0;

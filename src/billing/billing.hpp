@@ -22,7 +22,7 @@
 #include "billing/nowpayments.hpp"
 #include "common/config.hpp"
 #include "mail/templates.hpp"
-#include "store/store.hpp"
+#include "store/database.hpp"
 
 namespace gpuopt::billing {
 
@@ -56,7 +56,7 @@ struct LifecycleRun {
 
 class Billing {
 public:
-    Billing(const Config& config, store::Store& db);
+    Billing(const Config& config, store::Database& db);
 
     std::vector<GatewayInfo> Gateways() const;
     bool Enabled(const std::string& gateway) const;
@@ -112,7 +112,7 @@ private:
     void SecurityEvent(const std::string& kind, const std::string& detail, SysSeconds now);
 
     const Config& config_;
-    store::Store& db_;
+    store::Database& db_;
     FlutterwaveConfig flutterwave_;
     NowPaymentsConfig nowpayments_;
     mail::Brand brand_;

@@ -6,7 +6,7 @@
 
 namespace gpuopt::jobs {
 
-Result<RollupResult> RunRollup(store::Store& db, const analysis::IdleRules& rules, size_t chunk) {
+Result<RollupResult> RunRollup(store::UsageRepository& db, const analysis::IdleRules& rules, size_t chunk) {
     RollupResult total;
     for (;;) {
         auto watermark = db.RollupWatermark();
@@ -33,7 +33,7 @@ Result<RollupResult> RunRollup(store::Store& db, const analysis::IdleRules& rule
     return total;
 }
 
-Result<int64_t> RunRetention(store::Store& db, SysSeconds now, int raw_days, int hourly_days, size_t chunk) {
+Result<int64_t> RunRetention(store::UsageRepository& db, SysSeconds now, int raw_days, int hourly_days, size_t chunk) {
     int64_t total = 0;
     for (;;) {
         auto deleted = store::Wait<int64_t>([&](store::Callback<int64_t> done) {

@@ -6,7 +6,7 @@
 #include <cstdint>
 
 #include "analysis/history.hpp"
-#include "store/store.hpp"
+#include "store/usage.hpp"
 
 namespace gpuopt::jobs {
 
@@ -16,9 +16,10 @@ struct RollupResult {
 };
 
 // Merges every window stored after the watermark into the hours, `chunk` windows per transaction.
-Result<RollupResult> RunRollup(store::Store& db, const analysis::IdleRules& rules, size_t chunk = 2000);
+Result<RollupResult> RunRollup(store::UsageRepository& db, const analysis::IdleRules& rules, size_t chunk = 2000);
 
 // Deletes what retention allows, `chunk` rows per transaction. Returns the rows deleted.
-Result<int64_t> RunRetention(store::Store& db, SysSeconds now, int raw_days, int hourly_days, size_t chunk = 2000);
+Result<int64_t> RunRetention(store::UsageRepository& db, SysSeconds now, int raw_days, int hourly_days,
+                             size_t chunk = 2000);
 
 }  // namespace gpuopt::jobs

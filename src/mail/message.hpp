@@ -6,7 +6,7 @@
 #include <string>
 
 #include "common/time.hpp"
-#include "store/store.hpp"
+#include "store/outbox.hpp"
 
 namespace gpuopt::mail {
 

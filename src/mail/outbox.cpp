@@ -6,7 +6,7 @@
 
 namespace gpuopt::mail {
 
-Result<OutboxRun> RunOutbox(store::Store& db, Transport& transport, const Sender& from, SysSeconds now) {
+Result<OutboxRun> RunOutbox(store::OutboxRepository& db, Transport& transport, const Sender& from, SysSeconds now) {
     constexpr int kMaxAttempts = 8;
     OutboxRun run;
     auto due = db.DueMail(now, 50);

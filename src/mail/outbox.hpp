@@ -4,7 +4,7 @@
 #pragma once
 
 #include "mail/transport.hpp"
-#include "store/store.hpp"
+#include "store/outbox.hpp"
 
 namespace gpuopt::mail {
 
@@ -14,6 +14,6 @@ struct OutboxRun {
     int failed = 0;
 };
 
-Result<OutboxRun> RunOutbox(store::Store& db, Transport& transport, const Sender& from, SysSeconds now);
+Result<OutboxRun> RunOutbox(store::OutboxRepository& db, Transport& transport, const Sender& from, SysSeconds now);
 
 }  // namespace gpuopt::mail

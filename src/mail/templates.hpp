@@ -5,7 +5,8 @@
 
 #include <string>
 
-#include "store/store.hpp"
+#include "store/accounts.hpp"
+#include "store/billing.hpp"
 
 namespace gpuopt::mail {
 

@@ -35,7 +35,7 @@ std::string ResolveWebDir(const std::string& configured) {
     return "web";
 }
 
-Result<std::unique_ptr<store::Store>> OpenStore(const Config& config) {
+Result<std::unique_ptr<store::Database>> OpenStore(const Config& config) {
     std::error_code ec;
     std::filesystem::create_directories(config.data_dir, ec);
     if (ec) return Error::Validation("DATA_DIR", "cannot create " + config.data_dir + ": " + ec.message());
@@ -44,7 +44,7 @@ Result<std::unique_ptr<store::Store>> OpenStore(const Config& config) {
     options.read_connections = static_cast<size_t>(std::max(4, config.threads * 2));
     auto opened = store::sqlite::SqliteStore::Open(options);
     if (!opened) return opened.error();
-    return std::unique_ptr<store::Store>(std::move(*opened));
+    return std::unique_ptr<store::Database>(std::move(*opened));
 }
 
 App::App(Config config) : config_(std::move(config)) {}
@@ -112,7 +112,7 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
     };
 
     // Periodic jobs: each is safe to run twice (another process, or a restart, may have done part).
-    store::Store& db = *app->store_;
+    store::Database& db = *app->store_;
     const analysis::IdleRules rules{c.idle_threshold_percent, 1024};
     // Each task answers its job's Result: an error is logged once and counted in gpuopt_job_failures_total.
     auto ok = [](const auto& r) -> Result<void> {
@@ -120,11 +120,12 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
         return {};
     };
     app->scheduler_.Add("rollup", std::chrono::seconds(c.rollup_interval_seconds),
-                        [&db, rules, ok]() -> Result<void> { return ok(jobs::RunRollup(db, rules)); });
-    app->scheduler_.Add("retention", std::chrono::seconds(std::max(60, c.rollup_interval_seconds * 10)),
-                        [&db, &c, ok]() -> Result<void> {
-                            return ok(jobs::RunRetention(db, UtcNow(), c.raw_retention_days, c.hourly_retention_days));
-                        });
+                        [&db, rules, ok]() -> Result<void> { return ok(jobs::RunRollup(db.usage(), rules)); });
+    app->scheduler_.Add(
+        "retention", std::chrono::seconds(std::max(60, c.rollup_interval_seconds * 10)),
+        [&db, &c, ok]() -> Result<void> {
+            return ok(jobs::RunRetention(db.usage(), UtcNow(), c.raw_retention_days, c.hourly_retention_days));
+        });
     billing::Billing& bill = *app->billing_;
     app->billing_scheduler_.Add("billing-events", std::chrono::seconds(c.billing_interval_seconds),
                                 [&bill, ok]() -> Result<void> { return ok(bill.ProcessEvents(UtcNow())); });
@@ -139,7 +140,7 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
     const mail::Sender mail_sender = mail::SenderOf(c);
     app->mail_scheduler_.Add("mail", std::chrono::seconds(c.mail_interval_seconds),
                              [&db, &transport, mail_sender, ok]() -> Result<void> {
-                                 return ok(mail::RunOutbox(db, transport, mail_sender, UtcNow()));
+                                 return ok(mail::RunOutbox(db.outbox(), transport, mail_sender, UtcNow()));
                              });
     app->scheduler_.Add("idle-alerts", std::chrono::seconds(c.alert_interval_seconds), [&db, &c, ok]() -> Result<void> {
         const bool allow_private = c.webhook_allow_private;

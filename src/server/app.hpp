@@ -16,7 +16,7 @@
 #include "mail/transport.hpp"
 
 #include <boost/asio/thread_pool.hpp>
-#include "store/store.hpp"
+#include "store/database.hpp"
 
 namespace gpuopt::server {
 
@@ -29,7 +29,7 @@ std::string SqlitePath(const Config& config);
 std::string ResolveWebDir(const std::string& configured);
 
 // Opens the store in config's data dir (creating the folder), applying migrations.
-Result<std::unique_ptr<store::Store>> OpenStore(const Config& config);
+Result<std::unique_ptr<store::Database>> OpenStore(const Config& config);
 
 class App {
 public:
@@ -48,7 +48,7 @@ private:
     void LogFeatures() const;
 
     Config config_;
-    std::unique_ptr<store::Store> store_;
+    std::unique_ptr<store::Database> store_;
     std::unique_ptr<AccessLog> access_log_;
     http::RateLimiter key_limiter_;
     http::RateLimiter ip_limiter_;

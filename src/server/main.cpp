@@ -92,7 +92,8 @@ int main(int argc, char** argv) {
         if (config->FindPlan(tier) == nullptr)
             return Fail(Error::Validation("--tier", "must be free, professional or enterprise"));
         std::promise<Result<store::Account>> done;
-        (*store)->SetTier(NormalizeEmail(email), tier, [&](Result<store::Account> r) { done.set_value(std::move(r)); });
+        (*store)->accounts().SetTier(NormalizeEmail(email), tier,
+                                     [&](Result<store::Account> r) { done.set_value(std::move(r)); });
         auto result = done.get_future().get();
         (*store)->Close();
         if (!result) return Fail(result.error());

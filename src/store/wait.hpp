@@ -3,7 +3,7 @@
 
 #include <future>
 
-#include "store/store.hpp"
+#include "store/callback.hpp"
 
 namespace gpuopt::store {
 

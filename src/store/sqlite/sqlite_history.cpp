@@ -159,8 +159,8 @@ Result<std::vector<HourlyRow>> SqliteStore::ReadHours(int64_t account_id, SysSec
     return Collect<HourlyRow>(*st, ReadHour);
 }
 
-Result<Store::RolledHistory> SqliteStore::ReadRolledHistory(int64_t account_id, SysSeconds from, SysSeconds to,
-                                                            SysSeconds tail_from, const std::string& gpu_key) {
+Result<RolledHistory> SqliteStore::ReadRolledHistory(int64_t account_id, SysSeconds from, SysSeconds to,
+                                                     SysSeconds tail_from, const std::string& gpu_key) {
     auto db = LeaseReader();
     if (!db) return db.error();
     // One read transaction: the watermark, the hours and the windows past it come from one snapshot,

@@ -19,12 +19,20 @@
 #include <unordered_map>
 #include <vector>
 
+#include "store/database.hpp"
 #include "store/sqlite/connection.hpp"
-#include "store/store.hpp"
 
 namespace gpuopt::store::sqlite {
 
-class SqliteStore final : public Store {
+class SqliteStore final : public Database,
+                          public AccountRepository,
+                          public UsageRepository,
+                          public BillingRepository,
+                          public OperatorEventRepository,
+                          public OutboxRepository,
+                          public SecurityLog,
+                          public AlertRepository,
+                          public StatsReader {
 public:
     struct Options {
         std::string path;             // the database file; created when missing
@@ -43,6 +51,16 @@ public:
     // Opens the file, applies migrations, starts the writer thread.
     static Result<std::unique_ptr<SqliteStore>> Open(const Options& options);
     ~SqliteStore() override;
+
+    // One object serves every domain for now; each accessor is a view of it through one interface.
+    AccountRepository& accounts() override { return *this; }
+    UsageRepository& usage() override { return *this; }
+    BillingRepository& billing() override { return *this; }
+    OperatorEventRepository& operator_events() override { return *this; }
+    OutboxRepository& outbox() override { return *this; }
+    SecurityLog& security() override { return *this; }
+    AlertRepository& alerts() override { return *this; }
+    StatsReader& stats() override { return *this; }
 
     void CreateAccount(NewAccount account, Callback<Account> done) override;
     void IngestReport(IngestRequest request, Callback<IngestOutcome> done) override;

@@ -29,13 +29,15 @@ protected:
         store_ = std::move(*s);
         config_ = BuildConfig({}).value();
         auto acct = store::Wait<store::Account>([&](store::Callback<store::Account> done) {
-            store_->CreateAccount({"a@example.com", "hash", "gopt_abcd", "professional", kT0, {}}, std::move(done));
+            store_->accounts().CreateAccount({"a@example.com", "hash", "gopt_abcd", "professional", kT0, {}},
+                                             std::move(done));
         });
         ASSERT_TRUE(acct.ok());
         account_ = acct->id;
-        ASSERT_TRUE(store::Wait<store::AlertSettings>([&](store::Callback<store::AlertSettings> done) {
-                        store_->SetAlertSettings({account_, "https://hooks.example.com/x", 30, ""}, std::move(done));
-                    }).ok());
+        ASSERT_TRUE(
+            store::Wait<store::AlertSettings>([&](store::Callback<store::AlertSettings> done) {
+                store_->alerts().SetAlertSettings({account_, "https://hooks.example.com/x", 30, ""}, std::move(done));
+            }).ok());
     }
     void TearDown() override {
         store_.reset();
@@ -60,7 +62,7 @@ protected:
         g.processes_json = "[]";
         r.gpus.push_back(g);
         ASSERT_TRUE(store::Wait<store::IngestOutcome>([&](store::Callback<store::IngestOutcome> done) {
-                        store_->IngestReport({account_, r, std::nullopt, hours(24), end}, std::move(done));
+                        store_->usage().IngestReport({account_, r, std::nullopt, hours(24), end}, std::move(done));
                     }).ok());
     }
     AlertRunResult Run(SysSeconds now, bool deliver_ok = true) {
@@ -111,7 +113,7 @@ TEST_F(IdleAlertsTest, AGpuThatStoppedReportingIsNotIdle) {
 
 TEST_F(IdleAlertsTest, FreePlansGetNoAlerts) {
     ASSERT_TRUE(store::Wait<store::Account>([&](store::Callback<store::Account> done) {
-                    store_->SetTier("a@example.com", "free", std::move(done));
+                    store_->accounts().SetTier("a@example.com", "free", std::move(done));
                 }).ok());
     for (int m = 1; m <= 40; ++m) Report(kT0 + minutes(m), 1);
     EXPECT_EQ(Run(kT0 + minutes(40) + seconds(10)).opened, 0);
@@ -123,8 +125,8 @@ TEST_F(IdleAlertsTest, FailedDeliveriesAreRetriedWithBackoffThenGivenUp) {
     SysSeconds now = kT0 + minutes(35) + seconds(10);
     EXPECT_EQ(Run(now, false).opened, 1);
     EXPECT_EQ(sent_.size(), 1u);
-    EXPECT_TRUE(store_->DueAlertDeliveries(now + seconds(59), 10)->empty());  // next try after 1 min
-    EXPECT_EQ(store_->DueAlertDeliveries(now + minutes(1), 10)->size(), 1u);
+    EXPECT_TRUE(store_->alerts().DueAlertDeliveries(now + seconds(59), 10)->empty());  // next try after 1 min
+    EXPECT_EQ(store_->alerts().DueAlertDeliveries(now + minutes(1), 10)->size(), 1u);
     int failed = 0;
     for (int attempt = 2; attempt <= 8; ++attempt) {
         now += minutes(1 << (attempt - 2));
@@ -132,7 +134,7 @@ TEST_F(IdleAlertsTest, FailedDeliveriesAreRetriedWithBackoffThenGivenUp) {
     }
     EXPECT_EQ(failed, 1);
     EXPECT_EQ(sent_.size(), 8u);
-    EXPECT_EQ(store_->ListAlerts(account_, 10)->at(0).delivery, "failed");
+    EXPECT_EQ(store_->alerts().ListAlerts(account_, 10)->at(0).delivery, "failed");
 }
 
 TEST(Webhook, AddressesMustBePublicHttpsUnlessAllowed) {

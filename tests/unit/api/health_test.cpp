@@ -30,14 +30,14 @@ public:
         store_.reset();
         std::filesystem::remove_all(dir_);
     }
-    store::Store& operator*() { return *store_; }
+    store::Database& operator*() { return *store_; }
 
 private:
     std::filesystem::path dir_;
     std::unique_ptr<store::sqlite::SqliteStore> store_;
 };
 
-http::Response CallHealth(store::Store& store) {
+http::Response CallHealth(store::Database& store) {
     auto config = BuildConfig({}).value();
     http::RateLimiter a, b;
     Services services{config, store, a, b, PriceCatalog::Builtin(), nullptr, nullptr, {}, nullptr, {}, {}};

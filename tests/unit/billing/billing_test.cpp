@@ -67,19 +67,22 @@ protected:
 
     store::Account NewAccount(const std::string& email) {
         auto a = store::Wait<store::Account>([&](store::Callback<store::Account> done) {
-            store_->CreateAccount({email, "hash-" + email, "gopt_abcd", "free", kT0 - hours(24), {}}, std::move(done));
+            store_->accounts().CreateAccount({email, "hash-" + email, "gopt_abcd", "free", kT0 - hours(24), {}},
+                                             std::move(done));
         });
         EXPECT_TRUE(a.ok());
         return *a;
     }
-    store::Account Account(const store::Account& a) { return store_->GetAccount(a.id).value(); }
-    store::Payment PaymentOf(const std::string& reference) { return store_->FindPaymentByReference(reference).value(); }
+    store::Account Account(const store::Account& a) { return store_->accounts().GetAccount(a.id).value(); }
+    store::Payment PaymentOf(const std::string& reference) {
+        return store_->billing().FindPaymentByReference(reference).value();
+    }
 
     bool Record(const Result<store::GatewayEvent>& e) {
         EXPECT_TRUE(e.ok()) << (e.ok() ? "" : e.error().message);
         if (!e.ok()) return false;
-        auto r =
-            store::Wait<bool>([&](store::Callback<bool> done) { store_->RecordGatewayEvent(*e, std::move(done)); });
+        auto r = store::Wait<bool>(
+            [&](store::Callback<bool> done) { store_->billing().RecordGatewayEvent(*e, std::move(done)); });
         EXPECT_TRUE(r.ok());
         return r.ok() && *r;
     }
@@ -97,7 +100,7 @@ protected:
     }
     std::vector<store::OperatorEvent> OperatorEvents(const std::string& kind) {
         std::vector<store::OperatorEvent> out;
-        for (auto& e : store_->ListOperatorEvents(100).value()) {
+        for (auto& e : store_->operator_events().ListOperatorEvents(100).value()) {
             if (e.kind == kind) out.push_back(e);
         }
         return out;
@@ -110,7 +113,7 @@ protected:
 
     std::vector<store::RevenueEvent> Ledger(const store::Account& a, const std::string& kind = "") {
         std::vector<store::RevenueEvent> out;
-        for (auto& e : store_->ListRevenueEvents(a.id, 1000).value()) {
+        for (auto& e : store_->billing().ListRevenueEvents(a.id, 1000).value()) {
             if (kind.empty() || e.kind == kind) out.push_back(e);
         }
         return out;
@@ -118,7 +121,7 @@ protected:
     // Mails waiting in the outbox for `a`, of `kind` ("" for all).
     std::vector<store::OutboxMessage> Mails(const store::Account& a, const std::string& kind = "") {
         std::vector<store::OutboxMessage> out;
-        for (auto& item : store_->DueMail(kT0 + days(400), 1000).value()) {
+        for (auto& item : store_->outbox().DueMail(kT0 + days(400), 1000).value()) {
             if (item.message.account_id == a.id && (kind.empty() || item.message.kind == kind))
                 out.push_back(item.message);
         }
@@ -148,7 +151,7 @@ protected:
     std::filesystem::path dir_;
     FakeFlutterwave flw_;
     FakeNowPayments np_;
-    std::unique_ptr<store::Store> store_;
+    std::unique_ptr<store::Database> store_;
     std::unique_ptr<Config> config_;
     std::unique_ptr<Billing> billing_;
     store::Account alice_, bob_;
@@ -200,7 +203,7 @@ TEST_F(BillingTest, CheckoutRefusesWhatCannotBeBought) {
     EXPECT_FALSE(billing_->Enabled("nowpayments"));
     EXPECT_EQ(billing_->StartCheckout(alice_, "professional", "nowpayments", "upgrade", kT0).error().code,
               ErrorCode::kValidation);
-    EXPECT_TRUE(store_->ListPayments(alice_.id, 10).value().empty());
+    EXPECT_TRUE(store_->billing().ListPayments(alice_.id, 10).value().empty());
 }
 
 TEST_F(BillingTest, ACheckoutTheGatewayRefusesLeavesNoPaymentBehind) {
@@ -214,7 +217,7 @@ TEST_F(BillingTest, ACheckoutTheGatewayRefusesLeavesNoPaymentBehind) {
         }
     }
     // Nobody was shown a link to pay: nothing to reconcile, nothing pending.
-    EXPECT_TRUE(store_->ListPayments(alice_.id, 10).value().empty());
+    EXPECT_TRUE(store_->billing().ListPayments(alice_.id, 10).value().empty());
 }
 
 // ---- Flutterwave: verification before any grant -----------------------------------------------
@@ -230,7 +233,7 @@ TEST_F(BillingTest, AVerifiedFlutterwaveWebhookUpgradesOnceWithLedgerAndMails) {
     EXPECT_EQ(p.status, "completed");
     EXPECT_EQ(p.gateway_id, std::to_string(t.id));
     EXPECT_DOUBLE_EQ(p.paid_amount.value(), 49);
-    auto sub = store_->GetSubscription(alice_.id).value();
+    auto sub = store_->billing().GetSubscription(alice_.id).value();
     ASSERT_TRUE(sub.has_value());
     EXPECT_EQ(sub->status, "active");
     EXPECT_EQ(sub->tier, "professional");
@@ -253,7 +256,7 @@ TEST_F(BillingTest, AVerifiedFlutterwaveWebhookUpgradesOnceWithLedgerAndMails) {
     EXPECT_EQ(run.ignored, 0);
     EXPECT_EQ(Ledger(alice_, "payment").size(), 1u);
     EXPECT_EQ(Mails(alice_, "receipt").size(), 1u);
-    EXPECT_EQ(store_->GetSubscription(alice_.id).value()->period_end, sys_days{2026y / 12 / 26} + 10h);
+    EXPECT_EQ(store_->billing().GetSubscription(alice_.id).value()->period_end, sys_days{2026y / 12 / 26} + 10h);
 }
 
 TEST_F(BillingTest, TheOlderFlatWebhookShapeIsReadToo) {
@@ -306,13 +309,13 @@ TEST_F(BillingTest, MoneyThatCannotBuyThePlanIsHeldForTheOperatorNeverDropped) {
         held.push_back(c.payment.reference);
     }
     EXPECT_EQ(Account(alice_).tier, "free");
-    EXPECT_EQ(store_->CountSecurityEvents("payment_mismatch").value(), 3);
+    EXPECT_EQ(store_->security().CountSecurityEvents("payment_mismatch").value(), 3);
     auto events = OperatorEvents("payment_unapplied");
     ASSERT_EQ(events.size(), 3u);
     for (const auto& e : events) EXPECT_EQ(e.account_id.value_or(0), alice_.id);
     // The operator hears of each once, by mail, whatever runs again.
     size_t operator_mails = 0;
-    for (auto& item : store_->DueMail(kT0 + days(1), 100).value()) {
+    for (auto& item : store_->outbox().DueMail(kT0 + days(1), 100).value()) {
         if (item.message.kind == "operator") {
             ++operator_mails;
             EXPECT_EQ(item.message.to, "ops@gpuopt.example");
@@ -399,8 +402,8 @@ TEST_F(BillingTest, TwentyConcurrentCopiesApplyOnce) {
     for (int i = 0; i < 20; ++i) {
         threads.emplace_back([&] {
             auto e = billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, body, kT0);
-            auto r =
-                store::Wait<bool>([&](store::Callback<bool> done) { store_->RecordGatewayEvent(*e, std::move(done)); });
+            auto r = store::Wait<bool>(
+                [&](store::Callback<bool> done) { store_->billing().RecordGatewayEvent(*e, std::move(done)); });
             if (r.ok() && *r) ++recorded;
             (void)billing_->ProcessEvents(kT0);  // workers racing each other too
         });
@@ -425,7 +428,7 @@ TEST_F(BillingTest, DistinctEventsForOnePaymentRacingStillCompleteItOnce) {
                                                           FakeFlutterwave::WebhookBody(t, i % 4 == 0), kT0);
             if (e.ok()) {
                 (void)store::Wait<bool>(
-                    [&](store::Callback<bool> done) { store_->RecordGatewayEvent(*e, std::move(done)); });
+                    [&](store::Callback<bool> done) { store_->billing().RecordGatewayEvent(*e, std::move(done)); });
             }
             (void)billing_->ProcessEvents(kT0);
             (void)billing_->Reconcile(kT0 + minutes(3));
@@ -434,7 +437,7 @@ TEST_F(BillingTest, DistinctEventsForOnePaymentRacingStillCompleteItOnce) {
     for (auto& th : threads) th.join();
     EXPECT_EQ(Ledger(alice_, "payment").size(), 1u);
     EXPECT_EQ(Mails(alice_, "receipt").size(), 1u);
-    EXPECT_EQ(store_->GetSubscription(alice_.id).value()->period_end, sys_days{2026y / 12 / 26} + 10h);
+    EXPECT_EQ(store_->billing().GetSubscription(alice_.id).value()->period_end, sys_days{2026y / 12 / 26} + 10h);
 }
 
 // ---- Gateway timeouts and reconciliation ------------------------------------------------------
@@ -482,7 +485,7 @@ TEST_F(BillingTest, ReconcilerLeavesUnpaidCheckoutsAloneThenExpiresThemAndLatePa
     EXPECT_EQ(Process(kT0 + hours(50)).applied, 1);
     EXPECT_EQ(PaymentOf(c.payment.reference).status, "completed");
     EXPECT_EQ(Account(alice_).tier, "professional");
-    EXPECT_EQ(store_->GetSubscription(alice_.id).value()->period_start, kT0 + hours(50));
+    EXPECT_EQ(store_->billing().GetSubscription(alice_.id).value()->period_start, kT0 + hours(50));
     EXPECT_EQ(Ledger(alice_, "payment").size(), 1u);
 }
 
@@ -681,7 +684,7 @@ TEST_F(NowPaymentsBilling, AFinishedPaymentForTooLittleGrantsNothing) {
     Process();
     EXPECT_EQ(Account(alice_).tier, "free");
     EXPECT_EQ(Account(bob_).tier, "free");
-    EXPECT_EQ(store_->CountSecurityEvents("payment_mismatch").value(), 2);
+    EXPECT_EQ(store_->security().CountSecurityEvents("payment_mismatch").value(), 2);
 }
 
 TEST_F(NowPaymentsBilling, AnIpnThatLiesIsCheckedAgainstTheGateway) {
@@ -738,7 +741,7 @@ TEST_F(BillingTest, RemindersAtSevenAndOneDaysOnceEachThenGraceThenDowngrade) {
     }
     EXPECT_NE(reminders[0].subject, reminders[1].subject);
     // One renewal checkout for the period, in both reminders, payable until the grace ends.
-    auto payments = store_->ListPayments(alice_.id, 10).value();
+    auto payments = store_->billing().ListPayments(alice_.id, 10).value();
     ASSERT_EQ(payments.size(), 2u);
     const auto& renewal = payments[0];
     EXPECT_EQ(renewal.purpose, "renewal");
@@ -748,14 +751,14 @@ TEST_F(BillingTest, RemindersAtSevenAndOneDaysOnceEachThenGraceThenDowngrade) {
 
     auto grace = run(end + hours(1));
     EXPECT_EQ(grace.grace, 1);
-    EXPECT_EQ(store_->GetSubscription(alice_.id).value()->status, "grace");
+    EXPECT_EQ(store_->billing().GetSubscription(alice_.id).value()->status, "grace");
     EXPECT_EQ(Account(alice_).tier, "professional");  // 3 days of grace
     EXPECT_EQ(run(end + days(2)).downgraded, 0);
 
     auto down = run(end + days(3));
     EXPECT_EQ(down.downgraded, 1);
     EXPECT_EQ(Account(alice_).tier, "free");
-    EXPECT_EQ(store_->GetSubscription(alice_.id).value()->status, "ended");
+    EXPECT_EQ(store_->billing().GetSubscription(alice_.id).value()->status, "ended");
     EXPECT_EQ(Ledger(alice_, "downgrade").size(), 1u);
     EXPECT_EQ(Mails(alice_, "downgrade").size(), 1u);
     auto again = run(end + days(4));
@@ -773,9 +776,9 @@ TEST_F(BillingTest, PayingTheRenewalLinkExtendsTheSubscriptionFromItsEnd) {
     const std::string link = reminder.text.substr(at, reminder.text.find_first_of(" \n", at) - at);
     const std::string back = flw_.PayOnHostedPage(link);
     ASSERT_FALSE(back.empty()) << link;
-    EXPECT_TRUE(Return(store_->FindRenewalPayment(alice_.id, end).value()->reference, end - days(6)));
+    EXPECT_TRUE(Return(store_->billing().FindRenewalPayment(alice_.id, end).value()->reference, end - days(6)));
     EXPECT_EQ(Process(end - days(6)).applied, 1);
-    auto sub = store_->GetSubscription(alice_.id).value();
+    auto sub = store_->billing().GetSubscription(alice_.id).value();
     EXPECT_EQ(sub->period_start, end);
     EXPECT_EQ(sub->period_end, sys_days{2027y / 1 / 26} + 10h);
     EXPECT_EQ(Ledger(alice_, "renewal").size(), 1u);
@@ -793,18 +796,18 @@ TEST_F(BillingTest, ARenewalLinkPaidDaysLaterOrInGraceStillRenews) {
     ASSERT_EQ(billing_->RunLifecycle(end - days(7)).value().reminders, 1);
     // Well past PAYMENT_EXPIRY_HOURS, and after the reconciler ran: the link still works.
     (void)billing_->Reconcile(end - days(3));
-    auto renewal = store_->FindRenewalPayment(alice_.id, end).value();
+    auto renewal = store_->billing().FindRenewalPayment(alice_.id, end).value();
     ASSERT_TRUE(renewal.has_value());
     EXPECT_EQ(renewal->status, "pending");
     // The 1-day reminder sends the same link.
     ASSERT_EQ(billing_->RunLifecycle(end - days(1)).value().reminders, 1);
-    EXPECT_EQ(store_->ListPayments(alice_.id, 10).value().size(), 2u);
+    EXPECT_EQ(store_->billing().ListPayments(alice_.id, 10).value().size(), 2u);
     // Paid in grace: a new month from now (the later of now and the period end).
     ASSERT_EQ(billing_->RunLifecycle(end + hours(1)).value().grace, 1);
     (void)flw_.PayOnHostedPage(renewal->checkout_url);
     EXPECT_TRUE(Return(renewal->reference, end + days(2)));
     EXPECT_EQ(Process(end + days(2)).applied, 1);
-    auto sub = store_->GetSubscription(alice_.id).value();
+    auto sub = store_->billing().GetSubscription(alice_.id).value();
     EXPECT_EQ(sub->status, "active");
     EXPECT_EQ(sub->period_start, end + days(2));
     EXPECT_EQ(billing_->RunLifecycle(end + days(4)).value().downgraded, 0);
@@ -817,16 +820,16 @@ TEST_F(BillingTest, RemindersWhileTheGatewayIsDownLeaveNoPaymentsBehind) {
     flw_.SetMode(FakeMode::kUnavailable);
     for (int i = 0; i < 50; ++i)
         EXPECT_EQ(billing_->RunLifecycle(end - days(7) + minutes(15 * i)).value().reminders, 0);
-    EXPECT_EQ(store_->ListPayments(alice_.id, 100).value().size(), 1u);  // the upgrade only
+    EXPECT_EQ(store_->billing().ListPayments(alice_.id, 100).value().size(), 1u);  // the upgrade only
     flw_.SetMode(FakeMode::kNormal);
     EXPECT_EQ(billing_->RunLifecycle(end - days(6)).value().reminders, 1);
-    EXPECT_EQ(store_->ListPayments(alice_.id, 100).value().size(), 2u);
+    EXPECT_EQ(store_->billing().ListPayments(alice_.id, 100).value().size(), 2u);
 }
 
 TEST_F(BillingTest, StatsCountActiveSubscriptionsRevenueAndPayments) {
     Subscribe(alice_, "enterprise");
     (void)billing_->StartCheckout(bob_, "professional", "flutterwave", "upgrade", kT0);
-    auto stats = store_->GetStats({kT0}).value();
+    auto stats = store_->stats().GetStats({kT0}).value();
     EXPECT_EQ(stats.active_subscriptions_by_tier["enterprise"], 1);
     EXPECT_EQ(stats.active_subscriptions_by_tier["professional"], 0);
     EXPECT_DOUBLE_EQ(stats.revenue_this_month, 199);

@@ -341,11 +341,12 @@ protected:
         std::filesystem::remove_all(dir_);
     }
     bool Enqueue(const store::OutboxMessage& m) {
-        return store::Wait<bool>([&](store::Callback<bool> done) { store_->EnqueueMail(m, kNow, std::move(done)); })
+        return store::Wait<bool>(
+                   [&](store::Callback<bool> done) { store_->outbox().EnqueueMail(m, kNow, std::move(done)); })
             .value();
     }
     std::filesystem::path dir_;
-    std::unique_ptr<store::Store> store_;
+    std::unique_ptr<store::Database> store_;
 };
 
 TEST_F(OutboxTest, AMessageIsEnqueuedOnceAndSentOnce) {
@@ -353,8 +354,8 @@ TEST_F(OutboxTest, AMessageIsEnqueuedOnceAndSentOnce) {
     SendGridTransport t({sg.BaseUrl(), testing::FakeSendGrid::kApiKey, {"billing@gpuopt.example"}, seconds(5)});
     EXPECT_TRUE(Enqueue(Sample()));
     EXPECT_FALSE(Enqueue(Sample()));  // same dedup key
-    EXPECT_EQ(RunOutbox(*store_, t, {}, kNow).value().sent, 1);
-    EXPECT_EQ(RunOutbox(*store_, t, {}, kNow + hours(1)).value().sent, 0);
+    EXPECT_EQ(RunOutbox(store_->outbox(), t, {}, kNow).value().sent, 1);
+    EXPECT_EQ(RunOutbox(store_->outbox(), t, {}, kNow + hours(1)).value().sent, 0);
     EXPECT_EQ(sg.Accepted().size(), 1u);
 }
 
@@ -363,19 +364,19 @@ TEST_F(OutboxTest, FailuresAreRetriedWithBackoffAndPermanentOnesStop) {
     SendGridTransport t({sg.BaseUrl(), testing::FakeSendGrid::kApiKey, {"billing@gpuopt.example"}, seconds(5)});
     Enqueue(Sample());
     sg.FailNext(503, 2);
-    EXPECT_EQ(RunOutbox(*store_, t, {}, kNow).value().retried, 1);
-    EXPECT_EQ(RunOutbox(*store_, t, {}, kNow + seconds(30)).value().retried, 0);  // next in 1 min
-    EXPECT_EQ(RunOutbox(*store_, t, {}, kNow + minutes(1)).value().retried, 1);
-    EXPECT_EQ(RunOutbox(*store_, t, {}, kNow + minutes(2)).value().sent, 0);  // next in 2 min after the 2nd
-    EXPECT_EQ(RunOutbox(*store_, t, {}, kNow + minutes(3)).value().sent, 1);
+    EXPECT_EQ(RunOutbox(store_->outbox(), t, {}, kNow).value().retried, 1);
+    EXPECT_EQ(RunOutbox(store_->outbox(), t, {}, kNow + seconds(30)).value().retried, 0);  // next in 1 min
+    EXPECT_EQ(RunOutbox(store_->outbox(), t, {}, kNow + minutes(1)).value().retried, 1);
+    EXPECT_EQ(RunOutbox(store_->outbox(), t, {}, kNow + minutes(2)).value().sent, 0);  // next in 2 min after the 2nd
+    EXPECT_EQ(RunOutbox(store_->outbox(), t, {}, kNow + minutes(3)).value().sent, 1);
     EXPECT_EQ(sg.Accepted().size(), 1u);
 
     auto m = Sample();
     m.dedup_key = "test:2";
     Enqueue(m);
     sg.FailNext(400);
-    EXPECT_EQ(RunOutbox(*store_, t, {}, kNow + hours(1)).value().failed, 1);
-    EXPECT_EQ(RunOutbox(*store_, t, {}, kNow + days(30)).value().sent, 0);
+    EXPECT_EQ(RunOutbox(store_->outbox(), t, {}, kNow + hours(1)).value().failed, 1);
+    EXPECT_EQ(RunOutbox(store_->outbox(), t, {}, kNow + days(30)).value().sent, 0);
 }
 
 TEST_F(OutboxTest, GivesUpAfterEightAttempts) {
@@ -385,7 +386,7 @@ TEST_F(OutboxTest, GivesUpAfterEightAttempts) {
     Enqueue(Sample());
     int attempts = 0, failed = 0;
     for (int hour = 0; hour < 24 * 7 && failed == 0; ++hour) {
-        auto run = RunOutbox(*store_, t, {}, kNow + hours(hour)).value();
+        auto run = RunOutbox(store_->outbox(), t, {}, kNow + hours(hour)).value();
         attempts += run.retried + run.failed;
         failed += run.failed;
     }

@@ -46,7 +46,7 @@ protected:
 
     Result<Account> Create(const std::string& email, const std::string& key_hash, SysSeconds now = kNow) {
         return Wait<Account>([&](Callback<Account> done) {
-            store_->CreateAccount({email, key_hash, "gopt_abcd", "free", now, {}}, std::move(done));
+            store_->accounts().CreateAccount({email, key_hash, "gopt_abcd", "free", now, {}}, std::move(done));
         });
     }
 
@@ -78,7 +78,7 @@ protected:
     Result<IngestOutcome> Ingest(int64_t account, UsageReport report, std::optional<int> limit = std::nullopt,
                                  SysSeconds now = kNow) {
         return Wait<IngestOutcome>([&](Callback<IngestOutcome> done) {
-            store_->IngestReport({account, std::move(report), limit, hours(24), now}, std::move(done));
+            store_->usage().IngestReport({account, std::move(report), limit, hours(24), now}, std::move(done));
         });
     }
 
@@ -110,11 +110,11 @@ TEST_F(SqliteStoreTest, CreatesAndFindsAccountsByKeyHash) {
     ASSERT_TRUE(a.ok());
     EXPECT_GT(a->id, 0);
     EXPECT_EQ(a->created_at, "2026-11-25T12:00:00Z");
-    auto found = store_->FindAccountByKeyHash("hash-a");
+    auto found = store_->accounts().FindAccountByKeyHash("hash-a");
     ASSERT_TRUE(found.ok());
     EXPECT_EQ(found->email, "a@example.com");
     EXPECT_EQ(found->tier, "free");
-    EXPECT_EQ(store_->FindAccountByKeyHash("nope").error().code, ErrorCode::kNotFound);
+    EXPECT_EQ(store_->accounts().FindAccountByKeyHash("nope").error().code, ErrorCode::kNotFound);
 }
 
 TEST_F(SqliteStoreTest, DuplicateEmailIsAlreadyExists) {
@@ -133,8 +133,8 @@ TEST_F(SqliteStoreTest, AFailingWriteLeavesItsBatchNeighboursIntact) {
         auto p = std::make_shared<std::promise<Result<Account>>>();
         futures.push_back(p->get_future());
         const std::string email = "u" + std::to_string(i % 100) + "@example.com";
-        store_->CreateAccount({email, "hash" + std::to_string(i), "gopt_x", "free", kNow, {}},
-                              [p](Result<Account> r) { p->set_value(std::move(r)); });
+        store_->accounts().CreateAccount({email, "hash" + std::to_string(i), "gopt_x", "free", kNow, {}},
+                                         [p](Result<Account> r) { p->set_value(std::move(r)); });
         promises.push_back(p);
     }
     int ok = 0, conflict = 0;
@@ -159,11 +159,11 @@ TEST_F(SqliteStoreTest, AnInternalErrorInABatchReplaysTheOthersSafely) {
     auto bad = std::make_shared<std::promise<Result<Account>>>();
     for (int i = 0; i < 50; ++i) {
         if (i == 25) {
-            store_->SetTier("victim@example.com", "platinum",
-                            [bad](Result<Account> r) { bad->set_value(std::move(r)); });
+            store_->accounts().SetTier("victim@example.com", "platinum",
+                                       [bad](Result<Account> r) { bad->set_value(std::move(r)); });
         }
         auto p = std::make_shared<std::promise<Result<Account>>>();
-        store_->CreateAccount(
+        store_->accounts().CreateAccount(
             {"c" + std::to_string(i) + "@example.com", "ch" + std::to_string(i), "gopt_x", "free", kNow, {}},
             [p](Result<Account> r) { p->set_value(std::move(r)); });
         creates.push_back(p);
@@ -173,7 +173,7 @@ TEST_F(SqliteStoreTest, AnInternalErrorInABatchReplaysTheOthersSafely) {
     ASSERT_FALSE(failed.ok());
     EXPECT_EQ(failed.error().code, ErrorCode::kInternal);
     EXPECT_EQ(Count("SELECT COUNT(*) FROM accounts"), 51);
-    EXPECT_EQ(store_->FindAccountByKeyHash("hv")->tier, "free");
+    EXPECT_EQ(store_->accounts().FindAccountByKeyHash("hv")->tier, "free");
     EXPECT_TRUE(store_->Ping().ok()) << "a failed write is not a broken store";
 }
 
@@ -215,29 +215,29 @@ TEST_F(SqliteStoreTest, DataSurvivesReopening) {
     auto a = Create("a@example.com", "h");
     ASSERT_TRUE(Ingest(a->id, Report("r:1", {"GPU-1"})).ok());
     Reopen();
-    EXPECT_TRUE(store_->FindAccountByKeyHash("h").ok());
+    EXPECT_TRUE(store_->accounts().FindAccountByKeyHash("h").ok());
     EXPECT_TRUE(Ingest(a->id, Report("r:1", {"GPU-1"}))->duplicate);
 }
 
 TEST_F(SqliteStoreTest, SetTierChangesThePlan) {
     ASSERT_TRUE(Create("a@example.com", "h").ok());
-    auto r =
-        Wait<Account>([&](Callback<Account> done) { store_->SetTier("a@example.com", "enterprise", std::move(done)); });
+    auto r = Wait<Account>(
+        [&](Callback<Account> done) { store_->accounts().SetTier("a@example.com", "enterprise", std::move(done)); });
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->tier, "enterprise");
-    EXPECT_EQ(store_->FindAccountByKeyHash("h")->tier, "enterprise");
-    auto missing =
-        Wait<Account>([&](Callback<Account> done) { store_->SetTier("x@example.com", "free", std::move(done)); });
+    EXPECT_EQ(store_->accounts().FindAccountByKeyHash("h")->tier, "enterprise");
+    auto missing = Wait<Account>(
+        [&](Callback<Account> done) { store_->accounts().SetTier("x@example.com", "free", std::move(done)); });
     EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
 }
 
 TEST_F(SqliteStoreTest, CachedAccountsFollowChangesMadeThroughTheStore) {
     ASSERT_TRUE(Create("a@example.com", "h").ok());
-    EXPECT_EQ(store_->FindAccountByKeyHash("h")->tier, "free");  // now cached
+    EXPECT_EQ(store_->accounts().FindAccountByKeyHash("h")->tier, "free");  // now cached
     ASSERT_TRUE(Wait<Account>([&](Callback<Account> done) {
-                    store_->SetTier("a@example.com", "professional", std::move(done));
+                    store_->accounts().SetTier("a@example.com", "professional", std::move(done));
                 }).ok());
-    EXPECT_EQ(store_->FindAccountByKeyHash("h")->tier, "professional");
+    EXPECT_EQ(store_->accounts().FindAccountByKeyHash("h")->tier, "professional");
 }
 
 TEST_F(SqliteStoreTest, CheckpointsCopyTheLogIntoTheDatabaseWhileTheStoreRuns) {
@@ -245,9 +245,9 @@ TEST_F(SqliteStoreTest, CheckpointsCopyTheLogIntoTheDatabaseWhileTheStoreRuns) {
     const auto db_file = dir_ / "gpuopt.db";
     const auto before = std::filesystem::file_size(db_file);
     for (int i = 0; i < 2000; ++i) {
-        store_->IngestReport({a->id, Report("w" + std::to_string(i), {"GPU-1", "GPU-2", "GPU-3", "GPU-4"}),
-                              std::nullopt, hours(24), kNow},
-                             [](Result<IngestOutcome>) {});
+        store_->usage().IngestReport({a->id, Report("w" + std::to_string(i), {"GPU-1", "GPU-2", "GPU-3", "GPU-4"}),
+                                      std::nullopt, hours(24), kNow},
+                                     [](Result<IngestOutcome>) {});
     }
     ASSERT_TRUE(Ingest(a->id, Report("last", {"GPU-1"})).ok());
     // New pages land in the WAL first; only a checkpoint copies them into the database file. The
@@ -280,12 +280,13 @@ TEST_F(SqliteStoreTest, TheLogStaysBoundedUnderAStreamOfCommits) {
             for (int i = 0; !stop; ++i) {
                 while (in_flight > 256 && !stop) std::this_thread::yield();
                 ++in_flight;
-                store_->IngestReport({a->id, Report(std::to_string(t) + "-" + std::to_string(i), {"GPU-1", "GPU-2"}),
-                                      std::nullopt, hours(24), kNow},
-                                     [&](Result<IngestOutcome> r) {
-                                         stored += r.ok();
-                                         --in_flight;
-                                     });
+                store_->usage().IngestReport(
+                    {a->id, Report(std::to_string(t) + "-" + std::to_string(i), {"GPU-1", "GPU-2"}), std::nullopt,
+                     hours(24), kNow},
+                    [&](Result<IngestOutcome> r) {
+                        stored += r.ok();
+                        --in_flight;
+                    });
             }
         });
     }
@@ -316,19 +317,19 @@ TEST_F(SqliteStoreTest, ReadsWindowsBackByAccountRangeAndGpu) {
         ASSERT_TRUE(Ingest(a->id, r).ok());
     }
     ASSERT_TRUE(Ingest(b->id, Report("b0", {"GPU-9"})).ok());
-    Store& db = *store_;
-    auto all = db.ReadWindows(a->id, kNow - hours(1), kNow);
+    Database& db = *store_;
+    auto all = db.usage().ReadWindows(a->id, kNow - hours(1), kNow);
     ASSERT_TRUE(all.ok());
     EXPECT_EQ(all->size(), 6u);
     for (const auto& w : *all) EXPECT_EQ(w.account_id, a->id);
-    auto one = db.ReadWindows(a->id, kNow - hours(1), kNow, "host/GPU-2");
+    auto one = db.usage().ReadWindows(a->id, kNow - hours(1), kNow, "host/GPU-2");
     ASSERT_EQ(one->size(), 3u);
     EXPECT_EQ((*one)[0].window_end, kNow - minutes(10));
     EXPECT_EQ((*one)[0].window_seconds, 60);
     EXPECT_DOUBLE_EQ((*one)[0].cost_per_hour, 3.6);
     // (from, to]: a window ending exactly at `from` is outside.
-    EXPECT_EQ(db.ReadWindows(a->id, kNow - minutes(10), kNow)->size(), 4u);
-    auto fleet = store_->ReadFleet(a->id, kNow - hours(1));
+    EXPECT_EQ(db.usage().ReadWindows(a->id, kNow - minutes(10), kNow)->size(), 4u);
+    auto fleet = store_->usage().ReadFleet(a->id, kNow - hours(1));
     ASSERT_TRUE(fleet.ok());
     ASSERT_EQ(fleet->size(), 2u);
     ASSERT_TRUE((*fleet)[0].latest.has_value());
@@ -343,7 +344,7 @@ TEST_F(SqliteStoreTest, RollUpMergesOnceAndRetentionKeepsWhatIsYoung) {
         r.window_start = r.window_end - seconds(60);
         ASSERT_TRUE(Ingest(a->id, r, std::nullopt, r.window_end).ok());
     }
-    auto windows = store_->ReadWindowsAfter(0, 1000);
+    auto windows = store_->usage().ReadWindowsAfter(0, 1000);
     ASSERT_EQ(windows->size(), 120u);
     std::vector<HourlyRow> rolled;
     for (const auto& w : *windows) {
@@ -358,20 +359,20 @@ TEST_F(SqliteStoreTest, RollUpMergesOnceAndRetentionKeepsWhatIsYoung) {
     }
     auto apply = [&](std::vector<HourlyRow> rows, int64_t expected, int64_t to) {
         return Wait<void>(
-            [&](Callback<void> done) { store_->ApplyRollup(std::move(rows), expected, to, std::move(done)); });
+            [&](Callback<void> done) { store_->usage().ApplyRollup(std::move(rows), expected, to, std::move(done)); });
     };
     ASSERT_TRUE(apply(rolled, 0, windows->back().id).ok());
-    EXPECT_EQ(store_->RollupWatermark().value(), windows->back().id);
+    EXPECT_EQ(store_->usage().RollupWatermark().value(), windows->back().id);
     // A second run with the old watermark writes nothing: the hours are not counted twice.
     EXPECT_EQ(apply(rolled, 0, windows->back().id).error().code, ErrorCode::kAlreadyExists);
-    auto rows = store_->ReadHours(a->id, kNow - hours(24 * 30), kNow, "");
+    auto rows = store_->usage().ReadHours(a->id, kNow - hours(24 * 30), kNow, "");
     int64_t merged = 0;
     for (const auto& h : *rows) merged += h.windows;
     EXPECT_EQ(merged, 120);
     // A young report after the roll-up: not rolled up, so retention keeps it even if it were old.
     ASSERT_TRUE(Ingest(a->id, Report("young", {"GPU-1"})).ok());
     auto pruned = Wait<int64_t>([&](Callback<int64_t> done) {
-        store_->PruneHistory(kNow - hours(24 * 7), kNow - hours(24 * 395), 10000, std::move(done));
+        store_->usage().PruneHistory(kNow - hours(24 * 7), kNow - hours(24 * 395), 10000, std::move(done));
     });
     ASSERT_TRUE(pruned.ok());
     EXPECT_EQ(*pruned, 240);  // 120 windows and their 120 reports
@@ -383,15 +384,15 @@ TEST_F(SqliteStoreTest, RollUpMergesOnceAndRetentionKeepsWhatIsYoung) {
 TEST_F(SqliteStoreTest, OneOpenAlertPerGpuUntilItCloses) {
     auto a = Create("a@example.com", "h");
     auto saved = Wait<AlertSettings>([&](Callback<AlertSettings> done) {
-        store_->SetAlertSettings({a->id, "https://hooks.example.com/T/B/x", 30, ""}, std::move(done));
+        store_->alerts().SetAlertSettings({a->id, "https://hooks.example.com/T/B/x", 30, ""}, std::move(done));
     });
     ASSERT_TRUE(saved.ok());
-    auto listed = store_->ListAlertSettings();
+    auto listed = store_->alerts().ListAlertSettings();
     ASSERT_EQ(listed->size(), 1u);
     EXPECT_EQ((*listed)[0].tier, "free");
     auto open = [&] {
         return Wait<Alert>([&](Callback<Alert> done) {
-            store_->OpenAlert(
+            store_->alerts().OpenAlert(
                 {0, a->id, "host/GPU-1", kNow - minutes(40), kNow, std::nullopt, "idle", "", 0, std::nullopt},
                 std::move(done));
         });
@@ -399,22 +400,23 @@ TEST_F(SqliteStoreTest, OneOpenAlertPerGpuUntilItCloses) {
     auto first = open();
     ASSERT_TRUE(first.ok());
     EXPECT_EQ(open().error().code, ErrorCode::kAlreadyExists);
-    EXPECT_EQ(store_->DueAlertDeliveries(kNow, 10)->size(), 1u);
+    EXPECT_EQ(store_->alerts().DueAlertDeliveries(kNow, 10)->size(), 1u);
     ASSERT_TRUE(Wait<void>([&](Callback<void> done) {
-                    store_->RecordAlertDelivery(first->id, "delivered", 1, std::nullopt, std::move(done));
+                    store_->alerts().RecordAlertDelivery(first->id, "delivered", 1, std::nullopt, std::move(done));
                 }).ok());
-    EXPECT_TRUE(store_->DueAlertDeliveries(kNow, 10)->empty());
-    ASSERT_TRUE(Wait<void>([&](Callback<void> done) { store_->CloseAlert(first->id, kNow, std::move(done)); }).ok());
-    EXPECT_TRUE(store_->OpenAlerts(a->id)->empty());
+    EXPECT_TRUE(store_->alerts().DueAlertDeliveries(kNow, 10)->empty());
+    ASSERT_TRUE(
+        Wait<void>([&](Callback<void> done) { store_->alerts().CloseAlert(first->id, kNow, std::move(done)); }).ok());
+    EXPECT_TRUE(store_->alerts().OpenAlerts(a->id)->empty());
     EXPECT_TRUE(open().ok());  // busy in between: the next idle stretch alerts again
-    EXPECT_EQ(store_->ListAlerts(a->id, 10)->size(), 2u);
+    EXPECT_EQ(store_->alerts().ListAlerts(a->id, 10)->size(), 2u);
 }
 
 TEST_F(SqliteStoreTest, StatsAreDerivedFromHistory) {
     auto a = Create("a@example.com", "h", kNow - hours(24 * 3));
     auto b = Create("b@example.com", "h2");
     (void)Wait<Account>(
-        [&](Callback<Account> done) { store_->SetTier("b@example.com", "professional", std::move(done)); });
+        [&](Callback<Account> done) { store_->accounts().SetTier("b@example.com", "professional", std::move(done)); });
     // Two idle 60 s windows at $3.60/h: 2 × 60 s × 3.6 / 3600 = $0.12 idle.
     for (int i = 0; i < 3; ++i) {
         UsageReport r = Report(std::to_string(i + 1), {"GPU-1"}, i < 2 ? 5 : 95);  // the third busy: no idle cost
@@ -424,7 +426,7 @@ TEST_F(SqliteStoreTest, StatsAreDerivedFromHistory) {
     }
     // The same window again counts nothing more: time is never counted twice.
     ASSERT_TRUE(Ingest(a->id, Report("again", {"GPU-1"}, 5)).ok());
-    auto s = store_->GetStats({kNow, 30, 15, 0.5});
+    auto s = store_->stats().GetStats({kNow, 30, 15, 0.5});
     ASSERT_TRUE(s.ok());
     EXPECT_EQ(s->total_customers, 2);
     EXPECT_EQ(s->customers_by_tier.at("free"), 1);
@@ -444,13 +446,13 @@ TEST_F(SqliteStoreTest, ClosedStoreRefusesWork) {
     store_->Close();
     EXPECT_EQ(Create("a@example.com", "h").error().code, ErrorCode::kUnavailable);
     EXPECT_FALSE(store_->Ping().ok());
-    EXPECT_EQ(store_->FindAccountByKeyHash("h").error().code, ErrorCode::kUnavailable);
+    EXPECT_EQ(store_->accounts().FindAccountByKeyHash("h").error().code, ErrorCode::kUnavailable);
 }
 
 TEST_F(SqliteStoreTest, CloseFinishesQueuedWrites) {
     std::atomic<int> done{0};
     for (int i = 0; i < 50; ++i) {
-        store_->CreateAccount(
+        store_->accounts().CreateAccount(
             {"q" + std::to_string(i) + "@example.com", "qh" + std::to_string(i), "gopt_x", "free", kNow, {}},
             [&done](Result<Account> r) { done += r.ok(); });
     }
@@ -465,7 +467,7 @@ TEST_F(SqliteStoreTest, ReadsRunWhileWritesAreQueued) {
     std::atomic<int> found{0};
     for (int t = 0; t < 4; ++t) {
         readers.emplace_back([&] {
-            for (int i = 0; i < 200; ++i) found += store_->FindAccountByKeyHash("h").ok();
+            for (int i = 0; i < 200; ++i) found += store_->accounts().FindAccountByKeyHash("h").ok();
         });
     }
     for (int i = 0; i < 200; ++i) (void)Ingest(a->id, Report("x" + std::to_string(i), {"GPU-1"}));

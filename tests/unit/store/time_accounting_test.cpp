@@ -26,8 +26,9 @@ protected:
         dir_ = testing::FreshTestDir("time");
         Reopen();
         std::promise<Result<Account>> p;
-        store_->CreateAccount({"t@example.com", "hash-t", "gopt_abcd", "enterprise", floor<seconds>(kT0) - days(1), {}},
-                              [&](Result<Account> r) { p.set_value(std::move(r)); });
+        store_->accounts().CreateAccount(
+            {"t@example.com", "hash-t", "gopt_abcd", "enterprise", floor<seconds>(kT0) - days(1), {}},
+            [&](Result<Account> r) { p.set_value(std::move(r)); });
         account_ = p.get_future().get().value().id;
     }
     void TearDown() override {
@@ -63,12 +64,15 @@ protected:
         g.processes_json = "[]";
         r.gpus.push_back(g);
         std::promise<Result<IngestOutcome>> p;
-        store_->IngestReport({account_, std::move(r), std::nullopt, hours(24), floor<seconds>(end), seconds(600)},
-                             [&](Result<IngestOutcome> res) { p.set_value(std::move(res)); });
+        store_->usage().IngestReport(
+            {account_, std::move(r), std::nullopt, hours(24), floor<seconds>(end), seconds(600)},
+            [&](Result<IngestOutcome> res) { p.set_value(std::move(res)); });
         ASSERT_TRUE(p.get_future().get().ok());
     }
     std::vector<StoredWindow> Windows() {
-        return store_->ReadWindows(account_, floor<seconds>(kT0) - days(2), floor<seconds>(kT0) + days(2)).value();
+        return store_->usage()
+            .ReadWindows(account_, floor<seconds>(kT0) - days(2), floor<seconds>(kT0) + days(2))
+            .value();
     }
     double CountedSeconds() {
         double total = 0;
@@ -83,7 +87,7 @@ protected:
     }
 
     std::filesystem::path dir_;
-    std::unique_ptr<Store> store_;
+    std::unique_ptr<Database> store_;
     int64_t account_ = 0;
     int reports_ = 0;
 };
@@ -207,8 +211,8 @@ TEST_F(TimeAccounting, TheRollUpSplitsAWindowAcrossHoursAndAgreesWithRawWindows)
     const SysMillis hour = floor<hours>(kT0) + hours(1);
     Ingest(hour - minutes(20), hour + minutes(40), 2);  // 20 min in one hour, 40 in the next
     Ingest(hour + minutes(40), hour + minutes(50), 90);
-    ASSERT_TRUE(jobs::RunRollup(*store_, analysis::IdleRules{}).ok());
-    auto rows = store_->ReadHours(account_, floor<hours>(kT0) - hours(1), floor<hours>(kT0) + hours(3)).value();
+    ASSERT_TRUE(jobs::RunRollup(store_->usage(), analysis::IdleRules{}).ok());
+    auto rows = store_->usage().ReadHours(account_, floor<hours>(kT0) - hours(1), floor<hours>(kT0) + hours(3)).value();
     ASSERT_EQ(rows.size(), 2u);
     EXPECT_NEAR(rows[0].reported_s, 1200, 1e-6);
     EXPECT_NEAR(rows[1].reported_s, 3000, 1e-6);

@@ -1,0 +1,48 @@
+// Customer accounts: created with their hashed API key, found by it on every authenticated request.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/result.hpp"
+#include "common/time.hpp"
+#include "store/callback.hpp"
+#include "store/outbox.hpp"
+
+namespace gpuopt::store {
+
+inline constexpr const char* kTiers[] = {"free", "professional", "enterprise"};
+
+struct Account {
+    int64_t id = 0;
+    std::string email;
+    std::string tier;
+    std::string key_prefix;
+    std::string created_at;
+};
+
+struct NewAccount {
+    std::string email;       // normalised
+    std::string key_hash;    // HashApiKey(key); the key itself is never stored
+    std::string key_prefix;  // first characters of the key, for display
+    std::string tier;
+    SysSeconds now;
+    std::optional<OutboxMessage> welcome;  // enqueued with the account, in the same transaction
+};
+
+class AccountRepository {
+public:
+    virtual ~AccountRepository() = default;
+
+    // Fails with kAlreadyExists when the email is taken (whatever the concurrency). The signup's ledger
+    // row and the welcome mail are written in the same transaction.
+    virtual void CreateAccount(NewAccount account, Callback<Account> done) = 0;
+    virtual Result<Account> GetAccount(int64_t id) = 0;
+    // Fails with kNotFound for an unknown email.
+    virtual void SetTier(std::string email, std::string tier, Callback<Account> done) = 0;
+    // kNotFound when no account holds the key hash.
+    virtual Result<Account> FindAccountByKeyHash(const std::string& key_hash) = 0;
+};
+
+}  // namespace gpuopt::store

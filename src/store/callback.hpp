@@ -1,0 +1,15 @@
+// The completion of an asynchronous store write: called once with the result, after the write's
+// transaction is durable (or has failed). It runs on a store thread and must be quick: post real work
+// elsewhere.
+#pragma once
+
+#include <functional>
+
+#include "common/result.hpp"
+
+namespace gpuopt::store {
+
+template <class T>
+using Callback = std::function<void(Result<T>)>;
+
+}  // namespace gpuopt::store

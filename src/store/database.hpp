@@ -1,0 +1,44 @@
+// One database: the repositories of every domain over one backend (SqliteDatabase now, PostgreSQL
+// next), opened and closed as one.
+//
+// Writes are asynchronous: the backend batches writes that arrive together into one transaction
+// (group commit) and calls `done` only after that transaction is durable, so a caller that answers its
+// client from `done` never acknowledges data that a crash could lose. Each write is one transaction of
+// its own in effect, and a write that spans domains (a completed payment: payment, account,
+// subscription, ledger, mails) is one write of the repository that owns the rule. `done` runs on a store
+// thread; it must be quick (post elsewhere for real work).
+// Reads are synchronous, safe from any thread, and see every write whose `done` has run.
+#pragma once
+
+#include "common/result.hpp"
+#include "store/accounts.hpp"
+#include "store/alerts.hpp"
+#include "store/billing.hpp"
+#include "store/operator_events.hpp"
+#include "store/outbox.hpp"
+#include "store/security.hpp"
+#include "store/stats.hpp"
+#include "store/usage.hpp"
+
+namespace gpuopt::store {
+
+class Database {
+public:
+    virtual ~Database() = default;
+
+    virtual AccountRepository& accounts() = 0;
+    virtual UsageRepository& usage() = 0;
+    virtual BillingRepository& billing() = 0;
+    virtual OperatorEventRepository& operator_events() = 0;
+    virtual OutboxRepository& outbox() = 0;
+    virtual SecurityLog& security() = 0;
+    virtual AlertRepository& alerts() = 0;
+    virtual StatsReader& stats() = 0;
+
+    // Ok when the database can read and its writer is healthy.
+    virtual Result<void> Ping() = 0;
+    // Finishes queued writes, then releases the database. Later calls fail with kUnavailable.
+    virtual void Close() = 0;
+};
+
+}  // namespace gpuopt::store

@@ -1,0 +1,48 @@
+// The mail outbox (SPEC §8): a message is enqueued in the transaction that causes it and sent later by
+// the outbox job, once per dedup key.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "common/time.hpp"
+#include "store/callback.hpp"
+
+namespace gpuopt::store {
+
+// A message for the outbox (SPEC §8). dedup_key makes enqueueing idempotent ("receipt:42").
+struct OutboxMessage {
+    std::string dedup_key;
+    int64_t account_id = 0;  // 0: not an account's
+    std::string to;
+    std::string subject;
+    std::string text;
+    std::string html;
+    std::string kind;  // "welcome", "receipt", "upgrade", "renewal_reminder", "downgrade", ...
+    std::map<std::string, std::string> headers;  // extra headers (List-Unsubscribe ...)
+};
+
+struct OutboxItem {
+    int64_t id = 0;
+    OutboxMessage message;
+    std::string status;  // pending, sent, failed
+    int attempts = 0;
+    SysSeconds next_attempt;
+    std::string last_error;
+};
+
+class OutboxRepository {
+public:
+    virtual ~OutboxRepository() = default;
+
+    // Answers false when a message with the same dedup key was enqueued before.
+    virtual void EnqueueMail(OutboxMessage message, SysSeconds now, Callback<bool> done) = 0;
+    virtual Result<std::vector<OutboxItem>> DueMail(SysSeconds now, size_t limit) = 0;
+    virtual void FinishMail(int64_t id, std::string status, int attempts, SysSeconds next_attempt, std::string error,
+                            std::string message_id, Callback<void> done) = 0;
+};
+
+}  // namespace gpuopt::store
