@@ -1,0 +1,196 @@
+#include "store/postgres/connection.hpp"
+
+#include <libpq-fe.h>
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+
+namespace gpuopt::store::postgres {
+
+namespace {
+
+// SQLSTATEs after which the same work may succeed later or on another connection.
+bool IsTransient(std::string_view state) {
+    return state.starts_with("08") ||                                   // connection exception
+           state == "57P01" || state == "57P02" || state == "57P03" ||  // shutdown, crash, cannot connect now
+           state == "53300" ||                                          // too many connections
+           state == "53100" || state == "53200" ||                      // disk full, out of memory
+           state == "57014" ||                                          // statement cancelled (statement_timeout)
+           state == "55P03" ||                                          // lock not available
+           state == "40001" || state == "40P01";                        // serialization failure, deadlock
+}
+
+Error Unavailable() {
+    return Error{ErrorCode::kUnavailable, "The store cannot write now; nothing was changed. Retry later", {}};
+}
+
+}  // namespace
+
+// ---- Params -------------------------------------------------------------------------------------
+
+Params& Params::Add(int64_t value) {
+    values_.push_back(std::to_string(value));
+    null_.push_back(false);
+    return *this;
+}
+
+Params& Params::Add(double value) {
+    std::array<char, 32> buf{};
+    const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), value);
+    values_.emplace_back(buf.data(), ec == std::errc() ? end : buf.data());
+    null_.push_back(false);
+    return *this;
+}
+
+Params& Params::Add(bool value) {
+    values_.emplace_back(value ? "true" : "false");
+    null_.push_back(false);
+    return *this;
+}
+
+Params& Params::Add(std::string_view value) {
+    values_.emplace_back(value);
+    null_.push_back(false);
+    return *this;
+}
+
+Params& Params::AddNull() {
+    values_.emplace_back();
+    null_.push_back(true);
+    return *this;
+}
+
+const char* const* Params::Values() const {
+    pointers_.resize(values_.size());
+    for (size_t i = 0; i < values_.size(); ++i) pointers_[i] = null_[i] ? nullptr : values_[i].c_str();
+    return pointers_.data();
+}
+
+// ---- Rows ---------------------------------------------------------------------------------------
+
+void Rows::Clear::operator()(pg_result* r) const { PQclear(r); }
+
+Rows::Rows(pg_result* result) : result_(result) {}
+Rows::~Rows() = default;
+
+int Rows::size() const { return result_ ? PQntuples(result_.get()) : 0; }
+
+int64_t Rows::Affected() const {
+    if (!result_) return 0;
+    const char* tuples = PQcmdTuples(result_.get());
+    int64_t n = 0;
+    std::from_chars(tuples, tuples + std::strlen(tuples), n);
+    return n;
+}
+
+bool Rows::IsNull(int row, int column) const { return PQgetisnull(result_.get(), row, column) == 1; }
+
+std::string_view Rows::Text(int row, int column) const {
+    return {PQgetvalue(result_.get(), row, column), static_cast<size_t>(PQgetlength(result_.get(), row, column))};
+}
+
+int64_t Rows::Int(int row, int column) const {
+    const std::string_view v = Text(row, column);
+    int64_t n = 0;
+    std::from_chars(v.data(), v.data() + v.size(), n);
+    return n;
+}
+
+double Rows::Double(int row, int column) const {
+    const std::string_view v = Text(row, column);
+    double d = 0;
+    std::from_chars(v.data(), v.data() + v.size(), d);
+    return d;
+}
+
+bool Rows::Bool(int row, int column) const { return Text(row, column) == "t"; }
+
+// ---- Connection ---------------------------------------------------------------------------------
+
+void Connection::Finish::operator()(pg_conn* c) const { PQfinish(c); }
+
+Result<std::unique_ptr<Connection>> Connection::Open(const Options& options) {
+    const std::string timeout = std::to_string(std::max<int64_t>(2, options.connect_timeout.count()));
+    const std::string session =
+        "-c TimeZone=UTC -c statement_timeout=" + std::to_string(options.statement_timeout.count()) +
+        " -c idle_in_transaction_session_timeout=60000";
+    // Later keywords override what the URL says; the URL is expanded first (expand_dbname = 1).
+    const std::array<const char*, 5> keys{"dbname", "connect_timeout", "application_name", "options", nullptr};
+    const std::array<const char*, 5> values{options.url.c_str(), timeout.c_str(), options.application_name.c_str(),
+                                            session.c_str(), nullptr};
+    std::unique_ptr<pg_conn, Finish> conn(PQconnectdbParams(keys.data(), values.data(), 1));
+    if (!conn) return Error{ErrorCode::kUnavailable, "out of memory connecting to PostgreSQL", {}};
+    if (PQstatus(conn.get()) != CONNECTION_OK) {
+        std::string why = PQerrorMessage(conn.get());
+        while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+        spdlog::error("postgres: cannot connect to {}: {}", RedactUrl(options.url), why);
+        return Error{ErrorCode::kUnavailable, "The database cannot be reached. Retry later", {}};
+    }
+    return std::unique_ptr<Connection>(new Connection(conn.release()));
+}
+
+Connection::~Connection() = default;
+
+bool Connection::Healthy() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
+
+int Connection::BackendPid() const { return PQbackendPID(conn_.get()); }
+
+bool Connection::LastFailureIsRetryable() const { return last_sqlstate_ == "40001" || last_sqlstate_ == "40P01"; }
+
+Result<Rows> Connection::Check(pg_result* raw, std::string_view what) {
+    Rows rows(raw);  // owns it from here
+    const ExecStatusType status = raw != nullptr ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+        last_sqlstate_.clear();
+        return rows;
+    }
+    const char* state = raw != nullptr ? PQresultErrorField(raw, PG_DIAG_SQLSTATE) : nullptr;
+    last_sqlstate_ = state != nullptr ? state : "";
+    if (last_sqlstate_ == "23505") return Error{ErrorCode::kAlreadyExists, "already exists", {}};
+    std::string message = raw != nullptr ? PQresultErrorMessage(raw) : PQerrorMessage(conn_.get());
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    spdlog::error("postgres: {} failed: {} ({})", what, message,
+                  last_sqlstate_.empty() ? "no SQLSTATE" : last_sqlstate_);
+    // No SQLSTATE from the server means libpq lost the connection itself.
+    if (last_sqlstate_.empty() || IsTransient(last_sqlstate_) || !Healthy()) return Unavailable();
+    return Error{ErrorCode::kInternal, "internal error", {}};
+}
+
+Result<Rows> Connection::Exec(std::string_view sql) {
+    const std::string text(sql);
+    return Check(PQexec(conn_.get(), text.c_str()), "statement");
+}
+
+Result<Rows> Connection::Query(const std::string& sql, const Params& params) {
+    auto it = prepared_.find(sql);
+    if (it == prepared_.end()) {
+        std::string name = "gpuopt_" + std::to_string(prepared_.size() + 1);
+        auto made = Check(PQprepare(conn_.get(), name.c_str(), sql.c_str(), 0, nullptr), "prepare");
+        if (!made) return made.error();
+        it = prepared_.emplace(sql, std::move(name)).first;
+    }
+    return Check(PQexecPrepared(conn_.get(), it->second.c_str(), params.size(), params.Values(), nullptr, nullptr, 0),
+                 "query");
+}
+
+std::string RedactUrl(std::string_view url) {
+    std::string out(url);
+    const size_t scheme = out.find("://");
+    if (scheme != std::string::npos) {
+        const size_t at = out.find('@', scheme + 3);
+        const size_t colon = out.find(':', scheme + 3);
+        if (at != std::string::npos && colon != std::string::npos && colon < at) {
+            out.replace(colon + 1, at - colon - 1, "***");
+        }
+    }
+    for (size_t p = out.find("password="); p != std::string::npos; p = out.find("password=", p + 1)) {
+        const size_t end = out.find_first_of("& ", p);
+        out.replace(p + 9, (end == std::string::npos ? out.size() : end) - p - 9, "***");
+    }
+    return out;
+}
+
+}  // namespace gpuopt::store::postgres

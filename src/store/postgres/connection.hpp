@@ -1,0 +1,123 @@
+// RAII over one libpq connection (PGconn) and its results (PGresult), with parameterised statements that
+// are prepared once per connection and reused. A Connection is used by one thread at a time: libpq
+// allows several threads only on several connections.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/result.hpp"
+
+struct pg_conn;
+struct pg_result;
+
+namespace gpuopt::store::postgres {
+
+// The parameters of one statement ($1, $2 ... in order), sent as text: the statement casts where the
+// type is not clear from the context ($1::bigint). Doubles are written in their shortest exact form.
+class Params {
+public:
+    Params& Add(int64_t value);
+    Params& Add(int value) { return Add(static_cast<int64_t>(value)); }
+    Params& Add(double value);
+    Params& Add(bool value);
+    Params& Add(std::string_view value);
+    Params& Add(const char* value) { return Add(std::string_view(value)); }
+    Params& Add(const std::string& value) { return Add(std::string_view(value)); }
+    template <class T>
+    Params& Add(const std::optional<T>& value) {
+        return value ? Add(*value) : AddNull();
+    }
+    Params& AddNull();
+
+    int size() const { return static_cast<int>(values_.size()); }
+    // Pointers for libpq, valid until the next Add.
+    const char* const* Values() const;
+
+private:
+    std::vector<std::string> values_;
+    std::vector<bool> null_;
+    mutable std::vector<const char*> pointers_;
+};
+
+// A finished command's rows (text format). Rows and columns are 0-based.
+class Rows {
+public:
+    Rows() = default;
+    explicit Rows(pg_result* result);
+    Rows(Rows&&) noexcept = default;
+    Rows& operator=(Rows&&) noexcept = default;
+    ~Rows();
+
+    int size() const;
+    bool empty() const { return size() == 0; }
+    // Rows an INSERT, UPDATE or DELETE touched (its command tag), 0 for other commands.
+    int64_t Affected() const;
+    bool IsNull(int row, int column) const;
+    std::string_view Text(int row, int column) const;
+    int64_t Int(int row, int column) const;  // 0 for NULL
+    double Double(int row, int column) const;
+    bool Bool(int row, int column) const;
+
+private:
+    struct Clear {
+        void operator()(pg_result* r) const;
+    };
+    std::unique_ptr<pg_result, Clear> result_;
+};
+
+class Connection {
+public:
+    struct Options {
+        std::string url;  // postgresql://user@host:port/db?...
+        std::chrono::seconds connect_timeout{5};
+        std::chrono::milliseconds statement_timeout{30000};  // 0: none
+        std::string application_name = "gpuopt";
+    };
+
+    // Connects and sets the session's time zone to UTC and its timeouts. Fails with kUnavailable when the
+    // server cannot be reached or refuses us (the reason is logged, without the password).
+    static Result<std::unique_ptr<Connection>> Open(const Options& options);
+    ~Connection();
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    // One or more statements without parameters (schema changes, BEGIN, COMMIT), simple protocol.
+    Result<Rows> Exec(std::string_view sql);
+    // One statement with parameters, prepared on first use on this connection and reused after.
+    Result<Rows> Query(const std::string& sql, const Params& params = {});
+
+    // Errors: unique violations are kAlreadyExists; a lost connection, a shutting-down server, too many
+    // connections, a cancelled statement and serialization failures or deadlocks (retry the whole
+    // transaction) are kUnavailable; anything else is kInternal. The SQLSTATE of the last failure, or "".
+    const std::string& LastSqlState() const { return last_sqlstate_; }
+    // The SQLSTATE says "run the whole transaction again" (40001, 40P01).
+    bool LastFailureIsRetryable() const;
+    // The connection is usable (not lost). A lost one is not repaired: open a new one.
+    bool Healthy() const;
+    // The server's process id for this session (pg_backend_pid), for tests and logs.
+    int BackendPid() const;
+    pg_conn* raw() const { return conn_.get(); }
+
+private:
+    struct Finish {
+        void operator()(pg_conn* c) const;
+    };
+    explicit Connection(pg_conn* conn) : conn_(conn) {}
+    Result<Rows> Check(pg_result* result, std::string_view what);
+
+    std::unique_ptr<pg_conn, Finish> conn_;
+    std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
+    std::string last_sqlstate_;
+};
+
+// The URL with any password replaced by "***", for logs.
+std::string RedactUrl(std::string_view url);
+
+}  // namespace gpuopt::store::postgres

@@ -1,0 +1,130 @@
+// The libpq layer against a real PostgreSQL 15 (tests/services/postgres.sh): parameters round-trip
+// exactly, statements are prepared once per connection, and failures map to the store's error codes.
+#include "store/postgres/connection.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "support/pg_database.hpp"
+
+namespace gpuopt::store::postgres {
+namespace {
+
+class PgConnection : public ::testing::Test {
+protected:
+    void SetUp() override {
+        ASSERT_TRUE(db_.Ready());
+        auto c = Connection::Open({db_.Url()});
+        ASSERT_TRUE(c.ok()) << c.error().message;
+        conn_ = std::move(*c);
+    }
+    testing::PgTestDatabase db_;
+    std::unique_ptr<Connection> conn_;
+};
+
+TEST_F(PgConnection, ParametersRoundTripExactly) {
+    ASSERT_TRUE(conn_->Exec("CREATE TABLE t (i bigint, d double precision, s text, b boolean)").ok());
+    const std::string awkward = "it's \"quoted\"; DROP TABLE t; -- \xc3\xa9\xe2\x82\xac \\ %s";
+    const double third = 1.0 / 3.0;
+    for (auto [i, d] : {std::pair<int64_t, double>{std::numeric_limits<int64_t>::max(), third},
+                        {std::numeric_limits<int64_t>::min(), -1e-300},
+                        {0, 5e-324}}) {
+        Params p;
+        p.Add(i).Add(d).Add(awkward).Add(true);
+        auto r = conn_->Query("INSERT INTO t (i, d, s, b) VALUES ($1, $2, $3, $4)", p);
+        ASSERT_TRUE(r.ok());
+        EXPECT_EQ(r->Affected(), 1);
+    }
+    Params nulls;
+    nulls.AddNull().Add(std::optional<double>{}).Add(std::optional<std::string>{}).AddNull();
+    ASSERT_TRUE(conn_->Query("INSERT INTO t (i, d, s, b) VALUES ($1, $2, $3, $4)", nulls).ok());
+
+    auto rows = conn_->Query("SELECT i, d, s, b FROM t ORDER BY i NULLS LAST");
+    ASSERT_TRUE(rows.ok());
+    ASSERT_EQ(rows->size(), 4);
+    EXPECT_EQ(rows->Int(0, 0), std::numeric_limits<int64_t>::min());
+    EXPECT_EQ(rows->Double(0, 1), -1e-300);
+    EXPECT_EQ(rows->Int(1, 0), 0);
+    EXPECT_EQ(rows->Double(1, 1), 5e-324);
+    EXPECT_EQ(rows->Int(2, 0), std::numeric_limits<int64_t>::max());
+    EXPECT_EQ(rows->Double(2, 1), third);  // bit for bit: the shortest exact form both ways
+    EXPECT_EQ(rows->Text(2, 2), awkward);
+    EXPECT_TRUE(rows->Bool(2, 3));
+    for (int c = 0; c < 4; ++c) EXPECT_TRUE(rows->IsNull(3, c)) << c;
+    EXPECT_EQ(conn_->Query("SELECT count(*) FROM t").value().Int(0, 0), 4);  // the table survived the text
+}
+
+TEST_F(PgConnection, AStatementIsPreparedOncePerConnection) {
+    for (int i = 0; i < 5; ++i) {
+        Params p;
+        p.Add(i);
+        EXPECT_EQ(conn_->Query("SELECT $1::bigint * 2", p).value().Int(0, 0), 2 * i);
+    }
+    auto prepared =
+        conn_->Query("SELECT count(*) FROM pg_prepared_statements WHERE statement = 'SELECT $1::bigint * 2'");
+    EXPECT_EQ(prepared.value().Int(0, 0), 1);
+}
+
+TEST_F(PgConnection, TheSessionRunsInUtc) {
+    EXPECT_EQ(conn_->Query("SHOW TimeZone").value().Text(0, 0), "UTC");
+    EXPECT_EQ(conn_->Query("SELECT '2026-11-30 10:00:00+02'::timestamptz::text").value().Text(0, 0),
+              "2026-11-30 08:00:00+00");
+}
+
+TEST_F(PgConnection, FailuresMapToStoreErrors) {
+    ASSERT_TRUE(conn_->Exec("CREATE TABLE u (k text PRIMARY KEY)").ok());
+    Params p;
+    p.Add("a");
+    ASSERT_TRUE(conn_->Query("INSERT INTO u VALUES ($1)", p).ok());
+    auto dup = conn_->Query("INSERT INTO u VALUES ($1)", p);
+    ASSERT_FALSE(dup.ok());
+    EXPECT_EQ(dup.error().code, ErrorCode::kAlreadyExists);
+    EXPECT_EQ(conn_->LastSqlState(), "23505");
+
+    auto bad = conn_->Exec("SELEC 1");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().code, ErrorCode::kInternal);
+    EXPECT_EQ(conn_->LastSqlState(), "42601");
+    EXPECT_EQ(bad.error().message, "internal error");  // the server's text is logged, not shown
+
+    auto slow = conn_->Exec("SET statement_timeout = 50; SELECT pg_sleep(5)");
+    ASSERT_FALSE(slow.ok());
+    EXPECT_EQ(slow.error().code, ErrorCode::kUnavailable);
+    EXPECT_EQ(conn_->LastSqlState(), "57014");
+    // The connection is still good after each failure.
+    EXPECT_TRUE(conn_->Healthy());
+    EXPECT_EQ(conn_->Query("SELECT count(*) FROM u").value().Int(0, 0), 1);
+    EXPECT_TRUE(conn_->LastSqlState().empty());
+}
+
+TEST_F(PgConnection, ALostSessionIsUnavailableNotInternal) {
+    auto admin = Connection::Open({db_.AdminUrl()});
+    ASSERT_TRUE(admin.ok());
+    Params pid;
+    pid.Add(conn_->BackendPid());
+    ASSERT_TRUE((*admin)->Query("SELECT pg_terminate_backend($1::int)", pid).ok());
+    auto r = conn_->Query("SELECT 1");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
+    EXPECT_FALSE(conn_->Healthy());
+}
+
+TEST(PgConnect, ANamedServerThatIsNotThereIsUnavailable) {
+    // A port nothing listens on (the test server's port plus nothing is not safe; 1 needs root to bind).
+    auto c = Connection::Open({"postgresql://gpuopt:secret@127.0.0.1:1/none", std::chrono::seconds(2)});
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.error().code, ErrorCode::kUnavailable);
+    EXPECT_EQ(c.error().message.find("secret"), std::string::npos);
+}
+
+TEST(PgUrl, PasswordsAreRedactedForLogs) {
+    EXPECT_EQ(RedactUrl("postgresql://app:s3cr%40t@db:5432/gpuopt"), "postgresql://app:***@db:5432/gpuopt");
+    EXPECT_EQ(RedactUrl("postgresql://app@db/gpuopt?password=x&sslmode=require"),
+              "postgresql://app@db/gpuopt?password=***&sslmode=require");
+    EXPECT_EQ(RedactUrl("postgresql://db/gpuopt"), "postgresql://db/gpuopt");
+}
+
+}  // namespace
+}  // namespace gpuopt::store::postgres
