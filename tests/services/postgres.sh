@@ -6,6 +6,7 @@
 # the package creates, and initdb and the server run as it. Durability is off (fsync, full-page writes):
 # the data is made again on every run. Tests create their own database from it (support/pg_database).
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 action=${1:?start or stop}
 dir=$(realpath -m "${2:?a directory}")
 bin=/usr/lib/postgresql/15/bin
@@ -22,38 +23,27 @@ stop() {
   rm -rf "$dir"
 }
 
-free_port() {  # a port nothing listens on now (the server may still lose a race for it: then we retry)
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+start() {
+  [[ -x "$bin/postgres" ]] || { echo "postgres.sh: $bin/postgres not found (run scripts/setup --test)" >&2; exit 2; }
+  stop  # whatever an interrupted run left
+  mkdir -p "$dir"
+  chmod 755 "$dir"
+  if [[ $(id -u) -eq 0 ]]; then chown postgres:postgres "$dir"; fi
+  "${as_owner[@]}" "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 -N > "$dir/initdb.log" 2>&1 ||
+    { cat "$dir/initdb.log" >&2; exit 1; }
+  for attempt in 1 2 3; do
+    port=$(free_port)
+    if "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+         -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c full_page_writes=off \
+             -c synchronous_commit=off -c max_connections=200 -c shared_buffers=64MB" start > /dev/null; then
+      echo "postgresql://postgres@127.0.0.1:$port/postgres" > "$dir/url"
+      echo "PostgreSQL 15 on 127.0.0.1:$port ($dir)"
+      exit 0
+    fi
+    echo "postgres.sh: start on port $port failed (attempt $attempt):" >&2
+    tail -5 "$dir/server.log" >&2 || true
+  done
+  exit 1
 }
 
-case "$action" in
-  start)
-    [[ -x "$bin/postgres" ]] || { echo "postgres.sh: $bin/postgres not found (run scripts/setup --test)" >&2; exit 2; }
-    stop  # whatever an interrupted run left
-    mkdir -p "$dir"
-    chmod 755 "$dir"
-    [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$dir"
-    "${as_owner[@]}" "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 -N > "$dir/initdb.log" 2>&1 ||
-      { cat "$dir/initdb.log" >&2; exit 1; }
-    for attempt in 1 2 3; do
-      port=$(free_port)
-      if "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-           -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c full_page_writes=off \
-               -c synchronous_commit=off -c max_connections=200 -c shared_buffers=64MB" start > /dev/null; then
-        echo "postgresql://postgres@127.0.0.1:$port/postgres" > "$dir/url"
-        echo "PostgreSQL 15 on 127.0.0.1:$port ($dir)"
-        exit 0
-      fi
-      echo "postgres.sh: start on port $port failed (attempt $attempt):" >&2
-      tail -5 "$dir/server.log" >&2 || true
-    done
-    exit 1
-    ;;
-  stop)
-    stop
-    ;;
-  *)
-    echo "usage: $0 start|stop DIR" >&2
-    exit 2
-    ;;
-esac
+service_main "$action"

@@ -4,6 +4,7 @@
 #   tests/services/redis.sh stop DIR    stop it and remove DIR
 # Debian's /etc/redis/redis.conf is not read (it daemonizes and persists); every option is given here.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 action=${1:?start or stop}
 dir=$(realpath -m "${2:?a directory}")
 
@@ -17,39 +18,28 @@ stop() {
   rm -rf "$dir"
 }
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-case "$action" in
-  start)
-    command -v redis-server > /dev/null || { echo "redis.sh: redis-server not found (run scripts/setup --test)" >&2; exit 2; }
+start() {
+  command -v redis-server > /dev/null || { echo "redis.sh: redis-server not found (run scripts/setup --test)" >&2; exit 2; }
+  stop
+  mkdir -p "$dir"
+  for attempt in 1 2 3; do
+    port=$(free_port)
+    redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$dir" \
+      --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --daemonize yes
+    for _ in $(seq 200); do
+      if [[ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2> /dev/null)" == "PONG" ]]; then
+        echo "redis://127.0.0.1:$port" > "$dir/url"
+        echo "Redis on 127.0.0.1:$port ($dir)"
+        exit 0
+      fi
+      sleep 0.05
+    done
+    echo "redis.sh: start on port $port failed (attempt $attempt):" >&2
+    tail -5 "$dir/redis.log" >&2 || true
     stop
     mkdir -p "$dir"
-    for attempt in 1 2 3; do
-      port=$(free_port)
-      redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$dir" \
-        --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --daemonize yes
-      for _ in $(seq 200); do
-        if [[ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2> /dev/null)" == "PONG" ]]; then
-          echo "redis://127.0.0.1:$port" > "$dir/url"
-          echo "Redis on 127.0.0.1:$port ($dir)"
-          exit 0
-        fi
-        sleep 0.05
-      done
-      echo "redis.sh: start on port $port failed (attempt $attempt):" >&2
-      tail -5 "$dir/redis.log" >&2 || true
-      stop
-      mkdir -p "$dir"
-    done
-    exit 1
-    ;;
-  stop)
-    stop
-    ;;
-  *)
-    echo "usage: $0 start|stop DIR" >&2
-    exit 2
-    ;;
-esac
+  done
+  exit 1
+}
+
+service_main "$action"
