@@ -18,7 +18,9 @@
 
 namespace gpuopt::store {
 
-// A payment moves pending -> completed | failed | expired, and never back.
+// A payment moves pending -> completed | failed | expired | paid_unapplied. The gateway is the source of
+// truth for money: expired and failed still complete when it confirms the payment (decision 0010), and
+// paid_unapplied (money that cannot buy the plan) may become refunded. Nothing returns to pending.
 struct Payment {
     int64_t id = 0;
     int64_t account_id = 0;
@@ -28,7 +30,7 @@ struct Payment {
     double amount = 0;       // expected
     std::string currency;    // expected, upper case ("USD")
     std::string purpose;     // "upgrade", "renewal", "signup"
-    std::string status;      // "pending", "completed", "failed", "expired"
+    std::string status;      // "pending", "completed", "failed", "expired", "paid_unapplied", "refunded"
     std::string gateway_id;  // the gateway's id for it (transaction, invoice or payment id)
     std::string checkout_url;
     std::optional<double> paid_amount;  // as the gateway confirmed it

@@ -17,7 +17,8 @@ namespace gpuopt::store {
 // Recorded once per dedup_key.
 struct OperatorEvent {
     int64_t id = 0;
-    std::string kind;  // "payment_unapplied", "payment_unmatched", "gateway_event_stuck"
+    // "payment_unapplied", "payment_unmatched", "gateway_event_stuck", "gateway_event_failed"
+    std::string kind;
     std::string dedup_key;
     std::optional<int64_t> account_id;
     std::optional<int64_t> payment_id;
