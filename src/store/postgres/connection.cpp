@@ -138,8 +138,6 @@ bool Connection::Healthy() const { return PQstatus(conn_.get()) == CONNECTION_OK
 
 int Connection::BackendPid() const { return PQbackendPID(conn_.get()); }
 
-bool Connection::LastFailureIsRetryable() const { return last_sqlstate_ == "40001" || last_sqlstate_ == "40P01"; }
-
 Result<Rows> Connection::Check(pg_result* raw, std::string_view what) {
     Rows rows(raw);  // owns it from here
     const ExecStatusType status = raw != nullptr ? PQresultStatus(raw) : PGRES_FATAL_ERROR;

@@ -94,16 +94,13 @@ public:
     Result<Rows> Query(const std::string& sql, const Params& params = {});
 
     // Errors: unique violations are kAlreadyExists; a lost connection, a shutting-down server, too many
-    // connections, a cancelled statement and serialization failures or deadlocks (retry the whole
-    // transaction) are kUnavailable; anything else is kInternal. The SQLSTATE of the last failure, or "".
+    // connections, a cancelled statement and serialization failures or deadlocks are kUnavailable;
+    // anything else is kInternal. The SQLSTATE of the last failure, or "".
     const std::string& LastSqlState() const { return last_sqlstate_; }
-    // The SQLSTATE says "run the whole transaction again" (40001, 40P01).
-    bool LastFailureIsRetryable() const;
     // The connection is usable (not lost). A lost one is not repaired: open a new one.
     bool Healthy() const;
     // The server's process id for this session (pg_backend_pid), for tests and logs.
     int BackendPid() const;
-    pg_conn* raw() const { return conn_.get(); }
 
 private:
     struct Finish {

@@ -112,7 +112,7 @@ TEST_F(PgConnection, ALostSessionIsUnavailableNotInternal) {
 }
 
 TEST(PgConnect, ANamedServerThatIsNotThereIsUnavailable) {
-    // A port nothing listens on (the test server's port plus nothing is not safe; 1 needs root to bind).
+    // Port 1: nothing listens there (a server would need root to bind it).
     auto c = Connection::Open({"postgresql://gpuopt:secret@127.0.0.1:1/none", std::chrono::seconds(2)});
     ASSERT_FALSE(c.ok());
     EXPECT_EQ(c.error().code, ErrorCode::kUnavailable);
