@@ -3,7 +3,8 @@
 
 Checks, for `make test`:
   1. every tests/unit/**/*_test.cpp and tests/integration/*_test.cpp is compiled (named in tests/CMakeLists.txt);
-  2. every TEST/TEST_F/TEST_P/TYPED_TEST those files define is in the listing of a test binary;
+  2. every TEST/TEST_F/TEST_P/TYPED_TEST those files define, and every TYPED_TEST_P they or the headers
+     under tests/unit define (typed suites shared by several binaries), is in the listing of a test binary;
   3. every test a binary lists is run by exactly one CTest test (not zero: a filter that matches
      nothing; not two: overlapping filters).
 """
@@ -15,7 +16,7 @@ import re
 import subprocess
 import sys
 
-MACRO = re.compile(r"^\s*(TEST|TEST_F|TEST_P|TYPED_TEST)\(\s*(\w+)\s*,\s*(\w+)\s*\)", re.M)
+MACRO = re.compile(r"^\s*(TEST|TEST_F|TEST_P|TYPED_TEST|TYPED_TEST_P)\(\s*(\w+)\s*,\s*(\w+)\s*\)", re.M)
 
 
 def gtest_list(binary):
@@ -65,12 +66,15 @@ def main():
         listed[binary] = gtest_list(binary)
     everything = [n for names in listed.values() for n in names]
 
-    for f in files:
+    headers = sorted(source.glob("unit/**/*.hpp"))
+    for f in files + headers:
         for kind, suite, name in MACRO.findall(f.read_text()):
             if kind in ("TEST", "TEST_F"):
                 found = f"{suite}.{name}" in everything
             elif kind == "TEST_P":
                 found = any(fnmatch.fnmatchcase(n, f"*{suite}.{name}/*") for n in everything)
+            elif kind == "TYPED_TEST_P":  # instantiated as Prefix/Suite/N.Name
+                found = any(fnmatch.fnmatchcase(n, f"*/{suite}/*.{name}") for n in everything)
             else:
                 found = any(fnmatch.fnmatchcase(n, f"{suite}/*.{name}") for n in everything)
             if not found:

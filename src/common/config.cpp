@@ -245,9 +245,10 @@ const std::vector<Setting>& Settings() {
                  return std::nullopt;
              }
              if (v.rfind("postgresql://", 0) == 0 || v.rfind("postgres://", 0) == 0) {
-                 return "PostgreSQL is not supported by this build yet; unset it to use the embedded SQLite store";
+                 c.database_url = v;
+                 return std::nullopt;
              }
-             return "must be sqlite:PATH (or unset for the embedded store in DATA_DIR)";
+             return "must be sqlite:PATH, postgresql://... (or unset for the embedded store in DATA_DIR)";
          }},
         {"REDIS_URL", true,
          Integration("REDIS_URL",

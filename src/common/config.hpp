@@ -42,7 +42,7 @@ struct Config {
     std::string web_dir;  // empty: found beside the program (server/app.hpp ResolveWebDir)
     int threads = 0;      // 0: one per core
     std::string base_url = "http://127.0.0.1:5000";
-    std::string database_url;  // empty or sqlite:PATH: the embedded store in data_dir
+    std::string database_url;  // empty or sqlite:PATH: the embedded store; postgresql://...: PostgreSQL
     std::string log_level = "info";
     std::string access_log = "-";  // file path, "-" for stdout, "off"
     std::string port_file;         // written with the bound port once listening

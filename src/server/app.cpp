@@ -14,6 +14,8 @@
 #include "mail/outbox.hpp"
 
 #include <boost/asio/post.hpp>
+#include "store/postgres/connection.hpp"
+#include "store/postgres/pg_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 namespace gpuopt::server {
@@ -21,6 +23,15 @@ namespace gpuopt::server {
 std::string SqlitePath(const Config& config) {
     if (config.database_url.rfind("sqlite:", 0) == 0) return config.database_url.substr(7);
     return (std::filesystem::path(config.data_dir) / "gpuopt.db").string();
+}
+
+bool UsesPostgres(const Config& config) {
+    return config.database_url.rfind("postgresql://", 0) == 0 || config.database_url.rfind("postgres://", 0) == 0;
+}
+
+std::string DescribeStore(const Config& config) {
+    if (UsesPostgres(config)) return "PostgreSQL at " + store::postgres::RedactUrl(config.database_url);
+    return "SQLite at " + SqlitePath(config);
 }
 
 std::string ResolveWebDir(const std::string& configured) {
@@ -39,6 +50,14 @@ Result<std::unique_ptr<store::Database>> OpenStore(const Config& config) {
     std::error_code ec;
     std::filesystem::create_directories(config.data_dir, ec);
     if (ec) return Error::Validation("DATA_DIR", "cannot create " + config.data_dir + ": " + ec.message());
+    if (UsesPostgres(config)) {
+        store::postgres::PgStore::Options options;
+        options.url = config.database_url;
+        options.read_connections = static_cast<size_t>(std::max(4, config.threads * 2));
+        auto opened = store::postgres::PgStore::Open(options);
+        if (!opened) return opened.error();
+        return std::unique_ptr<store::Database>(std::move(*opened));
+    }
     store::sqlite::SqliteStore::Options options;
     options.path = SqlitePath(config);
     options.read_connections = static_cast<size_t>(std::max(4, config.threads * 2));
@@ -169,7 +188,7 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
 
 void App::LogFeatures() const {
     const Config& c = config_;
-    spdlog::info("store: SQLite at {}", SqlitePath(c));
+    spdlog::info("store: {}", DescribeStore(c));
     spdlog::info("operator API (/api/stats): {}", c.admin_token.empty() ? "off - ADMIN_TOKEN is not set" : "on");
     spdlog::info(
         "metrics (/metrics): {}loopback clients whose requests carry no X-Forwarded-For, Forwarded or X-Real-IP",

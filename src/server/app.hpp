@@ -22,13 +22,18 @@ namespace gpuopt::server {
 
 // Path of the SQLite file for a config: DATABASE_URL=sqlite:PATH, or DATA_DIR/gpuopt.db.
 std::string SqlitePath(const Config& config);
+// DATABASE_URL names PostgreSQL (postgresql:// or postgres://).
+bool UsesPostgres(const Config& config);
+// "SQLite at PATH" or "PostgreSQL at URL" (the password hidden), for logs and the CLI.
+std::string DescribeStore(const Config& config);
 
 // The folder of web pages: WEB_DIR when set; else the one installed with the program
 // (<prefix>/share/gpuopt/web, found from /proc/self/exe), else the source tree's (a program run from its
 // build tree, as `make run` does), else ./web. Wherever the server is started from.
 std::string ResolveWebDir(const std::string& configured);
 
-// Opens the store in config's data dir (creating the folder), applying migrations.
+// Opens the store DATABASE_URL names (PostgreSQL), or the SQLite file in config's data dir (creating the
+// folder), applying migrations.
 Result<std::unique_ptr<store::Database>> OpenStore(const Config& config);
 
 class App {

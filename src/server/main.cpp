@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
     auto store = server::OpenStore(*config);
     if (!store) return Fail(store.error());
     if (migrate->parsed()) {
-        std::cout << "database at " << server::SqlitePath(*config) << " is up to date\n";
+        std::cout << server::DescribeStore(*config) << " is up to date\n";
         (*store)->Close();
         return 0;
     }

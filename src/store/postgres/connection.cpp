@@ -69,6 +69,50 @@ const char* const* Params::Values() const {
     return pointers_.data();
 }
 
+// ---- ArrayLiteral -------------------------------------------------------------------------------
+
+void ArrayLiteral::Separate() {
+    if (count_++ > 0) body_ += ',';
+}
+
+ArrayLiteral& ArrayLiteral::Add(int64_t value) {
+    Separate();
+    body_ += std::to_string(value);
+    return *this;
+}
+
+ArrayLiteral& ArrayLiteral::Add(double value) {
+    Separate();
+    std::array<char, 32> buf{};
+    const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), value);
+    body_.append(buf.data(), ec == std::errc() ? end : buf.data());
+    return *this;
+}
+
+ArrayLiteral& ArrayLiteral::Add(bool value) {
+    Separate();
+    body_ += value ? "t" : "f";
+    return *this;
+}
+
+ArrayLiteral& ArrayLiteral::Add(std::string_view value) {
+    Separate();
+    // Always quoted, so that "NULL", empty strings, braces and commas stay text.
+    body_ += '"';
+    for (const char c : value) {
+        if (c == '"' || c == '\\') body_ += '\\';
+        body_ += c;
+    }
+    body_ += '"';
+    return *this;
+}
+
+ArrayLiteral& ArrayLiteral::AddNull() {
+    Separate();
+    body_ += "NULL";
+    return *this;
+}
+
 // ---- Rows ---------------------------------------------------------------------------------------
 
 void Rows::Clear::operator()(pg_result* r) const { PQclear(r); }
@@ -116,7 +160,7 @@ Result<std::unique_ptr<Connection>> Connection::Open(const Options& options) {
     const std::string timeout = std::to_string(std::max<int64_t>(2, options.connect_timeout.count()));
     const std::string session =
         "-c TimeZone=UTC -c statement_timeout=" + std::to_string(options.statement_timeout.count()) +
-        " -c idle_in_transaction_session_timeout=60000";
+        " -c idle_in_transaction_session_timeout=60000 -c client_min_messages=warning";
     // Later keywords override what the URL says; the URL is expanded first (expand_dbname = 1).
     const std::array<const char*, 5> keys{"dbname", "connect_timeout", "application_name", "options", nullptr};
     const std::array<const char*, 5> values{options.url.c_str(), timeout.c_str(), options.application_name.c_str(),

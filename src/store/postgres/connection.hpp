@@ -46,6 +46,33 @@ private:
     mutable std::vector<const char*> pointers_;
 };
 
+// A PostgreSQL array literal ("{1,NULL,\"a b\"}") built element by element: bulk statements take a
+// column of values as one parameter (unnest($1::text[], $2::float8[], ...)). Doubles are exact as in Params.
+class ArrayLiteral {
+public:
+    ArrayLiteral& Add(int64_t value);
+    ArrayLiteral& Add(int value) { return Add(static_cast<int64_t>(value)); }
+    ArrayLiteral& Add(double value);
+    ArrayLiteral& Add(bool value);
+    ArrayLiteral& Add(std::string_view value);
+    ArrayLiteral& Add(const char* value) { return Add(std::string_view(value)); }
+    ArrayLiteral& Add(const std::string& value) { return Add(std::string_view(value)); }
+    template <class T>
+    ArrayLiteral& Add(const std::optional<T>& value) {
+        return value ? Add(*value) : AddNull();
+    }
+    ArrayLiteral& AddNull();
+
+    size_t size() const { return count_; }
+    // The literal, closed.
+    std::string Text() const { return "{" + body_ + "}"; }
+
+private:
+    void Separate();
+    std::string body_;
+    size_t count_ = 0;
+};
+
 // A finished command's rows (text format). Rows and columns are 0-based.
 class Rows {
 public:

@@ -98,10 +98,16 @@ TEST(Config, SecretsAreRefusedFromConfigFiles) {
     EXPECT_TRUE(BuildConfig(Values({{"ADMIN_TOKEN", "0123456789abcdef0123"}}, ConfigOrigin::kDotEnv)).ok());
 }
 
-TEST(Config, PostgresIsRefusedUntilSupported) {
-    auto c = BuildConfig(Values({{"DATABASE_URL", "postgresql://u@h/db"}}));
-    ASSERT_FALSE(c.ok());
-    EXPECT_NE(c.error().details.at("DATABASE_URL").find("PostgreSQL"), std::string::npos);
+TEST(Config, DatabaseUrlSelectsTheBackend) {
+    auto pg = BuildConfig(Values({{"DATABASE_URL", "postgresql://u@h/db"}}));
+    ASSERT_TRUE(pg.ok());
+    EXPECT_EQ(pg->database_url, "postgresql://u@h/db");
+    auto sqlite = BuildConfig(Values({{"DATABASE_URL", "sqlite:/var/lib/gpuopt/x.db"}}));
+    ASSERT_TRUE(sqlite.ok());
+    EXPECT_EQ(sqlite->database_url, "sqlite:/var/lib/gpuopt/x.db");
+    auto other = BuildConfig(Values({{"DATABASE_URL", "mysql://u@h/db"}}));
+    ASSERT_FALSE(other.ok());
+    EXPECT_NE(other.error().details.at("DATABASE_URL").find("postgresql://"), std::string::npos);
 }
 
 TEST(KeyValueFile, ParsesDotEnvSyntax) {

@@ -1,0 +1,499 @@
+// PgStore: history reads, the hourly roll-up, retention (whole days of raw windows dropped at once) and
+// idle alerts.
+#include <spdlog/spdlog.h>
+
+#include <unordered_map>
+
+#include "store/postgres/connection.hpp"
+#include "store/postgres/pg_store.hpp"
+#include "store/postgres/pg_store_internal.hpp"
+
+namespace gpuopt::store::postgres {
+
+const char* const kWindowColumns =
+    "g.id, g.account_id, g.gpu_key, g.host, COALESCE(g.uuid, ''), g.gpu_name, g.gpu_index, g.window_end,"
+    " g.window_seconds, g.util_avg, g.util_max, g.idle_fraction, g.idle_held_fraction, g.mem_util, g.mem_used_mib,"
+    " g.mem_total_mib, g.temperature_c, g.power_w, g.power_limit_w, g.sm_clock_mhz, g.cost_per_hour, g.processes,"
+    " g.window_end_ms, g.window_ms, g.counted_ms, g.host_from_address";
+
+StoredWindow ReadWindowRow(const Rows& r, int i, int c) {
+    StoredWindow w;
+    w.id = r.Int(i, c + 0);
+    w.account_id = r.Int(i, c + 1);
+    w.gpu_key = r.Text(i, c + 2);
+    w.host = r.Text(i, c + 3);
+    w.uuid = r.Text(i, c + 4);
+    w.name = r.Text(i, c + 5);
+    w.gpu_index = static_cast<int>(r.Int(i, c + 6));
+    w.window_end = TimeAt(r, i, c + 7);
+    w.window_seconds = r.Int(i, c + 8);
+    w.util_avg = r.Double(i, c + 9);
+    w.util_max = OptDoubleAt(r, i, c + 10);
+    w.idle_fraction = OptDoubleAt(r, i, c + 11);
+    w.idle_held_fraction = OptDoubleAt(r, i, c + 12);
+    w.mem_util = OptDoubleAt(r, i, c + 13);
+    w.mem_used_mib = r.Double(i, c + 14);
+    w.mem_total_mib = r.Double(i, c + 15);
+    w.temperature_c = OptDoubleAt(r, i, c + 16);
+    w.power_w = OptDoubleAt(r, i, c + 17);
+    w.power_limit_w = OptDoubleAt(r, i, c + 18);
+    w.sm_clock_mhz = OptDoubleAt(r, i, c + 19);
+    w.cost_per_hour = r.Double(i, c + 20);
+    w.processes_json = r.Text(i, c + 21);
+    if (!r.IsNull(i, c + 22)) w.window_end_ms = SysMillis(std::chrono::milliseconds(r.Int(i, c + 22)));
+    w.window_ms = OptIntAt(r, i, c + 23);
+    w.counted_ms = OptIntAt(r, i, c + 24);
+    w.host_from_address = r.Int(i, c + 25) != 0;
+    return w;
+}
+
+namespace {
+
+StoredWindow ReadWindow(const Rows& r, int i) { return ReadWindowRow(r, i, 0); }
+
+constexpr const char* kHourColumns =
+    "account_id, gpu_key, hour, host, uuid, gpu_name, gpu_index, windows, reported_s, util_weighted, util_max, idle_s,"
+    " idle_held_s, mem_used_max, mem_total, cost_usd, idle_cost_usd, idle_held_cost_usd";
+
+HourlyRow ReadHour(const Rows& r, int i) {
+    HourlyRow h;
+    h.account_id = r.Int(i, 0);
+    h.gpu_key = r.Text(i, 1);
+    h.hour = TimeAt(r, i, 2);
+    h.host = r.Text(i, 3);
+    h.uuid = r.Text(i, 4);
+    h.name = r.Text(i, 5);
+    h.gpu_index = static_cast<int>(r.Int(i, 6));
+    h.windows = r.Int(i, 7);
+    h.reported_s = r.Double(i, 8);
+    h.util_weighted = r.Double(i, 9);
+    h.util_max = r.Double(i, 10);
+    h.idle_s = r.Double(i, 11);
+    h.idle_held_s = r.Double(i, 12);
+    h.mem_used_max = r.Double(i, 13);
+    h.mem_total = r.Double(i, 14);
+    h.cost_usd = r.Double(i, 15);
+    h.idle_cost_usd = r.Double(i, 16);
+    h.idle_held_cost_usd = r.Double(i, 17);
+    return h;
+}
+
+constexpr const char* kAlertColumns =
+    "id, account_id, gpu_key, idle_since, opened_at, closed_at, message, delivery, attempts, next_attempt";
+
+Alert ReadAlert(const Rows& r, int i) {
+    Alert a;
+    a.id = r.Int(i, 0);
+    a.account_id = r.Int(i, 1);
+    a.gpu_key = r.Text(i, 2);
+    a.idle_since = TimeAt(r, i, 3);
+    a.opened_at = TimeAt(r, i, 4);
+    a.closed_at = OptTimeAt(r, i, 5);
+    a.message = r.Text(i, 6);
+    a.delivery = r.Text(i, 7);
+    a.attempts = static_cast<int>(r.Int(i, 8));
+    a.next_attempt = OptTimeAt(r, i, 9);
+    return a;
+}
+
+// Orders by the time text byte by byte, as SQLite does.
+constexpr const char* kByEnd = " ORDER BY g.window_end COLLATE \"C\", g.id";
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------
+// History reads
+
+Result<std::vector<StoredWindow>> PgStore::ReadWindows(int64_t account_id, SysSeconds from, SysSeconds to,
+                                                       const std::string& gpu_key, int64_t after_id) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    // Through the reports of the range, then each report's windows by index, as the SQLite store does.
+    static const std::string sql = std::string("SELECT ") + kWindowColumns +
+                                   " FROM usage_reports r JOIN gpu_windows g ON g.report_pk = r.id"
+                                   " WHERE r.account_id = $1 AND r.window_end > $2 AND r.window_end <= $3 AND g.id > $4"
+                                   " AND ($5 = '' OR g.gpu_key = $5) ORDER BY r.window_end, g.id";
+    auto rows =
+        (*db)->Query(sql, Params().Add(account_id).Add(FormatUtc(from)).Add(FormatUtc(to)).Add(after_id).Add(gpu_key));
+    if (!rows) return rows.error();
+    return CollectRows<StoredWindow>(*rows, ReadWindow);
+}
+
+Result<std::vector<StoredWindow>> PgStore::ReadRecentGpus(SysSeconds since) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    static const std::string sql =
+        std::string("SELECT ") + kWindowColumns +
+        " FROM gpus_seen s JOIN gpu_windows g ON g.id = s.last_window_id AND g.window_end = s.last_window_end"
+        " WHERE s.last_seen >= $1 ORDER BY g.account_id, g.host COLLATE \"C\", g.gpu_index";
+    auto rows = (*db)->Query(sql, Params().Add(FormatUtc(since)));
+    if (!rows) return rows.error();
+    return CollectRows<StoredWindow>(*rows, ReadWindow);
+}
+
+Result<std::vector<HourlyRow>> PgStore::ReadHours(int64_t account_id, SysSeconds from, SysSeconds to,
+                                                  const std::string& gpu_key) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    static const std::string sql = std::string("SELECT ") + kHourColumns +
+                                   " FROM gpu_hours WHERE account_id = $1 AND hour >= $2 AND hour < $3"
+                                   " AND ($4 = '' OR gpu_key = $4) ORDER BY hour, gpu_key COLLATE \"C\"";
+    auto rows = (*db)->Query(sql, Params().Add(account_id).Add(FormatUtc(from)).Add(FormatUtc(to)).Add(gpu_key));
+    if (!rows) return rows.error();
+    return CollectRows<HourlyRow>(*rows, ReadHour);
+}
+
+Result<RolledHistory> PgStore::ReadRolledHistory(int64_t account_id, SysSeconds from, SysSeconds to,
+                                                 SysSeconds tail_from, const std::string& gpu_key) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    // One snapshot for the watermark, the hours and the windows past it (see the SQLite store).
+    if (auto r = (*db)->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); !r) return r.error();
+    struct EndRead {
+        Connection& c;
+        ~EndRead() { (void)c.Exec("COMMIT"); }
+    } end_read{**db};
+    RolledHistory out;
+    auto mark = (*db)->Query("SELECT watermark FROM rollup_state WHERE id = 1");
+    if (!mark) return mark.error();
+    const int64_t watermark = mark->empty() ? 0 : mark->Int(0, 0);
+    {
+        static const std::string sql = std::string("SELECT ") + kHourColumns +
+                                       " FROM gpu_hours WHERE account_id = $1 AND hour >= $2 AND hour < $3"
+                                       " AND ($4 = '' OR gpu_key = $4) ORDER BY hour, gpu_key COLLATE \"C\"";
+        auto rows = (*db)->Query(sql, Params().Add(account_id).Add(FormatUtc(from)).Add(FormatUtc(to)).Add(gpu_key));
+        if (!rows) return rows.error();
+        struct Hash {
+            using is_transparent = void;
+            size_t operator()(std::string_view v) const { return std::hash<std::string_view>{}(v); }
+        };
+        std::unordered_map<std::string, size_t, Hash, std::equal_to<>> index;
+        auto set_if_changed = [](std::string& field, std::string_view value) {
+            if (field != value) field.assign(value);
+        };
+        out.hours.reserve(static_cast<size_t>(rows->size()));
+        for (int i = 0; i < rows->size(); ++i) {
+            const std::string_view key = rows->Text(i, 1);
+            auto it = index.find(key);
+            if (it == index.end()) {
+                it = index.emplace(std::string(key), out.gpus.size()).first;
+                out.gpus.push_back({std::string(key), {}, {}, {}, 0});
+            }
+            GpuIdentity& id = out.gpus[it->second];
+            set_if_changed(id.host, rows->Text(i, 3));
+            set_if_changed(id.uuid, rows->Text(i, 4));
+            set_if_changed(id.name, rows->Text(i, 5));
+            id.gpu_index = static_cast<int>(rows->Int(i, 6));
+            HourStats& h = out.hours.emplace_back();
+            h.gpu = it->second;
+            h.hour = TimeAt(*rows, i, 2);
+            h.windows = rows->Int(i, 7);
+            h.reported_s = rows->Double(i, 8);
+            h.util_weighted = rows->Double(i, 9);
+            h.util_max = rows->Double(i, 10);
+            h.idle_s = rows->Double(i, 11);
+            h.idle_held_s = rows->Double(i, 12);
+            h.mem_used_max = rows->Double(i, 13);
+            h.mem_total = rows->Double(i, 14);
+            h.cost_usd = rows->Double(i, 15);
+            h.idle_cost_usd = rows->Double(i, 16);
+            h.idle_held_cost_usd = rows->Double(i, 17);
+        }
+    }
+    {
+        static const std::string sql = std::string("SELECT ") + kWindowColumns +
+                                       " FROM gpu_windows g WHERE g.id > $5 AND g.account_id = $1 AND g.window_end > $2"
+                                       " AND g.window_end <= $3 AND ($4 = '' OR g.gpu_key = $4)" +
+                                       kByEnd;
+        auto rows = (*db)->Query(
+            sql, Params().Add(account_id).Add(FormatUtc(tail_from)).Add(FormatUtc(to)).Add(gpu_key).Add(watermark));
+        if (!rows) return rows.error();
+        out.unmerged = CollectRows<StoredWindow>(*rows, ReadWindow);
+    }
+    return out;
+}
+
+Result<std::vector<FleetGpu>> PgStore::ReadFleet(int64_t account_id, SysSeconds since) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    // Each GPU's last window is named by its gpus_seen row (id and day), so it is one index probe in one
+    // partition.
+    static const std::string sql =
+        std::string("SELECT s.gpu_key, s.first_seen, s.last_seen, ") + kWindowColumns +
+        " FROM gpus_seen s LEFT JOIN gpu_windows g ON g.id = s.last_window_id AND g.window_end = s.last_window_end"
+        " WHERE s.account_id = $1 AND s.last_seen >= $2 ORDER BY s.gpu_key COLLATE \"C\"";
+    auto rows = (*db)->Query(sql, Params().Add(account_id).Add(FormatUtc(since)));
+    if (!rows) return rows.error();
+    std::vector<FleetGpu> out;
+    for (int i = 0; i < rows->size(); ++i) {
+        FleetGpu g;
+        g.gpu_key = rows->Text(i, 0);
+        g.first_seen = TimeAt(*rows, i, 1);
+        g.last_seen = TimeAt(*rows, i, 2);
+        if (!rows->IsNull(i, 3)) g.latest = ReadWindowRow(*rows, i, 3);
+        out.push_back(std::move(g));
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Roll-up and retention
+
+Result<std::vector<StoredWindow>> PgStore::ReadWindowsAfter(int64_t after_id, size_t limit) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    static const std::string sql =
+        std::string("SELECT ") + kWindowColumns + " FROM gpu_windows g WHERE g.id > $1 ORDER BY g.id LIMIT $2";
+    auto rows = (*db)->Query(sql, Params().Add(after_id).Add(static_cast<int64_t>(limit)));
+    if (!rows) return rows.error();
+    return CollectRows<StoredWindow>(*rows, ReadWindow);
+}
+
+Result<int64_t> PgStore::RollupWatermark() {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    auto rows = (*db)->Query("SELECT watermark FROM rollup_state WHERE id = 1");
+    if (!rows) return rows.error();
+    return rows->empty() ? 0 : rows->Int(0, 0);
+}
+
+void PgStore::ApplyRollup(std::vector<HourlyRow> hours, int64_t expected, int64_t new_watermark, Callback<void> done) {
+    Submit<void>(
+        [hours = std::move(hours), expected, new_watermark](Connection& db) -> Result<void> {
+            auto moved = db.Query("UPDATE rollup_state SET watermark = $1 WHERE id = 1 AND watermark = $2",
+                                  Params().Add(new_watermark).Add(expected));
+            if (!moved) return moved.error();
+            if (moved->Affected() == 0) {
+                return Error{ErrorCode::kAlreadyExists, "the roll-up moved on meanwhile", {}};
+            }
+            static const std::string upsert =
+                std::string("INSERT INTO gpu_hours (") + kHourColumns +
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+                " ON CONFLICT (account_id, hour, gpu_key) DO UPDATE SET"
+                " host = excluded.host, uuid = excluded.uuid, gpu_name = excluded.gpu_name,"
+                " gpu_index = excluded.gpu_index, windows = gpu_hours.windows + excluded.windows,"
+                " reported_s = gpu_hours.reported_s + excluded.reported_s,"
+                " util_weighted = gpu_hours.util_weighted + excluded.util_weighted,"
+                " util_max = GREATEST(gpu_hours.util_max, excluded.util_max),"
+                " idle_s = gpu_hours.idle_s + excluded.idle_s,"
+                " idle_held_s = gpu_hours.idle_held_s + excluded.idle_held_s,"
+                " mem_used_max = GREATEST(gpu_hours.mem_used_max, excluded.mem_used_max),"
+                " mem_total = GREATEST(gpu_hours.mem_total, excluded.mem_total),"
+                " cost_usd = gpu_hours.cost_usd + excluded.cost_usd,"
+                " idle_cost_usd = gpu_hours.idle_cost_usd + excluded.idle_cost_usd,"
+                " idle_held_cost_usd = gpu_hours.idle_held_cost_usd + excluded.idle_held_cost_usd";
+            for (const auto& h : hours) {
+                Params p;
+                p.Add(h.account_id)
+                    .Add(h.gpu_key)
+                    .Add(FormatUtc(h.hour))
+                    .Add(h.host)
+                    .Add(h.uuid)
+                    .Add(h.name)
+                    .Add(h.gpu_index)
+                    .Add(h.windows)
+                    .Add(h.reported_s)
+                    .Add(h.util_weighted)
+                    .Add(h.util_max)
+                    .Add(h.idle_s)
+                    .Add(h.idle_held_s)
+                    .Add(h.mem_used_max)
+                    .Add(h.mem_total)
+                    .Add(h.cost_usd)
+                    .Add(h.idle_cost_usd)
+                    .Add(h.idle_held_cost_usd);
+                if (auto r = db.Query(upsert, p); !r) return r.error();
+            }
+            return {};
+        },
+        std::move(done));
+}
+
+void PgStore::PruneHistory(SysSeconds raw_before, SysSeconds hourly_before, size_t max_rows, Callback<int64_t> done) {
+    Submit<int64_t>(
+        [raw_before, hourly_before, max_rows](Connection& db) -> Result<int64_t> {
+            const std::string raw_cut = FormatUtc(raw_before);
+            const std::string hourly_cut = FormatUtc(hourly_before);
+            const auto limit = static_cast<int64_t>(max_rows);
+            // In turn with ingest across the cluster (ingest takes this lock before any row lock).
+            if (auto r = db.Exec("SELECT pg_advisory_xact_lock(7460002)"); !r) return r.error();
+            auto mark = db.Query("SELECT watermark FROM rollup_state WHERE id = 1");
+            if (!mark) return mark.error();
+            const int64_t watermark = mark->empty() ? 0 : mark->Int(0, 0);
+            int64_t deleted = 0;
+            // Whole days: a day's partition goes when the day ended before the cut and every window in it is
+            // rolled up. Names are gpu_windows_YYYYMMDD (schema.cpp).
+            auto parts = db.Query(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                " WHERE i.inhparent = 'gpu_windows'::regclass AND c.relname ~ '^gpu_windows_[0-9]{8}$'"
+                " ORDER BY c.relname");
+            if (!parts) return parts.error();
+            for (int i = 0; i < parts->size(); ++i) {
+                const std::string name(parts->Text(i, 0));
+                const std::string day = name.substr(12, 4) + "-" + name.substr(16, 2) + "-" + name.substr(18, 2);
+                const auto start = ParseUtc(day + "T00:00:00Z");
+                if (!start || FormatUtc(*start + std::chrono::days(1)) > raw_cut) continue;
+                auto count = db.Exec("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM " + name);
+                if (!count) return count.error();
+                if (count->Int(0, 1) > watermark) continue;  // not rolled up yet: next run
+                if (auto r = db.Exec("DROP TABLE " + name); !r) return r.error();
+                deleted += count->Int(0, 0);
+            }
+            // What lies in the default partition (days without a partition of their own) goes row by row,
+            // oldest first, as in the SQLite store.
+            {
+                auto rows = db.Query("SELECT id, window_end FROM gpu_windows_default ORDER BY id LIMIT $1",
+                                     Params().Add(limit));
+                if (!rows) return rows.error();
+                int64_t last = 0;
+                for (int i = 0; i < rows->size(); ++i) {
+                    if (rows->Text(i, 1) >= raw_cut || rows->Int(i, 0) > watermark) break;
+                    last = rows->Int(i, 0);
+                }
+                if (last > 0) {
+                    auto r = db.Query("DELETE FROM gpu_windows_default WHERE id <= $1", Params().Add(last));
+                    if (!r) return r.error();
+                    deleted += r->Affected();
+                }
+            }
+            for (const char* sql :
+                 {"DELETE FROM usage_reports WHERE id IN (SELECT id FROM usage_reports r WHERE r.window_end < $1"
+                  " AND NOT EXISTS (SELECT 1 FROM gpu_windows g WHERE g.report_pk = r.id) ORDER BY id LIMIT $2)",
+                  "DELETE FROM gpu_hours WHERE (account_id, hour, gpu_key) IN"
+                  " (SELECT account_id, hour, gpu_key FROM gpu_hours WHERE hour < $1 LIMIT $2)",
+                  "DELETE FROM gpus_seen WHERE (account_id, gpu_key) IN (SELECT account_id, gpu_key FROM gpus_seen"
+                  " WHERE last_seen < $1 LIMIT $2)",
+                  "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE closed_at < $1 LIMIT $2)"}) {
+                const bool reports = std::string_view(sql).find("usage_reports") != std::string_view::npos;
+                auto r = db.Query(sql, Params().Add(reports ? raw_cut : hourly_cut).Add(limit));
+                if (!r) return r.error();
+                deleted += r->Affected();
+            }
+            return deleted;
+        },
+        std::move(done));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Alerts
+
+Result<std::optional<AlertSettings>> PgStore::GetAlertSettings(int64_t account_id) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    auto rows = (*db)->Query("SELECT account_id, webhook_url, idle_minutes FROM alert_settings WHERE account_id = $1",
+                             Params().Add(account_id));
+    if (!rows) return rows.error();
+    if (rows->empty()) return std::optional<AlertSettings>{};
+    return std::optional<AlertSettings>(
+        AlertSettings{rows->Int(0, 0), std::string(rows->Text(0, 1)), static_cast<int>(rows->Int(0, 2)), {}});
+}
+
+void PgStore::SetAlertSettings(AlertSettings settings, Callback<AlertSettings> done) {
+    Submit<AlertSettings>(
+        [settings = std::move(settings)](Connection& db) -> Result<AlertSettings> {
+            auto r = db.Query(
+                "INSERT INTO alert_settings (account_id, webhook_url, idle_minutes, updated_at) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (account_id) DO UPDATE SET webhook_url = excluded.webhook_url,"
+                " idle_minutes = excluded.idle_minutes, updated_at = excluded.updated_at",
+                Params()
+                    .Add(settings.account_id)
+                    .Add(settings.webhook_url)
+                    .Add(settings.idle_minutes)
+                    .Add(FormatUtc(UtcNow())));
+            if (!r) return r.error();
+            return settings;
+        },
+        std::move(done));
+}
+
+Result<std::vector<AlertSettings>> PgStore::ListAlertSettings() {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    auto rows = (*db)->Query(
+        "SELECT s.account_id, s.webhook_url, s.idle_minutes, a.tier FROM alert_settings s"
+        " JOIN accounts a ON a.id = s.account_id WHERE s.webhook_url <> '' ORDER BY s.account_id");
+    if (!rows) return rows.error();
+    return CollectRows<AlertSettings>(*rows, [](const Rows& r, int i) {
+        return AlertSettings{r.Int(i, 0), std::string(r.Text(i, 1)), static_cast<int>(r.Int(i, 2)),
+                             std::string(r.Text(i, 3))};
+    });
+}
+
+Result<std::vector<Alert>> PgStore::OpenAlerts(int64_t account_id) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    static const std::string sql =
+        std::string("SELECT ") + kAlertColumns + " FROM alerts WHERE account_id = $1 AND closed_at IS NULL ORDER BY id";
+    auto rows = (*db)->Query(sql, Params().Add(account_id));
+    if (!rows) return rows.error();
+    return CollectRows<Alert>(*rows, ReadAlert);
+}
+
+void PgStore::OpenAlert(Alert alert, Callback<Alert> done) {
+    Submit<Alert>(
+        [alert = std::move(alert)](Connection& db) mutable -> Result<Alert> {
+            auto rows = db.Query(
+                "INSERT INTO alerts (account_id, gpu_key, idle_since, opened_at, message, delivery, attempts,"
+                " next_attempt) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $4) RETURNING id",
+                Params()
+                    .Add(alert.account_id)
+                    .Add(alert.gpu_key)
+                    .Add(FormatUtc(alert.idle_since))
+                    .Add(FormatUtc(alert.opened_at))
+                    .Add(alert.message));
+            if (!rows) return rows.error();  // kAlreadyExists: one is open (alerts_open)
+            Alert out = alert;
+            out.id = rows->Int(0, 0);
+            out.delivery = "pending";
+            out.attempts = 0;
+            out.next_attempt = out.opened_at;
+            return out;
+        },
+        std::move(done));
+}
+
+void PgStore::CloseAlert(int64_t alert_id, SysSeconds at, Callback<void> done) {
+    Submit<void>(
+        [alert_id, at](Connection& db) -> Result<void> {
+            auto r = db.Query("UPDATE alerts SET closed_at = $1 WHERE id = $2 AND closed_at IS NULL",
+                              Params().Add(FormatUtc(at)).Add(alert_id));
+            if (!r) return r.error();
+            return {};
+        },
+        std::move(done));
+}
+
+Result<std::vector<Alert>> PgStore::DueAlertDeliveries(SysSeconds now, size_t limit) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    static const std::string sql =
+        std::string("SELECT ") + kAlertColumns +
+        " FROM alerts WHERE delivery = 'pending' AND next_attempt <= $1 ORDER BY next_attempt, id LIMIT $2";
+    auto rows = (*db)->Query(sql, Params().Add(FormatUtc(now)).Add(static_cast<int64_t>(limit)));
+    if (!rows) return rows.error();
+    return CollectRows<Alert>(*rows, ReadAlert);
+}
+
+void PgStore::RecordAlertDelivery(int64_t alert_id, std::string delivery, int attempts,
+                                  std::optional<SysSeconds> next_attempt, Callback<void> done) {
+    Submit<void>(
+        [alert_id, delivery = std::move(delivery), attempts, next_attempt](Connection& db) -> Result<void> {
+            auto r = db.Query("UPDATE alerts SET delivery = $1, attempts = $2, next_attempt = $3 WHERE id = $4",
+                              Params().Add(delivery).Add(attempts).Add(OptTimeText(next_attempt)).Add(alert_id));
+            if (!r) return r.error();
+            return {};
+        },
+        std::move(done));
+}
+
+Result<std::vector<Alert>> PgStore::ListAlerts(int64_t account_id, size_t limit) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    static const std::string sql =
+        std::string("SELECT ") + kAlertColumns + " FROM alerts WHERE account_id = $1 ORDER BY id DESC LIMIT $2";
+    auto rows = (*db)->Query(sql, Params().Add(account_id).Add(static_cast<int64_t>(limit)));
+    if (!rows) return rows.error();
+    return CollectRows<Alert>(*rows, ReadAlert);
+}
+
+}  // namespace gpuopt::store::postgres

@@ -1,0 +1,205 @@
+// PgStore: the PostgreSQL Database backend, for a team that runs several `gpuopt serve` processes on one
+// primary (docs/deploy.md). It keeps the SQLite store's contract (store/database.hpp) exactly.
+//
+// Writes run on one writer thread per process that takes every write queued at that moment (up to
+// max_batch) and runs them in one transaction, committing once (group commit). Reports are written in
+// bulk: every report of a batch in one INSERT per table (unnest over arrays), so a batch of a thousand
+// reports costs a handful of statements. Every other write runs under a savepoint of its own, so one that
+// fails (a duplicate email) leaves its batch neighbours intact.
+//
+// Several processes write at once. Ingest batches take one transaction-scoped advisory lock, so across the
+// cluster they commit one after another: ids are taken in commit order (the roll-up's watermark never
+// passes a row that a slower transaction commits later), overlapping windows of one GPU are merged
+// whichever server received them, and a plan's GPU limit holds however reports are spread.
+// Reads use a small pool of connections (read committed) and never wait for the writer. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "store/database.hpp"
+
+namespace gpuopt::store::postgres {
+
+class Connection;
+
+class PgStore final : public Database,
+                      public AccountRepository,
+                      public UsageRepository,
+                      public BillingRepository,
+                      public OperatorEventRepository,
+                      public OutboxRepository,
+                      public SecurityLog,
+                      public AlertRepository,
+                      public StatsReader {
+public:
+    struct Options {
+        std::string url;              // postgresql://user:password@host:port/database
+        size_t max_batch = 1024;      // writes per transaction at most
+        size_t read_connections = 8;  // pooled read connections at most
+        // As in the SQLite store: accounts found by key hash are remembered this long. Changes made through
+        // this process clear the cache at once; changes made through another server show within this time.
+        std::chrono::milliseconds account_cache_ttl{5000};
+        std::chrono::milliseconds statement_timeout{30000};
+        // Raw windows are kept in one partition per UTC day; partitions are made this many days ahead.
+        int partitions_ahead_days = 3;
+    };
+
+    // Connects, applies migrations (postgres/schema.cpp), starts the writer thread. kUnavailable when the
+    // server cannot be reached.
+    static Result<std::unique_ptr<PgStore>> Open(const Options& options);
+    ~PgStore() override;
+
+    AccountRepository& accounts() override { return *this; }
+    UsageRepository& usage() override { return *this; }
+    BillingRepository& billing() override { return *this; }
+    OperatorEventRepository& operator_events() override { return *this; }
+    OutboxRepository& outbox() override { return *this; }
+    SecurityLog& security() override { return *this; }
+    AlertRepository& alerts() override { return *this; }
+    StatsReader& stats() override { return *this; }
+
+    void CreateAccount(NewAccount account, Callback<Account> done) override;
+    void IngestReport(IngestRequest request, Callback<IngestOutcome> done) override;
+    void SetTier(std::string email, std::string tier, Callback<Account> done) override;
+    Result<Account> FindAccountByKeyHash(const std::string& key_hash) override;
+    Result<Account> GetAccount(int64_t id) override;
+    Result<Stats> GetStats(const StatsQuery& query) override;
+    Result<void> Ping() override;
+    void Close() override;
+
+    Result<std::vector<StoredWindow>> ReadWindows(int64_t account_id, SysSeconds from, SysSeconds to,
+                                                  const std::string& gpu_key, int64_t after_id) override;
+    Result<std::vector<HourlyRow>> ReadHours(int64_t account_id, SysSeconds from, SysSeconds to,
+                                             const std::string& gpu_key) override;
+    Result<RolledHistory> ReadRolledHistory(int64_t account_id, SysSeconds from, SysSeconds to, SysSeconds tail_from,
+                                            const std::string& gpu_key) override;
+    Result<std::vector<FleetGpu>> ReadFleet(int64_t account_id, SysSeconds since) override;
+    Result<std::vector<StoredWindow>> ReadRecentGpus(SysSeconds since) override;
+    Result<std::vector<StoredWindow>> ReadWindowsAfter(int64_t after_id, size_t limit) override;
+    Result<int64_t> RollupWatermark() override;
+    void ApplyRollup(std::vector<HourlyRow> hours, int64_t expected_watermark, int64_t new_watermark,
+                     Callback<void> done) override;
+    void PruneHistory(SysSeconds raw_before, SysSeconds hourly_before, size_t max_rows,
+                      Callback<int64_t> done) override;
+
+    void CreatePayment(NewPayment payment, Callback<Payment> done) override;
+    void SetPaymentCheckout(int64_t payment_id, std::string gateway_id, std::string checkout_url,
+                            Callback<void> done) override;
+    Result<Payment> FindPaymentByReference(const std::string& reference) override;
+    Result<std::vector<Payment>> ListPayments(int64_t account_id, size_t limit) override;
+    Result<std::vector<Payment>> ListPendingPayments(SysSeconds from, SysSeconds to, size_t limit) override;
+    Result<std::vector<Payment>> ListExpiringPayments(SysSeconds now, size_t limit) override;
+    Result<std::optional<Payment>> FindRenewalPayment(int64_t account_id, SysSeconds period_end) override;
+    void DiscardPayment(int64_t payment_id, Callback<bool> done) override;
+    void SetGatewayPaymentId(int64_t payment_id, std::string gateway_payment_id, Callback<void> done) override;
+    void CompletePayment(Completion completion, Callback<CompletionOutcome> done) override;
+    void HoldUnappliedPayment(int64_t payment_id, std::string gateway_id, double paid_amount, std::string paid_currency,
+                              std::string note, OperatorEvent event, std::optional<OutboxMessage> mail, SysSeconds now,
+                              Callback<bool> done) override;
+    void RecordOperatorEvent(OperatorEvent event, std::optional<OutboxMessage> mail, Callback<bool> done) override;
+    Result<std::vector<OperatorEvent>> ListOperatorEvents(size_t limit) override;
+    void EndPayment(int64_t payment_id, std::string status, SysSeconds now, std::optional<OutboxMessage> mail,
+                    Callback<bool> done) override;
+    void RecordRefund(int64_t payment_id, SysSeconds now, Callback<bool> done) override;
+    void RecordGatewayEvent(GatewayEvent event, Callback<bool> done) override;
+    Result<std::vector<GatewayEvent>> DueGatewayEvents(SysSeconds now, size_t limit) override;
+    void FinishGatewayEvent(int64_t id, std::string state, std::string result, int attempts,
+                            std::optional<SysSeconds> next_attempt, Callback<void> done) override;
+    Result<std::vector<Subscription>> ListSubscriptionsEndingBefore(SysSeconds before) override;
+    Result<std::optional<Subscription>> GetSubscription(int64_t account_id) override;
+    void MarkRenewalReminder(int64_t account_id, int days, SysSeconds period_end, OutboxMessage mail,
+                             Callback<bool> done) override;
+    void EnterGrace(int64_t account_id, SysSeconds period_end, Callback<bool> done) override;
+    void EndSubscription(int64_t account_id, SysSeconds period_end, SysSeconds now, OutboxMessage mail,
+                         Callback<bool> done) override;
+    Result<std::vector<RevenueEvent>> ListRevenueEvents(int64_t account_id, size_t limit) override;
+    void EnqueueMail(OutboxMessage message, SysSeconds now, Callback<bool> done) override;
+    Result<std::vector<OutboxItem>> DueMail(SysSeconds now, size_t limit) override;
+    void FinishMail(int64_t id, std::string status, int attempts, SysSeconds next_attempt, std::string error,
+                    std::string message_id, Callback<void> done) override;
+    void RecordSecurityEvent(std::string kind, std::string ip, std::string detail, SysSeconds now,
+                             Callback<void> done) override;
+    Result<int64_t> CountSecurityEvents(const std::string& kind) override;
+
+    Result<std::optional<AlertSettings>> GetAlertSettings(int64_t account_id) override;
+    void SetAlertSettings(AlertSettings settings, Callback<AlertSettings> done) override;
+    Result<std::vector<AlertSettings>> ListAlertSettings() override;
+    Result<std::vector<Alert>> OpenAlerts(int64_t account_id) override;
+    void OpenAlert(Alert alert, Callback<Alert> done) override;
+    void CloseAlert(int64_t alert_id, SysSeconds at, Callback<void> done) override;
+    Result<std::vector<Alert>> DueAlertDeliveries(SysSeconds now, size_t limit) override;
+    void RecordAlertDelivery(int64_t alert_id, std::string delivery, int attempts,
+                             std::optional<SysSeconds> next_attempt, Callback<void> done) override;
+    Result<std::vector<Alert>> ListAlerts(int64_t account_id, size_t limit) override;
+
+    // Number of transactions the writer has committed; lets tests and benchmarks see batching.
+    uint64_t CommittedTransactions() const { return commits_.load(); }
+
+    // Coverage of one GPU's reported time (see IngestBatch), in epoch ms: what it has counted since this
+    // process last read the GPU's high-water mark from the database. Public for the writer's helpers only.
+    struct Coverage {
+        int64_t floor = -1;
+        std::vector<std::pair<int64_t, int64_t>> spans;
+        int64_t written = -1;  // covered_until_ms as this process last wrote it
+        int64_t High() const { return spans.empty() ? floor : std::max(floor, spans.back().second); }
+        std::optional<std::pair<int64_t, int64_t>> Claim(int64_t start, int64_t end);
+        void Merge(int64_t start, int64_t end);
+    };
+
+    struct Job;
+
+private:
+    class ReadLease;
+
+    explicit PgStore(Options options);
+    template <class T, class Work>
+    void Submit(Work work, Callback<T> done);
+    void WriterLoop();
+    void RunBatch(std::vector<std::unique_ptr<Job>>& batch);
+    Result<void> RunInTransaction(std::vector<std::unique_ptr<Job>>& batch, bool careful);
+    Result<void> IngestGroup(Connection& db, std::vector<Job*>& group);
+    Result<void> EnsurePartitions(Connection& db, SysSeconds from, SysSeconds to);
+    Result<ReadLease> LeaseReader();
+    void ReturnReader(std::unique_ptr<Connection> conn);
+    Result<std::unique_ptr<Connection>> Connect();
+    void ForgetCachedAccounts();
+
+    Options options_;
+    std::unique_ptr<Connection> writer_db_;
+    std::thread writer_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<std::unique_ptr<Job>> queue_;
+    bool stopping_ = false;
+    std::atomic<bool> closed_{false};
+    std::atomic<bool> writer_healthy_{true};
+    std::atomic<uint64_t> commits_{0};
+
+    // Writer-thread state: the coverage of each (account, GPU) seen, and the UTC days whose partition of
+    // raw windows exists.
+    std::unordered_map<std::string, Coverage> coverage_;
+    std::unordered_map<int64_t, bool> partitions_;
+
+    struct CachedAccount {
+        Account account;
+        std::chrono::steady_clock::time_point expires;
+    };
+    std::mutex cache_mu_;
+    std::unordered_map<std::string, CachedAccount> account_cache_;
+
+    std::mutex read_mu_;
+    std::condition_variable read_cv_;
+    std::vector<std::unique_ptr<Connection>> readers_;
+    size_t readers_open_ = 0;
+};
+
+}  // namespace gpuopt::store::postgres
