@@ -371,16 +371,17 @@ const std::vector<Setting>& Settings() {
                                                      return std::nullopt;
                                                  }},
         {"PAYMENT_CURRENCY", false,
-         [](Config& c, const std::string& v)
-             -> std::
-                 optional<std::string> {
-                     if (v.size() != 3 ||
-                         !std::all_of(v.begin(), v.end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; })) {
-                         return "must be a three-letter ISO currency code in capitals, such as USD";
-                     }
-                     c.payment_currency = v;
-                     return std::nullopt;
-                 }},
+         [](Config& c, const std::string&
+                           v) -> std::
+                                  optional<std::string> {
+                                      if (v.size() != 3 || !std::all_of(v.begin(), v.end(), [](char ch) {
+                                              return ch >= 'A' && ch <= 'Z';
+                                          })) {
+                                          return "must be a three-letter ISO currency code in capitals, such as USD";
+                                      }
+                                      c.payment_currency = v;
+                                      return std::nullopt;
+                                  }},
         {"NOWPAYMENTS_MODE", false,
          [](Config& c, const std::string& v) -> std::
                                                  optional<std::string> {
