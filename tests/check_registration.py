@@ -6,7 +6,8 @@ Checks, for `make test`:
   2. every TEST/TEST_F/TEST_P/TYPED_TEST those files define, and every TYPED_TEST_P they or the headers
      under tests/unit define (typed suites shared by several binaries), is in the listing of a test binary;
   3. every test a binary lists is run by exactly one CTest test (not zero: a filter that matches
-     nothing; not two: overlapping filters).
+     nothing; not two: overlapping filters), and by at most one more with its servers on PostgreSQL
+     (GPUOPT_TEST_BACKEND=postgres in the test's environment: integration_pg.*).
 """
 import argparse
 import fnmatch
@@ -88,12 +89,16 @@ def main():
             if not command or pathlib.Path(command[0]).resolve() != pathlib.Path(binary).resolve():
                 continue
             flt = next((a.split("=", 1)[1] for a in command[1:] if a.startswith("--gtest_filter=")), "*")
-            mine.append((t["name"], flt))
+            env = next((p.get("value") for p in t.get("properties", []) if p.get("name") == "ENVIRONMENT"), [])
+            mine.append((t["name"], flt, "GPUOPT_TEST_BACKEND=postgres" in (env or [])))
         for name in names:
-            runs = [ctest for ctest, flt in mine if filter_matches(flt, name)]
+            runs = [ctest for ctest, flt, pg in mine if not pg and filter_matches(flt, name)]
             if len(runs) != 1:
                 where = ", ".join(runs) if runs else "no CTest test"
                 problems.append(f"{pathlib.Path(binary).name}: {name} is run by {where}")
+            again = [ctest for ctest, flt, pg in mine if pg and filter_matches(flt, name)]
+            if len(again) > 1:
+                problems.append(f"{pathlib.Path(binary).name}: {name} is run on PostgreSQL by {', '.join(again)}")
 
     total = sum(len(n) for n in listed.values())
     if problems:

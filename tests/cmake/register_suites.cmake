@@ -4,6 +4,9 @@
 #         -DCTEST_FILE=... -P register_suites.cmake
 # The file it writes is included by CTest (TEST_INCLUDE_FILES), so every suite the binary has is run once,
 # and a suite added to the sources is registered without editing any list.
+# Optional: -DTEST_SUITES=A,B (only these suites), -DTEST_ENVIRONMENT=K=V|K=V (their environment),
+# -DTEST_FIXTURES=name (a CTest fixture they need).
+cmake_policy(SET CMP0057 NEW)  # IN_LIST
 execute_process(COMMAND "${TEST_EXECUTABLE}" --gtest_list_tests
                 OUTPUT_VARIABLE listing RESULT_VARIABLE rc ERROR_VARIABLE errors)
 if(NOT rc EQUAL 0)
@@ -16,9 +19,24 @@ foreach(line IN LISTS lines)
   # Suite lines start in the first column and end with '.' (a comment may follow for typed suites).
   if(line MATCHES "^([A-Za-z0-9_/]+)\\.")
     set(suite "${CMAKE_MATCH_1}")
+    if(DEFINED TEST_SUITES)
+      string(REPLACE "," ";" wanted "${TEST_SUITES}")
+      if(NOT suite IN_LIST wanted)
+        continue()
+      endif()
+    endif()
     string(APPEND content
       "add_test([=[${TEST_PREFIX}${suite}]=] [=[${TEST_EXECUTABLE}]=] [=[--gtest_filter=${suite}.*]=])\n"
-      "set_tests_properties([=[${TEST_PREFIX}${suite}]=] PROPERTIES LABELS ${TEST_LABELS} TIMEOUT ${TEST_TIMEOUT})\n")
+      "set_tests_properties([=[${TEST_PREFIX}${suite}]=] PROPERTIES LABELS [=[${TEST_LABELS}]=] TIMEOUT ${TEST_TIMEOUT})\n")
+    if(DEFINED TEST_ENVIRONMENT)
+      string(REPLACE "|" ";" environment "${TEST_ENVIRONMENT}")
+      string(APPEND content
+        "set_tests_properties([=[${TEST_PREFIX}${suite}]=] PROPERTIES ENVIRONMENT [=[${environment}]=])\n")
+    endif()
+    if(DEFINED TEST_FIXTURES)
+      string(APPEND content
+        "set_tests_properties([=[${TEST_PREFIX}${suite}]=] PROPERTIES FIXTURES_REQUIRED ${TEST_FIXTURES})\n")
+    endif()
     math(EXPR count "${count} + 1")
   endif()
 endforeach()

@@ -126,6 +126,10 @@ TEST(Abuse, RetryAfterAndRateLimitResetAgree) {
 }
 
 TEST(Abuse, AFullDiskAnswers503WithRetryAfterAndLosesNothingAnswered) {
+    if (TestOnPostgres()) {
+        GTEST_SKIP() << "the disk that fills is the server's own SQLite file; on PostgreSQL it is the database "
+                        "server's, whose refusal (SQLSTATE 53100) the store answers as UNAVAILABLE";
+    }
     TempDir dir;
     std::set<std::string> acknowledged;
     HttpResponse refused;
@@ -157,7 +161,7 @@ TEST(Abuse, AFullDiskAnswers503WithRetryAfterAndLosesNothingAnswered) {
     ServerProcess again({dir.path(), {{"ADMIN_TOKEN", kAdminToken}}, {}});
     EXPECT_EQ(Get(again.Url("/api/health")).status, 200);
     std::set<std::string> stored;
-    for (const auto& id : QueryColumn(dir.path() + "/gpuopt.db", "SELECT report_id FROM usage_reports"))
+    for (const auto& id : QueryColumn(StoreLocation(dir.path()), "SELECT report_id FROM usage_reports"))
         stored.insert(id);
     for (const auto& id : acknowledged) EXPECT_TRUE(stored.count(id)) << id << " was answered 200 but is gone";
 }

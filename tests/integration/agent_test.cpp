@@ -78,7 +78,7 @@ std::vector<std::string> Sequence(const std::string& agent, size_t n) {
 
 TEST(Agent, DeliversEveryReportExactlyOnceAcrossAServerOutage) {
     TempDir server_dir, agent_dir;
-    const std::string db = server_dir.path() + "/gpuopt.db";
+    const std::string db = StoreLocation(server_dir.path());
     auto server = std::make_unique<ServerProcess>(ServerProcess::Options{server_dir.path(), {}, {}});
     const uint16_t port = server->port();
     auto signup = PostJson(server->Url("/api/signup"), R"({"email":"outage@example.com"})");

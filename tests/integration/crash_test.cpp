@@ -51,7 +51,7 @@ TEST(Crash, EveryAcknowledgedReportSurvivesKill9) {
 
         ServerProcess second({dir.path(), {}, {}});
         ASSERT_EQ(Get(second.Url("/api/health")).status, 200);
-        const std::string db = dir.path() + "/gpuopt.db";
+        const std::string db = StoreLocation(dir.path());
         std::lock_guard lock(mu);
         for (const auto& id : acknowledged) {
             ASSERT_EQ(CountRows(db, "SELECT COUNT(*) FROM usage_reports WHERE report_id = ?1", id), 1) << id;

@@ -29,7 +29,8 @@ struct RunningServer {
         server = std::make_unique<ServerProcess>(ServerProcess::Options{dir.path(), std::move(env), std::move(args)});
     }
     std::string Url(const std::string& path) const { return server->Url(path); }
-    std::string DbPath() const { return dir.path() + "/gpuopt.db"; }
+    // Its database (support/db_snapshot.hpp): the SQLite file, or its PostgreSQL database.
+    std::string DbPath() const { return StoreLocation(dir.path()); }
 
     // Signs up and returns the new key (fails the test if it cannot).
     std::string Signup(const std::string& email) const {

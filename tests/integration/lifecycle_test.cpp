@@ -107,7 +107,7 @@ TEST(Lifecycle, SigtermFinishesRequestsInFlightAndExitsCleanly) {
         EXPECT_TRUE(r.status == 200 || r.status == 0) << r.status << " " << r.body;
         ok += r.status == 200;
     }
-    EXPECT_EQ(CountRows(dir.path() + "/gpuopt.db", "SELECT COUNT(*) FROM usage_reports"), ok);
+    EXPECT_EQ(CountRows(StoreLocation(dir.path()), "SELECT COUNT(*) FROM usage_reports"), ok);
     EXPECT_NE(s.Log().find("stopped cleanly"), std::string::npos) << s.Log();
 }
 

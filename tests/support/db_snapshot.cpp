@@ -2,8 +2,15 @@
 
 #include <sqlite3.h>
 
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <vector>
+
+#include "store/postgres/connection.hpp"
+#include "support/pg_database.hpp"
 
 namespace gpuopt::testing {
 
@@ -20,9 +27,73 @@ struct Db {
     ~Db() { sqlite3_close_v2(db); }
 };
 
+bool IsPostgres(const std::string& location) { return location.rfind("postgresql://", 0) == 0; }
+
+std::unique_ptr<store::postgres::Connection> PgConnect(const std::string& url) {
+    auto c = store::postgres::Connection::Open({url});
+    if (!c) throw std::runtime_error("cannot connect to the test PostgreSQL: " + c.error().message);
+    return std::move(*c);
+}
+
+// The statements are written for SQLite (?1); PostgreSQL numbers its parameters $1.
+std::string PgSql(std::string sql) {
+    for (size_t at = sql.find("?1"); at != std::string::npos; at = sql.find("?1", at)) sql.replace(at, 2, "$1");
+    return sql;
+}
+
+std::mutex stores_mu;
+std::map<std::string, std::unique_ptr<PgTestDatabase>>& Stores() {
+    static auto* stores = new std::map<std::string, std::unique_ptr<PgTestDatabase>>();
+    return *stores;
+}
+
+std::string PgSnapshot(const std::string& url) {
+    auto db = PgConnect(url);
+    // Tables and partitioned tables, not their partitions (the parent shows their rows).
+    auto tables = db->Query(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY c.relname");
+    if (!tables) throw std::runtime_error("cannot list tables");
+    std::string out;
+    for (int i = 0; i < tables->size(); ++i) {
+        const std::string name(tables->Text(i, 0));
+        out += "## " + name + "\n";
+        auto rows = db->Exec("SELECT t::text FROM \"" + name + "\" t ORDER BY 1");
+        if (!rows) throw std::runtime_error("cannot read " + name);
+        for (int r = 0; r < rows->size(); ++r) {
+            out += rows->Text(r, 0);
+            out += '\n';
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
+bool TestOnPostgres() {
+    const char* backend = std::getenv("GPUOPT_TEST_BACKEND");
+    return backend != nullptr && std::string(backend) == "postgres";
+}
+
+std::string StoreLocation(const std::string& data_dir) {
+    if (!TestOnPostgres()) return data_dir + "/gpuopt.db";
+    std::lock_guard lock(stores_mu);
+    auto& db = Stores()[data_dir];
+    if (!db) db = std::make_unique<PgTestDatabase>();
+    return db->Url();
+}
+
+void ReleaseStore(const std::string& data_dir) {
+    std::unique_ptr<PgTestDatabase> gone;
+    std::lock_guard lock(stores_mu);
+    auto it = Stores().find(data_dir);
+    if (it == Stores().end()) return;
+    gone = std::move(it->second);
+    Stores().erase(it);
+}
+
 std::string DatabaseSnapshot(const std::string& db_path) {
+    if (IsPostgres(db_path)) return PgSnapshot(db_path);
     Db db(db_path);
     std::vector<std::string> tables;
     sqlite3_stmt* stmt = nullptr;
@@ -49,6 +120,14 @@ std::string DatabaseSnapshot(const std::string& db_path) {
 }
 
 int64_t CountRows(const std::string& db_path, const std::string& sql, const std::string& param) {
+    if (IsPostgres(db_path)) {
+        auto db = PgConnect(db_path);
+        store::postgres::Params params;
+        if (!param.empty()) params.Add(param);
+        auto rows = db->Query(PgSql(sql), params);
+        if (!rows) throw std::runtime_error("bad SQL: " + sql);
+        return rows->empty() ? -1 : rows->Int(0, 0);
+    }
     Db db(db_path);
     sqlite3_stmt* stmt = nullptr;
     if (sqlite3_prepare_v2(db.db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
@@ -63,6 +142,13 @@ int64_t CountRows(const std::string& db_path, const std::string& sql, const std:
 
 std::vector<std::string> QueryColumn(const std::string& db_path, const std::string& sql) {
     std::vector<std::string> out;
+    if (IsPostgres(db_path)) {
+        auto pg = PgConnect(db_path);
+        auto rows = pg->Query(PgSql(sql));
+        if (!rows) return out;
+        for (int i = 0; i < rows->size(); ++i) out.emplace_back(rows->Text(i, 0));
+        return out;
+    }
     sqlite3* db = nullptr;
     if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
         sqlite3_close(db);

@@ -1,4 +1,5 @@
-// Reads a SQLite database from outside the server, to check what it stored (or did not).
+// Reads a server's database from outside the server, to check what it stored (or did not). A database is
+// named by its location: a SQLite file's path, or a postgresql:// URL.
 #pragma once
 
 #include <cstdint>
@@ -7,13 +8,23 @@
 
 namespace gpuopt::testing {
 
+// The backend the integration suites run their servers on: SQLite, or PostgreSQL when
+// GPUOPT_TEST_BACKEND=postgres (CTest's integration_pg.* tests, on the `services` fixture's server).
+bool TestOnPostgres();
+
+// Where a server started in `data_dir` keeps its data: DATA_DIR/gpuopt.db, or on PostgreSQL a database of
+// its own made on first use (the same one for every server started in that folder, as a restart needs).
+std::string StoreLocation(const std::string& data_dir);
+// Drops the PostgreSQL database of that folder, if one was made (TempDir does it when it goes).
+void ReleaseStore(const std::string& data_dir);
+
 // Every row of every table, in a stable order, as text: equal snapshots mean an unchanged database.
-std::string DatabaseSnapshot(const std::string& db_path);
+std::string DatabaseSnapshot(const std::string& location);
 
 // SELECT COUNT(*) ... with one optional text parameter bound to ?1.
-int64_t CountRows(const std::string& db_path, const std::string& sql, const std::string& param = "");
+int64_t CountRows(const std::string& location, const std::string& sql, const std::string& param = "");
 
 // The first column of every row of `sql`, as text (NULL as "").
-std::vector<std::string> QueryColumn(const std::string& db_path, const std::string& sql);
+std::vector<std::string> QueryColumn(const std::string& location, const std::string& sql);
 
 }  // namespace gpuopt::testing

@@ -36,7 +36,11 @@ PgTestDatabase::PgTestDatabase() {
         return;
     }
     // Lower case letters, digits and '_' only, so the name needs no quoting anywhere; at most 63 bytes.
-    std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    // The test's name, or its suite's outside a test (a server a suite shares).
+    const auto* unit = ::testing::UnitTest::GetInstance();
+    std::string test = unit->current_test_info() != nullptr    ? unit->current_test_info()->name()
+                       : unit->current_test_suite() != nullptr ? unit->current_test_suite()->name()
+                                                               : "shared";
     for (auto& c : test) c = std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '_';
     name_ = "t" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" + test;
     name_.resize(std::min<size_t>(name_.size(), 63));

@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/db_snapshot.hpp"
+
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -81,6 +83,7 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+    ReleaseStore(path_);
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
 }
@@ -96,6 +99,7 @@ ServerProcess::ServerProcess(Options options) : options_(std::move(options)) {
     env.emplace("WEB_DIR", std::string(GPUOPT_SOURCE_DIR) + "/web");
     env.emplace("ACCESS_LOG", options_.data_dir + "/access.log");
     env.emplace("LOG_LEVEL", "info");
+    if (TestOnPostgres()) env.emplace("DATABASE_URL", StoreLocation(options_.data_dir));
     pid_ = Spawn(GPUOPT_SERVER_BIN, args, env, log_path_, options_.data_dir, options_.file_size_limit);
     if (!options_.wait_ready) return;
     const bool ready = WaitFor([&] {
@@ -143,7 +147,12 @@ std::string ServerProcess::Log() const { return ReadAll(log_path_); }
 
 int RunGpuopt(const std::vector<std::string>& args, const std::map<std::string, std::string>& env, std::string& output,
               const std::string& cwd) {
-    return RunProgram(GPUOPT_SERVER_BIN, args, env, output, cwd);
+    auto with_store = env;
+    // The command works on the database of the folder it names, as a server started there would.
+    for (size_t i = 0; TestOnPostgres() && i + 1 < args.size(); ++i) {
+        if (args[i] == "--data-dir") with_store.emplace("DATABASE_URL", StoreLocation(args[i + 1]));
+    }
+    return RunProgram(GPUOPT_SERVER_BIN, args, with_store, output, cwd);
 }
 
 int RunProgram(const std::string& binary, const std::vector<std::string>& args,
