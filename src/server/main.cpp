@@ -1,6 +1,7 @@
 // gpuopt: the server and operator command line in one binary.
 //   gpuopt serve [--host H] [--port P] [--data-dir D] [--config FILE] [--threads N] [--port-file F]
 //   gpuopt migrate [--data-dir D] [--config FILE]
+//   gpuopt migrate --from sqlite:PATH [--to postgresql://...] [--force] [--max-rows N]
 //   gpuopt admin set-tier --email E --tier T [--data-dir D] [--config FILE]
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
@@ -14,6 +15,8 @@
 #include "net/http_client.hpp"
 #include "server/app.hpp"
 #include "server/config_loader.hpp"
+#include "store/copy/sqlite_to_postgres.hpp"
+#include "store/postgres/connection.hpp"
 
 using namespace gpuopt;
 
@@ -24,6 +27,38 @@ int Fail(const Error& e) {
     for (const auto& [field, what] : e.details) text = field + " " + what;
     std::cerr << "gpuopt: " << text << "\n";
     return 2;
+}
+
+// gpuopt migrate --from sqlite:PATH --to postgresql://...: 0 copied and verified, 3 stopped at --max-rows
+// (run again), 1 copied but a table differs, 2 refused or failed.
+int CopyDatabase(const std::string& from, const std::string& to, bool force, size_t max_rows) {
+    if (from.rfind("sqlite:", 0) != 0) return Fail(Error::Validation("--from", "must be sqlite:PATH"));
+    if (to.rfind("postgresql://", 0) != 0 && to.rfind("postgres://", 0) != 0) {
+        return Fail(Error::Validation("--to", "must be postgresql://... (or set DATABASE_URL)"));
+    }
+    store::copy::CopyOptions options;
+    options.sqlite_path = from.substr(7);
+    options.postgres_url = to;
+    options.force = force;
+    options.max_rows = max_rows;
+    std::cout << "copying " << options.sqlite_path << " into " << store::postgres::RedactUrl(to) << "\n";
+    auto report =
+        store::copy::CopySqliteToPostgres(options, [](const std::string& line) { std::cout << line << "\n"; });
+    if (!report) return Fail(report.error());
+    std::cout << report->rows_copied << " rows copied by this run\n";
+    if (!report->finished) return 3;
+    std::cout << "table                rows (sqlite)  rows (postgresql)  checksum (sqlite)  checksum (postgresql)\n";
+    for (const auto& t : report->tables) {
+        std::cout << t.table << std::string(t.table.size() < 21 ? 21 - t.table.size() : 1, ' ') << t.source_rows << "  "
+                  << t.target_rows << "  " << t.source_hash.substr(0, 16) << "  " << t.target_hash.substr(0, 16)
+                  << (t.Same() ? "  ok" : "  DIFFERENT") << "\n";
+    }
+    if (!report->Verified()) {
+        std::cerr << "gpuopt: the copy differs from the source (see above); do not switch DATABASE_URL to it\n";
+        return 1;
+    }
+    std::cout << "verified: every table has the same rows on both sides\n";
+    return 0;
 }
 
 }  // namespace
@@ -51,8 +86,15 @@ int main(int argc, char** argv) {
     serve->add_option("--threads", threads, "I/O threads (default: one per core)")->check(CLI::Range(1, 256));
     serve->add_option("--port-file", port_file, "write the bound port here once listening");
 
-    auto* migrate = cli.add_subcommand("migrate", "Apply database migrations and exit");
+    auto* migrate = cli.add_subcommand("migrate", "Apply database migrations and exit, or copy SQLite into PostgreSQL");
     add_common(migrate);
+    std::string copy_from, copy_to;
+    bool copy_force = false;
+    size_t copy_max_rows = 0;
+    migrate->add_option("--from", copy_from, "copy this database (sqlite:PATH) into --to, resumably, and verify");
+    migrate->add_option("--to", copy_to, "the PostgreSQL database to copy into (default: DATABASE_URL)");
+    migrate->add_flag("--force", copy_force, "copy into a target that already holds other data");
+    migrate->add_option("--max-rows", copy_max_rows, "stop after about this many rows; run again to go on");
 
     auto* admin = cli.add_subcommand("admin", "Operator tasks");
     admin->require_subcommand(1);
@@ -80,6 +122,9 @@ int main(int argc, char** argv) {
         (*app)->Run();
         return 0;
     }
+
+    if (migrate->parsed() && !copy_from.empty())
+        return CopyDatabase(copy_from, copy_to.empty() ? config->database_url : copy_to, copy_force, copy_max_rows);
 
     auto store = server::OpenStore(*config);
     if (!store) return Fail(store.error());
