@@ -37,7 +37,7 @@ test: dev format-check
 check: dev
 	@cd build/dev && ctest --output-on-failure -L unit -j$(JOBS) --timeout 300
 
-## Release build, then the benchmarks of bench/README.md: HTTP against nginx, the agent, analysis, ingest vs baseline, webhooks.
+## Release build, then the benchmarks of bench/README.md: HTTP against nginx, the agent, analysis, ingest vs baseline, webhooks, PostgreSQL vs SQLite.
 bench:
 	@./scripts/setup --bench
 	@cmake --preset release >/dev/null
@@ -47,6 +47,7 @@ bench:
 	@./bench/analysis_bench.sh
 	@./bench/ingest_compare.sh
 	@./bench/webhook_bench.sh
+	@./bench/postgres_bench.sh
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

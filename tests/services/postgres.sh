@@ -5,6 +5,8 @@
 # PostgreSQL refuses to run as root: as root, DIR is handed to the unprivileged `postgres` account that
 # the package creates, and initdb and the server run as it. Durability is off (fsync, full-page writes):
 # the data is made again on every run. Tests create their own database from it (support/pg_database).
+# PG_DURABLE=1 keeps PostgreSQL's durable defaults (fsync, full-page writes, synchronous commit): what a
+# benchmark of durable ingest must run against (bench/postgres_bench.sh).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 action=${1:?start or stop}
@@ -33,9 +35,11 @@ start() {
     { cat "$dir/initdb.log" >&2; exit 1; }
   for attempt in 1 2 3; do
     port=$(free_port)
+    durability="-c fsync=off -c full_page_writes=off -c synchronous_commit=off"
+    if [[ "${PG_DURABLE:-0}" == 1 ]]; then durability="-c shared_buffers=256MB -c max_wal_size=2GB"; fi
     if "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-         -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c full_page_writes=off \
-             -c synchronous_commit=off -c max_connections=200 -c shared_buffers=64MB" start > /dev/null; then
+         -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200 -c shared_buffers=64MB \
+             $durability" start > /dev/null; then
       echo "postgresql://postgres@127.0.0.1:$port/postgres" > "$dir/url"
       echo "PostgreSQL 15 on 127.0.0.1:$port ($dir)"
       exit 0

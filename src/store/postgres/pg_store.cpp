@@ -161,7 +161,10 @@ void PgStore::RunBatch(std::vector<std::unique_ptr<Job>>& batch) {
 
 Result<void> PgStore::RunInTransaction(std::vector<std::unique_ptr<Job>>& batch, bool careful) {
     Connection& db = *writer_db_;
-    if (auto r = db.Exec("BEGIN"); !r) return r.error();
+    // A batch with reports takes the ingest lock with its BEGIN (one round trip).
+    const bool ingest =
+        std::any_of(batch.begin(), batch.end(), [](const auto& job) { return job->Ingest() != nullptr; });
+    if (auto r = db.Exec(ingest ? std::string("BEGIN; ") + kIngestLock : std::string("BEGIN")); !r) return r.error();
     std::vector<Job*> group;
     auto flush = [&]() -> Result<void> {
         if (group.empty()) return {};
@@ -264,29 +267,48 @@ void PgStore::IngestReport(IngestRequest req, Callback<IngestOutcome> done) {
 
 Result<void> PgStore::IngestGroup(Connection& db, std::vector<Job*>& group) {
     constexpr size_t kMaxCoverageEntries = 200000;
-    // Every ingest batch of the cluster in turn, from here to its commit.
-    if (auto r = db.Exec(kIngestLock); !r) return r.error();
+    // Every ingest batch of the cluster in turn, from its BEGIN (RunInTransaction took the lock) to its commit.
 
-    // 1. Replays: report ids stored before, or twice in this batch.
+    // 1. One look at what is stored: report ids seen before (replays), and how far each GPU of the batch
+    // has its time counted (its mark; -1 when never seen).
     std::vector<bool> duplicate(group.size(), false);
+    std::set<std::pair<int64_t, std::string>> stored;
+    std::unordered_map<std::string, int64_t> marks;  // absent: never seen
     {
-        ArrayLiteral accounts, ids;
+        ArrayLiteral accounts, ids, gpu_accounts, gpu_keys;
+        std::unordered_set<std::string> asked;
         for (Job* job : group) {
             const IngestRequest& req = *job->Ingest();
-            if (!req.report.report_id) continue;
-            accounts.Add(req.account_id);
-            ids.Add(*req.report.report_id);
+            if (req.report.report_id) {
+                accounts.Add(req.account_id);
+                ids.Add(*req.report.report_id);
+            }
+            for (const auto& g : req.report.gpus) {
+                if (!asked.insert(SeenKey(req.account_id, g.gpu_key)).second) continue;
+                gpu_accounts.Add(req.account_id);
+                gpu_keys.Add(g.gpu_key);
+            }
         }
-        std::set<std::pair<int64_t, std::string>> stored;
-        if (accounts.size() > 0) {
-            auto rows = db.Query(
-                "SELECT u.account_id, u.report_id FROM usage_reports u"
-                " JOIN unnest($1::bigint[], $2::text[]) AS k (account_id, report_id)"
-                " ON u.account_id = k.account_id AND u.report_id = k.report_id",
-                Params().Add(accounts.Text()).Add(ids.Text()));
-            if (!rows) return rows.error();
-            for (int i = 0; i < rows->size(); ++i) stored.emplace(rows->Int(i, 0), std::string(rows->Text(i, 1)));
+        auto rows = db.Query(
+            "SELECT 'r', u.account_id, u.report_id, 0 FROM usage_reports u"
+            " JOIN unnest($1::bigint[], $2::text[]) AS k (account_id, report_id)"
+            " ON u.account_id = k.account_id AND u.report_id = k.report_id"
+            " UNION ALL SELECT 'g', s.account_id, s.gpu_key, COALESCE(s.covered_until_ms,"
+            " (SELECT MAX(COALESCE(g.window_end_ms, 0)) FROM gpu_windows g WHERE g.report_pk >= s.last_report_pk"
+            " AND g.account_id = s.account_id AND g.gpu_key = s.gpu_key), -1)"
+            " FROM gpus_seen s JOIN unnest($3::bigint[], $4::text[]) AS k (account_id, gpu_key)"
+            " ON s.account_id = k.account_id AND s.gpu_key = k.gpu_key",
+            Params().Add(accounts.Text()).Add(ids.Text()).Add(gpu_accounts.Text()).Add(gpu_keys.Text()));
+        if (!rows) return rows.error();
+        for (int i = 0; i < rows->size(); ++i) {
+            if (rows->Text(i, 0) == "r") {
+                stored.emplace(rows->Int(i, 1), std::string(rows->Text(i, 2)));
+            } else {
+                marks[SeenKey(rows->Int(i, 1), rows->Text(i, 2))] = rows->Int(i, 3);
+            }
         }
+    }
+    {
         for (size_t j = 0; j < group.size(); ++j) {
             const IngestRequest& req = *group[j]->Ingest();
             if (!req.report.report_id) continue;
@@ -334,32 +356,15 @@ Result<void> PgStore::IngestGroup(Connection& db, std::vector<Job*>& group) {
     // 3. How far each GPU's time is counted: the database's mark, unless this process wrote it last.
     size_t reports = 0, windows = 0;
     {
-        ArrayLiteral accounts, keys;
         std::unordered_set<std::string> asked;
         for (size_t j = 0; j < group.size(); ++j) {
             if (!accepted[j]) continue;
             const IngestRequest& req = *group[j]->Ingest();
             ++reports;
             windows += req.report.gpus.size();
-            for (const auto& g : req.report.gpus) {
-                if (!asked.insert(SeenKey(req.account_id, g.gpu_key)).second) continue;
-                accounts.Add(req.account_id);
-                keys.Add(g.gpu_key);
-            }
+            for (const auto& g : req.report.gpus) asked.insert(SeenKey(req.account_id, g.gpu_key));
         }
         if (reports == 0) return {};
-        std::unordered_map<std::string, int64_t> marks;  // absent: never seen
-        if (keys.size() > 0) {
-            auto rows = db.Query(
-                "SELECT s.account_id, s.gpu_key, COALESCE(s.covered_until_ms,"
-                " (SELECT MAX(COALESCE(g.window_end_ms, 0)) FROM gpu_windows g WHERE g.report_pk >= s.last_report_pk"
-                " AND g.account_id = s.account_id AND g.gpu_key = s.gpu_key), -1)"
-                " FROM gpus_seen s JOIN unnest($1::bigint[], $2::text[]) AS k (account_id, gpu_key)"
-                " ON s.account_id = k.account_id AND s.gpu_key = k.gpu_key",
-                Params().Add(accounts.Text()).Add(keys.Text()));
-            if (!rows) return rows.error();
-            for (int i = 0; i < rows->size(); ++i) marks[SeenKey(rows->Int(i, 0), rows->Text(i, 1))] = rows->Int(i, 2);
-        }
         if (coverage_.size() + asked.size() >= kMaxCoverageEntries) coverage_.clear();
         for (const auto& key : asked) {
             auto mark = marks.find(key);
@@ -375,13 +380,19 @@ Result<void> PgStore::IngestGroup(Connection& db, std::vector<Job*>& group) {
 
     // 4. Ids, taken in commit order (the lock above).
     std::vector<int64_t> report_ids, window_ids;
-    for (auto [sequence, count, out] : {std::tuple{"usage_reports_id_seq", reports, &report_ids},
-                                        std::tuple{"gpu_windows_id_seq", windows, &window_ids}}) {
-        if (count == 0) continue;
-        auto rows = db.Query(std::string("SELECT nextval('") + sequence + "') FROM generate_series(1, $1::int)",
-                             Params().Add(static_cast<int64_t>(count)));
+    {
+        auto rows = db.Query(
+            "SELECT nextval('usage_reports_id_seq'), NULL FROM generate_series(1, $1::int)"
+            " UNION ALL SELECT NULL, nextval('gpu_windows_id_seq') FROM generate_series(1, $2::int)",
+            Params().Add(static_cast<int64_t>(reports)).Add(static_cast<int64_t>(windows)));
         if (!rows) return rows.error();
-        for (int i = 0; i < rows->size(); ++i) out->push_back(rows->Int(i, 0));
+        for (int i = 0; i < rows->size(); ++i) {
+            if (!rows->IsNull(i, 0)) report_ids.push_back(rows->Int(i, 0));
+            if (!rows->IsNull(i, 1)) window_ids.push_back(rows->Int(i, 1));
+        }
+        if (report_ids.size() != reports || window_ids.size() != windows) {
+            return Error{ErrorCode::kInternal, "the sequences gave too few ids", {}};
+        }
     }
 
     // 5. The rows.
@@ -478,74 +489,54 @@ Result<void> PgStore::IngestGroup(Connection& db, std::vector<Job*>& group) {
         }
         group[j]->SetIngestResult(IngestOutcome{false});
     }
-    {
-        Params p;
-        for (const auto* a : {&r_id, &r_account, &r_report, &r_agent, &r_host, &r_version, &r_cloud, &r_start, &r_end,
-                              &r_samples, &r_received}) {
-            p.Add(a->Text());
-        }
-        auto r = db.Query(
-            "INSERT INTO usage_reports (id, account_id, report_id, agent_id, hostname, agent_version, cloud,"
-            " window_start, window_end, samples, received_at)"
-            " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],"
-            " $7::text[], $8::text[], $9::text[], $10::int[], $11::text[])",
-            p);
-        if (!r) return r.error();
+    // One statement for the three tables (the reports, their windows, the GPUs' marks): one round trip.
+    ArrayLiteral s_account, s_key, s_now, s_report, s_covered, s_window, s_end;
+    for (auto& [key, s] : seen_rows) {
+        s_account.Add(s.account_id);
+        s_key.Add(s.gpu_key);
+        s_now.Add(s.now);
+        s_report.Add(s.report_pk);
+        s_covered.Add(coverage_[key].High());
+        s_window.Add(s.window_id);
+        s_end.Add(s.window_end);
     }
-    if (windows > 0) {
-        Params p;
-        for (const auto* a :
-             {&w_id,       &w_report,      &w_account,  &w_host,      &w_key,        &w_index,       &w_uuid,
-              &w_name,     &w_util,        &w_util_max, &w_idle,      &w_mem_used,   &w_mem_total,   &w_temp,
-              &w_power,    &w_power_limit, &w_cost,     &w_seconds,   &w_end,        &w_processes,   &w_idle_held,
-              &w_mem_util, &w_clock,       &w_end_ms,   &w_window_ms, &w_counted_ms, &w_from_address}) {
-            p.Add(a->Text());
-        }
-        auto r = db.Query(
-            "INSERT INTO gpu_windows (id, report_pk, account_id, host, gpu_key, gpu_index, uuid, gpu_name, util_avg,"
-            " util_max, idle_fraction, mem_used_mib, mem_total_mib, temperature_c, power_w, power_limit_w,"
-            " cost_per_hour, window_seconds, window_end, processes, idle_held_fraction, mem_util, sm_clock_mhz,"
-            " window_end_ms, window_ms, counted_ms, host_from_address)"
-            " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::int[],"
-            " $7::text[], $8::text[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::float8[],"
-            " $14::float8[], $15::float8[], $16::float8[], $17::float8[], $18::bigint[], $19::text[], $20::text[],"
-            " $21::float8[], $22::float8[], $23::float8[], $24::bigint[], $25::bigint[], $26::bigint[], $27::int[])",
-            p);
-        if (!r) return r.error();
-
-        ArrayLiteral s_account, s_key, s_now, s_report, s_covered, s_window, s_end;
-        for (auto& [key, s] : seen_rows) {
-            s_account.Add(s.account_id);
-            s_key.Add(s.gpu_key);
-            s_now.Add(s.now);
-            s_report.Add(s.report_pk);
-            s_covered.Add(coverage_[key].High());
-            s_window.Add(s.window_id);
-            s_end.Add(s.window_end);
-        }
-        auto seen = db.Query(
-            "INSERT INTO gpus_seen (account_id, gpu_key, first_seen, last_seen, last_report_pk, covered_until_ms,"
-            " last_window_id, last_window_end)"
-            " SELECT a, k, n, n, r, c, w, e FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[],"
-            " $5::bigint[], $6::bigint[], $7::text[]) AS u (a, k, n, r, c, w, e)"
-            " ON CONFLICT (account_id, gpu_key) DO UPDATE SET"
-            " last_seen = GREATEST(gpus_seen.last_seen, excluded.last_seen),"
-            " last_report_pk = excluded.last_report_pk,"
-            " covered_until_ms = GREATEST(COALESCE(gpus_seen.covered_until_ms, -1), excluded.covered_until_ms),"
-            " last_window_id = excluded.last_window_id, last_window_end = excluded.last_window_end",
-            Params()
-                .Add(s_account.Text())
-                .Add(s_key.Text())
-                .Add(s_now.Text())
-                .Add(s_report.Text())
-                .Add(s_covered.Text())
-                .Add(s_window.Text())
-                .Add(s_end.Text()));
-        if (!seen) return seen.error();
-        for (auto& [key, s] : seen_rows) {
-            Coverage& c = coverage_[key];
-            c.written = c.High();
-        }
+    Params p;
+    for (const auto* a :
+         {&r_id,        &r_account,    &r_report,       &r_agent,     &r_host,     &r_version,     &r_cloud,
+          &r_start,     &r_end,        &r_samples,      &r_received,  &w_id,       &w_report,      &w_account,
+          &w_host,      &w_key,        &w_index,        &w_uuid,      &w_name,     &w_util,        &w_util_max,
+          &w_idle,      &w_mem_used,   &w_mem_total,    &w_temp,      &w_power,    &w_power_limit, &w_cost,
+          &w_seconds,   &w_end,        &w_processes,    &w_idle_held, &w_mem_util, &w_clock,       &w_end_ms,
+          &w_window_ms, &w_counted_ms, &w_from_address, &s_account,   &s_key,      &s_now,         &s_report,
+          &s_covered,   &s_window,     &s_end}) {
+        p.Add(a->Text());
+    }
+    static const std::string kInsert =
+        "WITH reports AS (INSERT INTO usage_reports (id, account_id, report_id, agent_id, hostname, agent_version,"
+        " cloud, window_start, window_end, samples, received_at)"
+        " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],"
+        " $7::text[], $8::text[], $9::text[], $10::int[], $11::text[])),"
+        " windows AS (INSERT INTO gpu_windows (id, report_pk, account_id, host, gpu_key, gpu_index, uuid, gpu_name,"
+        " util_avg, util_max, idle_fraction, mem_used_mib, mem_total_mib, temperature_c, power_w, power_limit_w,"
+        " cost_per_hour, window_seconds, window_end, processes, idle_held_fraction, mem_util, sm_clock_mhz,"
+        " window_end_ms, window_ms, counted_ms, host_from_address)"
+        " SELECT * FROM unnest($12::bigint[], $13::bigint[], $14::bigint[], $15::text[], $16::text[], $17::int[],"
+        " $18::text[], $19::text[], $20::float8[], $21::float8[], $22::float8[], $23::float8[], $24::float8[],"
+        " $25::float8[], $26::float8[], $27::float8[], $28::float8[], $29::bigint[], $30::text[], $31::text[],"
+        " $32::float8[], $33::float8[], $34::float8[], $35::bigint[], $36::bigint[], $37::bigint[], $38::int[]))"
+        " INSERT INTO gpus_seen (account_id, gpu_key, first_seen, last_seen, last_report_pk, covered_until_ms,"
+        " last_window_id, last_window_end)"
+        " SELECT a, k, n, n, r, c, w, e FROM unnest($39::bigint[], $40::text[], $41::text[], $42::bigint[],"
+        " $43::bigint[], $44::bigint[], $45::text[]) AS u (a, k, n, r, c, w, e)"
+        " ON CONFLICT (account_id, gpu_key) DO UPDATE SET"
+        " last_seen = GREATEST(gpus_seen.last_seen, excluded.last_seen),"
+        " last_report_pk = excluded.last_report_pk,"
+        " covered_until_ms = GREATEST(COALESCE(gpus_seen.covered_until_ms, -1), excluded.covered_until_ms),"
+        " last_window_id = excluded.last_window_id, last_window_end = excluded.last_window_end";
+    if (auto r = db.Query(kInsert, p); !r) return r.error();
+    for (auto& [key, s] : seen_rows) {
+        Coverage& c = coverage_[key];
+        c.written = c.High();
     }
     return {};
 }
