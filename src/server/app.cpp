@@ -11,7 +11,9 @@
 #include "alerts/idle_alerts.hpp"
 #include "alerts/webhook.hpp"
 #include "jobs/history_jobs.hpp"
+#include "jobs/leased.hpp"
 #include "mail/outbox.hpp"
+#include "store/wait.hpp"
 
 #include <boost/asio/post.hpp>
 #include "store/postgres/connection.hpp"
@@ -138,38 +140,46 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
         if (!r) return r.error();
         return {};
     };
-    app->scheduler_.Add("rollup", std::chrono::seconds(c.rollup_interval_seconds),
-                        [&db, rules, ok]() -> Result<void> { return ok(jobs::RunRollup(db.usage(), rules)); });
-    app->scheduler_.Add(
-        "retention", std::chrono::seconds(std::max(60, c.rollup_interval_seconds * 10)),
+    // Each job runs where its lease is held: on one of several servers sharing the database (decision 0016).
+    app->lease_holder_ = jobs::LeaseHolderName(c.data_dir);
+    auto add = [app = app.get()](jobs::Scheduler& scheduler, std::string name, std::chrono::seconds interval,
+                                 std::function<Result<void>()> task) {
+        app->leased_jobs_.push_back(name);
+        scheduler.Add(name, interval,
+                      jobs::Leased(app->store_->leases(), name, app->lease_holder_, interval, std::move(task)));
+    };
+    add(app->scheduler_, "rollup", std::chrono::seconds(c.rollup_interval_seconds),
+        [&db, rules, ok]() -> Result<void> { return ok(jobs::RunRollup(db.usage(), rules)); });
+    add(app->scheduler_, "retention", std::chrono::seconds(std::max(60, c.rollup_interval_seconds * 10)),
         [&db, &c, ok]() -> Result<void> {
             return ok(jobs::RunRetention(db.usage(), UtcNow(), c.raw_retention_days, c.hourly_retention_days));
         });
     billing::Billing& bill = *app->billing_;
-    app->billing_scheduler_.Add("billing-events", std::chrono::seconds(c.billing_interval_seconds),
-                                [&bill, ok]() -> Result<void> { return ok(bill.ProcessEvents(UtcNow())); });
-    app->billing_scheduler_.Add("billing-lifecycle", std::chrono::seconds(c.lifecycle_interval_seconds),
-                                [&bill, ok]() -> Result<void> {
-                                    // Both halves run even when the first fails; the first failure is reported.
-                                    auto reconciled = ok(bill.Reconcile(UtcNow()));
-                                    auto lifecycle = ok(bill.RunLifecycle(UtcNow()));
-                                    return !reconciled ? reconciled : lifecycle;
-                                });
+    add(app->billing_scheduler_, "billing-events", std::chrono::seconds(c.billing_interval_seconds),
+        [&bill, ok]() -> Result<void> { return ok(bill.ProcessEvents(UtcNow())); });
+    add(app->billing_scheduler_, "billing-lifecycle", std::chrono::seconds(c.lifecycle_interval_seconds),
+        [&bill, ok]() -> Result<void> {
+            // Both halves run even when the first fails; the first failure is reported.
+            auto reconciled = ok(bill.Reconcile(UtcNow()));
+            auto lifecycle = ok(bill.RunLifecycle(UtcNow()));
+            return !reconciled ? reconciled : lifecycle;
+        });
     mail::Transport& transport = *app->mail_;
     const mail::Sender mail_sender = mail::SenderOf(c);
-    app->mail_scheduler_.Add("mail", std::chrono::seconds(c.mail_interval_seconds),
-                             [&db, &transport, mail_sender, ok]() -> Result<void> {
-                                 return ok(mail::RunOutbox(db.outbox(), transport, mail_sender, UtcNow()));
-                             });
-    app->scheduler_.Add("idle-alerts", std::chrono::seconds(c.alert_interval_seconds), [&db, &c, ok]() -> Result<void> {
-        const bool allow_private = c.webhook_allow_private;
-        auto sender = [allow_private](const std::string& url, const std::string& text, std::string& error) {
-            auto r = alerts::PostToWebhook(url, text, allow_private);
-            error = r.error;
-            return r.delivered;
-        };
-        return ok(alerts::RunIdleAlerts(db, c, UtcNow(), sender));
-    });
+    add(app->mail_scheduler_, "mail", std::chrono::seconds(c.mail_interval_seconds),
+        [&db, &transport, mail_sender, ok]() -> Result<void> {
+            return ok(mail::RunOutbox(db.outbox(), transport, mail_sender, UtcNow()));
+        });
+    add(app->scheduler_, "idle-alerts", std::chrono::seconds(c.alert_interval_seconds),
+        [&db, &c, ok]() -> Result<void> {
+            const bool allow_private = c.webhook_allow_private;
+            auto sender = [allow_private](const std::string& url, const std::string& text, std::string& error) {
+                auto r = alerts::PostToWebhook(url, text, allow_private);
+                error = r.error;
+                return r.delivered;
+            };
+            return ok(alerts::RunIdleAlerts(db, c, UtcNow(), sender));
+        });
 
     http::ServerOptions options;
     options.max_body_bytes = c.max_body_bytes;
@@ -248,6 +258,11 @@ void App::Run() {
     scheduler_.Stop();
     billing_scheduler_.Stop();
     mail_scheduler_.Stop();
+    // Another server takes the jobs over at once, not when the leases run out.
+    for (const auto& job : leased_jobs_) {
+        (void)store::Wait<void>(
+            [&](store::Callback<void> done) { store_->leases().ReleaseLease(job, lease_holder_, std::move(done)); });
+    }
     store_->Close();
     access_log_->Flush();
     spdlog::info("stopped cleanly");

@@ -54,6 +54,8 @@ private:
 
     Config config_;
     std::unique_ptr<store::Database> store_;
+    std::string lease_holder_;              // this process in the job leases
+    std::vector<std::string> leased_jobs_;  // given back at a clean stop
     std::unique_ptr<AccessLog> access_log_;
     http::RateLimiter key_limiter_;
     http::RateLimiter ip_limiter_;

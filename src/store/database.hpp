@@ -14,6 +14,7 @@
 #include "store/accounts.hpp"
 #include "store/alerts.hpp"
 #include "store/billing.hpp"
+#include "store/leases.hpp"
 #include "store/operator_events.hpp"
 #include "store/outbox.hpp"
 #include "store/security.hpp"
@@ -34,6 +35,7 @@ public:
     virtual SecurityLog& security() = 0;
     virtual AlertRepository& alerts() = 0;
     virtual StatsReader& stats() = 0;
+    virtual LeaseRepository& leases() = 0;
 
     // Ok when the database can read and its writer is healthy.
     virtual Result<void> Ping() = 0;

@@ -39,7 +39,8 @@ class PgStore final : public Database,
                       public OutboxRepository,
                       public SecurityLog,
                       public AlertRepository,
-                      public StatsReader {
+                      public StatsReader,
+                      public LeaseRepository {
 public:
     struct Options {
         std::string url;              // postgresql://user:password@host:port/database
@@ -66,6 +67,7 @@ public:
     SecurityLog& security() override { return *this; }
     AlertRepository& alerts() override { return *this; }
     StatsReader& stats() override { return *this; }
+    LeaseRepository& leases() override { return *this; }
 
     void CreateAccount(NewAccount account, Callback<Account> done) override;
     void IngestReport(IngestRequest request, Callback<IngestOutcome> done) override;
@@ -140,6 +142,12 @@ public:
     void RecordAlertDelivery(int64_t alert_id, std::string delivery, int attempts,
                              std::optional<SysSeconds> next_attempt, Callback<void> done) override;
     Result<std::vector<Alert>> ListAlerts(int64_t account_id, size_t limit) override;
+
+    void AcquireLease(std::string job, std::string holder, SysSeconds now, std::chrono::seconds ttl,
+                      Callback<std::optional<LeaseGrant>> done) override;
+    void ReleaseLease(std::string job, std::string holder, Callback<void> done) override;
+    void RecordJobRun(JobRun run, Callback<bool> done) override;
+    Result<std::vector<JobRun>> ListJobRuns(const std::string& job, size_t limit) override;
 
     // Number of transactions the writer has committed; lets tests and benchmarks see batching.
     uint64_t CommittedTransactions() const { return commits_.load(); }

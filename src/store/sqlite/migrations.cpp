@@ -292,6 +292,25 @@ ALTER TABLE gpu_windows ADD COLUMN host_from_address INTEGER NOT NULL DEFAULT 0;
 -- Up to when the GPU's reported time is counted (epoch ms), refreshed with last_seen.
 ALTER TABLE gpus_seen ADD COLUMN covered_until_ms INTEGER;
 )sql"},
+        {7, "job leases and runs", R"sql(
+-- Where each periodic job runs when several servers share a database (decision 0016).
+CREATE TABLE job_leases (
+    job     TEXT PRIMARY KEY,
+    holder  TEXT NOT NULL,
+    token   INTEGER NOT NULL,
+    expires TEXT NOT NULL
+);
+CREATE TABLE job_runs (
+    id       INTEGER PRIMARY KEY,
+    job      TEXT NOT NULL,
+    token    INTEGER NOT NULL,
+    holder   TEXT NOT NULL,
+    started  TEXT NOT NULL,
+    finished TEXT NOT NULL,
+    fenced   INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX job_runs_job ON job_runs (job, id);
+)sql"},
     };
     return migrations;
 }

@@ -1251,8 +1251,84 @@ TYPED_TEST_P(StoreContract, SecurityEventsAreCountedByKind) {
     EXPECT_EQ(this->db().security().CountSecurityEvents("ip_blocked").value(), 0);
 }
 
+TYPED_TEST_P(StoreContract, AJobLeaseHasOneHolderUntilItExpiresOrIsGivenBack) {
+    auto acquire = [&](const std::string& holder, SysSeconds now) {
+        return Wait<std::optional<LeaseGrant>>([&](Callback<std::optional<LeaseGrant>> done) {
+            this->db().leases().AcquireLease("rollup", holder, now, seconds(30), std::move(done));
+        });
+    };
+    auto a = acquire("server-a", kNow);
+    ASSERT_TRUE(a.ok());
+    ASSERT_TRUE(a->has_value());
+    EXPECT_EQ((*a)->expires, kNow + seconds(30));
+    const int64_t first = (*a)->token;
+    // Another server is refused while it runs; its holder renews it under the same token.
+    auto b = acquire("server-b", kNow + seconds(10));
+    ASSERT_TRUE(b.ok());
+    EXPECT_FALSE(b->has_value());
+    auto renewed = acquire("server-a", kNow + seconds(20));
+    ASSERT_TRUE(renewed.ok() && renewed->has_value());
+    EXPECT_EQ((*renewed)->token, first);
+    EXPECT_FALSE(acquire("server-b", kNow + seconds(49)).value().has_value());  // renewed until +50 s
+    // Once it expires (its holder crashed), another takes it under a greater token, and the old holder's run
+    // is fenced off.
+    auto taken = acquire("server-b", kNow + seconds(50));
+    ASSERT_TRUE(taken.ok() && taken->has_value());
+    EXPECT_GT((*taken)->token, first);
+    auto record = [&](const std::string& holder, int64_t token) {
+        return Wait<bool>([&](Callback<bool> done) {
+            this->db().leases().RecordJobRun({0, "rollup", token, holder, kNow + seconds(40), kNow + seconds(55)},
+                                             std::move(done));
+        });
+    };
+    EXPECT_FALSE(record("server-a", first).value());
+    EXPECT_TRUE(record("server-b", (*taken)->token).value());
+    auto runs = this->db().leases().ListJobRuns("rollup", 10);
+    ASSERT_TRUE(runs.ok());
+    ASSERT_EQ(runs->size(), 2u);
+    EXPECT_EQ((*runs)[0].holder, "server-b");  // newest first
+    EXPECT_EQ((*runs)[0].token, (*taken)->token);
+    EXPECT_EQ((*runs)[1].holder, "server-a");
+    EXPECT_EQ((*runs)[1].started, kNow + seconds(40));
+    // Given back, it is free at once; the next holder's token is greater still.
+    ASSERT_TRUE(Wait<void>([&](Callback<void> done) {
+                    this->db().leases().ReleaseLease("rollup", "server-b", std::move(done));
+                }).ok());
+    auto after = acquire("server-a", kNow + seconds(51));
+    ASSERT_TRUE(after.ok() && after->has_value());
+    EXPECT_GT((*after)->token, (*taken)->token);
+    // Only the holder can give it back; leases of other jobs are separate.
+    ASSERT_TRUE(Wait<void>([&](Callback<void> done) {
+                    this->db().leases().ReleaseLease("rollup", "server-b", std::move(done));
+                }).ok());
+    EXPECT_FALSE(acquire("server-b", kNow + seconds(52)).value().has_value());
+    auto other = Wait<std::optional<LeaseGrant>>([&](Callback<std::optional<LeaseGrant>> done) {
+        this->db().leases().AcquireLease("mail", "server-b", kNow + seconds(52), seconds(30), std::move(done));
+    });
+    ASSERT_TRUE(other.ok());
+    EXPECT_TRUE(other->has_value());
+}
+
+TYPED_TEST_P(StoreContract, ServersAskingAtOnceGetTheLeaseOnce) {
+    constexpr int kServers = 8;
+    std::atomic<int> granted{0};
+    std::vector<std::thread> askers;
+    for (int i = 0; i < kServers; ++i) {
+        askers.emplace_back([&, i] {
+            auto r = Wait<std::optional<LeaseGrant>>([&](Callback<std::optional<LeaseGrant>> done) {
+                this->db().leases().AcquireLease("billing-events", "server-" + std::to_string(i), kNow, seconds(30),
+                                                 std::move(done));
+            });
+            if (r.ok() && r->has_value()) ++granted;
+        });
+    }
+    for (auto& t : askers) t.join();
+    EXPECT_EQ(granted.load(), 1);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
-    StoreContract, CreatesAndFindsAccountsByKeyHash, ASignupWritesItsLedgerRowAndWelcomeMailWithTheAccount,
+    StoreContract, AJobLeaseHasOneHolderUntilItExpiresOrIsGivenBack, ServersAskingAtOnceGetTheLeaseOnce,
+    CreatesAndFindsAccountsByKeyHash, ASignupWritesItsLedgerRowAndWelcomeMailWithTheAccount,
     DuplicateEmailIsAlreadyExists, AFailingWriteLeavesItsBatchNeighboursIntact, SetTierChangesThePlan,
     CachedAccountsFollowChangesMadeThroughTheStore, StoresAReportOncePerReportId, GpuLimitCountsDistinctGpusInTheWindow,
     DataSurvivesReopening, ReadsWindowsBackByAccountRangeAndGpu, RollUpMergesOnceAndRetentionKeepsWhatIsYoung,
