@@ -18,10 +18,17 @@ if [[ $(id -u) -eq 0 ]]; then
   as_owner=(setpriv --reuid=postgres --regid=postgres --init-groups --)
 fi
 
+# The server's files live in $home: DIR itself, or, as root, a folder of their own under /tmp that only the
+# postgres account can enter (DIR may sit below a folder it cannot reach, such as a mktemp -d clone).
+home_of() { if [[ -f "$dir/home" ]]; then cat "$dir/home"; else echo "$dir"; fi; }
+
 stop() {
-  if [[ -f "$dir/data/postmaster.pid" ]]; then
-    "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -m immediate -w -t 30 stop > /dev/null 2>&1 || true
+  local home
+  home=$(home_of)
+  if [[ -f "$home/data/postmaster.pid" ]]; then
+    (cd / && "${as_owner[@]}" "$bin/pg_ctl" -D "$home/data" -m immediate -w -t 30 stop > /dev/null 2>&1) || true
   fi
+  [[ "$home" != "$dir" ]] && rm -rf "$home"
   rm -rf "$dir"
 }
 
@@ -29,23 +36,27 @@ start() {
   [[ -x "$bin/postgres" ]] || { echo "postgres.sh: $bin/postgres not found (run scripts/setup --test)" >&2; exit 2; }
   stop  # whatever an interrupted run left
   mkdir -p "$dir"
-  chmod 755 "$dir"
-  if [[ $(id -u) -eq 0 ]]; then chown postgres:postgres "$dir"; fi
-  "${as_owner[@]}" "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 -N > "$dir/initdb.log" 2>&1 ||
-    { cat "$dir/initdb.log" >&2; exit 1; }
+  home=$dir
+  if [[ $(id -u) -eq 0 ]]; then
+    home=$(mktemp -d /tmp/gpuopt-postgres.XXXXXX)
+    chown postgres:postgres "$home"
+    echo "$home" > "$dir/home"
+  fi
+  (cd / && "${as_owner[@]}" "$bin/initdb" -D "$home/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 -N) \
+    > "$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
   for attempt in 1 2 3; do
     port=$(free_port)
     durability="-c fsync=off -c full_page_writes=off -c synchronous_commit=off"
     if [[ "${PG_DURABLE:-0}" == 1 ]]; then durability="-c shared_buffers=256MB -c max_wal_size=2GB"; fi
-    if "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-         -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200 -c shared_buffers=64MB \
-             $durability" start > /dev/null; then
+    if (cd / && "${as_owner[@]}" "$bin/pg_ctl" -D "$home/data" -l "$home/server.log" -w -t 60 \
+         -o "-c listen_addresses=127.0.0.1 -p $port -k $home -c max_connections=200 -c shared_buffers=64MB \
+             $durability" start > /dev/null); then
       echo "postgresql://postgres@127.0.0.1:$port/postgres" > "$dir/url"
       echo "PostgreSQL 15 on 127.0.0.1:$port ($dir)"
       exit 0
     fi
     echo "postgres.sh: start on port $port failed (attempt $attempt):" >&2
-    tail -5 "$dir/server.log" >&2 || true
+    tail -5 "$home/server.log" >&2 || true
   done
   exit 1
 }

@@ -52,7 +52,8 @@ std::string PgSnapshot(const std::string& url) {
     // Tables and partitioned tables, not their partitions (the parent shows their rows).
     auto tables = db->Query(
         "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY c.relname");
+        " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
+        " AND c.relname NOT IN ('job_leases', 'job_runs') ORDER BY c.relname");
     if (!tables) throw std::runtime_error("cannot list tables");
     std::string out;
     for (int i = 0; i < tables->size(); ++i) {
@@ -97,7 +98,10 @@ std::string DatabaseSnapshot(const std::string& db_path) {
     Db db(db_path);
     std::vector<std::string> tables;
     sqlite3_stmt* stmt = nullptr;
-    sqlite3_prepare_v2(db.db, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name", -1, &stmt, nullptr);
+    sqlite3_prepare_v2(
+        db.db,
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('job_leases', 'job_runs') ORDER BY name",
+        -1, &stmt, nullptr);
     while (sqlite3_step(stmt) == SQLITE_ROW)
         tables.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
     sqlite3_finalize(stmt);

@@ -18,7 +18,9 @@ std::string StoreLocation(const std::string& data_dir);
 // Drops the PostgreSQL database of that folder, if one was made (TempDir does it when it goes).
 void ReleaseStore(const std::string& data_dir);
 
-// Every row of every table, in a stable order, as text: equal snapshots mean an unchanged database.
+// Every row of every table, in a stable order, as text: equal snapshots mean an unchanged database. The
+// periodic jobs' own bookkeeping (job_leases, job_runs) is left out: it changes with the clock at every
+// run, whatever the requests do.
 std::string DatabaseSnapshot(const std::string& location);
 
 // SELECT COUNT(*) ... with one optional text parameter bound to ?1.

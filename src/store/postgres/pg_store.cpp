@@ -215,41 +215,6 @@ Result<void> PgStore::RunInTransaction(std::vector<std::unique_ptr<Job>>& batch,
 // ---------------------------------------------------------------------------------------------------
 // Ingest: every report of a run of ingest jobs in one statement per table.
 
-std::optional<std::pair<int64_t, int64_t>> PgStore::Coverage::Claim(int64_t start, int64_t end) {
-    start = std::max(start, floor);
-    if (end <= start) return std::nullopt;
-    int64_t stretch_end = end;
-    auto it = std::lower_bound(spans.begin(), spans.end(), stretch_end,
-                               [](const std::pair<int64_t, int64_t>& span, int64_t at) { return span.first < at; });
-    while (it != spans.begin()) {
-        auto before = std::prev(it);
-        if (before->second < stretch_end) break;
-        stretch_end = before->first;
-        it = before;
-    }
-    if (stretch_end <= start) return std::nullopt;
-    const int64_t stretch_start = it == spans.begin() ? start : std::max(start, std::prev(it)->second);
-    Merge(stretch_start, stretch_end);
-    return std::make_pair(stretch_start, stretch_end);
-}
-
-void PgStore::Coverage::Merge(int64_t start, int64_t end) {
-    auto first = std::lower_bound(spans.begin(), spans.end(), start,
-                                  [](const std::pair<int64_t, int64_t>& span, int64_t at) { return span.second < at; });
-    auto last = first;
-    int64_t merged_start = start, merged_end = end;
-    for (; last != spans.end() && last->first <= end; ++last) {
-        merged_start = std::min(merged_start, last->first);
-        merged_end = std::max(merged_end, last->second);
-    }
-    const auto at = spans.erase(first, last);
-    spans.insert(at, {merged_start, merged_end});
-    if (spans.size() > 256) {
-        spans[1].first = spans[0].first;
-        spans.erase(spans.begin());
-    }
-}
-
 void PgStore::IngestReport(IngestRequest req, Callback<IngestOutcome> done) {
     auto job = std::make_unique<IngestJob>();
     job->request = std::move(req);

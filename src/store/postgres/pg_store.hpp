@@ -25,6 +25,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "store/coverage.hpp"
 #include "store/database.hpp"
 
 namespace gpuopt::store::postgres {
@@ -152,15 +153,10 @@ public:
     // Number of transactions the writer has committed; lets tests and benchmarks see batching.
     uint64_t CommittedTransactions() const { return commits_.load(); }
 
-    // Coverage of one GPU's reported time (see IngestBatch), in epoch ms: what it has counted since this
-    // process last read the GPU's high-water mark from the database. Public for the writer's helpers only.
-    struct Coverage {
-        int64_t floor = -1;
-        std::vector<std::pair<int64_t, int64_t>> spans;
-        int64_t written = -1;  // covered_until_ms as this process last wrote it
-        int64_t High() const { return spans.empty() ? floor : std::max(floor, spans.back().second); }
-        std::optional<std::pair<int64_t, int64_t>> Claim(int64_t start, int64_t end);
-        void Merge(int64_t start, int64_t end);
+    // Coverage of one GPU's reported time (store/coverage.hpp), with the mark in the database as this
+    // process last wrote it: while the mark is still that, the spans are still the truth.
+    struct Coverage : store::Coverage {
+        int64_t written = -1;
     };
 
     struct Job;

@@ -460,46 +460,8 @@ std::string GpuInsertSql(size_t rows) {
 
 }  // namespace
 
-std::optional<std::pair<int64_t, int64_t>> SqliteStore::Coverage::Claim(int64_t start, int64_t end) {
-    start = std::max(start, floor);
-    if (end <= start) return std::nullopt;
-    // From `end` leftwards past every span that covers it: there the newest uncovered stretch ends.
-    int64_t stretch_end = end;
-    auto it = std::lower_bound(spans.begin(), spans.end(), stretch_end,
-                               [](const std::pair<int64_t, int64_t>& span, int64_t at) { return span.first < at; });
-    while (it != spans.begin()) {
-        auto before = std::prev(it);
-        if (before->second < stretch_end) break;
-        stretch_end = before->first;
-        it = before;
-    }
-    if (stretch_end <= start) return std::nullopt;
-    const int64_t stretch_start = it == spans.begin() ? start : std::max(start, std::prev(it)->second);
-    Merge(stretch_start, stretch_end);
-    return std::make_pair(stretch_start, stretch_end);
-}
-
-void SqliteStore::Coverage::Merge(int64_t start, int64_t end) {
-    // Spans that overlap or touch [start, end] become one.
-    auto first = std::lower_bound(spans.begin(), spans.end(), start,
-                                  [](const std::pair<int64_t, int64_t>& span, int64_t at) { return span.second < at; });
-    auto last = first;
-    int64_t merged_start = start, merged_end = end;
-    for (; last != spans.end() && last->first <= end; ++last) {
-        merged_start = std::min(merged_start, last->first);
-        merged_end = std::max(merged_end, last->second);
-    }
-    const auto at = spans.erase(first, last);
-    spans.insert(at, {merged_start, merged_end});
-    // Bounded memory: past 256 gaps, the oldest one counts as covered (never more than the truth).
-    if (spans.size() > 256) {
-        spans[1].first = spans[0].first;
-        spans.erase(spans.begin());
-    }
-}
-
-Result<SqliteStore::Coverage*> SqliteStore::CoverageOf(Connection& db, int64_t account_id, const std::string& gpu_key,
-                                                       const std::string& key) {
+Result<Coverage*> SqliteStore::CoverageOf(Connection& db, int64_t account_id, const std::string& gpu_key,
+                                          const std::string& key) {
     if (auto it = coverage_.find(key); it != coverage_.end()) return &it->second;
     int64_t covered = -1;
     int64_t from_report = -1;

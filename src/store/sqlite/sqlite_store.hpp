@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "store/coverage.hpp"
 #include "store/database.hpp"
 #include "store/sqlite/connection.hpp"
 
@@ -200,16 +201,6 @@ private:
     // was stored before this process knew the GPU, read back from gpus_seen and the GPU's newest
     // windows); `spans` are the disjoint intervals counted since, in epoch ms. Cleared with seen_written_
     // whenever a transaction rolls back.
-    struct Coverage {
-        int64_t floor = -1;
-        std::vector<std::pair<int64_t, int64_t>> spans;
-        int64_t High() const { return spans.empty() ? floor : std::max(floor, spans.back().second); }
-        // The newest stretch of [start, end] not counted yet, now counted; nullopt when all of it was. A
-        // window whose uncovered time is split by earlier windows counts its newest stretch only (never more
-        // than the truth), so every stored window's counted time is one interval ending at its counted end.
-        std::optional<std::pair<int64_t, int64_t>> Claim(int64_t start, int64_t end);
-        void Merge(int64_t start, int64_t end);
-    };
     std::unordered_map<std::string, Coverage> coverage_;
     Result<Coverage*> CoverageOf(Connection& db, int64_t account_id, const std::string& gpu_key,
                                  const std::string& key);
