@@ -49,6 +49,7 @@ struct Services {
     std::function<void()> wake_billing;   // a gateway event was recorded: apply it soon
     http::AddressGuard* guard = nullptr;  // blocks addresses after repeated authentication failures
     SecurityCounters* security = nullptr;
+    std::function<void(std::string&)> write_limit_metrics;  // the shared limits' Prometheus text (Redis)
 };
 
 http::Handler MakeSignupHandler(Services& s);

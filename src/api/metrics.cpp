@@ -76,6 +76,7 @@ http::Handler MakeMetricsHandler(Services& s) {
         out.reserve(16 * 1024);
         if (s.metrics != nullptr) s.metrics->Write(out);
         if (s.write_job_metrics) s.write_job_metrics(out);
+        if (s.write_limit_metrics) s.write_limit_metrics(out);
         if (s.counters != nullptr) {
             for (auto [name, help, value] :
                  {std::tuple{"gpuopt_reports_stored_total", "Agent reports stored.", s.counters->reports.load()},

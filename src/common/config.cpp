@@ -251,13 +251,20 @@ const std::vector<Setting>& Settings() {
              return "must be sqlite:PATH, postgresql://... (or unset for the embedded store in DATA_DIR)";
          }},
         {"REDIS_URL", true,
-         Integration("REDIS_URL",
-                     [](const std::string& v) -> std::optional<std::string> {
-                         auto u = boost::urls::parse_absolute_uri(v);
-                         if (!u || (u->scheme() != "redis" && u->scheme() != "rediss"))
-                             return "must be a redis:// or rediss:// URL";
-                         return std::nullopt;
-                     })},
+         [](Config& c, const std::string& v) -> std::optional<std::string> {
+             if (v.empty()) {
+                 c.redis_url.clear();
+                 return std::nullopt;
+             }
+             auto u = boost::urls::parse_absolute_uri(v);
+             if (u && u->scheme() == "rediss")
+                 return "rediss:// (TLS) is not supported by this build: reach Redis over a private network";
+             if (!u || u->scheme() != "redis" || u->host().empty())
+                 return "must be redis://[[user]:password@]host[:port][/db]";
+             c.redis_url = v;
+             return std::nullopt;
+         }},
+        {"REDIS_TIMEOUT_MS", false, IntSetting(&Config::redis_timeout_ms, 5, 10000)},
         {"LOG_LEVEL", false,
          [](Config& c, const std::string& v) -> std::optional<std::string> {
              static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};

@@ -42,7 +42,9 @@ struct Config {
     std::string web_dir;  // empty: found beside the program (server/app.hpp ResolveWebDir)
     int threads = 0;      // 0: one per core
     std::string base_url = "http://127.0.0.1:5000";
-    std::string database_url;  // empty or sqlite:PATH: the embedded store; postgresql://...: PostgreSQL
+    std::string redis_url;       // redis://...: rate limits and address blocks shared by several servers
+    int redis_timeout_ms = 250;  // each Redis call; past it the limit is decided by this server alone
+    std::string database_url;    // empty or sqlite:PATH: the embedded store; postgresql://...: PostgreSQL
     std::string log_level = "info";
     std::string access_log = "-";  // file path, "-" for stdout, "off"
     std::string port_file;         // written with the bound port once listening

@@ -13,19 +13,31 @@ constexpr size_t kSweepAbove = 4096;
 AddressGuard::AddressGuard(Options options, Clock clock)
     : options_(options), clock_(clock), failures_(std::move(clock)) {}
 
+void AddressGuard::Share(SharedLimits* shared) {
+    shared_ = shared;
+    failures_.Share(shared, "authfail:");
+}
+
 std::optional<int> AddressGuard::BlockedFor(std::string_view ip) {
     if (options_.max_failures <= 0) return std::nullopt;
     const auto now = clock_();
-    std::lock_guard lock(mu_);
-    if (blocked_until_.empty()) return std::nullopt;
-    auto it = blocked_until_.find(std::string(ip));
-    if (it == blocked_until_.end()) return std::nullopt;
-    if (it->second <= now) {
-        blocked_until_.erase(it);
-        return std::nullopt;
+    {
+        std::lock_guard lock(mu_);
+        if (!blocked_until_.empty()) {
+            auto it = blocked_until_.find(std::string(ip));
+            if (it != blocked_until_.end()) {
+                if (it->second > now) {
+                    const double left = std::chrono::duration<double>(it->second - now).count();
+                    return std::max(1, static_cast<int>(std::ceil(left)));
+                }
+                blocked_until_.erase(it);
+            }
+        }
     }
-    const double left = std::chrono::duration<double>(it->second - now).count();
-    return std::max(1, static_cast<int>(std::ceil(left)));
+    if (shared_ != nullptr) {
+        if (auto seconds = shared_->BlockedFor(ip); seconds && *seconds > 0) return *seconds;
+    }
+    return std::nullopt;
 }
 
 bool AddressGuard::Fail(std::string_view ip) {
@@ -35,15 +47,21 @@ bool AddressGuard::Fail(std::string_view ip) {
         return false;
     }
     const auto now = clock_();
-    std::lock_guard lock(mu_);
-    if (blocked_until_.size() >= kSweepAbove) {
-        for (auto it = blocked_until_.begin(); it != blocked_until_.end();) {
-            it = it->second <= now ? blocked_until_.erase(it) : std::next(it);
+    {
+        std::lock_guard lock(mu_);
+        if (blocked_until_.size() >= kSweepAbove) {
+            for (auto it = blocked_until_.begin(); it != blocked_until_.end();) {
+                it = it->second <= now ? blocked_until_.erase(it) : std::next(it);
+            }
         }
+        auto [it, inserted] = blocked_until_.try_emplace(std::string(ip), now + options_.block_for);
+        if (!inserted && it->second > now) return false;  // already blocked: the same block
+        it->second = now + options_.block_for;
     }
-    auto [it, inserted] = blocked_until_.try_emplace(std::string(ip), now + options_.block_for);
-    if (!inserted && it->second > now) return false;  // already blocked: the same block
-    it->second = now + options_.block_for;
+    // Shared: the process that starts the cluster's block is the one that reports it.
+    if (shared_ != nullptr) {
+        if (auto started = shared_->Block(ip, options_.block_for)) return *started;
+    }
     return true;
 }
 

@@ -2,6 +2,7 @@
 // fails `max_failures` times within `window` (wrong API keys, a wrong operator token, forged webhook
 // signatures, and later logins) is refused for `block_for`, with 429 and Retry-After, even when it then
 // sends a valid key. Thread-safe; memory stays proportional to the addresses failing within a window.
+// With Share(), failures and blocks are counted for every server process (Redis).
 #pragma once
 
 #include <chrono>
@@ -13,6 +14,7 @@
 #include <unordered_map>
 
 #include "http/rate_limiter.hpp"
+#include "http/shared_limits.hpp"
 
 namespace gpuopt::http {
 
@@ -35,6 +37,9 @@ public:
     bool Fail(std::string_view ip);
 
     const Options& options() const { return options_; }
+    // Counts failures and keeps blocks in `shared` too, so a block made by one server holds on all of
+    // them; while it cannot answer, this process's own counters and blocks decide. Set before first use.
+    void Share(SharedLimits* shared);
     size_t Blocked();
 
 private:
@@ -43,6 +48,7 @@ private:
     RateLimiter failures_;  // a bucket of max_failures tokens per address, refilled over the window
     std::mutex mu_;
     std::unordered_map<std::string, std::chrono::steady_clock::time_point> blocked_until_;
+    SharedLimits* shared_ = nullptr;
 };
 
 }  // namespace gpuopt::http

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "http/shared_limits.hpp"
+
 namespace gpuopt::http {
 
 namespace {
@@ -16,9 +18,31 @@ int SecondsFor(double tokens, double rate) {
 
 }  // namespace
 
+RateDecision DecideFromBucket(bool allowed, double tokens, double capacity, double rate, int limit) {
+    RateDecision d;
+    d.limit = limit;
+    d.allowed = allowed;
+    if (!allowed) d.retry_after_seconds = std::max(1, SecondsFor(1.0 - tokens, rate));
+    // RateLimit-Reset: when RateLimit-Remaining next grows (a bucket refills a token at a time), so a
+    // refused request's Reset and Retry-After are the same number; 0 when the bucket is full.
+    const double whole = std::floor(tokens + 1e-9);
+    d.remaining = static_cast<int>(whole);
+    d.reset_seconds = tokens >= capacity - 1e-9 ? 0 : std::max(1, SecondsFor(whole + 1.0 - tokens, rate));
+    return d;
+}
+
 RateLimiter::RateLimiter(Clock clock) : clock_(std::move(clock)) {}
 
 RateDecision RateLimiter::Check(std::string_view key, int limit, std::chrono::seconds period) {
+    if (shared_ != nullptr) {
+        std::string shared_key = prefix_;
+        shared_key += key;
+        if (auto d = shared_->Take(shared_key, limit, period)) return *d;
+    }
+    return CheckLocal(key, limit, period);
+}
+
+RateDecision RateLimiter::CheckLocal(std::string_view key, int limit, std::chrono::seconds period) {
     const auto now = clock_();
     const double capacity = limit;
     const double rate = capacity / std::max<double>(1.0, static_cast<double>(period.count()));  // tokens/s
@@ -49,21 +73,9 @@ RateDecision RateLimiter::Check(std::string_view key, int limit, std::chrono::se
         b.rate = rate;
     }
 
-    RateDecision d;
-    d.limit = limit;
-    if (b.tokens >= 1.0) {
-        b.tokens -= 1.0;
-        d.allowed = true;
-    } else {
-        d.allowed = false;
-        d.retry_after_seconds = std::max(1, SecondsFor(1.0 - b.tokens, b.rate));
-    }
-    // RateLimit-Reset: when RateLimit-Remaining next grows (a bucket refills a token at a time), so a
-    // refused request's Reset and Retry-After are the same number; 0 when the bucket is full.
-    const double whole = std::floor(b.tokens + 1e-9);
-    d.remaining = static_cast<int>(whole);
-    d.reset_seconds = b.tokens >= b.capacity - 1e-9 ? 0 : std::max(1, SecondsFor(whole + 1.0 - b.tokens, b.rate));
-    return d;
+    const bool allowed = b.tokens >= 1.0;
+    if (allowed) b.tokens -= 1.0;
+    return DecideFromBucket(allowed, b.tokens, b.capacity, b.rate, limit);
 }
 
 size_t RateLimiter::TrackedKeys() {

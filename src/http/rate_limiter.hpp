@@ -1,6 +1,8 @@
-// In-process rate limiting with token buckets: each key holds up to `limit` tokens, refilled evenly
-// over `period`; a request takes one. Thread-safe (sharded locks). Idle keys are forgotten once their
-// bucket is full again, so memory stays proportional to the keys active within one period.
+// Rate limiting with token buckets: each key holds up to `limit` tokens, refilled evenly over `period`; a
+// request takes one. In process by default: thread-safe (sharded locks), and idle keys are forgotten once
+// their bucket is full again, so memory stays proportional to the keys active within one period. With
+// Share(), the buckets live in a store every server process shares (Redis), and the in-process ones are
+// the fallback while it cannot answer.
 #pragma once
 
 #include <array>
@@ -10,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 
 namespace gpuopt::http {
 
@@ -21,6 +24,12 @@ struct RateDecision {
     int retry_after_seconds = 0;  // until one token is available (0 when allowed)
 };
 
+// The decision for a bucket of `capacity` tokens refilled at `rate` tokens/s that holds `tokens` after
+// this request (which took one when `allowed`): the RateLimit-* figures, the same for every store.
+RateDecision DecideFromBucket(bool allowed, double tokens, double capacity, double rate, int limit);
+
+class SharedLimits;
+
 class RateLimiter {
 public:
     using Clock = std::function<std::chrono::steady_clock::time_point()>;
@@ -31,7 +40,16 @@ public:
 
     size_t TrackedKeys();
 
+    // Counts in `shared` first (under `prefix` + key), and in this process only when it cannot answer.
+    // `shared` outlives the limiter; set before the first Check.
+    void Share(SharedLimits* shared, std::string prefix) {
+        shared_ = shared;
+        prefix_ = std::move(prefix);
+    }
+
 private:
+    RateDecision CheckLocal(std::string_view key, int limit, std::chrono::seconds period);
+
     struct Bucket {
         double tokens;
         double capacity;
@@ -48,6 +66,8 @@ private:
 
     Clock clock_;
     std::array<Shard, kShards> shards_;
+    SharedLimits* shared_ = nullptr;
+    std::string prefix_;
 };
 
 }  // namespace gpuopt::http

@@ -113,12 +113,35 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
                                                                    {},
                                                                    nullptr,
                                                                    {},
+                                                                   {},
+                                                                   nullptr,
+                                                                   nullptr,
                                                                    {}});
     app->services_->billing = app->billing_.get();
     app->guard_ = std::make_unique<http::AddressGuard>(
         http::AddressGuard::Options{c.auth_failure_limit, std::chrono::seconds(c.auth_failure_window_seconds),
                                     std::chrono::seconds(c.auth_block_seconds)});
     app->services_->guard = app->guard_.get();
+    if (!c.redis_url.empty()) {
+        net::RedisClient::Options redis_options;
+        redis_options.timeout = std::chrono::milliseconds(c.redis_timeout_ms);
+        auto client = net::RedisClient::Create(c.redis_url, redis_options);
+        if (!client) return client.error();
+        // An outage is reported once, as a security event: limits then count in each server alone.
+        store::Database& db = *app->store_;
+        auto on_outage = [&db](const std::string& what) {
+            db.security().RecordSecurityEvent("shared_limits_unavailable", "redis", what, UtcNow(), [](Result<void> r) {
+                if (!r) spdlog::error("security event not recorded: {}", r.error().message);
+            });
+        };
+        app->shared_limits_ = std::make_unique<net::RedisLimits>(std::move(*client), std::move(on_outage));
+        app->key_limiter_.Share(app->shared_limits_.get(), "key:");
+        app->ip_limiter_.Share(app->shared_limits_.get(), "ip:");
+        app->guard_->Share(app->shared_limits_.get());
+        app->services_->write_limit_metrics = [limits = app->shared_limits_.get()](std::string& out) {
+            limits->WriteMetrics(out);
+        };
+    }
     app->services_->security = &app->security_counters_;
     app->services_->run_blocking = [app = app.get()](std::function<void()> work) {
         boost::asio::post(app->blocking_, std::move(work));
@@ -212,9 +235,9 @@ void App::LogFeatures() const {
                      g.enabled ? "on" : "off - its key and webhook secret are not both set");
     }
     spdlog::info("mail: {}", mail_->Describe());
-    if (c.integrations.count("REDIS_URL") != 0) {
-        spdlog::warn("REDIS_URL is set, but this build keeps rate-limit counters in process");
-    }
+    spdlog::info("rate limits and address blocks: {}",
+                 shared_limits_ ? "shared by every server, in Redis at " + shared_limits_->client().Describe()
+                                : std::string("in this process (set REDIS_URL to share them between servers)"));
     std::error_code ec;
     if (std::filesystem::is_directory(c.web_dir, ec)) {
         spdlog::info("web pages: from {}", c.web_dir);

@@ -14,6 +14,7 @@
 #include "http/server.hpp"
 #include "jobs/scheduler.hpp"
 #include "mail/transport.hpp"
+#include "net/redis_limits.hpp"
 
 #include <boost/asio/thread_pool.hpp>
 #include "store/database.hpp"
@@ -57,6 +58,7 @@ private:
     std::string lease_holder_;              // this process in the job leases
     std::vector<std::string> leased_jobs_;  // given back at a clean stop
     std::unique_ptr<AccessLog> access_log_;
+    std::unique_ptr<net::RedisLimits> shared_limits_;  // REDIS_URL: limits shared by every server
     http::RateLimiter key_limiter_;
     http::RateLimiter ip_limiter_;
     std::unique_ptr<http::AddressGuard> guard_;

@@ -215,6 +215,28 @@ TEST_F(Limits, PlanLimitAnswers429WithRetryAfterAndRateLimitHeaders) {
     EXPECT_FALSE(res.Header("ratelimit-reset").empty());
 }
 
+// REDIS_URL names a Redis that does not answer: every request is still served, the limits hold in this
+// process alone (fail open, never a refusal for it), and the outage is logged, counted and recorded once.
+TEST_F(Limits, AnUnreachableRedisFailsOpenToThisServersOwnCountersAndIsReportedOnce) {
+    RunningServer s(Env{{"RATE_LIMIT_FREE", "3"}, {"REDIS_URL", "redis://127.0.0.1:1"}, {"REDIS_TIMEOUT_MS", "50"}});
+    const std::string key = s.Signup("no-redis@example.com");
+    ASSERT_FALSE(key.empty());
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(Get(s.Url("/api/me"), Bearer(key)).status, 200) << i;
+    EXPECT_EQ(Get(s.Url("/api/me"), Bearer(key)).status, 429);  // the server's own budget still holds
+    auto metrics = Get(s.Url("/metrics"));
+    ASSERT_EQ(metrics.status, 200);
+    EXPECT_NE(metrics.body.find("gpuopt_shared_limits_up 0"), std::string::npos);
+    const std::string sample = "\ngpuopt_shared_limits_fail_open_total ";
+    const auto at = metrics.body.find(sample);
+    ASSERT_NE(at, std::string::npos);
+    EXPECT_GE(std::stoi(metrics.body.substr(at + sample.size())), 5);  // the sign-up, the key checks
+    const std::string events = "SELECT COUNT(*) FROM security_events WHERE kind = 'shared_limits_unavailable'";
+    EXPECT_TRUE(WaitFor([&] { return CountRows(s.DbPath(), events) == 1; })) << CountRows(s.DbPath(), events);
+    const std::string log = s.server->Log();
+    EXPECT_NE(log.find("Redis at 127.0.0.1:1/0 does not answer"), std::string::npos) << log;
+    EXPECT_EQ(log.find("does not answer", log.find("does not answer") + 1), std::string::npos);  // once
+}
+
 TEST_F(Limits, SignupIsLimitedPerClientIpAndForwardedForOnlyFromTrustedProxies) {
     {
         RunningServer s(Env{{"SIGNUP_RATE_LIMIT", "2"}});
