@@ -146,7 +146,12 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
     app->services_->run_blocking = [app = app.get()](std::function<void()> work) {
         boost::asio::post(app->blocking_, std::move(work));
     };
-    app->services_->wake_billing = [app = app.get()] { app->billing_scheduler_.Wake("billing-events"); };
+    // A recorded gateway event wakes the billing worker here and, through the database, on whichever
+    // server holds its lease.
+    app->services_->wake_billing = [app = app.get()] {
+        app->billing_scheduler_.Wake("billing-events");
+        app->store_->Announce("billing-events");
+    };
     http::Router router;
     api::RegisterRoutes(router, *app->services_);
     app->metrics_ = std::make_unique<http::RequestMetrics>(router);
@@ -179,7 +184,15 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
         });
     billing::Billing& bill = *app->billing_;
     add(app->billing_scheduler_, "billing-events", std::chrono::seconds(c.billing_interval_seconds),
-        [&bill, ok]() -> Result<void> { return ok(bill.ProcessEvents(UtcNow())); });
+        [app = app.get(), &bill, ok]() -> Result<void> {
+            auto run = bill.ProcessEvents(UtcNow());
+            // An applied payment queued its receipt: the mail worker, wherever it runs, sends it now.
+            if (run && run->applied > 0) {
+                app->mail_scheduler_.Wake("mail");
+                app->store_->Announce("mail");
+            }
+            return ok(run);
+        });
     add(app->billing_scheduler_, "billing-lifecycle", std::chrono::seconds(c.lifecycle_interval_seconds),
         [&bill, ok]() -> Result<void> {
             // Both halves run even when the first fails; the first failure is reported.
@@ -203,6 +216,14 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
             };
             return ok(alerts::RunIdleAlerts(db, c, UtcNow(), sender));
         });
+
+    // Wake-ups announced by any server sharing the database (none on SQLite): each scheduler runs the
+    // named job now if it has it, and the job's lease decides which server actually does the work.
+    app->store_->Listen([app = app.get()](const std::string& job) {
+        app->scheduler_.Wake(job);
+        app->billing_scheduler_.Wake(job);
+        app->mail_scheduler_.Wake(job);
+    });
 
     http::ServerOptions options;
     options.max_body_bytes = c.max_body_bytes;

@@ -10,6 +10,9 @@
 // Reads are synchronous, safe from any thread, and see every write whose `done` has run.
 #pragma once
 
+#include <functional>
+#include <string>
+
 #include "common/result.hpp"
 #include "store/accounts.hpp"
 #include "store/alerts.hpp"
@@ -36,6 +39,14 @@ public:
     virtual AlertRepository& alerts() = 0;
     virtual StatsReader& stats() = 0;
     virtual LeaseRepository& leases() = 0;
+
+    // Tells every server sharing this database that work waits for the job named `topic` (PostgreSQL
+    // NOTIFY), so the one holding its lease runs it now rather than at its next interval. A store of one
+    // process has nobody else to tell: by default this does nothing.
+    virtual void Announce(const std::string& topic) { (void)topic; }
+    // Calls `heard(topic)`, on a thread of the store's, for each topic any server announces (this one's
+    // too), until Close(). Call once. By default nothing is ever heard.
+    virtual void Listen(std::function<void(const std::string&)> heard) { (void)heard; }
 
     // Ok when the database can read and its writer is healthy.
     virtual Result<void> Ping() = 0;

@@ -1,9 +1,11 @@
 #include "store/postgres/connection.hpp"
 
 #include <libpq-fe.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
@@ -181,6 +183,31 @@ Connection::~Connection() = default;
 bool Connection::Healthy() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
 
 int Connection::BackendPid() const { return PQbackendPID(conn_.get()); }
+
+Result<std::vector<std::string>> Connection::Notifications(std::chrono::milliseconds wait) {
+    PGconn* c = conn_.get();
+    std::vector<std::string> heard;
+    auto drain = [&] {
+        while (PGnotify* n = PQnotifies(c)) {
+            heard.emplace_back(n->extra != nullptr ? n->extra : "");
+            PQfreemem(n);
+        }
+    };
+    drain();
+    if (!heard.empty()) return heard;
+    const int fd = PQsocket(c);
+    if (fd < 0) return Error{ErrorCode::kUnavailable, "PostgreSQL: the listening connection is closed", {}};
+    pollfd p{fd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(wait.count()));
+    if (ready < 0 && errno != EINTR) return Error{ErrorCode::kUnavailable, "PostgreSQL: poll failed", {}};
+    if (ready > 0) {
+        if (PQconsumeInput(c) == 0 || PQstatus(c) != CONNECTION_OK) {
+            return Error{ErrorCode::kUnavailable, "PostgreSQL: the listening connection was lost", {}};
+        }
+        drain();
+    }
+    return heard;
+}
 
 Result<Rows> Connection::Check(pg_result* raw, std::string_view what) {
     Rows rows(raw);  // owns it from here

@@ -124,6 +124,9 @@ public:
     // connections, a cancelled statement and serialization failures or deadlocks are kUnavailable;
     // anything else is kInternal. The SQLSTATE of the last failure, or "".
     const std::string& LastSqlState() const { return last_sqlstate_; }
+    // Payloads of the notifications (LISTEN) that arrived, waiting up to `wait` for the first one; empty
+    // when none came. kUnavailable when the connection is lost.
+    Result<std::vector<std::string>> Notifications(std::chrono::milliseconds wait);
     // The connection is usable (not lost). A lost one is not repaired: open a new one.
     bool Healthy() const;
     // The server's process id for this session (pg_backend_pid), for tests and logs.

@@ -72,6 +72,7 @@ void PgStore::Close() {
         cv_.notify_all();
     }
     if (writer_.joinable()) writer_.join();
+    if (listener_.joinable()) listener_.join();  // it sees stopping_ within one poll
     closed_ = true;
     std::lock_guard lock(read_mu_);
     readers_.clear();
@@ -661,6 +662,60 @@ Result<Stats> PgStore::GetStats(const StatsQuery& q) {
         }
     }
     return s;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Wake-ups across servers: NOTIFY on the channel gpuopt_wake with the job's name.
+
+namespace {
+constexpr const char* kWakeChannel = "gpuopt_wake";
+constexpr std::chrono::milliseconds kListenPoll{250};
+}  // namespace
+
+void PgStore::Announce(const std::string& topic) {
+    auto db = LeaseReader();
+    if (db) {
+        if (auto r = (*db)->Query("SELECT pg_notify($1, $2)", Params().Add(kWakeChannel).Add(topic)); r) return;
+    }
+    // Not fatal: the job's holder still runs it at its next interval.
+    spdlog::debug("wake-up for {} not sent; it runs at its next interval", topic);
+}
+
+void PgStore::Listen(std::function<void(const std::string&)> heard) {
+    if (listener_.joinable()) return;
+    listener_ = std::thread([this, heard = std::move(heard)] { ListenLoop(heard); });
+}
+
+void PgStore::ListenLoop(std::function<void(const std::string&)> heard) {
+    auto stopping = [this] {
+        std::lock_guard lock(mu_);
+        return stopping_;
+    };
+    std::unique_ptr<Connection> conn;
+    bool warned = false;
+    while (!stopping()) {
+        if (!conn) {
+            auto opened = Connect();
+            if (opened) {
+                if (auto r = (*opened)->Exec(std::string("LISTEN ") + kWakeChannel); r) conn = std::move(*opened);
+            }
+            if (!conn) {
+                if (!warned) spdlog::warn("wake-ups from other servers: cannot listen; jobs run at their intervals");
+                warned = true;
+                std::unique_lock lock(mu_);
+                cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; });
+                continue;
+            }
+            if (warned) spdlog::info("wake-ups from other servers: listening again");
+            warned = false;
+        }
+        auto got = conn->Notifications(kListenPoll);
+        if (!got) {
+            conn.reset();
+            continue;
+        }
+        for (const auto& topic : *got) heard(topic);
+    }
 }
 
 Result<void> PgStore::Ping() {

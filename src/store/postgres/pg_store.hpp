@@ -78,6 +78,8 @@ public:
     Result<Stats> GetStats(const StatsQuery& query) override;
     Result<void> Ping() override;
     void Close() override;
+    void Announce(const std::string& topic) override;
+    void Listen(std::function<void(const std::string&)> heard) override;
 
     Result<std::vector<StoredWindow>> ReadWindows(int64_t account_id, SysSeconds from, SysSeconds to,
                                                   const std::string& gpu_key, int64_t after_id) override;
@@ -180,6 +182,8 @@ private:
     Options options_;
     std::unique_ptr<Connection> writer_db_;
     std::thread writer_;
+    std::thread listener_;  // LISTEN gpuopt_wake on a connection of its own (Listen)
+    void ListenLoop(std::function<void(const std::string&)> heard);
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<std::unique_ptr<Job>> queue_;

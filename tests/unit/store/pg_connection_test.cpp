@@ -4,9 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <mutex>
+#include <thread>
 
+#include "store/postgres/pg_store.hpp"
 #include "support/pg_database.hpp"
 
 namespace gpuopt::store::postgres {
@@ -109,6 +113,52 @@ TEST_F(PgConnection, ALostSessionIsUnavailableNotInternal) {
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
     EXPECT_FALSE(conn_->Healthy());
+}
+
+// Wake-ups between servers sharing one database: what one store announces, another hears within a poll,
+// and a listener whose connection is cut listens again.
+TEST(PgWakeups, AnAnnouncementIsHeardByEveryStoreOnTheDatabaseAndListeningSurvivesALostConnection) {
+    testing::PgTestDatabase db;
+    ASSERT_TRUE(db.Ready());
+    auto a = PgStore::Open({db.Url()});
+    auto b = PgStore::Open({db.Url()});
+    ASSERT_TRUE(a && b);
+    std::mutex mu;
+    std::vector<std::string> heard;
+    (*b)->Listen([&](const std::string& topic) {
+        std::lock_guard lock(mu);
+        heard.push_back(topic);
+    });
+    auto count = [&](const std::string& topic) {
+        std::lock_guard lock(mu);
+        return std::count(heard.begin(), heard.end(), topic);
+    };
+    // LISTEN takes effect once the listener's connection is up: announce until it is heard.
+    bool got = false;
+    for (int i = 0; i < 100 && !got; ++i) {
+        (*a)->Announce("billing-events");
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        got = count("billing-events") > 0;
+    }
+    ASSERT_TRUE(got) << "the other store never heard the announcement";
+
+    // Cut the listener's session: it connects and listens again.
+    auto admin = Connection::Open({db.AdminUrl()});
+    ASSERT_TRUE(admin.ok());
+    ASSERT_TRUE((*admin)
+                    ->Query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND "
+                            "query LIKE 'LISTEN%'",
+                            Params().Add(db.Name()))
+                    .ok());
+    got = false;
+    for (int i = 0; i < 200 && !got; ++i) {
+        (*a)->Announce("mail");
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        got = count("mail") > 0;
+    }
+    EXPECT_TRUE(got) << "listening did not resume after the connection was lost";
+    (*a)->Close();
+    (*b)->Close();  // stops the listener within one poll
 }
 
 TEST(PgConnect, ANamedServerThatIsNotThereIsUnavailable) {
