@@ -315,19 +315,20 @@ void PgStore::PruneHistory(SysSeconds raw_before, SysSeconds hourly_before, size
             const std::string raw_cut = FormatUtc(raw_before);
             const std::string hourly_cut = FormatUtc(hourly_before);
             const auto limit = static_cast<int64_t>(max_rows);
-            // In turn with ingest across the cluster (ingest takes this lock before any row lock).
-            if (auto r = db.Exec("SELECT pg_advisory_xact_lock(7460002)"); !r) return r.error();
-            auto mark = db.Query("SELECT watermark FROM rollup_state WHERE id = 1");
-            if (!mark) return mark.error();
-            const int64_t watermark = mark->empty() ? 0 : mark->Int(0, 0);
-            int64_t deleted = 0;
             // Whole days: a day's partition goes when the day ended before the cut and every window in it is
-            // rolled up. Names are gpu_windows_YYYYMMDD (schema.cpp).
+            // rolled up. Names are gpu_windows_YYYYMMDD (schema.cpp). Each candidate is counted before the
+            // ingest lock is taken, so a day of a large fleet is not read while ingest waits.
             auto parts = db.Query(
                 "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
                 " WHERE i.inhparent = 'gpu_windows'::regclass AND c.relname ~ '^gpu_windows_[0-9]{8}$'"
                 " ORDER BY c.relname");
             if (!parts) return parts.error();
+            struct Day {
+                std::string name;
+                int64_t rows = 0;
+                int64_t max_id = 0;
+            };
+            std::vector<Day> days;
             for (int i = 0; i < parts->size(); ++i) {
                 const std::string name(parts->Text(i, 0));
                 const std::string day = name.substr(12, 4) + "-" + name.substr(16, 2) + "-" + name.substr(18, 2);
@@ -335,9 +336,24 @@ void PgStore::PruneHistory(SysSeconds raw_before, SysSeconds hourly_before, size
                 if (!start || FormatUtc(*start + std::chrono::days(1)) > raw_cut) continue;
                 auto count = db.Exec("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM " + name);
                 if (!count) return count.error();
-                if (count->Int(0, 1) > watermark) continue;  // not rolled up yet: next run
-                if (auto r = db.Exec("DROP TABLE " + name); !r) return r.error();
-                deleted += count->Int(0, 0);
+                days.push_back({name, count->Int(0, 0), count->Int(0, 1)});
+            }
+            // In turn with ingest across the cluster (ingest takes this lock before any row lock).
+            if (auto r = db.Exec("SELECT pg_advisory_xact_lock(7460002)"); !r) return r.error();
+            auto mark = db.Query("SELECT watermark FROM rollup_state WHERE id = 1");
+            if (!mark) return mark.error();
+            const int64_t watermark = mark->empty() ? 0 : mark->Int(0, 0);
+            int64_t deleted = 0;
+            for (const auto& d : days) {
+                if (d.max_id > watermark) continue;  // not rolled up yet: next run
+                // Ids are drawn under the ingest lock, so a window that arrived since the count (a late
+                // back-fill) has a larger id than any counted: an unchanged largest id (one index probe)
+                // means the count still holds.
+                auto now_max = db.Exec("SELECT COALESCE(MAX(id), 0) FROM " + d.name);
+                if (!now_max) return now_max.error();
+                if (now_max->Int(0, 0) != d.max_id) continue;  // changed under us: next run
+                if (auto r = db.Exec("DROP TABLE " + d.name); !r) return r.error();
+                deleted += d.rows;
             }
             // What lies in the default partition (days without a partition of their own) goes row by row,
             // oldest first, as in the SQLite store.
