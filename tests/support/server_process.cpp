@@ -31,12 +31,28 @@ std::string ReadAll(const std::string& path) {
 pid_t Spawn(const std::string& binary, const std::vector<std::string>& args,
             const std::map<std::string, std::string>& env, const std::string& log_path, const std::string& cwd,
             uint64_t file_size_limit = 0) {
+    // Everything the child needs is made before fork(): between fork and exec only async-signal-safe
+    // calls, since another thread of the test (a fake server) may hold the allocator's lock at the fork.
+    // A clean environment: only what the test asks for, so the developer's own settings never leak in.
+    std::vector<std::string> env_text;
+    for (const auto& [k, v] : env) env_text.push_back(k + "=" + v);
+    if (env.count("PATH") == 0) env_text.emplace_back("PATH=/usr/bin:/bin");
+    std::vector<char*> envp;
+    for (auto& e : env_text) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::string bin = binary;
+    std::vector<std::string> copy = args;
+    std::vector<char*> argv;
+    argv.push_back(bin.data());
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const rlimit limit{file_size_limit, file_size_limit};
+
     const pid_t pid = fork();
     if (pid != 0) return pid;
     if (file_size_limit > 0) {
         // A write past the limit fails (EFBIG, or a short write) instead of raising SIGXFSZ.
         signal(SIGXFSZ, SIG_IGN);
-        const rlimit limit{file_size_limit, file_size_limit};
         setrlimit(RLIMIT_FSIZE, &limit);
     }
     const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -46,17 +62,7 @@ pid_t Spawn(const std::string& binary, const std::vector<std::string>& args,
     const int devnull = open("/dev/null", O_RDONLY);
     dup2(devnull, 0);
     if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(127);
-    // A clean environment: only what the test asks for, so the developer's own settings never leak in.
-    clearenv();
-    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-    if (env.count("PATH") == 0) setenv("PATH", "/usr/bin:/bin", 1);
-    std::vector<char*> argv;
-    std::string bin = binary;
-    argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
+    execve(bin.c_str(), argv.data(), envp.data());
     _exit(127);
 }
 
