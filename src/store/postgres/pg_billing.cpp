@@ -411,6 +411,7 @@ void PgStore::CompletePayment(Completion c, Callback<CompletionOutcome> done) {
                     if (auto r = InsertOutbox(db, m, c.now); !r) return r.error();
                 }
             }
+            if (auto r = AnnounceAccountsChanged(db); !r) return r.error();
             return out;
         },
         Callback<CompletionOutcome>([this, done = std::move(done)](Result<CompletionOutcome> r) {
@@ -599,6 +600,7 @@ void PgStore::EndSubscription(int64_t account_id, SysSeconds period_end, SysSeco
                 return r.error();
             }
             if (auto r = InsertOutbox(db, mail, now); !r) return r.error();
+            if (auto r = AnnounceAccountsChanged(db); !r) return r.error();
             return true;
         },
         Callback<bool>([this, done = std::move(done)](Result<bool> r) {

@@ -668,9 +668,14 @@ Result<Stats> PgStore::GetStats(const StatsQuery& q) {
 // Wake-ups across servers: NOTIFY on the channel gpuopt_wake with the job's name.
 
 namespace {
-constexpr const char* kWakeChannel = "gpuopt_wake";
 constexpr std::chrono::milliseconds kListenPoll{250};
 }  // namespace
+
+Result<void> AnnounceAccountsChanged(Connection& db) {
+    auto r = db.Query("SELECT pg_notify($1, $2)", Params().Add(kWakeChannel).Add(kAccountsChanged));
+    if (!r) return r.error();
+    return {};
+}
 
 void PgStore::Announce(const std::string& topic) {
     auto db = LeaseReader();
@@ -714,7 +719,13 @@ void PgStore::ListenLoop(std::function<void(const std::string&)> heard) {
             conn.reset();
             continue;
         }
-        for (const auto& topic : *got) heard(topic);
+        for (const auto& topic : *got) {
+            if (topic == kAccountsChanged) {
+                ForgetCachedAccounts();  // another server changed a plan: no stale tier for the cache's TTL
+            } else {
+                heard(topic);
+            }
+        }
     }
 }
 
@@ -759,6 +770,7 @@ void PgStore::SetTier(std::string email, std::string tier, Callback<Account> don
             auto rows = db.Query(sql, Params().Add(tier).Add(email));
             if (!rows) return rows.error();
             if (rows->empty()) return Error{ErrorCode::kNotFound, "no account with that email", {}};
+            if (auto r = AnnounceAccountsChanged(db); !r) return r.error();
             return ReadAccount(*rows, 0);
         },
         Callback<Account>([this, done = std::move(done)](Result<Account> r) {

@@ -119,6 +119,13 @@ std::vector<T> CollectRows(const Rows& rows, Read read) {
 
 // Writer-thread helpers (pg_billing.cpp).
 Result<bool> InsertOutbox(Connection& db, const OutboxMessage& message, SysSeconds now);
+
+// The channel of wake-ups between servers (Database::Announce / Listen).
+inline constexpr const char* kWakeChannel = "gpuopt_wake";
+// Said inside the transaction that changes an account's plan: delivered at its commit (and dropped with a
+// rollback), it clears every server's cache of accounts found by key.
+inline constexpr const char* kAccountsChanged = "accounts";
+Result<void> AnnounceAccountsChanged(Connection& db);
 Result<void> AppendRevenue(Connection& db, int64_t account_id, std::string_view kind, std::string_view tier,
                            double amount, std::string_view currency, std::optional<int64_t> payment_id, SysSeconds at,
                            std::string_view detail);

@@ -5,12 +5,15 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <mutex>
 #include <thread>
 
+#include "common/time.hpp"
 #include "store/postgres/pg_store.hpp"
+#include "store/wait.hpp"
 #include "support/pg_database.hpp"
 
 namespace gpuopt::store::postgres {
@@ -159,6 +162,46 @@ TEST(PgWakeups, AnAnnouncementIsHeardByEveryStoreOnTheDatabaseAndListeningSurviv
     EXPECT_TRUE(got) << "listening did not resume after the connection was lost";
     (*a)->Close();
     (*b)->Close();  // stops the listener within one poll
+}
+
+// A plan changed through one server reaches another's cache of accounts at the change's commit, not
+// after the cache's time to live.
+TEST(PgWakeups, APlanChangedOnOneServerIsSeenByAnotherAtOnce) {
+    testing::PgTestDatabase db;
+    ASSERT_TRUE(db.Ready());
+    PgStore::Options options;
+    options.url = db.Url();
+    options.account_cache_ttl = std::chrono::minutes(10);
+    auto a = PgStore::Open(options);
+    auto b = PgStore::Open(options);
+    ASSERT_TRUE(a && b);
+    std::atomic<bool> up{false};
+    (*a)->Listen([&](const std::string& topic) {
+        if (topic == "ping") up = true;
+    });
+    auto created = Wait<Account>([&](Callback<Account> done) {
+        (*b)->CreateAccount({"cache@example.com", "hash-1", "gopt_abcd", "free", UtcNow(), std::nullopt},
+                            std::move(done));
+    });
+    ASSERT_TRUE(created.ok());
+    ASSERT_EQ((*a)->FindAccountByKeyHash("hash-1").value().tier, "free");  // cached by a for ten minutes
+    // a listens once it hears b's announcements.
+    for (int i = 0; i < 100 && !up; ++i) {
+        (*b)->Announce("ping");
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_TRUE(up.load());
+    auto changed = Wait<Account>(
+        [&](Callback<Account> done) { (*b)->SetTier("cache@example.com", "professional", std::move(done)); });
+    ASSERT_TRUE(changed.ok());
+    bool seen = false;
+    for (int i = 0; i < 100 && !seen; ++i) {
+        seen = (*a)->FindAccountByKeyHash("hash-1").value().tier == "professional";
+        if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_TRUE(seen) << "the other server kept the cached free tier";
+    (*a)->Close();
+    (*b)->Close();
 }
 
 TEST(PgConnect, ANamedServerThatIsNotThereIsUnavailable) {
