@@ -107,6 +107,15 @@ http::Response OkJson(const boost::json::object& body, unsigned version,
     return res;
 }
 
+http::Response OkJsonText(std::string body, unsigned version, const std::optional<http::RateDecision>& decision) {
+    http::Response res{http::bhttp::status::ok, version};
+    res.set(http::bhttp::field::content_type, "application/json");
+    res.body() = std::move(body);
+    res.prepare_payload();
+    ApplyRateHeaders(res, decision);
+    return res;
+}
+
 http::Response RateLimitedResponse(const http::RateDecision& decision, unsigned version) {
     auto res =
         http::ErrorResponse({ErrorCode::kRateLimited,

@@ -44,6 +44,9 @@ void ApplyRateHeaders(http::Response& res, const std::optional<http::RateDecisio
 http::Response OkJson(const boost::json::object& body, unsigned version,
                       const std::optional<http::RateDecision>& decision);
 
+// The same for a body already written as JSON text (JsonWriter), for answers too large for a document.
+http::Response OkJsonText(std::string body, unsigned version, const std::optional<http::RateDecision>& decision);
+
 // The 429 answer for a refused decision, with its headers.
 http::Response RateLimitedResponse(const http::RateDecision& decision, unsigned version);
 

@@ -1,15 +1,14 @@
 // GET /api/usage?from=&to=|range=&step=&gpu=: utilization, memory and idle cost over time, one series
 // per GPU, from raw windows for ranges within a week (and the raw retention), else from the hourly
 // roll-up. Points are buckets of `step` (default: 5 min on raw data, 1 h on hourly data).
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
-
+#include <algorithm>
 #include <cmath>
-#include <map>
+#include <vector>
 
 #include "api/api.hpp"
 #include "api/auth.hpp"
 #include "api/history.hpp"
+#include "common/json.hpp"
 #include "http/error_response.hpp"
 #include "http/query.hpp"
 
@@ -63,14 +62,33 @@ http::Handler MakeUsageHandler(Services& s) {
                 Error::Validation("step", "gives more than 5000 points for this range; choose a longer step"), caller,
                 version);
         }
-        boost::json::array series;
+        // A month of hourly points for a fleet is tens of thousands of points: they are summed into buckets
+        // indexed by position and written straight out as JSON text, with each bucket's time formatted once.
+        const auto& window = history->range;
+        const size_t slots = static_cast<size_t>((window.to - window.from + step - std::chrono::seconds(1)) / step);
+        std::vector<std::string> times(slots);
+        std::vector<analysis::Slice> buckets(slots);
+        std::vector<char> used(slots);
+        std::string out;
+        out.reserve(256 + history->gpus.size() * 64);
+        JsonWriter json(out);
+        json.BeginObject();
+        json.Key("status").String("success");
+        json.Key("from").String(FormatUtc(window.from));
+        json.Key("to").String(FormatUtc(window.to));
+        json.Key("resolution").String(history->source);
+        json.Key("step_seconds").Int(step.count());
+        json.Key("series").BeginArray();
         for (const auto& g : history->gpus) {
-            // Buckets by the end of each slice: (from + k*step, from + (k+1)*step].
-            std::map<int64_t, analysis::Slice> buckets;
+            std::fill(buckets.begin(), buckets.end(), analysis::Slice{});
+            std::fill(used.begin(), used.end(), 0);
             for (const auto& sl : g.slices) {
-                if (sl.end <= history->range.from || sl.end > history->range.to) continue;
-                const int64_t k = (sl.end - history->range.from - std::chrono::seconds(1)) / step;
+                if (sl.end <= window.from || sl.end > window.to) continue;
+                // Buckets by the end of each slice: (from + k*step, from + (k+1)*step].
+                const auto k = static_cast<size_t>((sl.end - window.from - std::chrono::seconds(1)) / step);
+                if (k >= slots) continue;
                 analysis::Slice& b = buckets[k];
+                used[k] = 1;
                 b.reported_s += sl.reported_s;
                 b.util_weighted += sl.util_weighted;
                 b.util_max = std::max(b.util_max, sl.util_max);
@@ -81,38 +99,36 @@ http::Handler MakeUsageHandler(Services& s) {
                 b.cost_usd += sl.cost_usd;
                 b.idle_cost_usd += sl.idle_cost_usd;
             }
-            boost::json::array points;
-            for (const auto& [k, b] : buckets) {
-                boost::json::object p;
-                p["t"] = FormatUtc(history->range.from + k * step);
-                p["reported_seconds"] = Round(b.reported_s, 1);
-                p["util_avg"] = Round(b.UtilAvg(), 2);
-                p["util_max"] = Round(b.util_max, 2);
-                p["idle_fraction"] = Round(b.IdleShare(), 4);
-                p["idle_held_fraction"] = Round(b.reported_s > 0 ? b.idle_held_s / b.reported_s : 0, 4);
-                p["mem_used_max"] = Round(b.mem_used_max, 1);
-                p["mem_total"] = Round(b.mem_total, 1);
-                p["cost"] = Round(b.cost_usd, 4);
-                p["idle_cost"] = Round(b.idle_cost_usd, 4);
-                points.push_back(std::move(p));
+            json.BeginObject();
+            json.Key("gpu").String(g.gpu_key);
+            json.Key("host").String(g.host);
+            json.Key("gpu_index").Int(g.gpu_index);
+            json.Key("gpu_name").String(g.name);
+            if (!g.uuid.empty()) json.Key("uuid").String(g.uuid);
+            json.Key("points").BeginArray();
+            for (size_t k = 0; k < slots; ++k) {
+                if (used[k] == 0) continue;
+                const analysis::Slice& b = buckets[k];
+                if (times[k].empty()) times[k] = FormatUtc(window.from + static_cast<int64_t>(k) * step);
+                json.BeginObject();
+                json.Key("t").String(times[k]);
+                json.Key("reported_seconds").Number(Round(b.reported_s, 1));
+                json.Key("util_avg").Number(Round(b.UtilAvg(), 2));
+                json.Key("util_max").Number(Round(b.util_max, 2));
+                json.Key("idle_fraction").Number(Round(b.IdleShare(), 4));
+                json.Key("idle_held_fraction").Number(Round(b.reported_s > 0 ? b.idle_held_s / b.reported_s : 0, 4));
+                json.Key("mem_used_max").Number(Round(b.mem_used_max, 1));
+                json.Key("mem_total").Number(Round(b.mem_total, 1));
+                json.Key("cost").Number(Round(b.cost_usd, 4));
+                json.Key("idle_cost").Number(Round(b.idle_cost_usd, 4));
+                json.EndObject();
             }
-            boost::json::object o;
-            o["gpu"] = g.gpu_key;
-            o["host"] = g.host;
-            o["gpu_index"] = g.gpu_index;
-            o["gpu_name"] = g.name;
-            if (!g.uuid.empty()) o["uuid"] = g.uuid;
-            o["points"] = std::move(points);
-            series.push_back(std::move(o));
+            json.EndArray();
+            json.EndObject();
         }
-        boost::json::object body;
-        body["status"] = "success";
-        body["from"] = FormatUtc(history->range.from);
-        body["to"] = FormatUtc(history->range.to);
-        body["resolution"] = history->source;
-        body["step_seconds"] = step.count();
-        body["series"] = std::move(series);
-        co_return OkJson(body, version, caller.limit);
+        json.EndArray();
+        json.EndObject();
+        co_return OkJsonText(std::move(out), version, caller.limit);
     };
 }
 

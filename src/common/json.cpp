@@ -183,6 +183,108 @@ Result<boost::json::value> ParseJson(std::string_view text, size_t max_depth, bo
     return v;
 }
 
+void AppendJsonNumber(std::string& out, double d) {
+    // Shortest round-trip form in plain notation where it is short ("1101.6", not "1.1016E3").
+    if (!std::isfinite(d)) {
+        out += "null";
+        return;
+    }
+    char buf[64];
+    auto res = std::to_chars(buf, buf + sizeof buf, d);
+    out.append(buf, res.ptr);
+}
+
+void AppendJsonString(std::string& out, std::string_view s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += '"';
+    size_t plain = 0;  // the start of the run of characters that need no escape
+    for (size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        out.append(s.data() + plain, i - plain);
+        plain = i + 1;
+        switch (c) {
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\b':
+                out += "\\b";
+                break;
+            case '\f':
+                out += "\\f";
+                break;
+            default:
+                out += "\\u00";
+                out += kHex[c >> 4];
+                out += kHex[c & 0xF];
+        }
+    }
+    out.append(s.data() + plain, s.size() - plain);
+    out += '"';
+}
+
+void JsonWriter::Separate() {
+    if (after_key_) {
+        after_key_ = false;
+        return;
+    }
+    if (!first_) out_ += ',';
+    first_ = false;
+}
+
+JsonWriter& JsonWriter::Open(char c) {
+    Separate();
+    out_ += c;
+    first_ = true;
+    return *this;
+}
+
+JsonWriter& JsonWriter::Close(char c) {
+    out_ += c;
+    first_ = false;
+    return *this;
+}
+
+JsonWriter& JsonWriter::Key(std::string_view key) {
+    Separate();
+    AppendJsonString(out_, key);
+    out_ += ':';
+    after_key_ = true;
+    return *this;
+}
+
+JsonWriter& JsonWriter::String(std::string_view v) {
+    Separate();
+    AppendJsonString(out_, v);
+    return *this;
+}
+
+JsonWriter& JsonWriter::Number(double v) {
+    Separate();
+    AppendJsonNumber(out_, v);
+    return *this;
+}
+
+JsonWriter& JsonWriter::Int(int64_t v) {
+    Separate();
+    char buf[24];
+    auto res = std::to_chars(buf, buf + sizeof buf, v);
+    out_.append(buf, res.ptr);
+    return *this;
+}
+
 namespace {
 
 void Write(std::string& out, const boost::json::value& v) {
@@ -199,20 +301,11 @@ void Write(std::string& out, const boost::json::value& v) {
         case boost::json::kind::uint64:
             out += std::to_string(v.get_uint64());
             return;
-        case boost::json::kind::double_: {
-            // Shortest round-trip form in plain notation where it is short ("1101.6", not "1.1016E3").
-            const double d = v.get_double();
-            if (!std::isfinite(d)) {
-                out += "null";
-                return;
-            }
-            char buf[64];
-            auto res = std::to_chars(buf, buf + sizeof buf, d);
-            out.append(buf, res.ptr);
+        case boost::json::kind::double_:
+            AppendJsonNumber(out, v.get_double());
             return;
-        }
         case boost::json::kind::string:
-            out += boost::json::serialize(v.get_string());
+            AppendJsonString(out, v.get_string());
             return;
         case boost::json::kind::array: {
             out += '[';
@@ -231,7 +324,7 @@ void Write(std::string& out, const boost::json::value& v) {
             for (const auto& kv : v.get_object()) {
                 if (!first) out += ',';
                 first = false;
-                out += boost::json::serialize(boost::json::string_view(kv.key()));
+                AppendJsonString(out, kv.key());
                 out += ':';
                 Write(out, kv.value());
             }

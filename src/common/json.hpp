@@ -3,6 +3,8 @@
 
 #include <boost/json/value.hpp>
 
+#include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "common/result.hpp"
@@ -20,5 +22,34 @@ Result<boost::json::value> ParseJson(std::string_view text, size_t max_depth = k
 
 // Serialises to compact JSON, doubles in their shortest plain form ("1101.6", not "1.1016E3").
 std::string ToJson(const boost::json::value& v);
+
+// Appends `s` as a JSON string (quoted, escaped) to `out`.
+void AppendJsonString(std::string& out, std::string_view s);
+// Appends `d` as ToJson does: shortest plain form, null when not finite.
+void AppendJsonNumber(std::string& out, double d);
+
+// Writes compact JSON straight into a string, for answers too large to build as a document first (a
+// month of hourly points for a fleet). The caller keeps the nesting right; commas are placed here.
+class JsonWriter {
+public:
+    explicit JsonWriter(std::string& out) : out_(out) {}
+    JsonWriter& BeginObject() { return Open('{'); }
+    JsonWriter& EndObject() { return Close('}'); }
+    JsonWriter& BeginArray() { return Open('['); }
+    JsonWriter& EndArray() { return Close(']'); }
+    JsonWriter& Key(std::string_view key);
+    JsonWriter& String(std::string_view v);
+    JsonWriter& Number(double v);
+    JsonWriter& Int(int64_t v);
+
+private:
+    void Separate();
+    JsonWriter& Open(char c);
+    JsonWriter& Close(char c);
+
+    std::string& out_;
+    bool first_ = true;       // nothing written yet in the innermost object or array
+    bool after_key_ = false;  // the next value belongs to the key just written
+};
 
 }  // namespace gpuopt
