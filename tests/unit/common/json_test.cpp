@@ -62,5 +62,41 @@ TEST(Json, WritesDoublesInPlainShortestForm) {
     EXPECT_EQ(ToJson(o), R"({"a":1101.6,"b":1.53,"c":3,"d":0.1,"e":-2,"s":"q\"\n","n":null})");
 }
 
+TEST(Json, EscapesStringsAsTheParserReadsThem) {
+    const std::string awkward = std::string("tab\t quote\" slash\\ nl\n cr\r bell\x07 nul") + '\0' + " \xc3\xa9 /";
+    std::string out;
+    AppendJsonString(out, awkward);
+    EXPECT_EQ(out, R"("tab\t quote\" slash\\ nl\n cr\r bell\u0007 nul\u0000 )"
+                   "\xc3\xa9"
+                   R"( /")");
+    auto back = ParseJson(out);
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(std::string(back->as_string()), awkward);
+    EXPECT_EQ(ToJson(boost::json::object{{awkward, awkward}}), "{" + out + ":" + out + "}");  // keys too
+}
+
+TEST(Json, TheWriterPlacesCommasAndWritesWhatToJsonWrites) {
+    std::string out;
+    JsonWriter w(out);
+    w.BeginObject();
+    w.Key("status").String("success");
+    w.Key("n").Int(-42);
+    w.Key("empty").BeginArray().EndArray();
+    w.Key("series").BeginArray();
+    for (int i = 0; i < 2; ++i) {
+        w.BeginObject().Key("t").String("x" + std::to_string(i)).Key("v").Number(0.1 * (i + 1)).EndObject();
+    }
+    w.Number(std::nan(""));
+    w.EndArray();
+    w.Key("last").BeginObject().EndObject();
+    w.EndObject();
+    EXPECT_EQ(
+        out,
+        R"({"status":"success","n":-42,"empty":[],"series":[{"t":"x0","v":0.1},{"t":"x1","v":0.2},null],"last":{}})");
+    auto parsed = ParseJson(out);
+    ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+    EXPECT_EQ(ToJson(*parsed), out);
+}
+
 }  // namespace
 }  // namespace gpuopt
