@@ -146,12 +146,9 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
     app->services_->run_blocking = [app = app.get()](std::function<void()> work) {
         boost::asio::post(app->blocking_, std::move(work));
     };
-    // A recorded gateway event wakes the billing worker here and, through the database, on whichever
-    // server holds its lease.
-    app->services_->wake_billing = [app = app.get()] {
-        app->billing_scheduler_.Wake("billing-events");
-        app->store_->Announce("billing-events");
-    };
+    // A recorded gateway event wakes the billing worker here; the store's transaction that recorded it
+    // has already told the other servers sharing the database (PostgreSQL NOTIFY).
+    app->services_->wake_billing = [app = app.get()] { app->billing_scheduler_.Wake("billing-events"); };
     http::Router router;
     api::RegisterRoutes(router, *app->services_);
     app->metrics_ = std::make_unique<http::RequestMetrics>(router);

@@ -477,21 +477,29 @@ void PgStore::RecordGatewayEvent(GatewayEvent e, Callback<bool> done) {
         [e = std::move(e)](Connection& db) -> Result<bool> {
             Params p;
             p.Add(e.gateway).Add(e.dedup_key).Add(e.reference).Add(e.body).Add(FormatUtc(e.received_at));
+            Result<bool> recorded = false;
             if (e.rearm_after) {
                 p.Add(FormatUtc(e.received_at + *e.rearm_after));
-                return Touched(
+                recorded = Touched(
                     Change(db,
                            "INSERT INTO gateway_events (gateway, dedup_key, reference, body, received_at, state,"
                            " attempts, next_attempt) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $5)"
                            " ON CONFLICT (gateway, dedup_key) DO UPDATE SET state = 'pending', next_attempt = $6"
                            " WHERE gateway_events.state IN ('applied', 'ignored')",
                            p));
+            } else {
+                recorded = Touched(
+                    Change(db,
+                           "INSERT INTO gateway_events (gateway, dedup_key, reference, body, received_at, state,"
+                           " attempts, next_attempt) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $5)"
+                           " ON CONFLICT (gateway, dedup_key) DO NOTHING",
+                           p));
             }
-            return Touched(Change(db,
-                                  "INSERT INTO gateway_events (gateway, dedup_key, reference, body, received_at, state,"
-                                  " attempts, next_attempt) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $5)"
-                                  " ON CONFLICT (gateway, dedup_key) DO NOTHING",
-                                  p));
+            // A new event wakes the billing worker on whichever server holds its lease, at this commit.
+            if (recorded.ok() && *recorded) {
+                if (auto r = NotifyWake(db, "billing-events"); !r) return r.error();
+            }
+            return recorded;
         },
         std::move(done));
 }

@@ -671,16 +671,18 @@ namespace {
 constexpr std::chrono::milliseconds kListenPoll{250};
 }  // namespace
 
-Result<void> AnnounceAccountsChanged(Connection& db) {
-    auto r = db.Query("SELECT pg_notify($1, $2)", Params().Add(kWakeChannel).Add(kAccountsChanged));
+Result<void> NotifyWake(Connection& db, const std::string& topic) {
+    auto r = db.Query("SELECT pg_notify($1, $2)", Params().Add(kWakeChannel).Add(topic));
     if (!r) return r.error();
     return {};
 }
 
+Result<void> AnnounceAccountsChanged(Connection& db) { return NotifyWake(db, kAccountsChanged); }
+
 void PgStore::Announce(const std::string& topic) {
     auto db = LeaseReader();
     if (db) {
-        if (auto r = (*db)->Query("SELECT pg_notify($1, $2)", Params().Add(kWakeChannel).Add(topic)); r) return;
+        if (auto r = NotifyWake(**db, topic); r) return;
     }
     // Not fatal: the job's holder still runs it at its next interval.
     spdlog::debug("wake-up for {} not sent; it runs at its next interval", topic);
