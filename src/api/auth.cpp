@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/crypto.hpp"
+#include "common/json.hpp"
 #include "http/error_response.hpp"
 
 namespace gpuopt::api {
@@ -102,9 +103,7 @@ void ApplyRateHeaders(http::Response& res, const std::optional<http::RateDecisio
 
 http::Response OkJson(const boost::json::object& body, unsigned version,
                       const std::optional<http::RateDecision>& decision) {
-    auto res = http::JsonResponse(http::bhttp::status::ok, body, version);
-    ApplyRateHeaders(res, decision);
-    return res;
+    return OkJsonText(ToJson(body), version, decision);
 }
 
 http::Response OkJsonText(std::string body, unsigned version, const std::optional<http::RateDecision>& decision) {

@@ -80,8 +80,6 @@ http::Handler MakeUsageHandler(Services& s) {
         json.Key("step_seconds").Int(step.count());
         json.Key("series").BeginArray();
         for (const auto& g : history->gpus) {
-            std::fill(buckets.begin(), buckets.end(), analysis::Slice{});
-            std::fill(used.begin(), used.end(), 0);
             for (const auto& sl : g.slices) {
                 if (sl.end <= window.from || sl.end > window.to) continue;
                 // Buckets by the end of each slice: (from + k*step, from + (k+1)*step].
@@ -122,6 +120,8 @@ http::Handler MakeUsageHandler(Services& s) {
                 json.Key("cost").Number(Round(b.cost_usd, 4));
                 json.Key("idle_cost").Number(Round(b.idle_cost_usd, 4));
                 json.EndObject();
+                buckets[k] = analysis::Slice{};  // empty again for the next GPU: only the buckets it used
+                used[k] = 0;
             }
             json.EndArray();
             json.EndObject();
