@@ -126,13 +126,7 @@ protected:
 
     std::string Url(const std::string& path) const { return nginx_->Url(path); }
 
-    std::string Signup(const std::string& email) const {
-        auto res = PostJson(Url("/api/signup"), "{\"email\":\"" + email + "\"}");
-        EXPECT_EQ(res.status, 200) << res.body;
-        auto v = res.Json();
-        if (!v.is_object() || !v.as_object().contains("api_key")) return {};
-        return std::string(v.at("api_key").as_string());
-    }
+    std::string Signup(const std::string& email) const { return SignupAt(Url("/api/signup"), email); }
 
     // The key's tier as one server sees it (-1: through nginx, whichever server it picks).
     std::string Tier(const std::string& key, int server = -1) const {

@@ -20,6 +20,15 @@ using Env = std::map<std::string, std::string>;
 
 inline constexpr const char* kAdminToken = "test-admin-token-0123456789";
 
+// Signs up at `signup_url` and returns the new key (fails the test if it cannot).
+inline std::string SignupAt(const std::string& signup_url, const std::string& email) {
+    auto res = PostJson(signup_url, "{\"email\":\"" + email + "\"}");
+    EXPECT_EQ(res.status, 200) << res.body;
+    auto v = res.Json();
+    if (!v.is_object() || !v.as_object().contains("api_key")) return {};
+    return std::string(v.at("api_key").as_string());
+}
+
 struct RunningServer {
     explicit RunningServer(std::map<std::string, std::string> env = {}, std::vector<std::string> args = {}) {
         env.emplace("ADMIN_TOKEN", kAdminToken);
@@ -33,13 +42,7 @@ struct RunningServer {
     std::string DbPath() const { return StoreLocation(dir.path()); }
 
     // Signs up and returns the new key (fails the test if it cannot).
-    std::string Signup(const std::string& email) const {
-        auto res = PostJson(Url("/api/signup"), "{\"email\":\"" + email + "\"}");
-        EXPECT_EQ(res.status, 200) << res.body;
-        auto v = res.Json();
-        if (!v.is_object() || !v.as_object().contains("api_key")) return {};
-        return std::string(v.at("api_key").as_string());
-    }
+    std::string Signup(const std::string& email) const { return SignupAt(Url("/api/signup"), email); }
 
     TempDir dir;
     std::unique_ptr<ServerProcess> server;

@@ -37,19 +37,6 @@ std::string FindNginx() {
     return {};
 }
 
-// A loopback port nothing listens on now; nginx may still lose the race for it (the caller retries).
-uint16_t FreePort() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
-
 std::string ReadAll(const std::string& path) {
     std::ifstream in(path);
     std::stringstream ss;
@@ -134,7 +121,7 @@ NginxProcess::NginxProcess(std::vector<uint16_t> upstreams) : upstreams_(std::mo
     const std::string conf = dir_.path() + "/nginx.conf";
     for (int attempt = 0; attempt < 3 && !started_; ++attempt) {
         Stop();
-        port_ = FreePort();
+        port_ = FreeLoopbackPort();
         {
             std::ofstream out(conf, std::ios::trunc);
             out << Config(dir_.path(), port_, upstreams_);

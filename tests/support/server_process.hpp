@@ -47,6 +47,9 @@ private:
     std::string log_path_;
 };
 
+// A loopback port nothing listens on now; whoever binds it next may still lose the race (callers retry).
+uint16_t FreeLoopbackPort();
+
 class ServerProcess {
 public:
     struct Options {

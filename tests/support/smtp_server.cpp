@@ -19,18 +19,6 @@ namespace {
 
 constexpr const char* kPython = "/usr/bin/python3";  // Debian's, where python3-aiosmtpd lives
 
-uint16_t FreePort() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
-
 bool Accepts(uint16_t port) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
@@ -62,7 +50,7 @@ SmtpServer::SmtpServer() {
         return;
     }
     for (int attempt = 0; attempt < 3 && !started_; ++attempt) {
-        port_ = FreePort();
+        port_ = FreeLoopbackPort();
         process_ = std::make_unique<ChildProcess>(
             kPython,
             std::vector<std::string>{"-m", "aiosmtpd", "-n", "-l", "127.0.0.1:" + std::to_string(port_), "--tlscert",
