@@ -2,6 +2,7 @@
 // real server's database (accounts, history, a completed payment), stops and resumes, verifies every table,
 // refuses a target that holds other data, and the server started on the copy answers exactly as before.
 // In service_tests: it needs the services fixture's PostgreSQL.
+#include <sqlite3.h>
 #include <boost/url/parse.hpp>
 
 #include <filesystem>
@@ -79,6 +80,22 @@ TEST(Migrate, ACopyIntoPostgresqlResumesVerifiesAndAnswersAsBefore) {
         ASSERT_EQ(server.server->Terminate(), 0);
         std::filesystem::copy(server.dir.path() + "/gpuopt.db", dir.path() + "/gpuopt.db");
     }
+    // SQLite writes a GPU's covered_until_ms about once a minute and reads the windows stored since
+    // last_report_pk for the rest: as it is when the mark was last written half a minute before the end.
+    {
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open((dir.path() + "/gpuopt.db").c_str(), &db), SQLITE_OK);
+        const int changed =
+            sqlite3_exec(db,
+                         "UPDATE gpus_seen SET"
+                         " covered_until_ms = (SELECT MIN(window_end_ms) - 30000 FROM gpu_windows g"
+                         " WHERE g.account_id = gpus_seen.account_id AND g.gpu_key = gpus_seen.gpu_key),"
+                         " last_report_pk = (SELECT MIN(report_pk) FROM gpu_windows g"
+                         " WHERE g.account_id = gpus_seen.account_id AND g.gpu_key = gpus_seen.gpu_key)",
+                         nullptr, nullptr, nullptr);
+        sqlite3_close(db);
+        ASSERT_EQ(changed, SQLITE_OK);
+    }
     ASSERT_NE(before.payments.find("completed"), std::string::npos) << before.payments;
 
     PgTestDatabase target;
@@ -102,6 +119,12 @@ TEST(Migrate, ACopyIntoPostgresqlResumesVerifiesAndAnswersAsBefore) {
     }
     EXPECT_EQ(CountRows(target.Url(), "SELECT COUNT(*) FROM usage_reports"), 30);
     EXPECT_EQ(CountRows(target.Url(), "SELECT COUNT(*) FROM gpu_windows"), 60);
+    // PostgreSQL keeps each GPU's mark exact and reads only it: the copy sets it to the end of its last window.
+    EXPECT_EQ(CountRows(target.Url(),
+                        "SELECT COUNT(*) FROM gpus_seen s WHERE covered_until_ms IS DISTINCT FROM"
+                        " (SELECT MAX(window_end_ms) FROM gpu_windows g"
+                        " WHERE g.account_id = s.account_id AND g.gpu_key = s.gpu_key)"),
+              0);
 
     // The server on the copy answers as the one on the file did.
     env["DATABASE_URL"] = target.Url();
@@ -117,6 +140,13 @@ TEST(Migrate, ACopyIntoPostgresqlResumesVerifiesAndAnswersAsBefore) {
     auto more = PostJson(on_pg.Url("/api/track-usage"), FullReport("after-move", "h1", 2), Bearer(key));
     EXPECT_EQ(more.status, 200) << more.body;
     EXPECT_EQ(CountRows(target.Url(), "SELECT COUNT(*) FROM usage_reports"), 31);
+    // Its windows count only the time after the copied ones, not the half minute before.
+    EXPECT_EQ(CountRows(target.Url(),
+                        "SELECT COUNT(*) FROM gpu_windows g JOIN usage_reports u ON u.id = g.report_pk"
+                        " WHERE u.report_id = 'after-move' AND g.counted_ms = g.window_end_ms - GREATEST("
+                        " g.window_end_ms - g.window_ms, (SELECT MAX(h.window_end_ms) FROM gpu_windows h"
+                        " WHERE h.account_id = g.account_id AND h.gpu_key = g.gpu_key AND h.id <> g.id))"),
+              2);
 }
 
 TEST(Migrate, ATargetHoldingOtherDataIsRefused) {
@@ -126,6 +156,22 @@ TEST(Migrate, ATargetHoldingOtherDataIsRefused) {
         ASSERT_FALSE(server.Signup("first@example.com").empty());
         ASSERT_EQ(server.server->Terminate(), 0);
         std::filesystem::copy(server.dir.path() + "/gpuopt.db", dir.path() + "/gpuopt.db");
+    }
+    // SQLite writes a GPU's covered_until_ms about once a minute and reads the windows stored since
+    // last_report_pk for the rest: as it is when the mark was last written half a minute before the end.
+    {
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open((dir.path() + "/gpuopt.db").c_str(), &db), SQLITE_OK);
+        const int changed =
+            sqlite3_exec(db,
+                         "UPDATE gpus_seen SET"
+                         " covered_until_ms = (SELECT MIN(window_end_ms) - 30000 FROM gpu_windows g"
+                         " WHERE g.account_id = gpus_seen.account_id AND g.gpu_key = gpus_seen.gpu_key),"
+                         " last_report_pk = (SELECT MIN(report_pk) FROM gpu_windows g"
+                         " WHERE g.account_id = gpus_seen.account_id AND g.gpu_key = gpus_seen.gpu_key)",
+                         nullptr, nullptr, nullptr);
+        sqlite3_close(db);
+        ASSERT_EQ(changed, SQLITE_OK);
     }
     PgTestDatabase target;
     ASSERT_TRUE(target.Ready());

@@ -245,6 +245,66 @@ Result<Rows> Connection::Query(const std::string& sql, const Params& params) {
                  "query");
 }
 
+Result<Rows> Connection::QueryPlannedEachTime(const std::string& sql, const Params& params) {
+    return Check(PQexecParams(conn_.get(), sql.c_str(), params.size(), nullptr, params.Values(), nullptr, nullptr, 0),
+                 "query");
+}
+
+Result<std::vector<Rows>> Connection::Pipeline(const std::vector<Statement>& statements) {
+    PGconn* c = conn_.get();
+    // Statements not yet prepared on this connection are prepared first, each on its own (once).
+    for (const Statement& s : statements) {
+        if (s.plan_each_time || prepared_.contains(*s.sql)) continue;
+        std::string name = "gpuopt_" + std::to_string(prepared_.size() + 1);
+        auto made = Check(PQprepare(c, name.c_str(), s.sql->c_str(), 0, nullptr), "prepare");
+        if (!made) return made.error();
+        prepared_.emplace(*s.sql, std::move(name));
+    }
+    if (PQenterPipelineMode(c) != 1) return Check(nullptr, "pipeline").error();
+    size_t sent = 0;
+    for (const Statement& s : statements) {
+        const int n = s.params != nullptr ? s.params->size() : 0;
+        const char* const* values = s.params != nullptr ? s.params->Values() : nullptr;
+        const int ok = s.plan_each_time
+                           ? PQsendQueryParams(c, s.sql->c_str(), n, nullptr, values, nullptr, nullptr, 0)
+                           : PQsendQueryPrepared(c, prepared_.at(*s.sql).c_str(), n, values, nullptr, nullptr, 0);
+        if (ok != 1) break;
+        ++sent;
+    }
+    const bool synced = PQpipelineSync(c) == 1;
+    std::vector<Rows> out;
+    std::optional<Error> failure;
+    if (sent < statements.size() || !synced) {
+        failure = Check(nullptr, "pipeline").error();
+    }
+    // Each statement's result, then the end of its results (null); after all of them, the sync.
+    for (size_t i = 0; i < sent && Healthy(); ++i) {
+        pg_result* r = PQgetResult(c);
+        if (r == nullptr) break;
+        if (PQresultStatus(r) == PGRES_PIPELINE_ABORTED || failure) {
+            PQclear(r);
+        } else if (auto rows = Check(r, "query"); rows) {
+            out.push_back(std::move(*rows));
+        } else {
+            failure = rows.error();
+        }
+        while (pg_result* more = PQgetResult(c)) PQclear(more);
+    }
+    for (int nulls = 0; synced && nulls < 2 && Healthy();) {
+        pg_result* r = PQgetResult(c);
+        if (r == nullptr) {
+            ++nulls;
+            continue;
+        }
+        const bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+        PQclear(r);
+        if (sync) break;
+    }
+    if (PQexitPipelineMode(c) != 1 && !failure) failure = Check(nullptr, "pipeline").error();
+    if (failure) return *failure;
+    return out;
+}
+
 std::string RedactUrl(std::string_view url) {
     std::string out(url);
     const size_t scheme = out.find("://");

@@ -119,6 +119,22 @@ public:
     Result<Rows> Exec(std::string_view sql);
     // One statement with parameters, prepared on first use on this connection and reused after.
     Result<Rows> Query(const std::string& sql, const Params& params = {});
+    // One statement with parameters, parsed and planned for these values on every run. For a statement
+    // whose best plan depends on how large its tables have grown: a prepared statement's generic plan is
+    // made from the statistics of the moment it is chosen, which for a new database means empty tables.
+    Result<Rows> QueryPlannedEachTime(const std::string& sql, const Params& params);
+
+    // One statement of a Pipeline: prepared on this connection (as Query) or planned each time (as
+    // QueryPlannedEachTime).
+    struct Statement {
+        const std::string* sql;
+        const Params* params;  // null: none
+        bool plan_each_time = false;
+    };
+    // Several statements sent together and answered together (libpq's pipeline mode): one round trip for
+    // all of them instead of one each. The server runs them in order; once one fails, the rest are not run
+    // and the first failure is the result. Rows for each statement, in order.
+    Result<std::vector<Rows>> Pipeline(const std::vector<Statement>& statements);
 
     // Errors: unique violations are kAlreadyExists; a lost connection, a shutting-down server, too many
     // connections, a cancelled statement and serialization failures or deadlocks are kUnavailable;

@@ -81,17 +81,28 @@ void PgStore::Close() {
 }
 
 void PgStore::WriterLoop() {
+    // Under load, the clients a commit answered send their next reports right away, and a transaction
+    // started for the first of them alone costs a whole commit of its own (round trips and a WAL flush)
+    // while the rest queue behind it. So when the last batch was large and the queue holds less than half
+    // as much, the writer waits a moment for the rest. An idle or lightly loaded store never waits.
+    constexpr size_t kGatherFrom = 8;
+    constexpr auto kGather = std::chrono::microseconds(1500);
     std::vector<std::unique_ptr<Job>> batch;
+    size_t last = 0;
     for (;;) {
         {
             std::unique_lock lock(mu_);
             cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
             if (queue_.empty()) return;  // stopping, and everything queued has been written
+            if (last >= kGatherFrom && queue_.size() < last / 2) {
+                cv_.wait_for(lock, kGather, [&] { return stopping_ || queue_.size() >= last / 2; });
+            }
             while (!queue_.empty() && batch.size() < options_.max_batch) {
                 batch.push_back(std::move(queue_.front()));
                 queue_.pop_front();
             }
         }
+        last = batch.size();
         RunBatch(batch);
         batch.clear();
     }
@@ -162,20 +173,27 @@ void PgStore::RunBatch(std::vector<std::unique_ptr<Job>>& batch) {
 
 Result<void> PgStore::RunInTransaction(std::vector<std::unique_ptr<Job>>& batch, bool careful) {
     Connection& db = *writer_db_;
-    // A batch with reports takes the ingest lock with its BEGIN (one round trip).
+    // A batch with reports takes the ingest lock with its BEGIN. One that starts with reports opens its
+    // transaction in the round trip of their first look, and one that ends with them commits in the round
+    // trip of their rows (IngestGroup).
     const bool ingest =
         std::any_of(batch.begin(), batch.end(), [](const auto& job) { return job->Ingest() != nullptr; });
-    if (auto r = db.Exec(ingest ? std::string("BEGIN; ") + kIngestLock : std::string("BEGIN")); !r) return r.error();
+    bool begun = careful || batch.empty() || batch.front()->Ingest() == nullptr;
+    if (begun) {
+        if (auto r = db.Exec(ingest ? std::string("BEGIN; ") + kIngestLock : std::string("BEGIN")); !r) {
+            return r.error();
+        }
+    }
+    bool committed = false;
     std::vector<Job*> group;
-    auto flush = [&]() -> Result<void> {
+    auto flush = [&](bool last) -> Result<void> {
         if (group.empty()) return {};
-        Result<void> r;
         if (careful) {
             // One report at a time under a savepoint: a report that fails gets its error alone.
             for (Job* job : group) {
                 if (auto s = db.Exec("SAVEPOINT job"); !s) return s.error();
                 std::vector<Job*> one{job};
-                auto done = IngestGroup(db, one);
+                auto done = IngestGroup(db, one, false, false);
                 if (!done) {
                     if (auto s = db.Exec("ROLLBACK TO SAVEPOINT job"); !s) return s.error();
                     coverage_.clear();
@@ -186,17 +204,20 @@ Result<void> PgStore::RunInTransaction(std::vector<std::unique_ptr<Job>>& batch,
                 if (auto s = db.Exec("RELEASE SAVEPOINT job"); !s) return s.error();
             }
         } else {
-            r = IngestGroup(db, group);
+            auto done = IngestGroup(db, group, !begun, last);
+            if (!done) return done.error();
+            begun = true;
+            committed = *done;
         }
         group.clear();
-        return r;
+        return {};
     };
     for (auto& job : batch) {
         if (job->Ingest() != nullptr) {
             group.push_back(job.get());
             continue;
         }
-        if (auto r = flush(); !r) return r;
+        if (auto r = flush(false); !r) return r;
         if (auto s = db.Exec("SAVEPOINT job"); !s) return s.error();
         job->Run(db);
         if (!job->Succeeded()) {
@@ -208,8 +229,10 @@ Result<void> PgStore::RunInTransaction(std::vector<std::unique_ptr<Job>>& batch,
         }
         if (auto s = db.Exec("RELEASE SAVEPOINT job"); !s) return s.error();
     }
-    if (auto r = flush(); !r) return r;
-    if (auto r = db.Exec("COMMIT"); !r) return r.error();
+    if (auto r = flush(true); !r) return r;
+    if (!committed) {
+        if (auto r = db.Exec("COMMIT"); !r) return r.error();
+    }
     return {};
 }
 
@@ -231,47 +254,79 @@ void PgStore::IngestReport(IngestRequest req, Callback<IngestOutcome> done) {
     job->Fail(Closed());
 }
 
-Result<void> PgStore::IngestGroup(Connection& db, std::vector<Job*>& group) {
+Result<bool> PgStore::IngestGroup(Connection& db, std::vector<Job*>& group, bool begin, bool commit) {
     constexpr size_t kMaxCoverageEntries = 200000;
     // Every ingest batch of the cluster in turn, from its BEGIN (RunInTransaction took the lock) to its commit.
 
     // 1. One look at what is stored: report ids seen before (replays), and how far each GPU of the batch
-    // has its time counted (its mark; -1 when never seen).
+    // has its time counted (its mark; -1 when never seen). With it, ids for every report and window of the
+    // batch, taken in commit order (RunInTransaction holds the lock); those of a replay or a refused report
+    // are left unused.
     std::vector<bool> duplicate(group.size(), false);
     std::set<std::pair<int64_t, std::string>> stored;
     std::unordered_map<std::string, int64_t> marks;  // absent: never seen
+    std::vector<int64_t> report_ids, window_ids;
     {
         ArrayLiteral accounts, ids, gpu_accounts, gpu_keys;
         std::unordered_set<std::string> asked;
+        int64_t all_windows = 0;
         for (Job* job : group) {
             const IngestRequest& req = *job->Ingest();
             if (req.report.report_id) {
                 accounts.Add(req.account_id);
                 ids.Add(*req.report.report_id);
             }
+            all_windows += static_cast<int64_t>(req.report.gpus.size());
             for (const auto& g : req.report.gpus) {
                 if (!asked.insert(SeenKey(req.account_id, g.gpu_key)).second) continue;
                 gpu_accounts.Add(req.account_id);
                 gpu_keys.Add(g.gpu_key);
             }
         }
-        auto rows = db.Query(
+        // Planned for its arrays on every run: a generic plan made while the tables were still empty (a new
+        // database, before autovacuum's first ANALYZE) would scan usage_reports and gpus_seen whole for every
+        // batch from then on.
+        static const std::string kLook =
             "SELECT 'r', u.account_id, u.report_id, 0 FROM usage_reports u"
             " JOIN unnest($1::bigint[], $2::text[]) AS k (account_id, report_id)"
             " ON u.account_id = k.account_id AND u.report_id = k.report_id"
-            " UNION ALL SELECT 'g', s.account_id, s.gpu_key, COALESCE(s.covered_until_ms,"
-            " (SELECT MAX(COALESCE(g.window_end_ms, 0)) FROM gpu_windows g WHERE g.report_pk >= s.last_report_pk"
-            " AND g.account_id = s.account_id AND g.gpu_key = s.gpu_key), -1)"
+            " UNION ALL SELECT 'g', s.account_id, s.gpu_key, COALESCE(s.covered_until_ms, -1)"
             " FROM gpus_seen s JOIN unnest($3::bigint[], $4::text[]) AS k (account_id, gpu_key)"
-            " ON s.account_id = k.account_id AND s.gpu_key = k.gpu_key",
-            Params().Add(accounts.Text()).Add(ids.Text()).Add(gpu_accounts.Text()).Add(gpu_keys.Text()));
-        if (!rows) return rows.error();
+            " ON s.account_id = k.account_id AND s.gpu_key = k.gpu_key"
+            " UNION ALL SELECT 'i', nextval('usage_reports_id_seq'), NULL, 0 FROM generate_series(1, $5::int)"
+            " UNION ALL SELECT 'w', nextval('gpu_windows_id_seq'), NULL, 0 FROM generate_series(1, $6::int)";
+        static const std::string kBegin = "BEGIN";
+        static const std::string kLock = kIngestLock;
+        Params look;
+        look.Add(accounts.Text())
+            .Add(ids.Text())
+            .Add(gpu_accounts.Text())
+            .Add(gpu_keys.Text())
+            .Add(static_cast<int64_t>(group.size()))
+            .Add(all_windows);
+        std::vector<Connection::Statement> statements;
+        if (begin) {
+            statements.push_back({&kBegin, nullptr, true});
+            statements.push_back({&kLock, nullptr, true});
+        }
+        statements.push_back({&kLook, &look, true});
+        auto answers = db.Pipeline(statements);
+        if (!answers) return answers.error();
+        const Rows* rows = &answers->back();
         for (int i = 0; i < rows->size(); ++i) {
-            if (rows->Text(i, 0) == "r") {
+            const std::string_view kind = rows->Text(i, 0);
+            if (kind == "r") {
                 stored.emplace(rows->Int(i, 1), std::string(rows->Text(i, 2)));
-            } else {
+            } else if (kind == "g") {
                 marks[SeenKey(rows->Int(i, 1), rows->Text(i, 2))] = rows->Int(i, 3);
+            } else if (kind == "i") {
+                report_ids.push_back(rows->Int(i, 1));
+            } else {
+                window_ids.push_back(rows->Int(i, 1));
             }
+        }
+        if (report_ids.size() != group.size() || window_ids.size() != static_cast<size_t>(all_windows)) {
+            return Error{ErrorCode::kInternal, "the sequences gave too few ids", {}};
         }
     }
     {
@@ -295,7 +350,7 @@ Result<void> PgStore::IngestGroup(Connection& db, std::vector<Job*>& group) {
             if (req.gpu_limit) {
                 auto it = seen.find(req.account_id);
                 if (it == seen.end()) {
-                    auto rows = db.Query(
+                    auto rows = db.QueryPlannedEachTime(
                         "SELECT gpu_key FROM gpus_seen WHERE account_id = $1::bigint AND last_seen >= $2::text",
                         Params().Add(req.account_id).Add(FormatUtc(req.now - req.limit_window)));
                     if (!rows) return rows.error();
@@ -320,17 +375,16 @@ Result<void> PgStore::IngestGroup(Connection& db, std::vector<Job*>& group) {
     }
 
     // 3. How far each GPU's time is counted: the database's mark, unless this process wrote it last.
-    size_t reports = 0, windows = 0;
+    size_t reports = 0;
     {
         std::unordered_set<std::string> asked;
         for (size_t j = 0; j < group.size(); ++j) {
             if (!accepted[j]) continue;
             const IngestRequest& req = *group[j]->Ingest();
             ++reports;
-            windows += req.report.gpus.size();
             for (const auto& g : req.report.gpus) asked.insert(SeenKey(req.account_id, g.gpu_key));
         }
-        if (reports == 0) return {};
+        if (reports == 0) return false;
         if (coverage_.size() + asked.size() >= kMaxCoverageEntries) coverage_.clear();
         for (const auto& key : asked) {
             auto mark = marks.find(key);
@@ -344,24 +398,7 @@ Result<void> PgStore::IngestGroup(Connection& db, std::vector<Job*>& group) {
         }
     }
 
-    // 4. Ids, taken in commit order (the lock above).
-    std::vector<int64_t> report_ids, window_ids;
-    {
-        auto rows = db.Query(
-            "SELECT nextval('usage_reports_id_seq'), NULL FROM generate_series(1, $1::int)"
-            " UNION ALL SELECT NULL, nextval('gpu_windows_id_seq') FROM generate_series(1, $2::int)",
-            Params().Add(static_cast<int64_t>(reports)).Add(static_cast<int64_t>(windows)));
-        if (!rows) return rows.error();
-        for (int i = 0; i < rows->size(); ++i) {
-            if (!rows->IsNull(i, 0)) report_ids.push_back(rows->Int(i, 0));
-            if (!rows->IsNull(i, 1)) window_ids.push_back(rows->Int(i, 1));
-        }
-        if (report_ids.size() != reports || window_ids.size() != windows) {
-            return Error{ErrorCode::kInternal, "the sequences gave too few ids", {}};
-        }
-    }
-
-    // 5. The rows.
+    // 4. The rows.
     ArrayLiteral r_id, r_account, r_report, r_agent, r_host, r_version, r_cloud, r_start, r_end, r_samples, r_received;
     ArrayLiteral w_id, w_report, w_account, w_host, w_key, w_index, w_uuid, w_name, w_util, w_util_max, w_idle,
         w_mem_used, w_mem_total, w_temp, w_power, w_power_limit, w_cost, w_seconds, w_end, w_processes, w_idle_held,
@@ -499,12 +536,15 @@ Result<void> PgStore::IngestGroup(Connection& db, std::vector<Job*>& group) {
         " last_report_pk = excluded.last_report_pk,"
         " covered_until_ms = GREATEST(COALESCE(gpus_seen.covered_until_ms, -1), excluded.covered_until_ms),"
         " last_window_id = excluded.last_window_id, last_window_end = excluded.last_window_end";
-    if (auto r = db.Query(kInsert, p); !r) return r.error();
+    static const std::string kCommit = "COMMIT";
+    std::vector<Connection::Statement> statements{{&kInsert, &p, false}};
+    if (commit) statements.push_back({&kCommit, nullptr, true});
+    if (auto r = db.Pipeline(statements); !r) return r.error();
     for (auto& [key, s] : seen_rows) {
         Coverage& c = coverage_[key];
         c.written = c.High();
     }
-    return {};
+    return commit;
 }
 
 // ---------------------------------------------------------------------------------------------------

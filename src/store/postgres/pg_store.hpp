@@ -172,7 +172,10 @@ private:
     void WriterLoop();
     void RunBatch(std::vector<std::unique_ptr<Job>>& batch);
     Result<void> RunInTransaction(std::vector<std::unique_ptr<Job>>& batch, bool careful);
-    Result<void> IngestGroup(Connection& db, std::vector<Job*>& group);
+    // `begin`: the batch's transaction is not open yet; it is opened (with the ingest lock) in the same
+    // round trip as the group's first look. `commit`: nothing follows in the batch; the transaction is
+    // committed in the same round trip as the group's rows. True when it was.
+    Result<bool> IngestGroup(Connection& db, std::vector<Job*>& group, bool begin, bool commit);
     Result<void> EnsurePartitions(Connection& db, SysSeconds from, SysSeconds to);
     Result<ReadLease> LeaseReader();
     void ReturnReader(std::unique_ptr<Connection> conn);

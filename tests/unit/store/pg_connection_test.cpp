@@ -118,6 +118,73 @@ TEST_F(PgConnection, ALostSessionIsUnavailableNotInternal) {
     EXPECT_FALSE(conn_->Healthy());
 }
 
+TEST_F(PgConnection, APipelineAnswersEveryStatementInOrderAndCommitsWithTheLast) {
+    ASSERT_TRUE(conn_->Exec("CREATE TABLE p (k text PRIMARY KEY, n bigint)").ok());
+    const std::string begin = "BEGIN", insert = "INSERT INTO p VALUES ($1, $2)",
+                      count = "SELECT count(*), sum(n) FROM p WHERE k = ANY($1::text[])", commit = "COMMIT";
+    Params a, b, keys;
+    a.Add("a").Add(int64_t{1});
+    b.Add("b").Add(int64_t{2});
+    keys.Add("{a,b,c}");
+    auto answers = conn_->Pipeline({{&begin, nullptr, true},
+                                    {&insert, &a, false},
+                                    {&insert, &b, false},
+                                    {&count, &keys, true},
+                                    {&commit, nullptr, true}});
+    ASSERT_TRUE(answers.ok()) << answers.error().message;
+    ASSERT_EQ(answers->size(), 5u);
+    EXPECT_EQ((*answers)[1].Affected(), 1);
+    EXPECT_EQ((*answers)[3].Int(0, 0), 2);
+    EXPECT_EQ((*answers)[3].Int(0, 1), 3);
+    // Committed: another session sees the rows. The insert was prepared once; the count was not prepared.
+    auto other = Connection::Open({db_.Url()});
+    ASSERT_TRUE(other.ok());
+    EXPECT_EQ((*other)->Query("SELECT count(*) FROM p").value().Int(0, 0), 2);
+    EXPECT_EQ(conn_->Query("SELECT count(*) FROM pg_prepared_statements WHERE statement = $1", Params().Add(insert))
+                  .value()
+                  .Int(0, 0),
+              1);
+    EXPECT_EQ(conn_->Query("SELECT count(*) FROM pg_prepared_statements WHERE statement = $1", Params().Add(count))
+                  .value()
+                  .Int(0, 0),
+              0);
+    // The connection is back to one statement at a time.
+    EXPECT_EQ(conn_->QueryPlannedEachTime("SELECT $1::bigint + 1", Params().Add(int64_t{41})).value().Int(0, 0), 42);
+}
+
+TEST_F(PgConnection, APipelineStopsAtItsFirstFailureAndRunsNothingAfterIt) {
+    ASSERT_TRUE(conn_->Exec("CREATE TABLE q (k text PRIMARY KEY)").ok());
+    ASSERT_TRUE(conn_->Exec("INSERT INTO q VALUES ('taken')").ok());
+    const std::string begin = "BEGIN", insert = "INSERT INTO q VALUES ($1)", commit = "COMMIT";
+    Params fresh, taken, later;
+    fresh.Add("fresh");
+    taken.Add("taken");
+    later.Add("later");
+    auto answers = conn_->Pipeline({{&begin, nullptr, true},
+                                    {&insert, &fresh, false},
+                                    {&insert, &taken, false},
+                                    {&insert, &later, false},
+                                    {&commit, nullptr, true}});
+    ASSERT_FALSE(answers.ok());
+    EXPECT_EQ(answers.error().code, ErrorCode::kAlreadyExists);
+    EXPECT_EQ(conn_->LastSqlState(), "23505");
+    // The transaction is aborted, not committed; after a ROLLBACK the connection works as before.
+    EXPECT_TRUE(conn_->Healthy());
+    ASSERT_TRUE(conn_->Exec("ROLLBACK").ok());
+    EXPECT_EQ(conn_->Query("SELECT string_agg(k, ',' ORDER BY k) FROM q").value().Text(0, 0), "taken");
+}
+
+TEST_F(PgConnection, APipelineOnALostSessionIsUnavailable) {
+    auto admin = Connection::Open({db_.AdminUrl()});
+    ASSERT_TRUE(admin.ok());
+    ASSERT_TRUE((*admin)->Query("SELECT pg_terminate_backend($1::int)", Params().Add(conn_->BackendPid())).ok());
+    const std::string one = "SELECT 1", two = "SELECT 2";
+    auto answers = conn_->Pipeline({{&one, nullptr, true}, {&two, nullptr, true}});
+    ASSERT_FALSE(answers.ok());
+    EXPECT_EQ(answers.error().code, ErrorCode::kUnavailable);
+    EXPECT_FALSE(conn_->Healthy());
+}
+
 // Wake-ups between servers sharing one database: what one store announces, another hears within a poll,
 // and a listener whose connection is cut listens again.
 TEST(PgWakeups, AnAnnouncementIsHeardByEveryStoreOnTheDatabaseAndListeningSurvivesALostConnection) {
