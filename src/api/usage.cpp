@@ -18,11 +18,6 @@ namespace {
 
 constexpr size_t kMaxPoints = 5000;  // per series
 
-double Round(double v, int digits) {
-    const double scale = std::pow(10.0, digits);
-    return std::round(v * scale) / scale;
-}
-
 }  // namespace
 
 http::Handler MakeUsageHandler(Services& s) {
@@ -69,8 +64,12 @@ http::Handler MakeUsageHandler(Services& s) {
         std::vector<std::string> times(slots);
         std::vector<analysis::Slice> buckets(slots);
         std::vector<char> used(slots);
+        // Reserved for what is written (about 200 bytes a point, a point per slice at most), so the text is
+        // not copied each time it outgrows its buffer.
+        size_t points = 0;
+        for (const auto& g : history->gpus) points += std::min(g.slices.size(), slots);
         std::string out;
-        out.reserve(256 + history->gpus.size() * 64);
+        out.reserve(256 + history->gpus.size() * 256 + points * 200);
         JsonWriter json(out);
         json.BeginObject();
         json.Key("status").String("success");
@@ -110,15 +109,15 @@ http::Handler MakeUsageHandler(Services& s) {
                 if (times[k].empty()) times[k] = FormatUtc(window.from + static_cast<int64_t>(k) * step);
                 json.BeginObject();
                 json.Key("t").String(times[k]);
-                json.Key("reported_seconds").Number(Round(b.reported_s, 1));
-                json.Key("util_avg").Number(Round(b.UtilAvg(), 2));
-                json.Key("util_max").Number(Round(b.util_max, 2));
-                json.Key("idle_fraction").Number(Round(b.IdleShare(), 4));
-                json.Key("idle_held_fraction").Number(Round(b.reported_s > 0 ? b.idle_held_s / b.reported_s : 0, 4));
-                json.Key("mem_used_max").Number(Round(b.mem_used_max, 1));
-                json.Key("mem_total").Number(Round(b.mem_total, 1));
-                json.Key("cost").Number(Round(b.cost_usd, 4));
-                json.Key("idle_cost").Number(Round(b.idle_cost_usd, 4));
+                json.Key("reported_seconds").Fixed(b.reported_s, 1);
+                json.Key("util_avg").Fixed(b.UtilAvg(), 2);
+                json.Key("util_max").Fixed(b.util_max, 2);
+                json.Key("idle_fraction").Fixed(b.IdleShare(), 4);
+                json.Key("idle_held_fraction").Fixed(b.reported_s > 0 ? b.idle_held_s / b.reported_s : 0, 4);
+                json.Key("mem_used_max").Fixed(b.mem_used_max, 1);
+                json.Key("mem_total").Fixed(b.mem_total, 1);
+                json.Key("cost").Fixed(b.cost_usd, 4);
+                json.Key("idle_cost").Fixed(b.idle_cost_usd, 4);
                 json.EndObject();
                 buckets[k] = analysis::Slice{};  // empty again for the next GPU: only the buckets it used
                 used[k] = 0;

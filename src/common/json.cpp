@@ -6,6 +6,7 @@
 #include <boost/json/value_stack.hpp>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <deque>
@@ -259,8 +260,18 @@ JsonWriter& JsonWriter::Close(char c) {
 
 JsonWriter& JsonWriter::Key(std::string_view key) {
     Separate();
-    AppendJsonString(out_, key);
-    out_ += ':';
+    if (std::all_of(key.begin(), key.end(), [](char c) { return c >= 0x20 && c != '"' && c != '\\'; })) {
+        // The usual key, a plain word: quoted as it is, in one append.
+        const size_t at = out_.size();
+        out_.resize(at + key.size() + 3);
+        out_[at] = '"';
+        std::copy(key.begin(), key.end(), out_.begin() + static_cast<std::ptrdiff_t>(at) + 1);
+        out_[at + key.size() + 1] = '"';
+        out_[at + key.size() + 2] = ':';
+    } else {
+        AppendJsonString(out_, key);
+        out_ += ':';
+    }
     after_key_ = true;
     return *this;
 }
@@ -274,6 +285,51 @@ JsonWriter& JsonWriter::String(std::string_view v) {
 JsonWriter& JsonWriter::Number(double v) {
     Separate();
     AppendJsonNumber(out_, v);
+    return *this;
+}
+
+JsonWriter& JsonWriter::Fixed(double v, int digits) {
+    static constexpr std::array<int64_t, 10> kPow{1,      10,      100,      1000,      10000,
+                                                  100000, 1000000, 10000000, 100000000, 1000000000};
+    digits = std::clamp(digits, 0, 9);
+    const auto pow = kPow[static_cast<size_t>(digits)];
+    const double scaled = std::round(v * static_cast<double>(pow));
+    // Up to 15 significant digits the decimal k / 10^digits is the shortest text of the double nearest to
+    // it, so it is what Number writes for the rounded value, unless Number's choice of the shorter of plain
+    // and exponent notation picks the exponent ("1e-04", "1e+06"): then, as beyond 15 digits or when not
+    // finite, Number itself writes it.
+    if (!std::isfinite(scaled) || std::fabs(scaled) >= 1e15) return Number(scaled / static_cast<double>(pow));
+    auto k = static_cast<int64_t>(std::fabs(scaled));
+    char buf[40];
+    char* p = buf;
+    if (std::signbit(scaled)) *p++ = '-';
+    p = std::to_chars(p, buf + sizeof buf, k / pow).ptr;
+    int64_t fraction = k % pow;
+    int places = digits;
+    if (fraction != 0) {
+        while (fraction % 10 == 0) {  // no trailing zeros
+            fraction /= 10;
+            --places;
+        }
+        *p++ = '.';
+        char frac[16];
+        char* end = std::to_chars(frac, frac + sizeof frac, fraction).ptr;
+        for (auto zeros = places - static_cast<int>(end - frac); zeros > 0; --zeros) *p++ = '0';  // 0.0004
+        p = std::copy(frac, end, p);
+    }
+    if (k != 0) {
+        // The exponent form's length: significant digits, their point, 'e', sign, at least two digits.
+        int total = 0, trailing = 0;
+        for (int64_t n = k; n != 0; n /= 10) ++total;
+        for (int64_t n = k; n % 10 == 0; n /= 10) ++trailing;
+        const int significant = total - trailing;
+        const int exponent = std::abs(total - 1 - digits);
+        const int exponent_form = significant + (significant > 1 ? 1 : 0) + 2 + (exponent >= 100 ? 3 : 2);
+        const int plain_form = static_cast<int>(p - buf) - (std::signbit(scaled) ? 1 : 0);
+        if (exponent_form < plain_form) return Number(scaled / static_cast<double>(pow));
+    }
+    Separate();
+    out_.append(buf, p);
     return *this;
 }
 

@@ -40,6 +40,10 @@ public:
     JsonWriter& Key(std::string_view key);
     JsonWriter& String(std::string_view v);
     JsonWriter& Number(double v);
+    // `v` rounded half away from zero to `digits` decimals (0 to 9), written as Number writes that
+    // rounded value ("12.5", "3", "-0.0004"), without formatting a double: a month of points for a fleet is
+    // hundreds of thousands of them.
+    JsonWriter& Fixed(double v, int digits);
     JsonWriter& Int(int64_t v);
 
 private:

@@ -4,7 +4,9 @@
 #include <poll.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
+#include <bit>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -138,8 +140,35 @@ std::string_view Rows::Text(int row, int column) const {
     return {PQgetvalue(result_.get(), row, column), static_cast<size_t>(PQgetlength(result_.get(), row, column))};
 }
 
+namespace {
+
+// Type oids of the binary results read here (pg_type.dat).
+constexpr unsigned kBoolOid = 16, kInt8Oid = 20, kInt2Oid = 21, kInt4Oid = 23, kFloat4Oid = 700, kFloat8Oid = 701;
+
+template <class T>
+T BigEndian(const char* p) {
+    std::array<unsigned char, sizeof(T)> bytes;
+    std::memcpy(bytes.data(), p, sizeof(T));
+    if constexpr (std::endian::native == std::endian::little) std::reverse(bytes.begin(), bytes.end());
+    return std::bit_cast<T>(bytes);
+}
+
+}  // namespace
+
 int64_t Rows::Int(int row, int column) const {
     const std::string_view v = Text(row, column);
+    if (PQfformat(result_.get(), column) == 1) {
+        switch (PQftype(result_.get(), column)) {
+            case kInt8Oid:
+                return v.size() == 8 ? BigEndian<int64_t>(v.data()) : 0;
+            case kInt4Oid:
+                return v.size() == 4 ? BigEndian<int32_t>(v.data()) : 0;
+            case kInt2Oid:
+                return v.size() == 2 ? BigEndian<int16_t>(v.data()) : 0;
+            default:
+                return static_cast<int64_t>(Double(row, column));
+        }
+    }
     int64_t n = 0;
     std::from_chars(v.data(), v.data() + v.size(), n);
     return n;
@@ -147,12 +176,32 @@ int64_t Rows::Int(int row, int column) const {
 
 double Rows::Double(int row, int column) const {
     const std::string_view v = Text(row, column);
+    if (PQfformat(result_.get(), column) == 1) {
+        switch (PQftype(result_.get(), column)) {
+            case kFloat8Oid:
+                return v.size() == 8 ? BigEndian<double>(v.data()) : 0;
+            case kFloat4Oid:
+                return v.size() == 4 ? BigEndian<float>(v.data()) : 0;
+            case kInt8Oid:
+            case kInt4Oid:
+            case kInt2Oid:
+                return static_cast<double>(Int(row, column));
+            default:
+                return 0;
+        }
+    }
     double d = 0;
     std::from_chars(v.data(), v.data() + v.size(), d);
     return d;
 }
 
-bool Rows::Bool(int row, int column) const { return Text(row, column) == "t"; }
+bool Rows::Bool(int row, int column) const {
+    if (PQfformat(result_.get(), column) == 1 && PQftype(result_.get(), column) == kBoolOid) {
+        const std::string_view v = Text(row, column);
+        return !v.empty() && v[0] != 0;
+    }
+    return Text(row, column) == "t";
+}
 
 // ---- Connection ---------------------------------------------------------------------------------
 
@@ -242,6 +291,18 @@ Result<Rows> Connection::Query(const std::string& sql, const Params& params) {
         it = prepared_.emplace(sql, std::move(name)).first;
     }
     return Check(PQexecPrepared(conn_.get(), it->second.c_str(), params.size(), params.Values(), nullptr, nullptr, 0),
+                 "query");
+}
+
+Result<Rows> Connection::QueryBinary(const std::string& sql, const Params& params) {
+    auto it = prepared_.find(sql);
+    if (it == prepared_.end()) {
+        std::string name = "gpuopt_" + std::to_string(prepared_.size() + 1);
+        auto made = Check(PQprepare(conn_.get(), name.c_str(), sql.c_str(), 0, nullptr), "prepare");
+        if (!made) return made.error();
+        it = prepared_.emplace(sql, std::move(name)).first;
+    }
+    return Check(PQexecPrepared(conn_.get(), it->second.c_str(), params.size(), params.Values(), nullptr, nullptr, 1),
                  "query");
 }
 

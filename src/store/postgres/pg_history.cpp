@@ -113,8 +113,8 @@ Result<std::vector<StoredWindow>> PgStore::ReadWindows(int64_t account_id, SysSe
                                    " FROM usage_reports r JOIN gpu_windows g ON g.report_pk = r.id"
                                    " WHERE r.account_id = $1 AND r.window_end > $2 AND r.window_end <= $3 AND g.id > $4"
                                    " AND ($5 = '' OR g.gpu_key = $5) ORDER BY r.window_end, g.id";
-    auto rows =
-        (*db)->Query(sql, Params().Add(account_id).Add(FormatUtc(from)).Add(FormatUtc(to)).Add(after_id).Add(gpu_key));
+    auto rows = (*db)->QueryBinary(
+        sql, Params().Add(account_id).Add(FormatUtc(from)).Add(FormatUtc(to)).Add(after_id).Add(gpu_key));
     if (!rows) return rows.error();
     return CollectRows<StoredWindow>(*rows, ReadWindow);
 }
@@ -126,7 +126,7 @@ Result<std::vector<StoredWindow>> PgStore::ReadRecentGpus(SysSeconds since) {
         std::string("SELECT ") + kWindowColumns +
         " FROM gpus_seen s JOIN gpu_windows g ON g.id = s.last_window_id AND g.window_end = s.last_window_end"
         " WHERE s.last_seen >= $1 ORDER BY g.account_id, g.host COLLATE \"C\", g.gpu_index";
-    auto rows = (*db)->Query(sql, Params().Add(FormatUtc(since)));
+    auto rows = (*db)->QueryBinary(sql, Params().Add(FormatUtc(since)));
     if (!rows) return rows.error();
     return CollectRows<StoredWindow>(*rows, ReadWindow);
 }
@@ -138,7 +138,7 @@ Result<std::vector<HourlyRow>> PgStore::ReadHours(int64_t account_id, SysSeconds
     static const std::string sql = std::string("SELECT ") + kHourColumns +
                                    " FROM gpu_hours WHERE account_id = $1 AND hour >= $2 AND hour < $3"
                                    " AND ($4 = '' OR gpu_key = $4) ORDER BY hour, gpu_key COLLATE \"C\"";
-    auto rows = (*db)->Query(sql, Params().Add(account_id).Add(FormatUtc(from)).Add(FormatUtc(to)).Add(gpu_key));
+    auto rows = (*db)->QueryBinary(sql, Params().Add(account_id).Add(FormatUtc(from)).Add(FormatUtc(to)).Add(gpu_key));
     if (!rows) return rows.error();
     return CollectRows<HourlyRow>(*rows, ReadHour);
 }
@@ -158,10 +158,13 @@ Result<RolledHistory> PgStore::ReadRolledHistory(int64_t account_id, SysSeconds 
     if (!mark) return mark.error();
     const int64_t watermark = mark->empty() ? 0 : mark->Int(0, 0);
     {
+        // By hour only, as the primary key gives it, with no sort: the order of GPUs within an hour does not
+        // matter to anyone reading RolledHistory (analysis::Histories orders its series itself).
         static const std::string sql = std::string("SELECT ") + kHourColumns +
                                        " FROM gpu_hours WHERE account_id = $1 AND hour >= $2 AND hour < $3"
-                                       " AND ($4 = '' OR gpu_key = $4) ORDER BY hour, gpu_key COLLATE \"C\"";
-        auto rows = (*db)->Query(sql, Params().Add(account_id).Add(FormatUtc(from)).Add(FormatUtc(to)).Add(gpu_key));
+                                       " AND ($4 = '' OR gpu_key = $4) ORDER BY hour";
+        auto rows =
+            (*db)->QueryBinary(sql, Params().Add(account_id).Add(FormatUtc(from)).Add(FormatUtc(to)).Add(gpu_key));
         if (!rows) return rows.error();
         struct Hash {
             using is_transparent = void;
@@ -205,7 +208,7 @@ Result<RolledHistory> PgStore::ReadRolledHistory(int64_t account_id, SysSeconds 
                                        " FROM gpu_windows g WHERE g.id > $5 AND g.account_id = $1 AND g.window_end > $2"
                                        " AND g.window_end <= $3 AND ($4 = '' OR g.gpu_key = $4)" +
                                        kByEnd;
-        auto rows = (*db)->Query(
+        auto rows = (*db)->QueryBinary(
             sql, Params().Add(account_id).Add(FormatUtc(tail_from)).Add(FormatUtc(to)).Add(gpu_key).Add(watermark));
         if (!rows) return rows.error();
         out.unmerged = CollectRows<StoredWindow>(*rows, ReadWindow);

@@ -4,6 +4,11 @@
 
 #include <boost/json.hpp>
 
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
 namespace gpuopt {
 namespace {
 
@@ -96,6 +101,63 @@ TEST(Json, TheWriterPlacesCommasAndWritesWhatToJsonWrites) {
     auto parsed = ParseJson(out);
     ASSERT_TRUE(parsed.ok()) << parsed.error().message;
     EXPECT_EQ(ToJson(*parsed), out);
+}
+
+TEST(Json, FixedWritesExactlyWhatNumberWritesForTheRoundedValue) {
+    auto expected = [](double v, int digits) {
+        const double scale = std::pow(10.0, digits);
+        std::string out;
+        JsonWriter(out).Number(std::round(v * scale) / scale);
+        return out;
+    };
+    auto fixed = [](double v, int digits) {
+        std::string out;
+        JsonWriter(out).Fixed(v, digits);
+        return out;
+    };
+    // Hand-picked: ties, zeros of both signs, leading and trailing zeros, where the exponent form is shorter
+    // (1e-04, 1e+06), the 15-digit edge, and what is not finite.
+    const std::vector<double> picked{0,
+                                     -0.0,
+                                     0.5,
+                                     -0.5,
+                                     1.25,
+                                     2.675,
+                                     0.00005,
+                                     0.0001,
+                                     -0.0001,
+                                     0.00049999,
+                                     1000000,
+                                     100000,
+                                     123456789,
+                                     3600,
+                                     40960,
+                                     0.1 + 0.2,
+                                     -1e-12,
+                                     1e14,
+                                     999999999999999.4,
+                                     1e15,
+                                     1e300,
+                                     std::numeric_limits<double>::infinity(),
+                                     std::nan("")};
+    for (double v : picked) {
+        for (int digits = 0; digits <= 6; ++digits)
+            EXPECT_EQ(fixed(v, digits), expected(v, digits)) << v << " " << digits;
+    }
+    // And a spread of magnitudes with both signs.
+    std::mt19937_64 random(20261130);
+    std::uniform_real_distribution<double> unit(0, 1);
+    for (int i = 0; i < 200000; ++i) {
+        const double magnitude = std::pow(10.0, static_cast<int>(random() % 20) - 8);
+        const double v = (random() % 2 == 0 ? 1 : -1) * unit(random) * magnitude;
+        const int digits = static_cast<int>(random() % 7);
+        ASSERT_EQ(fixed(v, digits), expected(v, digits)) << v << " " << digits;
+    }
+    // As a value in its place: the separator is written once.
+    std::string out;
+    JsonWriter w(out);
+    w.BeginArray().Fixed(1.23456, 2).Fixed(0.0001, 4).Fixed(7, 1).EndArray();
+    EXPECT_EQ(out, "[1.23,1e-04,7]");
 }
 
 }  // namespace

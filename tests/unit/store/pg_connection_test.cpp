@@ -118,6 +118,38 @@ TEST_F(PgConnection, ALostSessionIsUnavailableNotInternal) {
     EXPECT_FALSE(conn_->Healthy());
 }
 
+TEST_F(PgConnection, BinaryRowsReadAsTextRowsDo) {
+    const std::string sql =
+        "SELECT $1::bigint, $2::int, $3::smallint, $4::float8, $5::real, $6::boolean, $7::text, NULL::bigint,"
+        " NULL::float8, false, ''::text";
+    const double third = 1.0 / 3.0;
+    for (int64_t i : {std::numeric_limits<int64_t>::min(), int64_t{-1}, int64_t{0}, int64_t{1} << 40}) {
+        Params p;
+        p.Add(i)
+            .Add(static_cast<int64_t>(static_cast<int32_t>(i)))
+            .Add(static_cast<int64_t>(static_cast<int16_t>(i)))
+            .Add(third * static_cast<double>(i))
+            .Add(0.5)
+            .Add(true)
+            .Add("h\xc3\xa9llo, \"world\"");
+        auto text = conn_->Query(sql, p);
+        auto binary = conn_->QueryBinary(sql, p);
+        ASSERT_TRUE(text.ok() && binary.ok());
+        for (int c = 0; c < 3; ++c) EXPECT_EQ(binary->Int(0, c), text->Int(0, c)) << c;
+        EXPECT_EQ(binary->Int(0, 0), i);
+        EXPECT_EQ(binary->Double(0, 3), text->Double(0, 3));  // bit for bit
+        EXPECT_EQ(binary->Double(0, 4), 0.5);
+        EXPECT_EQ(binary->Double(0, 0), static_cast<double>(i));  // an integer column read as a double
+        EXPECT_TRUE(binary->Bool(0, 5));
+        EXPECT_FALSE(binary->Bool(0, 9));
+        EXPECT_EQ(binary->Text(0, 6), text->Text(0, 6));
+        EXPECT_TRUE(binary->IsNull(0, 7));
+        EXPECT_TRUE(binary->IsNull(0, 8));
+        EXPECT_FALSE(binary->IsNull(0, 10));
+        EXPECT_EQ(binary->Text(0, 10), "");
+    }
+}
+
 TEST_F(PgConnection, APipelineAnswersEveryStatementInOrderAndCommitsWithTheLast) {
     ASSERT_TRUE(conn_->Exec("CREATE TABLE p (k text PRIMARY KEY, n bigint)").ok());
     const std::string begin = "BEGIN", insert = "INSERT INTO p VALUES ($1, $2)",
