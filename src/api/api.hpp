@@ -46,6 +46,9 @@ struct Services {
     billing::Billing* billing = nullptr;
     // Runs blocking work (calls to payment gateways) off the I/O threads.
     std::function<void(std::function<void()>)> run_blocking;
+    // Runs store reads that can take long (a year of history) off the I/O threads, so that one cannot
+    // stall the other connections of its event loop. Unset: they run where they are asked for.
+    std::function<void(std::function<void()>)> run_read;
     std::function<void()> wake_billing;   // a gateway event was recorded: apply it soon
     http::AddressGuard* guard = nullptr;  // blocks addresses after repeated authentication failures
     SecurityCounters* security = nullptr;

@@ -76,6 +76,17 @@ boost::asio::awaitable<Result<T>> Offload(Services& s, const std::function<Resul
     co_return co_await http::AwaitCallback<T>(start);
 }
 
+// Runs `work` (a long store read) on Services::run_read, or right here when there is none, and resumes with
+// its result. `work` is a named object in the caller's frame, as for Offload.
+template <class T>
+boost::asio::awaitable<Result<T>> OffloadRead(Services& s, const std::function<Result<T>()>& work) {
+    if (!s.run_read) co_return work();
+    auto start = [&s, &work](std::function<void(Result<T>)> done) {
+        s.run_read([work, done = std::move(done)]() mutable { done(work()); });
+    };
+    co_return co_await http::AwaitCallback<T>(start);
+}
+
 // True when the request carries the operator token (Authorization: Bearer, compared in constant time).
 bool HasOperatorToken(const Services& s, const http::Request& req);
 

@@ -131,18 +131,22 @@ std::vector<analysis::Totals> SummarizeAll(const LoadedHistory& h, double recove
     return out;
 }
 
-std::variant<CallerHistory, http::Response> AuthorizeAndLoadHistory(Services& s, http::RequestContext& ctx) {
+boost::asio::awaitable<std::variant<CallerHistory, http::Response>> AuthorizeAndLoadHistory(Services& s,
+                                                                                            http::RequestContext& ctx) {
     const unsigned version = ctx.request.version();
     auto auth = AuthorizeCustomer(s, ctx);
-    if (auto* refused = std::get_if<http::Response>(&auth)) return std::move(*refused);
+    if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
     Caller& caller = std::get<Caller>(auth);
     auto query = http::ParseQuery(ctx.query);
-    if (!query) return CallerError(query.error(), caller, version);
+    if (!query) co_return CallerError(query.error(), caller, version);
     auto range = ParseRange(*query, *caller.plan, UtcNow(), std::chrono::hours(24 * 7));
-    if (!range) return CallerError(range.error(), caller, version);
-    auto history = LoadHistory(s, caller.account.id, *range);
-    if (!history) return CallerError(history.error(), caller, version);
-    return CallerHistory{std::move(caller), std::move(*history)};
+    if (!range) co_return CallerError(range.error(), caller, version);
+    const std::function<Result<LoadedHistory>()> load = [&s, id = caller.account.id, r = *range] {
+        return LoadHistory(s, id, r);
+    };
+    auto history = co_await OffloadRead<LoadedHistory>(s, load);
+    if (!history) co_return CallerError(history.error(), caller, version);
+    co_return CallerHistory{std::move(caller), std::move(*history)};
 }
 
 }  // namespace gpuopt::api

@@ -45,7 +45,9 @@ struct CallerHistory {
     Caller caller;
     LoadedHistory history;
 };
-std::variant<CallerHistory, http::Response> AuthorizeAndLoadHistory(Services& s, http::RequestContext& ctx);
+// The history is read on the read pool (OffloadRead).
+boost::asio::awaitable<std::variant<CallerHistory, http::Response>> AuthorizeAndLoadHistory(Services& s,
+                                                                                            http::RequestContext& ctx);
 
 analysis::IdleRules IdleRulesOf(const Config& c);
 

@@ -28,7 +28,7 @@ analysis::RecommendRules RecommendRulesOf(const Config& c) {
 http::Handler MakeRecommendationsHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
         const unsigned version = ctx.request.version();
-        auto loaded = AuthorizeAndLoadHistory(s, ctx);
+        auto loaded = co_await AuthorizeAndLoadHistory(s, ctx);
         if (auto* refused = std::get_if<http::Response>(&loaded)) co_return std::move(*refused);
         const Caller& caller = std::get<CallerHistory>(loaded).caller;
         const LoadedHistory* history = &std::get<CallerHistory>(loaded).history;

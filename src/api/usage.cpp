@@ -37,7 +37,10 @@ http::Handler MakeUsageHandler(Services& s) {
             if (!resolved) co_return CallerError(resolved.error(), caller, version);
             gpu_key = *resolved;
         }
-        auto history = LoadHistory(s, caller.account.id, *range, gpu_key);
+        const std::function<Result<LoadedHistory>()> load = [&s, id = caller.account.id, r = *range, &gpu_key] {
+            return LoadHistory(s, id, r, gpu_key);
+        };
+        auto history = co_await OffloadRead<LoadedHistory>(s, load);
         if (!history) co_return CallerError(history.error(), caller, version);
         std::chrono::seconds step = history->source == "raw" ? std::chrono::minutes(5) : std::chrono::hours(1);
         if (auto it = query->find("step"); it != query->end()) {

@@ -75,6 +75,7 @@ App::~App() {
     billing_scheduler_.Stop();
     mail_scheduler_.Stop();
     blocking_.join();
+    if (reads_) reads_->join();
     if (store_) store_->Close();
 }
 
@@ -114,6 +115,7 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
                                                                    nullptr,
                                                                    {},
                                                                    {},
+                                                                   {},
                                                                    nullptr,
                                                                    nullptr,
                                                                    {}});
@@ -145,6 +147,10 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
     app->services_->security = &app->security_counters_;
     app->services_->run_blocking = [app = app.get()](std::function<void()> work) {
         boost::asio::post(app->blocking_, std::move(work));
+    };
+    app->reads_ = std::make_unique<boost::asio::thread_pool>(static_cast<size_t>(std::max(2, app->config_.threads)));
+    app->services_->run_read = [app = app.get()](std::function<void()> work) {
+        boost::asio::post(*app->reads_, std::move(work));
     };
     // A recorded gateway event wakes the billing worker here; the store's transaction that recorded it
     // has already told the other servers sharing the database (PostgreSQL NOTIFY).

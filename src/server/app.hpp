@@ -68,7 +68,8 @@ private:
     std::unique_ptr<http::RequestMetrics> metrics_;
     std::unique_ptr<billing::Billing> billing_;
     std::unique_ptr<mail::Transport> mail_;
-    boost::asio::thread_pool blocking_{2};  // gateway calls made for requests
+    boost::asio::thread_pool blocking_{2};             // gateway calls made for requests
+    std::unique_ptr<boost::asio::thread_pool> reads_;  // history reads made for requests (one per I/O thread)
     std::unique_ptr<api::Services> services_;
     std::unique_ptr<http::Server> server_;
     jobs::Scheduler scheduler_;          // roll-up, retention, idle alerts
