@@ -95,7 +95,7 @@ Result<LoadedHistory> LoadHistory(Services& s, int64_t account_id, analysis::Ran
     range.to = std::chrono::ceil<std::chrono::hours>(range.to);
     // The windows the roll-up has not merged yet (its backlog, whatever their time: a back-filled spool
     // too) each join their GPU's hour, so the answer does not depend on whether the roll-up caught up.
-    auto history = s.store.usage().ReadRolledHistory(account_id, range.from, range.to, range.from, gpu_key);
+    auto history = s.store.usage().ReadRolledHistory(account_id, range.from, range.to, gpu_key);
     if (!history) return history.error();
     out.gpus = analysis::Histories(*history, rules);
     out.source = "hourly";

@@ -176,16 +176,15 @@ public:
     // when the report would take the account over gpu_limit distinct GPUs in the window.
     virtual void IngestReport(IngestRequest request, Callback<IngestOutcome> done) = 0;
 
-    // Raw windows of an account whose end lies in (from, to], oldest first; all GPUs or one; only
-    // windows stored after `after_id` when it is given.
+    // Raw windows of an account whose end lies in (from, to], oldest first; all GPUs or one.
     virtual Result<std::vector<StoredWindow>> ReadWindows(int64_t account_id, SysSeconds from, SysSeconds to,
-                                                          const std::string& gpu_key = "", int64_t after_id = 0) = 0;
+                                                          const std::string& gpu_key = "") = 0;
     // Roll-up hours of an account in [from, to), oldest first; all GPUs or one.
     virtual Result<std::vector<HourlyRow>> ReadHours(int64_t account_id, SysSeconds from, SysSeconds to,
                                                      const std::string& gpu_key = "") = 0;
-    // The roll-up hours of [from, to) and the windows since `tail_from` that the roll-up has not merged.
+    // The roll-up hours of [from, to) and the windows ending in (from, to] that the roll-up has not merged.
     virtual Result<RolledHistory> ReadRolledHistory(int64_t account_id, SysSeconds from, SysSeconds to,
-                                                    SysSeconds tail_from, const std::string& gpu_key = "") = 0;
+                                                    const std::string& gpu_key = "") = 0;
 
     // The account's GPUs seen since `since`, with their latest window.
     virtual Result<std::vector<FleetGpu>> ReadFleet(int64_t account_id, SysSeconds since) = 0;

@@ -105,16 +105,15 @@ constexpr const char* kByEnd = " ORDER BY g.window_end COLLATE \"C\", g.id";
 // History reads
 
 Result<std::vector<StoredWindow>> PgStore::ReadWindows(int64_t account_id, SysSeconds from, SysSeconds to,
-                                                       const std::string& gpu_key, int64_t after_id) {
+                                                       const std::string& gpu_key) {
     auto db = LeaseReader();
     if (!db) return db.error();
     // Through the reports of the range, then each report's windows by index, as the SQLite store does.
     static const std::string sql = std::string("SELECT ") + kWindowColumns +
                                    " FROM usage_reports r JOIN gpu_windows g ON g.report_pk = r.id"
-                                   " WHERE r.account_id = $1 AND r.window_end > $2 AND r.window_end <= $3 AND g.id > $4"
-                                   " AND ($5 = '' OR g.gpu_key = $5) ORDER BY r.window_end, g.id";
-    auto rows = (*db)->QueryBinary(
-        sql, Params().Add(account_id).Add(FormatUtc(from)).Add(FormatUtc(to)).Add(after_id).Add(gpu_key));
+                                   " WHERE r.account_id = $1 AND r.window_end > $2 AND r.window_end <= $3"
+                                   " AND ($4 = '' OR g.gpu_key = $4) ORDER BY r.window_end, g.id";
+    auto rows = (*db)->QueryBinary(sql, Params().Add(account_id).Add(FormatUtc(from)).Add(FormatUtc(to)).Add(gpu_key));
     if (!rows) return rows.error();
     return CollectRows<StoredWindow>(*rows, ReadWindow);
 }
@@ -144,7 +143,7 @@ Result<std::vector<HourlyRow>> PgStore::ReadHours(int64_t account_id, SysSeconds
 }
 
 Result<RolledHistory> PgStore::ReadRolledHistory(int64_t account_id, SysSeconds from, SysSeconds to,
-                                                 SysSeconds tail_from, const std::string& gpu_key) {
+                                                 const std::string& gpu_key) {
     auto db = LeaseReader();
     if (!db) return db.error();
     // One snapshot for the watermark, the hours and the windows past it (see the SQLite store).
@@ -209,7 +208,7 @@ Result<RolledHistory> PgStore::ReadRolledHistory(int64_t account_id, SysSeconds 
                                        " AND g.window_end <= $3 AND ($4 = '' OR g.gpu_key = $4)" +
                                        kByEnd;
         auto rows = (*db)->QueryBinary(
-            sql, Params().Add(account_id).Add(FormatUtc(tail_from)).Add(FormatUtc(to)).Add(gpu_key).Add(watermark));
+            sql, Params().Add(account_id).Add(FormatUtc(from)).Add(FormatUtc(to)).Add(gpu_key).Add(watermark));
         if (!rows) return rows.error();
         out.unmerged = CollectRows<StoredWindow>(*rows, ReadWindow);
     }

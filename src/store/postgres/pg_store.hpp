@@ -82,10 +82,10 @@ public:
     void Listen(std::function<void(const std::string&)> heard) override;
 
     Result<std::vector<StoredWindow>> ReadWindows(int64_t account_id, SysSeconds from, SysSeconds to,
-                                                  const std::string& gpu_key, int64_t after_id) override;
+                                                  const std::string& gpu_key) override;
     Result<std::vector<HourlyRow>> ReadHours(int64_t account_id, SysSeconds from, SysSeconds to,
                                              const std::string& gpu_key) override;
-    Result<RolledHistory> ReadRolledHistory(int64_t account_id, SysSeconds from, SysSeconds to, SysSeconds tail_from,
+    Result<RolledHistory> ReadRolledHistory(int64_t account_id, SysSeconds from, SysSeconds to,
                                             const std::string& gpu_key) override;
     Result<std::vector<FleetGpu>> ReadFleet(int64_t account_id, SysSeconds since) override;
     Result<std::vector<StoredWindow>> ReadRecentGpus(SysSeconds since) override;

@@ -111,21 +111,21 @@ Alert ReadAlert(const Statement& st) {
 // History reads
 
 Result<std::vector<StoredWindow>> SqliteStore::ReadWindows(int64_t account_id, SysSeconds from, SysSeconds to,
-                                                           const std::string& gpu_key, int64_t after_id) {
+                                                           const std::string& gpu_key) {
     auto db = LeaseReader();
     if (!db) return db.error();
     static const std::string all = std::string("SELECT ") + kWindowColumns +
                                    " FROM usage_reports r JOIN gpu_windows g ON g.report_pk = r.id"
-                                   " WHERE r.account_id = ?1 AND r.window_end > ?2 AND r.window_end <= ?3 AND g.id > ?5"
+                                   " WHERE r.account_id = ?1 AND r.window_end > ?2 AND r.window_end <= ?3"
                                    " ORDER BY r.window_end, g.id";
     static const std::string one =
         std::string("SELECT ") + kWindowColumns +
         " FROM usage_reports r JOIN gpu_windows g ON g.report_pk = r.id"
         " WHERE r.account_id = ?1 AND r.window_end > ?2 AND r.window_end <= ?3 AND g.gpu_key = ?4"
-        " AND g.id > ?5 ORDER BY r.window_end, g.id";
+        " ORDER BY r.window_end, g.id";
     auto st = (*db)->Prepare(gpu_key.empty() ? all.c_str() : one.c_str());
     if (!st) return st.error();
-    st->Bind(1, account_id).Bind(2, FormatUtc(from)).Bind(3, FormatUtc(to)).Bind(5, after_id);
+    st->Bind(1, account_id).Bind(2, FormatUtc(from)).Bind(3, FormatUtc(to));
     if (!gpu_key.empty()) st->Bind(4, std::string_view(gpu_key));
     return Collect<StoredWindow>(*st, ReadWindow);
 }
@@ -160,7 +160,7 @@ Result<std::vector<HourlyRow>> SqliteStore::ReadHours(int64_t account_id, SysSec
 }
 
 Result<RolledHistory> SqliteStore::ReadRolledHistory(int64_t account_id, SysSeconds from, SysSeconds to,
-                                                     SysSeconds tail_from, const std::string& gpu_key) {
+                                                     const std::string& gpu_key) {
     auto db = LeaseReader();
     if (!db) return db.error();
     // One read transaction: the watermark, the hours and the windows past it come from one snapshot,
@@ -243,7 +243,7 @@ Result<RolledHistory> SqliteStore::ReadRolledHistory(int64_t account_id, SysSeco
     {
         auto st = (*db)->Prepare(gpu_key.empty() ? tail_all.c_str() : tail_one.c_str());
         if (!st) return st.error();
-        st->Bind(1, account_id).Bind(2, FormatUtc(tail_from)).Bind(3, FormatUtc(to)).Bind(5, watermark);
+        st->Bind(1, account_id).Bind(2, FormatUtc(from)).Bind(3, FormatUtc(to)).Bind(5, watermark);
         if (!gpu_key.empty()) st->Bind(4, std::string_view(gpu_key));
         auto tail = Collect<StoredWindow>(*st, ReadWindow);
         if (!tail) return tail.error();
