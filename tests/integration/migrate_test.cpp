@@ -157,22 +157,6 @@ TEST(Migrate, ATargetHoldingOtherDataIsRefused) {
         ASSERT_EQ(server.server->Terminate(), 0);
         std::filesystem::copy(server.dir.path() + "/gpuopt.db", dir.path() + "/gpuopt.db");
     }
-    // SQLite writes a GPU's covered_until_ms about once a minute and reads the windows stored since
-    // last_report_pk for the rest: as it is when the mark was last written half a minute before the end.
-    {
-        sqlite3* db = nullptr;
-        ASSERT_EQ(sqlite3_open((dir.path() + "/gpuopt.db").c_str(), &db), SQLITE_OK);
-        const int changed =
-            sqlite3_exec(db,
-                         "UPDATE gpus_seen SET"
-                         " covered_until_ms = (SELECT MIN(window_end_ms) - 30000 FROM gpu_windows g"
-                         " WHERE g.account_id = gpus_seen.account_id AND g.gpu_key = gpus_seen.gpu_key),"
-                         " last_report_pk = (SELECT MIN(report_pk) FROM gpu_windows g"
-                         " WHERE g.account_id = gpus_seen.account_id AND g.gpu_key = gpus_seen.gpu_key)",
-                         nullptr, nullptr, nullptr);
-        sqlite3_close(db);
-        ASSERT_EQ(changed, SQLITE_OK);
-    }
     PgTestDatabase target;
     ASSERT_TRUE(target.Ready());
     {

@@ -282,7 +282,7 @@ Result<Rows> Connection::Exec(std::string_view sql) {
     return Check(PQexec(conn_.get(), text.c_str()), "statement");
 }
 
-Result<Rows> Connection::Query(const std::string& sql, const Params& params) {
+Result<const std::string*> Connection::Prepared(const std::string& sql) {
     auto it = prepared_.find(sql);
     if (it == prepared_.end()) {
         std::string name = "gpuopt_" + std::to_string(prepared_.size() + 1);
@@ -290,19 +290,20 @@ Result<Rows> Connection::Query(const std::string& sql, const Params& params) {
         if (!made) return made.error();
         it = prepared_.emplace(sql, std::move(name)).first;
     }
-    return Check(PQexecPrepared(conn_.get(), it->second.c_str(), params.size(), params.Values(), nullptr, nullptr, 0),
+    return &it->second;
+}
+
+Result<Rows> Connection::Query(const std::string& sql, const Params& params) {
+    auto name = Prepared(sql);
+    if (!name) return name.error();
+    return Check(PQexecPrepared(conn_.get(), (*name)->c_str(), params.size(), params.Values(), nullptr, nullptr, 0),
                  "query");
 }
 
 Result<Rows> Connection::QueryBinary(const std::string& sql, const Params& params) {
-    auto it = prepared_.find(sql);
-    if (it == prepared_.end()) {
-        std::string name = "gpuopt_" + std::to_string(prepared_.size() + 1);
-        auto made = Check(PQprepare(conn_.get(), name.c_str(), sql.c_str(), 0, nullptr), "prepare");
-        if (!made) return made.error();
-        it = prepared_.emplace(sql, std::move(name)).first;
-    }
-    return Check(PQexecPrepared(conn_.get(), it->second.c_str(), params.size(), params.Values(), nullptr, nullptr, 1),
+    auto name = Prepared(sql);
+    if (!name) return name.error();
+    return Check(PQexecPrepared(conn_.get(), (*name)->c_str(), params.size(), params.Values(), nullptr, nullptr, 1),
                  "query");
 }
 
@@ -315,11 +316,8 @@ Result<std::vector<Rows>> Connection::Pipeline(const std::vector<Statement>& sta
     PGconn* c = conn_.get();
     // Statements not yet prepared on this connection are prepared first, each on its own (once).
     for (const Statement& s : statements) {
-        if (s.plan_each_time || prepared_.contains(*s.sql)) continue;
-        std::string name = "gpuopt_" + std::to_string(prepared_.size() + 1);
-        auto made = Check(PQprepare(c, name.c_str(), s.sql->c_str(), 0, nullptr), "prepare");
-        if (!made) return made.error();
-        prepared_.emplace(*s.sql, std::move(name));
+        if (s.plan_each_time) continue;
+        if (auto name = Prepared(*s.sql); !name) return name.error();
     }
     if (PQenterPipelineMode(c) != 1) return Check(nullptr, "pipeline").error();
     size_t sent = 0;

@@ -158,6 +158,8 @@ private:
     };
     explicit Connection(pg_conn* conn) : conn_(conn) {}
     Result<Rows> Check(pg_result* result, std::string_view what);
+    // The name `sql` is prepared under on this connection, preparing it on first use.
+    Result<const std::string*> Prepared(const std::string& sql);
 
     std::unique_ptr<pg_conn, Finish> conn_;
     std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
