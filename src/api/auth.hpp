@@ -65,26 +65,29 @@ std::variant<Caller, http::Response> AuthorizeCustomer(Services& s, http::Reques
 // An error answer that carries the caller's rate-limit headers.
 http::Response CallerError(const Error& error, const Caller& caller, unsigned version);
 
-// Runs `work` (blocking: it may call a payment gateway) on Services::run_blocking and resumes with its result.
-// `work` is a named object in the caller's frame: GCC 12 mishandles temporaries with destructors inside a
-// co_await expression, so callers must not pass a lambda directly.
+// Runs `work` on `run` (a pool of threads; right here when unset) and resumes with its result. `work` is a
+// named object in the caller's frame: GCC 12 mishandles temporaries with destructors inside a co_await
+// expression, so callers must not pass a lambda directly.
 template <class T>
-boost::asio::awaitable<Result<T>> Offload(Services& s, const std::function<Result<T>()>& work) {
-    auto start = [&s, &work](std::function<void(Result<T>)> done) {
-        s.run_blocking([work, done = std::move(done)]() mutable { done(work()); });
+boost::asio::awaitable<Result<T>> OffloadTo(const std::function<void(std::function<void()>)>& run,
+                                            const std::function<Result<T>()>& work) {
+    if (!run) co_return work();
+    auto start = [&run, &work](std::function<void(Result<T>)> done) {
+        run([work, done = std::move(done)]() mutable { done(work()); });
     };
     co_return co_await http::AwaitCallback<T>(start);
 }
 
-// Runs `work` (a long store read) on Services::run_read, or right here when there is none, and resumes with
-// its result. `work` is a named object in the caller's frame, as for Offload.
+// Blocking work (it may call a payment gateway), on Services::run_blocking.
+template <class T>
+boost::asio::awaitable<Result<T>> Offload(Services& s, const std::function<Result<T>()>& work) {
+    co_return co_await OffloadTo<T>(s.run_blocking, work);
+}
+
+// A long store read (a year of history), on Services::run_read.
 template <class T>
 boost::asio::awaitable<Result<T>> OffloadRead(Services& s, const std::function<Result<T>()>& work) {
-    if (!s.run_read) co_return work();
-    auto start = [&s, &work](std::function<void(Result<T>)> done) {
-        s.run_read([work, done = std::move(done)]() mutable { done(work()); });
-    };
-    co_return co_await http::AwaitCallback<T>(start);
+    co_return co_await OffloadTo<T>(s.run_read, work);
 }
 
 // True when the request carries the operator token (Authorization: Bearer, compared in constant time).
