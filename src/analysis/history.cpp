@@ -262,6 +262,11 @@ std::vector<GpuHistory> Histories(const store::RolledHistory& rolled, const Idle
         out[i].name = id.name;
         out[i].gpu_index = id.gpu_index;
     }
+    {
+        std::vector<size_t> count(out.size());  // each GPU's slices reserved once: a month of a fleet is 46k
+        for (const auto& h : rolled.hours) ++count[h.gpu];
+        for (size_t i = 0; i < out.size(); ++i) out[i].slices.reserve(count[i]);
+    }
     for (const auto& h : rolled.hours) out[h.gpu].slices.push_back(HourSlice(h));
     // The windows past the roll-up's watermark (recent, few) join their GPU's hour.
     for (auto& extra : Histories(RollUp(rolled.unmerged, rules))) {

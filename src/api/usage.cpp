@@ -18,6 +18,32 @@ namespace {
 
 constexpr size_t kMaxPoints = 5000;  // per series
 
+// One point as a JSON object. Its keys are constants and its values a time and numbers, so it is written
+// as text in one pass rather than key by key: a month of a fleet is 46,080 points.
+void AppendPoint(std::string& out, std::string_view time, const analysis::Slice& b) {
+    out.append(R"({"t":")");
+    out.append(time);  // RFC 3339, nothing to escape
+    out.append(R"(","reported_seconds":)");
+    AppendJsonFixed(out, b.reported_s, 1);
+    out.append(R"(,"util_avg":)");
+    AppendJsonFixed(out, b.UtilAvg(), 2);
+    out.append(R"(,"util_max":)");
+    AppendJsonFixed(out, b.util_max, 2);
+    out.append(R"(,"idle_fraction":)");
+    AppendJsonFixed(out, b.IdleShare(), 4);
+    out.append(R"(,"idle_held_fraction":)");
+    AppendJsonFixed(out, b.reported_s > 0 ? b.idle_held_s / b.reported_s : 0, 4);
+    out.append(R"(,"mem_used_max":)");
+    AppendJsonFixed(out, b.mem_used_max, 1);
+    out.append(R"(,"mem_total":)");
+    AppendJsonFixed(out, b.mem_total, 1);
+    out.append(R"(,"cost":)");
+    AppendJsonFixed(out, b.cost_usd, 4);
+    out.append(R"(,"idle_cost":)");
+    AppendJsonFixed(out, b.idle_cost_usd, 4);
+    out += '}';
+}
+
 }  // namespace
 
 http::Handler MakeUsageHandler(Services& s) {
@@ -73,6 +99,7 @@ http::Handler MakeUsageHandler(Services& s) {
         for (const auto& g : history->gpus) points += std::min(g.slices.size(), slots);
         std::string out;
         out.reserve(256 + history->gpus.size() * 256 + points * 200);
+        std::string point;
         JsonWriter json(out);
         json.BeginObject();
         json.Key("status").String("success");
@@ -110,18 +137,9 @@ http::Handler MakeUsageHandler(Services& s) {
                 if (used[k] == 0) continue;
                 const analysis::Slice& b = buckets[k];
                 if (times[k].empty()) times[k] = FormatUtc(window.from + static_cast<int64_t>(k) * step);
-                json.BeginObject();
-                json.Key("t").String(times[k]);
-                json.Key("reported_seconds").Fixed(b.reported_s, 1);
-                json.Key("util_avg").Fixed(b.UtilAvg(), 2);
-                json.Key("util_max").Fixed(b.util_max, 2);
-                json.Key("idle_fraction").Fixed(b.IdleShare(), 4);
-                json.Key("idle_held_fraction").Fixed(b.reported_s > 0 ? b.idle_held_s / b.reported_s : 0, 4);
-                json.Key("mem_used_max").Fixed(b.mem_used_max, 1);
-                json.Key("mem_total").Fixed(b.mem_total, 1);
-                json.Key("cost").Fixed(b.cost_usd, 4);
-                json.Key("idle_cost").Fixed(b.idle_cost_usd, 4);
-                json.EndObject();
+                point.clear();
+                AppendPoint(point, times[k], b);
+                json.Raw(point);
                 buckets[k] = analysis::Slice{};  // empty again for the next GPU: only the buckets it used
                 used[k] = 0;
             }

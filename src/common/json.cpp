@@ -262,12 +262,9 @@ JsonWriter& JsonWriter::Key(std::string_view key) {
     Separate();
     if (std::all_of(key.begin(), key.end(), [](char c) { return c >= 0x20 && c != '"' && c != '\\'; })) {
         // The usual key, a plain word: quoted as it is, in one append.
-        const size_t at = out_.size();
-        out_.resize(at + key.size() + 3);
-        out_[at] = '"';
-        std::copy(key.begin(), key.end(), out_.begin() + static_cast<std::ptrdiff_t>(at) + 1);
-        out_[at + key.size() + 1] = '"';
-        out_[at + key.size() + 2] = ':';
+        out_ += '"';
+        out_.append(key);
+        out_.append("\":", 2);
     } else {
         AppendJsonString(out_, key);
         out_ += ':';
@@ -288,7 +285,7 @@ JsonWriter& JsonWriter::Number(double v) {
     return *this;
 }
 
-JsonWriter& JsonWriter::Fixed(double v, int digits) {
+void AppendJsonFixed(std::string& out, double v, int digits) {
     static constexpr std::array<int64_t, 10> kPow{1,      10,      100,      1000,      10000,
                                                   100000, 1000000, 10000000, 100000000, 1000000000};
     digits = std::clamp(digits, 0, 9);
@@ -298,7 +295,10 @@ JsonWriter& JsonWriter::Fixed(double v, int digits) {
     // it, so it is what Number writes for the rounded value, unless Number's choice of the shorter of plain
     // and exponent notation picks the exponent ("1e-04", "1e+06"): then, as beyond 15 digits or when not
     // finite, Number itself writes it.
-    if (!std::isfinite(scaled) || std::fabs(scaled) >= 1e15) return Number(scaled / static_cast<double>(pow));
+    if (!std::isfinite(scaled) || std::fabs(scaled) >= 1e15) {
+        AppendJsonNumber(out, scaled / static_cast<double>(pow));
+        return;
+    }
     auto k = static_cast<int64_t>(std::fabs(scaled));
     char buf[40];
     char* p = buf;
@@ -326,10 +326,23 @@ JsonWriter& JsonWriter::Fixed(double v, int digits) {
         const int exponent = std::abs(total - 1 - digits);
         const int exponent_form = significant + (significant > 1 ? 1 : 0) + 2 + (exponent >= 100 ? 3 : 2);
         const int plain_form = static_cast<int>(p - buf) - (std::signbit(scaled) ? 1 : 0);
-        if (exponent_form < plain_form) return Number(scaled / static_cast<double>(pow));
+        if (exponent_form < plain_form) {
+            AppendJsonNumber(out, scaled / static_cast<double>(pow));
+            return;
+        }
     }
+    out.append(buf, p);
+}
+
+JsonWriter& JsonWriter::Fixed(double v, int digits) {
     Separate();
-    out_.append(buf, p);
+    AppendJsonFixed(out_, v, digits);
+    return *this;
+}
+
+JsonWriter& JsonWriter::Raw(std::string_view json) {
+    Separate();
+    out_.append(json);
     return *this;
 }
 

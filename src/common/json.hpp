@@ -28,6 +28,10 @@ void AppendJsonString(std::string& out, std::string_view s);
 // Appends `d` as ToJson does: shortest plain form, null when not finite.
 void AppendJsonNumber(std::string& out, double d);
 
+// Appends `v` rounded half away from zero to `digits` decimals (0 to 9), as AppendJsonNumber writes that
+// rounded value ("12.5", "3", "-0.0004"), without formatting a double.
+void AppendJsonFixed(std::string& out, double v, int digits);
+
 // Writes compact JSON straight into a string, for answers too large to build as a document first (a
 // month of hourly points for a fleet). The caller keeps the nesting right; commas are placed here.
 class JsonWriter {
@@ -40,11 +44,12 @@ public:
     JsonWriter& Key(std::string_view key);
     JsonWriter& String(std::string_view v);
     JsonWriter& Number(double v);
-    // `v` rounded half away from zero to `digits` decimals (0 to 9), written as Number writes that
-    // rounded value ("12.5", "3", "-0.0004"), without formatting a double: a month of points for a fleet is
-    // hundreds of thousands of them.
+    // AppendJsonFixed: a month of points for a fleet is hundreds of thousands of numbers.
     JsonWriter& Fixed(double v, int digits);
     JsonWriter& Int(int64_t v);
+    // `json`, a complete value the caller wrote and vouches for (an object of constant keys and numbers,
+    // written by hand for speed), placed as the next value.
+    JsonWriter& Raw(std::string_view json);
 
 private:
     void Separate();

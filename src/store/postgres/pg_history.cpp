@@ -174,6 +174,8 @@ Result<RolledHistory> PgStore::ReadRolledHistory(int64_t account_id, SysSeconds 
             if (field != value) field.assign(value);
         };
         out.hours.reserve(static_cast<size_t>(rows->size()));
+        std::string hour_text;
+        SysSeconds hour_at{};
         for (int i = 0; i < rows->size(); ++i) {
             const std::string_view key = rows->Text(i, 1);
             auto it = index.find(key);
@@ -186,9 +188,14 @@ Result<RolledHistory> PgStore::ReadRolledHistory(int64_t account_id, SysSeconds 
             set_if_changed(id.uuid, rows->Text(i, 4));
             set_if_changed(id.name, rows->Text(i, 5));
             id.gpu_index = static_cast<int>(rows->Int(i, 6));
+            // Rows come by hour: a fleet's hour is parsed once, not once for each of its GPUs.
+            if (const std::string_view hour = rows->Text(i, 2); hour != hour_text) {
+                hour_text.assign(hour);
+                hour_at = TimeAt(*rows, i, 2);
+            }
             HourStats& h = out.hours.emplace_back();
             h.gpu = it->second;
-            h.hour = TimeAt(*rows, i, 2);
+            h.hour = hour_at;
             h.windows = rows->Int(i, 7);
             h.reported_s = rows->Double(i, 8);
             h.util_weighted = rows->Double(i, 9);

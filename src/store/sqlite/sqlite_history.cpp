@@ -198,6 +198,8 @@ Result<RolledHistory> SqliteStore::ReadRolledHistory(int64_t account_id, SysSeco
         auto set_if_changed = [](std::string& field, std::string_view value) {
             if (field != value) field.assign(value);
         };
+        std::string hour_text;
+        SysSeconds hour_at{};
         for (;;) {
             auto row = st->Step();
             if (!row) return row.error();
@@ -213,9 +215,14 @@ Result<RolledHistory> SqliteStore::ReadRolledHistory(int64_t account_id, SysSeco
             set_if_changed(id.uuid, st->TextView(4));
             set_if_changed(id.name, st->TextView(5));
             id.gpu_index = static_cast<int>(st->Int(6));
+            // Rows come by hour: a fleet's hour is parsed once, not once for each of its GPUs.
+            if (const std::string_view hour = st->TextView(2); hour != hour_text) {
+                hour_text.assign(hour);
+                hour_at = ParseUtc(hour).value_or(SysSeconds{});
+            }
             HourStats& h = out.hours.emplace_back();
             h.gpu = it->second;
-            h.hour = ParseUtc(st->TextView(2)).value_or(SysSeconds{});
+            h.hour = hour_at;
             h.windows = st->Int(7);
             h.reported_s = st->Double(8);
             h.util_weighted = st->Double(9);

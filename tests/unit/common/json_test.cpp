@@ -158,6 +158,19 @@ TEST(Json, FixedWritesExactlyWhatNumberWritesForTheRoundedValue) {
     JsonWriter w(out);
     w.BeginArray().Fixed(1.23456, 2).Fixed(0.0001, 4).Fixed(7, 1).EndArray();
     EXPECT_EQ(out, "[1.23,1e-04,7]");
+    // AppendJsonFixed, the same text without a writer.
+    std::string bare = "x=";
+    AppendJsonFixed(bare, -0.125, 2);
+    EXPECT_EQ(bare, "x=-0.13");
+}
+
+TEST(Json, ARawValueTakesItsPlaceAmongOthers) {
+    std::string out;
+    JsonWriter w(out);
+    w.BeginObject().Key("points").BeginArray();
+    w.Raw(R"({"t":"a","v":1})").Raw(R"({"t":"b","v":2})");
+    w.EndArray().Key("after").Raw("true").EndObject();
+    EXPECT_EQ(out, R"({"points":[{"t":"a","v":1},{"t":"b","v":2}],"after":true})");
 }
 
 }  // namespace
