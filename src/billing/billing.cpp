@@ -296,13 +296,13 @@ Billing::Applied Billing::ReportUnmatched(std::string_view gateway, const Gatewa
     return {Verdict::kIgnored, "paid, but not ours: reported to the operator", std::nullopt};
 }
 
-Billing::Applied Billing::End(const store::Payment& payment, const std::string& status, SysSeconds now) {
-    auto ended = store::Wait<bool>([&](store::Callback<bool> done) {
-        db_.billing().EndPayment(payment.id, status, now, std::nullopt, std::move(done));
-    });
+Billing::Applied Billing::End(const store::Payment& payment, store::PaymentEnd end, SysSeconds now) {
+    auto ended = store::Wait<bool>(
+        [&](store::Callback<bool> done) { db_.billing().EndPayment(payment.id, end, now, std::move(done)); });
     if (!ended) return {Verdict::kRetry, ended.error().message, std::nullopt};
     return {*ended ? Verdict::kApplied : Verdict::kIgnored,
-            payment.reference + (*ended ? " is " + status : " was not pending"), std::nullopt};
+            payment.reference + (*ended ? " is " + std::string(store::StatusOf(end)) : " was not pending"),
+            std::nullopt};
 }
 
 Billing::Applied Billing::Apply(const GatewayAnswer& answer, std::string_view gateway, const NowPaymentsPayment* np,
@@ -341,9 +341,9 @@ Billing::Applied Billing::Apply(const GatewayAnswer& answer, std::string_view ga
         case Action::kHoldUnapplied:
             return HoldUnapplied(*payment, answer, now);
         case Action::kFail:
-            return End(*payment, "failed", now);
+            return End(*payment, store::PaymentEnd::kFailed, now);
         case Action::kExpire:
-            return End(*payment, "expired", now);
+            return End(*payment, store::PaymentEnd::kExpired, now);
         case Action::kRefund: {
             auto r = store::Wait<bool>(
                 [&](store::Callback<bool> done) { db_.billing().RecordRefund(payment->id, now, std::move(done)); });
@@ -488,7 +488,7 @@ Result<int> Billing::Reconcile(SysSeconds now) {
                 continue;
             }
         }
-        if (End(p, "expired", now).verdict == Verdict::kApplied) spdlog::info("payment {} expired unpaid", p.reference);
+        if (End(p, store::PaymentEnd::kExpired, now).verdict == Verdict::kApplied) spdlog::info("payment {} expired unpaid", p.reference);
     }
     return settled;
 }

@@ -107,7 +107,7 @@ private:
     Applied Complete(const store::Payment& payment, const GatewayAnswer& answer, SysSeconds now);
     Applied HoldUnapplied(const store::Payment& payment, const GatewayAnswer& answer, SysSeconds now);
     Applied ReportUnmatched(std::string_view gateway, const GatewayAnswer& answer, SysSeconds now);
-    Applied End(const store::Payment& payment, const std::string& status, SysSeconds now);
+    Applied End(const store::Payment& payment, store::PaymentEnd end, SysSeconds now);
     void OperatorAlert(store::OperatorEvent event);
     void SecurityEvent(const std::string& kind, const std::string& detail, SysSeconds now);
 

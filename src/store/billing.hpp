@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.hpp"
@@ -18,6 +19,11 @@
 
 namespace gpuopt::store {
 
+// The two ways a pending payment ends without money, as EndPayment takes them.
+enum class PaymentEnd { kFailed, kExpired };
+// The payment's status text for it: "failed" or "expired".
+constexpr std::string_view StatusOf(PaymentEnd end) { return end == PaymentEnd::kFailed ? "failed" : "expired"; }
+
 // A payment moves pending -> completed | failed | expired | paid_unapplied. The gateway is the source of
 // truth for money: expired and failed still complete when it confirms the payment (decision 0010), and
 // paid_unapplied (money that cannot buy the plan) may become refunded. Nothing returns to pending.
@@ -27,9 +33,9 @@ struct Payment {
     std::string reference;  // ours: tx_ref (Flutterwave), order_id (NowPayments)
     std::string gateway;    // "flutterwave", "nowpayments"
     std::string tier;
-    double amount = 0;       // expected
-    std::string currency;    // expected, upper case ("USD")
-    std::string purpose;     // "upgrade", "renewal", "signup"
+    double amount = 0;     // expected
+    std::string currency;  // expected, upper case ("USD")
+    std::string purpose;   // "upgrade", "renewal", "signup"
     std::string status;      // "pending", "completed", "failed", "expired", "paid_unapplied", "refunded"
     std::string gateway_id;  // the gateway's id for it (transaction, invoice or payment id)
     std::string checkout_url;
@@ -148,8 +154,7 @@ public:
     // the later of now and its period end; otherwise a period starts now.
     virtual void CompletePayment(Completion completion, Callback<CompletionOutcome> done) = 0;
     // pending -> failed or expired; anything else is left alone (answers false).
-    virtual void EndPayment(int64_t payment_id, std::string status, SysSeconds now, std::optional<OutboxMessage> mail,
-                            Callback<bool> done) = 0;
+    virtual void EndPayment(int64_t payment_id, PaymentEnd end, SysSeconds now, Callback<bool> done) = 0;
     // The gateway took money that cannot buy the plan (too little, another currency): pending, expired or
     // failed -> paid_unapplied with `note`, the operator event and its mail, in one transaction. False when
     // the payment was settled already.

@@ -16,7 +16,6 @@ public:
 
     virtual void RecordSecurityEvent(std::string kind, std::string ip, std::string detail, SysSeconds now,
                                      Callback<void> done) = 0;
-    virtual Result<int64_t> CountSecurityEvents(const std::string& kind) = 0;
 };
 
 }  // namespace gpuopt::store

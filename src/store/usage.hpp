@@ -179,9 +179,6 @@ public:
     // Raw windows of an account whose end lies in (from, to], oldest first; all GPUs or one.
     virtual Result<std::vector<StoredWindow>> ReadWindows(int64_t account_id, SysSeconds from, SysSeconds to,
                                                           const std::string& gpu_key = "") = 0;
-    // Roll-up hours of an account in [from, to), oldest first; all GPUs or one.
-    virtual Result<std::vector<HourlyRow>> ReadHours(int64_t account_id, SysSeconds from, SysSeconds to,
-                                                     const std::string& gpu_key = "") = 0;
     // The roll-up hours of [from, to) and the windows ending in (from, to] that the roll-up has not merged.
     virtual Result<RolledHistory> ReadRolledHistory(int64_t account_id, SysSeconds from, SysSeconds to,
                                                     const std::string& gpu_key = "") = 0;

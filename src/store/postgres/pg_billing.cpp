@@ -420,19 +420,13 @@ void PgStore::CompletePayment(Completion c, Callback<CompletionOutcome> done) {
         }));
 }
 
-void PgStore::EndPayment(int64_t payment_id, std::string status, SysSeconds now, std::optional<OutboxMessage> mail,
-                         Callback<bool> done) {
+void PgStore::EndPayment(int64_t payment_id, PaymentEnd end, SysSeconds now, Callback<bool> done) {
     Submit<bool>(
         [=](Connection& db) -> Result<bool> {
-            if (status != "failed" && status != "expired") return Error{ErrorCode::kInternal, "bad payment status", {}};
             auto n = Change(db, "UPDATE payments SET status = $1, updated_at = $2 WHERE id = $3 AND status = 'pending'",
-                            Params().Add(status).Add(FormatUtc(now)).Add(payment_id));
+                            Params().Add(StatusOf(end)).Add(FormatUtc(now)).Add(payment_id));
             if (!n) return n.error();
-            if (*n == 0) return false;
-            if (mail) {
-                if (auto r = InsertOutbox(db, *mail, now); !r) return r.error();
-            }
-            return true;
+            return *n != 0;
         },
         std::move(done));
 }
@@ -712,14 +706,6 @@ void PgStore::RecordSecurityEvent(std::string kind, std::string ip, std::string 
             return {};
         },
         std::move(done));
-}
-
-Result<int64_t> PgStore::CountSecurityEvents(const std::string& kind) {
-    auto db = LeaseReader();
-    if (!db) return db.error();
-    auto rows = (*db)->Query("SELECT COUNT(*) FROM security_events WHERE kind = $1", Params().Add(kind));
-    if (!rows) return rows.error();
-    return rows->Int(0, 0);
 }
 
 }  // namespace gpuopt::store::postgres

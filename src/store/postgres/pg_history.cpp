@@ -51,32 +51,14 @@ namespace {
 
 StoredWindow ReadWindow(const Rows& r, int i) { return ReadWindowRow(r, i, 0); }
 
+// A roll-up hour's columns as the roll-up writes them.
 constexpr const char* kHourColumns =
     "account_id, gpu_key, hour, host, uuid, gpu_name, gpu_index, windows, reported_s, util_weighted, util_max, idle_s,"
     " idle_held_s, mem_used_max, mem_total, cost_usd, idle_cost_usd, idle_held_cost_usd";
-
-HourlyRow ReadHour(const Rows& r, int i) {
-    HourlyRow h;
-    h.account_id = r.Int(i, 0);
-    h.gpu_key = r.Text(i, 1);
-    h.hour = TimeAt(r, i, 2);
-    h.host = r.Text(i, 3);
-    h.uuid = r.Text(i, 4);
-    h.name = r.Text(i, 5);
-    h.gpu_index = static_cast<int>(r.Int(i, 6));
-    h.windows = r.Int(i, 7);
-    h.reported_s = r.Double(i, 8);
-    h.util_weighted = r.Double(i, 9);
-    h.util_max = r.Double(i, 10);
-    h.idle_s = r.Double(i, 11);
-    h.idle_held_s = r.Double(i, 12);
-    h.mem_used_max = r.Double(i, 13);
-    h.mem_total = r.Double(i, 14);
-    h.cost_usd = r.Double(i, 15);
-    h.idle_cost_usd = r.Double(i, 16);
-    h.idle_held_cost_usd = r.Double(i, 17);
-    return h;
-}
+// The same without the account, as ReadRolledHistory reads them (column 0 is the GPU key).
+constexpr const char* kReadHourColumns =
+    "gpu_key, hour, host, uuid, gpu_name, gpu_index, windows, reported_s, util_weighted, util_max, idle_s,"
+    " idle_held_s, mem_used_max, mem_total, cost_usd, idle_cost_usd, idle_held_cost_usd";
 
 constexpr const char* kAlertColumns =
     "id, account_id, gpu_key, idle_since, opened_at, closed_at, message, delivery, attempts, next_attempt";
@@ -130,18 +112,6 @@ Result<std::vector<StoredWindow>> PgStore::ReadRecentGpus(SysSeconds since) {
     return CollectRows<StoredWindow>(*rows, ReadWindow);
 }
 
-Result<std::vector<HourlyRow>> PgStore::ReadHours(int64_t account_id, SysSeconds from, SysSeconds to,
-                                                  const std::string& gpu_key) {
-    auto db = LeaseReader();
-    if (!db) return db.error();
-    static const std::string sql = std::string("SELECT ") + kHourColumns +
-                                   " FROM gpu_hours WHERE account_id = $1 AND hour >= $2 AND hour < $3"
-                                   " AND ($4 = '' OR gpu_key = $4) ORDER BY hour, gpu_key COLLATE \"C\"";
-    auto rows = (*db)->QueryBinary(sql, Params().Add(account_id).Add(FormatUtc(from)).Add(FormatUtc(to)).Add(gpu_key));
-    if (!rows) return rows.error();
-    return CollectRows<HourlyRow>(*rows, ReadHour);
-}
-
 Result<RolledHistory> PgStore::ReadRolledHistory(int64_t account_id, SysSeconds from, SysSeconds to,
                                                  const std::string& gpu_key) {
     auto db = LeaseReader();
@@ -159,7 +129,7 @@ Result<RolledHistory> PgStore::ReadRolledHistory(int64_t account_id, SysSeconds 
     {
         // By hour only, as the primary key gives it, with no sort: the order of GPUs within an hour does not
         // matter to anyone reading RolledHistory (analysis::Histories orders its series itself).
-        static const std::string sql = std::string("SELECT ") + kHourColumns +
+        static const std::string sql = std::string("SELECT ") + kReadHourColumns +
                                        " FROM gpu_hours WHERE account_id = $1 AND hour >= $2 AND hour < $3"
                                        " AND ($4 = '' OR gpu_key = $4) ORDER BY hour";
         auto rows =
@@ -177,36 +147,36 @@ Result<RolledHistory> PgStore::ReadRolledHistory(int64_t account_id, SysSeconds 
         std::string hour_text;
         SysSeconds hour_at{};
         for (int i = 0; i < rows->size(); ++i) {
-            const std::string_view key = rows->Text(i, 1);
+            const std::string_view key = rows->Text(i, 0);
             auto it = index.find(key);
             if (it == index.end()) {
                 it = index.emplace(std::string(key), out.gpus.size()).first;
                 out.gpus.push_back({std::string(key), {}, {}, {}, 0});
             }
             GpuIdentity& id = out.gpus[it->second];
-            set_if_changed(id.host, rows->Text(i, 3));
-            set_if_changed(id.uuid, rows->Text(i, 4));
-            set_if_changed(id.name, rows->Text(i, 5));
-            id.gpu_index = static_cast<int>(rows->Int(i, 6));
+            set_if_changed(id.host, rows->Text(i, 2));
+            set_if_changed(id.uuid, rows->Text(i, 3));
+            set_if_changed(id.name, rows->Text(i, 4));
+            id.gpu_index = static_cast<int>(rows->Int(i, 5));
             // Rows come by hour: a fleet's hour is parsed once, not once for each of its GPUs.
-            if (const std::string_view hour = rows->Text(i, 2); hour != hour_text) {
+            if (const std::string_view hour = rows->Text(i, 1); hour != hour_text) {
                 hour_text.assign(hour);
-                hour_at = TimeAt(*rows, i, 2);
+                hour_at = TimeAt(*rows, i, 1);
             }
             HourStats& h = out.hours.emplace_back();
             h.gpu = it->second;
             h.hour = hour_at;
-            h.windows = rows->Int(i, 7);
-            h.reported_s = rows->Double(i, 8);
-            h.util_weighted = rows->Double(i, 9);
-            h.util_max = rows->Double(i, 10);
-            h.idle_s = rows->Double(i, 11);
-            h.idle_held_s = rows->Double(i, 12);
-            h.mem_used_max = rows->Double(i, 13);
-            h.mem_total = rows->Double(i, 14);
-            h.cost_usd = rows->Double(i, 15);
-            h.idle_cost_usd = rows->Double(i, 16);
-            h.idle_held_cost_usd = rows->Double(i, 17);
+            h.windows = rows->Int(i, 6);
+            h.reported_s = rows->Double(i, 7);
+            h.util_weighted = rows->Double(i, 8);
+            h.util_max = rows->Double(i, 9);
+            h.idle_s = rows->Double(i, 10);
+            h.idle_held_s = rows->Double(i, 11);
+            h.mem_used_max = rows->Double(i, 12);
+            h.mem_total = rows->Double(i, 13);
+            h.cost_usd = rows->Double(i, 14);
+            h.idle_cost_usd = rows->Double(i, 15);
+            h.idle_held_cost_usd = rows->Double(i, 16);
         }
     }
     {

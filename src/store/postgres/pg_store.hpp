@@ -83,8 +83,6 @@ public:
 
     Result<std::vector<StoredWindow>> ReadWindows(int64_t account_id, SysSeconds from, SysSeconds to,
                                                   const std::string& gpu_key) override;
-    Result<std::vector<HourlyRow>> ReadHours(int64_t account_id, SysSeconds from, SysSeconds to,
-                                             const std::string& gpu_key) override;
     Result<RolledHistory> ReadRolledHistory(int64_t account_id, SysSeconds from, SysSeconds to,
                                             const std::string& gpu_key) override;
     Result<std::vector<FleetGpu>> ReadFleet(int64_t account_id, SysSeconds since) override;
@@ -112,8 +110,7 @@ public:
                               Callback<bool> done) override;
     void RecordOperatorEvent(OperatorEvent event, std::optional<OutboxMessage> mail, Callback<bool> done) override;
     Result<std::vector<OperatorEvent>> ListOperatorEvents(size_t limit) override;
-    void EndPayment(int64_t payment_id, std::string status, SysSeconds now, std::optional<OutboxMessage> mail,
-                    Callback<bool> done) override;
+    void EndPayment(int64_t payment_id, PaymentEnd end, SysSeconds now, Callback<bool> done) override;
     void RecordRefund(int64_t payment_id, SysSeconds now, Callback<bool> done) override;
     void RecordGatewayEvent(GatewayEvent event, Callback<bool> done) override;
     Result<std::vector<GatewayEvent>> DueGatewayEvents(SysSeconds now, size_t limit) override;
@@ -133,7 +130,6 @@ public:
                     std::string message_id, Callback<void> done) override;
     void RecordSecurityEvent(std::string kind, std::string ip, std::string detail, SysSeconds now,
                              Callback<void> done) override;
-    Result<int64_t> CountSecurityEvents(const std::string& kind) override;
 
     Result<std::optional<AlertSettings>> GetAlertSettings(int64_t account_id) override;
     void SetAlertSettings(AlertSettings settings, Callback<AlertSettings> done) override;

@@ -480,24 +480,17 @@ void SqliteStore::CompletePayment(Completion c, Callback<CompletionOutcome> done
         }));
 }
 
-void SqliteStore::EndPayment(int64_t payment_id, std::string status, SysSeconds now, std::optional<OutboxMessage> mail,
-                             Callback<bool> done) {
+void SqliteStore::EndPayment(int64_t payment_id, PaymentEnd end, SysSeconds now, Callback<bool> done) {
     Submit<bool>(
         [=](Connection& db) -> Result<bool> {
-            if (status != "failed" && status != "expired") return Error{ErrorCode::kInternal, "bad payment status", {}};
+            const std::string_view status = StatusOf(end);
             if (auto r =
                     Exec1(db, "UPDATE payments SET status = ?1, updated_at = ?2 WHERE id = ?3 AND status = 'pending'",
-                          [&](Statement& st) {
-                              st.Bind(1, std::string_view(status)).Bind(2, FormatUtc(now)).Bind(3, payment_id);
-                          });
+                          [&](Statement& st) { st.Bind(1, status).Bind(2, FormatUtc(now)).Bind(3, payment_id); });
                 !r) {
                 return r.error();
             }
-            if (db.Changes() == 0) return false;
-            if (mail) {
-                if (auto r = InsertOutbox(db, *mail, now); !r) return r.error();
-            }
-            return true;
+            return db.Changes() != 0;
         },
         std::move(done));
 }
@@ -795,16 +788,6 @@ void SqliteStore::RecordSecurityEvent(std::string kind, std::string ip, std::str
                          });
         },
         std::move(done));
-}
-
-Result<int64_t> SqliteStore::CountSecurityEvents(const std::string& kind) {
-    auto db = LeaseReader();
-    if (!db) return db.error();
-    auto st = (*db)->Prepare("SELECT COUNT(*) FROM security_events WHERE kind = ?1");
-    if (!st) return st.error();
-    st->Bind(1, std::string_view(kind));
-    if (auto row = st->Step(); !row) return row.error();
-    return st->Int(0);
 }
 
 }  // namespace gpuopt::store::sqlite

@@ -60,32 +60,14 @@ StoredWindow ReadWindow(const Statement& st) {
     return w;
 }
 
+// A roll-up hour's columns as the roll-up writes them.
 constexpr const char* kHourColumns =
     "account_id, gpu_key, hour, host, uuid, gpu_name, gpu_index, windows, reported_s, util_weighted, util_max, idle_s,"
     " idle_held_s, mem_used_max, mem_total, cost_usd, idle_cost_usd, idle_held_cost_usd";
-
-HourlyRow ReadHour(const Statement& st) {
-    HourlyRow h;
-    h.account_id = st.Int(0);
-    h.gpu_key = st.Text(1);
-    h.hour = Time(st, 2);
-    h.host = st.Text(3);
-    h.uuid = st.Text(4);
-    h.name = st.Text(5);
-    h.gpu_index = static_cast<int>(st.Int(6));
-    h.windows = st.Int(7);
-    h.reported_s = st.Double(8);
-    h.util_weighted = st.Double(9);
-    h.util_max = st.Double(10);
-    h.idle_s = st.Double(11);
-    h.idle_held_s = st.Double(12);
-    h.mem_used_max = st.Double(13);
-    h.mem_total = st.Double(14);
-    h.cost_usd = st.Double(15);
-    h.idle_cost_usd = st.Double(16);
-    h.idle_held_cost_usd = st.Double(17);
-    return h;
-}
+// The same without the account, as ReadRolledHistory reads them (column 0 is the GPU key).
+constexpr const char* kReadHourColumns =
+    "gpu_key, hour, host, uuid, gpu_name, gpu_index, windows, reported_s, util_weighted, util_max, idle_s,"
+    " idle_held_s, mem_used_max, mem_total, cost_usd, idle_cost_usd, idle_held_cost_usd";
 
 constexpr const char* kAlertColumns =
     "id, account_id, gpu_key, idle_since, opened_at, closed_at, message, delivery, attempts, next_attempt";
@@ -143,22 +125,6 @@ Result<std::vector<StoredWindow>> SqliteStore::ReadRecentGpus(SysSeconds since) 
     return Collect<StoredWindow>(*st, ReadWindow);
 }
 
-Result<std::vector<HourlyRow>> SqliteStore::ReadHours(int64_t account_id, SysSeconds from, SysSeconds to,
-                                                      const std::string& gpu_key) {
-    auto db = LeaseReader();
-    if (!db) return db.error();
-    static const std::string all = std::string("SELECT ") + kHourColumns +
-                                   " FROM gpu_hours WHERE account_id = ?1 AND hour >= ?2 AND hour < ?3 ORDER BY hour";
-    static const std::string one = std::string("SELECT ") + kHourColumns +
-                                   " FROM gpu_hours WHERE account_id = ?1 AND hour >= ?2 AND hour < ?3 AND gpu_key = ?4"
-                                   " ORDER BY hour";
-    auto st = (*db)->Prepare(gpu_key.empty() ? all.c_str() : one.c_str());
-    if (!st) return st.error();
-    st->Bind(1, account_id).Bind(2, FormatUtc(from)).Bind(3, FormatUtc(to));
-    if (!gpu_key.empty()) st->Bind(4, std::string_view(gpu_key));
-    return Collect<HourlyRow>(*st, ReadHour);
-}
-
 Result<RolledHistory> SqliteStore::ReadRolledHistory(int64_t account_id, SysSeconds from, SysSeconds to,
                                                      const std::string& gpu_key) {
     auto db = LeaseReader();
@@ -180,10 +146,10 @@ Result<RolledHistory> SqliteStore::ReadRolledHistory(int64_t account_id, SysSeco
         if (*row) watermark = st->Int(0);
     }
     static const std::string hours_all =
-        std::string("SELECT ") + kHourColumns +
+        std::string("SELECT ") + kReadHourColumns +
         " FROM gpu_hours WHERE account_id = ?1 AND hour >= ?2 AND hour < ?3 ORDER BY hour";
     static const std::string hours_one =
-        std::string("SELECT ") + kHourColumns +
+        std::string("SELECT ") + kReadHourColumns +
         " FROM gpu_hours WHERE account_id = ?1 AND hour >= ?2 AND hour < ?3 AND gpu_key = ?4 ORDER BY hour";
     {
         auto st = (*db)->Prepare(gpu_key.empty() ? hours_all.c_str() : hours_one.c_str());
@@ -204,36 +170,36 @@ Result<RolledHistory> SqliteStore::ReadRolledHistory(int64_t account_id, SysSeco
             auto row = st->Step();
             if (!row) return row.error();
             if (!*row) break;
-            const std::string_view key = st->TextView(1);
+            const std::string_view key = st->TextView(0);
             auto it = index.find(key);
             if (it == index.end()) {
                 it = index.emplace(std::string(key), out.gpus.size()).first;
                 out.gpus.push_back({std::string(key), {}, {}, {}, 0});
             }
             GpuIdentity& id = out.gpus[it->second];
-            set_if_changed(id.host, st->TextView(3));
-            set_if_changed(id.uuid, st->TextView(4));
-            set_if_changed(id.name, st->TextView(5));
-            id.gpu_index = static_cast<int>(st->Int(6));
+            set_if_changed(id.host, st->TextView(2));
+            set_if_changed(id.uuid, st->TextView(3));
+            set_if_changed(id.name, st->TextView(4));
+            id.gpu_index = static_cast<int>(st->Int(5));
             // Rows come by hour: a fleet's hour is parsed once, not once for each of its GPUs.
-            if (const std::string_view hour = st->TextView(2); hour != hour_text) {
+            if (const std::string_view hour = st->TextView(1); hour != hour_text) {
                 hour_text.assign(hour);
                 hour_at = ParseUtc(hour).value_or(SysSeconds{});
             }
             HourStats& h = out.hours.emplace_back();
             h.gpu = it->second;
             h.hour = hour_at;
-            h.windows = st->Int(7);
-            h.reported_s = st->Double(8);
-            h.util_weighted = st->Double(9);
-            h.util_max = st->Double(10);
-            h.idle_s = st->Double(11);
-            h.idle_held_s = st->Double(12);
-            h.mem_used_max = st->Double(13);
-            h.mem_total = st->Double(14);
-            h.cost_usd = st->Double(15);
-            h.idle_cost_usd = st->Double(16);
-            h.idle_held_cost_usd = st->Double(17);
+            h.windows = st->Int(6);
+            h.reported_s = st->Double(7);
+            h.util_weighted = st->Double(8);
+            h.util_max = st->Double(9);
+            h.idle_s = st->Double(10);
+            h.idle_held_s = st->Double(11);
+            h.mem_used_max = st->Double(12);
+            h.mem_total = st->Double(13);
+            h.cost_usd = st->Double(14);
+            h.idle_cost_usd = st->Double(15);
+            h.idle_held_cost_usd = st->Double(16);
         }
     }
     // Every window the roll-up has not merged yet, however old its time (a back-filled spool): answers

@@ -9,6 +9,7 @@
 //       Result<std::unique_ptr<store::Database>> Open();  // opens (again) on that same data
 //       void TearDown();  // removes it (the database is closed by then)
 //       static uint64_t CommittedTransactions(store::Database& db);  // transactions its writer committed
+//       std::string Location() const;  // where the data is, for support/db_snapshot.hpp: a path or a URL
 //   };
 //
 // SetUp and Open run inside the test (they may use its name and fail it).

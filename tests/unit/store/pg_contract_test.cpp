@@ -32,6 +32,7 @@ struct PostgresBackend {
     static uint64_t CommittedTransactions(Database& db) {
         return dynamic_cast<postgres::PgStore&>(db).CommittedTransactions();
     }
+    std::string Location() const { return database_->Url(); }
 
     std::unique_ptr<testing::PgTestDatabase> database_;
 };
@@ -108,7 +109,8 @@ TEST_F(PgPartitions, ADayIsDroppedWholeOnceRolledUpAndKeptWhileALateWindowIsNot)
     EXPECT_EQ(*dropped, 62);
     EXPECT_FALSE(PartitionExists(name));
     EXPECT_EQ(this->db().usage().ReadWindows(a->id, day, day + days(1)).value().size(), 0u);
-    EXPECT_EQ(this->db().usage().ReadHours(a->id, day, day + days(1), "").value().size(), 2u);  // the hours stay
+    EXPECT_EQ(this->db().usage().ReadRolledHistory(a->id, day, day + days(1), "").value().hours.size(),
+              2u);  // the hours stay
 }
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, TimeAccountingContract, ::testing::Types<PostgresBackend>);
 

@@ -28,6 +28,7 @@ struct SqliteBackend {
     static uint64_t CommittedTransactions(Database& db) {
         return dynamic_cast<sqlite::SqliteStore&>(db).CommittedTransactions();
     }
+    std::string Location() const { return (dir_ / "gpuopt.db").string(); }
 
     std::filesystem::path dir_;
 };

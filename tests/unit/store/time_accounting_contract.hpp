@@ -211,16 +211,18 @@ TYPED_TEST_P(TimeAccountingContract, TheRollUpSplitsAWindowAcrossHoursAndAgreesW
     this->Ingest(hour - minutes(20), hour + minutes(40), 2);  // 20 min in one hour, 40 in the next
     this->Ingest(hour + minutes(40), hour + minutes(50), 90);
     ASSERT_TRUE(jobs::RunRollup(this->db().usage(), analysis::IdleRules{}).ok());
-    auto rows = this->db()
-                    .usage()
-                    .ReadHours(this->account_, floor<hours>(kT0) - hours(1), floor<hours>(kT0) + hours(3))
-                    .value();
+    auto rolled = this->db()
+                      .usage()
+                      .ReadRolledHistory(this->account_, floor<hours>(kT0) - hours(1), floor<hours>(kT0) + hours(3))
+                      .value();
+    ASSERT_TRUE(rolled.unmerged.empty());
+    const auto& rows = rolled.hours;
     ASSERT_EQ(rows.size(), 2u);
     EXPECT_NEAR(rows[0].reported_s, 1200, 1e-6);
     EXPECT_NEAR(rows[1].reported_s, 3000, 1e-6);
     EXPECT_LE(rows[1].reported_s, 3600);
     const auto from = floor<seconds>(hour) - hours(1), to = floor<seconds>(hour) + hours(1);
-    auto hourly = analysis::Histories(rows);
+    auto hourly = analysis::Histories(rolled, analysis::IdleRules{});
     const auto by_hour = analysis::Summarize(hourly[0].slices, {from, to}, 0.5);
     EXPECT_NEAR(by_hour.reported_hours * 3600, this->Reported(from, to), 1e-6);
     EXPECT_NEAR(by_hour.idle_hours * 3600, 3600, 1e-6);
