@@ -36,7 +36,7 @@ boost::json::object SettingsJson(const std::optional<store::AlertSettings>& s, i
 http::Handler MakeGetAlertsHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
         const unsigned version = ctx.request.version();
-        auto auth = AuthorizeCustomer(s, ctx);
+        auto auth = co_await AuthorizeCustomer(s, ctx);
         if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
         const Caller& caller = std::get<Caller>(auth);
         auto settings = s.store.alerts().GetAlertSettings(caller.account.id);
@@ -71,7 +71,7 @@ http::Handler MakePutAlertsHandler(Services& s) {
         if (!parsed->is_object())
             co_return http::ErrorResponse(Error::Validation("body", "must be a JSON object"), version);
         const auto& body = parsed->get_object();
-        auto auth = AuthorizeCustomer(s, ctx, &body);
+        auto auth = co_await AuthorizeCustomer(s, ctx, &body);
         if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
         const Caller& caller = std::get<Caller>(auth);
         if (!caller.plan->idle_alerts) {

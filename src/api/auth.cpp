@@ -44,6 +44,27 @@ Result<std::optional<std::string>> ExtractApiKey(const http::Request& req, const
     return key;
 }
 
+namespace {
+
+// The account of a key as ExtractApiKey found it. kInvalidApiKey for a missing, malformed or unknown key.
+boost::asio::awaitable<Result<store::Account>> LookUpKey(Services& s, const Result<std::optional<std::string>>& key) {
+    if (!key) co_return key.error();
+    if (!*key) co_return Error{ErrorCode::kInvalidApiKey, "An API key is required", {}};
+    if (!IsWellFormedApiKey(**key)) co_return Error{ErrorCode::kInvalidApiKey, "Invalid API key", {}};
+    const std::string hash = HashApiKey(**key);
+    if (auto cached = s.store.accounts().CachedAccountByKeyHash(hash)) co_return std::move(*cached);
+    // Not looked up lately: the database is read on the read pool, not on this event loop.
+    const std::function<Result<store::Account>()> find = [&s, &hash] {
+        return s.store.accounts().FindAccountByKeyHash(hash);
+    };
+    auto account = co_await OffloadRead<store::Account>(s, find);
+    if (!account && account.error().code == ErrorCode::kNotFound)
+        co_return Error{ErrorCode::kInvalidApiKey, "Invalid API key", {}};
+    co_return account;
+}
+
+}  // namespace
+
 void RecordAuthFailure(Services& s, const http::RequestContext& ctx, std::string_view reason) {
     if (s.guard == nullptr || !s.guard->Fail(ctx.client_ip)) return;
     const auto& o = s.guard->options();
@@ -58,26 +79,13 @@ void RecordAuthFailure(Services& s, const http::RequestContext& ctx, std::string
                                            });
 }
 
-Result<store::Account> AuthenticateRequest(Services& s, const http::RequestContext& ctx,
-                                           const boost::json::object* body) {
-    auto key = ExtractApiKey(ctx.request, body);
-    if (!key) return key.error();
-    auto account = Authenticate(s.store.accounts(), *key);
+boost::asio::awaitable<Result<store::Account>> AuthenticateRequest(Services& s, const http::RequestContext& ctx,
+                                                                   const boost::json::object* body) {
+    const auto key = ExtractApiKey(ctx.request, body);  // named: no temporary in the co_await (GCC 12)
+    auto account = co_await LookUpKey(s, key);
     if (!account && account.error().code == ErrorCode::kInvalidApiKey)
         RecordAuthFailure(s, ctx, account.error().message);
-    return account;
-}
-
-Result<store::Account> Authenticate(store::AccountRepository& accounts, const std::optional<std::string>& key) {
-    if (!key) return Error{ErrorCode::kInvalidApiKey, "An API key is required", {}};
-    if (!IsWellFormedApiKey(*key)) return Error{ErrorCode::kInvalidApiKey, "Invalid API key", {}};
-    auto account = accounts.FindAccountByKeyHash(HashApiKey(*key));
-    if (!account) {
-        if (account.error().code == ErrorCode::kNotFound)
-            return Error{ErrorCode::kInvalidApiKey, "Invalid API key", {}};
-        return account.error();
-    }
-    return account;
+    co_return account;
 }
 
 std::optional<http::RateDecision> CheckKeyLimit(Services& s, const store::Account& account) {
@@ -125,20 +133,20 @@ http::Response RateLimitedResponse(const http::RateDecision& decision, unsigned 
     return res;
 }
 
-std::variant<Caller, http::Response> AuthorizeCustomer(Services& s, http::RequestContext& ctx,
-                                                       const boost::json::object* body) {
+boost::asio::awaitable<std::variant<Caller, http::Response>> AuthorizeCustomer(Services& s, http::RequestContext& ctx,
+                                                                               const boost::json::object* body) {
     const unsigned version = ctx.request.version();
-    auto account = AuthenticateRequest(s, ctx, body);
-    if (!account) return http::ErrorResponse(account.error(), version);
+    auto account = co_await AuthenticateRequest(s, ctx, body);
+    if (!account) co_return http::ErrorResponse(account.error(), version);
     ctx.principal = account->key_prefix;
     Caller caller;
     caller.plan = s.config.FindPlan(account->tier);
     if (caller.plan == nullptr)
-        return http::ErrorResponse(Error{ErrorCode::kInternal, "Internal server error", {}}, version);
+        co_return http::ErrorResponse(Error{ErrorCode::kInternal, "Internal server error", {}}, version);
     caller.limit = CheckKeyLimit(s, *account);
-    if (caller.limit && !caller.limit->allowed) return RateLimitedResponse(*caller.limit, version);
+    if (caller.limit && !caller.limit->allowed) co_return RateLimitedResponse(*caller.limit, version);
     caller.account = std::move(*account);
-    return caller;
+    co_return caller;
 }
 
 http::Response CallerError(const Error& error, const Caller& caller, unsigned version) {

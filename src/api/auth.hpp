@@ -23,12 +23,11 @@ Result<std::optional<std::string>> ExtractApiKey(const http::Request& req, const
 // by the address guard; the failure that starts a block records one security event.
 void RecordAuthFailure(Services& s, const http::RequestContext& ctx, std::string_view reason);
 
-// Authenticates the request's key; on failure, records it (RecordAuthFailure) and gives the answer.
-Result<store::Account> AuthenticateRequest(Services& s, const http::RequestContext& ctx,
-                                           const boost::json::object* body);
-
-// Looks the key up by its hash. kInvalidApiKey for a missing, malformed or unknown key.
-Result<store::Account> Authenticate(store::AccountRepository& accounts, const std::optional<std::string>& key);
+// Authenticates the request's key: kInvalidApiKey for a missing, malformed or unknown key, and on that
+// failure records it (RecordAuthFailure). An account looked up lately comes from the store's cache on the
+// event loop; any other lookup reads the database on the read pool (OffloadRead).
+boost::asio::awaitable<Result<store::Account>> AuthenticateRequest(Services& s, const http::RequestContext& ctx,
+                                                                   const boost::json::object* body);
 
 // The account's plan limit: a decision (allowed or not), or nullopt when the plan is unlimited.
 std::optional<http::RateDecision> CheckKeyLimit(Services& s, const store::Account& account);
@@ -59,8 +58,8 @@ struct Caller {
 
 // Authenticates the request's key and applies the plan's rate limit. On refusal, the answer to send
 // (401 or 429) instead. Sets ctx.principal for the access log.
-std::variant<Caller, http::Response> AuthorizeCustomer(Services& s, http::RequestContext& ctx,
-                                                       const boost::json::object* body = nullptr);
+boost::asio::awaitable<std::variant<Caller, http::Response>> AuthorizeCustomer(
+    Services& s, http::RequestContext& ctx, const boost::json::object* body = nullptr);
 
 // An error answer that carries the caller's rate-limit headers.
 http::Response CallerError(const Error& error, const Caller& caller, unsigned version);

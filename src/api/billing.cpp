@@ -42,7 +42,7 @@ http::Handler MakeUpgradeHandler(Services& s) {
         if (!parsed->is_object())
             co_return http::ErrorResponse(Error::Validation("body", "must be a JSON object"), version);
         const auto& body = parsed->get_object();
-        auto auth = AuthorizeCustomer(s, ctx, &body);
+        auto auth = co_await AuthorizeCustomer(s, ctx, &body);
         if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
         const Caller& caller = std::get<Caller>(auth);
         std::string tier, method;
@@ -96,7 +96,7 @@ http::Handler MakeGatewaysHandler(Services& s) {
 http::Handler MakeMyPaymentsHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
         const unsigned version = ctx.request.version();
-        auto auth = AuthorizeCustomer(s, ctx);
+        auto auth = co_await AuthorizeCustomer(s, ctx);
         if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
         const Caller& caller = std::get<Caller>(auth);
         auto payments = s.store.billing().ListPayments(caller.account.id, 100);
@@ -110,19 +110,20 @@ http::Handler MakeMyPaymentsHandler(Services& s) {
                                   {"tier", p.tier},
                                   {"amount", p.amount},
                                   {"currency", p.currency},
-                                  {"status", p.status},
+                                  {"status", store::NameOf(p.status)},
                                   {"purpose", p.purpose},
                                   {"created_at", FormatUtc(p.created_at)}};
             o["completed_at"] =
                 p.completed_at ? boost::json::value(FormatUtc(*p.completed_at)) : boost::json::value(nullptr);
-            if (p.status == "pending" && !p.checkout_url.empty()) o["payment_url"] = p.checkout_url;
+            if (p.status == store::PaymentStatus::kPending && !p.checkout_url.empty())
+                o["payment_url"] = p.checkout_url;
             list.push_back(std::move(o));
         }
         boost::json::object body{{"status", "success"}, {"tier", caller.account.tier}, {"payments", std::move(list)}};
         if (*subscription) {
             const auto& sub = **subscription;
             body["subscription"] = boost::json::object{{"tier", sub.tier},
-                                                       {"status", sub.status},
+                                                       {"status", store::NameOf(sub.status)},
                                                        {"period_start", FormatUtc(sub.period_start)},
                                                        {"period_end", FormatUtc(sub.period_end)}};
         } else {

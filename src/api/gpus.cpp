@@ -29,7 +29,7 @@ std::string State(const store::StoredWindow& w, SysSeconds now, const analysis::
 http::Handler MakeGpusHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
         const unsigned version = ctx.request.version();
-        auto auth = AuthorizeCustomer(s, ctx);
+        auto auth = co_await AuthorizeCustomer(s, ctx);
         if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
         const Caller& caller = std::get<Caller>(auth);
         const auto now = UtcNow();

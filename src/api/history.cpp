@@ -134,7 +134,7 @@ std::vector<analysis::Totals> SummarizeAll(const LoadedHistory& h, double recove
 boost::asio::awaitable<std::variant<CallerHistory, http::Response>> AuthorizeAndLoadHistory(Services& s,
                                                                                             http::RequestContext& ctx) {
     const unsigned version = ctx.request.version();
-    auto auth = AuthorizeCustomer(s, ctx);
+    auto auth = co_await AuthorizeCustomer(s, ctx);
     if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
     Caller& caller = std::get<Caller>(auth);
     auto query = http::ParseQuery(ctx.query);

@@ -10,7 +10,7 @@ namespace gpuopt::api {
 http::Handler MakeMeHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
         const unsigned version = ctx.request.version();
-        auto account = AuthenticateRequest(s, ctx, nullptr);
+        auto account = co_await AuthenticateRequest(s, ctx, nullptr);
         if (!account) co_return http::ErrorResponse(account.error(), version);
         ctx.principal = account->key_prefix;
         auto limit = CheckKeyLimit(s, *account);

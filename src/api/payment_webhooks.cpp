@@ -170,12 +170,12 @@ http::Handler MakeFlutterwaveCallbackHandler(Services& s) {
         }
         if (!*event) {  // settled already: say how
             auto payment = s.store.billing().FindPaymentByReference(tx_ref);
-            if (payment && payment->status == "paid_unapplied") {
+            if (payment && payment->status == store::PaymentStatus::kPaidUnapplied) {
                 co_return ReturnPage(
                     http::bhttp::status::ok, Tone::kAttention, "We received your payment, but not what the plan costs.",
                     "Your plan has not changed. We have been told and will contact you to settle it.", version);
             }
-            if (payment && payment->status == "refunded") {
+            if (payment && payment->status == store::PaymentStatus::kRefunded) {
                 co_return ReturnPage(http::bhttp::status::ok, Tone::kAttention, "This payment was refunded.",
                                      "Your plan has not changed.", version);
             }

@@ -74,7 +74,7 @@ http::Handler MakeStatsHandler(Services& s) {
                 : Round(static_cast<double>(paying) / static_cast<double>(stats->total_customers), 10000);
         body["active_subscriptions"] = std::move(subscriptions);
         body["revenue_this_month"] = Round(stats->revenue_this_month, 100);
-        body["currency"] = s.config.payment_currency;
+        body["currency"] = s.config.billing.payment_currency;
         body["payments"] = std::move(payments);
         body["total_idle_cost"] = Round(stats->total_idle_cost, 100);
         body["total_customer_savings"] = Round(stats->total_customer_savings, 100);

@@ -51,7 +51,7 @@ http::Handler MakeTrackUsageHandler(Services& s) {
         }
         const auto& body = parsed->get_object();
 
-        auto account = AuthenticateRequest(s, ctx, &body);
+        auto account = co_await AuthenticateRequest(s, ctx, &body);
         if (!account) co_return http::ErrorResponse(account.error(), version);
         ctx.principal = account->key_prefix;
         const Plan* plan = s.config.FindPlan(account->tier);

@@ -49,7 +49,7 @@ void AppendPoint(std::string& out, std::string_view time, const analysis::Slice&
 http::Handler MakeUsageHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
         const unsigned version = ctx.request.version();
-        auto auth = AuthorizeCustomer(s, ctx);
+        auto auth = co_await AuthorizeCustomer(s, ctx);
         if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
         const Caller& caller = std::get<Caller>(auth);
         auto query = http::ParseQuery(ctx.query);

@@ -22,11 +22,6 @@ constexpr auto kGrace = std::chrono::days(3);
 constexpr auto kEventRetryFor = std::chrono::hours(24 * 7);
 constexpr int kEventAttemptsBeforeAlert = 12;
 
-std::string Setting(const Config& c, const char* name) {
-    auto it = c.integrations.find(name);
-    return it == c.integrations.end() ? std::string() : it->second;
-}
-
 std::string Lower(std::string s) {
     for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
@@ -40,17 +35,17 @@ std::string NewReference() {
 }
 
 Billing::Billing(const Config& config, store::Database& db) : config_(config), db_(db) {
-    flutterwave_.secret_key = Setting(config, "FLUTTERWAVE_SECRET_KEY");
-    flutterwave_.secret_hash = Setting(config, "FLUTTERWAVE_SECRET_HASH");
-    if (auto url = Setting(config, "FLUTTERWAVE_BASE_URL"); !url.empty()) flutterwave_.base_url = url;
-    nowpayments_.api_key = Setting(config, "NOWPAYMENTS_API_KEY");
-    nowpayments_.ipn_secret = Setting(config, "NOWPAYMENTS_IPN_SECRET");
-    const std::string sandbox = Setting(config, "NOWPAYMENTS_SANDBOX");
-    if (sandbox == "true" || sandbox == "1") nowpayments_.base_url = "https://api-sandbox.nowpayments.io";
-    if (auto url = Setting(config, "NOWPAYMENTS_BASE_URL"); !url.empty()) nowpayments_.base_url = url;
-    nowpayments_.mode = config.nowpayments_mode;
-    nowpayments_.pay_currency = config.nowpayments_pay_currency;
-    flutterwave_.timeout = nowpayments_.timeout = std::chrono::seconds(config.gateway_timeout_seconds);
+    const BillingSettings& g = config.billing;
+    flutterwave_.secret_key = g.flutterwave_secret_key;
+    flutterwave_.secret_hash = g.flutterwave_secret_hash;
+    if (!g.flutterwave_base_url.empty()) flutterwave_.base_url = g.flutterwave_base_url;
+    nowpayments_.api_key = g.nowpayments_api_key;
+    nowpayments_.ipn_secret = g.nowpayments_ipn_secret;
+    if (g.nowpayments_sandbox) nowpayments_.base_url = "https://api-sandbox.nowpayments.io";
+    if (!g.nowpayments_base_url.empty()) nowpayments_.base_url = g.nowpayments_base_url;
+    nowpayments_.mode = g.nowpayments_mode;
+    nowpayments_.pay_currency = g.nowpayments_pay_currency;
+    flutterwave_.timeout = nowpayments_.timeout = std::chrono::seconds(g.gateway_timeout_seconds);
     brand_.base_url = config.base_url;
 }
 
@@ -61,12 +56,13 @@ bool Billing::Enabled(const std::string& gateway) const {
 }
 
 std::vector<GatewayInfo> Billing::Gateways() const {
-    return {{"flutterwave",
-             "Card or mobile money (Flutterwave)",
-             Enabled("flutterwave"),
-             {config_.payment_currency},
-             "card"},
-            {"nowpayments", "Crypto (NOWPayments)", Enabled("nowpayments"), {config_.payment_currency}, "crypto"}};
+    return {
+        {"flutterwave",
+         "Card or mobile money (Flutterwave)",
+         Enabled("flutterwave"),
+         {config_.billing.payment_currency},
+         "card"},
+        {"nowpayments", "Crypto (NOWPayments)", Enabled("nowpayments"), {config_.billing.payment_currency}, "crypto"}};
 }
 
 double Billing::PriceOf(const std::string& tier) const {
@@ -85,11 +81,11 @@ Result<CheckoutResult> Billing::StartCheckout(const store::Account& account, con
         return Error::Validation("payment_method", "must be flutterwave or nowpayments");
     }
     if (!Enabled(gateway)) return Error::Validation("payment_method", gateway + " is not configured on this server");
-    const SysSeconds expires_at =
-        renews_period_end ? *renews_period_end + kGrace : now + std::chrono::hours(config_.payment_expiry_hours);
+    const SysSeconds expires_at = renews_period_end ? *renews_period_end + kGrace
+                                                    : now + std::chrono::hours(config_.billing.payment_expiry_hours);
     auto payment = store::Wait<store::Payment>([&](store::Callback<store::Payment> done) {
         db_.billing().CreatePayment({account.id, NewReference(), gateway, tier, plan->price_usd,
-                                     config_.payment_currency, purpose, now, expires_at, renews_period_end},
+                                     config_.billing.payment_currency, purpose, now, expires_at, renews_period_end},
                                     std::move(done));
     });
     if (!payment) return payment.error();
@@ -175,7 +171,9 @@ Result<std::optional<store::GatewayEvent>> Billing::FlutterwaveReturnEvent(const
     auto payment = db_.billing().FindPaymentByReference(tx_ref);
     if (!payment) return payment.error();
     if (payment->gateway != "flutterwave") return Error{ErrorCode::kNotFound, "no such payment", {}};
-    if (payment->status == "completed" || payment->status == "paid_unapplied" || payment->status == "refunded") {
+    using store::PaymentStatus;
+    if (payment->status == PaymentStatus::kCompleted || payment->status == PaymentStatus::kPaidUnapplied ||
+        payment->status == PaymentStatus::kRefunded) {
         return std::optional<store::GatewayEvent>{};
     }
     boost::json::object body{{"source", "return"}, {"tx_ref", tx_ref}};
@@ -218,7 +216,8 @@ void Billing::SecurityEvent(const std::string& kind, const std::string& detail, 
 void Billing::OperatorAlert(store::OperatorEvent event) {
     spdlog::error("operator: {}: {}", event.kind, event.detail);
     std::optional<store::OutboxMessage> mail;
-    if (!config_.operator_email.empty()) mail = mail::OperatorNotice(brand_, config_.operator_email, event);
+    if (!config_.billing.operator_email.empty())
+        mail = mail::OperatorNotice(brand_, config_.billing.operator_email, event);
     auto recorded = store::Wait<bool>([&](store::Callback<bool> done) {
         db_.operator_events().RecordOperatorEvent(std::move(event), std::move(mail), std::move(done));
     });
@@ -252,8 +251,10 @@ Billing::Applied Billing::Complete(const store::Payment& payment, const GatewayA
     if (!outcome->applied)
         return {Verdict::kIgnored, "payment " + payment.reference + " was settled already", std::nullopt};
     spdlog::info("payment {} completed{}: account {} on {} until {}", payment.reference,
-                 payment.status == "pending" ? "" : " (was " + payment.status + ")", payment.account_id, outcome->tier,
-                 FormatUtc(outcome->period_end));
+                 payment.status == store::PaymentStatus::kPending
+                     ? ""
+                     : " (was " + std::string(store::NameOf(payment.status)) + ")",
+                 payment.account_id, outcome->tier, FormatUtc(outcome->period_end));
     return {Verdict::kApplied, "completed " + payment.reference, std::nullopt};
 }
 
@@ -274,7 +275,7 @@ Billing::Applied Billing::HoldUnapplied(const store::Payment& payment, const Gat
     e.at = now;
     spdlog::error("operator: {}: {}", e.kind, e.detail);
     std::optional<store::OutboxMessage> mail;
-    if (!config_.operator_email.empty()) mail = mail::OperatorNotice(brand_, config_.operator_email, e);
+    if (!config_.billing.operator_email.empty()) mail = mail::OperatorNotice(brand_, config_.billing.operator_email, e);
     auto held = store::Wait<bool>([&](store::Callback<bool> done) {
         db_.billing().HoldUnappliedPayment(payment.id, answer.gateway_id, answer.amount, answer.currency, note,
                                            std::move(e), std::move(mail), now, std::move(done));
@@ -300,9 +301,10 @@ Billing::Applied Billing::End(const store::Payment& payment, store::PaymentEnd e
     auto ended = store::Wait<bool>(
         [&](store::Callback<bool> done) { db_.billing().EndPayment(payment.id, end, now, std::move(done)); });
     if (!ended) return {Verdict::kRetry, ended.error().message, std::nullopt};
-    return {*ended ? Verdict::kApplied : Verdict::kIgnored,
-            payment.reference + (*ended ? " is " + std::string(store::StatusOf(end)) : " was not pending"),
-            std::nullopt};
+    return {
+        *ended ? Verdict::kApplied : Verdict::kIgnored,
+        payment.reference + (*ended ? " is " + std::string(store::NameOf(store::StatusOf(end))) : " was not pending"),
+        std::nullopt};
 }
 
 Billing::Applied Billing::Apply(const GatewayAnswer& answer, std::string_view gateway, const NowPaymentsPayment* np,
@@ -314,7 +316,7 @@ Billing::Applied Billing::Apply(const GatewayAnswer& answer, std::string_view ga
         auto found = db_.billing().FindPaymentByReference(answer.reference);
         if (found) {
             payment = std::move(*found);
-            local.state = LocalStateOf(payment->status);
+            local.state = LocalStateOf(store::NameOf(payment->status));
             local.gateway = payment->gateway;
             local.amount = payment->amount;
             local.currency = payment->currency;
@@ -373,9 +375,9 @@ GatewayAnswer Billing::AskAbout(const store::Payment& p, NowPaymentsPayment* np)
     }
     if (!Enabled("nowpayments")) return GatewayAnswer::Transient("NOWPayments is not configured");
     // An invoice's payment is known once an IPN named it; in payment mode the checkout's id is the payment.
-    const std::string id = !p.gateway_payment_id.empty()           ? p.gateway_payment_id
-                           : config_.nowpayments_mode == "payment" ? p.gateway_id
-                                                                   : std::string();
+    const std::string id = !p.gateway_payment_id.empty()                   ? p.gateway_payment_id
+                           : config_.billing.nowpayments_mode == "payment" ? p.gateway_id
+                                                                           : std::string();
     if (id.empty()) return GatewayAnswer::NotFound("NOWPayments has not named a payment for this invoice");
     auto lookup = NowPaymentsGetPayment(nowpayments_, id);
     if (np != nullptr) *np = lookup.payment;
@@ -453,7 +455,7 @@ Result<EventRun> Billing::ProcessEvents(SysSeconds now) {
 Result<int> Billing::Reconcile(SysSeconds now) {
     int settled = 0;
     // Recent checkouts whose news has not come: asked about by reference.
-    auto pending = db_.billing().ListPendingPayments(now - std::chrono::hours(config_.payment_expiry_hours),
+    auto pending = db_.billing().ListPendingPayments(now - std::chrono::hours(config_.billing.payment_expiry_hours),
                                                      now - std::chrono::minutes(2), 100);
     if (!pending) return pending.error();
     for (const auto& p : *pending) {
@@ -468,8 +470,8 @@ Result<int> Billing::Reconcile(SysSeconds now) {
     // Checkouts no longer offered: asked once more, then expired unless the gateway has their money.
     auto expiring = db_.billing().ListExpiringPayments(now, 100);
     if (!expiring) return expiring.error();
-    auto legacy =
-        db_.billing().ListPendingPayments(SysSeconds{}, now - std::chrono::hours(config_.payment_expiry_hours), 100);
+    auto legacy = db_.billing().ListPendingPayments(
+        SysSeconds{}, now - std::chrono::hours(config_.billing.payment_expiry_hours), 100);
     if (!legacy) return legacy.error();
     for (auto& p : *legacy) {
         if (!p.expires_at) expiring->push_back(std::move(p));  // made before payments had an expiry
@@ -488,7 +490,8 @@ Result<int> Billing::Reconcile(SysSeconds now) {
                 continue;
             }
         }
-        if (End(p, store::PaymentEnd::kExpired, now).verdict == Verdict::kApplied) spdlog::info("payment {} expired unpaid", p.reference);
+        if (End(p, store::PaymentEnd::kExpired, now).verdict == Verdict::kApplied)
+            spdlog::info("payment {} expired unpaid", p.reference);
     }
     return settled;
 }
@@ -512,7 +515,7 @@ Result<LifecycleRun> Billing::RunLifecycle(SysSeconds now) {
             continue;
         }
         if (now >= s.period_end) {
-            if (s.status == "active") {
+            if (s.status == store::SubscriptionStatus::kActive) {
                 auto grace = store::Wait<bool>([&](store::Callback<bool> done) {
                     db_.billing().EnterGrace(s.account_id, s.period_end, std::move(done));
                 });

@@ -182,6 +182,30 @@ bool IsHttpUrl(const std::string& v) {
     return (u->scheme() == "http" || u->scheme() == "https") && u->has_authority() && !u->host().empty();
 }
 
+// A setting of one module's typed settings (Config::billing, Config::mail), checked first when given.
+template <class Section>
+Apply SectionString(Section Config::*section, std::string Section::*field,
+                    std::function<std::optional<std::string>(const std::string&)> check = {}, bool allow_empty = true) {
+    return [=](Config& c, const std::string& v) -> std::optional<std::string> {
+        if (!allow_empty && v.empty()) return "must not be empty";
+        if (check && !v.empty()) {
+            if (auto err = check(v)) return err;
+        }
+        c.*section.*field = v;
+        return std::nullopt;
+    };
+}
+
+template <class Section, class T>
+Apply SectionInt(Section Config::*section, T Section::*field, long long lo, long long hi) {
+    return [=](Config& c, const std::string& v) -> std::optional<std::string> {
+        auto n = ToInt(v, lo, hi);
+        if (!n) return Range(lo, hi);
+        c.*section.*field = static_cast<T>(*n);
+        return std::nullopt;
+    };
+}
+
 // A setting of a feature that later code reads from `integrations`; validated now.
 Apply Integration(const char* name, std::function<std::optional<std::string>(const std::string&)> check = {}) {
     return [=](Config& c, const std::string& v) -> std::optional<std::string> {
@@ -386,7 +410,7 @@ const std::vector<Setting>& Settings() {
                                           })) {
                                           return "must be a three-letter ISO currency code in capitals, such as USD";
                                       }
-                                      c.payment_currency = v;
+                                      c.billing.payment_currency = v;
                                       return std::nullopt;
                                   }},
         {"NOWPAYMENTS_MODE", false,
@@ -394,70 +418,81 @@ const std::vector<Setting>& Settings() {
                                                  optional<std::string> {
                                                      if (v != "invoice" && v != "payment")
                                                          return "must be invoice or payment";
-                                                     c.nowpayments_mode = v;
+                                                     c.billing.nowpayments_mode = v;
                                                      return std::nullopt;
                                                  }},
-        {"NOWPAYMENTS_PAY_CURRENCY", false, StringSetting(&Config::nowpayments_pay_currency, false)},
-        {"PAYMENT_EXPIRY_HOURS", false, IntSetting(&Config::payment_expiry_hours, 1, 24 * 30)},
+        {"NOWPAYMENTS_PAY_CURRENCY", false,
+         SectionString(&Config::billing, &BillingSettings::nowpayments_pay_currency, {}, false)},
+        {"PAYMENT_EXPIRY_HOURS", false,
+         SectionInt(&Config::billing, &BillingSettings::payment_expiry_hours, 1, 24 * 30)},
         {"OPERATOR_EMAIL", false,
          [](Config& c, const std::string& v) -> std::
                                                  optional<std::string> {
                                                      if (!v.empty() && !IsValidEmail(v))
                                                          return "must be an e-mail address";
-                                                     c.operator_email = v;
+                                                     c.billing.operator_email = v;
                                                      return std::nullopt;
                                                  }},
-        {"GATEWAY_TIMEOUT_SECONDS", false, IntSetting(&Config::gateway_timeout_seconds, 1, 120)},
-        {"BILLING_INTERVAL_SECONDS", false, IntSetting(&Config::billing_interval_seconds, 1, 3600)},
-        {"LIFECYCLE_INTERVAL_SECONDS", false, IntSetting(&Config::lifecycle_interval_seconds, 1, 86400)},
-        {"MAIL_INTERVAL_SECONDS", false, IntSetting(&Config::mail_interval_seconds, 1, 3600)},
+        {"GATEWAY_TIMEOUT_SECONDS", false,
+         SectionInt(&Config::billing, &BillingSettings::gateway_timeout_seconds, 1, 120)},
+        {"BILLING_INTERVAL_SECONDS", false,
+         SectionInt(&Config::billing, &BillingSettings::billing_interval_seconds, 1, 3600)},
+        {"LIFECYCLE_INTERVAL_SECONDS", false,
+         SectionInt(&Config::billing, &BillingSettings::lifecycle_interval_seconds, 1, 86400)},
+        {"MAIL_INTERVAL_SECONDS", false, SectionInt(&Config::mail, &MailSettings::mail_interval_seconds, 1, 3600)},
         {"SMTP_TLS", false,
          [](Config& c, const std::string& v) -> std::
                                                  optional<std::string> {
                                                      if (v != "starttls" && v != "smtps" && v != "none")
                                                          return "must be starttls, smtps or none";
-                                                     c.smtp_tls = v;
+                                                     c.mail.smtp_tls = v;
                                                      return std::nullopt;
                                                  }},
-        {"SMTP_CA_FILE", false, StringSetting(&Config::smtp_ca_file)},
+        {"SMTP_CA_FILE", false, SectionString(&Config::mail, &MailSettings::smtp_ca_file)},
         {"SENDGRID_BASE_URL", false,
          [](Config& c, const std::string& v) -> std::
                                                  optional<std::string> {
                                                      if (!IsHttpUrl(v))
                                                          return "must be an absolute http:// or https:// URL";
-                                                     c.sendgrid_base_url = v;
+                                                     c.mail.sendgrid_base_url = v;
                                                      return std::nullopt;
                                                  }},
         {"PRICE_CATALOG", false, StringSetting(&Config::price_catalog)},
         {"GPU_CATALOG", false, StringSetting(&Config::gpu_catalog)},
-        {"FLUTTERWAVE_SECRET_KEY", true, Integration("FLUTTERWAVE_SECRET_KEY")},
-        {"FLUTTERWAVE_PUBLIC_KEY", false, Integration("FLUTTERWAVE_PUBLIC_KEY")},
-        {"FLUTTERWAVE_SECRET_HASH", true, Integration("FLUTTERWAVE_SECRET_HASH")},
-        {"FLUTTERWAVE_BASE_URL", false, Integration("FLUTTERWAVE_BASE_URL", CheckUrl)},
-        {"NOWPAYMENTS_API_KEY", true, Integration("NOWPAYMENTS_API_KEY")},
-        {"NOWPAYMENTS_IPN_SECRET", true, Integration("NOWPAYMENTS_IPN_SECRET")},
+        {"FLUTTERWAVE_SECRET_KEY", true, SectionString(&Config::billing, &BillingSettings::flutterwave_secret_key)},
+        {"FLUTTERWAVE_PUBLIC_KEY", false, SectionString(&Config::billing, &BillingSettings::flutterwave_public_key)},
+        {"FLUTTERWAVE_SECRET_HASH", true, SectionString(&Config::billing, &BillingSettings::flutterwave_secret_hash)},
+        {"FLUTTERWAVE_BASE_URL", false,
+         SectionString(&Config::billing, &BillingSettings::flutterwave_base_url, CheckUrl)},
+        {"NOWPAYMENTS_API_KEY", true, SectionString(&Config::billing, &BillingSettings::nowpayments_api_key)},
+        {"NOWPAYMENTS_IPN_SECRET", true, SectionString(&Config::billing, &BillingSettings::nowpayments_ipn_secret)},
         {"NOWPAYMENTS_SANDBOX", false,
-         Integration("NOWPAYMENTS_SANDBOX",
-                     [](const std::string& v) -> std::optional<std::string> {
-                         if (v != "true" && v != "false" && v != "1" && v != "0") return "must be true or false";
-                         return std::nullopt;
-                     })},
-        {"NOWPAYMENTS_BASE_URL", false, Integration("NOWPAYMENTS_BASE_URL", CheckUrl)},
-        {"SMTP_SERVER", false, Integration("SMTP_SERVER")},
+         [](Config& c, const std::string& v) -> std::
+                                                 optional<std::string> {
+                                                     if (v != "true" && v != "false" && v != "1" && v != "0")
+                                                         return "must be true or false";
+                                                     c.billing.nowpayments_sandbox = v == "true" || v == "1";
+                                                     return std::nullopt;
+                                                 }},
+        {"NOWPAYMENTS_BASE_URL", false,
+         SectionString(&Config::billing, &BillingSettings::nowpayments_base_url, CheckUrl)},
+        {"SMTP_SERVER", false, SectionString(&Config::mail, &MailSettings::smtp_server)},
         {"SMTP_PORT", false,
-         Integration("SMTP_PORT",
-                     [](const std::string& v) -> std::optional<std::string> {
-                         if (!ToInt(v, 1, 65535)) return Range(1, 65535);
-                         return std::nullopt;
-                     })},
+         [](Config& c, const std::string& v) -> std::
+                                                 optional<std::string> {
+                                                     auto n = ToInt(v, 1, 65535);
+                                                     if (!n) return Range(1, 65535);
+                                                     c.mail.smtp_port = static_cast<int>(*n);
+                                                     return std::nullopt;
+                                                 }},
         {"SENDER_EMAIL", false,
-         Integration("SENDER_EMAIL",
-                     [](const std::string& v) -> std::optional<std::string> {
-                         if (!IsValidEmail(v)) return "must be an e-mail address";
-                         return std::nullopt;
-                     })},
-        {"SENDER_PASSWORD", true, Integration("SENDER_PASSWORD")},
-        {"SENDGRID_API_KEY", true, Integration("SENDGRID_API_KEY")},
+         SectionString(&Config::mail, &MailSettings::sender_email,
+                       [](const std::string& v) -> std::optional<std::string> {
+                           if (!IsValidEmail(v)) return "must be an e-mail address";
+                           return std::nullopt;
+                       })},
+        {"SENDER_PASSWORD", true, SectionString(&Config::mail, &MailSettings::sender_password)},
+        {"SENDGRID_API_KEY", true, SectionString(&Config::mail, &MailSettings::sendgrid_api_key)},
         {"GITHUB_TOKEN", true, Integration("GITHUB_TOKEN")},
         {"GITHUB_API_URL", false, Integration("GITHUB_API_URL", CheckUrl)},
         {"REDDIT_CLIENT_ID", false, Integration("REDDIT_CLIENT_ID")},

@@ -34,6 +34,41 @@ struct Plan {
     std::vector<std::string> features;
 };
 
+// Billing's settings (SPEC §7): the gateways' keys and addresses (empty: not configured), the currency,
+// how long a checkout waits, and how often the billing jobs run.
+struct BillingSettings {
+    std::string flutterwave_secret_key;
+    std::string flutterwave_public_key;
+    std::string flutterwave_secret_hash;  // the verif-hash Flutterwave sends with each webhook
+    std::string flutterwave_base_url;     // empty: Flutterwave's own
+    std::string nowpayments_api_key;
+    std::string nowpayments_ipn_secret;
+    bool nowpayments_sandbox = false;
+    std::string nowpayments_base_url;              // empty: NOWPayments' own, or its sandbox
+    std::string nowpayments_mode = "invoice";      // or "payment" (a deposit address instead of a hosted page)
+    std::string nowpayments_pay_currency = "btc";  // payment mode
+    std::string payment_currency = "USD";
+    int payment_expiry_hours = 48;
+    std::string operator_email;            // where money that needs a person is reported
+    int gateway_timeout_seconds = 30;      // each call to Flutterwave or NOWPayments
+    int billing_interval_seconds = 5;      // gateway events (also woken by each webhook)
+    int lifecycle_interval_seconds = 900;  // renewal reminders, grace, downgrades; reconciliation
+};
+
+// How mail leaves (SPEC §8): SendGrid when its key is set, else SMTP when a server is, else files in
+// DATA_DIR/outbox.
+struct MailSettings {
+    std::string sender_email;  // the From address, and the SMTP user name
+    std::string sender_password;
+    std::string sendgrid_api_key;
+    std::string sendgrid_base_url = "https://api.sendgrid.com";
+    std::string smtp_server;
+    int smtp_port = 587;
+    std::string smtp_tls = "starttls";  // starttls, smtps, none
+    std::string smtp_ca_file;
+    int mail_interval_seconds = 5;  // how often the outbox is sent
+};
+
 struct Config {
     // Serving.
     std::string host = "127.0.0.1";
@@ -85,24 +120,15 @@ struct Config {
     int alert_interval_seconds = 30;      // how often idle alerts are checked and delivered
     int idle_alert_minutes = 30;          // default idle time before an alert
     bool webhook_allow_private = false;   // alert webhooks may be http:// and reach private addresses
-    // Billing (SPEC §7) and mail (SPEC §8); the gateways' keys and addresses are in `integrations`.
-    std::string payment_currency = "USD";
-    std::string nowpayments_mode = "invoice";      // or "payment" (a deposit address instead of a hosted page)
-    std::string nowpayments_pay_currency = "btc";  // payment mode
-    int payment_expiry_hours = 48;
-    std::string operator_email;            // where money that needs a person is reported
-    int gateway_timeout_seconds = 30;      // each call to Flutterwave or NOWPayments
-    int billing_interval_seconds = 5;      // gateway events (also woken by each webhook)
-    int lifecycle_interval_seconds = 900;  // renewal reminders, grace, downgrades; reconciliation
-    int mail_interval_seconds = 5;
-    std::string smtp_tls = "starttls";  // starttls, smtps, none
-    std::string smtp_ca_file;
-    std::string sendgrid_base_url = "https://api.sendgrid.com";
-    std::string price_catalog;  // file replacing catalog/price_catalog.json
-    std::string gpu_catalog;    // file replacing catalog/gpu_catalog.json
+    std::string price_catalog;            // file replacing catalog/price_catalog.json
+    std::string gpu_catalog;              // file replacing catalog/gpu_catalog.json
 
-    // Integrations configured now and used by later features; kept so that a malformed value stops
-    // start-up today rather than on the day the feature ships.
+    BillingSettings billing;  // SPEC §7
+    MailSettings mail;        // SPEC §8
+
+    // Integrations configured now and used by later features (GitHub, Reddit, the agent's settings in a
+    // shared .env); kept so that a malformed value stops start-up today rather than on the day the
+    // feature ships.
     std::map<std::string, std::string> integrations;
 
     const Plan* FindPlan(std::string_view tier) const;

@@ -17,11 +17,6 @@ namespace gpuopt::mail {
 
 namespace {
 
-std::string Setting(const Config& c, const char* name) {
-    auto it = c.integrations.find(name);
-    return it == c.integrations.end() ? std::string() : it->second;
-}
-
 struct Upload {
     const std::string* data;
     size_t offset = 0;
@@ -147,25 +142,24 @@ SendResult SendGridTransport::Send(const store::OutboxMessage& m, const BuiltMes
 
 Sender SenderOf(const Config& c) {
     Sender s;
-    const std::string from = Setting(c, "SENDER_EMAIL");
-    s.address = from.empty() ? "no-reply@localhost" : from;
+    s.address = c.mail.sender_email.empty() ? "no-reply@localhost" : c.mail.sender_email;
     return s;
 }
 
 std::unique_ptr<Transport> MakeTransport(const Config& c) {
-    if (const std::string key = Setting(c, "SENDGRID_API_KEY"); !key.empty()) {
+    const MailSettings& m = c.mail;
+    if (!m.sendgrid_api_key.empty()) {
         return std::make_unique<SendGridTransport>(
-            SendGridSettings{c.sendgrid_base_url, key, SenderOf(c), std::chrono::seconds(30)});
+            SendGridSettings{m.sendgrid_base_url, m.sendgrid_api_key, SenderOf(c), std::chrono::seconds(30)});
     }
-    if (const std::string server = Setting(c, "SMTP_SERVER"); !server.empty()) {
+    if (!m.smtp_server.empty()) {
         SmtpSettings s;
-        s.server = server;
-        const std::string port = Setting(c, "SMTP_PORT");
-        s.port = port.empty() ? 587 : std::stoi(port);
-        s.tls = c.smtp_tls;
-        s.username = Setting(c, "SENDER_EMAIL");
-        s.password = Setting(c, "SENDER_PASSWORD");
-        s.ca_file = c.smtp_ca_file;
+        s.server = m.smtp_server;
+        s.port = m.smtp_port;
+        s.tls = m.smtp_tls;
+        s.username = m.sender_email;
+        s.password = m.sender_password;
+        s.ca_file = m.smtp_ca_file;
         s.envelope_from = SenderOf(c).address;
         return std::make_unique<SmtpTransport>(std::move(s));
     }

@@ -186,7 +186,7 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
             return ok(jobs::RunRetention(db.usage(), UtcNow(), c.raw_retention_days, c.hourly_retention_days));
         });
     billing::Billing& bill = *app->billing_;
-    add(app->billing_scheduler_, "billing-events", std::chrono::seconds(c.billing_interval_seconds),
+    add(app->billing_scheduler_, "billing-events", std::chrono::seconds(c.billing.billing_interval_seconds),
         [app = app.get(), &bill, ok]() -> Result<void> {
             auto run = bill.ProcessEvents(UtcNow());
             // An applied payment queued its receipt: the mail worker, wherever it runs, sends it now.
@@ -196,7 +196,7 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
             }
             return ok(run);
         });
-    add(app->billing_scheduler_, "billing-lifecycle", std::chrono::seconds(c.lifecycle_interval_seconds),
+    add(app->billing_scheduler_, "billing-lifecycle", std::chrono::seconds(c.billing.lifecycle_interval_seconds),
         [&bill, ok]() -> Result<void> {
             // Both halves run even when the first fails; the first failure is reported.
             auto reconciled = ok(bill.Reconcile(UtcNow()));
@@ -205,7 +205,7 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
         });
     mail::Transport& transport = *app->mail_;
     const mail::Sender mail_sender = mail::SenderOf(c);
-    add(app->mail_scheduler_, "mail", std::chrono::seconds(c.mail_interval_seconds),
+    add(app->mail_scheduler_, "mail", std::chrono::seconds(c.mail.mail_interval_seconds),
         [&db, &transport, mail_sender, ok]() -> Result<void> {
             return ok(mail::RunOutbox(db.outbox(), transport, mail_sender, UtcNow()));
         });

@@ -41,8 +41,12 @@ public:
     virtual Result<Account> GetAccount(int64_t id) = 0;
     // Fails with kNotFound for an unknown email.
     virtual void SetTier(std::string email, std::string tier, Callback<Account> done) = 0;
-    // kNotFound when no account holds the key hash.
+    // kNotFound when no account holds the key hash. Answers from this process's recent lookups when it
+    // can (CachedAccountByKeyHash), else reads the database.
     virtual Result<Account> FindAccountByKeyHash(const std::string& key_hash) = 0;
+    // The account of a key hash as this process read it recently, without touching the database: what
+    // an event loop may ask before it hands a lookup to the read pool. nullopt when there is none.
+    virtual std::optional<Account> CachedAccountByKeyHash(const std::string& key_hash) = 0;
 };
 
 }  // namespace gpuopt::store

@@ -19,14 +19,69 @@
 
 namespace gpuopt::store {
 
-// The two ways a pending payment ends without money, as EndPayment takes them.
-enum class PaymentEnd { kFailed, kExpired };
-// The payment's status text for it: "failed" or "expired".
-constexpr std::string_view StatusOf(PaymentEnd end) { return end == PaymentEnd::kFailed ? "failed" : "expired"; }
-
 // A payment moves pending -> completed | failed | expired | paid_unapplied. The gateway is the source of
 // truth for money: expired and failed still complete when it confirms the payment (decision 0010), and
 // paid_unapplied (money that cannot buy the plan) may become refunded. Nothing returns to pending.
+enum class PaymentStatus { kPending, kCompleted, kFailed, kExpired, kPaidUnapplied, kRefunded };
+
+// The name a status is stored and shown under: "pending", "completed", "failed", "expired",
+// "paid_unapplied", "refunded".
+constexpr std::string_view NameOf(PaymentStatus s) {
+    switch (s) {
+        case PaymentStatus::kPending:
+            return "pending";
+        case PaymentStatus::kCompleted:
+            return "completed";
+        case PaymentStatus::kFailed:
+            return "failed";
+        case PaymentStatus::kExpired:
+            return "expired";
+        case PaymentStatus::kPaidUnapplied:
+            return "paid_unapplied";
+        case PaymentStatus::kRefunded:
+            return "refunded";
+    }
+    return "pending";
+}
+
+// The status a stored name stands for; nullopt for any other text (the tables' CHECKs admit none).
+constexpr std::optional<PaymentStatus> PaymentStatusNamed(std::string_view name) {
+    for (auto s : {PaymentStatus::kPending, PaymentStatus::kCompleted, PaymentStatus::kFailed, PaymentStatus::kExpired,
+                   PaymentStatus::kPaidUnapplied, PaymentStatus::kRefunded}) {
+        if (NameOf(s) == name) return s;
+    }
+    return std::nullopt;
+}
+
+// The two ways a pending payment ends without money, as EndPayment takes them.
+enum class PaymentEnd { kFailed, kExpired };
+constexpr PaymentStatus StatusOf(PaymentEnd end) {
+    return end == PaymentEnd::kFailed ? PaymentStatus::kFailed : PaymentStatus::kExpired;
+}
+
+// A subscription is active until its period ends, then in grace for a few days, then ended (SPEC §7).
+enum class SubscriptionStatus { kActive, kGrace, kEnded };
+
+// "active", "grace", "ended".
+constexpr std::string_view NameOf(SubscriptionStatus s) {
+    switch (s) {
+        case SubscriptionStatus::kActive:
+            return "active";
+        case SubscriptionStatus::kGrace:
+            return "grace";
+        case SubscriptionStatus::kEnded:
+            return "ended";
+    }
+    return "ended";
+}
+
+constexpr std::optional<SubscriptionStatus> SubscriptionStatusNamed(std::string_view name) {
+    for (auto s : {SubscriptionStatus::kActive, SubscriptionStatus::kGrace, SubscriptionStatus::kEnded}) {
+        if (NameOf(s) == name) return s;
+    }
+    return std::nullopt;
+}
+
 struct Payment {
     int64_t id = 0;
     int64_t account_id = 0;
@@ -36,7 +91,7 @@ struct Payment {
     double amount = 0;     // expected
     std::string currency;  // expected, upper case ("USD")
     std::string purpose;   // "upgrade", "renewal", "signup"
-    std::string status;      // "pending", "completed", "failed", "expired", "paid_unapplied", "refunded"
+    PaymentStatus status = PaymentStatus::kPending;
     std::string gateway_id;  // the gateway's id for it (transaction, invoice or payment id)
     std::string checkout_url;
     std::optional<double> paid_amount;  // as the gateway confirmed it
@@ -90,7 +145,7 @@ struct Subscription {
     int64_t account_id = 0;
     std::string email;
     std::string tier;
-    std::string status;  // "active", "grace", "ended"
+    SubscriptionStatus status = SubscriptionStatus::kActive;
     SysSeconds period_start;
     SysSeconds period_end;
     std::string gateway;                        // of the last payment

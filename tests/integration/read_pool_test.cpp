@@ -1,6 +1,6 @@
-// History reads run on the server's read pool, not on its event loop: with one I/O thread, a history
-// request held up inside the database (a lock another session holds on the roll-up) leaves the server
-// answering everything else, and is answered itself once the lock goes. In service_tests: PostgreSQL lets
+// History reads and key lookups run on the server's read pool, not on its event loop: with one I/O thread,
+// a request held up inside the database (a lock another session holds on a table it reads) leaves the
+// server answering everything else, and is answered itself once the lock goes. In service_tests: PostgreSQL lets
 // the test hold the read where it is, deterministically.
 #include <chrono>
 #include <future>
@@ -63,6 +63,52 @@ TEST(ReadPool, AHistoryReadHeldInTheDatabaseLeavesTheEventLoopFree) {
     const HttpResponse usage = held.get();
     EXPECT_EQ(usage.status, 200) << usage.body;
     EXPECT_NE(usage.body.find("\"series\""), std::string::npos) << usage.body;
+}
+
+// The same for authentication: a key not looked up lately is read from the database on the read pool, so a
+// lookup held up there leaves the event loop serving everyone else.
+TEST(ReadPool, AKeyLookupHeldInTheDatabaseLeavesTheEventLoopFree) {
+    PgTestDatabase db;
+    ASSERT_TRUE(db.Ready());
+    TempDir dir;
+    ServerProcess server({dir.path(), {{"DATABASE_URL", db.Url()}, {"THREADS", "1"}, {"RATE_LIMIT_FREE", "0"}}, {}});
+    const std::string key = SignupAt(server.Url("/api/signup"), "newcomer@example.com");
+    ASSERT_FALSE(key.empty());
+
+    // Another session takes the accounts table for itself: the first lookup of the new key waits on it.
+    auto holder = Connection::Open({db.Url()});
+    ASSERT_TRUE(holder.ok());
+    ASSERT_TRUE((*holder)->Exec("BEGIN; LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE").ok());
+    auto held = std::async(std::launch::async, [&] { return Get(server.Url("/api/me"), Bearer(key)); });
+    auto watcher = Connection::Open({db.AdminUrl()});
+    ASSERT_TRUE(watcher.ok());
+    const bool waiting = WaitFor([&] {
+        auto rows =
+            (*watcher)->Query("SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
+                              Params().Add(db.Name()));
+        return rows.ok() && rows->Int(0, 0) == 1;
+    });
+    EXPECT_TRUE(waiting) << "the key lookup never reached the lock";
+
+    // Meanwhile the one I/O thread answers what needs no account, and refuses a malformed key at once.
+    auto others = std::async(std::launch::async, [&] {
+        return std::vector<HttpResponse>{Get(server.Url("/api/health")), Get(server.Url("/api/plans")),
+                                         Get(server.Url("/api/me"), Bearer("not-a-key"))};
+    });
+    const bool answered = others.wait_for(std::chrono::seconds(15)) == std::future_status::ready;
+    EXPECT_TRUE(answered) << "the event loop waited on the key lookup";
+    EXPECT_EQ(held.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout)
+        << "the key lookup did not wait on the lock";
+
+    ASSERT_TRUE((*holder)->Exec("COMMIT").ok());
+    const auto answers = others.get();
+    ASSERT_EQ(answers.size(), 3u);
+    EXPECT_EQ(answers[0].status, 200) << answers[0].body;
+    EXPECT_EQ(answers[1].status, 200) << answers[1].body;
+    EXPECT_EQ(answers[2].status, 401) << answers[2].body;
+    const HttpResponse me = held.get();
+    EXPECT_EQ(me.status, 200) << me.body;
+    EXPECT_EQ(me.Json().at("email"), "newcomer@example.com");
 }
 
 }  // namespace

@@ -29,7 +29,7 @@ Payment ReadPayment(const Rows& r, int i) {
     p.amount = r.Double(i, 5);
     p.currency = r.Text(i, 6);
     p.purpose = r.Text(i, 7);
-    p.status = r.Text(i, 8);
+    p.status = PaymentStatusNamed(r.Text(i, 8)).value_or(PaymentStatus::kPending);  // CHECKed by the table
     p.gateway_id = r.Text(i, 9);
     p.checkout_url = r.Text(i, 10);
     p.paid_amount = OptDoubleAt(r, i, 11);
@@ -61,7 +61,7 @@ Subscription ReadSubscription(const Rows& r, int i) {
     s.account_id = r.Int(i, 0);
     s.email = r.Text(i, 1);
     s.tier = r.Text(i, 2);
-    s.status = r.Text(i, 3);
+    s.status = SubscriptionStatusNamed(r.Text(i, 3)).value_or(SubscriptionStatus::kEnded);  // CHECKed
     s.period_start = TimeAt(r, i, 4);
     s.period_end = TimeAt(r, i, 5);
     s.gateway = r.Text(i, 6);
@@ -406,7 +406,7 @@ void PgStore::CompletePayment(Completion c, Callback<CompletionOutcome> done) {
                 return r.error();
             }
             if (c.mails) {
-                payment->status = "completed";
+                payment->status = PaymentStatus::kCompleted;
                 for (const auto& m : c.mails(*payment, out, email)) {
                     if (auto r = InsertOutbox(db, m, c.now); !r) return r.error();
                 }
@@ -424,7 +424,7 @@ void PgStore::EndPayment(int64_t payment_id, PaymentEnd end, SysSeconds now, Cal
     Submit<bool>(
         [=](Connection& db) -> Result<bool> {
             auto n = Change(db, "UPDATE payments SET status = $1, updated_at = $2 WHERE id = $3 AND status = 'pending'",
-                            Params().Add(StatusOf(end)).Add(FormatUtc(now)).Add(payment_id));
+                            Params().Add(NameOf(StatusOf(end))).Add(FormatUtc(now)).Add(payment_id));
             if (!n) return n.error();
             return *n != 0;
         },
@@ -440,13 +440,13 @@ void PgStore::RecordRefund(int64_t payment_id, SysSeconds now, Callback<bool> do
             if (!rows) return rows.error();
             if (rows->empty()) return Error{ErrorCode::kNotFound, "no such payment", {}};
             const Payment payment = ReadPayment(*rows, 0);
-            if (payment.status == "paid_unapplied") {
+            if (payment.status == PaymentStatus::kPaidUnapplied) {
                 auto n = Change(db, "UPDATE payments SET status = 'refunded', updated_at = $1 WHERE id = $2",
                                 Params().Add(FormatUtc(now)).Add(payment_id));
                 if (!n) return n.error();
                 return true;
             }
-            if (payment.status != "completed") return false;
+            if (payment.status != PaymentStatus::kCompleted) return false;
             return Touched(
                 Change(db,
                        "INSERT INTO revenue_events (account_id, kind, tier, amount, currency, payment_id, at, detail)"

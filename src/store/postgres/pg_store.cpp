@@ -590,14 +590,18 @@ void PgStore::ReturnReader(std::unique_ptr<Connection> conn) {
     read_cv_.notify_one();
 }
 
+std::optional<Account> PgStore::CachedAccountByKeyHash(const std::string& key_hash) {
+    if (options_.account_cache_ttl.count() <= 0) return std::nullopt;
+    std::lock_guard lock(cache_mu_);
+    auto it = account_cache_.find(key_hash);
+    if (it == account_cache_.end() || it->second.expires <= std::chrono::steady_clock::now()) return std::nullopt;
+    return it->second.account;
+}
+
 Result<Account> PgStore::FindAccountByKeyHash(const std::string& key_hash) {
     constexpr size_t kMaxCachedAccounts = 100000;
     const auto now = std::chrono::steady_clock::now();
-    if (options_.account_cache_ttl.count() > 0) {
-        std::lock_guard lock(cache_mu_);
-        auto it = account_cache_.find(key_hash);
-        if (it != account_cache_.end() && it->second.expires > now) return it->second.account;
-    }
+    if (auto cached = CachedAccountByKeyHash(key_hash)) return std::move(*cached);
     auto db = LeaseReader();
     if (!db) return db.error();
     static const std::string sql = std::string(kSelectAccount) + "WHERE api_key_hash = $1";

@@ -74,6 +74,7 @@ public:
     void IngestReport(IngestRequest request, Callback<IngestOutcome> done) override;
     void SetTier(std::string email, std::string tier, Callback<Account> done) override;
     Result<Account> FindAccountByKeyHash(const std::string& key_hash) override;
+    std::optional<Account> CachedAccountByKeyHash(const std::string& key_hash) override;
     Result<Account> GetAccount(int64_t id) override;
     Result<Stats> GetStats(const StatsQuery& query) override;
     Result<void> Ping() override;

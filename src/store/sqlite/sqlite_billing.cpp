@@ -45,7 +45,7 @@ Payment ReadPayment(const Statement& st) {
     p.amount = st.Double(5);
     p.currency = st.Text(6);
     p.purpose = st.Text(7);
-    p.status = st.Text(8);
+    p.status = PaymentStatusNamed(st.TextView(8)).value_or(PaymentStatus::kPending);  // CHECKed by the table
     p.gateway_id = st.Text(9);
     p.checkout_url = st.Text(10);
     if (!st.IsNull(11)) p.paid_amount = st.Double(11);
@@ -80,7 +80,7 @@ Subscription ReadSubscription(const Statement& st) {
     s.account_id = st.Int(0);
     s.email = st.Text(1);
     s.tier = st.Text(2);
-    s.status = st.Text(3);
+    s.status = SubscriptionStatusNamed(st.TextView(3)).value_or(SubscriptionStatus::kEnded);  // CHECKed
     s.period_start = Time(st, 4);
     s.period_end = Time(st, 5);
     s.gateway = st.Text(6);
@@ -467,7 +467,7 @@ void SqliteStore::CompletePayment(Completion c, Callback<CompletionOutcome> done
                 return r.error();
             }
             if (c.mails) {
-                payment->status = "completed";
+                payment->status = PaymentStatus::kCompleted;
                 for (const auto& m : c.mails(*payment, out, email)) {
                     if (auto r = InsertOutbox(db, m, c.now); !r) return r.error();
                 }
@@ -483,7 +483,7 @@ void SqliteStore::CompletePayment(Completion c, Callback<CompletionOutcome> done
 void SqliteStore::EndPayment(int64_t payment_id, PaymentEnd end, SysSeconds now, Callback<bool> done) {
     Submit<bool>(
         [=](Connection& db) -> Result<bool> {
-            const std::string_view status = StatusOf(end);
+            const std::string_view status = NameOf(StatusOf(end));
             if (auto r =
                     Exec1(db, "UPDATE payments SET status = ?1, updated_at = ?2 WHERE id = ?3 AND status = 'pending'",
                           [&](Statement& st) { st.Bind(1, status).Bind(2, FormatUtc(now)).Bind(3, payment_id); });
@@ -500,7 +500,8 @@ void SqliteStore::RecordRefund(int64_t payment_id, SysSeconds now, Callback<bool
         [=](Connection& db) -> Result<bool> {
             auto payment = PaymentById(db, payment_id);
             if (!payment) return payment.error();
-            if (payment->status == "paid_unapplied") {  // never counted as revenue: it is simply given back
+            // Never counted as revenue: it is simply given back.
+            if (payment->status == PaymentStatus::kPaidUnapplied) {
                 if (auto r = Exec1(db, "UPDATE payments SET status = 'refunded', updated_at = ?1 WHERE id = ?2",
                                    [&](Statement& st) { st.Bind(1, FormatUtc(now)).Bind(2, payment_id); });
                     !r) {
@@ -508,7 +509,7 @@ void SqliteStore::RecordRefund(int64_t payment_id, SysSeconds now, Callback<bool
                 }
                 return true;
             }
-            if (payment->status != "completed") return false;
+            if (payment->status != PaymentStatus::kCompleted) return false;
             auto st = db.Prepare(
                 "INSERT INTO revenue_events (account_id, kind, tier, amount, currency, payment_id, at, detail)"
                 " VALUES (?1, 'refund', ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING");

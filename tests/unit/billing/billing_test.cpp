@@ -168,7 +168,7 @@ protected:
 TEST_F(BillingTest, FlutterwaveCheckoutSendsOurReferenceAndPriceAndTheReturnAddress) {
     auto c = billing_->StartCheckout(alice_, "professional", "flutterwave", "upgrade", kT0);
     ASSERT_TRUE(c.ok());
-    EXPECT_EQ(c->payment.status, "pending");
+    EXPECT_EQ(c->payment.status, store::PaymentStatus::kPending);
     EXPECT_EQ(c->payment.reference.rfind("gpo_", 0), 0u);
     EXPECT_EQ(c->payment.reference.size(), 24u);
     auto sent = flw_.FindCheckout(c->payment.reference);
@@ -236,12 +236,12 @@ TEST_F(BillingTest, AVerifiedFlutterwaveWebhookUpgradesOnceWithLedgerAndMails) {
 
     EXPECT_EQ(Account(alice_).tier, "professional");
     auto p = PaymentOf(c.payment.reference);
-    EXPECT_EQ(p.status, "completed");
+    EXPECT_EQ(p.status, store::PaymentStatus::kCompleted);
     EXPECT_EQ(p.gateway_id, std::to_string(t.id));
     EXPECT_DOUBLE_EQ(p.paid_amount.value(), 49);
     auto sub = store_->billing().GetSubscription(alice_.id).value();
     ASSERT_TRUE(sub.has_value());
-    EXPECT_EQ(sub->status, "active");
+    EXPECT_EQ(sub->status, store::SubscriptionStatus::kActive);
     EXPECT_EQ(sub->tier, "professional");
     EXPECT_EQ(sub->period_start, kT0);
     EXPECT_EQ(sub->period_end, sys_days{2026y / 12 / 26} + 10h);
@@ -296,7 +296,7 @@ TEST_F(BillingTest, AWebhookThatLiesAboutTheStatusGrantsNothing) {
         billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(lie), kT0)));
     Process();
     EXPECT_EQ(Account(alice_).tier, "free");
-    EXPECT_EQ(PaymentOf(c.payment.reference).status, "failed");
+    EXPECT_EQ(PaymentOf(c.payment.reference).status, store::PaymentStatus::kFailed);
     EXPECT_TRUE(Ledger(alice_, "payment").empty());
 }
 
@@ -309,7 +309,7 @@ TEST_F(BillingTest, MoneyThatCannotBuyThePlanIsHeldForTheOperatorNeverDropped) {
         EXPECT_TRUE(Return(c.payment.reference));
         Process();
         auto p = PaymentOf(c.payment.reference);
-        EXPECT_EQ(p.status, "paid_unapplied") << amount << " " << currency;
+        EXPECT_EQ(p.status, store::PaymentStatus::kPaidUnapplied) << amount << " " << currency;
         EXPECT_DOUBLE_EQ(p.paid_amount.value_or(-1), amount);
         EXPECT_NE(p.note.find("owed"), std::string::npos) << p.note;
         held.push_back(c.payment.reference);
@@ -329,7 +329,7 @@ TEST_F(BillingTest, MoneyThatCannotBuyThePlanIsHeldForTheOperatorNeverDropped) {
     }
     EXPECT_EQ(operator_mails, 3u);
     EXPECT_EQ(billing_->Reconcile(kT0 + hours(60)).value(), 0);
-    EXPECT_EQ(PaymentOf(held[0]).status, "paid_unapplied");  // never expired away
+    EXPECT_EQ(PaymentOf(held[0]).status, store::PaymentStatus::kPaidUnapplied);  // never expired away
     EXPECT_EQ(OperatorEvents("payment_unapplied").size(), 3u);
     // More than the price is fine (a customer who paid fees on top).
     auto c = billing_->StartCheckout(alice_, "professional", "flutterwave", "upgrade", kT0).value();
@@ -358,7 +358,7 @@ TEST_F(BillingTest, ReturnQueriesOnlyNameOurPaymentsAndAreVerifiedOncePerMinute)
     Process(kT0 + seconds(30));
     EXPECT_EQ(flw_.VerifyCalls(), before + 1);
     EXPECT_EQ(Account(alice_).tier, "free");
-    EXPECT_EQ(PaymentOf(alice.payment.reference).status, "pending");
+    EXPECT_EQ(PaymentOf(alice.payment.reference).status, store::PaymentStatus::kPending);
     // Back after paying, within the same minute: the event is looked at again 10 s later, not lost.
     (void)flw_.PayOnHostedPage(alice.payment_url);
     EXPECT_TRUE(Return(alice.payment.reference, kT0 + seconds(40)));
@@ -376,7 +376,7 @@ TEST_F(BillingTest, FailedAfterCompletedChangesNothing) {
     EXPECT_TRUE(Record(
         billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(failed), kT0)));
     Process(kT0 + minutes(5));
-    EXPECT_EQ(PaymentOf(t.tx_ref).status, "completed");
+    EXPECT_EQ(PaymentOf(t.tx_ref).status, store::PaymentStatus::kCompleted);
     EXPECT_EQ(Account(alice_).tier, "professional");
     EXPECT_EQ(Ledger(alice_, "payment").size(), 1u);
 }
@@ -396,7 +396,7 @@ TEST_F(BillingTest, OutOfOrderNewsEndsTheSameWay) {
     EXPECT_TRUE(Record(
         billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(first), kT0)));
     Process();
-    EXPECT_EQ(PaymentOf(c.payment.reference).status, "completed");
+    EXPECT_EQ(PaymentOf(c.payment.reference).status, store::PaymentStatus::kCompleted);
     EXPECT_EQ(Account(alice_).tier, "professional");
 }
 
@@ -455,18 +455,18 @@ TEST_F(BillingTest, AGatewayTimeoutLeavesThePaymentPendingAndTheReconcilerComple
         Record(billing_->FlutterwaveWebhookEvent(FakeFlutterwave::kSecretHash, FakeFlutterwave::WebhookBody(t), kT0)));
     auto run = Process();
     EXPECT_EQ(run.retried, 1);
-    EXPECT_EQ(PaymentOf(c.payment.reference).status, "pending");
+    EXPECT_EQ(PaymentOf(c.payment.reference).status, store::PaymentStatus::kPending);
     EXPECT_EQ(Account(alice_).tier, "free");
     // Not due again yet: backoff.
     EXPECT_EQ(Process(kT0 + seconds(1)).retried, 0);
 
     flw_.SetMode(FakeMode::kUnavailable);  // 503 now: still nothing granted
     EXPECT_EQ(billing_->Reconcile(kT0 + minutes(3)).value(), 0);
-    EXPECT_EQ(PaymentOf(c.payment.reference).status, "pending");
+    EXPECT_EQ(PaymentOf(c.payment.reference).status, store::PaymentStatus::kPending);
 
     flw_.SetMode(FakeMode::kNormal);  // the reconciler asks by reference and completes it
     EXPECT_EQ(billing_->Reconcile(kT0 + minutes(3)).value(), 1);
-    EXPECT_EQ(PaymentOf(c.payment.reference).status, "completed");
+    EXPECT_EQ(PaymentOf(c.payment.reference).status, store::PaymentStatus::kCompleted);
     EXPECT_EQ(Account(alice_).tier, "professional");
     // The webhook's retry then finds it done.
     EXPECT_EQ(Process(kT0 + hours(1)).ignored, 1);
@@ -477,19 +477,19 @@ TEST_F(BillingTest, ReconcilerLeavesUnpaidCheckoutsAloneThenExpiresThemAndLatePa
     auto c = billing_->StartCheckout(alice_, "professional", "flutterwave", "upgrade", kT0).value();
     EXPECT_EQ(c.payment.expires_at, kT0 + hours(48));
     EXPECT_EQ(billing_->Reconcile(kT0 + minutes(3)).value(), 0);
-    EXPECT_EQ(PaymentOf(c.payment.reference).status, "pending");
+    EXPECT_EQ(PaymentOf(c.payment.reference).status, store::PaymentStatus::kPending);
     // Due to expire while the gateway cannot answer: asked again next run, not expired blind.
     flw_.SetMode(FakeMode::kRateLimited);
     (void)billing_->Reconcile(kT0 + hours(49));
-    EXPECT_EQ(PaymentOf(c.payment.reference).status, "pending");
+    EXPECT_EQ(PaymentOf(c.payment.reference).status, store::PaymentStatus::kPending);
     flw_.SetMode(FakeMode::kNormal);
     (void)billing_->Reconcile(kT0 + hours(49));
-    EXPECT_EQ(PaymentOf(c.payment.reference).status, "expired");
+    EXPECT_EQ(PaymentOf(c.payment.reference).status, store::PaymentStatus::kExpired);
     // The customer pays the old link after all: the gateway took the money, so the plan is theirs.
     (void)flw_.PayOnHostedPage(c.payment_url);
     EXPECT_TRUE(Return(c.payment.reference, kT0 + hours(50)));
     EXPECT_EQ(Process(kT0 + hours(50)).applied, 1);
-    EXPECT_EQ(PaymentOf(c.payment.reference).status, "completed");
+    EXPECT_EQ(PaymentOf(c.payment.reference).status, store::PaymentStatus::kCompleted);
     EXPECT_EQ(Account(alice_).tier, "professional");
     EXPECT_EQ(store_->billing().GetSubscription(alice_.id).value()->period_start, kT0 + hours(50));
     EXPECT_EQ(Ledger(alice_, "payment").size(), 1u);
@@ -499,7 +499,7 @@ TEST_F(BillingTest, ADueCheckoutTheGatewayHasMoneyForCompletesInsteadOfExpiring)
     auto c = billing_->StartCheckout(alice_, "professional", "flutterwave", "upgrade", kT0).value();
     (void)flw_.PayOnHostedPage(c.payment_url);  // paid, but no webhook ever came and no one looked
     EXPECT_EQ(billing_->Reconcile(kT0 + hours(48)).value(), 1);
-    EXPECT_EQ(PaymentOf(c.payment.reference).status, "completed");
+    EXPECT_EQ(PaymentOf(c.payment.reference).status, store::PaymentStatus::kCompleted);
     EXPECT_EQ(Account(alice_).tier, "professional");
 }
 
@@ -509,8 +509,8 @@ TEST_F(BillingTest, ASupersededCheckoutThatIsPaidStillCompletes) {
     (void)flw_.PayOnHostedPage(first.payment_url);  // the older tab
     EXPECT_TRUE(Return(first.payment.reference, kT0 + minutes(6)));
     EXPECT_EQ(Process(kT0 + minutes(6)).applied, 1);
-    EXPECT_EQ(PaymentOf(first.payment.reference).status, "completed");
-    EXPECT_EQ(PaymentOf(second.payment.reference).status, "pending");
+    EXPECT_EQ(PaymentOf(first.payment.reference).status, store::PaymentStatus::kCompleted);
+    EXPECT_EQ(PaymentOf(second.payment.reference).status, store::PaymentStatus::kPending);
     EXPECT_EQ(Account(alice_).tier, "professional");
 }
 
@@ -524,7 +524,7 @@ TEST_F(BillingTest, TransientGatewayAnswersAreRetriedHonouringRetryAfterNeverIgn
         auto run = Process(kT0);
         EXPECT_EQ(run.retried, 1) << static_cast<int>(mode);
         EXPECT_EQ(run.ignored, 0);
-        EXPECT_EQ(PaymentOf(c.payment.reference).status, "pending");
+        EXPECT_EQ(PaymentOf(c.payment.reference).status, store::PaymentStatus::kPending);
         if (mode == FakeMode::kRateLimited) {
             // Retry-After: 120 is longer than the first backoff (5 s): not due before it.
             EXPECT_EQ(Process(kT0 + seconds(60)).retried, 0);
@@ -532,7 +532,7 @@ TEST_F(BillingTest, TransientGatewayAnswersAreRetriedHonouringRetryAfterNeverIgn
         }
         flw_.SetMode(FakeMode::kNormal);
         EXPECT_EQ(Process(kT0 + hours(2)).applied, 1);
-        EXPECT_EQ(PaymentOf(c.payment.reference).status, "completed");
+        EXPECT_EQ(PaymentOf(c.payment.reference).status, store::PaymentStatus::kCompleted);
     }
     EXPECT_EQ(Ledger(alice_, "payment").size(), 5u);
 }
@@ -592,7 +592,7 @@ TEST_F(NowPaymentsBilling, InvoiceThenFinishedIpnUpgrades) {
     EXPECT_TRUE(Ipn(confirming));
     Process();
     EXPECT_EQ(Account(alice_).tier, "free");  // confirming waits
-    EXPECT_EQ(PaymentOf(c->payment.reference).status, "pending");
+    EXPECT_EQ(PaymentOf(c->payment.reference).status, store::PaymentStatus::kPending);
 
     np_.SetStatus(waiting.payment_id, "finished");
     auto finished = waiting;
@@ -647,7 +647,7 @@ TEST_F(NowPaymentsBilling, PartiallyPaidTellsTheCustomerAndGrantsNothing) {
     EXPECT_TRUE(Ipn(p));
     Process();
     EXPECT_EQ(Account(alice_).tier, "free");
-    EXPECT_EQ(PaymentOf(c.payment.reference).status, "pending");
+    EXPECT_EQ(PaymentOf(c.payment.reference).status, store::PaymentStatus::kPending);
     auto mails = Mails(alice_, "partial_payment");
     ASSERT_EQ(mails.size(), 1u);
     EXPECT_NE(mails[0].text.find("0.00025617 btc"), std::string::npos) << mails[0].text;
@@ -664,7 +664,7 @@ TEST_F(NowPaymentsBilling, FailedExpiredAndRefundedNeverUndoACompletedPayment) {
         later.status = status;
         EXPECT_TRUE(Ipn(later));
         Process();
-        EXPECT_EQ(PaymentOf(c.payment.reference).status, "completed") << status;
+        EXPECT_EQ(PaymentOf(c.payment.reference).status, store::PaymentStatus::kCompleted) << status;
         EXPECT_EQ(Account(alice_).tier, "professional") << status;
     }
     EXPECT_EQ(Ledger(alice_, "refund").size(), 1u);  // the refund is on the books; access stays
@@ -677,8 +677,8 @@ TEST_F(NowPaymentsBilling, FailedOrExpiredBeforePaymentEndsIt) {
     EXPECT_TRUE(Ipn(np_.Pay(c1.payment.reference, "failed")));
     EXPECT_TRUE(Ipn(np_.Pay(c2.payment.reference, "expired")));
     Process();
-    EXPECT_EQ(PaymentOf(c1.payment.reference).status, "failed");
-    EXPECT_EQ(PaymentOf(c2.payment.reference).status, "expired");
+    EXPECT_EQ(PaymentOf(c1.payment.reference).status, store::PaymentStatus::kFailed);
+    EXPECT_EQ(PaymentOf(c2.payment.reference).status, store::PaymentStatus::kExpired);
     EXPECT_EQ(Account(alice_).tier, "free");
 }
 
@@ -757,14 +757,14 @@ TEST_F(BillingTest, RemindersAtSevenAndOneDaysOnceEachThenGraceThenDowngrade) {
 
     auto grace = run(end + hours(1));
     EXPECT_EQ(grace.grace, 1);
-    EXPECT_EQ(store_->billing().GetSubscription(alice_.id).value()->status, "grace");
+    EXPECT_EQ(store_->billing().GetSubscription(alice_.id).value()->status, store::SubscriptionStatus::kGrace);
     EXPECT_EQ(Account(alice_).tier, "professional");  // 3 days of grace
     EXPECT_EQ(run(end + days(2)).downgraded, 0);
 
     auto down = run(end + days(3));
     EXPECT_EQ(down.downgraded, 1);
     EXPECT_EQ(Account(alice_).tier, "free");
-    EXPECT_EQ(store_->billing().GetSubscription(alice_.id).value()->status, "ended");
+    EXPECT_EQ(store_->billing().GetSubscription(alice_.id).value()->status, store::SubscriptionStatus::kEnded);
     EXPECT_EQ(Ledger(alice_, "downgrade").size(), 1u);
     EXPECT_EQ(Mails(alice_, "downgrade").size(), 1u);
     auto again = run(end + days(4));
@@ -804,7 +804,7 @@ TEST_F(BillingTest, ARenewalLinkPaidDaysLaterOrInGraceStillRenews) {
     (void)billing_->Reconcile(end - days(3));
     auto renewal = store_->billing().FindRenewalPayment(alice_.id, end).value();
     ASSERT_TRUE(renewal.has_value());
-    EXPECT_EQ(renewal->status, "pending");
+    EXPECT_EQ(renewal->status, store::PaymentStatus::kPending);
     // The 1-day reminder sends the same link.
     ASSERT_EQ(billing_->RunLifecycle(end - days(1)).value().reminders, 1);
     EXPECT_EQ(store_->billing().ListPayments(alice_.id, 10).value().size(), 2u);
@@ -814,7 +814,7 @@ TEST_F(BillingTest, ARenewalLinkPaidDaysLaterOrInGraceStillRenews) {
     EXPECT_TRUE(Return(renewal->reference, end + days(2)));
     EXPECT_EQ(Process(end + days(2)).applied, 1);
     auto sub = store_->billing().GetSubscription(alice_.id).value();
-    EXPECT_EQ(sub->status, "active");
+    EXPECT_EQ(sub->status, store::SubscriptionStatus::kActive);
     EXPECT_EQ(sub->period_start, end + days(2));
     EXPECT_EQ(billing_->RunLifecycle(end + days(4)).value().downgraded, 0);
     EXPECT_EQ(Account(alice_).tier, "professional");

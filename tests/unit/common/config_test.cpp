@@ -47,6 +47,48 @@ TEST(Config, AppliesTypedValues) {
     EXPECT_EQ(c->base_url, "https://gpu.example.com");
 }
 
+TEST(Config, BillingAndMailGetTheirOwnTypedSettings) {
+    auto c = BuildConfig(Values({{"FLUTTERWAVE_SECRET_KEY", "FLWSECK-1"},
+                                 {"FLUTTERWAVE_SECRET_HASH", "hash"},
+                                 {"NOWPAYMENTS_API_KEY", "np-key"},
+                                 {"NOWPAYMENTS_IPN_SECRET", "ipn"},
+                                 {"NOWPAYMENTS_SANDBOX", "1"},
+                                 {"NOWPAYMENTS_BASE_URL", "http://127.0.0.1:9/v1"},
+                                 {"PAYMENT_EXPIRY_HOURS", "12"},
+                                 {"BILLING_INTERVAL_SECONDS", "7"},
+                                 {"SMTP_SERVER", "mail.example.com"},
+                                 {"SMTP_PORT", "2525"},
+                                 {"SMTP_TLS", "smtps"},
+                                 {"SENDER_EMAIL", "billing@example.com"},
+                                 {"SENDER_PASSWORD", "pw"},
+                                 {"MAIL_INTERVAL_SECONDS", "9"},
+                                 {"GITHUB_TOKEN", "ghp_x"}}));
+    ASSERT_TRUE(c.ok()) << c.error().details.begin()->second;
+    EXPECT_EQ(c->billing.flutterwave_secret_key, "FLWSECK-1");
+    EXPECT_EQ(c->billing.flutterwave_secret_hash, "hash");
+    EXPECT_EQ(c->billing.nowpayments_api_key, "np-key");
+    EXPECT_EQ(c->billing.nowpayments_ipn_secret, "ipn");
+    EXPECT_TRUE(c->billing.nowpayments_sandbox);
+    EXPECT_EQ(c->billing.nowpayments_base_url, "http://127.0.0.1:9/v1");
+    EXPECT_EQ(c->billing.payment_expiry_hours, 12);
+    EXPECT_EQ(c->billing.billing_interval_seconds, 7);
+    EXPECT_EQ(c->billing.payment_currency, "USD");
+    EXPECT_EQ(c->mail.smtp_server, "mail.example.com");
+    EXPECT_EQ(c->mail.smtp_port, 2525);
+    EXPECT_EQ(c->mail.smtp_tls, "smtps");
+    EXPECT_EQ(c->mail.sender_email, "billing@example.com");
+    EXPECT_EQ(c->mail.sender_password, "pw");
+    EXPECT_EQ(c->mail.mail_interval_seconds, 9);
+    // Only the settings of features still to come are kept by name.
+    EXPECT_EQ(c->integrations.size(), 1u);
+    EXPECT_EQ(c->integrations.at("GITHUB_TOKEN"), "ghp_x");
+    auto defaults = BuildConfig({});
+    ASSERT_TRUE(defaults.ok());
+    EXPECT_FALSE(defaults->billing.nowpayments_sandbox);
+    EXPECT_EQ(defaults->mail.smtp_port, 587);
+    EXPECT_TRUE(defaults->billing.flutterwave_secret_key.empty());
+}
+
 TEST(Config, MalformedValuesNameTheSetting) {
     const std::vector<std::pair<std::string, std::string>> bad = {
         {"PORT", "eighty"},
@@ -64,6 +106,7 @@ TEST(Config, MalformedValuesNameTheSetting) {
         {"SMTP_PORT", "0"},
         {"SENDER_EMAIL", "nobody"},
         {"NOWPAYMENTS_SANDBOX", "maybe"},
+        {"PAYMENT_EXPIRY_HOURS", "0"},
         {"FLUTTERWAVE_BASE_URL", "not a url"},
         {"DATABASE_URL", "mysql://x"},
         {"REDIS_URL", "http://x"},

@@ -131,7 +131,7 @@ protected:
 
     // What the store showed the mail builder of a completion.
     struct MailBuild {
-        std::string status;
+        PaymentStatus status = PaymentStatus::kPending;
         std::string previous_tier;
         std::string tier;
         std::string email;
@@ -592,7 +592,7 @@ TYPED_TEST_P(StoreContract, PaymentsAreCreatedPendingFoundByReferenceAndListed) 
     auto p1 = this->Pay(a->id, "ref-1", kNow - hours(2));
     ASSERT_TRUE(p1.ok());
     EXPECT_GT(p1->id, 0);
-    EXPECT_EQ(p1->status, "pending");
+    EXPECT_EQ(p1->status, PaymentStatus::kPending);
     auto p2 = this->Pay(a->id, "ref-2", kNow - hours(1));
     ASSERT_TRUE(p2.ok());
     EXPECT_NE(p2->id, p1->id);
@@ -606,7 +606,7 @@ TYPED_TEST_P(StoreContract, PaymentsAreCreatedPendingFoundByReferenceAndListed) 
     EXPECT_DOUBLE_EQ(found.amount, 49);
     EXPECT_EQ(found.currency, "USD");
     EXPECT_EQ(found.purpose, "upgrade");
-    EXPECT_EQ(found.status, "pending");
+    EXPECT_EQ(found.status, PaymentStatus::kPending);
     EXPECT_EQ(found.gateway_id, "");
     EXPECT_EQ(found.checkout_url, "");
     EXPECT_FALSE(found.paid_amount.has_value());
@@ -628,7 +628,7 @@ TYPED_TEST_P(StoreContract, PaymentsAreCreatedPendingFoundByReferenceAndListed) 
     EXPECT_EQ(started.gateway_id, "flw-2");
     EXPECT_EQ(started.checkout_url, "https://checkout.example/ref-2");
     EXPECT_EQ(started.gateway_payment_id, "5077125051");
-    EXPECT_EQ(started.status, "pending");
+    EXPECT_EQ(started.status, PaymentStatus::kPending);
 
     auto listed = this->db().billing().ListPayments(a->id, 10);
     ASSERT_TRUE(listed.ok());
@@ -674,7 +674,7 @@ TYPED_TEST_P(StoreContract, OnlyACheckoutNeverStartedIsDiscarded) {
     auto kept = discard(started->id);
     ASSERT_TRUE(kept.ok());
     EXPECT_FALSE(*kept) << "a customer may have been shown this checkout";
-    EXPECT_EQ(this->PaymentOf("ref-started").status, "pending");
+    EXPECT_EQ(this->PaymentOf("ref-started").status, PaymentStatus::kPending);
     auto listed = this->db().billing().ListPayments(a->id, 10).value();
     ASSERT_EQ(listed.size(), 1u);
     EXPECT_EQ(listed[0].reference, "ref-started");
@@ -697,13 +697,13 @@ TYPED_TEST_P(StoreContract, CompletingAPaymentAppliesItOnce) {
     EXPECT_EQ(FormatUtc(outcome->period_end), "2026-12-25T12:05:00Z");
     // The mails were built inside the transaction, from the completed payment and the account's email.
     ASSERT_EQ(this->builds_.size(), 1u);
-    EXPECT_EQ(this->builds_[0].status, "completed");
+    EXPECT_EQ(this->builds_[0].status, PaymentStatus::kCompleted);
     EXPECT_EQ(this->builds_[0].previous_tier, "free");
     EXPECT_EQ(this->builds_[0].tier, "professional");
     EXPECT_EQ(this->builds_[0].email, "a@example.com");
 
     const Payment completed = this->PaymentOf("ref-1");
-    EXPECT_EQ(completed.status, "completed");
+    EXPECT_EQ(completed.status, PaymentStatus::kCompleted);
     EXPECT_EQ(completed.gateway_id, "flw-" + std::to_string(p->id));
     ASSERT_TRUE(completed.paid_amount.has_value());
     EXPECT_DOUBLE_EQ(*completed.paid_amount, 49);
@@ -716,7 +716,7 @@ TYPED_TEST_P(StoreContract, CompletingAPaymentAppliesItOnce) {
     EXPECT_EQ(sub->account_id, a->id);
     EXPECT_EQ(sub->email, "a@example.com");
     EXPECT_EQ(sub->tier, "professional");
-    EXPECT_EQ(sub->status, "active");
+    EXPECT_EQ(sub->status, SubscriptionStatus::kActive);
     EXPECT_EQ(sub->period_start, outcome->period_start);
     EXPECT_EQ(sub->period_end, outcome->period_end);
     EXPECT_EQ(sub->gateway, "flutterwave");
@@ -790,7 +790,7 @@ TYPED_TEST_P(StoreContract, ARenewalExtendsFromThePeriodEnd) {
     EXPECT_EQ(FormatUtc(renewed->period_end), "2027-01-25T12:00:00Z");
     auto sub = this->SubscriptionOf(a->id);
     ASSERT_TRUE(sub.has_value());
-    EXPECT_EQ(sub->status, "active");
+    EXPECT_EQ(sub->status, SubscriptionStatus::kActive);
     EXPECT_EQ(sub->period_start, period_end);
     EXPECT_EQ(sub->period_end, renewed->period_end);
     EXPECT_EQ(this->LedgerKinds(a->id),
@@ -807,7 +807,7 @@ TYPED_TEST_P(StoreContract, ARenewalExtendsFromThePeriodEnd) {
     ASSERT_TRUE(ended.ok());
     EXPECT_FALSE(*ended);
     EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, "professional");
-    EXPECT_EQ(this->SubscriptionOf(a->id)->status, "active");
+    EXPECT_EQ(this->SubscriptionOf(a->id)->status, SubscriptionStatus::kActive);
 }
 
 TYPED_TEST_P(StoreContract, EndingAPaymentMovesItFromPendingOnlyOnce) {
@@ -823,12 +823,12 @@ TYPED_TEST_P(StoreContract, EndingAPaymentMovesItFromPendingOnlyOnce) {
     ASSERT_TRUE(expired.ok());
     EXPECT_TRUE(*expired);
     Payment ended = this->PaymentOf("ref-1");
-    EXPECT_EQ(ended.status, "expired");
+    EXPECT_EQ(ended.status, PaymentStatus::kExpired);
     EXPECT_EQ(ended.updated_at, kNow + hours(1));
     auto failed = end(PaymentEnd::kFailed, kNow + hours(2));
     ASSERT_TRUE(failed.ok());
     EXPECT_FALSE(*failed) << "only a pending payment ends";
-    EXPECT_EQ(this->PaymentOf("ref-1").status, "expired");
+    EXPECT_EQ(this->PaymentOf("ref-1").status, PaymentStatus::kExpired);
     EXPECT_TRUE(this->MailKeys().empty()) << "ending a payment sends nothing";
     EXPECT_TRUE(this->db().billing().ListExpiringPayments(kNow + days(1), 10).value().empty());
     EXPECT_TRUE(this->db().billing().ListPendingPayments(kNow - days(1), kNow + days(1), 10).value().empty());
@@ -837,12 +837,12 @@ TYPED_TEST_P(StoreContract, EndingAPaymentMovesItFromPendingOnlyOnce) {
     auto late = this->Complete(p->id, kNow + hours(3));
     ASSERT_TRUE(late.ok());
     EXPECT_TRUE(late->applied);
-    EXPECT_EQ(this->PaymentOf("ref-1").status, "completed");
+    EXPECT_EQ(this->PaymentOf("ref-1").status, PaymentStatus::kCompleted);
     EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, "professional");
     auto after = end(PaymentEnd::kExpired, kNow + hours(4));
     ASSERT_TRUE(after.ok());
     EXPECT_FALSE(*after);
-    EXPECT_EQ(this->PaymentOf("ref-1").status, "completed");
+    EXPECT_EQ(this->PaymentOf("ref-1").status, PaymentStatus::kCompleted);
 }
 
 TYPED_TEST_P(StoreContract, MoneyThatCannotBuyThePlanIsHeldOnceAndCanBeRefunded) {
@@ -868,7 +868,7 @@ TYPED_TEST_P(StoreContract, MoneyThatCannotBuyThePlanIsHeldOnceAndCanBeRefunded)
     ASSERT_TRUE(held.ok());
     EXPECT_TRUE(*held);
     Payment payment = this->PaymentOf("ref-1");
-    EXPECT_EQ(payment.status, "paid_unapplied");
+    EXPECT_EQ(payment.status, PaymentStatus::kPaidUnapplied);
     EXPECT_EQ(payment.gateway_id, "flw-77");
     ASSERT_TRUE(payment.paid_amount.has_value());
     EXPECT_DOUBLE_EQ(*payment.paid_amount, 10);
@@ -901,7 +901,7 @@ TYPED_TEST_P(StoreContract, MoneyThatCannotBuyThePlanIsHeldOnceAndCanBeRefunded)
     auto refunded = refund();
     ASSERT_TRUE(refunded.ok());
     EXPECT_TRUE(*refunded);
-    EXPECT_EQ(this->PaymentOf("ref-1").status, "refunded");
+    EXPECT_EQ(this->PaymentOf("ref-1").status, PaymentStatus::kRefunded);
     auto twice = refund();
     ASSERT_TRUE(twice.ok());
     EXPECT_FALSE(*twice);
@@ -936,12 +936,12 @@ TYPED_TEST_P(StoreContract, ARefundOfACompletedPaymentIsRecordedOnce) {
     EXPECT_EQ(this->Ledger(a->id).size(), 4u);
     // Access is not taken back by a refund.
     EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, "professional");
-    EXPECT_EQ(this->SubscriptionOf(a->id)->status, "active");
+    EXPECT_EQ(this->SubscriptionOf(a->id)->status, SubscriptionStatus::kActive);
     // Nothing was paid for a pending checkout: nothing to refund.
     auto nothing = refund(unpaid->id);
     ASSERT_TRUE(nothing.ok());
     EXPECT_FALSE(*nothing);
-    EXPECT_EQ(this->PaymentOf("ref-2").status, "pending");
+    EXPECT_EQ(this->PaymentOf("ref-2").status, PaymentStatus::kPending);
     EXPECT_EQ(this->Ledger(a->id).size(), 4u);
 }
 
@@ -1095,7 +1095,7 @@ TYPED_TEST_P(StoreContract, GraceThenEndingTheSubscriptionDowngradesToFree) {
     EXPECT_FALSE(grace(period_end + days(1)).value()) << "not this subscription's period";
     EXPECT_TRUE(grace(period_end).value());
     EXPECT_FALSE(grace(period_end).value()) << "in grace already";
-    EXPECT_EQ(this->SubscriptionOf(a->id)->status, "grace");
+    EXPECT_EQ(this->SubscriptionOf(a->id)->status, SubscriptionStatus::kGrace);
     EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, "professional") << "grace keeps the plan";
     EXPECT_EQ(this->db().billing().ListSubscriptionsEndingBefore(kFar).value().size(), 1u);
     EXPECT_EQ(this->db().accounts().FindAccountByKeyHash("h")->tier, "professional");  // now cached
@@ -1110,7 +1110,7 @@ TYPED_TEST_P(StoreContract, GraceThenEndingTheSubscriptionDowngradesToFree) {
     EXPECT_FALSE(end("downgrade:1-again").value()) << "ended already";
     auto sub = this->SubscriptionOf(a->id);
     ASSERT_TRUE(sub.has_value());
-    EXPECT_EQ(sub->status, "ended");
+    EXPECT_EQ(sub->status, SubscriptionStatus::kEnded);
     EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, "free");
     EXPECT_EQ(this->db().accounts().FindAccountByKeyHash("h")->tier, "free") << "the cache follows";
     auto ledger = this->Ledger(a->id);
@@ -1133,7 +1133,7 @@ TYPED_TEST_P(StoreContract, GraceThenEndingTheSubscriptionDowngradesToFree) {
     EXPECT_FALSE(restarted->renewal);
     EXPECT_EQ(restarted->previous_tier, "free");
     EXPECT_EQ(restarted->period_start, period_end + days(4));
-    EXPECT_EQ(this->SubscriptionOf(a->id)->status, "active");
+    EXPECT_EQ(this->SubscriptionOf(a->id)->status, SubscriptionStatus::kActive);
     EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, "professional");
 }
 
