@@ -4,6 +4,8 @@
 // the test hold the read where it is, deterministically.
 #include <chrono>
 #include <future>
+#include <memory>
+#include <string>
 
 #include "integration/fixture.hpp"
 #include "store/postgres/connection.hpp"
@@ -14,6 +16,25 @@ namespace {
 
 using store::postgres::Connection;
 using store::postgres::Params;
+
+// A session of its own that has taken `table` for itself (until it commits); null if it could not.
+std::unique_ptr<Connection> HoldTable(PgTestDatabase& db, const std::string& table) {
+    auto c = Connection::Open({db.Url()});
+    if (!c.ok() || !(*c)->Exec("BEGIN; LOCK TABLE " + table + " IN ACCESS EXCLUSIVE MODE").ok()) return nullptr;
+    return std::move(*c);
+}
+
+// Whether, within WaitFor's time, exactly one session of the database is waiting on a lock.
+bool OneSessionWaitsOnALock(PgTestDatabase& db) {
+    auto watcher = Connection::Open({db.AdminUrl()});
+    if (!watcher.ok()) return false;
+    return WaitFor([&] {
+        auto rows =
+            (*watcher)->Query("SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
+                              Params().Add(db.Name()));
+        return rows.ok() && rows->Int(0, 0) == 1;
+    });
+}
 
 TEST(ReadPool, AHistoryReadHeldInTheDatabaseLeavesTheEventLoopFree) {
     PgTestDatabase db;
@@ -33,18 +54,10 @@ TEST(ReadPool, AHistoryReadHeldInTheDatabaseLeavesTheEventLoopFree) {
     ASSERT_EQ(PostJson(server.Url("/api/track-usage"), FullReport("held-1", "h1", 2), Bearer(key)).status, 200);
 
     // Another session takes the roll-up table for itself: a 30-day read waits on it inside the database.
-    auto holder = Connection::Open({db.Url()});
-    ASSERT_TRUE(holder.ok());
-    ASSERT_TRUE((*holder)->Exec("BEGIN; LOCK TABLE gpu_hours IN ACCESS EXCLUSIVE MODE").ok());
+    auto holder = HoldTable(db, "gpu_hours");
+    ASSERT_NE(holder, nullptr);
     auto held = std::async(std::launch::async, [&] { return Get(server.Url("/api/usage?range=30d"), Bearer(key)); });
-    auto watcher = Connection::Open({db.AdminUrl()});
-    ASSERT_TRUE(watcher.ok());
-    const bool waiting = WaitFor([&] {
-        auto rows =
-            (*watcher)->Query("SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
-                              Params().Add(db.Name()));
-        return rows.ok() && rows->Int(0, 0) == 1;
-    });
+    const bool waiting = OneSessionWaitsOnALock(db);
     EXPECT_TRUE(waiting) << "the history read never reached the lock";
 
     // Meanwhile the one I/O thread serves the rest: a health check, the caller's account, a report.
@@ -58,7 +71,7 @@ TEST(ReadPool, AHistoryReadHeldInTheDatabaseLeavesTheEventLoopFree) {
     EXPECT_EQ(held.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout)
         << "the history read did not wait on the lock";
 
-    ASSERT_TRUE((*holder)->Exec("COMMIT").ok());
+    ASSERT_TRUE(holder->Exec("COMMIT").ok());
     for (const auto& r : others.get()) EXPECT_EQ(r.status, 200) << r.body;
     const HttpResponse usage = held.get();
     EXPECT_EQ(usage.status, 200) << usage.body;
@@ -76,18 +89,10 @@ TEST(ReadPool, AKeyLookupHeldInTheDatabaseLeavesTheEventLoopFree) {
     ASSERT_FALSE(key.empty());
 
     // Another session takes the accounts table for itself: the first lookup of the new key waits on it.
-    auto holder = Connection::Open({db.Url()});
-    ASSERT_TRUE(holder.ok());
-    ASSERT_TRUE((*holder)->Exec("BEGIN; LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE").ok());
+    auto holder = HoldTable(db, "accounts");
+    ASSERT_NE(holder, nullptr);
     auto held = std::async(std::launch::async, [&] { return Get(server.Url("/api/me"), Bearer(key)); });
-    auto watcher = Connection::Open({db.AdminUrl()});
-    ASSERT_TRUE(watcher.ok());
-    const bool waiting = WaitFor([&] {
-        auto rows =
-            (*watcher)->Query("SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
-                              Params().Add(db.Name()));
-        return rows.ok() && rows->Int(0, 0) == 1;
-    });
+    const bool waiting = OneSessionWaitsOnALock(db);
     EXPECT_TRUE(waiting) << "the key lookup never reached the lock";
 
     // Meanwhile the one I/O thread answers what needs no account, and refuses a malformed key at once.
@@ -100,7 +105,7 @@ TEST(ReadPool, AKeyLookupHeldInTheDatabaseLeavesTheEventLoopFree) {
     EXPECT_EQ(held.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout)
         << "the key lookup did not wait on the lock";
 
-    ASSERT_TRUE((*holder)->Exec("COMMIT").ok());
+    ASSERT_TRUE(holder->Exec("COMMIT").ok());
     const auto answers = others.get();
     ASSERT_EQ(answers.size(), 3u);
     EXPECT_EQ(answers[0].status, 200) << answers[0].body;

@@ -591,17 +591,12 @@ void PgStore::ReturnReader(std::unique_ptr<Connection> conn) {
 }
 
 std::optional<Account> PgStore::CachedAccountByKeyHash(const std::string& key_hash) {
-    if (options_.account_cache_ttl.count() <= 0) return std::nullopt;
-    std::lock_guard lock(cache_mu_);
-    auto it = account_cache_.find(key_hash);
-    if (it == account_cache_.end() || it->second.expires <= std::chrono::steady_clock::now()) return std::nullopt;
-    return it->second.account;
+    return account_cache_.Get(key_hash);
 }
 
 Result<Account> PgStore::FindAccountByKeyHash(const std::string& key_hash) {
-    constexpr size_t kMaxCachedAccounts = 100000;
-    const auto now = std::chrono::steady_clock::now();
-    if (auto cached = CachedAccountByKeyHash(key_hash)) return std::move(*cached);
+    if (auto cached = account_cache_.Get(key_hash)) return std::move(*cached);
+    const auto read_at = std::chrono::steady_clock::now();
     auto db = LeaseReader();
     if (!db) return db.error();
     static const std::string sql = std::string(kSelectAccount) + "WHERE api_key_hash = $1";
@@ -609,11 +604,7 @@ Result<Account> PgStore::FindAccountByKeyHash(const std::string& key_hash) {
     if (!rows) return rows.error();
     if (rows->empty()) return Error{ErrorCode::kNotFound, "no such account", {}};
     Account account = ReadAccount(*rows, 0);
-    if (options_.account_cache_ttl.count() > 0) {
-        std::lock_guard lock(cache_mu_);
-        if (account_cache_.size() >= kMaxCachedAccounts) account_cache_.clear();
-        account_cache_[key_hash] = CachedAccount{account, now + options_.account_cache_ttl};
-    }
+    account_cache_.Put(key_hash, account, read_at);
     return account;
 }
 
@@ -627,10 +618,7 @@ Result<Account> PgStore::GetAccount(int64_t id) {
     return ReadAccount(*rows, 0);
 }
 
-void PgStore::ForgetCachedAccounts() {
-    std::lock_guard lock(cache_mu_);
-    account_cache_.clear();
-}
+void PgStore::ForgetCachedAccounts() { account_cache_.Clear(); }
 
 Result<Stats> PgStore::GetStats(const StatsQuery& q) {
     auto db = LeaseReader();

@@ -25,6 +25,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "store/account_cache.hpp"
 #include "store/coverage.hpp"
 #include "store/database.hpp"
 
@@ -197,12 +198,7 @@ private:
     std::unordered_map<std::string, Coverage> coverage_;
     std::unordered_map<int64_t, bool> partitions_;
 
-    struct CachedAccount {
-        Account account;
-        std::chrono::steady_clock::time_point expires;
-    };
-    std::mutex cache_mu_;
-    std::unordered_map<std::string, CachedAccount> account_cache_;
+    AccountCache account_cache_{options_.account_cache_ttl};
 
     std::mutex read_mu_;
     std::condition_variable read_cv_;

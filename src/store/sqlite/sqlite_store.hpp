@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "store/account_cache.hpp"
 #include "store/coverage.hpp"
 #include "store/database.hpp"
 #include "store/sqlite/connection.hpp"
@@ -203,12 +204,7 @@ private:
                                  const std::string& key);
     std::vector<std::string> gpu_insert_sql_;
 
-    struct CachedAccount {
-        Account account;
-        std::chrono::steady_clock::time_point expires;
-    };
-    std::mutex cache_mu_;
-    std::unordered_map<std::string, CachedAccount> account_cache_;
+    AccountCache account_cache_{options_.account_cache_ttl};
     void ForgetCachedAccounts();
 
     std::mutex read_mu_;
