@@ -74,6 +74,11 @@ TEST(Migrate, ACopyIntoPostgresqlResumesVerifiesAndAnswersAsBefore) {
         ASSERT_EQ(hook.status, 200) << hook.body;
         ASSERT_TRUE(
             WaitFor([&] { return Get(server.Url("/api/me"), Bearer(key)).Json().at("tier") == "professional"; }));
+        // The roll-up has merged every window, so the file holds packed roll-up days to copy.
+        ASSERT_TRUE(WaitFor([&] {
+            return CountRows(server.dir.path() + "/gpuopt.db",
+                             "SELECT COUNT(*) FROM gpu_windows WHERE id > (SELECT watermark FROM rollup_state)") == 0;
+        }));
         to = std::chrono::ceil<std::chrono::seconds>(std::chrono::system_clock::now()) + std::chrono::seconds(1);
         before = Ask([&](const std::string& p) { return server.Url(p); }, key, to);
         ASSERT_NE(before.savings.find("\"reported_hours\""), std::string::npos) << before.savings;
@@ -119,6 +124,11 @@ TEST(Migrate, ACopyIntoPostgresqlResumesVerifiesAndAnswersAsBefore) {
     }
     EXPECT_EQ(CountRows(target.Url(), "SELECT COUNT(*) FROM usage_reports"), 30);
     EXPECT_EQ(CountRows(target.Url(), "SELECT COUNT(*) FROM gpu_windows"), 60);
+    // The roll-up's packed days (bytea on PostgreSQL, BLOB in SQLite) come across, checksummed with the rest.
+    const int64_t days_rolled = CountRows(dir.path() + "/gpuopt.db", "SELECT COUNT(*) FROM gpu_days");
+    EXPECT_GT(days_rolled, 0);
+    EXPECT_EQ(CountRows(target.Url(), "SELECT COUNT(*) FROM gpu_days"), days_rolled);
+    EXPECT_NE(out.find("\ngpu_days "), std::string::npos) << out;
     // PostgreSQL keeps each GPU's mark exact and reads only it: the copy sets it to the end of its last window.
     EXPECT_EQ(CountRows(target.Url(),
                         "SELECT COUNT(*) FROM gpus_seen s WHERE covered_until_ms IS DISTINCT FROM"

@@ -54,7 +54,7 @@ TEST(ReadPool, AHistoryReadHeldInTheDatabaseLeavesTheEventLoopFree) {
     ASSERT_EQ(PostJson(server.Url("/api/track-usage"), FullReport("held-1", "h1", 2), Bearer(key)).status, 200);
 
     // Another session takes the roll-up table for itself: a 30-day read waits on it inside the database.
-    auto holder = HoldTable(db, "gpu_hours");
+    auto holder = HoldTable(db, "gpu_days");
     ASSERT_NE(holder, nullptr);
     auto held = std::async(std::launch::async, [&] { return Get(server.Url("/api/usage?range=30d"), Bearer(key)); });
     const bool waiting = OneSessionWaitsOnALock(db);

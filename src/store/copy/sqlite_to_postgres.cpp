@@ -34,7 +34,7 @@ constexpr std::array<TableSpec, 15> kTables{{
     {"usage_reports", true, "id"},
     {"gpu_windows", true, "id"},
     {"gpus_seen", false, "account_id, gpu_key"},
-    {"gpu_hours", false, "account_id, hour, gpu_key"},
+    {"gpu_days", false, "account_id, day, gpu_key"},
     {"rollup_state", false, "id"},
     {"alert_settings", false, "account_id"},
     {"alerts", true, "id"},
@@ -52,7 +52,7 @@ bool Recomputed(std::string_view table, std::string_view column) {
     return table == "gpus_seen" && column == "covered_until_ms";
 }
 
-enum class Kind { kInteger, kDouble, kText };
+enum class Kind { kInteger, kDouble, kText, kBytes };
 
 struct Column {
     std::string name;
@@ -239,6 +239,7 @@ private:
             if (it == pg.end()) return Failed("PostgreSQL has no column " + table + "." + name);
             const Kind kind = it->second == "bigint" || it->second == "integer" ? Kind::kInteger
                               : it->second == "double precision"                ? Kind::kDouble
+                              : it->second == "bytea"                           ? Kind::kBytes
                                                                                 : Kind::kText;
             out.push_back({name, kind, it->second});
         }
@@ -316,6 +317,11 @@ private:
                             break;
                         case SQLITE_FLOAT:
                             values[c].Add(sqlite3_column_double(st.st, i));
+                            break;
+                        case SQLITE_BLOB:
+                            // bytea's hex input form, cast from the text element below.
+                            values[c].Add("\\x" + Hex(static_cast<const unsigned char*>(sqlite3_column_blob(st.st, i)),
+                                                      static_cast<size_t>(sqlite3_column_bytes(st.st, i))));
                             break;
                         default:
                             values[c].Add(std::string_view(reinterpret_cast<const char*>(sqlite3_column_text(st.st, i)),
@@ -435,6 +441,9 @@ private:
                         hash.Value(std::to_string(sqlite3_column_int64(st.st, i)));
                     } else if (columns[c].kind == Kind::kDouble) {
                         hash.Value(ExactDouble(sqlite3_column_double(st.st, i)));
+                    } else if (columns[c].kind == Kind::kBytes) {
+                        hash.Value(Hex(static_cast<const unsigned char*>(sqlite3_column_blob(st.st, i)),
+                                       static_cast<size_t>(sqlite3_column_bytes(st.st, i))));
                     } else {
                         hash.Value(std::string_view(reinterpret_cast<const char*>(sqlite3_column_text(st.st, i)),
                                                     static_cast<size_t>(sqlite3_column_bytes(st.st, i))));
@@ -453,7 +462,7 @@ private:
                 std::string key(rest.substr(0, comma));
                 while (!key.empty() && key.front() == ' ') key.erase(key.begin());
                 if (!order.empty()) order += ", ";
-                order += key == "gpu_key" ? "gpu_key COLLATE \"C\"" : key;
+                order += key == "gpu_key" || key == "day" ? key + " COLLATE \"C\"" : key;
                 rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
             }
             RowHash hash;
@@ -467,6 +476,10 @@ private:
                         hash.Value("\\N");
                     } else if (columns[c].kind == Kind::kDouble) {
                         hash.Value(ExactDouble(rows->Double(r, i)));
+                    } else if (columns[c].kind == Kind::kBytes) {
+                        std::string_view text = rows->Text(r, i);  // \x and the hex digits
+                        if (text.starts_with("\\x")) text.remove_prefix(2);
+                        hash.Value(text);
                     } else {
                         hash.Value(rows->Text(r, i));
                     }

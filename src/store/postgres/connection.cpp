@@ -61,6 +61,21 @@ Params& Params::Add(std::string_view value) {
     return *this;
 }
 
+Params& Params::AddBytes(std::string_view bytes) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string text;
+    text.reserve(2 + bytes.size() * 2);
+    text += "\\x";
+    for (const char c : bytes) {
+        const auto b = static_cast<unsigned char>(c);
+        text += kDigits[b >> 4];
+        text += kDigits[b & 15];
+    }
+    values_.push_back(std::move(text));
+    null_.push_back(false);
+    return *this;
+}
+
 Params& Params::AddNull() {
     values_.emplace_back();
     null_.push_back(true);

@@ -35,6 +35,8 @@ public:
         return value ? Add(*value) : AddNull();
     }
     Params& AddNull();
+    // A bytea value, in PostgreSQL's hex form.
+    Params& AddBytes(std::string_view bytes);
 
     int size() const { return static_cast<int>(values_.size()); }
     // Pointers for libpq, valid until the next Add.

@@ -4,6 +4,7 @@
 
 #include <unordered_map>
 
+#include "store/packed_day.hpp"
 #include "store/postgres/connection.hpp"
 #include "store/postgres/pg_store.hpp"
 #include "store/postgres/pg_store_internal.hpp"
@@ -51,14 +52,10 @@ namespace {
 
 StoredWindow ReadWindow(const Rows& r, int i) { return ReadWindowRow(r, i, 0); }
 
-// A roll-up hour's columns as the roll-up writes them.
-constexpr const char* kHourColumns =
-    "account_id, gpu_key, hour, host, uuid, gpu_name, gpu_index, windows, reported_s, util_weighted, util_max, idle_s,"
-    " idle_held_s, mem_used_max, mem_total, cost_usd, idle_cost_usd, idle_held_cost_usd";
-// The same without the account, as ReadRolledHistory reads them (column 0 is the GPU key).
-constexpr const char* kReadHourColumns =
-    "gpu_key, hour, host, uuid, gpu_name, gpu_index, windows, reported_s, util_weighted, util_max, idle_s,"
-    " idle_held_s, mem_used_max, mem_total, cost_usd, idle_cost_usd, idle_held_cost_usd";
+// A roll-up day's columns as the roll-up writes them (store/packed_day.hpp).
+constexpr const char* kDayColumns =
+    "account_id, day, gpu_key, host, uuid, gpu_name, gpu_index, windows, cost_usd, idle_cost_usd, idle_held_cost_usd,"
+    " hours";
 
 constexpr const char* kAlertColumns =
     "id, account_id, gpu_key, idle_since, opened_at, closed_at, message, delivery, attempts, next_attempt";
@@ -127,13 +124,13 @@ Result<RolledHistory> PgStore::ReadRolledHistory(int64_t account_id, SysSeconds 
     if (!mark) return mark.error();
     const int64_t watermark = mark->empty() ? 0 : mark->Int(0, 0);
     {
-        // By hour only, as the primary key gives it, with no sort: the order of GPUs within an hour does not
-        // matter to anyone reading RolledHistory (analysis::Histories orders its series itself).
-        static const std::string sql = std::string("SELECT ") + kReadHourColumns +
-                                       " FROM gpu_hours WHERE account_id = $1 AND hour >= $2 AND hour < $3"
-                                       " AND ($4 = '' OR gpu_key = $4) ORDER BY hour";
-        auto rows =
-            (*db)->QueryBinary(sql, Params().Add(account_id).Add(FormatUtc(from)).Add(FormatUtc(to)).Add(gpu_key));
+        // Days that overlap [from, to), by day and then GPU as the primary key gives them; each day's hours
+        // go out hour by hour, so `hours` stays oldest first.
+        static const std::string sql =
+            "SELECT gpu_key, day, host, uuid, gpu_name, gpu_index, hours FROM gpu_days"
+            " WHERE account_id = $1 AND day >= $2 AND day < $3 AND ($4 = '' OR gpu_key = $4) ORDER BY day, gpu_key";
+        auto rows = (*db)->QueryBinary(
+            sql, Params().Add(account_id).Add(FormatUtc(DayOf(from))).Add(FormatUtc(to)).Add(gpu_key));
         if (!rows) return rows.error();
         struct Hash {
             using is_transparent = void;
@@ -143,9 +140,8 @@ Result<RolledHistory> PgStore::ReadRolledHistory(int64_t account_id, SysSeconds 
         auto set_if_changed = [](std::string& field, std::string_view value) {
             if (field != value) field.assign(value);
         };
-        out.hours.reserve(static_cast<size_t>(rows->size()));
-        std::string hour_text;
-        SysSeconds hour_at{};
+        DayHours day_rows(from, to, out);
+        std::string day_text;
         for (int i = 0; i < rows->size(); ++i) {
             const std::string_view key = rows->Text(i, 0);
             auto it = index.find(key);
@@ -158,26 +154,13 @@ Result<RolledHistory> PgStore::ReadRolledHistory(int64_t account_id, SysSeconds 
             set_if_changed(id.uuid, rows->Text(i, 3));
             set_if_changed(id.name, rows->Text(i, 4));
             id.gpu_index = static_cast<int>(rows->Int(i, 5));
-            // Rows come by hour: a fleet's hour is parsed once, not once for each of its GPUs.
-            if (const std::string_view hour = rows->Text(i, 1); hour != hour_text) {
-                hour_text.assign(hour);
-                hour_at = TimeAt(*rows, i, 1);
+            if (const std::string_view day = rows->Text(i, 1); day != day_text) {
+                day_text.assign(day);
+                day_rows.StartDay(TimeAt(*rows, i, 1));
             }
-            HourStats& h = out.hours.emplace_back();
-            h.gpu = it->second;
-            h.hour = hour_at;
-            h.windows = rows->Int(i, 6);
-            h.reported_s = rows->Double(i, 7);
-            h.util_weighted = rows->Double(i, 8);
-            h.util_max = rows->Double(i, 9);
-            h.idle_s = rows->Double(i, 10);
-            h.idle_held_s = rows->Double(i, 11);
-            h.mem_used_max = rows->Double(i, 12);
-            h.mem_total = rows->Double(i, 13);
-            h.cost_usd = rows->Double(i, 14);
-            h.idle_cost_usd = rows->Double(i, 15);
-            h.idle_held_cost_usd = rows->Double(i, 16);
+            if (auto r = day_rows.Add(it->second, rows->Text(i, 6)); !r) return r.error();
         }
+        day_rows.Flush();
     }
     {
         static const std::string sql = std::string("SELECT ") + kWindowColumns +
@@ -245,47 +228,48 @@ void PgStore::ApplyRollup(std::vector<HourlyRow> hours, int64_t expected, int64_
             if (moved->Affected() == 0) {
                 return Error{ErrorCode::kAlreadyExists, "the roll-up moved on meanwhile", {}};
             }
-            static const std::string upsert =
-                std::string("INSERT INTO gpu_hours (") + kHourColumns +
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
-                " ON CONFLICT (account_id, hour, gpu_key) DO UPDATE SET"
-                " host = excluded.host, uuid = excluded.uuid, gpu_name = excluded.gpu_name,"
-                " gpu_index = excluded.gpu_index, windows = gpu_hours.windows + excluded.windows,"
-                " reported_s = gpu_hours.reported_s + excluded.reported_s,"
-                " util_weighted = gpu_hours.util_weighted + excluded.util_weighted,"
-                " util_max = GREATEST(gpu_hours.util_max, excluded.util_max),"
-                " idle_s = gpu_hours.idle_s + excluded.idle_s,"
-                " idle_held_s = gpu_hours.idle_held_s + excluded.idle_held_s,"
-                " mem_used_max = GREATEST(gpu_hours.mem_used_max, excluded.mem_used_max),"
-                " mem_total = GREATEST(gpu_hours.mem_total, excluded.mem_total),"
-                " cost_usd = gpu_hours.cost_usd + excluded.cost_usd,"
-                " idle_cost_usd = gpu_hours.idle_cost_usd + excluded.idle_cost_usd,"
-                " idle_held_cost_usd = gpu_hours.idle_held_cost_usd + excluded.idle_held_cost_usd";
-            for (const auto& h : hours) {
-                Params p;
-                p.Add(h.account_id)
-                    .Add(h.gpu_key)
-                    .Add(FormatUtc(h.hour))
-                    .Add(h.host)
-                    .Add(h.uuid)
-                    .Add(h.name)
-                    .Add(h.gpu_index)
-                    .Add(h.windows)
-                    .Add(h.reported_s)
-                    .Add(h.util_weighted)
-                    .Add(h.util_max)
-                    .Add(h.idle_s)
-                    .Add(h.idle_held_s)
-                    .Add(h.mem_used_max)
-                    .Add(h.mem_total)
-                    .Add(h.cost_usd)
-                    .Add(h.idle_cost_usd)
-                    .Add(h.idle_held_cost_usd);
-                if (auto r = db.Query(upsert, p); !r) return r.error();
-            }
-            return {};
+            return MergeRolledHours(db, hours);
         },
         std::move(done));
+}
+
+Result<void> MergeRolledHours(Connection& db, const std::vector<HourlyRow>& hours) {
+    static const std::string read =
+        "SELECT hours FROM gpu_days WHERE account_id = $1 AND day = $2 AND gpu_key = $3 FOR UPDATE";
+    static const std::string upsert =
+        std::string("INSERT INTO gpu_days (") + kDayColumns +
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        " ON CONFLICT (account_id, day, gpu_key) DO UPDATE SET host = excluded.host, uuid = excluded.uuid,"
+        " gpu_name = excluded.gpu_name, gpu_index = excluded.gpu_index, windows = excluded.windows,"
+        " cost_usd = excluded.cost_usd, idle_cost_usd = excluded.idle_cost_usd,"
+        " idle_held_cost_usd = excluded.idle_held_cost_usd, hours = excluded.hours";
+    for (const DayGroup& g : GroupByDay(hours)) {
+        const std::string day = FormatUtc(g.day);
+        auto stored = db.QueryBinary(read, Params().Add(g.account_id).Add(day).Add(g.gpu_key));
+        if (!stored) return stored.error();
+        PackedDay before;
+        if (!stored->empty()) {
+            auto decoded = PackedDay::Decode(stored->Text(0, 0));
+            if (!decoded) return decoded.error();
+            before = *decoded;
+        }
+        const PackedDay merged = MergeDay(before, g);
+        Params p;
+        p.Add(g.account_id)
+            .Add(day)
+            .Add(g.gpu_key)
+            .Add(g.host)
+            .Add(g.uuid)
+            .Add(g.name)
+            .Add(g.gpu_index)
+            .Add(merged.Windows())
+            .Add(merged.Cost())
+            .Add(merged.IdleCost())
+            .Add(merged.IdleHeldCost())
+            .AddBytes(merged.Encode());
+        if (auto r = db.Query(upsert, p); !r) return r.error();
+    }
+    return {};
 }
 
 void PgStore::PruneHistory(SysSeconds raw_before, SysSeconds hourly_before, size_t max_rows, Callback<int64_t> done) {
@@ -293,6 +277,8 @@ void PgStore::PruneHistory(SysSeconds raw_before, SysSeconds hourly_before, size
         [raw_before, hourly_before, max_rows](Connection& db) -> Result<int64_t> {
             const std::string raw_cut = FormatUtc(raw_before);
             const std::string hourly_cut = FormatUtc(hourly_before);
+            // A roll-up day goes when its last hour is before the cut: days are kept whole.
+            const std::string day_cut = FormatUtc(hourly_before - std::chrono::hours(23));
             const auto limit = static_cast<int64_t>(max_rows);
             // Whole days: a day's partition goes when the day ended before the cut and every window in it is
             // rolled up. Names are gpu_windows_YYYYMMDD (schema.cpp). Each candidate is counted before the
@@ -354,13 +340,16 @@ void PgStore::PruneHistory(SysSeconds raw_before, SysSeconds hourly_before, size
             for (const char* sql :
                  {"DELETE FROM usage_reports WHERE id IN (SELECT id FROM usage_reports r WHERE r.window_end < $1"
                   " AND NOT EXISTS (SELECT 1 FROM gpu_windows g WHERE g.report_pk = r.id) ORDER BY id LIMIT $2)",
-                  "DELETE FROM gpu_hours WHERE (account_id, hour, gpu_key) IN"
-                  " (SELECT account_id, hour, gpu_key FROM gpu_hours WHERE hour < $1 LIMIT $2)",
+                  "DELETE FROM gpu_days WHERE (account_id, day, gpu_key) IN"
+                  " (SELECT account_id, day, gpu_key FROM gpu_days WHERE day < $1 LIMIT $2)",
                   "DELETE FROM gpus_seen WHERE (account_id, gpu_key) IN (SELECT account_id, gpu_key FROM gpus_seen"
                   " WHERE last_seen < $1 LIMIT $2)",
                   "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE closed_at < $1 LIMIT $2)"}) {
-                const bool reports = std::string_view(sql).find("usage_reports") != std::string_view::npos;
-                auto r = db.Query(sql, Params().Add(reports ? raw_cut : hourly_cut).Add(limit));
+                const std::string_view text(sql);
+                const std::string& cut = text.find("usage_reports") != std::string_view::npos ? raw_cut
+                                         : text.find("gpu_days") != std::string_view::npos    ? day_cut
+                                                                                              : hourly_cut;
+                auto r = db.Query(sql, Params().Add(cut).Add(limit));
                 if (!r) return r.error();
                 deleted += r->Affected();
             }

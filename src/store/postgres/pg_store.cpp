@@ -655,7 +655,7 @@ Result<Stats> PgStore::GetStats(const StatsQuery& q) {
     {
         // As in the SQLite store: the roll-up plus the windows it has not merged yet.
         auto rows = (*db)->Query(
-            "SELECT (SELECT COALESCE(SUM(idle_cost_usd), 0) FROM gpu_hours) +"
+            "SELECT (SELECT COALESCE(SUM(idle_cost_usd), 0) FROM gpu_days) +"
             " (SELECT COALESCE(SUM((CASE WHEN idle_fraction IS NOT NULL THEN idle_fraction"
             " WHEN util_avg < $1::float8 THEN 1.0 ELSE 0.0 END)"
             " * COALESCE(counted_ms / 1000.0::float8, window_seconds::float8) * cost_per_hour), 0) / 3600.0::float8"

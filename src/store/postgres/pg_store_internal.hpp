@@ -13,6 +13,10 @@
 
 namespace gpuopt::store::postgres {
 
+// Adds roll-up hours to their GPU-days in gpu_days, each day's row locked while it is merged (ApplyRollup,
+// and migration 3 converting gpu_hours).
+Result<void> MergeRolledHours(Connection& db, const std::vector<HourlyRow>& hours);
+
 inline Error Closed() { return Error{ErrorCode::kUnavailable, "the store is closed", {}}; }
 
 // One write. An ordinary job runs its own statements under a savepoint; an ingest job is written in bulk

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "store/postgres/connection.hpp"
+#include "store/postgres/pg_store_internal.hpp"
 
 namespace gpuopt::store::postgres {
 
@@ -12,6 +13,62 @@ namespace gpuopt::store::postgres {
 // the same values, compared byte by byte, so a database copied from SQLite (gpuopt migrate) holds the
 // very same rows and answers the same. Identities are BY DEFAULT so that such a copy keeps its ids.
 // Version 1 is the schema the SQLite store reached at its version 6, in PostgreSQL's terms.
+namespace {
+
+// Migration 3: every gpu_hours row into its day of gpu_days, a chunk at a time along the key, then the
+// old table goes.
+Result<void> ConvertHoursToDays(Connection& db) {
+    constexpr int64_t kChunk = 50000;
+    int64_t account = -1;
+    std::string hour;
+    std::string gpu;
+    for (;;) {
+        auto rows = db.QueryBinary(
+            "SELECT account_id, gpu_key, hour, host, uuid, gpu_name, gpu_index, windows,"
+            " reported_s, util_weighted, util_max, idle_s, idle_held_s, mem_used_max, mem_total, cost_usd,"
+            " idle_cost_usd, idle_held_cost_usd FROM gpu_hours"
+            " WHERE (account_id, hour, gpu_key COLLATE \"C\") > ($1, $2, $3)"
+            " ORDER BY account_id, hour, gpu_key COLLATE \"C\" LIMIT $4",
+            Params().Add(account).Add(hour).Add(gpu).Add(kChunk));
+        if (!rows) return rows.error();
+        std::vector<HourlyRow> hours;
+        hours.reserve(static_cast<size_t>(rows->size()));
+        for (int i = 0; i < rows->size(); ++i) {
+            HourlyRow& h = hours.emplace_back();
+            h.account_id = rows->Int(i, 0);
+            h.gpu_key = rows->Text(i, 1);
+            hour = rows->Text(i, 2);
+            auto at = ParseUtc(hour);
+            if (!at) return Error{ErrorCode::kInternal, "gpu_hours holds an hour that is not a time: " + hour, {}};
+            h.hour = *at;
+            h.host = rows->Text(i, 3);
+            h.uuid = rows->Text(i, 4);
+            h.name = rows->Text(i, 5);
+            h.gpu_index = static_cast<int>(rows->Int(i, 6));
+            h.windows = rows->Int(i, 7);
+            h.reported_s = rows->Double(i, 8);
+            h.util_weighted = rows->Double(i, 9);
+            h.util_max = rows->Double(i, 10);
+            h.idle_s = rows->Double(i, 11);
+            h.idle_held_s = rows->Double(i, 12);
+            h.mem_used_max = rows->Double(i, 13);
+            h.mem_total = rows->Double(i, 14);
+            h.cost_usd = rows->Double(i, 15);
+            h.idle_cost_usd = rows->Double(i, 16);
+            h.idle_held_cost_usd = rows->Double(i, 17);
+            account = h.account_id;
+            gpu = h.gpu_key;
+        }
+        if (hours.empty()) break;
+        if (auto r = MergeRolledHours(db, hours); !r) return r;
+        if (rows->size() < kChunk) break;
+    }
+    if (auto r = db.Exec("DROP TABLE gpu_hours"); !r) return r.error();
+    return {};
+}
+
+}  // namespace
+
 const std::vector<Migration>& Migrations() {
     static const std::vector<Migration> migrations = {
         {1, "accounts, usage history, billing, outbox, alerts", R"sql(
@@ -277,6 +334,28 @@ CREATE TABLE job_runs (
 );
 CREATE INDEX job_runs_job ON job_runs (job, id);
 )sql"},
+        {3, "the roll-up packed by day", R"sql(
+-- One row per account, day and GPU with the day's 24 hours packed (store/packed_day.hpp), and the day's
+-- sums beside them for SQL totals. A row is about 2.3 KB: toast_tuple_target keeps it whole in its page,
+-- uncompressed, rather than compressed or moved to the TOAST table (a second lookup on every read).
+CREATE TABLE gpu_days (
+    account_id         BIGINT NOT NULL REFERENCES accounts (id),
+    day                TEXT COLLATE "C" NOT NULL,  -- the day's first hour, YYYY-MM-DDT00:00:00Z
+    gpu_key            TEXT COLLATE "C" NOT NULL,
+    host               TEXT NOT NULL,
+    uuid               TEXT NOT NULL,
+    gpu_name           TEXT NOT NULL,
+    gpu_index          INTEGER NOT NULL,
+    windows            BIGINT NOT NULL,
+    cost_usd           DOUBLE PRECISION NOT NULL,
+    idle_cost_usd      DOUBLE PRECISION NOT NULL,
+    idle_held_cost_usd DOUBLE PRECISION NOT NULL,
+    hours              BYTEA NOT NULL,
+    PRIMARY KEY (account_id, day, gpu_key)
+) WITH (toast_tuple_target = 8160);
+CREATE INDEX gpu_days_day ON gpu_days (day);
+)sql",
+         &ConvertHoursToDays},
     };
     return migrations;
 }
@@ -327,6 +406,9 @@ Result<int> Migrate(Connection& db, SysSeconds now) {
             return e;
         };
         if (auto r = db.Exec(m.sql); !r) return fail(r.error());
+        if (m.then != nullptr) {
+            if (auto r = m.then(db); !r) return fail(r.error());
+        }
         Params p;
         p.Add(m.version).Add(m.name).Add(FormatUtc(now));
         if (auto r = db.Query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1::int, $2, $3)", p);

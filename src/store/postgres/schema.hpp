@@ -16,6 +16,8 @@ struct Migration {
     int version;
     const char* name;
     const char* sql;
+    // Runs after `sql`, in the same transaction: what SQL alone cannot do.
+    Result<void> (*then)(Connection& db) = nullptr;
 };
 
 const std::vector<Migration>& Migrations();

@@ -46,6 +46,11 @@ Statement& Statement::Bind(int index, std::string_view value) {
     return *this;
 }
 
+Statement& Statement::BindBlob(int index, std::string_view bytes) {
+    sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+    return *this;
+}
+
 Statement& Statement::Bind(int index, const std::optional<double>& value) {
     return value ? Bind(index, *value) : BindNull(index);
 }
@@ -98,6 +103,13 @@ std::string_view Statement::TextView(int column) const {
     const auto* p = sqlite3_column_text(stmt_, column);
     return p == nullptr ? std::string_view()
                         : std::string_view(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, column));
+}
+
+std::string_view Statement::BlobView(int column) const {
+    const void* p = sqlite3_column_blob(stmt_, column);
+    return p == nullptr ? std::string_view()
+                        : std::string_view(static_cast<const char*>(p),
+                                           static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
 }
 
 Connection::~Connection() {

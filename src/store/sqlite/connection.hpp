@@ -33,6 +33,7 @@ public:
     Statement& Bind(int index, std::string_view value);
     Statement& Bind(int index, const std::optional<double>& value);
     Statement& BindNull(int index);
+    Statement& BindBlob(int index, std::string_view bytes);
 
     // true: a row is ready; false: done. Errors map unique-constraint failures to kAlreadyExists.
     Result<bool> Step();
@@ -44,6 +45,8 @@ public:
     std::string Text(int column) const;
     // Valid until the next Step or the statement's end.
     std::string_view TextView(int column) const;
+    // A BLOB's bytes, valid as TextView.
+    std::string_view BlobView(int column) const;
     bool IsNull(int column) const;
 
 private:

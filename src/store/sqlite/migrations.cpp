@@ -2,12 +2,72 @@
 
 #include <spdlog/spdlog.h>
 
+#include "store/sqlite/sqlite_store_internal.hpp"
+
 namespace gpuopt::store::sqlite {
 
 // Timestamps are TEXT "YYYY-MM-DDTHH:MM:SSZ" written by the server (never SQLite's own clock), so the
 // same queries run unchanged on PostgreSQL.
 // The ingest tables carry only the indexes ingest itself needs (the report_id uniqueness): each extra
 // index costs every report about 5% of throughput (bench/), so read paths add theirs with a purpose.
+namespace {
+
+// Migration 8: every gpu_hours row into its day of gpu_days, a chunk at a time along the key, then the
+// old table goes.
+Result<void> ConvertHoursToDays(Connection& db) {
+    constexpr int64_t kChunk = 50000;
+    int64_t account = -1;
+    std::string hour;
+    std::string gpu;
+    for (;;) {
+        std::vector<HourlyRow> rows;
+        {
+            auto st = db.Prepare(
+                "SELECT account_id, gpu_key, hour, host, uuid, gpu_name, gpu_index, windows, reported_s,"
+                " util_weighted, util_max, idle_s, idle_held_s, mem_used_max, mem_total, cost_usd, idle_cost_usd,"
+                " idle_held_cost_usd FROM gpu_hours WHERE (account_id, hour, gpu_key) > (?1, ?2, ?3)"
+                " ORDER BY account_id, hour, gpu_key LIMIT ?4");
+            if (!st) return st.error();
+            st->Bind(1, account).Bind(2, std::string_view(hour)).Bind(3, std::string_view(gpu)).Bind(4, kChunk);
+            for (;;) {
+                auto row = st->Step();
+                if (!row) return row.error();
+                if (!*row) break;
+                HourlyRow& h = rows.emplace_back();
+                h.account_id = st->Int(0);
+                h.gpu_key = st->Text(1);
+                hour = st->Text(2);
+                auto at = ParseUtc(hour);
+                if (!at) return Error{ErrorCode::kInternal, "gpu_hours holds an hour that is not a time: " + hour, {}};
+                h.hour = *at;
+                h.host = st->Text(3);
+                h.uuid = st->Text(4);
+                h.name = st->Text(5);
+                h.gpu_index = static_cast<int>(st->Int(6));
+                h.windows = st->Int(7);
+                h.reported_s = st->Double(8);
+                h.util_weighted = st->Double(9);
+                h.util_max = st->Double(10);
+                h.idle_s = st->Double(11);
+                h.idle_held_s = st->Double(12);
+                h.mem_used_max = st->Double(13);
+                h.mem_total = st->Double(14);
+                h.cost_usd = st->Double(15);
+                h.idle_cost_usd = st->Double(16);
+                h.idle_held_cost_usd = st->Double(17);
+                account = h.account_id;
+                gpu = h.gpu_key;
+            }
+        }
+        if (rows.empty()) break;
+        if (auto r = MergeRolledHours(db, rows); !r) return r;
+        if (static_cast<int64_t>(rows.size()) < kChunk) break;
+    }
+    return db.Exec("DROP TABLE gpu_hours");
+}
+
+}  // namespace
+
 const std::vector<Migration>& Migrations() {
     static const std::vector<Migration> migrations = {
         {1, "accounts and usage reports", R"sql(
@@ -311,6 +371,28 @@ CREATE TABLE job_runs (
 );
 CREATE INDEX job_runs_job ON job_runs (job, id);
 )sql"},
+        {8, "the roll-up packed by day", R"sql(
+-- One row per account, day and GPU with the day's 24 hours packed (store/packed_day.hpp), and the day's
+-- sums beside them for SQL totals. A rowid table: a row is about 2.2 KB, which a WITHOUT ROWID table
+-- would spill into overflow pages.
+CREATE TABLE gpu_days (
+    account_id         INTEGER NOT NULL REFERENCES accounts (id),
+    day                TEXT NOT NULL,  -- the day's first hour, YYYY-MM-DDT00:00:00Z
+    gpu_key            TEXT NOT NULL,
+    host               TEXT NOT NULL,
+    uuid               TEXT NOT NULL,
+    gpu_name           TEXT NOT NULL,
+    gpu_index          INTEGER NOT NULL,
+    windows            INTEGER NOT NULL,
+    cost_usd           REAL NOT NULL,
+    idle_cost_usd      REAL NOT NULL,
+    idle_held_cost_usd REAL NOT NULL,
+    hours              BLOB NOT NULL,
+    PRIMARY KEY (account_id, day, gpu_key)
+);
+CREATE INDEX gpu_days_day ON gpu_days (day);
+)sql",
+         false, &ConvertHoursToDays},
     };
     return migrations;
 }
@@ -354,6 +436,9 @@ Result<int> Migrate(Connection& db, SysSeconds now) {
             if (auto r = db.Exec("PRAGMA legacy_alter_table=ON"); !r) return fail(r.error());
         }
         if (auto r = db.Exec(m.sql); !r) return fail(r.error());
+        if (m.then != nullptr) {
+            if (auto r = m.then(db); !r) return fail(r.error());
+        }
         {
             auto stmt = db.Prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)");
             if (!stmt) return fail(stmt.error());

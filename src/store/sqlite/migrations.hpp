@@ -17,6 +17,8 @@ struct Migration {
     // Rebuilds a table other tables refer to: runs with foreign keys off (SQLite's documented way to
     // change a constraint), and checks every reference before it commits.
     bool rebuilds_tables = false;
+    // Runs after `sql`, in the same transaction: what SQL alone cannot do.
+    Result<void> (*then)(Connection& db) = nullptr;
 };
 
 const std::vector<Migration>& Migrations();

@@ -3,6 +3,7 @@
 
 #include <unordered_map>
 
+#include "store/packed_day.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/sqlite/sqlite_store_internal.hpp"
 
@@ -60,14 +61,10 @@ StoredWindow ReadWindow(const Statement& st) {
     return w;
 }
 
-// A roll-up hour's columns as the roll-up writes them.
-constexpr const char* kHourColumns =
-    "account_id, gpu_key, hour, host, uuid, gpu_name, gpu_index, windows, reported_s, util_weighted, util_max, idle_s,"
-    " idle_held_s, mem_used_max, mem_total, cost_usd, idle_cost_usd, idle_held_cost_usd";
-// The same without the account, as ReadRolledHistory reads them (column 0 is the GPU key).
-constexpr const char* kReadHourColumns =
-    "gpu_key, hour, host, uuid, gpu_name, gpu_index, windows, reported_s, util_weighted, util_max, idle_s,"
-    " idle_held_s, mem_used_max, mem_total, cost_usd, idle_cost_usd, idle_held_cost_usd";
+// A roll-up day's columns as the roll-up writes them (store/packed_day.hpp).
+constexpr const char* kDayColumns =
+    "account_id, day, gpu_key, host, uuid, gpu_name, gpu_index, windows, cost_usd, idle_cost_usd, idle_held_cost_usd,"
+    " hours";
 
 constexpr const char* kAlertColumns =
     "id, account_id, gpu_key, idle_since, opened_at, closed_at, message, delivery, attempts, next_attempt";
@@ -145,16 +142,18 @@ Result<RolledHistory> SqliteStore::ReadRolledHistory(int64_t account_id, SysSeco
         if (!row) return row.error();
         if (*row) watermark = st->Int(0);
     }
-    static const std::string hours_all =
-        std::string("SELECT ") + kReadHourColumns +
-        " FROM gpu_hours WHERE account_id = ?1 AND hour >= ?2 AND hour < ?3 ORDER BY hour";
-    static const std::string hours_one =
-        std::string("SELECT ") + kReadHourColumns +
-        " FROM gpu_hours WHERE account_id = ?1 AND hour >= ?2 AND hour < ?3 AND gpu_key = ?4 ORDER BY hour";
+    // Days that overlap [from, to), by day; each day's hours go out hour by hour, so `hours` stays oldest
+    // first. Within a day rows come by GPU key, as the primary key gives them.
+    static const std::string days_all =
+        "SELECT gpu_key, day, host, uuid, gpu_name, gpu_index, hours FROM gpu_days"
+        " WHERE account_id = ?1 AND day >= ?2 AND day < ?3 ORDER BY day, gpu_key";
+    static const std::string days_one =
+        "SELECT gpu_key, day, host, uuid, gpu_name, gpu_index, hours FROM gpu_days"
+        " WHERE account_id = ?1 AND day >= ?2 AND day < ?3 AND gpu_key = ?4 ORDER BY day";
     {
-        auto st = (*db)->Prepare(gpu_key.empty() ? hours_all.c_str() : hours_one.c_str());
+        auto st = (*db)->Prepare(gpu_key.empty() ? days_all.c_str() : days_one.c_str());
         if (!st) return st.error();
-        st->Bind(1, account_id).Bind(2, FormatUtc(from)).Bind(3, FormatUtc(to));
+        st->Bind(1, account_id).Bind(2, FormatUtc(DayOf(from))).Bind(3, FormatUtc(to));
         if (!gpu_key.empty()) st->Bind(4, std::string_view(gpu_key));
         struct Hash {
             using is_transparent = void;
@@ -164,8 +163,8 @@ Result<RolledHistory> SqliteStore::ReadRolledHistory(int64_t account_id, SysSeco
         auto set_if_changed = [](std::string& field, std::string_view value) {
             if (field != value) field.assign(value);
         };
-        std::string hour_text;
-        SysSeconds hour_at{};
+        DayHours day_rows(from, to, out);
+        std::string day_text;
         for (;;) {
             auto row = st->Step();
             if (!row) return row.error();
@@ -181,26 +180,13 @@ Result<RolledHistory> SqliteStore::ReadRolledHistory(int64_t account_id, SysSeco
             set_if_changed(id.uuid, st->TextView(3));
             set_if_changed(id.name, st->TextView(4));
             id.gpu_index = static_cast<int>(st->Int(5));
-            // Rows come by hour: a fleet's hour is parsed once, not once for each of its GPUs.
-            if (const std::string_view hour = st->TextView(1); hour != hour_text) {
-                hour_text.assign(hour);
-                hour_at = ParseUtc(hour).value_or(SysSeconds{});
+            if (const std::string_view day = st->TextView(1); day != day_text) {
+                day_text.assign(day);
+                day_rows.StartDay(ParseUtc(day).value_or(SysSeconds{}));
             }
-            HourStats& h = out.hours.emplace_back();
-            h.gpu = it->second;
-            h.hour = hour_at;
-            h.windows = st->Int(6);
-            h.reported_s = st->Double(7);
-            h.util_weighted = st->Double(8);
-            h.util_max = st->Double(9);
-            h.idle_s = st->Double(10);
-            h.idle_held_s = st->Double(11);
-            h.mem_used_max = st->Double(12);
-            h.mem_total = st->Double(13);
-            h.cost_usd = st->Double(14);
-            h.idle_cost_usd = st->Double(15);
-            h.idle_held_cost_usd = st->Double(16);
+            if (auto r = day_rows.Add(it->second, st->BlobView(6)); !r) return r.error();
         }
+        day_rows.Flush();
     }
     // Every window the roll-up has not merged yet, however old its time (a back-filled spool): answers
     // must not depend on whether the roll-up has caught up. Found from the watermark along the id, so
@@ -303,52 +289,52 @@ void SqliteStore::ApplyRollup(std::vector<HourlyRow> hours, int64_t expected, in
                 if (auto r = st->Run(); !r) return r.error();
                 if (db.Changes() == 0) return Error{ErrorCode::kAlreadyExists, "the roll-up moved on meanwhile", {}};
             }
-            static const std::string upsert =
-                std::string("INSERT INTO gpu_hours (") + kHourColumns +
-                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
-                " ON CONFLICT (account_id, hour, gpu_key) DO UPDATE SET"
-                " host = excluded.host, uuid = excluded.uuid, gpu_name = excluded.gpu_name, gpu_index = "
-                "excluded.gpu_index,"
-                " windows = gpu_hours.windows + excluded.windows,"
-                " reported_s = gpu_hours.reported_s + excluded.reported_s,"
-                " util_weighted = gpu_hours.util_weighted + excluded.util_weighted,"
-                " util_max = CASE WHEN excluded.util_max > gpu_hours.util_max THEN excluded.util_max ELSE "
-                "gpu_hours.util_max END,"
-                " idle_s = gpu_hours.idle_s + excluded.idle_s,"
-                " idle_held_s = gpu_hours.idle_held_s + excluded.idle_held_s,"
-                " mem_used_max = CASE WHEN excluded.mem_used_max > gpu_hours.mem_used_max THEN excluded.mem_used_max"
-                " ELSE gpu_hours.mem_used_max END,"
-                " mem_total = CASE WHEN excluded.mem_total > gpu_hours.mem_total THEN excluded.mem_total ELSE "
-                "gpu_hours.mem_total END,"
-                " cost_usd = gpu_hours.cost_usd + excluded.cost_usd,"
-                " idle_cost_usd = gpu_hours.idle_cost_usd + excluded.idle_cost_usd,"
-                " idle_held_cost_usd = gpu_hours.idle_held_cost_usd + excluded.idle_held_cost_usd";
-            for (const auto& h : hours) {
-                auto st = db.Prepare(upsert.c_str());
-                if (!st) return st.error();
-                st->Bind(1, h.account_id)
-                    .Bind(2, std::string_view(h.gpu_key))
-                    .Bind(3, FormatUtc(h.hour))
-                    .Bind(4, std::string_view(h.host))
-                    .Bind(5, std::string_view(h.uuid))
-                    .Bind(6, std::string_view(h.name))
-                    .Bind(7, h.gpu_index)
-                    .Bind(8, h.windows)
-                    .Bind(9, h.reported_s)
-                    .Bind(10, h.util_weighted)
-                    .Bind(11, h.util_max)
-                    .Bind(12, h.idle_s)
-                    .Bind(13, h.idle_held_s)
-                    .Bind(14, h.mem_used_max)
-                    .Bind(15, h.mem_total)
-                    .Bind(16, h.cost_usd)
-                    .Bind(17, h.idle_cost_usd)
-                    .Bind(18, h.idle_held_cost_usd);
-                if (auto r = st->Run(); !r) return r.error();
-            }
-            return {};
+            return MergeRolledHours(db, hours);
         },
         std::move(done));
+}
+
+Result<void> MergeRolledHours(Connection& db, const std::vector<HourlyRow>& hours) {
+    static const std::string upsert =
+        std::string("INSERT INTO gpu_days (") + kDayColumns +
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        " ON CONFLICT (account_id, day, gpu_key) DO UPDATE SET host = excluded.host, uuid = excluded.uuid,"
+        " gpu_name = excluded.gpu_name, gpu_index = excluded.gpu_index, windows = excluded.windows,"
+        " cost_usd = excluded.cost_usd, idle_cost_usd = excluded.idle_cost_usd,"
+        " idle_held_cost_usd = excluded.idle_held_cost_usd, hours = excluded.hours";
+    for (const DayGroup& g : GroupByDay(hours)) {
+        const std::string day = FormatUtc(g.day);
+        PackedDay stored;
+        {
+            auto st = db.Prepare("SELECT hours FROM gpu_days WHERE account_id = ?1 AND day = ?2 AND gpu_key = ?3");
+            if (!st) return st.error();
+            st->Bind(1, g.account_id).Bind(2, std::string_view(day)).Bind(3, std::string_view(g.gpu_key));
+            auto row = st->Step();
+            if (!row) return row.error();
+            if (*row) {
+                auto decoded = PackedDay::Decode(st->BlobView(0));
+                if (!decoded) return decoded.error();
+                stored = *decoded;
+            }
+        }
+        const PackedDay merged = MergeDay(stored, g);
+        auto st = db.Prepare(upsert.c_str());
+        if (!st) return st.error();
+        st->Bind(1, g.account_id)
+            .Bind(2, std::string_view(day))
+            .Bind(3, std::string_view(g.gpu_key))
+            .Bind(4, std::string_view(g.host))
+            .Bind(5, std::string_view(g.uuid))
+            .Bind(6, std::string_view(g.name))
+            .Bind(7, g.gpu_index)
+            .Bind(8, merged.Windows())
+            .Bind(9, merged.Cost())
+            .Bind(10, merged.IdleCost())
+            .Bind(11, merged.IdleHeldCost())
+            .BindBlob(12, merged.Encode());
+        if (auto r = st->Run(); !r) return r.error();
+    }
+    return {};
 }
 
 void SqliteStore::PruneHistory(SysSeconds raw_before, SysSeconds hourly_before, size_t max_rows,
@@ -357,6 +343,8 @@ void SqliteStore::PruneHistory(SysSeconds raw_before, SysSeconds hourly_before, 
         [raw_before, hourly_before, max_rows](Connection& db) -> Result<int64_t> {
             const std::string raw_cut = FormatUtc(raw_before);
             const std::string hourly_cut = FormatUtc(hourly_before);
+            // A roll-up day goes when its last hour is before the cut: days are kept whole.
+            const std::string day_cut = FormatUtc(hourly_before - std::chrono::hours(23));
             const auto limit = static_cast<int64_t>(max_rows);
             int64_t deleted = 0;
             // Raw windows go oldest id first, as long as they are old and rolled up. Ids follow arrival,
@@ -399,14 +387,15 @@ void SqliteStore::PruneHistory(SysSeconds raw_before, SysSeconds hourly_before, 
                 deleted += db.Changes();
             }
             for (const char* sql :
-                 {"DELETE FROM gpu_hours WHERE (account_id, hour, gpu_key) IN"
-                  " (SELECT account_id, hour, gpu_key FROM gpu_hours WHERE hour < ?1 LIMIT ?2)",
+                 {"DELETE FROM gpu_days WHERE (account_id, day, gpu_key) IN"
+                  " (SELECT account_id, day, gpu_key FROM gpu_days WHERE day < ?1 LIMIT ?2)",
                   "DELETE FROM gpus_seen WHERE (account_id, gpu_key) IN (SELECT account_id, gpu_key FROM gpus_seen "
                   "WHERE last_seen < ?1 LIMIT ?2)",
                   "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE closed_at < ?1 LIMIT ?2)"}) {
                 auto st = db.Prepare(sql);
                 if (!st) return st.error();
-                st->Bind(1, std::string_view(hourly_cut)).Bind(2, limit);
+                const bool days = std::string_view(sql).find("gpu_days") != std::string_view::npos;
+                st->Bind(1, std::string_view(days ? day_cut : hourly_cut)).Bind(2, limit);
                 if (auto r = st->Run(); !r) return r.error();
                 deleted += db.Changes();
             }

@@ -308,7 +308,7 @@ Result<Stats> SqliteStore::GetStats(const StatsQuery& q) {
         // Idle time of a window: the agent's measured idle fraction, or the whole window when only an
         // average was reported and it is under the threshold (SPEC §6).
         auto stmt = (*db)->Prepare(
-            "SELECT (SELECT COALESCE(SUM(idle_cost_usd), 0) FROM gpu_hours) +"
+            "SELECT (SELECT COALESCE(SUM(idle_cost_usd), 0) FROM gpu_days) +"
             " (SELECT COALESCE(SUM((CASE WHEN idle_fraction IS NOT NULL THEN idle_fraction"
             " WHEN util_avg < ?1 THEN 1.0 ELSE 0.0 END) * COALESCE(counted_ms / 1000.0, window_seconds) * "
             "cost_per_hour), 0)"

@@ -17,6 +17,9 @@ Result<void> AppendRevenue(Connection& db, int64_t account_id, std::string_view 
                            double amount, std::string_view currency, std::optional<int64_t> payment_id, SysSeconds at,
                            std::string_view detail);
 
+// Adds roll-up hours to their GPU-days in gpu_days (ApplyRollup, and migration 8 converting gpu_hours).
+Result<void> MergeRolledHours(Connection& db, const std::vector<HourlyRow>& hours);
+
 // Every row of a prepared statement, each turned into a T by `read`.
 template <class T, class Read>
 Result<std::vector<T>> Collect(Statement& st, Read read) {

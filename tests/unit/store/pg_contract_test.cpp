@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <string>
+#include <tuple>
 
 #include "store/postgres/connection.hpp"
 #include "store/postgres/pg_store.hpp"
@@ -112,6 +114,70 @@ TEST_F(PgPartitions, ADayIsDroppedWholeOnceRolledUpAndKeptWhileALateWindowIsNot)
     EXPECT_EQ(this->db().usage().ReadRolledHistory(a->id, day, day + days(1), "").value().hours.size(),
               2u);  // the hours stay
 }
+// A database from before migration 3 keeps its roll-up: every gpu_hours row lands in its day of gpu_days,
+// and the old table goes.
+using PgMigrations = StoreContract<PostgresBackend>;
+
+TEST_F(PgMigrations, MigrationThreePacksTheHourlyRollUpByDay) {
+    auto a = this->Create("a@example.com", "h");
+    ASSERT_TRUE(a.ok());
+    this->Shut();
+    const SysSeconds midnight = std::chrono::floor<days>(kNow);
+    {
+        auto c = postgres::Connection::Open({this->backend_.database_->Url()});
+        ASSERT_TRUE(c.ok());
+        // The database as migration 2 left it, with three hours across midnight for one GPU and one for another.
+        std::string sql =
+            "DROP TABLE gpu_days; DELETE FROM schema_migrations WHERE version = 3;"
+            "CREATE TABLE gpu_hours (account_id BIGINT NOT NULL REFERENCES accounts (id), gpu_key TEXT NOT NULL,"
+            " hour TEXT COLLATE \"C\" NOT NULL, host TEXT NOT NULL, uuid TEXT NOT NULL, gpu_name TEXT NOT NULL,"
+            " gpu_index INTEGER NOT NULL, windows BIGINT NOT NULL, reported_s DOUBLE PRECISION NOT NULL,"
+            " util_weighted DOUBLE PRECISION NOT NULL, util_max DOUBLE PRECISION NOT NULL,"
+            " idle_s DOUBLE PRECISION NOT NULL, idle_held_s DOUBLE PRECISION NOT NULL,"
+            " mem_used_max DOUBLE PRECISION NOT NULL, mem_total DOUBLE PRECISION NOT NULL,"
+            " cost_usd DOUBLE PRECISION NOT NULL, idle_cost_usd DOUBLE PRECISION NOT NULL,"
+            " idle_held_cost_usd DOUBLE PRECISION NOT NULL, PRIMARY KEY (account_id, hour, gpu_key));";
+        for (auto [gpu, at, windows] : {std::tuple{"GPU-1", midnight - hours(1), 60},
+                                        {"GPU-1", midnight, 55},
+                                        {"GPU-1", midnight + hours(5), 12},
+                                        {"GPU-2", midnight, 60}}) {
+            sql += "INSERT INTO gpu_hours VALUES (" + std::to_string(a->id) + ", 'host/" + gpu + "', '" +
+                   FormatUtc(at) + "', 'host', '" + gpu + "', 'H100', 0, " + std::to_string(windows) + ", " +
+                   std::to_string(windows * 60) + ", 1000, 80, 600, 300, 1024, 81920, 2.5, 0.5, 0.25);";
+        }
+        ASSERT_TRUE((*c)->Exec(sql).ok());
+    }
+    this->Reopen();
+    {
+        auto c = postgres::Connection::Open({this->backend_.database_->Url()});
+        ASSERT_TRUE(c.ok());
+        auto gone = (*c)->Exec("SELECT to_regclass('gpu_hours') IS NULL, COUNT(*), SUM(windows) FROM gpu_days");
+        ASSERT_TRUE(gone.ok());
+        EXPECT_TRUE(gone->Bool(0, 0));
+        EXPECT_EQ(gone->Int(0, 1), 3);  // GPU-1 on two days, GPU-2 on one
+        EXPECT_EQ(gone->Int(0, 2), 187);
+    }
+    auto read = this->db().usage().ReadRolledHistory(a->id, midnight - days(1), midnight + days(1), "");
+    ASSERT_TRUE(read.ok());
+    ASSERT_EQ(read->hours.size(), 4u);
+    EXPECT_EQ(read->hours[0].hour, midnight - hours(1));
+    EXPECT_EQ(read->hours[0].windows, 60);
+    EXPECT_EQ(read->hours[3].hour, midnight + hours(5));
+    EXPECT_EQ(read->hours[3].windows, 12);
+    for (const auto& h : read->hours) {
+        EXPECT_DOUBLE_EQ(h.reported_s, static_cast<double>(h.windows * 60));
+        EXPECT_DOUBLE_EQ(h.util_weighted, 1000);
+        EXPECT_DOUBLE_EQ(h.util_max, 80);
+        EXPECT_DOUBLE_EQ(h.idle_s, 600);
+        EXPECT_DOUBLE_EQ(h.idle_held_s, 300);
+        EXPECT_DOUBLE_EQ(h.mem_used_max, 1024);
+        EXPECT_DOUBLE_EQ(h.mem_total, 81920);
+        EXPECT_DOUBLE_EQ(h.cost_usd, 2.5);
+        EXPECT_DOUBLE_EQ(h.idle_cost_usd, 0.5);
+        EXPECT_DOUBLE_EQ(h.idle_held_cost_usd, 0.25);
+    }
+}
+
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, TimeAccountingContract, ::testing::Types<PostgresBackend>);
 
 }  // namespace gpuopt::store::contract

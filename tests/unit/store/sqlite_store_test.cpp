@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <future>
 #include <thread>
+#include <tuple>
 
 #include "common/crypto.hpp"
 #include "store/sqlite/migrations.hpp"
@@ -98,6 +99,62 @@ TEST_F(SqliteStoreTest, RecordsMigrationsAndUsesWal) {
     Reopen();  // applying again is a no-op
     EXPECT_EQ(Count("SELECT COUNT(*) FROM schema_migrations"), static_cast<int64_t>(sqlite::Migrations().size()));
     EXPECT_TRUE(std::filesystem::exists(dir_ / "gpuopt.db-wal"));
+}
+
+// A database from before migration 8 keeps its roll-up: every gpu_hours row lands in its day of gpu_days,
+// and the old table goes.
+TEST_F(SqliteStoreTest, MigrationEightPacksTheHourlyRollUpByDay) {
+    auto a = Create("a@example.com", "h");
+    ASSERT_TRUE(a.ok());
+    store_.reset();
+    const SysSeconds midnight = floor<days>(kNow);
+    {
+        // The file as migration 7 left it, with three hours across midnight for one GPU and one for another.
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open((dir_ / "gpuopt.db").c_str(), &db), SQLITE_OK);
+        std::string sql =
+            "DROP TABLE gpu_days; DELETE FROM schema_migrations WHERE version = 8;"
+            "CREATE TABLE gpu_hours (account_id INTEGER NOT NULL REFERENCES accounts (id), gpu_key TEXT NOT NULL,"
+            " hour TEXT NOT NULL, host TEXT NOT NULL, uuid TEXT NOT NULL, gpu_name TEXT NOT NULL,"
+            " gpu_index INTEGER NOT NULL, windows INTEGER NOT NULL, reported_s REAL NOT NULL,"
+            " util_weighted REAL NOT NULL, util_max REAL NOT NULL, idle_s REAL NOT NULL, idle_held_s REAL NOT NULL,"
+            " mem_used_max REAL NOT NULL, mem_total REAL NOT NULL, cost_usd REAL NOT NULL,"
+            " idle_cost_usd REAL NOT NULL, idle_held_cost_usd REAL NOT NULL,"
+            " PRIMARY KEY (account_id, hour, gpu_key)) WITHOUT ROWID;";
+        for (auto [gpu, at, windows] : {std::tuple{"GPU-1", midnight - hours(1), 60},
+                                        {"GPU-1", midnight, 55},
+                                        {"GPU-1", midnight + hours(5), 12},
+                                        {"GPU-2", midnight, 60}}) {
+            sql += "INSERT INTO gpu_hours VALUES (" + std::to_string(a->id) + ", 'host/" + gpu + "', '" +
+                   FormatUtc(at) + "', 'host', '" + gpu + "', 'H100', 0, " + std::to_string(windows) + ", " +
+                   std::to_string(windows * 60) + ", 1000, 80, 600, 300, 1024, 81920, 2.5, 0.5, 0.25);";
+        }
+        ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+        sqlite3_close(db);
+    }
+    Reopen();
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM sqlite_master WHERE name = 'gpu_hours'"), 0);
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM gpu_days"), 3);  // GPU-1 on two days, GPU-2 on one
+    EXPECT_EQ(Count("SELECT SUM(windows) FROM gpu_days"), 187);
+    auto read = store_->usage().ReadRolledHistory(a->id, midnight - days(1), midnight + days(1), "");
+    ASSERT_TRUE(read.ok());
+    ASSERT_EQ(read->hours.size(), 4u);
+    EXPECT_EQ(read->hours[0].hour, midnight - hours(1));
+    EXPECT_EQ(read->hours[0].windows, 60);
+    EXPECT_EQ(read->hours[3].hour, midnight + hours(5));
+    EXPECT_EQ(read->hours[3].windows, 12);
+    for (const auto& h : read->hours) {
+        EXPECT_DOUBLE_EQ(h.reported_s, static_cast<double>(h.windows * 60));
+        EXPECT_DOUBLE_EQ(h.util_weighted, 1000);
+        EXPECT_DOUBLE_EQ(h.util_max, 80);
+        EXPECT_DOUBLE_EQ(h.idle_s, 600);
+        EXPECT_DOUBLE_EQ(h.idle_held_s, 300);
+        EXPECT_DOUBLE_EQ(h.mem_used_max, 1024);
+        EXPECT_DOUBLE_EQ(h.mem_total, 81920);
+        EXPECT_DOUBLE_EQ(h.cost_usd, 2.5);
+        EXPECT_DOUBLE_EQ(h.idle_cost_usd, 0.5);
+        EXPECT_DOUBLE_EQ(h.idle_held_cost_usd, 0.25);
+    }
 }
 
 TEST_F(SqliteStoreTest, AnInternalErrorInABatchReplaysTheOthersSafely) {

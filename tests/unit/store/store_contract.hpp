@@ -450,6 +450,97 @@ TYPED_TEST_P(StoreContract, RollUpMergesOnceAndRetentionKeepsWhatIsYoung) {
     EXPECT_EQ(merged, 120) << "the roll-up outlives the raw windows";
 }
 
+// The roll-up is stored a day per row (store/packed_day.hpp): hours on either side of midnight, hours
+// merged into a day already stored, a range that starts and ends inside days, and retention by whole days.
+TYPED_TEST_P(StoreContract, RolledHoursAreKeptByDayAndReadBackByHour) {
+    auto a = this->Create("a@example.com", "h");
+    ASSERT_TRUE(a.ok());
+    UsageRepository& usage = this->db().usage();
+    const SysSeconds midnight = std::chrono::floor<days>(kNow) - days(3);  // 2026-11-22T00:00:00Z
+    auto hour = [&](std::string gpu, SysSeconds at, int64_t windows, double util_max, double cost) {
+        HourlyRow h;
+        h.account_id = a->id;
+        h.gpu_key = "host/" + gpu;
+        h.host = "host";
+        h.uuid = gpu;
+        h.name = "A100";
+        h.hour = at;
+        h.windows = windows;
+        h.reported_s = 60.0 * static_cast<double>(windows);
+        h.util_weighted = 10.0 * h.reported_s;
+        h.util_max = util_max;
+        h.mem_total = 81920;
+        h.cost_usd = cost;
+        h.idle_cost_usd = cost / 2;
+        return h;
+    };
+    int64_t watermark = 0;
+    auto apply = [&](std::vector<HourlyRow> rows) {
+        auto r = Wait<void>([&](Callback<void> done) {
+            usage.ApplyRollup(std::move(rows), watermark, watermark + 1, std::move(done));
+        });
+        ++watermark;
+        return r;
+    };
+    // 22:00 and 23:00 of one day, 00:00 and 01:00 of the next, for two GPUs.
+    std::vector<HourlyRow> first;
+    for (const char* gpu : {"GPU-1", "GPU-2"}) {
+        for (int h = -2; h < 2; ++h) first.push_back(hour(gpu, midnight + hours(h), 60, 40, 1.0));
+    }
+    ASSERT_TRUE(apply(first).ok());
+    // Later: more of 23:00 for GPU-1 (a late report), with a higher maximum and a new host name.
+    HourlyRow late = hour("GPU-1", midnight - hours(1), 5, 90, 0.25);
+    late.host = "host-renamed";
+    ASSERT_TRUE(apply({late}).ok());
+    EXPECT_EQ(testing::CountRows(this->backend_.Location(), "SELECT COUNT(*) FROM gpu_days"), 4);  // 2 GPUs x 2 days
+
+    auto read = usage.ReadRolledHistory(a->id, midnight - hours(2), midnight + hours(2), "");
+    ASSERT_TRUE(read.ok()) << read.error().message;
+    ASSERT_EQ(read->gpus.size(), 2u);
+    ASSERT_EQ(read->hours.size(), 8u);
+    for (size_t i = 1; i < read->hours.size(); ++i) {
+        EXPECT_LE(read->hours[i - 1].hour, read->hours[i].hour) << "oldest first";
+    }
+    const HourStats* merged = nullptr;
+    for (const auto& h : read->hours) {
+        if (read->gpus[h.gpu].gpu_key == "host/GPU-1" && h.hour == midnight - hours(1)) merged = &h;
+    }
+    ASSERT_NE(merged, nullptr);
+    EXPECT_EQ(merged->windows, 65);
+    EXPECT_DOUBLE_EQ(merged->reported_s, 3900);
+    EXPECT_DOUBLE_EQ(merged->util_max, 90);
+    EXPECT_DOUBLE_EQ(merged->cost_usd, 1.25);
+    EXPECT_DOUBLE_EQ(merged->idle_cost_usd, 0.625);
+    EXPECT_DOUBLE_EQ(merged->mem_total, 81920);
+    // A range that starts and ends inside days: only its hours.
+    auto inner = usage.ReadRolledHistory(a->id, midnight - hours(1), midnight + hours(1), "host/GPU-2");
+    ASSERT_TRUE(inner.ok());
+    ASSERT_EQ(inner->hours.size(), 2u);
+    EXPECT_EQ(inner->hours[0].hour, midnight - hours(1));
+    EXPECT_EQ(inner->hours[1].hour, midnight);
+    ASSERT_EQ(inner->gpus.size(), 1u);
+    EXPECT_EQ(inner->gpus[0].gpu_key, "host/GPU-2");
+    // The day totals SQL reads: the idle cost of every hour.
+    auto stats = this->db().stats().GetStats({kNow, 30, 15, 0.5});
+    ASSERT_TRUE(stats.ok());
+    EXPECT_NEAR(stats->total_idle_cost, 8 * 0.5 + 0.125, 1e-9);
+
+    // Retention keeps a day while any of its hours is at or after the cut: a cut at 01:00 of the second day
+    // drops the first day only.
+    auto prune = [&](SysSeconds cut) {
+        return Wait<int64_t>([&](Callback<int64_t> done) { usage.PruneHistory(cut, cut, 10000, std::move(done)); });
+    };
+    auto kept = prune(midnight + hours(1));
+    ASSERT_TRUE(kept.ok());
+    EXPECT_EQ(testing::CountRows(this->backend_.Location(), "SELECT COUNT(*) FROM gpu_days"), 2);
+    auto after = usage.ReadRolledHistory(a->id, midnight - days(1), midnight + days(1), "");
+    ASSERT_TRUE(after.ok());
+    ASSERT_EQ(after->hours.size(), 4u);
+    EXPECT_EQ(after->hours.front().hour, midnight);
+    ASSERT_TRUE(prune(midnight + hours(24)).ok());
+    EXPECT_EQ(testing::CountRows(this->backend_.Location(), "SELECT COUNT(*) FROM gpu_days"), 0);
+}
+
 TYPED_TEST_P(StoreContract, OneOpenAlertPerGpuUntilItCloses) {
     auto a = this->Create("a@example.com", "h");
     ASSERT_TRUE(a.ok());
@@ -1339,13 +1430,13 @@ REGISTER_TYPED_TEST_SUITE_P(
     DuplicateEmailIsAlreadyExists, AFailingWriteLeavesItsBatchNeighboursIntact, SetTierChangesThePlan,
     CachedAccountsFollowChangesMadeThroughTheStore, StoresAReportOncePerReportId, GpuLimitCountsDistinctGpusInTheWindow,
     DataSurvivesReopening, ReadsWindowsBackByAccountRangeAndGpu, RollUpMergesOnceAndRetentionKeepsWhatIsYoung,
-    OneOpenAlertPerGpuUntilItCloses, StatsAreDerivedFromHistory, ClosedStoreRefusesWork, CloseFinishesQueuedWrites,
-    ReadsRunWhileWritesAreQueued, PaymentsAreCreatedPendingFoundByReferenceAndListed,
-    OnlyACheckoutNeverStartedIsDiscarded, CompletingAPaymentAppliesItOnce, ARenewalExtendsFromThePeriodEnd,
-    EndingAPaymentMovesItFromPendingOnlyOnce, MoneyThatCannotBuyThePlanIsHeldOnceAndCanBeRefunded,
-    ARefundOfACompletedPaymentIsRecordedOnce, GatewayEventsAreRecordedOnceAndReArmedAfterProcessing,
-    GatewayEventsAreDueUntilFinished, RenewalRemindersAreSentOncePerPeriod,
-    GraceThenEndingTheSubscriptionDowngradesToFree, MailIsEnqueuedOncePerDedupKeyAndFinished,
-    OperatorEventsAreRecordedOncePerDedupKey, SecurityEventsAreCountedByKind);
+    RolledHoursAreKeptByDayAndReadBackByHour, OneOpenAlertPerGpuUntilItCloses, StatsAreDerivedFromHistory,
+    ClosedStoreRefusesWork, CloseFinishesQueuedWrites, ReadsRunWhileWritesAreQueued,
+    PaymentsAreCreatedPendingFoundByReferenceAndListed, OnlyACheckoutNeverStartedIsDiscarded,
+    CompletingAPaymentAppliesItOnce, ARenewalExtendsFromThePeriodEnd, EndingAPaymentMovesItFromPendingOnlyOnce,
+    MoneyThatCannotBuyThePlanIsHeldOnceAndCanBeRefunded, ARefundOfACompletedPaymentIsRecordedOnce,
+    GatewayEventsAreRecordedOnceAndReArmedAfterProcessing, GatewayEventsAreDueUntilFinished,
+    RenewalRemindersAreSentOncePerPeriod, GraceThenEndingTheSubscriptionDowngradesToFree,
+    MailIsEnqueuedOncePerDedupKeyAndFinished, OperatorEventsAreRecordedOncePerDedupKey, SecurityEventsAreCountedByKind);
 
 }  // namespace gpuopt::store::contract
