@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
     const auto now = UtcNow();
     auto account = store::Wait<store::Account>([&](store::Callback<store::Account> done) {
         db.CreateAccount(
-            {"bench@example.com", HashApiKey(key), key.substr(0, kApiKeyShownPrefix), "enterprise", now, {}},
+            {"bench@example.com", HashApiKey(key), key.substr(0, kApiKeyShownPrefix), Tier::kEnterprise, now, {}},
             std::move(done));
     });
     if (!account) return 1;
@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
         }
         if (n % 4000 == 0) {  // let the writer drain now and then
             (void)store::Wait<store::Account>([&](store::Callback<store::Account> done) {
-                db.SetTier("bench@example.com", "enterprise", std::move(done));
+                db.SetTier("bench@example.com", Tier::kEnterprise, std::move(done));
             });
         }
     }

@@ -21,7 +21,7 @@ boost::json::object CheckoutJson(const billing::CheckoutResult& c) {
     o["payment_url"] = c.payment_url;
     o["payment_id"] = c.payment.reference;
     o["gateway"] = c.payment.gateway;
-    o["tier"] = c.payment.tier;
+    o["tier"] = NameOf(c.payment.tier);
     o["amount"] = c.payment.amount;
     o["currency"] = c.payment.currency;
     if (!c.pay_address.empty()) {
@@ -45,15 +45,16 @@ http::Handler MakeUpgradeHandler(Services& s) {
         auto auth = co_await AuthorizeCustomer(s, ctx, &body);
         if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
         const Caller& caller = std::get<Caller>(auth);
-        std::string tier, method;
-        for (auto [key, out] : {std::pair{"tier", &tier}, {"payment_method", &method}}) {
+        std::string tier_name, method;
+        for (auto [key, out] : {std::pair{"tier", &tier_name}, {"payment_method", &method}}) {
             const auto* v = body.if_contains(key);
             if (v == nullptr || !v->is_string() || v->get_string().empty() || v->get_string().size() > 32) {
                 co_return CallerError(Error::Validation(key, "is required"), caller, version);
             }
             *out = std::string(v->get_string());
         }
-        const Plan* plan = s.config.FindPlan(tier);
+        const auto tier = TierNamed(tier_name);
+        const Plan* plan = tier ? s.config.FindPlan(*tier) : nullptr;
         if (plan == nullptr || plan->price_usd <= 0) {
             co_return CallerError(Error::Validation("tier", "must be a paid plan: professional or enterprise"), caller,
                                   version);
@@ -63,9 +64,9 @@ http::Handler MakeUpgradeHandler(Services& s) {
                 Error::Validation("payment_method", "must be a gateway this server takes (GET /api/payment/gateways)"),
                 caller, version);
         }
-        const std::string purpose = caller.account.tier == tier ? "renewal" : "upgrade";
-        const std::function<Result<billing::CheckoutResult>()> start = [&s, account = caller.account, tier, method,
-                                                                        purpose] {
+        const std::string purpose = caller.account.tier == plan->tier ? "renewal" : "upgrade";
+        const std::function<Result<billing::CheckoutResult>()> start = [&s, account = caller.account, tier = plan->tier,
+                                                                        method, purpose] {
             return s.billing->StartCheckout(account, tier, method, purpose, UtcNow());
         };
         auto checkout = co_await Offload<billing::CheckoutResult>(s, start);
@@ -105,24 +106,21 @@ http::Handler MakeMyPaymentsHandler(Services& s) {
         if (!subscription) co_return CallerError(subscription.error(), caller, version);
         boost::json::array list;
         for (const auto& p : *payments) {
-            boost::json::object o{{"payment_id", p.reference},
-                                  {"gateway", p.gateway},
-                                  {"tier", p.tier},
-                                  {"amount", p.amount},
-                                  {"currency", p.currency},
-                                  {"status", store::NameOf(p.status)},
-                                  {"purpose", p.purpose},
-                                  {"created_at", FormatUtc(p.created_at)}};
+            boost::json::object o{{"payment_id", p.reference}, {"gateway", p.gateway},
+                                  {"tier", NameOf(p.tier)},    {"amount", p.amount},
+                                  {"currency", p.currency},    {"status", store::NameOf(p.status)},
+                                  {"purpose", p.purpose},      {"created_at", FormatUtc(p.created_at)}};
             o["completed_at"] =
                 p.completed_at ? boost::json::value(FormatUtc(*p.completed_at)) : boost::json::value(nullptr);
             if (p.status == store::PaymentStatus::kPending && !p.checkout_url.empty())
                 o["payment_url"] = p.checkout_url;
             list.push_back(std::move(o));
         }
-        boost::json::object body{{"status", "success"}, {"tier", caller.account.tier}, {"payments", std::move(list)}};
+        boost::json::object body{
+            {"status", "success"}, {"tier", NameOf(caller.account.tier)}, {"payments", std::move(list)}};
         if (*subscription) {
             const auto& sub = **subscription;
-            body["subscription"] = boost::json::object{{"tier", sub.tier},
+            body["subscription"] = boost::json::object{{"tier", NameOf(sub.tier)},
                                                        {"status", store::NameOf(sub.status)},
                                                        {"period_start", FormatUtc(sub.period_start)},
                                                        {"period_end", FormatUtc(sub.period_end)}};

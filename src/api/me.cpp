@@ -20,7 +20,7 @@ http::Handler MakeMeHandler(Services& s) {
         boost::json::object body;
         body["status"] = "success";
         body["email"] = account->email;
-        body["tier"] = account->tier;
+        body["tier"] = NameOf(account->tier);
         body["key_prefix"] = account->key_prefix;
         body["created_at"] = account->created_at;
         if (plan != nullptr && plan->gpu_limit) {

@@ -12,7 +12,7 @@ http::Handler MakePlansHandler(Services& s) {
         boost::json::array plans;
         for (const auto& p : s.config.plans) {
             boost::json::object o;
-            o["tier"] = p.tier;
+            o["tier"] = NameOf(p.tier);
             o["name"] = p.display_name;
             o["price_usd"] = p.price_usd;
             o["gpu_limit"] = p.gpu_limit ? boost::json::value(*p.gpu_limit) : boost::json::value(nullptr);

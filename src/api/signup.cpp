@@ -26,13 +26,13 @@ Result<SignupRequest> ParseSignup(std::string_view body, const Config& config) {
     SignupRequest req;
     req.email = NormalizeEmail(std::string_view(email->get_string()));
     if (!IsValidEmail(req.email)) return Error::Validation("email", "is not a valid e-mail address");
-    req.tier = "free";
     if (const auto* tier = obj.if_contains("tier"); tier != nullptr && !tier->is_null()) {
         if (!tier->is_string()) return Error::Validation("tier", "must be a string");
-        req.tier = std::string(tier->get_string());
-        if (config.FindPlan(req.tier) == nullptr) {
+        const auto named = TierNamed(tier->get_string());
+        if (!named || config.FindPlan(*named) == nullptr) {
             return Error::Validation("tier", "must be one of free, professional, enterprise");
         }
+        req.tier = *named;
     }
     if (const auto* pm = obj.if_contains("payment_method"); pm != nullptr && !pm->is_null()) {
         if (!pm->is_string()) return Error::Validation("payment_method", "must be a string");
@@ -41,7 +41,7 @@ Result<SignupRequest> ParseSignup(std::string_view body, const Config& config) {
         }
         req.payment_method = std::string(pm->get_string());
     }
-    if (req.tier != "free" && req.payment_method.empty()) {
+    if (req.tier != Tier::kFree && req.payment_method.empty()) {
         return Error::Validation("payment_method", "is required for a paid plan: flutterwave or nowpayments");
     }
     return req;
@@ -56,7 +56,7 @@ http::Handler MakeSignupHandler(Services& s) {
         auto req = ParseSignup(ctx.request.body(), s.config);
         if (!req) co_return http::ErrorResponse(req.error(), version);
 
-        const bool paid = req->tier != "free";
+        const bool paid = req->tier != Tier::kFree;
         if (paid && (s.billing == nullptr || !s.billing->Enabled(req->payment_method))) {
             co_return http::ErrorResponse(
                 Error::Validation("payment_method", "must be a gateway this server takes (GET /api/payment/gateways)"),
@@ -64,8 +64,8 @@ http::Handler MakeSignupHandler(Services& s) {
         }
         const std::string key = GenerateApiKey();
         // A paid sign-up starts on the free plan; the plan changes when the payment is confirmed.
-        store::NewAccount account{req->email, HashApiKey(key), key.substr(0, kApiKeyShownPrefix),
-                                  "free",     UtcNow(),        std::nullopt};
+        store::NewAccount account{req->email,  HashApiKey(key), key.substr(0, kApiKeyShownPrefix),
+                                  Tier::kFree, UtcNow(),        std::nullopt};
         {
             store::Account preview{0, account.email, account.tier, account.key_prefix, FormatUtc(account.now)};
             account.welcome = mail::Welcome(mail::Brand{"GPUOptimizer", s.config.base_url}, preview);
@@ -88,7 +88,7 @@ http::Handler MakeSignupHandler(Services& s) {
         body["message"] = "Account created successfully";
         body["api_key"] = key;
         body["key_prefix"] = created->key_prefix;
-        body["tier"] = created->tier;
+        body["tier"] = NameOf(created->tier);
         body["email"] = created->email;
         if (paid) {
             // The account exists and its key must reach the customer whatever the gateway does.

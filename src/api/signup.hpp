@@ -11,7 +11,7 @@ namespace gpuopt::api {
 
 struct SignupRequest {
     std::string email;  // normalised (lowercase)
-    std::string tier;
+    Tier tier = Tier::kFree;
     std::string payment_method;  // required with a paid tier
 };
 

@@ -49,7 +49,8 @@ http::Handler MakeStatsHandler(Services& s) {
         boost::json::object subscriptions;
         for (const auto& [tier, n] : stats->active_subscriptions_by_tier) {
             subscriptions[tier] = n;
-            if (const Plan* plan = s.config.FindPlan(tier); plan != nullptr)
+            const auto named = TierNamed(tier);
+            if (const Plan* plan = named ? s.config.FindPlan(*named) : nullptr; plan != nullptr)
                 mrr += plan->price_usd * static_cast<double>(n);
             paying += n;
         }

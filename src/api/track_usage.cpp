@@ -103,7 +103,7 @@ http::Handler MakeTrackUsageHandler(Services& s) {
         out["gpus_monitored"] = gpu_count;
         out["potential_hourly_savings"] = savings.potential_hourly_savings;
         out["monthly_projection"] = savings.monthly_projection;
-        out["tier"] = account->tier;
+        out["tier"] = NameOf(account->tier);
         out["duplicate"] = stored->duplicate;
         co_return OkJson(out, version, limit);
     };

@@ -99,7 +99,6 @@ http::Handler MakeUsageHandler(Services& s) {
         for (const auto& g : history->gpus) points += std::min(g.slices.size(), slots);
         std::string out;
         out.reserve(256 + history->gpus.size() * 256 + points * 200);
-        std::string point;
         JsonWriter json(out);
         json.BeginObject();
         json.Key("status").String("success");
@@ -137,9 +136,7 @@ http::Handler MakeUsageHandler(Services& s) {
                 if (used[k] == 0) continue;
                 const analysis::Slice& b = buckets[k];
                 if (times[k].empty()) times[k] = FormatUtc(window.from + static_cast<int64_t>(k) * step);
-                point.clear();
-                AppendPoint(point, times[k], b);
-                json.Raw(point);
+                json.RawWith([&](std::string& o) { AppendPoint(o, times[k], b); });
                 buckets[k] = analysis::Slice{};  // empty again for the next GPU: only the buckets it used
                 used[k] = 0;
             }

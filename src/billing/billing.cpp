@@ -65,13 +65,13 @@ std::vector<GatewayInfo> Billing::Gateways() const {
         {"nowpayments", "Crypto (NOWPayments)", Enabled("nowpayments"), {config_.billing.payment_currency}, "crypto"}};
 }
 
-double Billing::PriceOf(const std::string& tier) const {
+double Billing::PriceOf(Tier tier) const {
     const Plan* plan = config_.FindPlan(tier);
     return plan == nullptr ? 0 : plan->price_usd;
 }
 
-Result<CheckoutResult> Billing::StartCheckout(const store::Account& account, const std::string& tier,
-                                              const std::string& gateway, const std::string& purpose, SysSeconds now,
+Result<CheckoutResult> Billing::StartCheckout(const store::Account& account, Tier tier, const std::string& gateway,
+                                              const std::string& purpose, SysSeconds now,
                                               std::optional<SysSeconds> renews_period_end) {
     const Plan* plan = config_.FindPlan(tier);
     if (plan == nullptr || plan->price_usd <= 0) {
@@ -101,7 +101,7 @@ Result<CheckoutResult> Billing::StartCheckout(const store::Account& account, con
         k.email = account.email;
         k.title = "GPUOptimizer";
         k.description = plan->display_name + " plan, one month";
-        k.meta = {{"account_id", std::to_string(account.id)}, {"tier", tier}};
+        k.meta = {{"account_id", std::to_string(account.id)}, {"tier", std::string(NameOf(tier))}};
         auto link = FlutterwaveCreateCheckout(flutterwave_, k);
         if (link) {
             out.payment_url = *link;
@@ -240,7 +240,8 @@ Billing::Applied Billing::Complete(const store::Payment& payment, const GatewayA
         std::vector<store::OutboxMessage> mails{mail::Receipt(brand, email, p, o, paid, currency)};
         if (o.previous_tier != o.tier) {
             const Plan* plan = config.FindPlan(o.tier);
-            mails.push_back(mail::UpgradeNotice(brand, email, p, o, plan ? plan->display_name : o.tier));
+            mails.push_back(
+                mail::UpgradeNotice(brand, email, p, o, plan ? plan->display_name : std::string(NameOf(o.tier))));
         }
         return mails;
     };
@@ -254,7 +255,7 @@ Billing::Applied Billing::Complete(const store::Payment& payment, const GatewayA
                  payment.status == store::PaymentStatus::kPending
                      ? ""
                      : " (was " + std::string(store::NameOf(payment.status)) + ")",
-                 payment.account_id, outcome->tier, FormatUtc(outcome->period_end));
+                 payment.account_id, NameOf(outcome->tier), FormatUtc(outcome->period_end));
     return {Verdict::kApplied, "completed " + payment.reference, std::nullopt};
 }
 
@@ -270,8 +271,9 @@ Billing::Applied Billing::HoldUnapplied(const store::Payment& payment, const Gat
     e.dedup_key = "unapplied:" + payment.reference;
     e.account_id = payment.account_id;
     e.payment_id = payment.id;
-    e.detail = "Payment " + payment.reference + " for the " + payment.tier + " plan was taken by " + payment.gateway +
-               " but cannot buy the plan: " + note + ". The customer's plan did not change.";
+    e.detail = "Payment " + payment.reference + " for the " + std::string(NameOf(payment.tier)) +
+               " plan was taken by " + payment.gateway + " but cannot buy the plan: " + note +
+               ". The customer's plan did not change.";
     e.at = now;
     spdlog::error("operator: {}: {}", e.kind, e.detail);
     std::optional<store::OutboxMessage> mail;
@@ -316,7 +318,7 @@ Billing::Applied Billing::Apply(const GatewayAnswer& answer, std::string_view ga
         auto found = db_.billing().FindPaymentByReference(answer.reference);
         if (found) {
             payment = std::move(*found);
-            local.state = LocalStateOf(store::NameOf(payment->status));
+            local.state = LocalStateOf(payment->status);
             local.gateway = payment->gateway;
             local.amount = payment->amount;
             local.currency = payment->currency;
@@ -510,7 +512,8 @@ Result<LifecycleRun> Billing::RunLifecycle(SysSeconds now) {
             if (!ended) return ended.error();
             if (*ended) {
                 ++run.downgraded;
-                spdlog::info("account {}: {} plan ended {}; now free", s.account_id, s.tier, FormatUtc(s.period_end));
+                spdlog::info("account {}: {} plan ended {}; now free", s.account_id, NameOf(s.tier),
+                             FormatUtc(s.period_end));
             }
             continue;
         }

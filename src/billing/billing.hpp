@@ -65,8 +65,8 @@ public:
     // gateway that cannot be bought; kPaymentFailed when the gateway refuses or cannot be reached (then no
     // payment is left behind: nobody was shown a link to pay). A renewal names the period it extends and
     // stays payable until that period's grace ends; other checkouts for PAYMENT_EXPIRY_HOURS.
-    Result<CheckoutResult> StartCheckout(const store::Account& account, const std::string& tier,
-                                         const std::string& gateway, const std::string& purpose, SysSeconds now,
+    Result<CheckoutResult> StartCheckout(const store::Account& account, Tier tier, const std::string& gateway,
+                                         const std::string& purpose, SysSeconds now,
                                          std::optional<SysSeconds> renews_period_end = std::nullopt);
 
     // Webhook intake: checks the signature and turns the body into an event to record. kForbidden when
@@ -91,7 +91,7 @@ public:
     Result<LifecycleRun> RunLifecycle(SysSeconds now);
 
     // Price of a tier per month, in the billing currency.
-    double PriceOf(const std::string& tier) const;
+    double PriceOf(Tier tier) const;
 
 private:
     enum class Verdict { kApplied, kIgnored, kRetry };

@@ -53,14 +53,23 @@ GatewayAnswer GatewayAnswer::Transient(std::string why, std::optional<std::chron
     return a;
 }
 
-LocalPayment::State LocalStateOf(std::string_view status) {
+LocalPayment::State LocalStateOf(store::PaymentStatus status) {
     using S = LocalPayment::State;
-    if (status == "pending") return S::kPending;
-    if (status == "completed") return S::kCompleted;
-    if (status == "failed") return S::kFailed;
-    if (status == "expired") return S::kExpired;
-    if (status == "paid_unapplied") return S::kPaidUnapplied;
-    if (status == "refunded") return S::kRefunded;
+    using P = store::PaymentStatus;
+    switch (status) {
+        case P::kPending:
+            return S::kPending;
+        case P::kCompleted:
+            return S::kCompleted;
+        case P::kFailed:
+            return S::kFailed;
+        case P::kExpired:
+            return S::kExpired;
+        case P::kPaidUnapplied:
+            return S::kPaidUnapplied;
+        case P::kRefunded:
+            return S::kRefunded;
+    }
     return S::kMissing;
 }
 

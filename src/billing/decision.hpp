@@ -13,6 +13,8 @@
 #include <string>
 #include <string_view>
 
+#include "store/billing.hpp"
+
 namespace gpuopt::billing {
 
 // A gateway's status in our words.
@@ -59,7 +61,8 @@ struct LocalPayment {
     std::string currency;  // upper case
 };
 
-LocalPayment::State LocalStateOf(std::string_view status);
+// Our record of a payment, as the decision sees it.
+LocalPayment::State LocalStateOf(store::PaymentStatus status);
 
 enum class Action {
     kComplete,         // grant the plan and extend the subscription

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <type_traits>
 
 #include "common/email.hpp"
 
@@ -149,14 +150,35 @@ std::string Range(long long lo, long long hi) {
     return "must be a whole number from " + std::to_string(lo) + " to " + std::to_string(hi);
 }
 
-template <class T>
-Apply IntSetting(T Config::*field, long long lo, long long hi) {
+// A whole number in [lo, hi] into the field `at` finds in a Config (a member, or a member of a module's
+// settings).
+template <class At>
+Apply IntAt(At at, long long lo, long long hi) {
     return [=](Config& c, const std::string& v) -> std::optional<std::string> {
         auto n = ToInt(v, lo, hi);
         if (!n) return Range(lo, hi);
-        c.*field = static_cast<T>(*n);
+        auto& field = at(c);
+        field = static_cast<std::remove_reference_t<decltype(field)>>(*n);
         return std::nullopt;
     };
+}
+
+// Text into the field `at` finds, checked first by `check` when given and not empty.
+template <class At>
+Apply StringAt(At at, bool allow_empty, std::function<std::optional<std::string>(const std::string&)> check = {}) {
+    return [=](Config& c, const std::string& v) -> std::optional<std::string> {
+        if (!allow_empty && v.empty()) return "must not be empty";
+        if (check && !v.empty()) {
+            if (auto err = check(v)) return err;
+        }
+        at(c) = v;
+        return std::nullopt;
+    };
+}
+
+template <class T>
+Apply IntSetting(T Config::*field, long long lo, long long hi) {
+    return IntAt([field](Config& c) -> T& { return c.*field; }, lo, hi);
 }
 
 Apply DoubleSetting(double Config::*field, double lo, double hi) {
@@ -169,11 +191,7 @@ Apply DoubleSetting(double Config::*field, double lo, double hi) {
 }
 
 Apply StringSetting(std::string Config::*field, bool allow_empty = true) {
-    return [=](Config& c, const std::string& v) -> std::optional<std::string> {
-        if (!allow_empty && v.empty()) return "must not be empty";
-        c.*field = v;
-        return std::nullopt;
-    };
+    return StringAt([field](Config& c) -> std::string& { return c.*field; }, allow_empty);
 }
 
 bool IsHttpUrl(const std::string& v) {
@@ -186,24 +204,12 @@ bool IsHttpUrl(const std::string& v) {
 template <class Section>
 Apply SectionString(Section Config::*section, std::string Section::*field,
                     std::function<std::optional<std::string>(const std::string&)> check = {}, bool allow_empty = true) {
-    return [=](Config& c, const std::string& v) -> std::optional<std::string> {
-        if (!allow_empty && v.empty()) return "must not be empty";
-        if (check && !v.empty()) {
-            if (auto err = check(v)) return err;
-        }
-        c.*section.*field = v;
-        return std::nullopt;
-    };
+    return StringAt([=](Config& c) -> std::string& { return c.*section.*field; }, allow_empty, std::move(check));
 }
 
 template <class Section, class T>
 Apply SectionInt(Section Config::*section, T Section::*field, long long lo, long long hi) {
-    return [=](Config& c, const std::string& v) -> std::optional<std::string> {
-        auto n = ToInt(v, lo, hi);
-        if (!n) return Range(lo, hi);
-        c.*section.*field = static_cast<T>(*n);
-        return std::nullopt;
-    };
+    return IntAt([=](Config& c) -> T& { return c.*section.*field; }, lo, hi);
 }
 
 // A setting of a feature that later code reads from `integrations`; validated now.
@@ -222,14 +228,14 @@ std::optional<std::string> CheckUrl(const std::string& v) {
     return std::nullopt;
 }
 
-Plan* FindPlanMut(Config& c, std::string_view tier) {
+Plan* FindPlanMut(Config& c, Tier tier) {
     for (auto& p : c.plans) {
         if (p.tier == tier) return &p;
     }
     return nullptr;
 }
 
-Apply PlanPrice(const char* tier) {
+Apply PlanPrice(Tier tier) {
     return [=](Config& c, const std::string& v) -> std::optional<std::string> {
         auto d = ToDouble(v, 0, 100000);
         if (!d) return "must be a price in USD from 0 to 100000";
@@ -239,7 +245,7 @@ Apply PlanPrice(const char* tier) {
 }
 
 // 0 means unlimited.
-Apply PlanRate(const char* tier) {
+Apply PlanRate(Tier tier) {
     return [=](Config& c, const std::string& v) -> std::optional<std::string> {
         auto n = ToInt(v, 0, 100000000);
         if (!n) return Range(0, 100000000) + " (0 = unlimited)";
@@ -360,15 +366,15 @@ const std::vector<Setting>& Settings() {
          [](Config& c, const std::string& v) -> std::optional<std::string> {
              auto n = ToInt(v, 1, 100000);
              if (!n) return Range(1, 100000);
-             FindPlanMut(c, "free")->gpu_limit = static_cast<int>(*n);
+             FindPlanMut(c, Tier::kFree)->gpu_limit = static_cast<int>(*n);
              return std::nullopt;
          }},
         {"GPU_LIMIT_WINDOW_HOURS", false, IntSetting(&Config::gpu_limit_window_hours, 1, 24 * 31)},
-        {"PROFESSIONAL_PRICE", false, PlanPrice("professional")},
-        {"ENTERPRISE_PRICE", false, PlanPrice("enterprise")},
-        {"RATE_LIMIT_FREE", false, PlanRate("free")},
-        {"RATE_LIMIT_PROFESSIONAL", false, PlanRate("professional")},
-        {"RATE_LIMIT_ENTERPRISE", false, PlanRate("enterprise")},
+        {"PROFESSIONAL_PRICE", false, PlanPrice(Tier::kProfessional)},
+        {"ENTERPRISE_PRICE", false, PlanPrice(Tier::kEnterprise)},
+        {"RATE_LIMIT_FREE", false, PlanRate(Tier::kFree)},
+        {"RATE_LIMIT_PROFESSIONAL", false, PlanRate(Tier::kProfessional)},
+        {"RATE_LIMIT_ENTERPRISE", false, PlanRate(Tier::kEnterprise)},
         {"SIGNUP_RATE_LIMIT", false, IntSetting(&Config::signup_per_minute_per_ip, 0, 1000000)},
         {"REPORTS_PER_HOST_PER_HOUR", false, IntSetting(&Config::reports_per_host_per_hour, 1, 1000000)},
         {"IMPLICIT_WINDOW_MAX_SECONDS", false, IntSetting(&Config::implicit_window_max_seconds, 1, 86400)},
@@ -383,7 +389,7 @@ const std::vector<Setting>& Settings() {
                                                  optional<std::string> {
                                                      auto n = ToInt(v, 1, 3650);
                                                      if (!n) return Range(1, 3650);
-                                                     FindPlanMut(c, "free")->history_days = static_cast<int>(*n);
+                                                     FindPlanMut(c, Tier::kFree)->history_days = static_cast<int>(*n);
                                                      return std::nullopt;
                                                  }},
         {"ROLLUP_INTERVAL_SECONDS", false, IntSetting(&Config::rollup_interval_seconds, 1, 3600)},
@@ -508,7 +514,7 @@ const std::vector<Setting>& Settings() {
 // Features list only what the product does today; each feature adds itself here when it ships.
 std::vector<Plan> DefaultPlans() {
     return {
-        {"free",
+        {Tier::kFree,
          "Free",
          0,
          2,
@@ -518,7 +524,7 @@ std::vector<Plan> DefaultPlans() {
          false,
          {"GPU utilization and memory monitoring", "Idle detection, including GPUs idle while holding memory",
           "Idle cost and savings over your history", "Stop and auto-stop recommendations", "30 days of history"}},
-        {"professional",
+        {Tier::kProfessional,
          "Professional",
          49,
          std::nullopt,
@@ -528,7 +534,7 @@ std::vector<Plan> DefaultPlans() {
          true,
          {"Everything in Free", "Unlimited GPUs", "Idle alerts to Slack",
           "Right-sizing, consolidation and committed-use recommendations", "13 months of history"}},
-        {"enterprise",
+        {Tier::kEnterprise,
          "Enterprise",
          199,
          std::nullopt,
@@ -542,7 +548,7 @@ std::vector<Plan> DefaultPlans() {
 
 }  // namespace
 
-const Plan* Config::FindPlan(std::string_view tier) const {
+const Plan* Config::FindPlan(Tier tier) const {
     for (const auto& p : plans) {
         if (p.tier == tier) return &p;
     }

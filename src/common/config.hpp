@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "common/tier.hpp"
 
 namespace gpuopt {
 
@@ -23,7 +24,7 @@ struct Cidr {
 };
 
 struct Plan {
-    std::string tier;  // "free", "professional", "enterprise"
+    Tier tier = Tier::kFree;
     std::string display_name;
     double price_usd = 0;                  // per month
     std::optional<int> gpu_limit;          // distinct GPUs per window; nullopt = unlimited
@@ -131,7 +132,7 @@ struct Config {
     // feature ships.
     std::map<std::string, std::string> integrations;
 
-    const Plan* FindPlan(std::string_view tier) const;
+    const Plan* FindPlan(Tier tier) const;
 };
 
 // Where a value came from; secrets may only come from the environment or .env.

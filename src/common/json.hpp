@@ -50,6 +50,13 @@ public:
     // `json`, a complete value the caller wrote and vouches for (an object of constant keys and numbers,
     // written by hand for speed), placed as the next value.
     JsonWriter& Raw(std::string_view json);
+    // As Raw, with the value appended to the output by `write(std::string&)` itself: no copy in between.
+    template <class Write>
+    JsonWriter& RawWith(Write&& write) {
+        Separate();
+        write(out_);
+        return *this;
+    }
 
 private:
     void Separate();

@@ -77,7 +77,7 @@ store::OutboxMessage Welcome(const Brand& b, const store::Account& a) {
              "as GPU_OPTIMIZER_API_KEY.",
          "Next: install gpuopt-agent on a GPU host and point it at " + b.base_url +
              ". Within a minute of its first report you will see the host's GPUs, their idle time and what it costs.",
-         "You are on the " + a.tier + " plan."});
+         "You are on the " + std::string(NameOf(a.tier)) + " plan."});
 }
 
 store::OutboxMessage Receipt(const Brand& b, const std::string& email, const store::Payment& p,
@@ -85,18 +85,19 @@ store::OutboxMessage Receipt(const Brand& b, const std::string& email, const sto
     return Make("receipt:" + std::to_string(p.id), p.account_id, email, b.product + " receipt " + p.reference,
                 "receipt",
                 {"Thank you: we received your payment.",
-                 "Amount: " + Money(paid_amount, paid_currency) + "\nPlan: " + p.tier + "\nPaid through: " + p.gateway +
-                     "\nReference: " + p.reference,
+                 "Amount: " + Money(paid_amount, paid_currency) + "\nPlan: " + std::string(NameOf(p.tier)) +
+                     "\nPaid through: " + p.gateway + "\nReference: " + p.reference,
                  "Service period: " + Day(o.period_start) + " to " + Day(o.period_end) + " (UTC)."});
 }
 
 store::OutboxMessage UpgradeNotice(const Brand& b, const std::string& email, const store::Payment& p,
                                    const store::CompletionOutcome& o, const std::string& plan_name) {
-    return Make("upgrade:" + std::to_string(p.id), p.account_id, email,
-                "Your " + b.product + " plan is now " + plan_name, "upgrade",
-                {"Your account moved from the " + o.previous_tier + " plan to the " + plan_name + " plan.",
-                 "It runs until " + Day(o.period_end) +
-                     " (UTC). We will email you a renewal link 7 days and 1 day before then."});
+    return Make(
+        "upgrade:" + std::to_string(p.id), p.account_id, email, "Your " + b.product + " plan is now " + plan_name,
+        "upgrade",
+        {"Your account moved from the " + std::string(NameOf(o.previous_tier)) + " plan to the " + plan_name + " plan.",
+         "It runs until " + Day(o.period_end) +
+             " (UTC). We will email you a renewal link 7 days and 1 day before then."});
 }
 
 store::OutboxMessage RenewalReminder(const Brand& b, const store::Subscription& s, int days,
@@ -105,7 +106,7 @@ store::OutboxMessage RenewalReminder(const Brand& b, const store::Subscription& 
                 s.account_id, s.email,
                 "Your " + b.product + " plan renews in " + std::to_string(days) + (days == 1 ? " day" : " days"),
                 "renewal_reminder",
-                {"Your " + s.tier + " plan runs until " + FormatUtc(s.period_end) + ".",
+                {"Your " + std::string(NameOf(s.tier)) + " plan runs until " + FormatUtc(s.period_end) + ".",
                  "To keep it, pay for the next month (" + Money(price, currency) + ") here: " + checkout_url,
                  "If you do not, the account keeps its plan for 3 days of grace and then moves to the free plan. "
                  "Your history stays."});
@@ -114,7 +115,7 @@ store::OutboxMessage RenewalReminder(const Brand& b, const store::Subscription& 
 store::OutboxMessage DowngradeNotice(const Brand& b, const store::Subscription& s) {
     return Make("downgrade:" + std::to_string(s.account_id) + ":" + FormatUtc(s.period_end), s.account_id, s.email,
                 "Your " + b.product + " account is now on the free plan", "downgrade",
-                {"Your " + s.tier + " plan ended on " + Day(s.period_end) +
+                {"Your " + std::string(NameOf(s.tier)) + " plan ended on " + Day(s.period_end) +
                      " and its grace period has passed, so the account "
                      "is now on the free plan.",
                  "Your history stays. You can upgrade again at any time from " + b.base_url + "."});

@@ -134,15 +134,16 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (set_tier->parsed()) {
-        if (config->FindPlan(tier) == nullptr)
+        const auto named = TierNamed(tier);
+        if (!named || config->FindPlan(*named) == nullptr)
             return Fail(Error::Validation("--tier", "must be free, professional or enterprise"));
         std::promise<Result<store::Account>> done;
-        (*store)->accounts().SetTier(NormalizeEmail(email), tier,
+        (*store)->accounts().SetTier(NormalizeEmail(email), *named,
                                      [&](Result<store::Account> r) { done.set_value(std::move(r)); });
         auto result = done.get_future().get();
         (*store)->Close();
         if (!result) return Fail(result.error());
-        std::cout << result->email << " is now on the " << result->tier << " plan\n";
+        std::cout << result->email << " is now on the " << NameOf(result->tier) << " plan\n";
         return 0;
     }
     return 0;

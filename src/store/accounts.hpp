@@ -6,18 +6,17 @@
 #include <string>
 
 #include "common/result.hpp"
+#include "common/tier.hpp"
 #include "common/time.hpp"
 #include "store/callback.hpp"
 #include "store/outbox.hpp"
 
 namespace gpuopt::store {
 
-inline constexpr const char* kTiers[] = {"free", "professional", "enterprise"};
-
 struct Account {
     int64_t id = 0;
     std::string email;
-    std::string tier;
+    Tier tier = Tier::kFree;
     std::string key_prefix;
     std::string created_at;
 };
@@ -26,7 +25,7 @@ struct NewAccount {
     std::string email;       // normalised
     std::string key_hash;    // HashApiKey(key); the key itself is never stored
     std::string key_prefix;  // first characters of the key, for display
-    std::string tier;
+    Tier tier = Tier::kFree;
     SysSeconds now;
     std::optional<OutboxMessage> welcome;  // enqueued with the account, in the same transaction
 };
@@ -40,7 +39,7 @@ public:
     virtual void CreateAccount(NewAccount account, Callback<Account> done) = 0;
     virtual Result<Account> GetAccount(int64_t id) = 0;
     // Fails with kNotFound for an unknown email.
-    virtual void SetTier(std::string email, std::string tier, Callback<Account> done) = 0;
+    virtual void SetTier(std::string email, Tier tier, Callback<Account> done) = 0;
     // kNotFound when no account holds the key hash. Answers from this process's recent lookups when it
     // can (CachedAccountByKeyHash), else reads the database.
     virtual Result<Account> FindAccountByKeyHash(const std::string& key_hash) = 0;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "common/tier.hpp"
 #include "common/time.hpp"
 #include "store/callback.hpp"
 
@@ -16,7 +17,7 @@ struct AlertSettings {
     int64_t account_id = 0;
     std::string webhook_url;  // Slack-compatible incoming webhook; empty: alerts off
     int idle_minutes = 30;
-    std::string tier;  // the account's plan (filled by ListAlertSettings)
+    Tier tier = Tier::kFree;  // the account's plan (filled by ListAlertSettings)
 };
 
 // An idle alert: opened when a GPU has been idle for the account's idle_minutes, closed when it is

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "common/tier.hpp"
 #include "common/time.hpp"
 #include "store/callback.hpp"
 #include "store/operator_events.hpp"
@@ -87,7 +88,7 @@ struct Payment {
     int64_t account_id = 0;
     std::string reference;  // ours: tx_ref (Flutterwave), order_id (NowPayments)
     std::string gateway;    // "flutterwave", "nowpayments"
-    std::string tier;
+    Tier tier = Tier::kFree;
     double amount = 0;     // expected
     std::string currency;  // expected, upper case ("USD")
     std::string purpose;   // "upgrade", "renewal", "signup"
@@ -109,7 +110,7 @@ struct NewPayment {
     int64_t account_id = 0;
     std::string reference;
     std::string gateway;
-    std::string tier;
+    Tier tier = Tier::kFree;
     double amount = 0;
     std::string currency;
     std::string purpose;
@@ -134,8 +135,8 @@ struct Completion {
 
 struct CompletionOutcome {
     bool applied = false;  // false: the payment was settled already (completed, unapplied or refunded)
-    std::string previous_tier;
-    std::string tier;
+    Tier previous_tier = Tier::kFree;
+    Tier tier = Tier::kFree;
     SysSeconds period_start;
     SysSeconds period_end;
     bool renewal = false;  // extended a running subscription of the same tier
@@ -144,7 +145,7 @@ struct CompletionOutcome {
 struct Subscription {
     int64_t account_id = 0;
     std::string email;
-    std::string tier;
+    Tier tier = Tier::kFree;
     SubscriptionStatus status = SubscriptionStatus::kActive;
     SysSeconds period_start;
     SysSeconds period_end;
@@ -174,7 +175,7 @@ struct RevenueEvent {
     int64_t id = 0;
     int64_t account_id = 0;
     std::string kind;  // signup, payment, upgrade, renewal, downgrade, refund
-    std::string tier;
+    Tier tier = Tier::kFree;
     double amount = 0;
     std::string currency;
     std::optional<int64_t> payment_id;

@@ -25,7 +25,7 @@ Payment ReadPayment(const Rows& r, int i) {
     p.account_id = r.Int(i, 1);
     p.reference = r.Text(i, 2);
     p.gateway = r.Text(i, 3);
-    p.tier = r.Text(i, 4);
+    p.tier = StoredTier(r.Text(i, 4));
     p.amount = r.Double(i, 5);
     p.currency = r.Text(i, 6);
     p.purpose = r.Text(i, 7);
@@ -60,7 +60,7 @@ Subscription ReadSubscription(const Rows& r, int i) {
     Subscription s;
     s.account_id = r.Int(i, 0);
     s.email = r.Text(i, 1);
-    s.tier = r.Text(i, 2);
+    s.tier = StoredTier(r.Text(i, 2));
     s.status = SubscriptionStatusNamed(r.Text(i, 3)).value_or(SubscriptionStatus::kEnded);  // CHECKed
     s.period_start = TimeAt(r, i, 4);
     s.period_end = TimeAt(r, i, 5);
@@ -132,8 +132,8 @@ Result<bool> InsertOutbox(Connection& db, const OutboxMessage& m, SysSeconds now
     return *n > 0;
 }
 
-Result<void> AppendRevenue(Connection& db, int64_t account_id, std::string_view kind, std::string_view tier,
-                           double amount, std::string_view currency, std::optional<int64_t> payment_id, SysSeconds at,
+Result<void> AppendRevenue(Connection& db, int64_t account_id, std::string_view kind, Tier tier, double amount,
+                           std::string_view currency, std::optional<int64_t> payment_id, SysSeconds at,
                            std::string_view detail) {
     auto r = db.Query(
         "INSERT INTO revenue_events (account_id, kind, tier, amount, currency, payment_id, at, detail)"
@@ -141,7 +141,7 @@ Result<void> AppendRevenue(Connection& db, int64_t account_id, std::string_view 
         Params()
             .Add(account_id)
             .Add(kind)
-            .Add(tier)
+            .Add(NameOf(tier))
             .Add(amount)
             .Add(currency)
             .Add(payment_id)
@@ -168,7 +168,7 @@ void PgStore::CreatePayment(NewPayment p, Callback<Payment> done) {
                                           .Add(p.account_id)
                                           .Add(p.reference)
                                           .Add(p.gateway)
-                                          .Add(p.tier)
+                                          .Add(NameOf(p.tier))
                                           .Add(p.amount)
                                           .Add(p.currency)
                                           .Add(p.purpose)
@@ -354,7 +354,7 @@ void PgStore::CompletePayment(Completion c, Callback<CompletionOutcome> done) {
                                      Params().Add(payment->account_id));
                 if (!rows) return rows.error();
                 if (rows->empty()) return Error{ErrorCode::kInternal, "account vanished", {}};
-                out.previous_tier = rows->Text(0, 0);
+                out.previous_tier = StoredTier(rows->Text(0, 0));
                 email = rows->Text(0, 1);
             }
             out.period_start = c.now;
@@ -362,7 +362,7 @@ void PgStore::CompletePayment(Completion c, Callback<CompletionOutcome> done) {
                 auto rows = db.Query("SELECT tier, status, period_end FROM subscriptions WHERE account_id = $1",
                                      Params().Add(payment->account_id));
                 if (!rows) return rows.error();
-                if (!rows->empty() && rows->Text(0, 1) != "ended" && rows->Text(0, 0) == payment->tier) {
+                if (!rows->empty() && rows->Text(0, 1) != "ended" && rows->Text(0, 0) == NameOf(payment->tier)) {
                     out.period_start = std::max(c.now, TimeAt(*rows, 0, 2));
                     out.renewal = true;
                 }
@@ -378,7 +378,7 @@ void PgStore::CompletePayment(Completion c, Callback<CompletionOutcome> done) {
                            " updated_at = excluded.updated_at",
                            Params()
                                .Add(payment->account_id)
-                               .Add(payment->tier)
+                               .Add(NameOf(payment->tier))
                                .Add(FormatUtc(out.period_start))
                                .Add(FormatUtc(out.period_end))
                                .Add(payment->gateway)
@@ -388,7 +388,7 @@ void PgStore::CompletePayment(Completion c, Callback<CompletionOutcome> done) {
                 return r.error();
             }
             if (auto r = Change(db, "UPDATE accounts SET tier = $1 WHERE id = $2",
-                                Params().Add(payment->tier).Add(payment->account_id));
+                                Params().Add(NameOf(payment->tier)).Add(payment->account_id));
                 !r) {
                 return r.error();
             }
@@ -398,10 +398,11 @@ void PgStore::CompletePayment(Completion c, Callback<CompletionOutcome> done) {
                 return r.error();
             }
             const bool upgrade = out.previous_tier != payment->tier;
-            if (auto r =
-                    AppendRevenue(db, payment->account_id, upgrade ? "upgrade" : "renewal", payment->tier,
-                                  payment->amount, payment->currency, payment->id, c.now,
-                                  upgrade ? out.previous_tier + " -> " + payment->tier : FormatUtc(out.period_end));
+            if (auto r = AppendRevenue(
+                    db, payment->account_id, upgrade ? "upgrade" : "renewal", payment->tier, payment->amount,
+                    payment->currency, payment->id, c.now,
+                    upgrade ? std::string(NameOf(out.previous_tier)) + " -> " + std::string(NameOf(payment->tier))
+                            : FormatUtc(out.period_end));
                 !r) {
                 return r.error();
             }
@@ -453,7 +454,7 @@ void PgStore::RecordRefund(int64_t payment_id, SysSeconds now, Callback<bool> do
                        " VALUES ($1, 'refund', $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
                        Params()
                            .Add(payment.account_id)
-                           .Add(payment.tier)
+                           .Add(NameOf(payment.tier))
                            .Add(-payment.paid_amount.value_or(payment.amount))
                            .Add(payment.currency)
                            .Add(payment_id)
@@ -596,8 +597,8 @@ void PgStore::EndSubscription(int64_t account_id, SysSeconds period_end, SysSeco
             if (auto r = Change(db, "UPDATE accounts SET tier = 'free' WHERE id = $1", Params().Add(account_id)); !r) {
                 return r.error();
             }
-            if (auto r =
-                    AppendRevenue(db, account_id, "downgrade", "free", 0, "", std::nullopt, now, previous + " -> free");
+            if (auto r = AppendRevenue(db, account_id, "downgrade", Tier::kFree, 0, "", std::nullopt, now,
+                                       previous + " -> free");
                 !r) {
                 return r.error();
             }
@@ -624,7 +625,7 @@ Result<std::vector<RevenueEvent>> PgStore::ListRevenueEvents(int64_t account_id,
         e.id = r.Int(i, 0);
         e.account_id = r.Int(i, 1);
         e.kind = r.Text(i, 2);
-        e.tier = r.Text(i, 3);
+        e.tier = StoredTier(r.Text(i, 3));
         e.amount = r.Double(i, 4);
         e.currency = r.Text(i, 5);
         e.payment_id = OptIntAt(r, i, 6);

@@ -399,7 +399,7 @@ Result<std::vector<AlertSettings>> PgStore::ListAlertSettings() {
     if (!rows) return rows.error();
     return CollectRows<AlertSettings>(*rows, [](const Rows& r, int i) {
         return AlertSettings{r.Int(i, 0), std::string(r.Text(i, 1)), static_cast<int>(r.Int(i, 2)),
-                             std::string(r.Text(i, 3))};
+                             StoredTier(r.Text(i, 3))};
     });
 }
 

@@ -21,7 +21,7 @@ constexpr const char* kIngestLock = "SELECT pg_advisory_xact_lock(7460002)";
 constexpr const char* kSelectAccount = "SELECT id, email, tier, api_key_prefix, created_at FROM accounts ";
 
 Account ReadAccount(const Rows& rows, int row) {
-    return Account{rows.Int(row, 0), std::string(rows.Text(row, 1)), std::string(rows.Text(row, 2)),
+    return Account{rows.Int(row, 0), std::string(rows.Text(row, 1)), StoredTier(rows.Text(row, 2)),
                    std::string(rows.Text(row, 3)), std::string(rows.Text(row, 4))};
 }
 
@@ -624,7 +624,7 @@ Result<Stats> PgStore::GetStats(const StatsQuery& q) {
     auto db = LeaseReader();
     if (!db) return db.error();
     Stats s;
-    for (const char* tier : kTiers) s.customers_by_tier[tier] = 0;
+    for (Tier tier : kTiers) s.customers_by_tier[std::string(NameOf(tier))] = 0;
     {
         auto rows = (*db)->Query("SELECT tier, COUNT(*) FROM accounts GROUP BY tier");
         if (!rows) return rows.error();
@@ -782,7 +782,7 @@ void PgStore::CreateAccount(NewAccount a, Callback<Account> done) {
             auto rows = db.Query(
                 "INSERT INTO accounts (email, api_key_hash, api_key_prefix, tier, created_at)"
                 " VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                Params().Add(a.email).Add(a.key_hash).Add(a.key_prefix).Add(a.tier).Add(created));
+                Params().Add(a.email).Add(a.key_hash).Add(a.key_prefix).Add(NameOf(a.tier)).Add(created));
             if (!rows) return rows.error();  // kAlreadyExists: nothing written
             const int64_t id = rows->Int(0, 0);
             if (auto r = AppendRevenue(db, id, "signup", a.tier, 0, "", std::nullopt, a.now, ""); !r) return r.error();
@@ -796,12 +796,12 @@ void PgStore::CreateAccount(NewAccount a, Callback<Account> done) {
         std::move(done));
 }
 
-void PgStore::SetTier(std::string email, std::string tier, Callback<Account> done) {
+void PgStore::SetTier(std::string email, Tier tier, Callback<Account> done) {
     Submit<Account>(
-        [email = std::move(email), tier = std::move(tier)](Connection& db) -> Result<Account> {
+        [email = std::move(email), tier](Connection& db) -> Result<Account> {
             static const std::string sql =
                 "UPDATE accounts SET tier = $1 WHERE email = $2 RETURNING id, email, tier, api_key_prefix, created_at";
-            auto rows = db.Query(sql, Params().Add(tier).Add(email));
+            auto rows = db.Query(sql, Params().Add(NameOf(tier)).Add(email));
             if (!rows) return rows.error();
             if (rows->empty()) return Error{ErrorCode::kNotFound, "no account with that email", {}};
             if (auto r = AnnounceAccountsChanged(db); !r) return r.error();

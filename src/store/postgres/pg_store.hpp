@@ -73,7 +73,7 @@ public:
 
     void CreateAccount(NewAccount account, Callback<Account> done) override;
     void IngestReport(IngestRequest request, Callback<IngestOutcome> done) override;
-    void SetTier(std::string email, std::string tier, Callback<Account> done) override;
+    void SetTier(std::string email, Tier tier, Callback<Account> done) override;
     Result<Account> FindAccountByKeyHash(const std::string& key_hash) override;
     std::optional<Account> CachedAccountByKeyHash(const std::string& key_hash) override;
     Result<Account> GetAccount(int64_t id) override;

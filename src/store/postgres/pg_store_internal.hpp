@@ -132,8 +132,8 @@ inline constexpr const char* kAccountsChanged = "accounts";
 Result<void> AnnounceAccountsChanged(Connection& db);
 // NOTIFY of `topic` on the wake-up channel, inside the caller's transaction (delivered at its commit).
 Result<void> NotifyWake(Connection& db, const std::string& topic);
-Result<void> AppendRevenue(Connection& db, int64_t account_id, std::string_view kind, std::string_view tier,
-                           double amount, std::string_view currency, std::optional<int64_t> payment_id, SysSeconds at,
+Result<void> AppendRevenue(Connection& db, int64_t account_id, std::string_view kind, Tier tier, double amount,
+                           std::string_view currency, std::optional<int64_t> payment_id, SysSeconds at,
                            std::string_view detail);
 
 // Column lists and readers (pg_history.cpp).

@@ -41,7 +41,7 @@ Payment ReadPayment(const Statement& st) {
     p.account_id = st.Int(1);
     p.reference = st.Text(2);
     p.gateway = st.Text(3);
-    p.tier = st.Text(4);
+    p.tier = StoredTier(st.TextView(4));
     p.amount = st.Double(5);
     p.currency = st.Text(6);
     p.purpose = st.Text(7);
@@ -79,7 +79,7 @@ Subscription ReadSubscription(const Statement& st) {
     Subscription s;
     s.account_id = st.Int(0);
     s.email = st.Text(1);
-    s.tier = st.Text(2);
+    s.tier = StoredTier(st.TextView(2));
     s.status = SubscriptionStatusNamed(st.TextView(3)).value_or(SubscriptionStatus::kEnded);  // CHECKed
     s.period_start = Time(st, 4);
     s.period_end = Time(st, 5);
@@ -137,14 +137,14 @@ Result<bool> InsertOutbox(Connection& db, const OutboxMessage& m, SysSeconds now
     return db.Changes() > 0;
 }
 
-Result<void> AppendRevenue(Connection& db, int64_t account_id, std::string_view kind, std::string_view tier,
-                           double amount, std::string_view currency, std::optional<int64_t> payment_id, SysSeconds at,
+Result<void> AppendRevenue(Connection& db, int64_t account_id, std::string_view kind, Tier tier, double amount,
+                           std::string_view currency, std::optional<int64_t> payment_id, SysSeconds at,
                            std::string_view detail) {
     auto st = db.Prepare(
         "INSERT INTO revenue_events (account_id, kind, tier, amount, currency, payment_id, at, detail)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     if (!st) return st.error();
-    st->Bind(1, account_id).Bind(2, kind).Bind(3, tier).Bind(4, amount).Bind(5, currency);
+    st->Bind(1, account_id).Bind(2, kind).Bind(3, NameOf(tier)).Bind(4, amount).Bind(5, currency);
     if (payment_id) {
         st->Bind(6, *payment_id);
     } else {
@@ -169,7 +169,7 @@ void SqliteStore::CreatePayment(NewPayment p, Callback<Payment> done) {
             st->Bind(1, p.account_id)
                 .Bind(2, std::string_view(p.reference))
                 .Bind(3, std::string_view(p.gateway))
-                .Bind(4, std::string_view(p.tier))
+                .Bind(4, NameOf(p.tier))
                 .Bind(5, p.amount)
                 .Bind(6, std::string_view(p.currency))
                 .Bind(7, std::string_view(p.purpose))
@@ -409,7 +409,7 @@ void SqliteStore::CompletePayment(Completion c, Callback<CompletionOutcome> done
                 if (!st) return st.error();
                 st->Bind(1, payment->account_id);
                 if (auto row = st->Step(); !row || !*row) return Error{ErrorCode::kInternal, "account vanished", {}};
-                out.previous_tier = st->Text(0);
+                out.previous_tier = StoredTier(st->TextView(0));
                 email = st->Text(1);
             }
             // A subscription of the same tier that has not ended extends from the later of now and its end
@@ -421,7 +421,7 @@ void SqliteStore::CompletePayment(Completion c, Callback<CompletionOutcome> done
                 st->Bind(1, payment->account_id);
                 auto row = st->Step();
                 if (!row) return row.error();
-                if (*row && st->Text(1) != "ended" && st->Text(0) == payment->tier) {
+                if (*row && st->Text(1) != "ended" && st->TextView(0) == NameOf(payment->tier)) {
                     out.period_start = std::max(c.now, Time(*st, 2));
                     out.renewal = true;
                 }
@@ -437,7 +437,7 @@ void SqliteStore::CompletePayment(Completion c, Callback<CompletionOutcome> done
                                " last_payment_id = excluded.last_payment_id, updated_at = excluded.updated_at",
                                [&](Statement& st) {
                                    st.Bind(1, payment->account_id)
-                                       .Bind(2, std::string_view(payment->tier))
+                                       .Bind(2, NameOf(payment->tier))
                                        .Bind(3, FormatUtc(out.period_start))
                                        .Bind(4, FormatUtc(out.period_end))
                                        .Bind(5, std::string_view(payment->gateway))
@@ -447,9 +447,8 @@ void SqliteStore::CompletePayment(Completion c, Callback<CompletionOutcome> done
                 !r) {
                 return r.error();
             }
-            if (auto r = Exec1(
-                    db, "UPDATE accounts SET tier = ?1 WHERE id = ?2",
-                    [&](Statement& st) { st.Bind(1, std::string_view(payment->tier)).Bind(2, payment->account_id); });
+            if (auto r = Exec1(db, "UPDATE accounts SET tier = ?1 WHERE id = ?2",
+                               [&](Statement& st) { st.Bind(1, NameOf(payment->tier)).Bind(2, payment->account_id); });
                 !r) {
                 return r.error();
             }
@@ -459,10 +458,11 @@ void SqliteStore::CompletePayment(Completion c, Callback<CompletionOutcome> done
                 return r.error();
             }
             const bool upgrade = out.previous_tier != payment->tier;
-            if (auto r =
-                    AppendRevenue(db, payment->account_id, upgrade ? "upgrade" : "renewal", payment->tier,
-                                  payment->amount, payment->currency, payment->id, c.now,
-                                  upgrade ? out.previous_tier + " -> " + payment->tier : FormatUtc(out.period_end));
+            if (auto r = AppendRevenue(
+                    db, payment->account_id, upgrade ? "upgrade" : "renewal", payment->tier, payment->amount,
+                    payment->currency, payment->id, c.now,
+                    upgrade ? std::string(NameOf(out.previous_tier)) + " -> " + std::string(NameOf(payment->tier))
+                            : FormatUtc(out.period_end));
                 !r) {
                 return r.error();
             }
@@ -515,7 +515,7 @@ void SqliteStore::RecordRefund(int64_t payment_id, SysSeconds now, Callback<bool
                 " VALUES (?1, 'refund', ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING");
             if (!st) return st.error();
             st->Bind(1, payment->account_id)
-                .Bind(2, std::string_view(payment->tier))
+                .Bind(2, NameOf(payment->tier))
                 .Bind(3, -payment->paid_amount.value_or(payment->amount))
                 .Bind(4, std::string_view(payment->currency))
                 .Bind(5, payment_id)
@@ -678,8 +678,8 @@ void SqliteStore::EndSubscription(int64_t account_id, SysSeconds period_end, Sys
                 !r) {
                 return r.error();
             }
-            if (auto r =
-                    AppendRevenue(db, account_id, "downgrade", "free", 0, "", std::nullopt, now, previous + " -> free");
+            if (auto r = AppendRevenue(db, account_id, "downgrade", Tier::kFree, 0, "", std::nullopt, now,
+                                       previous + " -> free");
                 !r) {
                 return r.error();
             }
@@ -705,7 +705,7 @@ Result<std::vector<RevenueEvent>> SqliteStore::ListRevenueEvents(int64_t account
         e.id = s.Int(0);
         e.account_id = s.Int(1);
         e.kind = s.Text(2);
-        e.tier = s.Text(3);
+        e.tier = StoredTier(s.TextView(3));
         e.amount = s.Double(4);
         e.currency = s.Text(5);
         if (!s.IsNull(6)) e.payment_id = s.Int(6);

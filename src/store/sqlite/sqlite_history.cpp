@@ -446,7 +446,7 @@ Result<std::vector<AlertSettings>> SqliteStore::ListAlertSettings() {
         " WHERE s.webhook_url <> '' ORDER BY s.account_id");
     if (!st) return st.error();
     return Collect<AlertSettings>(*st, [](const Statement& s) {
-        return AlertSettings{s.Int(0), s.Text(1), static_cast<int>(s.Int(2)), s.Text(3)};
+        return AlertSettings{s.Int(0), s.Text(1), static_cast<int>(s.Int(2)), StoredTier(s.TextView(3))};
     });
 }
 

@@ -17,7 +17,7 @@ Result<Account> ReadAccount(Statement& stmt) {
     Account a;
     a.id = stmt.Int(0);
     a.email = stmt.Text(1);
-    a.tier = stmt.Text(2);
+    a.tier = StoredTier(stmt.TextView(2));
     a.key_prefix = stmt.Text(3);
     a.created_at = stmt.Text(4);
     return a;
@@ -265,7 +265,7 @@ Result<Stats> SqliteStore::GetStats(const StatsQuery& q) {
     auto db = LeaseReader();
     if (!db) return db.error();
     Stats s;
-    for (const char* tier : kTiers) s.customers_by_tier[tier] = 0;
+    for (Tier tier : kTiers) s.customers_by_tier[std::string(NameOf(tier))] = 0;
     {
         auto stmt = (*db)->Prepare("SELECT tier, COUNT(*) FROM accounts GROUP BY tier");
         if (!stmt) return stmt.error();
@@ -382,7 +382,7 @@ void SqliteStore::CreateAccount(NewAccount a, Callback<Account> done) {
             stmt->Bind(1, std::string_view(a.email))
                 .Bind(2, std::string_view(a.key_hash))
                 .Bind(3, std::string_view(a.key_prefix))
-                .Bind(4, std::string_view(a.tier))
+                .Bind(4, NameOf(a.tier))
                 .Bind(5, std::string_view(created));
             if (auto r = stmt->Run(); !r) return r.error();  // kAlreadyExists: nothing written
             const int64_t id = db.LastInsertId();
@@ -397,13 +397,13 @@ void SqliteStore::CreateAccount(NewAccount a, Callback<Account> done) {
         std::move(done));
 }
 
-void SqliteStore::SetTier(std::string email, std::string tier, Callback<Account> done) {
+void SqliteStore::SetTier(std::string email, Tier tier, Callback<Account> done) {
     Submit<Account>(
-        [email = std::move(email), tier = std::move(tier)](Connection& db) -> Result<Account> {
+        [email = std::move(email), tier](Connection& db) -> Result<Account> {
             {
                 auto stmt = db.Prepare("UPDATE accounts SET tier = ?1 WHERE email = ?2");
                 if (!stmt) return stmt.error();
-                stmt->Bind(1, std::string_view(tier)).Bind(2, std::string_view(email));
+                stmt->Bind(1, NameOf(tier)).Bind(2, std::string_view(email));
                 if (auto r = stmt->Run(); !r) return r.error();
             }
             if (db.Changes() == 0) return Error{ErrorCode::kNotFound, "no account with that email", {}};

@@ -13,8 +13,8 @@ inline Error Unavailable() { return Error{ErrorCode::kUnavailable, "the store is
 // Writer-thread helpers shared by the write jobs (sqlite_billing.cpp).
 // Enqueues a mail unless one with its dedup key exists; answers whether it was new.
 Result<bool> InsertOutbox(Connection& db, const OutboxMessage& message, SysSeconds now);
-Result<void> AppendRevenue(Connection& db, int64_t account_id, std::string_view kind, std::string_view tier,
-                           double amount, std::string_view currency, std::optional<int64_t> payment_id, SysSeconds at,
+Result<void> AppendRevenue(Connection& db, int64_t account_id, std::string_view kind, Tier tier, double amount,
+                           std::string_view currency, std::optional<int64_t> payment_id, SysSeconds at,
                            std::string_view detail);
 
 // Adds roll-up hours to their GPU-days in gpu_days (ApplyRollup, and migration 8 converting gpu_hours).

@@ -29,14 +29,14 @@ protected:
         store_ = std::move(*s);
         config_ = BuildConfig({}).value();
         auto acct = store::Wait<store::Account>([&](store::Callback<store::Account> done) {
-            store_->accounts().CreateAccount({"a@example.com", "hash", "gopt_abcd", "professional", kT0, {}},
+            store_->accounts().CreateAccount({"a@example.com", "hash", "gopt_abcd", Tier::kProfessional, kT0, {}},
                                              std::move(done));
         });
         ASSERT_TRUE(acct.ok());
         account_ = acct->id;
         ASSERT_TRUE(
             store::Wait<store::AlertSettings>([&](store::Callback<store::AlertSettings> done) {
-                store_->alerts().SetAlertSettings({account_, "https://hooks.example.com/x", 30, ""}, std::move(done));
+                store_->alerts().SetAlertSettings({account_, "https://hooks.example.com/x", 30, {}}, std::move(done));
             }).ok());
     }
     void TearDown() override {
@@ -113,7 +113,7 @@ TEST_F(IdleAlertsTest, AGpuThatStoppedReportingIsNotIdle) {
 
 TEST_F(IdleAlertsTest, FreePlansGetNoAlerts) {
     ASSERT_TRUE(store::Wait<store::Account>([&](store::Callback<store::Account> done) {
-                    store_->accounts().SetTier("a@example.com", "free", std::move(done));
+                    store_->accounts().SetTier("a@example.com", Tier::kFree, std::move(done));
                 }).ok());
     for (int m = 1; m <= 40; ++m) Report(kT0 + minutes(m), 1);
     EXPECT_EQ(Run(kT0 + minutes(40) + seconds(10)).opened, 0);

@@ -18,7 +18,7 @@ struct FakeClock {
     }
 };
 
-Plan PlanOf(const std::string& tier) {
+Plan PlanOf(Tier tier) {
     std::map<std::string, ConfigValue> none;
     auto config = BuildConfig(none);
     EXPECT_TRUE(config.ok());
@@ -51,25 +51,25 @@ int Refusals(const Plan& plan, int hosts, seconds span, int retry_every, int rep
 }
 
 TEST(ReportBudget, TwoFreeHostsForThreeHoursAreNeverRefused) {
-    const Plan free = PlanOf("free");
+    const Plan free = PlanOf(Tier::kFree);
     ASSERT_EQ(free.requests_per_hour.value_or(0), 100);  // the API budget alone would refuse them
     EXPECT_EQ(Refusals(free, 2, hours(3), 10, 60, minutes(90)), 0);
 }
 
 TEST(ReportBudget, AHundredProfessionalHostsForAnHourAreNeverRefused) {
-    EXPECT_EQ(Refusals(PlanOf("professional"), 100, hours(1), 10, 60, minutes(30)), 0);
+    EXPECT_EQ(Refusals(PlanOf(Tier::kProfessional), 100, hours(1), 10, 60, minutes(30)), 0);
 }
 
 TEST(ReportBudget, EnterpriseIsUnlimited) {
     FakeClock clock;
     http::RateLimiter limiter(clock.fn());
-    EXPECT_FALSE(CheckReportBudget(limiter, PlanOf("enterprise"), 1, "host:a", {}).has_value());
+    EXPECT_FALSE(CheckReportBudget(limiter, PlanOf(Tier::kEnterprise), 1, "host:a", {}).has_value());
 }
 
 TEST(ReportBudget, ARunawayAgentMeetsItsHostsLimitAndNotItsNeighbours) {
     FakeClock clock;
     http::RateLimiter limiter(clock.fn());
-    const Plan pro = PlanOf("professional");
+    const Plan pro = PlanOf(Tier::kProfessional);
     int allowed = 0;
     for (int i = 0; i < 1000; ++i) {
         auto d = CheckReportBudget(limiter, pro, 7, "host:runaway", {});
@@ -86,7 +86,7 @@ TEST(ReportBudget, ARunawayAgentMeetsItsHostsLimitAndNotItsNeighbours) {
 TEST(ReportBudget, AFreeAccountCannotMultiplyItsBudgetWithInventedHosts) {
     FakeClock clock;
     http::RateLimiter limiter(clock.fn());
-    const Plan free = PlanOf("free");
+    const Plan free = PlanOf(Tier::kFree);
     int allowed = 0;
     for (int i = 0; i < 5000; ++i) {
         auto d = CheckReportBudget(limiter, free, 9, "host:fake-" + std::to_string(i), {});

@@ -11,7 +11,7 @@ TEST(Signup, NormalisesTheEmail) {
     auto r = ParseSignup(R"({"email":"  Alice@Example.COM "})", Defaults());
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->email, "alice@example.com");
-    EXPECT_EQ(r->tier, "free");
+    EXPECT_EQ(r->tier, Tier::kFree);
 }
 
 TEST(Signup, ValidatesEveryField) {
@@ -39,7 +39,7 @@ TEST(Signup, APaidTierWithAGatewayStartsFreeUntilPaid) {
     auto r = ParseSignup(R"({"email":"A@Example.com","tier":"enterprise","payment_method":"nowpayments"})", Defaults());
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->email, "a@example.com");
-    EXPECT_EQ(r->tier, "enterprise");
+    EXPECT_EQ(r->tier, Tier::kEnterprise);
     EXPECT_EQ(r->payment_method, "nowpayments");
 }
 

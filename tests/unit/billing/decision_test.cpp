@@ -169,8 +169,12 @@ TEST(PaymentDecision, GatewayStatusesInOurWords) {
     EXPECT_EQ(NowPaymentsState("expired"), G::kExpired);
     EXPECT_EQ(NowPaymentsState("refunded"), G::kRefunded);
     EXPECT_EQ(NowPaymentsState("cancelled"), G::kUnknown);
-    EXPECT_EQ(LocalStateOf("paid_unapplied"), S::kPaidUnapplied);
-    EXPECT_EQ(LocalStateOf("bogus"), S::kMissing);
+    EXPECT_EQ(LocalStateOf(store::PaymentStatus::kPending), S::kPending);
+    EXPECT_EQ(LocalStateOf(store::PaymentStatus::kCompleted), S::kCompleted);
+    EXPECT_EQ(LocalStateOf(store::PaymentStatus::kFailed), S::kFailed);
+    EXPECT_EQ(LocalStateOf(store::PaymentStatus::kExpired), S::kExpired);
+    EXPECT_EQ(LocalStateOf(store::PaymentStatus::kPaidUnapplied), S::kPaidUnapplied);
+    EXPECT_EQ(LocalStateOf(store::PaymentStatus::kRefunded), S::kRefunded);
 }
 
 }  // namespace

@@ -122,7 +122,7 @@ TEST(MailMessage, LineBreaksInHeaderValuesCannotInjectHeaders) {
 TEST(MailTemplates, TheWelcomeMailNamesTheKeyPrefixButNeverTheKey) {
     InitCrypto();
     const std::string key = GenerateApiKey();
-    store::Account a{42, "new@example.com", "free", key.substr(0, 9), "2026-11-26T09:00:00Z"};
+    store::Account a{42, "new@example.com", Tier::kFree, key.substr(0, 9), "2026-11-26T09:00:00Z"};
     auto m = Welcome({"GPUOptimizer", "https://gpuopt.example"}, a);
     EXPECT_EQ(m.kind, "welcome");
     EXPECT_EQ(m.dedup_key, "welcome:42");
@@ -137,7 +137,7 @@ TEST(MailTemplates, ReceiptsCarryTheFiguresAndHtmlIsEscaped) {
     p.id = 9;
     p.account_id = 3;
     p.reference = "gpo_<script>";
-    p.tier = "professional";
+    p.tier = Tier::kProfessional;
     p.gateway = "flutterwave";
     p.amount = 49;
     p.currency = "USD";

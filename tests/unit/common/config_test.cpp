@@ -21,13 +21,13 @@ TEST(Config, DefaultsFollowTheSpec) {
     ASSERT_TRUE(c.ok());
     EXPECT_EQ(c->port, 5000);
     EXPECT_EQ(c->data_dir, "./data");
-    ASSERT_NE(c->FindPlan("free"), nullptr);
-    EXPECT_EQ(c->FindPlan("free")->gpu_limit, 2);
-    EXPECT_EQ(c->FindPlan("free")->requests_per_hour, 100);
-    EXPECT_EQ(c->FindPlan("professional")->price_usd, 49);
-    EXPECT_EQ(c->FindPlan("professional")->requests_per_hour, 1000);
-    EXPECT_EQ(c->FindPlan("enterprise")->price_usd, 199);
-    EXPECT_FALSE(c->FindPlan("enterprise")->requests_per_hour.has_value());
+    ASSERT_NE(c->FindPlan(Tier::kFree), nullptr);
+    EXPECT_EQ(c->FindPlan(Tier::kFree)->gpu_limit, 2);
+    EXPECT_EQ(c->FindPlan(Tier::kFree)->requests_per_hour, 100);
+    EXPECT_EQ(c->FindPlan(Tier::kProfessional)->price_usd, 49);
+    EXPECT_EQ(c->FindPlan(Tier::kProfessional)->requests_per_hour, 1000);
+    EXPECT_EQ(c->FindPlan(Tier::kEnterprise)->price_usd, 199);
+    EXPECT_FALSE(c->FindPlan(Tier::kEnterprise)->requests_per_hour.has_value());
     EXPECT_EQ(c->signup_per_minute_per_ip, 5);
     EXPECT_DOUBLE_EQ(c->idle_threshold_percent, 15);
     EXPECT_DOUBLE_EQ(c->recoverable_fraction, 0.5);
@@ -41,8 +41,8 @@ TEST(Config, AppliesTypedValues) {
                                  {"BASE_URL", "https://gpu.example.com/"}}));
     ASSERT_TRUE(c.ok()) << c.error().details.begin()->second;
     EXPECT_EQ(c->port, 8080);
-    EXPECT_FALSE(c->FindPlan("free")->requests_per_hour.has_value());
-    EXPECT_DOUBLE_EQ(c->FindPlan("professional")->price_usd, 59.5);
+    EXPECT_FALSE(c->FindPlan(Tier::kFree)->requests_per_hour.has_value());
+    EXPECT_DOUBLE_EQ(c->FindPlan(Tier::kProfessional)->price_usd, 59.5);
     EXPECT_EQ(c->trusted_proxies.size(), 2u);
     EXPECT_EQ(c->base_url, "https://gpu.example.com");
 }

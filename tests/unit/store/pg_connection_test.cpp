@@ -279,11 +279,11 @@ TEST(PgWakeups, APlanChangedOnOneServerIsSeenByAnotherAtOnce) {
         if (topic == "ping") up = true;
     });
     auto created = Wait<Account>([&](Callback<Account> done) {
-        (*b)->CreateAccount({"cache@example.com", "hash-1", "gopt_abcd", "free", UtcNow(), std::nullopt},
+        (*b)->CreateAccount({"cache@example.com", "hash-1", "gopt_abcd", Tier::kFree, UtcNow(), std::nullopt},
                             std::move(done));
     });
     ASSERT_TRUE(created.ok());
-    ASSERT_EQ((*a)->FindAccountByKeyHash("hash-1").value().tier, "free");  // cached by a for ten minutes
+    ASSERT_EQ((*a)->FindAccountByKeyHash("hash-1").value().tier, Tier::kFree);  // cached by a for ten minutes
     // a listens once it hears b's announcements.
     for (int i = 0; i < 100 && !up; ++i) {
         (*b)->Announce("ping");
@@ -291,11 +291,11 @@ TEST(PgWakeups, APlanChangedOnOneServerIsSeenByAnotherAtOnce) {
     }
     ASSERT_TRUE(up.load());
     auto changed = Wait<Account>(
-        [&](Callback<Account> done) { (*b)->SetTier("cache@example.com", "professional", std::move(done)); });
+        [&](Callback<Account> done) { (*b)->SetTier("cache@example.com", Tier::kProfessional, std::move(done)); });
     ASSERT_TRUE(changed.ok());
     bool seen = false;
     for (int i = 0; i < 100 && !seen; ++i) {
-        seen = (*a)->FindAccountByKeyHash("hash-1").value().tier == "professional";
+        seen = (*a)->FindAccountByKeyHash("hash-1").value().tier == Tier::kProfessional;
         if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     EXPECT_TRUE(seen) << "the other server kept the cached free tier";

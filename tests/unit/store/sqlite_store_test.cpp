@@ -42,7 +42,7 @@ protected:
 
     Result<Account> Create(const std::string& email, const std::string& key_hash, SysSeconds now = kNow) {
         return Wait<Account>([&](Callback<Account> done) {
-            store_->accounts().CreateAccount({email, key_hash, "gopt_abcd", "free", now, {}}, std::move(done));
+            store_->accounts().CreateAccount({email, key_hash, "gopt_abcd", Tier::kFree, now, {}}, std::move(done));
         });
     }
 
@@ -159,18 +159,29 @@ TEST_F(SqliteStoreTest, MigrationEightPacksTheHourlyRollUpByDay) {
 
 TEST_F(SqliteStoreTest, AnInternalErrorInABatchReplaysTheOthersSafely) {
     ASSERT_TRUE(Create("victim@example.com", "hv").ok());
-    // The CHECK constraint on tier makes this write fail as an internal error, which sends its batch
-    // through the careful path (rollback, then one savepoint per write).
+    // A trigger refuses this one account's change of plan: the write fails inside SQLite as an internal
+    // error, which sends its batch through the careful path (rollback, then one savepoint per write).
+    {
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open((dir_ / "gpuopt.db").c_str(), &db), SQLITE_OK);
+        const int made =
+            sqlite3_exec(db,
+                         "CREATE TRIGGER refuse_victim BEFORE UPDATE OF tier ON accounts"
+                         " WHEN NEW.email = 'victim@example.com' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+                         nullptr, nullptr, nullptr);
+        sqlite3_close(db);
+        ASSERT_EQ(made, SQLITE_OK);
+    }
     std::vector<std::shared_ptr<std::promise<Result<Account>>>> creates;
     auto bad = std::make_shared<std::promise<Result<Account>>>();
     for (int i = 0; i < 50; ++i) {
         if (i == 25) {
-            store_->accounts().SetTier("victim@example.com", "platinum",
+            store_->accounts().SetTier("victim@example.com", Tier::kEnterprise,
                                        [bad](Result<Account> r) { bad->set_value(std::move(r)); });
         }
         auto p = std::make_shared<std::promise<Result<Account>>>();
         store_->accounts().CreateAccount(
-            {"c" + std::to_string(i) + "@example.com", "ch" + std::to_string(i), "gopt_x", "free", kNow, {}},
+            {"c" + std::to_string(i) + "@example.com", "ch" + std::to_string(i), "gopt_x", Tier::kFree, kNow, {}},
             [p](Result<Account> r) { p->set_value(std::move(r)); });
         creates.push_back(p);
     }
@@ -179,7 +190,7 @@ TEST_F(SqliteStoreTest, AnInternalErrorInABatchReplaysTheOthersSafely) {
     ASSERT_FALSE(failed.ok());
     EXPECT_EQ(failed.error().code, ErrorCode::kInternal);
     EXPECT_EQ(Count("SELECT COUNT(*) FROM accounts"), 51);
-    EXPECT_EQ(store_->accounts().FindAccountByKeyHash("hv")->tier, "free");
+    EXPECT_EQ(store_->accounts().FindAccountByKeyHash("hv")->tier, Tier::kFree);
     EXPECT_TRUE(store_->Ping().ok()) << "a failed write is not a broken store";
 }
 

@@ -34,7 +34,7 @@ protected:
     Result<Account> Create(const std::string& email, const std::string& key_hash, SysSeconds now = kNow,
                            std::optional<OutboxMessage> welcome = std::nullopt) {
         return Wait<Account>([&](Callback<Account> done) {
-            this->db().accounts().CreateAccount({email, key_hash, "gopt_abcd", "free", now, std::move(welcome)},
+            this->db().accounts().CreateAccount({email, key_hash, "gopt_abcd", Tier::kFree, now, std::move(welcome)},
                                                 std::move(done));
         });
     }
@@ -115,7 +115,7 @@ protected:
         p.account_id = account;
         p.reference = reference;
         p.gateway = "flutterwave";
-        p.tier = "professional";
+        p.tier = Tier::kProfessional;
         p.amount = 49;
         p.currency = "USD";
         p.purpose = renews_period_end ? "renewal" : "upgrade";
@@ -132,8 +132,8 @@ protected:
     // What the store showed the mail builder of a completion.
     struct MailBuild {
         PaymentStatus status = PaymentStatus::kPending;
-        std::string previous_tier;
-        std::string tier;
+        Tier previous_tier = Tier::kFree;
+        Tier tier = Tier::kFree;
         std::string email;
     };
 
@@ -190,14 +190,14 @@ TYPED_TEST_P(StoreContract, CreatesAndFindsAccountsByKeyHash) {
     ASSERT_TRUE(a.ok());
     EXPECT_GT(a->id, 0);
     EXPECT_EQ(a->email, "a@example.com");
-    EXPECT_EQ(a->tier, "free");
+    EXPECT_EQ(a->tier, Tier::kFree);
     EXPECT_EQ(a->key_prefix, "gopt_abcd");
     EXPECT_EQ(a->created_at, "2026-11-25T12:00:00Z");
     auto found = this->db().accounts().FindAccountByKeyHash("hash-a");
     ASSERT_TRUE(found.ok());
     EXPECT_EQ(found->id, a->id);
     EXPECT_EQ(found->email, "a@example.com");
-    EXPECT_EQ(found->tier, "free");
+    EXPECT_EQ(found->tier, Tier::kFree);
     EXPECT_EQ(found->key_prefix, "gopt_abcd");
     EXPECT_EQ(found->created_at, "2026-11-25T12:00:00Z");
     auto by_id = this->db().accounts().GetAccount(a->id);
@@ -216,7 +216,7 @@ TYPED_TEST_P(StoreContract, ASignupWritesItsLedgerRowAndWelcomeMailWithTheAccoun
     ASSERT_EQ(ledger.size(), 1u);
     EXPECT_EQ(ledger[0].account_id, a->id);
     EXPECT_EQ(ledger[0].kind, "signup");
-    EXPECT_EQ(ledger[0].tier, "free");
+    EXPECT_EQ(ledger[0].tier, Tier::kFree);
     EXPECT_DOUBLE_EQ(ledger[0].amount, 0);
     EXPECT_FALSE(ledger[0].payment_id.has_value());
     EXPECT_EQ(ledger[0].at, kNow);
@@ -248,7 +248,7 @@ TYPED_TEST_P(StoreContract, AFailingWriteLeavesItsBatchNeighboursIntact) {
         auto p = std::make_shared<std::promise<Result<Account>>>();
         futures.push_back(p->get_future());
         const std::string email = "u" + std::to_string(i % 100) + "@example.com";
-        this->db().accounts().CreateAccount({email, "hash" + std::to_string(i), "gopt_x", "free", kNow, {}},
+        this->db().accounts().CreateAccount({email, "hash" + std::to_string(i), "gopt_x", Tier::kFree, kNow, {}},
                                             [p](Result<Account> r) { p->set_value(std::move(r)); });
     }
     int ok = 0, conflict = 0;
@@ -272,26 +272,27 @@ TYPED_TEST_P(StoreContract, AFailingWriteLeavesItsBatchNeighboursIntact) {
 TYPED_TEST_P(StoreContract, SetTierChangesThePlan) {
     auto a = this->Create("a@example.com", "h");
     ASSERT_TRUE(a.ok());
-    auto r = Wait<Account>(
-        [&](Callback<Account> done) { this->db().accounts().SetTier("a@example.com", "enterprise", std::move(done)); });
+    auto r = Wait<Account>([&](Callback<Account> done) {
+        this->db().accounts().SetTier("a@example.com", Tier::kEnterprise, std::move(done));
+    });
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->id, a->id);
-    EXPECT_EQ(r->tier, "enterprise");
-    EXPECT_EQ(this->db().accounts().FindAccountByKeyHash("h")->tier, "enterprise");
-    EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, "enterprise");
+    EXPECT_EQ(r->tier, Tier::kEnterprise);
+    EXPECT_EQ(this->db().accounts().FindAccountByKeyHash("h")->tier, Tier::kEnterprise);
+    EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, Tier::kEnterprise);
     auto missing = Wait<Account>(
-        [&](Callback<Account> done) { this->db().accounts().SetTier("x@example.com", "free", std::move(done)); });
+        [&](Callback<Account> done) { this->db().accounts().SetTier("x@example.com", Tier::kFree, std::move(done)); });
     ASSERT_FALSE(missing.ok());
     EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
 }
 
 TYPED_TEST_P(StoreContract, CachedAccountsFollowChangesMadeThroughTheStore) {
     ASSERT_TRUE(this->Create("a@example.com", "h").ok());
-    EXPECT_EQ(this->db().accounts().FindAccountByKeyHash("h")->tier, "free");  // now cached
+    EXPECT_EQ(this->db().accounts().FindAccountByKeyHash("h")->tier, Tier::kFree);  // now cached
     ASSERT_TRUE(Wait<Account>([&](Callback<Account> done) {
-                    this->db().accounts().SetTier("a@example.com", "professional", std::move(done));
+                    this->db().accounts().SetTier("a@example.com", Tier::kProfessional, std::move(done));
                 }).ok());
-    EXPECT_EQ(this->db().accounts().FindAccountByKeyHash("h")->tier, "professional");
+    EXPECT_EQ(this->db().accounts().FindAccountByKeyHash("h")->tier, Tier::kProfessional);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -547,7 +548,7 @@ TYPED_TEST_P(StoreContract, OneOpenAlertPerGpuUntilItCloses) {
     AlertRepository& alerts = this->db().alerts();
     EXPECT_FALSE(alerts.GetAlertSettings(a->id).value().has_value());
     auto saved = Wait<AlertSettings>([&](Callback<AlertSettings> done) {
-        alerts.SetAlertSettings({a->id, "https://hooks.example.com/T/B/x", 30, ""}, std::move(done));
+        alerts.SetAlertSettings({a->id, "https://hooks.example.com/T/B/x", 30, {}}, std::move(done));
     });
     ASSERT_TRUE(saved.ok());
     auto settings = alerts.GetAlertSettings(a->id).value();
@@ -558,7 +559,7 @@ TYPED_TEST_P(StoreContract, OneOpenAlertPerGpuUntilItCloses) {
     ASSERT_TRUE(listed.ok());
     ASSERT_EQ(listed->size(), 1u);
     EXPECT_EQ((*listed)[0].account_id, a->id);
-    EXPECT_EQ((*listed)[0].tier, "free");
+    EXPECT_EQ((*listed)[0].tier, Tier::kFree);
     auto open = [&] {
         return Wait<Alert>([&](Callback<Alert> done) {
             alerts.OpenAlert(
@@ -594,7 +595,7 @@ TYPED_TEST_P(StoreContract, StatsAreDerivedFromHistory) {
     auto b = this->Create("b@example.com", "h2");
     ASSERT_TRUE(a.ok() && b.ok());
     ASSERT_TRUE(Wait<Account>([&](Callback<Account> done) {
-                    this->db().accounts().SetTier("b@example.com", "professional", std::move(done));
+                    this->db().accounts().SetTier("b@example.com", Tier::kProfessional, std::move(done));
                 }).ok());
     // Two idle 60 s windows at $3.60/h: 2 × 60 s × 3.6 / 3600 = $0.12 idle.
     for (int i = 0; i < 3; ++i) {
@@ -647,7 +648,7 @@ TYPED_TEST_P(StoreContract, CloseFinishesQueuedWrites) {
     std::atomic<int> written{0};
     for (int i = 0; i < 50; ++i) {
         this->db().accounts().CreateAccount(
-            {"q" + std::to_string(i) + "@example.com", "qh" + std::to_string(i), "gopt_x", "free", kNow, {}},
+            {"q" + std::to_string(i) + "@example.com", "qh" + std::to_string(i), "gopt_x", Tier::kFree, kNow, {}},
             [&written](Result<Account> r) { written += r.ok(); });
     }
     this->db().Close();
@@ -693,7 +694,7 @@ TYPED_TEST_P(StoreContract, PaymentsAreCreatedPendingFoundByReferenceAndListed) 
     EXPECT_EQ(found.account_id, a->id);
     EXPECT_EQ(found.reference, "ref-1");
     EXPECT_EQ(found.gateway, "flutterwave");
-    EXPECT_EQ(found.tier, "professional");
+    EXPECT_EQ(found.tier, Tier::kProfessional);
     EXPECT_DOUBLE_EQ(found.amount, 49);
     EXPECT_EQ(found.currency, "USD");
     EXPECT_EQ(found.purpose, "upgrade");
@@ -774,23 +775,23 @@ TYPED_TEST_P(StoreContract, OnlyACheckoutNeverStartedIsDiscarded) {
 TYPED_TEST_P(StoreContract, CompletingAPaymentAppliesItOnce) {
     auto a = this->Create("a@example.com", "h");
     ASSERT_TRUE(a.ok());
-    EXPECT_EQ(this->db().accounts().FindAccountByKeyHash("h")->tier, "free");  // now cached
+    EXPECT_EQ(this->db().accounts().FindAccountByKeyHash("h")->tier, Tier::kFree);  // now cached
     auto p = this->Pay(a->id, "ref-1");
     ASSERT_TRUE(p.ok());
     const SysSeconds paid_at = kNow + minutes(5);
     auto outcome = this->Complete(p->id, paid_at, 49);
     ASSERT_TRUE(outcome.ok());
     EXPECT_TRUE(outcome->applied);
-    EXPECT_EQ(outcome->previous_tier, "free");
-    EXPECT_EQ(outcome->tier, "professional");
+    EXPECT_EQ(outcome->previous_tier, Tier::kFree);
+    EXPECT_EQ(outcome->tier, Tier::kProfessional);
     EXPECT_FALSE(outcome->renewal);
     EXPECT_EQ(FormatUtc(outcome->period_start), "2026-11-25T12:05:00Z");
     EXPECT_EQ(FormatUtc(outcome->period_end), "2026-12-25T12:05:00Z");
     // The mails were built inside the transaction, from the completed payment and the account's email.
     ASSERT_EQ(this->builds_.size(), 1u);
     EXPECT_EQ(this->builds_[0].status, PaymentStatus::kCompleted);
-    EXPECT_EQ(this->builds_[0].previous_tier, "free");
-    EXPECT_EQ(this->builds_[0].tier, "professional");
+    EXPECT_EQ(this->builds_[0].previous_tier, Tier::kFree);
+    EXPECT_EQ(this->builds_[0].tier, Tier::kProfessional);
     EXPECT_EQ(this->builds_[0].email, "a@example.com");
 
     const Payment completed = this->PaymentOf("ref-1");
@@ -800,13 +801,13 @@ TYPED_TEST_P(StoreContract, CompletingAPaymentAppliesItOnce) {
     EXPECT_DOUBLE_EQ(*completed.paid_amount, 49);
     EXPECT_EQ(completed.paid_currency, "USD");
     EXPECT_EQ(completed.completed_at, paid_at);
-    EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, "professional");
-    EXPECT_EQ(this->db().accounts().FindAccountByKeyHash("h")->tier, "professional") << "the cache follows";
+    EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, Tier::kProfessional);
+    EXPECT_EQ(this->db().accounts().FindAccountByKeyHash("h")->tier, Tier::kProfessional) << "the cache follows";
     auto sub = this->SubscriptionOf(a->id);
     ASSERT_TRUE(sub.has_value());
     EXPECT_EQ(sub->account_id, a->id);
     EXPECT_EQ(sub->email, "a@example.com");
-    EXPECT_EQ(sub->tier, "professional");
+    EXPECT_EQ(sub->tier, Tier::kProfessional);
     EXPECT_EQ(sub->status, SubscriptionStatus::kActive);
     EXPECT_EQ(sub->period_start, outcome->period_start);
     EXPECT_EQ(sub->period_end, outcome->period_end);
@@ -817,13 +818,13 @@ TYPED_TEST_P(StoreContract, CompletingAPaymentAppliesItOnce) {
     ASSERT_EQ(ledger.size(), 3u);
     EXPECT_EQ(ledger[0].kind, "signup");
     EXPECT_EQ(ledger[1].kind, "payment");
-    EXPECT_EQ(ledger[1].tier, "professional");
+    EXPECT_EQ(ledger[1].tier, Tier::kProfessional);
     EXPECT_DOUBLE_EQ(ledger[1].amount, 49);
     EXPECT_EQ(ledger[1].currency, "USD");
     EXPECT_EQ(ledger[1].payment_id, p->id);
     EXPECT_EQ(ledger[1].at, paid_at);
     EXPECT_EQ(ledger[2].kind, "upgrade");
-    EXPECT_EQ(ledger[2].tier, "professional");
+    EXPECT_EQ(ledger[2].tier, Tier::kProfessional);
     EXPECT_EQ(ledger[2].payment_id, p->id);
     EXPECT_EQ(ledger[2].detail, "free -> professional");
     EXPECT_EQ(this->MailKeys(), (std::vector<std::string>{"receipt:ref-1", "upgrade:ref-1"}));
@@ -875,8 +876,8 @@ TYPED_TEST_P(StoreContract, ARenewalExtendsFromThePeriodEnd) {
     ASSERT_TRUE(renewed.ok());
     EXPECT_TRUE(renewed->applied);
     EXPECT_TRUE(renewed->renewal);
-    EXPECT_EQ(renewed->previous_tier, "professional");
-    EXPECT_EQ(renewed->tier, "professional");
+    EXPECT_EQ(renewed->previous_tier, Tier::kProfessional);
+    EXPECT_EQ(renewed->tier, Tier::kProfessional);
     EXPECT_EQ(renewed->period_start, period_end);
     EXPECT_EQ(FormatUtc(renewed->period_end), "2027-01-25T12:00:00Z");
     auto sub = this->SubscriptionOf(a->id);
@@ -897,7 +898,7 @@ TYPED_TEST_P(StoreContract, ARenewalExtendsFromThePeriodEnd) {
     });
     ASSERT_TRUE(ended.ok());
     EXPECT_FALSE(*ended);
-    EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, "professional");
+    EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, Tier::kProfessional);
     EXPECT_EQ(this->SubscriptionOf(a->id)->status, SubscriptionStatus::kActive);
 }
 
@@ -929,7 +930,7 @@ TYPED_TEST_P(StoreContract, EndingAPaymentMovesItFromPendingOnlyOnce) {
     ASSERT_TRUE(late.ok());
     EXPECT_TRUE(late->applied);
     EXPECT_EQ(this->PaymentOf("ref-1").status, PaymentStatus::kCompleted);
-    EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, "professional");
+    EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, Tier::kProfessional);
     auto after = end(PaymentEnd::kExpired, kNow + hours(4));
     ASSERT_TRUE(after.ok());
     EXPECT_FALSE(*after);
@@ -965,7 +966,7 @@ TYPED_TEST_P(StoreContract, MoneyThatCannotBuyThePlanIsHeldOnceAndCanBeRefunded)
     EXPECT_DOUBLE_EQ(*payment.paid_amount, 10);
     EXPECT_EQ(payment.paid_currency, "EUR");
     EXPECT_EQ(payment.note, "10.00 EUR paid for 49.00 USD owed");
-    EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, "free");
+    EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, Tier::kFree);
     EXPECT_FALSE(this->SubscriptionOf(a->id).has_value());
     auto events = this->db().operator_events().ListOperatorEvents(10).value();
     ASSERT_EQ(events.size(), 1u);
@@ -982,7 +983,7 @@ TYPED_TEST_P(StoreContract, MoneyThatCannotBuyThePlanIsHeldOnceAndCanBeRefunded)
     auto complete = this->Complete(p->id, kNow + minutes(2));
     ASSERT_TRUE(complete.ok());
     EXPECT_FALSE(complete->applied);
-    EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, "free");
+    EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, Tier::kFree);
 
     // Given back: refunded, and never in the ledger (it was never revenue).
     auto refund = [&] {
@@ -1016,7 +1017,7 @@ TYPED_TEST_P(StoreContract, ARefundOfACompletedPaymentIsRecordedOnce) {
     auto ledger = this->Ledger(a->id);
     ASSERT_EQ(ledger.size(), 4u);
     EXPECT_EQ(ledger[3].kind, "refund");
-    EXPECT_EQ(ledger[3].tier, "professional");
+    EXPECT_EQ(ledger[3].tier, Tier::kProfessional);
     EXPECT_DOUBLE_EQ(ledger[3].amount, -49);
     EXPECT_EQ(ledger[3].currency, "USD");
     EXPECT_EQ(ledger[3].payment_id, p->id);
@@ -1026,7 +1027,7 @@ TYPED_TEST_P(StoreContract, ARefundOfACompletedPaymentIsRecordedOnce) {
     EXPECT_FALSE(*second);
     EXPECT_EQ(this->Ledger(a->id).size(), 4u);
     // Access is not taken back by a refund.
-    EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, "professional");
+    EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, Tier::kProfessional);
     EXPECT_EQ(this->SubscriptionOf(a->id)->status, SubscriptionStatus::kActive);
     // Nothing was paid for a pending checkout: nothing to refund.
     auto nothing = refund(unpaid->id);
@@ -1187,9 +1188,9 @@ TYPED_TEST_P(StoreContract, GraceThenEndingTheSubscriptionDowngradesToFree) {
     EXPECT_TRUE(grace(period_end).value());
     EXPECT_FALSE(grace(period_end).value()) << "in grace already";
     EXPECT_EQ(this->SubscriptionOf(a->id)->status, SubscriptionStatus::kGrace);
-    EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, "professional") << "grace keeps the plan";
+    EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, Tier::kProfessional) << "grace keeps the plan";
     EXPECT_EQ(this->db().billing().ListSubscriptionsEndingBefore(kFar).value().size(), 1u);
-    EXPECT_EQ(this->db().accounts().FindAccountByKeyHash("h")->tier, "professional");  // now cached
+    EXPECT_EQ(this->db().accounts().FindAccountByKeyHash("h")->tier, Tier::kProfessional);  // now cached
 
     auto end = [&](const std::string& key) {
         return Wait<bool>([&](Callback<bool> done) {
@@ -1202,12 +1203,12 @@ TYPED_TEST_P(StoreContract, GraceThenEndingTheSubscriptionDowngradesToFree) {
     auto sub = this->SubscriptionOf(a->id);
     ASSERT_TRUE(sub.has_value());
     EXPECT_EQ(sub->status, SubscriptionStatus::kEnded);
-    EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, "free");
-    EXPECT_EQ(this->db().accounts().FindAccountByKeyHash("h")->tier, "free") << "the cache follows";
+    EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, Tier::kFree);
+    EXPECT_EQ(this->db().accounts().FindAccountByKeyHash("h")->tier, Tier::kFree) << "the cache follows";
     auto ledger = this->Ledger(a->id);
     ASSERT_EQ(ledger.size(), 4u);
     EXPECT_EQ(ledger[3].kind, "downgrade");
-    EXPECT_EQ(ledger[3].tier, "free");
+    EXPECT_EQ(ledger[3].tier, Tier::kFree);
     EXPECT_DOUBLE_EQ(ledger[3].amount, 0);
     EXPECT_FALSE(ledger[3].payment_id.has_value());
     EXPECT_EQ(ledger[3].at, period_end + days(3));
@@ -1222,10 +1223,10 @@ TYPED_TEST_P(StoreContract, GraceThenEndingTheSubscriptionDowngradesToFree) {
     ASSERT_TRUE(restarted.ok());
     EXPECT_TRUE(restarted->applied);
     EXPECT_FALSE(restarted->renewal);
-    EXPECT_EQ(restarted->previous_tier, "free");
+    EXPECT_EQ(restarted->previous_tier, Tier::kFree);
     EXPECT_EQ(restarted->period_start, period_end + days(4));
     EXPECT_EQ(this->SubscriptionOf(a->id)->status, SubscriptionStatus::kActive);
-    EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, "professional");
+    EXPECT_EQ(this->db().accounts().GetAccount(a->id)->tier, Tier::kProfessional);
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ protected:
         if (this->HasFatalFailure()) return;
         std::promise<Result<Account>> p;
         this->db().accounts().CreateAccount(
-            {"t@example.com", "hash-t", "gopt_abcd", "enterprise", floor<seconds>(kT0) - days(1), {}},
+            {"t@example.com", "hash-t", "gopt_abcd", Tier::kEnterprise, floor<seconds>(kT0) - days(1), {}},
             [&](Result<Account> r) { p.set_value(std::move(r)); });
         auto account = p.get_future().get();
         ASSERT_TRUE(account.ok());
