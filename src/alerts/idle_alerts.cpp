@@ -92,16 +92,18 @@ Result<AlertRunResult> RunIdleAlerts(store::Database& db, const Config& config, 
         std::string error = "alerts are off for the account";
         const bool ok = url != urls.end() && send(url->second, alert.message, error);
         const int attempts = alert.attempts + 1;
-        std::string delivery =
-            ok ? "delivered" : (attempts >= kMaxAttempts || url == urls.end() ? "failed" : "pending");
+        using store::AlertDelivery;
+        const AlertDelivery delivery =
+            ok ? AlertDelivery::kDelivered
+               : (attempts >= kMaxAttempts || url == urls.end() ? AlertDelivery::kFailed : AlertDelivery::kPending);
         std::optional<SysSeconds> next;
-        if (delivery == "pending") next = now + std::chrono::minutes(1 << std::min(attempts - 1, 10));
+        if (delivery == AlertDelivery::kPending) next = now + std::chrono::minutes(1 << std::min(attempts - 1, 10));
         if (ok) {
             ++result.delivered;
         } else {
             spdlog::warn("alert {}: delivery {} failed ({}){}", alert.id, attempts, error,
-                         delivery == "failed" ? "; giving up" : "");
-            if (delivery == "failed") ++result.failed;
+                         delivery == AlertDelivery::kFailed ? "; giving up" : "");
+            if (delivery == AlertDelivery::kFailed) ++result.failed;
         }
         auto recorded = store::Wait<void>([&](store::Callback<void> done) {
             db.alerts().RecordAlertDelivery(alert.id, delivery, attempts, next, std::move(done));

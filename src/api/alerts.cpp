@@ -52,7 +52,7 @@ http::Handler MakeGetAlertsHandler(Services& s) {
             o["opened_at"] = FormatUtc(a.opened_at);
             o["closed_at"] = a.closed_at ? boost::json::value(FormatUtc(*a.closed_at)) : boost::json::value(nullptr);
             o["message"] = a.message;
-            o["delivery"] = a.delivery;
+            o["delivery"] = store::NameOf(a.delivery);
             o["attempts"] = a.attempts;
             list.push_back(std::move(o));
         }

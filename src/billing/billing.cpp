@@ -414,20 +414,21 @@ Result<EventRun> Billing::ProcessEvents(SysSeconds now) {
             a = {Verdict::kIgnored, "unknown gateway", std::nullopt};
         }
         const int attempts = e.attempts + 1;
-        std::string state = a.verdict == Verdict::kApplied ? "applied" : "ignored";
+        auto state =
+            a.verdict == Verdict::kApplied ? store::GatewayEventState::kApplied : store::GatewayEventState::kIgnored;
         std::optional<SysSeconds> next;
         if (a.verdict == Verdict::kRetry) {
             // A gateway that cannot answer is asked again, with backoff (and its Retry-After), for a week:
             // the event may carry money. The operator hears of it after a dozen tries and at the end.
             if (now - e.received_at >= kEventRetryFor) {
-                state = "failed";
+                state = store::GatewayEventState::kFailed;
                 OperatorAlert({0, "gateway_event_failed", "event-failed:" + std::to_string(e.id), std::nullopt,
                                std::nullopt,
                                e.gateway + " event " + e.dedup_key + " could not be checked with the gateway for " +
                                    std::to_string(kEventRetryFor.count() / 24) + " days: " + a.note,
                                now});
             } else {
-                state = "pending";
+                state = store::GatewayEventState::kPending;
                 auto wait = std::chrono::seconds(std::min(3600, 5 << std::min(attempts - 1, 10)));
                 if (a.retry_after && *a.retry_after > wait) wait = *a.retry_after;
                 next = now + wait;

@@ -15,17 +15,17 @@ Result<OutboxRun> RunOutbox(store::OutboxRepository& db, Transport& transport, c
         const BuiltMessage built = BuildMessage(item.message, from, now);
         const SendResult r = transport.Send(item.message, built);
         const int attempts = item.attempts + 1;
-        std::string status = "sent";
+        store::MailStatus status = store::MailStatus::kSent;
         SysSeconds next = now;
         if (r.sent) {
             ++run.sent;
         } else if (r.permanent || attempts >= kMaxAttempts) {
-            status = "failed";
+            status = store::MailStatus::kFailed;
             ++run.failed;
             spdlog::error("mail {} ({}) to an account's address failed for good: {}", item.id, item.message.kind,
                           r.error);
         } else {
-            status = "pending";
+            status = store::MailStatus::kPending;
             next = now + std::chrono::minutes(1 << (attempts - 1));
             ++run.retried;
             spdlog::warn("mail {} ({}): attempt {} failed ({}); next in {} min", item.id, item.message.kind, attempts,

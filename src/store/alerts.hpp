@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.hpp"
@@ -22,6 +23,29 @@ struct AlertSettings {
 
 // An idle alert: opened when a GPU has been idle for the account's idle_minutes, closed when it is
 // busy again. At most one open alert per GPU.
+// An alert's webhook delivery: pending (and retried with backoff), then delivered or failed.
+enum class AlertDelivery { kPending, kDelivered, kFailed };
+
+// "pending", "delivered", "failed".
+constexpr std::string_view NameOf(AlertDelivery d) {
+    switch (d) {
+        case AlertDelivery::kPending:
+            return "pending";
+        case AlertDelivery::kDelivered:
+            return "delivered";
+        case AlertDelivery::kFailed:
+            return "failed";
+    }
+    return "pending";
+}
+
+constexpr std::optional<AlertDelivery> AlertDeliveryNamed(std::string_view name) {
+    for (auto d : {AlertDelivery::kPending, AlertDelivery::kDelivered, AlertDelivery::kFailed}) {
+        if (NameOf(d) == name) return d;
+    }
+    return std::nullopt;
+}
+
 struct Alert {
     int64_t id = 0;
     int64_t account_id = 0;
@@ -30,7 +54,7 @@ struct Alert {
     SysSeconds opened_at;
     std::optional<SysSeconds> closed_at;
     std::string message;
-    std::string delivery;  // "pending", "delivered", "failed"
+    AlertDelivery delivery = AlertDelivery::kPending;
     int attempts = 0;
     std::optional<SysSeconds> next_attempt;
 };
@@ -49,7 +73,7 @@ public:
     virtual void CloseAlert(int64_t alert_id, SysSeconds at, Callback<void> done) = 0;
     // Alerts whose delivery is pending and due at `now`.
     virtual Result<std::vector<Alert>> DueAlertDeliveries(SysSeconds now, size_t limit) = 0;
-    virtual void RecordAlertDelivery(int64_t alert_id, std::string delivery, int attempts,
+    virtual void RecordAlertDelivery(int64_t alert_id, AlertDelivery delivery, int attempts,
                                      std::optional<SysSeconds> next_attempt, Callback<void> done) = 0;
     virtual Result<std::vector<Alert>> ListAlerts(int64_t account_id, size_t limit) = 0;
 };

@@ -154,6 +154,33 @@ struct Subscription {
     std::optional<SysSeconds> reminded_1d_for;
 };
 
+// A gateway event is pending until billing has acted on it: applied (it changed a payment), ignored
+// (nothing to do) or failed (given up after its attempts). A repeat delivery may make it pending again.
+enum class GatewayEventState { kPending, kApplied, kIgnored, kFailed };
+
+// "pending", "applied", "ignored", "failed".
+constexpr std::string_view NameOf(GatewayEventState s) {
+    switch (s) {
+        case GatewayEventState::kPending:
+            return "pending";
+        case GatewayEventState::kApplied:
+            return "applied";
+        case GatewayEventState::kIgnored:
+            return "ignored";
+        case GatewayEventState::kFailed:
+            return "failed";
+    }
+    return "pending";
+}
+
+constexpr std::optional<GatewayEventState> GatewayEventStateNamed(std::string_view name) {
+    for (auto s : {GatewayEventState::kPending, GatewayEventState::kApplied, GatewayEventState::kIgnored,
+                   GatewayEventState::kFailed}) {
+        if (NameOf(s) == name) return s;
+    }
+    return std::nullopt;
+}
+
 // A delivery from a gateway, recorded raw before anything is done with it (the inbox).
 struct GatewayEvent {
     int64_t id = 0;
@@ -162,7 +189,7 @@ struct GatewayEvent {
     std::string reference;  // our reference when the payload names it
     std::string body;
     SysSeconds received_at;
-    std::string state;  // "pending", "applied", "ignored", "failed"
+    GatewayEventState state = GatewayEventState::kPending;
     int attempts = 0;
     std::optional<SysSeconds> next_attempt;
     std::string result;
@@ -225,7 +252,7 @@ public:
     // and is still pending, or cannot be re-armed).
     virtual void RecordGatewayEvent(GatewayEvent event, Callback<bool> done) = 0;
     virtual Result<std::vector<GatewayEvent>> DueGatewayEvents(SysSeconds now, size_t limit) = 0;
-    virtual void FinishGatewayEvent(int64_t id, std::string state, std::string result, int attempts,
+    virtual void FinishGatewayEvent(int64_t id, GatewayEventState state, std::string result, int attempts,
                                     std::optional<SysSeconds> next_attempt, Callback<void> done) = 0;
 
     // Subscriptions not yet ended whose period ends before `before` (the lifecycle job's look-ahead),

@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.hpp"
@@ -25,10 +27,33 @@ struct OutboxMessage {
     std::map<std::string, std::string> headers;  // extra headers (List-Unsubscribe ...)
 };
 
+// A mail waits pending (retried with backoff) until it is sent or has failed for good.
+enum class MailStatus { kPending, kSent, kFailed };
+
+// "pending", "sent", "failed".
+constexpr std::string_view NameOf(MailStatus s) {
+    switch (s) {
+        case MailStatus::kPending:
+            return "pending";
+        case MailStatus::kSent:
+            return "sent";
+        case MailStatus::kFailed:
+            return "failed";
+    }
+    return "pending";
+}
+
+constexpr std::optional<MailStatus> MailStatusNamed(std::string_view name) {
+    for (auto s : {MailStatus::kPending, MailStatus::kSent, MailStatus::kFailed}) {
+        if (NameOf(s) == name) return s;
+    }
+    return std::nullopt;
+}
+
 struct OutboxItem {
     int64_t id = 0;
     OutboxMessage message;
-    std::string status;  // pending, sent, failed
+    MailStatus status = MailStatus::kPending;
     int attempts = 0;
     SysSeconds next_attempt;
     std::string last_error;
@@ -41,7 +66,7 @@ public:
     // Answers false when a message with the same dedup key was enqueued before.
     virtual void EnqueueMail(OutboxMessage message, SysSeconds now, Callback<bool> done) = 0;
     virtual Result<std::vector<OutboxItem>> DueMail(SysSeconds now, size_t limit) = 0;
-    virtual void FinishMail(int64_t id, std::string status, int attempts, SysSeconds next_attempt, std::string error,
+    virtual void FinishMail(int64_t id, MailStatus status, int attempts, SysSeconds next_attempt, std::string error,
                             std::string message_id, Callback<void> done) = 0;
 };
 

@@ -81,7 +81,7 @@ GatewayEvent ReadEvent(const Rows& r, int i) {
     e.reference = r.Text(i, 3);
     e.body = r.Text(i, 4);
     e.received_at = TimeAt(r, i, 5);
-    e.state = r.Text(i, 6);
+    e.state = GatewayEventStateNamed(r.Text(i, 6)).value_or(GatewayEventState::kPending);
     e.attempts = static_cast<int>(r.Int(i, 7));
     e.next_attempt = OptTimeAt(r, i, 8);
     e.result = r.Text(i, 9);
@@ -510,14 +510,15 @@ Result<std::vector<GatewayEvent>> PgStore::DueGatewayEvents(SysSeconds now, size
     return CollectRows<GatewayEvent>(*rows, ReadEvent);
 }
 
-void PgStore::FinishGatewayEvent(int64_t id, std::string state, std::string result, int attempts,
+void PgStore::FinishGatewayEvent(int64_t id, GatewayEventState state, std::string result, int attempts,
                                  std::optional<SysSeconds> next_attempt, Callback<void> done) {
     Submit<void>(
         [=](Connection& db) -> Result<void> {
-            auto n = Change(db,
-                            "UPDATE gateway_events SET state = $1, result = $2, attempts = $3, next_attempt = $4"
-                            " WHERE id = $5",
-                            Params().Add(state).Add(result).Add(attempts).Add(OptTimeText(next_attempt)).Add(id));
+            auto n =
+                Change(db,
+                       "UPDATE gateway_events SET state = $1, result = $2, attempts = $3, next_attempt = $4"
+                       " WHERE id = $5",
+                       Params().Add(NameOf(state)).Add(result).Add(attempts).Add(OptTimeText(next_attempt)).Add(id));
             if (!n) return n.error();
             return {};
         },
@@ -668,7 +669,7 @@ Result<std::vector<OutboxItem>> PgStore::DueMail(SysSeconds now, size_t limit) {
                 }
             }
         }
-        item.status = r.Text(i, 9);
+        item.status = MailStatusNamed(r.Text(i, 9)).value_or(MailStatus::kPending);
         item.attempts = static_cast<int>(r.Int(i, 10));
         item.next_attempt = TimeAt(r, i, 11);
         item.last_error = r.Text(i, 12);
@@ -676,7 +677,7 @@ Result<std::vector<OutboxItem>> PgStore::DueMail(SysSeconds now, size_t limit) {
     });
 }
 
-void PgStore::FinishMail(int64_t id, std::string status, int attempts, SysSeconds next_attempt, std::string error,
+void PgStore::FinishMail(int64_t id, MailStatus status, int attempts, SysSeconds next_attempt, std::string error,
                          std::string message_id, Callback<void> done) {
     Submit<void>(
         [=](Connection& db) -> Result<void> {
@@ -684,7 +685,7 @@ void PgStore::FinishMail(int64_t id, std::string status, int attempts, SysSecond
                             "UPDATE outbox SET status = $1, attempts = $2, next_attempt = $3, last_error = $4,"
                             " message_id = $5, sent_at = CASE WHEN $1 = 'sent' THEN $6 ELSE sent_at END WHERE id = $7",
                             Params()
-                                .Add(status)
+                                .Add(NameOf(status))
                                 .Add(attempts)
                                 .Add(FormatUtc(next_attempt))
                                 .Add(error)

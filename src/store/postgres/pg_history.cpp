@@ -69,7 +69,7 @@ Alert ReadAlert(const Rows& r, int i) {
     a.opened_at = TimeAt(r, i, 4);
     a.closed_at = OptTimeAt(r, i, 5);
     a.message = r.Text(i, 6);
-    a.delivery = r.Text(i, 7);
+    a.delivery = AlertDeliveryNamed(r.Text(i, 7)).value_or(AlertDelivery::kPending);
     a.attempts = static_cast<int>(r.Int(i, 8));
     a.next_attempt = OptTimeAt(r, i, 9);
     return a;
@@ -428,7 +428,7 @@ void PgStore::OpenAlert(Alert alert, Callback<Alert> done) {
             if (!rows) return rows.error();  // kAlreadyExists: one is open (alerts_open)
             Alert out = alert;
             out.id = rows->Int(0, 0);
-            out.delivery = "pending";
+            out.delivery = AlertDelivery::kPending;
             out.attempts = 0;
             out.next_attempt = out.opened_at;
             return out;
@@ -458,12 +458,13 @@ Result<std::vector<Alert>> PgStore::DueAlertDeliveries(SysSeconds now, size_t li
     return CollectRows<Alert>(*rows, ReadAlert);
 }
 
-void PgStore::RecordAlertDelivery(int64_t alert_id, std::string delivery, int attempts,
+void PgStore::RecordAlertDelivery(int64_t alert_id, AlertDelivery delivery, int attempts,
                                   std::optional<SysSeconds> next_attempt, Callback<void> done) {
     Submit<void>(
-        [alert_id, delivery = std::move(delivery), attempts, next_attempt](Connection& db) -> Result<void> {
-            auto r = db.Query("UPDATE alerts SET delivery = $1, attempts = $2, next_attempt = $3 WHERE id = $4",
-                              Params().Add(delivery).Add(attempts).Add(OptTimeText(next_attempt)).Add(alert_id));
+        [alert_id, delivery, attempts, next_attempt](Connection& db) -> Result<void> {
+            auto r =
+                db.Query("UPDATE alerts SET delivery = $1, attempts = $2, next_attempt = $3 WHERE id = $4",
+                         Params().Add(NameOf(delivery)).Add(attempts).Add(OptTimeText(next_attempt)).Add(alert_id));
             if (!r) return r.error();
             return {};
         },

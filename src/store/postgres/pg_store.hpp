@@ -116,7 +116,7 @@ public:
     void RecordRefund(int64_t payment_id, SysSeconds now, Callback<bool> done) override;
     void RecordGatewayEvent(GatewayEvent event, Callback<bool> done) override;
     Result<std::vector<GatewayEvent>> DueGatewayEvents(SysSeconds now, size_t limit) override;
-    void FinishGatewayEvent(int64_t id, std::string state, std::string result, int attempts,
+    void FinishGatewayEvent(int64_t id, GatewayEventState state, std::string result, int attempts,
                             std::optional<SysSeconds> next_attempt, Callback<void> done) override;
     Result<std::vector<Subscription>> ListSubscriptionsEndingBefore(SysSeconds before) override;
     Result<std::optional<Subscription>> GetSubscription(int64_t account_id) override;
@@ -128,7 +128,7 @@ public:
     Result<std::vector<RevenueEvent>> ListRevenueEvents(int64_t account_id, size_t limit) override;
     void EnqueueMail(OutboxMessage message, SysSeconds now, Callback<bool> done) override;
     Result<std::vector<OutboxItem>> DueMail(SysSeconds now, size_t limit) override;
-    void FinishMail(int64_t id, std::string status, int attempts, SysSeconds next_attempt, std::string error,
+    void FinishMail(int64_t id, MailStatus status, int attempts, SysSeconds next_attempt, std::string error,
                     std::string message_id, Callback<void> done) override;
     void RecordSecurityEvent(std::string kind, std::string ip, std::string detail, SysSeconds now,
                              Callback<void> done) override;
@@ -140,7 +140,7 @@ public:
     void OpenAlert(Alert alert, Callback<Alert> done) override;
     void CloseAlert(int64_t alert_id, SysSeconds at, Callback<void> done) override;
     Result<std::vector<Alert>> DueAlertDeliveries(SysSeconds now, size_t limit) override;
-    void RecordAlertDelivery(int64_t alert_id, std::string delivery, int attempts,
+    void RecordAlertDelivery(int64_t alert_id, AlertDelivery delivery, int attempts,
                              std::optional<SysSeconds> next_attempt, Callback<void> done) override;
     Result<std::vector<Alert>> ListAlerts(int64_t account_id, size_t limit) override;
 

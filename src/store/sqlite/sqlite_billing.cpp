@@ -100,7 +100,7 @@ GatewayEvent ReadEvent(const Statement& st) {
     e.reference = st.Text(3);
     e.body = st.Text(4);
     e.received_at = Time(st, 5);
-    e.state = st.Text(6);
+    e.state = GatewayEventStateNamed(st.TextView(6)).value_or(GatewayEventState::kPending);
     e.attempts = static_cast<int>(st.Int(7));
     e.next_attempt = OptTime(st, 8);
     e.result = st.Text(9);
@@ -567,14 +567,14 @@ Result<std::vector<GatewayEvent>> SqliteStore::DueGatewayEvents(SysSeconds now, 
     return Collect<GatewayEvent>(*st, ReadEvent);
 }
 
-void SqliteStore::FinishGatewayEvent(int64_t id, std::string state, std::string result, int attempts,
+void SqliteStore::FinishGatewayEvent(int64_t id, GatewayEventState state, std::string result, int attempts,
                                      std::optional<SysSeconds> next_attempt, Callback<void> done) {
     Submit<void>(
         [=](Connection& db) -> Result<void> {
             return Exec1(
                 db, "UPDATE gateway_events SET state = ?1, result = ?2, attempts = ?3, next_attempt = ?4 WHERE id = ?5",
                 [&](Statement& st) {
-                    st.Bind(1, std::string_view(state)).Bind(2, std::string_view(result)).Bind(3, attempts);
+                    st.Bind(1, NameOf(state)).Bind(2, std::string_view(result)).Bind(3, attempts);
                     BindOptTime(st, 4, next_attempt);
                     st.Bind(5, id);
                 });
@@ -747,7 +747,7 @@ Result<std::vector<OutboxItem>> SqliteStore::DueMail(SysSeconds now, size_t limi
                     item.message.headers[std::string(kv.key())] = std::string(kv.value().get_string());
             }
         }
-        item.status = s.Text(9);
+        item.status = MailStatusNamed(s.TextView(9)).value_or(MailStatus::kPending);
         item.attempts = static_cast<int>(s.Int(10));
         item.next_attempt = Time(s, 11);
         item.last_error = s.Text(12);
@@ -755,7 +755,7 @@ Result<std::vector<OutboxItem>> SqliteStore::DueMail(SysSeconds now, size_t limi
     });
 }
 
-void SqliteStore::FinishMail(int64_t id, std::string status, int attempts, SysSeconds next_attempt, std::string error,
+void SqliteStore::FinishMail(int64_t id, MailStatus status, int attempts, SysSeconds next_attempt, std::string error,
                              std::string message_id, Callback<void> done) {
     Submit<void>(
         [=](Connection& db) -> Result<void> {
@@ -764,7 +764,7 @@ void SqliteStore::FinishMail(int64_t id, std::string status, int attempts, SysSe
                 "UPDATE outbox SET status = ?1, attempts = ?2, next_attempt = ?3, last_error = ?4, message_id = ?5,"
                 " sent_at = CASE WHEN ?1 = 'sent' THEN ?6 ELSE sent_at END WHERE id = ?7",
                 [&](Statement& st) {
-                    st.Bind(1, std::string_view(status))
+                    st.Bind(1, NameOf(status))
                         .Bind(2, attempts)
                         .Bind(3, FormatUtc(next_attempt))
                         .Bind(4, std::string_view(error))

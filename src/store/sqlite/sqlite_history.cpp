@@ -78,7 +78,7 @@ Alert ReadAlert(const Statement& st) {
     a.opened_at = Time(st, 4);
     a.closed_at = OptTime(st, 5);
     a.message = st.Text(6);
-    a.delivery = st.Text(7);
+    a.delivery = AlertDeliveryNamed(st.TextView(7)).value_or(AlertDelivery::kPending);
     a.attempts = static_cast<int>(st.Int(8));
     a.next_attempt = OptTime(st, 9);
     return a;
@@ -476,7 +476,7 @@ void SqliteStore::OpenAlert(Alert alert, Callback<Alert> done) {
                 .Bind(5, std::string_view(alert.message));
             if (auto r = st->Run(); !r) return r.error();  // kAlreadyExists: one is open (alerts_open)
             alert.id = db.LastInsertId();
-            alert.delivery = "pending";
+            alert.delivery = AlertDelivery::kPending;
             alert.attempts = 0;
             alert.next_attempt = alert.opened_at;
             return alert;
@@ -507,13 +507,13 @@ Result<std::vector<Alert>> SqliteStore::DueAlertDeliveries(SysSeconds now, size_
     return Collect<Alert>(*st, ReadAlert);
 }
 
-void SqliteStore::RecordAlertDelivery(int64_t alert_id, std::string delivery, int attempts,
+void SqliteStore::RecordAlertDelivery(int64_t alert_id, AlertDelivery delivery, int attempts,
                                       std::optional<SysSeconds> next_attempt, Callback<void> done) {
     Submit<void>(
-        [alert_id, delivery = std::move(delivery), attempts, next_attempt](Connection& db) -> Result<void> {
+        [alert_id, delivery, attempts, next_attempt](Connection& db) -> Result<void> {
             auto st = db.Prepare("UPDATE alerts SET delivery = ?1, attempts = ?2, next_attempt = ?3 WHERE id = ?4");
             if (!st) return st.error();
-            st->Bind(1, std::string_view(delivery)).Bind(2, attempts);
+            st->Bind(1, NameOf(delivery)).Bind(2, attempts);
             if (next_attempt) {
                 st->Bind(3, FormatUtc(*next_attempt));
             } else {

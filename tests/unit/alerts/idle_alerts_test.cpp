@@ -134,7 +134,7 @@ TEST_F(IdleAlertsTest, FailedDeliveriesAreRetriedWithBackoffThenGivenUp) {
     }
     EXPECT_EQ(failed, 1);
     EXPECT_EQ(sent_.size(), 8u);
-    EXPECT_EQ(store_->alerts().ListAlerts(account_, 10)->at(0).delivery, "failed");
+    EXPECT_EQ(store_->alerts().ListAlerts(account_, 10)->at(0).delivery, store::AlertDelivery::kFailed);
 }
 
 TEST(Webhook, AddressesMustBePublicHttpsUnlessAllowed) {

@@ -165,7 +165,7 @@ protected:
         return Wait<bool>(
             [&](Callback<bool> done) { this->db().billing().RecordGatewayEvent(std::move(e), std::move(done)); });
     }
-    Result<void> FinishEvent(int64_t id, const std::string& state, const std::string& result, int attempts,
+    Result<void> FinishEvent(int64_t id, GatewayEventState state, const std::string& result, int attempts,
                              std::optional<SysSeconds> next_attempt) {
         return Wait<void>([&](Callback<void> done) {
             this->db().billing().FinishGatewayEvent(id, state, result, attempts, next_attempt, std::move(done));
@@ -563,14 +563,14 @@ TYPED_TEST_P(StoreContract, OneOpenAlertPerGpuUntilItCloses) {
     auto open = [&] {
         return Wait<Alert>([&](Callback<Alert> done) {
             alerts.OpenAlert(
-                {0, a->id, "host/GPU-1", kNow - minutes(40), kNow, std::nullopt, "idle", "", 0, std::nullopt},
+                {0, a->id, "host/GPU-1", kNow - minutes(40), kNow, std::nullopt, "idle", {}, 0, std::nullopt},
                 std::move(done));
         });
     };
     auto first = open();
     ASSERT_TRUE(first.ok());
     EXPECT_GT(first->id, 0);
-    EXPECT_EQ(first->delivery, "pending");
+    EXPECT_EQ(first->delivery, AlertDelivery::kPending);
     auto second = open();
     ASSERT_FALSE(second.ok());
     EXPECT_EQ(second.error().code, ErrorCode::kAlreadyExists);
@@ -581,7 +581,7 @@ TYPED_TEST_P(StoreContract, OneOpenAlertPerGpuUntilItCloses) {
     EXPECT_EQ((*due)[0].id, first->id);
     EXPECT_EQ((*due)[0].message, "idle");
     ASSERT_TRUE(Wait<void>([&](Callback<void> done) {
-                    alerts.RecordAlertDelivery(first->id, "delivered", 1, std::nullopt, std::move(done));
+                    alerts.RecordAlertDelivery(first->id, AlertDelivery::kDelivered, 1, std::nullopt, std::move(done));
                 }).ok());
     EXPECT_TRUE(alerts.DueAlertDeliveries(kNow, 10).value().empty());
     ASSERT_TRUE(Wait<void>([&](Callback<void> done) { alerts.CloseAlert(first->id, kNow, std::move(done)); }).ok());
@@ -1059,7 +1059,7 @@ TYPED_TEST_P(StoreContract, GatewayEventsAreRecordedOnceAndReArmedAfterProcessin
     EXPECT_EQ(stored.reference, "ref-1");
     EXPECT_EQ(stored.body, R"({"event":"charge.completed"})");
     EXPECT_EQ(stored.received_at, kNow);
-    EXPECT_EQ(stored.state, "pending");
+    EXPECT_EQ(stored.state, GatewayEventState::kPending);
     EXPECT_EQ(stored.attempts, 0);
     EXPECT_EQ(stored.next_attempt, kNow);
     // The same key from another gateway is another event.
@@ -1068,7 +1068,7 @@ TYPED_TEST_P(StoreContract, GatewayEventsAreRecordedOnceAndReArmedAfterProcessin
     EXPECT_TRUE(this->RecordEvent(other).value());
     EXPECT_EQ(this->DueEventKeys(kNow).size(), 2u);
     // Once processed, a repeat without rearm_after stays recorded once and is not due again.
-    ASSERT_TRUE(this->FinishEvent(stored.id, "applied", "completed ref-1", 1, std::nullopt).ok());
+    ASSERT_TRUE(this->FinishEvent(stored.id, GatewayEventState::kApplied, "completed ref-1", 1, std::nullopt).ok());
     webhook.received_at = kNow + minutes(1);
     EXPECT_FALSE(this->RecordEvent(webhook).value());
     auto left = this->db().billing().DueGatewayEvents(kNow + hours(1), 10).value();
@@ -1090,7 +1090,8 @@ TYPED_TEST_P(StoreContract, GatewayEventsAreRecordedOnceAndReArmedAfterProcessin
     auto waiting = this->db().billing().DueGatewayEvents(kNow, 10).value();
     ASSERT_EQ(waiting.size(), 2u);
     EXPECT_EQ(waiting[1].dedup_key, "return:ref-1:29395");
-    ASSERT_TRUE(this->FinishEvent(waiting[1].id, "ignored", "nothing paid yet", 1, std::nullopt).ok());
+    ASSERT_TRUE(
+        this->FinishEvent(waiting[1].id, GatewayEventState::kIgnored, "nothing paid yet", 1, std::nullopt).ok());
     EXPECT_EQ(this->DueEventKeys(kFar), (std::vector<std::string>{"4837261:successful"}));
     back.received_at = kNow + seconds(30);
     EXPECT_TRUE(this->RecordEvent(back).value()) << "re-armed";
@@ -1098,7 +1099,7 @@ TYPED_TEST_P(StoreContract, GatewayEventsAreRecordedOnceAndReArmedAfterProcessin
     auto rearmed = this->db().billing().DueGatewayEvents(kNow + seconds(40), 10).value();
     ASSERT_EQ(rearmed.size(), 2u);
     EXPECT_EQ(rearmed[1].id, waiting[1].id) << "the same event, not a new one";
-    EXPECT_EQ(rearmed[1].state, "pending");
+    EXPECT_EQ(rearmed[1].state, GatewayEventState::kPending);
     EXPECT_EQ(rearmed[1].next_attempt, kNow + seconds(40));
     back.received_at = kNow + seconds(35);
     EXPECT_FALSE(this->RecordEvent(back).value()) << "pending again: merged";
@@ -1120,18 +1121,19 @@ TYPED_TEST_P(StoreContract, GatewayEventsAreDueUntilFinished) {
     auto due = this->db().billing().DueGatewayEvents(kNow + seconds(5), 10).value();
     ASSERT_EQ(due.size(), 3u);
     // e0: the gateway did not answer, retried in a minute; e1: not ours; e2: given up on.
-    ASSERT_TRUE(this->FinishEvent(due[0].id, "pending", "gateway timeout", 1, kNow + minutes(1)).ok());
-    ASSERT_TRUE(this->FinishEvent(due[1].id, "ignored", "not ours", 1, std::nullopt).ok());
-    ASSERT_TRUE(this->FinishEvent(due[2].id, "failed", "gave up", 8, std::nullopt).ok());
+    ASSERT_TRUE(
+        this->FinishEvent(due[0].id, GatewayEventState::kPending, "gateway timeout", 1, kNow + minutes(1)).ok());
+    ASSERT_TRUE(this->FinishEvent(due[1].id, GatewayEventState::kIgnored, "not ours", 1, std::nullopt).ok());
+    ASSERT_TRUE(this->FinishEvent(due[2].id, GatewayEventState::kFailed, "gave up", 8, std::nullopt).ok());
     EXPECT_TRUE(this->DueEventKeys(kNow + seconds(59)).empty());
     auto retry = this->db().billing().DueGatewayEvents(kNow + minutes(1), 10).value();
     ASSERT_EQ(retry.size(), 1u);
     EXPECT_EQ(retry[0].dedup_key, "e0:finished");
-    EXPECT_EQ(retry[0].state, "pending");
+    EXPECT_EQ(retry[0].state, GatewayEventState::kPending);
     EXPECT_EQ(retry[0].attempts, 1);
     EXPECT_EQ(retry[0].result, "gateway timeout");
     EXPECT_EQ(retry[0].next_attempt, kNow + minutes(1));
-    ASSERT_TRUE(this->FinishEvent(retry[0].id, "applied", "completed ref-0", 2, std::nullopt).ok());
+    ASSERT_TRUE(this->FinishEvent(retry[0].id, GatewayEventState::kApplied, "completed ref-0", 2, std::nullopt).ok());
     EXPECT_TRUE(this->DueEventKeys(kFar).empty());
 }
 
@@ -1259,7 +1261,7 @@ TYPED_TEST_P(StoreContract, MailIsEnqueuedOncePerDedupKeyAndFinished) {
     EXPECT_EQ(item.message.html, "<p>welcome:1</p>");
     EXPECT_EQ(item.message.kind, "welcome");
     EXPECT_EQ(item.message.headers, first.headers);
-    EXPECT_EQ(item.status, "pending");
+    EXPECT_EQ(item.status, MailStatus::kPending);
     EXPECT_EQ(item.attempts, 0);
     EXPECT_EQ(item.next_attempt, kNow);
     EXPECT_EQ(item.last_error, "");
@@ -1268,14 +1270,14 @@ TYPED_TEST_P(StoreContract, MailIsEnqueuedOncePerDedupKeyAndFinished) {
     EXPECT_EQ(both[1].message.dedup_key, "receipt:7");
     EXPECT_EQ(this->db().outbox().DueMail(kNow + minutes(1), 1).value().size(), 1u);
 
-    auto finish = [&](int64_t id, const std::string& status, int attempts, SysSeconds next, const std::string& error,
+    auto finish = [&](int64_t id, MailStatus status, int attempts, SysSeconds next, const std::string& error,
                       const std::string& message_id) {
         return Wait<void>([&](Callback<void> done) {
             this->db().outbox().FinishMail(id, status, attempts, next, error, message_id, std::move(done));
         });
     };
-    ASSERT_TRUE(finish(both[0].id, "sent", 1, kNow, "", "<msg-1@example.com>").ok());
-    ASSERT_TRUE(finish(both[1].id, "pending", 1, kNow + minutes(10), "421 try again later", "").ok());
+    ASSERT_TRUE(finish(both[0].id, MailStatus::kSent, 1, kNow, "", "<msg-1@example.com>").ok());
+    ASSERT_TRUE(finish(both[1].id, MailStatus::kPending, 1, kNow + minutes(10), "421 try again later", "").ok());
     EXPECT_TRUE(this->db().outbox().DueMail(kNow + minutes(9), 10).value().empty());
     auto retry = this->db().outbox().DueMail(kNow + minutes(10), 10).value();
     ASSERT_EQ(retry.size(), 1u);
@@ -1283,7 +1285,7 @@ TYPED_TEST_P(StoreContract, MailIsEnqueuedOncePerDedupKeyAndFinished) {
     EXPECT_EQ(retry[0].attempts, 1);
     EXPECT_EQ(retry[0].last_error, "421 try again later");
     EXPECT_EQ(retry[0].next_attempt, kNow + minutes(10));
-    ASSERT_TRUE(finish(retry[0].id, "failed", 5, kNow + minutes(10), "550 no such user", "").ok());
+    ASSERT_TRUE(finish(retry[0].id, MailStatus::kFailed, 5, kNow + minutes(10), "550 no such user", "").ok());
     EXPECT_TRUE(this->MailKeys().empty());
     EXPECT_FALSE(enqueue(first, kNow + days(1)).value()) << "a key that was sent is never sent again";
 }
