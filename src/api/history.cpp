@@ -1,10 +1,11 @@
 #include "api/history.hpp"
 
-#include "http/query.hpp"
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+
+#include "analysis/holders.hpp"
+#include "http/query.hpp"
 
 namespace gpuopt::api {
 
@@ -89,6 +90,7 @@ Result<LoadedHistory> LoadHistory(Services& s, int64_t account_id, analysis::Ran
         out.source = "raw";
         out.range = range;
         out.gpus = analysis::Histories(*windows, rules);
+        out.held_by = analysis::LatestHolders(*windows, rules);
         return out;
     }
     range.from = std::chrono::floor<std::chrono::hours>(range.from);
@@ -98,9 +100,26 @@ Result<LoadedHistory> LoadHistory(Services& s, int64_t account_id, analysis::Ran
     auto history = s.store.usage().ReadRolledHistory(account_id, range.from, range.to, gpu_key);
     if (!history) return history.error();
     out.gpus = analysis::Histories(*history, rules);
+    out.held_by = analysis::LatestHolders(history->unmerged, rules);
     out.source = "hourly";
     out.range = range;
     return out;
+}
+
+Result<void> CompleteHolders(Services& s, int64_t account_id, LoadedHistory& history,
+                             const std::vector<analysis::Totals>& totals, size_t max_gpus) {
+    const auto rules = IdleRulesOf(s.config);
+    const auto from = std::max(history.range.from, history.range.to - std::chrono::hours(24));
+    size_t reads = 0;
+    for (size_t i = 0; i < history.gpus.size() && reads < max_gpus; ++i) {
+        const auto& key = history.gpus[i].gpu_key;
+        if (totals[i].idle_held_hours <= 0 || history.held_by.contains(key)) continue;
+        ++reads;
+        auto windows = s.store.usage().ReadWindows(account_id, from, history.range.to, key);
+        if (!windows) return windows.error();
+        history.held_by.merge(analysis::LatestHolders(*windows, rules));
+    }
+    return {};
 }
 
 boost::json::object TotalsJson(const analysis::Totals& t, double range_hours) {

@@ -10,6 +10,7 @@
 #include <boost/json/object.hpp>
 
 #include "analysis/history.hpp"
+#include "analysis/recommendations.hpp"
 #include "api/api.hpp"
 #include "api/auth.hpp"
 
@@ -31,6 +32,9 @@ struct LoadedHistory {
     std::string source;  // "raw" or "hourly"
     analysis::Range range;
     std::vector<analysis::GpuHistory> gpus;
+    // Who held each GPU's memory the last time it sat idle holding it, from the raw windows read (the
+    // roll-up keeps no process lists: an hourly history has only its unmerged windows' holders).
+    std::map<std::string, analysis::HeldBy> held_by;
 };
 
 // Raw windows when the range is within the raw retention and at most 7 days long; otherwise the
@@ -50,6 +54,11 @@ boost::asio::awaitable<std::variant<CallerHistory, http::Response>> AuthorizeAnd
                                                                                             http::RequestContext& ctx);
 
 analysis::IdleRules IdleRulesOf(const Config& c);
+
+// Fills in the holders of GPUs that sat idle while holding memory in the range but have none yet (an
+// hourly history), from each one's raw windows of the last day of the range; at most `max_gpus` reads.
+Result<void> CompleteHolders(Services& s, int64_t account_id, LoadedHistory& history,
+                             const std::vector<analysis::Totals>& totals, size_t max_gpus = 16);
 
 // The JSON of totals: hours, utilization, money (cents), and the month projected from the range.
 boost::json::object TotalsJson(const analysis::Totals& t, double range_hours);

@@ -1,11 +1,11 @@
-// GET /api/recommendations?range=: priced recommendations over the range (default 7 days), highest
-// savings first. Plans without all recommendations get the idle ones (stop, auto-stop, release memory).
+// GET /api/recommendations?range=: the savings plan over the range (default 7 days): one recommended
+// action per GPU (or per consolidation group), highest savings first, each with its alternatives, and
+// totals that add the recommended actions only. Plans without all recommendations get the idle actions
+// (stop, auto-stop, release memory), and are told what the full plan would save.
 #include "analysis/recommendations.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
-
-#include <cmath>
 
 #include "api/api.hpp"
 #include "api/auth.hpp"
@@ -23,6 +23,56 @@ analysis::RecommendRules RecommendRulesOf(const Config& c) {
     return rules;
 }
 
+boost::json::array Strings(const std::vector<std::string>& v) {
+    boost::json::array out;
+    for (const auto& s : v) out.emplace_back(s);
+    return out;
+}
+
+boost::json::object OptionJson(const analysis::Option& o) {
+    boost::json::object j;
+    j["type"] = analysis::NameOf(o.action);
+    j["target"] = o.target;
+    j["gpus"] = Strings(o.gpus);
+    j["summary"] = o.summary;
+    boost::json::object evidence;
+    for (const auto& e : o.evidence) evidence[e.name] = boost::json::object{{"value", e.value}, {"unit", e.unit}};
+    j["evidence"] = std::move(evidence);
+    j["monthly_savings"] = o.monthly_savings;
+    j["range_savings"] = o.range_savings;
+    j["confidence"] = analysis::NameOf(o.confidence);
+    j["confidence_reasons"] = Strings(o.confidence_reasons);
+    return j;
+}
+
+boost::json::object HeldByJson(const analysis::HeldBy& held) {
+    boost::json::array processes;
+    for (const auto& p : held.processes) {
+        boost::json::object o;
+        o["pid"] = p.pid;
+        if (!p.name.empty()) o["name"] = p.name;
+        if (!p.user.empty()) o["user"] = p.user;
+        if (!p.container.empty()) o["container"] = p.container;
+        if (!p.pod.empty()) o["pod"] = p.pod;
+        if (!p.k8s_namespace.empty()) o["namespace"] = p.k8s_namespace;
+        o["used_mem"] = p.used_mib;
+        processes.push_back(std::move(o));
+    }
+    return boost::json::object{{"seen", FormatUtc(held.seen)}, {"processes", std::move(processes)}};
+}
+
+boost::json::object RecommendationJson(const analysis::Recommendation& r) {
+    boost::json::object o = OptionJson(r);
+    o["host"] = r.host;
+    if (!r.gpu_name.empty()) o["gpu_name"] = r.gpu_name;
+    if (!r.receivers.empty()) o["receivers"] = Strings(r.receivers);
+    if (r.held_by) o["held_by"] = HeldByJson(*r.held_by);
+    boost::json::array alternatives;
+    for (const auto& a : r.alternatives) alternatives.push_back(OptionJson(a));
+    o["alternatives"] = std::move(alternatives);
+    return o;
+}
+
 }  // namespace
 
 http::Handler MakeRecommendationsHandler(Services& s) {
@@ -31,47 +81,48 @@ http::Handler MakeRecommendationsHandler(Services& s) {
         auto loaded = co_await AuthorizeAndLoadHistory(s, ctx);
         if (auto* refused = std::get_if<http::Response>(&loaded)) co_return std::move(*refused);
         const Caller& caller = std::get<CallerHistory>(loaded).caller;
-        const LoadedHistory* history = &std::get<CallerHistory>(loaded).history;
+        LoadedHistory* history = &std::get<CallerHistory>(loaded).history;
 
         const auto totals = SummarizeAll(*history, s.config.recoverable_fraction);
+        const std::function<Result<void>()> complete = [&s, history, &totals, id = caller.account.id] {
+            return CompleteHolders(s, id, *history, totals);
+        };
+        if (auto done = co_await OffloadRead<void>(s, complete); !done) {
+            co_return CallerError(done.error(), caller, version);
+        }
         std::vector<analysis::GpuInput> inputs;
         inputs.reserve(history->gpus.size());
-        for (size_t i = 0; i < history->gpus.size(); ++i) inputs.push_back({history->gpus[i], totals[i]});
-        const auto all = analysis::Recommend(inputs, history->range, RecommendRulesOf(s.config), s.catalog);
+        for (size_t i = 0; i < history->gpus.size(); ++i) {
+            auto held = history->held_by.find(history->gpus[i].gpu_key);
+            inputs.push_back({history->gpus[i], totals[i],
+                              held == history->held_by.end() ? std::nullopt : std::optional(held->second)});
+        }
+        auto rules = RecommendRulesOf(s.config);
+        rules.idle_actions_only = !caller.plan->all_recommendations;
+        const auto plan = analysis::Recommend(inputs, history->range, rules, s.catalog);
 
         boost::json::array recs;
-        double total = 0;
-        size_t withheld = 0;
-        for (const auto& r : all) {
-            const bool idle_kind =
-                r.type == "stop_idle_gpu" || r.type == "auto_stop" || r.type == "release_idle_memory";
-            if (!caller.plan->all_recommendations && !idle_kind) {
-                ++withheld;
-                continue;
-            }
-            boost::json::object o;
-            o["type"] = r.type;
-            o["target"] = r.target;
-            if (!r.gpu_name.empty()) o["gpu_name"] = r.gpu_name;
-            o["summary"] = r.summary;
-            boost::json::object evidence;
-            for (const auto& e : r.evidence)
-                evidence[e.name] = boost::json::object{{"value", e.value}, {"unit", e.unit}};
-            o["evidence"] = std::move(evidence);
-            o["monthly_savings"] = r.monthly_savings;
-            o["confidence"] = r.confidence;
-            total += r.monthly_savings;
-            recs.push_back(std::move(o));
-        }
+        for (const auto& r : plan.recommendations) recs.push_back(RecommendationJson(r));
         boost::json::object body;
         body["status"] = "success";
         body["from"] = FormatUtc(history->range.from);
         body["to"] = FormatUtc(history->range.to);
         body["resolution"] = history->source;
+        body["currency"] = "USD";
         body["recommendations"] = std::move(recs);
-        body["total_monthly_savings"] = std::round(total * 100) / 100;
-        if (withheld > 0) {
-            body["more_with_upgrade"] = withheld;  // right-sizing, consolidation, committed use
+        body["total_monthly_savings"] = plan.monthly_savings;
+        body["total_range_savings"] = plan.range_savings;
+        body["fleet_monthly_cost"] = plan.monthly_cost;
+        body["fleet_range_cost"] = plan.range_cost;
+        if (rules.idle_actions_only) {
+            rules.idle_actions_only = false;
+            const auto full = analysis::Recommend(inputs, history->range, rules, s.catalog);
+            size_t more = 0;
+            for (const auto& r : full.recommendations) more += analysis::IsIdleAction(r.action) ? 0 : 1;
+            if (more > 0) {
+                body["more_with_upgrade"] = more;  // right-sizing, consolidation, committed use
+                body["total_monthly_savings_with_upgrade"] = full.monthly_savings;
+            }
         }
         co_return OkJson(body, version, caller.limit);
     };

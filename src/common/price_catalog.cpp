@@ -145,6 +145,17 @@ Result<PriceCatalog> PriceCatalog::Parse(std::string_view instances_json, std::s
             if (!tflops) return tflops.error();
             m.fp16_tflops = *tflops;
         }
+        if (o.if_contains("memory_bandwidth_gbs") != nullptr) {
+            auto bandwidth = Number(o, "memory_bandwidth_gbs", where);
+            if (!bandwidth) return bandwidth.error();
+            m.memory_bandwidth_gbs = *bandwidth;
+        }
+        auto gpu_class = Text(o, "class", where, false);
+        if (!gpu_class) return gpu_class.error();
+        if (!gpu_class->empty()) {
+            m.gpu_class = GpuClassNamed(*gpu_class);
+            if (!m.gpu_class) return Error::Validation(where + ".class", "must be inference, universal or datacenter");
+        }
         auto price = Number(o, "usd_per_gpu_hour", where);
         if (!price) return price.error();
         m.usd_per_gpu_hour = *price;

@@ -28,11 +28,36 @@ struct InstancePrice {
     double UsdPerGpuHour() const { return usd_per_hour / gpus; }
 };
 
+// What a GPU is built for, in the order right-sizing steps down: a data-centre training GPU (HBM, NVLink,
+// FP64), a universal one (large GDDR, no NVLink), an inference one (small, low power).
+enum class GpuClass { kInference, kUniversal, kDatacenter };
+
+constexpr std::string_view NameOf(GpuClass c) {
+    switch (c) {
+        case GpuClass::kInference:
+            return "inference";
+        case GpuClass::kUniversal:
+            return "universal";
+        case GpuClass::kDatacenter:
+            return "datacenter";
+    }
+    return "";
+}
+
+constexpr std::optional<GpuClass> GpuClassNamed(std::string_view name) {
+    for (GpuClass c : {GpuClass::kInference, GpuClass::kUniversal, GpuClass::kDatacenter}) {
+        if (NameOf(c) == name) return c;
+    }
+    return std::nullopt;
+}
+
 struct GpuModel {
     std::string model;               // "A100 40GB"
     std::vector<std::string> match;  // tokens that must all appear in the NVML name ("A100")
     double memory_gib = 0;
-    std::optional<double> fp16_tflops;  // dense FP16 Tensor throughput; empty when not confirmed
+    std::optional<double> fp16_tflops;           // dense FP16 Tensor throughput; empty when not confirmed
+    std::optional<double> memory_bandwidth_gbs;  // GB/s from the datasheet; empty when not confirmed
+    std::optional<GpuClass> gpu_class;           // empty in catalogs that do not say
     double usd_per_gpu_hour = 0;
     std::string source;
     std::string as_of;

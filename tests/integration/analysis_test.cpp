@@ -216,16 +216,25 @@ TEST(Analysis, BadQueriesAreRefusedNamingTheParameter) {
 TEST(Analysis, RecommendationsArePricedAndPlansDecideWhichShow) {
     RunningServer server(FastJobs());
     const std::string key = server.Signup("recs@example.com");
-    // Two days of one A100 at 25 % peaking at 9 GB (right-size), and one idle the whole time (stop).
+    // Two days of one A100 at 25 % peaking at 9 GB (right-size), and one idle the whole time while a
+    // notebook holds 30 GB (stop, naming the notebook).
     const auto end = Now() - std::chrono::minutes(1);
     for (int m = 0; m < 2 * 24 * 60; m += 1) {
         const auto t = end - std::chrono::minutes(m);
         boost::json::object a{{"gpu_index", 0},     {"uuid", "GPU-r"},          {"gpu_name", "NVIDIA A100-SXM4-40GB"},
                               {"gpu_util", 25},     {"idle_fraction", 0},       {"mem_used", m == 100 ? 9216 : 6000},
                               {"mem_total", 40960}, {"cost_per_hour", 2.744705}};
-        boost::json::object b{{"gpu_index", 1},     {"uuid", "GPU-s"},          {"gpu_name", "NVIDIA A100-SXM4-40GB"},
-                              {"gpu_util", 0},      {"idle_fraction", 1},       {"mem_used", 4},
-                              {"mem_total", 40960}, {"cost_per_hour", 2.744705}};
+        boost::json::object b{
+            {"gpu_index", 1},
+            {"uuid", "GPU-s"},
+            {"gpu_name", "NVIDIA A100-SXM4-40GB"},
+            {"gpu_util", 0},
+            {"idle_fraction", 1},
+            {"idle_held_fraction", 1},
+            {"mem_used", 30720},
+            {"mem_total", 40960},
+            {"cost_per_hour", 2.744705},
+            {"processes", boost::json::array{{{"pid", 4121}, {"name", "jupyter-lab"}, {"used_mem", 30700}}}}};
         boost::json::object body{{"report_id", "r:" + std::to_string(m)},
                                  {"agent", {{"id", "h"}, {"hostname", "h"}, {"version", "t"}}},
                                  {"window", {{"start", Fmt(t - std::chrono::seconds(60))}, {"end", Fmt(t)}}},
@@ -236,22 +245,42 @@ TEST(Analysis, RecommendationsArePricedAndPlansDecideWhichShow) {
     ASSERT_EQ(free.at("recommendations").as_array().size(), 1u) << boost::json::serialize(free);
     EXPECT_EQ(free.at("recommendations").at(0).at("type"), "stop_idle_gpu");
     EXPECT_EQ(free.at("more_with_upgrade"), 1);
+    EXPECT_GT(Num(free.at("total_monthly_savings_with_upgrade")), Num(free.at("total_monthly_savings")));
     Upgrade(server, "recs@example.com", key);
     auto paid = Get(server.Url("/api/recommendations?range=3d"), Bearer(key)).Json().as_object();
     const auto& recs = paid.at("recommendations").as_array();
     ASSERT_EQ(recs.size(), 2u) << boost::json::serialize(paid);
-    // Highest savings first: stopping the idle GPU (2.744705 × 720 × 2/3 coverage).
+    // Highest savings first: stopping the idle GPU (2.744705 × 720 × 2/3 coverage)...
     EXPECT_EQ(recs[0].at("type"), "stop_idle_gpu");
     EXPECT_EQ(recs[0].at("target"), "h/GPU-s");
+    EXPECT_EQ(recs[0].at("gpus"), boost::json::array{"h/GPU-s"});
     EXPECT_NEAR(Num(recs[0].at("monthly_savings")), std::round(2.744705 * 720 * 48 / 72 * 100) / 100, 0.011);
+    // ...naming the notebook that held its memory while it sat idle.
+    const auto& held = recs[0].at("held_by").at("processes").at(0);
+    EXPECT_EQ(held.at("pid"), 4121);
+    EXPECT_EQ(held.at("name"), "jupyter-lab");
+    EXPECT_EQ(Num(held.at("used_mem")), 30700);
+    EXPECT_NE(std::string(recs[0].at("summary").as_string()).find("jupyter-lab (pid 4121) held 30700 MiB"),
+              std::string::npos)
+        << recs[0].at("summary");
+    // Releasing the memory is an alternative with its own figure, not added to the total.
+    const auto& alternatives = recs[0].at("alternatives").as_array();
+    ASSERT_EQ(alternatives.size(), 1u);
+    EXPECT_EQ(alternatives[0].at("type"), "release_idle_memory");
+    // Right-sizing at 25 %: 1555 GB/s × 0.25 = 389 GB/s is more than an L4 or a T4 can give at 80 %, so
+    // the L40S, at (2.744705 - 2.24208) × 720 × 2/3 coverage.
     EXPECT_EQ(recs[1].at("type"), "right_size");
-    EXPECT_NE(std::string(recs[1].at("summary").as_string()).find("L4 24GB"), std::string::npos);
-    // (2.744705 - 0.70683) × 720 × 2/3 coverage.
-    EXPECT_NEAR(Num(recs[1].at("monthly_savings")), std::round((2.744705 - 0.70683) * 720 * 48 / 72 * 100) / 100,
+    EXPECT_NE(std::string(recs[1].at("summary").as_string()).find("L40S 48GB"), std::string::npos);
+    EXPECT_NEAR(Num(recs[1].at("monthly_savings")), std::round((2.744705 - 2.24208) * 720 * 48 / 72 * 100) / 100,
                 0.011);
-    EXPECT_TRUE(recs[1].at("evidence").as_object().contains("mem_used_max"));
+    EXPECT_TRUE(recs[1].at("evidence").as_object().contains("bandwidth_needed"));
+    EXPECT_EQ(recs[1].at("confidence"), "low");
+    EXPECT_FALSE(recs[1].at("confidence_reasons").as_array().empty());
     EXPECT_NEAR(Num(paid.at("total_monthly_savings")),
                 Num(recs[0].at("monthly_savings")) + Num(recs[1].at("monthly_savings")), 0.011);
+    EXPECT_LE(Num(paid.at("total_monthly_savings")), Num(paid.at("fleet_monthly_cost")));
+    EXPECT_LE(Num(paid.at("total_range_savings")), Num(paid.at("fleet_range_cost")));
+    EXPECT_FALSE(paid.contains("more_with_upgrade"));
 }
 
 TEST(Analysis, AnIdleGpuAlertsOnceToTheWebhook) {

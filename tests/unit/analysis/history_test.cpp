@@ -6,47 +6,13 @@
 
 #include <random>
 
-#include "analysis/recommendations.hpp"
+#include "windows.hpp"
 
 namespace gpuopt::analysis {
 namespace {
 
 using namespace std::chrono;
-const SysSeconds kDay = sys_days{2026y / 11 / 1};  // midnight
-const IdleRules kRules{15, 1024};
-
-struct Gpu {
-    std::string key = "h/GPU-1";
-    std::string host = "h";
-    std::string name = "NVIDIA A100-SXM4-40GB";
-    double mem_total = 40960;
-    double cost = 2.74;
-};
-
-// 60 s windows for one GPU from `start`: `fill(minute, window)` sets each window's figures.
-template <class F>
-std::vector<store::StoredWindow> Windows(const Gpu& gpu, SysSeconds start, int minutes, F fill) {
-    std::vector<store::StoredWindow> out;
-    static int64_t next_id = 1;
-    for (int m = 0; m < minutes; ++m) {
-        store::StoredWindow w;
-        w.id = next_id++;
-        w.account_id = 1;
-        w.gpu_key = gpu.key;
-        w.host = gpu.host;
-        w.uuid = gpu.key.substr(gpu.key.find('/') + 1);
-        w.name = gpu.name;
-        w.window_end = start + seconds(60 * (m + 1));
-        w.window_seconds = 60;
-        w.util_avg = 50;
-        w.mem_used_mib = 1000;
-        w.mem_total_mib = gpu.mem_total;
-        w.cost_per_hour = gpu.cost;
-        fill(m, w);
-        out.push_back(w);
-    }
-    return out;
-}
+using namespace testing;
 
 Totals Sum(const std::vector<store::StoredWindow>& windows, Range r) {
     auto h = Histories(windows, kRules);
@@ -254,137 +220,6 @@ TEST(History, IdleSinceFollowsTheLatestUnbrokenIdleStretch) {
     EXPECT_EQ(*IdleSince(g[0].slices, now), kDay + minutes(50));
 }
 
-// ---- Recommendations -------------------------------------------------------------------------------
-
-// A catalog for the tests: an A100 40 GB, a 24 GB L4 and a 16 GB T4.
-PriceCatalog TestCatalog() {
-    auto c = PriceCatalog::Parse(R"({"instances":[]})",
-                                 R"({"models":[
-          {"model":"A100 40GB","match":["A100"],"memory_gib":40,"fp16_tflops":312,"usd_per_gpu_hour":2.74,"source":"t","as_of":"t"},
-          {"model":"L4 24GB","match":["L4"],"memory_gib":24,"fp16_tflops":121,"usd_per_gpu_hour":0.80,"source":"t","as_of":"t"},
-          {"model":"T4 16GB","match":["T4"],"memory_gib":16,"fp16_tflops":65,"usd_per_gpu_hour":0.53,"source":"t","as_of":"t"}]})");
-    return std::move(*c);
-}
-
-std::vector<Recommendation> RecommendFor(const std::vector<store::StoredWindow>& w, const Range& r,
-                                         RecommendRules rules = {}) {
-    std::vector<GpuInput> in;
-    for (auto& g : Histories(w, kRules)) {
-        Totals t = Summarize(g.slices, r, rules.recoverable_fraction);
-        in.push_back({std::move(g), t});
-    }
-    static const PriceCatalog catalog = TestCatalog();
-    return Recommend(in, r, rules, catalog);
-}
-
-const Recommendation* Find(const std::vector<Recommendation>& recs, const std::string& type) {
-    for (const auto& r : recs) {
-        if (r.type == type) return &r;
-    }
-    return nullptr;
-}
-
-TEST(Recommend, AFortyGigabyteGpuPeakingAtNineIsRightSizedToTwentyFour) {
-    // 7 days at 25 % utilization, never idle, peaking at 9 GB. Needs 9 × 1.2 = 10.8 GB and 312 × 0.25 = 78
-    // TFLOPS: the T4 (16 GB, 65 × 0.8 = 52 TFLOPS) is too slow; the L4 (24 GB, 121 × 0.8 = 96.8) carries it.
-    auto w = Windows(Gpu{}, kDay, 7 * 24 * 60, [](int m, store::StoredWindow& x) {
-        x.util_avg = 25;
-        x.mem_used_mib = m == 100 ? 9216 : 6000;
-    });
-    auto recs = RecommendFor(w, {kDay, kDay + days(7)});
-    const Recommendation* r = Find(recs, "right_size");
-    ASSERT_NE(r, nullptr);
-    EXPECT_NE(r->summary.find("L4 24GB"), std::string::npos) << r->summary;
-    // (2.74 - 0.80) $/h × 720 h: fully covered, never idle.
-    EXPECT_NEAR(r->monthly_savings, 1396.80, 0.005);
-    EXPECT_EQ(Find(recs, "stop_idle_gpu"), nullptr);
-    EXPECT_EQ(Find(recs, "auto_stop"), nullptr);
-}
-
-TEST(Recommend, AGpuIdleAllWeekShouldBeStopped) {
-    auto w = Windows(Gpu{}, kDay, 7 * 24 * 60, [](int, store::StoredWindow& x) {
-        x.util_avg = 0.5;
-        x.mem_used_mib = 4;
-    });
-    auto recs = RecommendFor(w, {kDay, kDay + days(7)});
-    const Recommendation* r = Find(recs, "stop_idle_gpu");
-    ASSERT_NE(r, nullptr);
-    EXPECT_NEAR(r->monthly_savings, 2.74 * 720, 0.005);
-    EXPECT_EQ(r->confidence, "high");
-    EXPECT_EQ(Find(recs, "right_size"), nullptr);  // nothing to right-size on a GPU to stop
-}
-
-TEST(Recommend, IdleWhileHoldingMemoryAsksToReleaseIt) {
-    // Each day: 12 h busy, 12 h idle with 30 GB held. Idle share 0.5, all of it held.
-    auto w = Windows(Gpu{}, kDay, 3 * 24 * 60, [](int m, store::StoredWindow& x) {
-        const bool busy = (m / 60) % 24 < 12;
-        x.util_avg = busy ? 85 : 1;
-        x.idle_fraction = busy ? 0 : 1;
-        x.idle_held_fraction = busy ? 0 : 1;
-        x.mem_used_mib = 30720;
-    });
-    const Range r{kDay, kDay + days(3)};
-    auto recs = RecommendFor(w, r);
-    const Recommendation* rel = Find(recs, "release_idle_memory");
-    ASSERT_NE(rel, nullptr);
-    // 36 held hours × 2.74 over 72 h → × 720/72 per month × 0.5 recoverable = 493.20.
-    EXPECT_NEAR(rel->monthly_savings, 36 * 2.74 * 10 * 0.5, 0.005);
-    EXPECT_EQ(Find(recs, "auto_stop"), nullptr);  // one idle recommendation per GPU
-}
-
-TEST(Recommend, LongIdleStretchesAskForAutoStop) {
-    // Each day 16 h busy, 8 h idle with nothing held.
-    auto w = Windows(Gpu{}, kDay, 2 * 24 * 60, [](int m, store::StoredWindow& x) {
-        x.util_avg = (m / 60) % 24 < 16 ? 70 : 2;
-        x.mem_used_mib = 10;
-    });
-    auto recs = RecommendFor(w, {kDay, kDay + days(2)});
-    const Recommendation* r = Find(recs, "auto_stop");
-    ASSERT_NE(r, nullptr);
-    // 16 idle hours in long stretches × 2.74 × 720/48 × 0.5 = 328.80.
-    EXPECT_NEAR(r->monthly_savings, 16 * 2.74 * 15 * 0.5, 0.005);
-}
-
-TEST(Recommend, LightlyUsedGpusOfAHostAreConsolidated) {
-    // Four A100s at 20 % and 5 GB each: together 80 % of one GPU and 20 GB: one GPU carries them.
-    std::vector<store::StoredWindow> w;
-    for (int i = 0; i < 4; ++i) {
-        Gpu g;
-        g.key = "h/GPU-" + std::to_string(i);
-        auto part = Windows(g, kDay, 2 * 24 * 60, [](int, store::StoredWindow& x) {
-            x.util_avg = 20;
-            x.mem_used_mib = 5120;
-        });
-        w.insert(w.end(), part.begin(), part.end());
-    }
-    auto recs = RecommendFor(w, {kDay, kDay + days(2)});
-    const Recommendation* r = Find(recs, "consolidate");
-    ASSERT_NE(r, nullptr);
-    EXPECT_EQ(r->target, "h");
-    EXPECT_NEAR(r->monthly_savings, 3 * 2.74 * 720, 0.005);
-}
-
-TEST(Recommend, BusyAroundTheClockSuggestsCommittedUse) {
-    auto w = Windows(Gpu{}, kDay, 7 * 24 * 60, [](int, store::StoredWindow& x) {
-        x.util_avg = 95;
-        x.mem_used_mib = 38000;
-    });
-    RecommendRules rules;
-    rules.committed_discount = 0.3;
-    auto recs = RecommendFor(w, {kDay, kDay + days(7)}, rules);
-    const Recommendation* r = Find(recs, "committed_use");
-    ASSERT_NE(r, nullptr);
-    EXPECT_NEAR(r->monthly_savings, 2.74 * 720 * 0.3, 0.005);
-    EXPECT_EQ(Find(recs, "right_size"), nullptr);  // 38 GB does not fit a smaller GPU
-    // Highest savings first, each with evidence.
-    for (const auto& rec : recs) EXPECT_FALSE(rec.evidence.empty());
-}
-
-TEST(Recommend, TooLittleDataGivesNoRecommendation) {
-    auto w = Windows(Gpu{}, kDay, 6 * 60, [](int, store::StoredWindow& x) { x.util_avg = 0; });
-    EXPECT_TRUE(RecommendFor(w, {kDay, kDay + days(1)}).empty());
-}
-
 // ---- Properties over random histories --------------------------------------------------------------
 
 std::vector<store::StoredWindow> RandomHistory(std::mt19937& rng, int minutes) {
@@ -410,8 +245,6 @@ TEST(HistoryProperties, SavingsNeverExceedCostAndFractionsStayInRange) {
         EXPECT_GE(t.IdleFraction(), 0);
         EXPECT_LE(t.IdleFraction(), 1);
         EXPECT_LE(t.idle_held_hours, t.idle_hours + 1e-9);
-        auto recs = RecommendFor(w, {kDay - hours(1), kDay + hours(12)});
-        for (const auto& r : recs) EXPECT_GE(r.monthly_savings, 0);
     }
 }
 
