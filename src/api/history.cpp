@@ -28,6 +28,13 @@ std::optional<std::chrono::seconds> ParseDuration(std::string_view v, std::strin
     }
 }
 
+analysis::RecommendRules RecommendRulesOf(const Config& c) {
+    analysis::RecommendRules rules;
+    rules.recoverable_fraction = c.recoverable_fraction;
+    rules.committed_discount = c.committed_use_discount;
+    return rules;
+}
+
 analysis::IdleRules IdleRulesOf(const Config& c) { return analysis::IdleRules{c.idle_threshold_percent, 1024}; }
 
 Result<analysis::Range> ParseRange(const std::map<std::string, std::string>& q, const Plan& plan, SysSeconds now,

@@ -54,6 +54,8 @@ boost::asio::awaitable<std::variant<CallerHistory, http::Response>> AuthorizeAnd
                                                                                             http::RequestContext& ctx);
 
 analysis::IdleRules IdleRulesOf(const Config& c);
+// The operator's figures for the savings plan (RECOVERABLE_FRACTION, COMMITTED_USE_DISCOUNT).
+analysis::RecommendRules RecommendRulesOf(const Config& c);
 
 // Fills in the holders of GPUs that sat idle while holding memory in the range but have none yet (an
 // hourly history), from each one's raw windows of the last day of the range; at most `max_gpus` reads.

@@ -7,6 +7,8 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include <cmath>
+
 #include "api/api.hpp"
 #include "api/auth.hpp"
 #include "api/history.hpp"
@@ -15,13 +17,6 @@
 namespace gpuopt::api {
 
 namespace {
-
-analysis::RecommendRules RecommendRulesOf(const Config& c) {
-    analysis::RecommendRules rules;
-    rules.recoverable_fraction = c.recoverable_fraction;
-    rules.committed_discount = c.committed_use_discount;
-    return rules;
-}
 
 boost::json::array Strings(const std::vector<std::string>& v) {
     boost::json::array out;
@@ -73,6 +68,32 @@ boost::json::object RecommendationJson(const analysis::Recommendation& r) {
     return o;
 }
 
+boost::json::object SnapshotJson(const store::GpuCostSnapshot& g) {
+    return boost::json::object{{"gpu_name", g.gpu_name},
+                               {"cost_per_hour", g.cost_per_hour},
+                               {"idle_fraction", std::round(g.idle_fraction * 10000) / 10000},
+                               {"util_avg", std::round(g.util_avg * 100) / 100},
+                               {"monthly_cost", g.monthly_cost},
+                               {"monthly_idle_cost", g.monthly_idle_cost}};
+}
+
+// A recommendation acted on: what changed, the cost before and after, the saving next to the estimate.
+boost::json::object RealizedJson(const store::TrackedRecommendation& t) {
+    boost::json::object o;
+    o["type"] = t.action;
+    o["gpu"] = t.gpu_key;
+    o["host"] = t.host;
+    o["summary"] = t.summary;
+    o["first_recommended"] = FormatUtc(t.first_recommended);
+    if (t.change) o["change"] = store::NameOf(*t.change);
+    if (t.changed_at) o["changed_at"] = FormatUtc(*t.changed_at);
+    o["estimated_monthly_savings"] = t.estimate_monthly;
+    o["realized_monthly_savings"] = t.realized_monthly.value_or(0);
+    o["before"] = SnapshotJson(t.before);
+    if (t.after) o["after"] = SnapshotJson(*t.after);
+    return o;
+}
+
 }  // namespace
 
 http::Handler MakeRecommendationsHandler(Services& s) {
@@ -84,12 +105,14 @@ http::Handler MakeRecommendationsHandler(Services& s) {
         LoadedHistory* history = &std::get<CallerHistory>(loaded).history;
 
         const auto totals = SummarizeAll(*history, s.config.recoverable_fraction);
-        const std::function<Result<void>()> complete = [&s, history, &totals, id = caller.account.id] {
-            return CompleteHolders(s, id, *history, totals);
+        using Tracks = std::vector<store::TrackedRecommendation>;
+        const std::function<Result<Tracks>()> complete = [&s, history, &totals,
+                                                          id = caller.account.id]() -> Result<Tracks> {
+            if (auto done = CompleteHolders(s, id, *history, totals); !done) return done.error();
+            return s.store.recommendations().ListTracked(id, std::nullopt, 500);
         };
-        if (auto done = co_await OffloadRead<void>(s, complete); !done) {
-            co_return CallerError(done.error(), caller, version);
-        }
+        auto tracks = co_await OffloadRead<Tracks>(s, complete);
+        if (!tracks) co_return CallerError(tracks.error(), caller, version);
         std::vector<analysis::GpuInput> inputs;
         inputs.reserve(history->gpus.size());
         for (size_t i = 0; i < history->gpus.size(); ++i) {
@@ -102,7 +125,23 @@ http::Handler MakeRecommendationsHandler(Services& s) {
         const auto plan = analysis::Recommend(inputs, history->range, rules, s.catalog);
 
         boost::json::array recs;
-        for (const auto& r : plan.recommendations) recs.push_back(RecommendationJson(r));
+        for (const auto& r : plan.recommendations) {
+            boost::json::object o = RecommendationJson(r);
+            for (const auto& t : *tracks) {
+                if (t.state == store::TrackState::kOpen && t.action == analysis::NameOf(r.action) && !r.gpus.empty() &&
+                    t.gpu_key == r.gpus.front()) {
+                    o["first_recommended"] = FormatUtc(t.first_recommended);
+                }
+            }
+            recs.push_back(std::move(o));
+        }
+        boost::json::array realized;
+        double realized_total = 0;
+        for (const auto& t : *tracks) {
+            if (t.state != store::TrackState::kRealized || !t.realized_monthly) continue;
+            realized.push_back(RealizedJson(t));
+            realized_total += *t.realized_monthly;
+        }
         boost::json::object body;
         body["status"] = "success";
         body["from"] = FormatUtc(history->range.from);
@@ -114,6 +153,8 @@ http::Handler MakeRecommendationsHandler(Services& s) {
         body["total_range_savings"] = plan.range_savings;
         body["fleet_monthly_cost"] = plan.monthly_cost;
         body["fleet_range_cost"] = plan.range_cost;
+        body["realized"] = std::move(realized);
+        body["total_realized_monthly"] = std::round(realized_total * 100) / 100;
         if (rules.idle_actions_only) {
             rules.idle_actions_only = false;
             const auto full = analysis::Recommend(inputs, history->range, rules, s.catalog);

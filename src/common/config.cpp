@@ -394,6 +394,7 @@ const std::vector<Setting>& Settings() {
                                                  }},
         {"ROLLUP_INTERVAL_SECONDS", false, IntSetting(&Config::rollup_interval_seconds, 1, 3600)},
         {"ALERT_INTERVAL_SECONDS", false, IntSetting(&Config::alert_interval_seconds, 1, 3600)},
+        {"RECOMMENDATION_INTERVAL_SECONDS", false, IntSetting(&Config::recommendation_interval_seconds, 1, 24 * 3600)},
         {"IDLE_ALERT_MINUTES", false, IntSetting(&Config::idle_alert_minutes, 1, 24 * 60)},
         {"WEBHOOK_ALLOW_PRIVATE", false,
          [](Config& c, const std::string& v) -> std::

@@ -114,15 +114,16 @@ struct Config {
     double idle_threshold_percent = 15.0;
     double recoverable_fraction = 0.5;
     double default_cost_per_hour = 3.06;
-    double committed_use_discount = 0.3;  // committed-use over on-demand price, for that recommendation
-    int raw_retention_days = 7;           // raw report windows (also the oldest report accepted)
-    int hourly_retention_days = 395;      // the hourly roll-up (13 months)
-    int rollup_interval_seconds = 30;     // how often the roll-up and retention jobs run
-    int alert_interval_seconds = 30;      // how often idle alerts are checked and delivered
-    int idle_alert_minutes = 30;          // default idle time before an alert
-    bool webhook_allow_private = false;   // alert webhooks may be http:// and reach private addresses
-    std::string price_catalog;            // file replacing catalog/price_catalog.json
-    std::string gpu_catalog;              // file replacing catalog/gpu_catalog.json
+    double committed_use_discount = 0.3;         // committed-use over on-demand price, for that recommendation
+    int raw_retention_days = 7;                  // raw report windows (also the oldest report accepted)
+    int hourly_retention_days = 395;             // the hourly roll-up (13 months)
+    int rollup_interval_seconds = 30;            // how often the roll-up and retention jobs run
+    int alert_interval_seconds = 30;             // how often idle alerts are checked and delivered
+    int recommendation_interval_seconds = 3600;  // how often recommendations are followed (realized savings)
+    int idle_alert_minutes = 30;                 // default idle time before an alert
+    bool webhook_allow_private = false;          // alert webhooks may be http:// and reach private addresses
+    std::string price_catalog;                   // file replacing catalog/price_catalog.json
+    std::string gpu_catalog;                     // file replacing catalog/gpu_catalog.json
 
     BillingSettings billing;  // SPEC §7
     MailSettings mail;        // SPEC §8

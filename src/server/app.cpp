@@ -10,8 +10,10 @@
 
 #include "alerts/idle_alerts.hpp"
 #include "alerts/webhook.hpp"
+#include "api/history.hpp"
 #include "jobs/history_jobs.hpp"
 #include "jobs/leased.hpp"
+#include "jobs/recommendation_tracker.hpp"
 #include "mail/outbox.hpp"
 #include "store/wait.hpp"
 
@@ -184,6 +186,17 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
     add(app->scheduler_, "retention", std::chrono::seconds(std::max(60, c.rollup_interval_seconds * 10)),
         [&db, &c, ok]() -> Result<void> {
             return ok(jobs::RunRetention(db.usage(), UtcNow(), c.raw_retention_days, c.hourly_retention_days));
+        });
+    add(app->scheduler_, "recommendations", std::chrono::seconds(c.recommendation_interval_seconds),
+        [app = app.get(), &db, &c, rules, ok]() -> Result<void> {
+            jobs::TrackerRules tracker;
+            tracker.idle = rules;
+            tracker.recommend = api::RecommendRulesOf(c);
+            tracker.all_recommendations = [&c](Tier tier) {
+                const Plan* plan = c.FindPlan(tier);
+                return plan != nullptr && plan->all_recommendations;
+            };
+            return ok(jobs::RunRecommendationTracker(db, app->services_->catalog, tracker, UtcNow()));
         });
     billing::Billing& bill = *app->billing_;
     add(app->billing_scheduler_, "billing-events", std::chrono::seconds(c.billing.billing_interval_seconds),

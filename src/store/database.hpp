@@ -20,6 +20,7 @@
 #include "store/leases.hpp"
 #include "store/operator_events.hpp"
 #include "store/outbox.hpp"
+#include "store/recommendations.hpp"
 #include "store/security.hpp"
 #include "store/stats.hpp"
 #include "store/usage.hpp"
@@ -39,6 +40,7 @@ public:
     virtual AlertRepository& alerts() = 0;
     virtual StatsReader& stats() = 0;
     virtual LeaseRepository& leases() = 0;
+    virtual RecommendationRepository& recommendations() = 0;
 
     // Tells every server sharing this database that work waits for the job named `topic` (PostgreSQL
     // NOTIFY), so the one holding its lease runs it now rather than at its next interval. A store of one

@@ -2,6 +2,7 @@
 // history (raw and rolled up), customers kept apart, idle alerts to a webhook receiver, and /metrics.
 #include <cmath>
 
+#include "common/time.hpp"
 #include "integration/fixture.hpp"
 #include "support/fake_http_server.hpp"
 
@@ -61,6 +62,7 @@ double Num(const boost::json::value& v) { return v.to_number<double>(); }
 Env FastJobs(Env extra = {}) {
     extra.emplace("ROLLUP_INTERVAL_SECONDS", "1");
     extra.emplace("ALERT_INTERVAL_SECONDS", "1");
+    extra.emplace("RECOMMENDATION_INTERVAL_SECONDS", "1");
     extra.emplace("WEBHOOK_ALLOW_PRIVATE", "true");
     extra.emplace("RATE_LIMIT_FREE", "0");
     return extra;
@@ -281,6 +283,23 @@ TEST(Analysis, RecommendationsArePricedAndPlansDecideWhichShow) {
     EXPECT_LE(Num(paid.at("total_monthly_savings")), Num(paid.at("fleet_monthly_cost")));
     EXPECT_LE(Num(paid.at("total_range_savings")), Num(paid.at("fleet_range_cost")));
     EXPECT_FALSE(paid.contains("more_with_upgrade"));
+    EXPECT_TRUE(paid.at("realized").as_array().empty());  // nothing acted on yet
+    EXPECT_EQ(Num(paid.at("total_realized_monthly")), 0);
+
+    // The job that follows recommendations (every second here) records when each was first made.
+    boost::json::object followed;
+    ASSERT_TRUE(WaitFor([&] {
+        followed = Get(server.Url("/api/recommendations?range=3d"), Bearer(key)).Json().as_object();
+        for (const auto& r : followed.at("recommendations").as_array()) {
+            if (!r.as_object().contains("first_recommended")) return false;
+        }
+        return true;
+    })) << boost::json::serialize(followed);
+    const auto first =
+        gpuopt::ParseUtc(std::string(followed.at("recommendations").at(0).at("first_recommended").as_string()));
+    ASSERT_TRUE(first);
+    EXPECT_LE(*first, gpuopt::UtcNow());
+    EXPECT_GE(*first, gpuopt::UtcNow() - std::chrono::minutes(5));
 }
 
 TEST(Analysis, AnIdleGpuAlertsOnceToTheWebhook) {

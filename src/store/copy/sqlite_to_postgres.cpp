@@ -29,7 +29,7 @@ struct TableSpec {
     bool id;
     const char* key;  // the order rows are compared in
 };
-constexpr std::array<TableSpec, 15> kTables{{
+constexpr std::array<TableSpec, 16> kTables{{
     {"accounts", true, "id"},
     {"usage_reports", true, "id"},
     {"gpu_windows", true, "id"},
@@ -45,6 +45,7 @@ constexpr std::array<TableSpec, 15> kTables{{
     {"outbox", true, "id"},
     {"security_events", true, "id"},
     {"operator_events", true, "id"},
+    {"recommendation_tracks", true, "id"},
 }};
 
 // What FinishTarget computes again on the target, so not compared by the verification.

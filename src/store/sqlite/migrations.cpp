@@ -393,6 +393,40 @@ CREATE TABLE gpu_days (
 CREATE INDEX gpu_days_day ON gpu_days (day);
 )sql",
          false, &ConvertHoursToDays},
+        {9, "recommendations followed over time", R"sql(
+-- Each recommended action per GPU, with the GPU's cost when first recommended; once the GPU changes, what
+-- changed, its cost since, and the saving realized. At most one open track per GPU and action.
+CREATE TABLE recommendation_tracks (
+    id                       INTEGER PRIMARY KEY,
+    account_id               INTEGER NOT NULL REFERENCES accounts (id),
+    gpu_key                  TEXT NOT NULL,
+    host                     TEXT NOT NULL,
+    action                   TEXT NOT NULL,
+    summary                  TEXT NOT NULL,
+    estimate_monthly         REAL NOT NULL,
+    before_gpu_name          TEXT NOT NULL,
+    before_cost_per_hour     REAL NOT NULL,
+    before_idle_fraction     REAL NOT NULL,
+    before_util_avg          REAL NOT NULL,
+    before_monthly_cost      REAL NOT NULL,
+    before_monthly_idle_cost REAL NOT NULL,
+    first_recommended        TEXT NOT NULL,
+    last_recommended         TEXT NOT NULL,
+    state                    TEXT NOT NULL CHECK (state IN ('open', 'realized')),
+    change                   TEXT CHECK (change IN ('stopped', 'smaller_model', 'utilization_up')),
+    changed_at               TEXT,
+    after_gpu_name           TEXT,
+    after_cost_per_hour      REAL,
+    after_idle_fraction      REAL,
+    after_util_avg           REAL,
+    after_monthly_cost       REAL,
+    after_monthly_idle_cost  REAL,
+    realized_monthly         REAL
+);
+CREATE UNIQUE INDEX recommendation_tracks_open ON recommendation_tracks (account_id, gpu_key, action)
+    WHERE state = 'open';
+CREATE INDEX recommendation_tracks_account ON recommendation_tracks (account_id, id);
+)sql"},
     };
     return migrations;
 }

@@ -35,7 +35,8 @@ class SqliteStore final : public Database,
                           public SecurityLog,
                           public AlertRepository,
                           public StatsReader,
-                          public LeaseRepository {
+                          public LeaseRepository,
+                          public RecommendationRepository {
 public:
     struct Options {
         std::string path;             // the database file; created when missing
@@ -65,6 +66,7 @@ public:
     AlertRepository& alerts() override { return *this; }
     StatsReader& stats() override { return *this; }
     LeaseRepository& leases() override { return *this; }
+    RecommendationRepository& recommendations() override { return *this; }
 
     void CreateAccount(NewAccount account, Callback<Account> done) override;
     void IngestReport(IngestRequest request, Callback<IngestOutcome> done) override;
@@ -142,6 +144,13 @@ public:
     void ReleaseLease(std::string job, std::string holder, Callback<void> done) override;
     void RecordJobRun(JobRun run, Callback<bool> done) override;
     Result<std::vector<JobRun>> ListJobRuns(const std::string& job, size_t limit) override;
+
+    void RecordRecommended(int64_t account_id, std::vector<TrackedRecommendation> recommended, SysSeconds now,
+                           Callback<void> done) override;
+    void RecordRealized(std::vector<Realization> realized, Callback<void> done) override;
+    Result<std::vector<TrackedRecommendation>> ListTracked(int64_t account_id, std::optional<TrackState> state,
+                                                           size_t limit) override;
+    Result<std::vector<int64_t>> AccountsWithOpenTracks(size_t limit) override;
 
     // Number of transactions the writer has committed; lets tests and benchmarks see batching.
     uint64_t CommittedTransactions() const { return commits_.load(); }

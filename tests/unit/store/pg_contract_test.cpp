@@ -10,6 +10,7 @@
 #include "store/postgres/pg_store.hpp"
 #include "store/postgres/schema.hpp"
 #include "support/pg_database.hpp"
+#include "unit/store/recommendation_contract.hpp"
 #include "unit/store/store_contract.hpp"
 #include "unit/store/time_accounting_contract.hpp"
 
@@ -128,7 +129,7 @@ TEST_F(PgMigrations, MigrationThreePacksTheHourlyRollUpByDay) {
         ASSERT_TRUE(c.ok());
         // The database as migration 2 left it, with three hours across midnight for one GPU and one for another.
         std::string sql =
-            "DROP TABLE gpu_days; DELETE FROM schema_migrations WHERE version = 3;"
+            "DROP TABLE recommendation_tracks; DROP TABLE gpu_days; DELETE FROM schema_migrations WHERE version >= 3;"
             "CREATE TABLE gpu_hours (account_id BIGINT NOT NULL REFERENCES accounts (id), gpu_key TEXT NOT NULL,"
             " hour TEXT COLLATE \"C\" NOT NULL, host TEXT NOT NULL, uuid TEXT NOT NULL, gpu_name TEXT NOT NULL,"
             " gpu_index INTEGER NOT NULL, windows BIGINT NOT NULL, reported_s DOUBLE PRECISION NOT NULL,"
@@ -179,5 +180,6 @@ TEST_F(PgMigrations, MigrationThreePacksTheHourlyRollUpByDay) {
 }
 
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, TimeAccountingContract, ::testing::Types<PostgresBackend>);
+INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, RecommendationContract, ::testing::Types<PostgresBackend>);
 
 }  // namespace gpuopt::store::contract

@@ -109,11 +109,12 @@ TEST_F(SqliteStoreTest, MigrationEightPacksTheHourlyRollUpByDay) {
     store_.reset();
     const SysSeconds midnight = floor<days>(kNow);
     {
-        // The file as migration 7 left it, with three hours across midnight for one GPU and one for another.
+        // The file as migration 7 left it (the later ones undone), with three hours across midnight for one GPU and one
+        // for another.
         sqlite3* db = nullptr;
         ASSERT_EQ(sqlite3_open((dir_ / "gpuopt.db").c_str(), &db), SQLITE_OK);
         std::string sql =
-            "DROP TABLE gpu_days; DELETE FROM schema_migrations WHERE version = 8;"
+            "DROP TABLE recommendation_tracks; DROP TABLE gpu_days; DELETE FROM schema_migrations WHERE version >= 8;"
             "CREATE TABLE gpu_hours (account_id INTEGER NOT NULL REFERENCES accounts (id), gpu_key TEXT NOT NULL,"
             " hour TEXT NOT NULL, host TEXT NOT NULL, uuid TEXT NOT NULL, gpu_name TEXT NOT NULL,"
             " gpu_index INTEGER NOT NULL, windows INTEGER NOT NULL, reported_s REAL NOT NULL,"

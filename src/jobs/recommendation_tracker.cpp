@@ -1,0 +1,198 @@
+#include "jobs/recommendation_tracker.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "store/wait.hpp"
+
+namespace gpuopt::jobs {
+
+namespace {
+
+double Cents(double v) { return std::round(v * 100) / 100; }
+
+store::GpuCostSnapshot Snapshot(const std::string& name, const analysis::Totals& t) {
+    const double scale = t.range_hours > 0 ? analysis::kHoursPerMonth / t.range_hours : 0;
+    return store::GpuCostSnapshot{name,       t.cost_per_hour,       t.IdleFraction(),
+                                  t.util_avg, Cents(t.cost * scale), Cents(t.idle_cost * scale)};
+}
+
+struct AccountView {
+    analysis::Range range;
+    std::vector<analysis::GpuHistory> histories;
+    std::vector<analysis::Totals> totals;
+    std::map<std::string, store::FleetGpu> fleet;
+
+    const analysis::GpuHistory* History(const std::string& key) const {
+        for (const auto& h : histories) {
+            if (h.gpu_key == key) return &h;
+        }
+        return nullptr;
+    }
+};
+
+std::string HostOf(const store::FleetGpu& g) {
+    if (g.latest) return g.latest->host;
+    return g.gpu_key.substr(0, g.gpu_key.find('/'));
+}
+
+// A cheaper GPU that appeared on the track's host after it was recommended, and still reports.
+const store::FleetGpu* Replacement(const AccountView& v, const store::TrackedRecommendation& t, SysSeconds now,
+                                   const TrackerRules& rules) {
+    const store::FleetGpu* best = nullptr;
+    for (const auto& [key, g] : v.fleet) {
+        if (key == t.gpu_key || HostOf(g) != t.host || !g.latest) continue;
+        if (g.first_seen < t.first_recommended - std::chrono::hours(1) || g.last_seen < now - rules.reporting) continue;
+        if (g.latest->cost_per_hour <= 0 || g.latest->cost_per_hour >= t.before.cost_per_hour) continue;
+        if (best == nullptr || g.first_seen < best->first_seen) best = &g;
+    }
+    return best;
+}
+
+std::optional<store::Realization> Judge(const AccountView& v, const store::TrackedRecommendation& t, SysSeconds now,
+                                        const TrackerRules& rules) {
+    if (t.first_recommended > now - rules.min_after) return std::nullopt;
+    auto at = v.fleet.find(t.gpu_key);
+    const store::FleetGpu* gpu = at == v.fleet.end() ? nullptr : &at->second;
+    store::Realization r;
+    r.id = t.id;
+    if (gpu == nullptr || gpu->last_seen < now - rules.stopped_after) {
+        if (t.action == analysis::NameOf(analysis::Action::kRightSize)) {
+            if (const auto* next = Replacement(v, t, now, rules)) {
+                r.change = store::GpuChange::kSmallerModel;
+                r.changed_at = next->first_seen;
+                const auto* h = v.History(next->gpu_key);
+                const analysis::Range since{std::max(next->first_seen, v.range.from), now};
+                r.after = h ? Snapshot(h->name, analysis::Summarize(h->slices, since, 0))
+                            : store::GpuCostSnapshot{next->latest->name, next->latest->cost_per_hour, 0, 0, 0, 0};
+                r.after.cost_per_hour = next->latest->cost_per_hour;
+                r.realized_monthly =
+                    Cents(t.before.monthly_cost * (1 - r.after.cost_per_hour / t.before.cost_per_hour));
+                return r;
+            }
+        }
+        // Recommended while it reported: a GPU gone since then no longer costs anything.
+        if (gpu != nullptr && gpu->last_seen < t.first_recommended - rules.reporting) return std::nullopt;
+        r.change = store::GpuChange::kStopped;
+        r.changed_at = gpu ? gpu->last_seen : t.last_recommended;
+        r.after = store::GpuCostSnapshot{t.before.gpu_name, 0, 0, 0, 0, 0};
+        r.realized_monthly = t.before.monthly_cost;
+        return r;
+    }
+    const auto action = t.action;
+    const bool idle_action = action == analysis::NameOf(analysis::Action::kStopIdleGpu) ||
+                             action == analysis::NameOf(analysis::Action::kReleaseIdleMemory) ||
+                             action == analysis::NameOf(analysis::Action::kAutoStop);
+    if (!idle_action) return std::nullopt;
+    const auto* h = v.History(t.gpu_key);
+    if (h == nullptr) return std::nullopt;
+    const analysis::Range since{std::max(t.first_recommended, v.range.from), now};
+    const analysis::Totals after = analysis::Summarize(h->slices, since, 0);
+    if (after.reported_hours < static_cast<double>(rules.min_after.count())) return std::nullopt;
+    const double before_idle = t.before.idle_fraction, after_idle = after.IdleFraction();
+    if (after_idle > before_idle / 2 || before_idle - after_idle < 0.2) return std::nullopt;
+    r.change = store::GpuChange::kUtilizationUp;
+    r.changed_at = since.to;
+    for (const auto& s : h->slices) {  // the first busy stretch after the recommendation
+        if (s.end > since.from && s.IdleShare() < 0.5) {
+            r.changed_at = s.start;
+            break;
+        }
+    }
+    r.after = Snapshot(h->name, after);
+    r.realized_monthly = Cents(std::max(0.0, t.before.monthly_idle_cost - r.after.monthly_idle_cost));
+    return r;
+}
+
+Result<TrackerResult> TrackAccount(store::Database& db, const PriceCatalog& catalog, const TrackerRules& rules,
+                                   int64_t account_id, SysSeconds now) {
+    TrackerResult result;
+    auto account = db.accounts().GetAccount(account_id);
+    if (!account) return account.error();
+    AccountView v;
+    v.range = {std::chrono::floor<std::chrono::hours>(now - rules.window), std::chrono::ceil<std::chrono::hours>(now)};
+    auto rolled = db.usage().ReadRolledHistory(account_id, v.range.from, v.range.to);
+    if (!rolled) return rolled.error();
+    v.histories = analysis::Histories(*rolled, rules.idle);
+    auto fleet = db.usage().ReadFleet(account_id, now - std::chrono::days(30));
+    if (!fleet) return fleet.error();
+    for (auto& g : *fleet) v.fleet.emplace(g.gpu_key, std::move(g));
+
+    std::vector<analysis::GpuInput> inputs;
+    for (const auto& h : v.histories) {
+        v.totals.push_back(analysis::Summarize(h.slices, v.range, rules.recommend.recoverable_fraction));
+        inputs.push_back({h, v.totals.back(), std::nullopt});
+    }
+    auto recommend = rules.recommend;
+    recommend.idle_actions_only = !rules.all_recommendations(account->tier);
+    const auto plan = analysis::Recommend(inputs, v.range, recommend, catalog);
+
+    std::vector<store::TrackedRecommendation> recorded;
+    for (const auto& r : plan.recommendations) {
+        for (const auto& key : r.gpus) {
+            auto seen = v.fleet.find(key);
+            if (seen == v.fleet.end() || seen->second.last_seen < now - rules.reporting) continue;
+            size_t i = 0;
+            while (i < inputs.size() && inputs[i].history.gpu_key != key) ++i;
+            if (i == inputs.size()) continue;
+            store::TrackedRecommendation t;
+            t.account_id = account_id;
+            t.gpu_key = key;
+            t.host = inputs[i].history.host;
+            t.action = analysis::NameOf(r.action);
+            t.summary = r.summary;
+            t.before = Snapshot(inputs[i].history.name, v.totals[i]);
+            // A consolidation frees each of its GPUs whole; any other action is the GPU's own.
+            t.estimate_monthly = r.action == analysis::Action::kConsolidate ? t.before.monthly_cost : r.monthly_savings;
+            recorded.push_back(std::move(t));
+        }
+    }
+    if (!recorded.empty()) {
+        result.recorded = static_cast<int>(recorded.size());
+        auto done = store::Wait<void>([&](store::Callback<void> cb) {
+            db.recommendations().RecordRecommended(account_id, std::move(recorded), now, std::move(cb));
+        });
+        if (!done) return done.error();
+    }
+
+    auto open = db.recommendations().ListTracked(account_id, store::TrackState::kOpen, 10000);
+    if (!open) return open.error();
+    std::vector<store::Realization> realized;
+    for (const auto& t : *open) {
+        if (auto r = Judge(v, t, now, rules)) realized.push_back(std::move(*r));
+    }
+    if (!realized.empty()) {
+        result.realized = static_cast<int>(realized.size());
+        auto done = store::Wait<void>(
+            [&](store::Callback<void> cb) { db.recommendations().RecordRealized(std::move(realized), std::move(cb)); });
+        if (!done) return done.error();
+    }
+    return result;
+}
+
+}  // namespace
+
+Result<TrackerResult> RunRecommendationTracker(store::Database& db, const PriceCatalog& catalog,
+                                               const TrackerRules& rules, SysSeconds now) {
+    std::set<int64_t> accounts;
+    auto recent = db.usage().ReadRecentGpus(now - rules.reporting);
+    if (!recent) return recent.error();
+    for (const auto& w : *recent) accounts.insert(w.account_id);
+    auto open = db.recommendations().AccountsWithOpenTracks(100000);
+    if (!open) return open.error();
+    accounts.insert(open->begin(), open->end());
+
+    TrackerResult total;
+    for (int64_t id : accounts) {
+        auto r = TrackAccount(db, catalog, rules, id, now);
+        if (!r) return r.error();
+        ++total.accounts;
+        total.recorded += r->recorded;
+        total.realized += r->realized;
+    }
+    return total;
+}
+
+}  // namespace gpuopt::jobs

@@ -1,0 +1,127 @@
+// SqliteStore: recommendations followed over time (store/recommendations.hpp).
+#include "store/sqlite/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store_internal.hpp"
+
+namespace gpuopt::store::sqlite {
+
+namespace {
+
+constexpr const char* kTrackColumns =
+    "id, account_id, gpu_key, host, action, summary, estimate_monthly, before_gpu_name, before_cost_per_hour,"
+    " before_idle_fraction, before_util_avg, before_monthly_cost, before_monthly_idle_cost, first_recommended,"
+    " last_recommended, state, change, changed_at, after_gpu_name, after_cost_per_hour, after_idle_fraction,"
+    " after_util_avg, after_monthly_cost, after_monthly_idle_cost, realized_monthly";
+
+GpuCostSnapshot SnapshotAt(const Statement& s, int first) {
+    return GpuCostSnapshot{s.Text(first),       s.Double(first + 1), s.Double(first + 2),
+                           s.Double(first + 3), s.Double(first + 4), s.Double(first + 5)};
+}
+
+TrackedRecommendation ReadTrack(const Statement& s) {
+    TrackedRecommendation t;
+    t.id = s.Int(0);
+    t.account_id = s.Int(1);
+    t.gpu_key = s.Text(2);
+    t.host = s.Text(3);
+    t.action = s.Text(4);
+    t.summary = s.Text(5);
+    t.estimate_monthly = s.Double(6);
+    t.before = SnapshotAt(s, 7);
+    t.first_recommended = ParseUtc(s.Text(13)).value_or(SysSeconds{});
+    t.last_recommended = ParseUtc(s.Text(14)).value_or(SysSeconds{});
+    t.state = TrackStateNamed(s.TextView(15)).value_or(TrackState::kOpen);
+    if (!s.IsNull(16)) t.change = GpuChangeNamed(s.TextView(16));
+    if (!s.IsNull(17)) t.changed_at = ParseUtc(s.Text(17));
+    if (!s.IsNull(18)) t.after = SnapshotAt(s, 18);
+    if (!s.IsNull(24)) t.realized_monthly = s.Double(24);
+    return t;
+}
+
+}  // namespace
+
+void SqliteStore::RecordRecommended(int64_t account_id, std::vector<TrackedRecommendation> recommended, SysSeconds now,
+                                    Callback<void> done) {
+    Submit<void>(
+        [account_id, recommended = std::move(recommended), now](Connection& db) -> Result<void> {
+            const std::string at = FormatUtc(now);
+            for (const auto& r : recommended) {
+                auto st = db.Prepare(
+                    "INSERT INTO recommendation_tracks (account_id, gpu_key, host, action, summary, estimate_monthly,"
+                    " before_gpu_name, before_cost_per_hour, before_idle_fraction, before_util_avg,"
+                    " before_monthly_cost, before_monthly_idle_cost, first_recommended, last_recommended, state)"
+                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, 'open')"
+                    " ON CONFLICT (account_id, gpu_key, action) WHERE state = 'open' DO UPDATE SET"
+                    " summary = excluded.summary, estimate_monthly = excluded.estimate_monthly,"
+                    " host = excluded.host, last_recommended = excluded.last_recommended");
+                if (!st) return st.error();
+                st->Bind(1, account_id)
+                    .Bind(2, std::string_view(r.gpu_key))
+                    .Bind(3, std::string_view(r.host))
+                    .Bind(4, std::string_view(r.action))
+                    .Bind(5, std::string_view(r.summary))
+                    .Bind(6, r.estimate_monthly)
+                    .Bind(7, std::string_view(r.before.gpu_name))
+                    .Bind(8, r.before.cost_per_hour)
+                    .Bind(9, r.before.idle_fraction)
+                    .Bind(10, r.before.util_avg)
+                    .Bind(11, r.before.monthly_cost)
+                    .Bind(12, r.before.monthly_idle_cost)
+                    .Bind(13, std::string_view(at));
+                if (auto run = st->Run(); !run) return run.error();
+            }
+            return {};
+        },
+        std::move(done));
+}
+
+void SqliteStore::RecordRealized(std::vector<Realization> realized, Callback<void> done) {
+    Submit<void>(
+        [realized = std::move(realized)](Connection& db) -> Result<void> {
+            for (const auto& r : realized) {
+                auto st = db.Prepare(
+                    "UPDATE recommendation_tracks SET state = 'realized', change = ?2, changed_at = ?3,"
+                    " after_gpu_name = ?4, after_cost_per_hour = ?5, after_idle_fraction = ?6, after_util_avg = ?7,"
+                    " after_monthly_cost = ?8, after_monthly_idle_cost = ?9, realized_monthly = ?10"
+                    " WHERE id = ?1 AND state = 'open'");
+                if (!st) return st.error();
+                st->Bind(1, r.id)
+                    .Bind(2, NameOf(r.change))
+                    .Bind(3, FormatUtc(r.changed_at))
+                    .Bind(4, std::string_view(r.after.gpu_name))
+                    .Bind(5, r.after.cost_per_hour)
+                    .Bind(6, r.after.idle_fraction)
+                    .Bind(7, r.after.util_avg)
+                    .Bind(8, r.after.monthly_cost)
+                    .Bind(9, r.after.monthly_idle_cost)
+                    .Bind(10, r.realized_monthly);
+                if (auto run = st->Run(); !run) return run.error();
+            }
+            return {};
+        },
+        std::move(done));
+}
+
+Result<std::vector<TrackedRecommendation>> SqliteStore::ListTracked(int64_t account_id, std::optional<TrackState> state,
+                                                                    size_t limit) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    static const std::string sql = std::string("SELECT ") + kTrackColumns +
+                                   " FROM recommendation_tracks WHERE account_id = ?1 AND (?2 = '' OR state = ?2)"
+                                   " ORDER BY id DESC LIMIT ?3";
+    auto st = (*db)->Prepare(sql.c_str());
+    if (!st) return st.error();
+    st->Bind(1, account_id).Bind(2, state ? NameOf(*state) : std::string_view("")).Bind(3, static_cast<int64_t>(limit));
+    return Collect<TrackedRecommendation>(*st, ReadTrack);
+}
+
+Result<std::vector<int64_t>> SqliteStore::AccountsWithOpenTracks(size_t limit) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    auto st = (*db)->Prepare(
+        "SELECT DISTINCT account_id FROM recommendation_tracks WHERE state = 'open' ORDER BY account_id LIMIT ?1");
+    if (!st) return st.error();
+    st->Bind(1, static_cast<int64_t>(limit));
+    return Collect<int64_t>(*st, [](const Statement& s) { return s.Int(0); });
+}
+
+}  // namespace gpuopt::store::sqlite
