@@ -37,6 +37,7 @@ http::Handler MakeGpusHandler(Services& s) {
         if (!fleet) co_return CallerError(fleet.error(), caller, version);
         const auto rules = IdleRulesOf(s.config);
         boost::json::array gpus;
+        std::vector<store::StoredWindow> holding;  // the latest windows of GPUs idle while holding memory now
         for (const auto& g : *fleet) {
             boost::json::object o;
             o["gpu"] = g.gpu_key;
@@ -51,6 +52,7 @@ http::Handler MakeGpusHandler(Services& s) {
                 if (!w.uuid.empty()) o["uuid"] = w.uuid;
                 o["gpu_name"] = w.name;
                 o["state"] = State(w, now, rules);
+                if (o["state"] == "idle_holding_memory") holding.push_back(w);
                 o["last_report"] = FormatUtc(w.window_end);
                 o["gpu_util"] = w.util_avg;
                 if (w.util_max) o["util_max"] = *w.util_max;
@@ -71,6 +73,11 @@ http::Handler MakeGpusHandler(Services& s) {
         body["status"] = "success";
         body["count"] = gpus.size();
         body["gpus"] = std::move(gpus);
+        // Who holds the GPUs that are idle now: their latest windows, by user, container and namespace.
+        SysSeconds from = now;
+        for (const auto& w : holding) from = std::min(from, w.window_end - std::chrono::seconds(w.window_seconds));
+        body["idle_held_by"] =
+            IdleHoldersJson(analysis::WhoHeldIdle(holding, rules, {from, now + std::chrono::minutes(5)}), from);
         co_return OkJson(body, version, caller.limit);
     };
 }

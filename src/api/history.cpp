@@ -85,7 +85,7 @@ Result<std::string> ResolveGpu(Services& s, int64_t account_id, const std::strin
 }
 
 Result<LoadedHistory> LoadHistory(Services& s, int64_t account_id, analysis::Range range, const std::string& gpu_key,
-                                  bool force_hourly) {
+                                  bool force_hourly, bool who_held) {
     LoadedHistory out;
     const auto now = UtcNow();
     const auto rules = IdleRulesOf(s.config);
@@ -98,6 +98,10 @@ Result<LoadedHistory> LoadHistory(Services& s, int64_t account_id, analysis::Ran
         out.range = range;
         out.gpus = analysis::Histories(*windows, rules);
         out.held_by = analysis::LatestHolders(*windows, rules);
+        if (who_held) {
+            out.who_held = analysis::WhoHeldIdle(*windows, rules, range);
+            out.who_held_from = range.from;
+        }
         return out;
     }
     range.from = std::chrono::floor<std::chrono::hours>(range.from);
@@ -110,6 +114,14 @@ Result<LoadedHistory> LoadHistory(Services& s, int64_t account_id, analysis::Ran
     out.held_by = analysis::LatestHolders(history->unmerged, rules);
     out.source = "hourly";
     out.range = range;
+    if (who_held) {
+        // The roll-up keeps no process lists: the range's last day, from raw windows.
+        const analysis::Range last_day{std::max(range.from, range.to - std::chrono::hours(24)), range.to};
+        auto windows = s.store.usage().ReadWindows(account_id, last_day.from, last_day.to, gpu_key);
+        if (!windows) return windows.error();
+        out.who_held = analysis::WhoHeldIdle(*windows, rules, last_day);
+        out.who_held_from = last_day.from;
+    }
     return out;
 }
 
@@ -158,7 +170,8 @@ std::vector<analysis::Totals> SummarizeAll(const LoadedHistory& h, double recove
 }
 
 boost::asio::awaitable<std::variant<CallerHistory, http::Response>> AuthorizeAndLoadHistory(Services& s,
-                                                                                            http::RequestContext& ctx) {
+                                                                                            http::RequestContext& ctx,
+                                                                                            bool who_held) {
     const unsigned version = ctx.request.version();
     auto auth = co_await AuthorizeCustomer(s, ctx);
     if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
@@ -167,8 +180,8 @@ boost::asio::awaitable<std::variant<CallerHistory, http::Response>> AuthorizeAnd
     if (!query) co_return CallerError(query.error(), caller, version);
     auto range = ParseRange(*query, *caller.plan, UtcNow(), std::chrono::hours(24 * 7));
     if (!range) co_return CallerError(range.error(), caller, version);
-    const std::function<Result<LoadedHistory>()> load = [&s, id = caller.account.id, r = *range] {
-        return LoadHistory(s, id, r);
+    const std::function<Result<LoadedHistory>()> load = [&s, id = caller.account.id, r = *range, who_held] {
+        return LoadHistory(s, id, r, "", false, who_held);
     };
     auto history = co_await OffloadRead<LoadedHistory>(s, load);
     if (!history) co_return CallerError(history.error(), caller, version);

@@ -10,6 +10,7 @@
 #include <boost/json/object.hpp>
 
 #include "analysis/history.hpp"
+#include "analysis/holders.hpp"
 #include "analysis/recommendations.hpp"
 #include "api/api.hpp"
 #include "api/auth.hpp"
@@ -35,12 +36,16 @@ struct LoadedHistory {
     // Who held each GPU's memory the last time it sat idle holding it, from the raw windows read (the
     // roll-up keeps no process lists: an hourly history has only its unmerged windows' holders).
     std::map<std::string, analysis::HeldBy> held_by;
+    // Who held GPUs idle (by user, container, namespace), when asked for: over the whole range from raw
+    // windows, or over its last day (`who_held_from` on) when the range is read from the roll-up.
+    std::optional<analysis::IdleHolders> who_held;
+    SysSeconds who_held_from;
 };
 
 // Raw windows when the range is within the raw retention and at most 7 days long; otherwise the
 // roll-up (the range widened to whole hours) plus the newest windows it has not merged yet.
 Result<LoadedHistory> LoadHistory(Services& s, int64_t account_id, analysis::Range range,
-                                  const std::string& gpu_key = "", bool force_hourly = false);
+                                  const std::string& gpu_key = "", bool force_hourly = false, bool who_held = false);
 
 // The start of the range endpoints (savings, recommendations): the key authenticated within its plan's
 // request limit, `range`/`from`/`to` parsed (7 days by default) and the caller's history loaded. On any
@@ -51,7 +56,8 @@ struct CallerHistory {
 };
 // The history is read on the read pool (OffloadRead).
 boost::asio::awaitable<std::variant<CallerHistory, http::Response>> AuthorizeAndLoadHistory(Services& s,
-                                                                                            http::RequestContext& ctx);
+                                                                                            http::RequestContext& ctx,
+                                                                                            bool who_held = false);
 
 analysis::IdleRules IdleRulesOf(const Config& c);
 // The operator's figures for the savings plan (RECOVERABLE_FRACTION, COMMITTED_USE_DISCOUNT).
@@ -64,6 +70,9 @@ Result<void> CompleteHolders(Services& s, int64_t account_id, LoadedHistory& his
 
 // The JSON of totals: hours, utilization, money (cents), and the month projected from the range.
 boost::json::object TotalsJson(const analysis::Totals& t, double range_hours);
+
+// Who held GPUs idle, as /api/savings and /api/gpus show it (`from`: the start of what it covers).
+boost::json::object IdleHoldersJson(const analysis::IdleHolders& held, SysSeconds from);
 
 // The slices of every GPU summarised over the range.
 std::vector<analysis::Totals> SummarizeAll(const LoadedHistory& h, double recoverable_fraction);

@@ -129,10 +129,24 @@ Result<void> ParseProcesses(const json::value* v, const std::string& path, const
         GPUOPT_TRY(name, f.String("name", 256));
         GPUOPT_TRY(mem, f.Number("used_mem", 0, 1e9));
         if (!pid) return Error::Validation(p + ".pid", "is required");
+        // Who runs it, where the agent attributed it: the user, the container and the Kubernetes pod and
+        // namespace, and the command line when the host's operator let the agent send it.
+        GPUOPT_TRY(uid, f.Integer("uid", 0, 4294967295LL));
+        GPUOPT_TRY(user, f.String("user", 64));
+        GPUOPT_TRY(container, f.String("container", 128));
+        GPUOPT_TRY(pod, f.String("pod", 253));
+        GPUOPT_TRY(ns, f.String("namespace", 63));
+        GPUOPT_TRY(cmdline, f.String("cmdline", 1024));
         json::object o;
         o["pid"] = *pid;
         if (name) o["name"] = *name;
         if (mem) o["used_mem"] = *mem;
+        if (uid) o["uid"] = *uid;
+        if (user) o["user"] = *user;
+        if (container) o["container"] = *container;
+        if (pod) o["pod"] = *pod;
+        if (ns) o["namespace"] = *ns;
+        if (cmdline) o["cmdline"] = *cmdline;
         clean.push_back(std::move(o));
     }
     out_json = ToJson(clean);

@@ -226,17 +226,23 @@ TEST(Analysis, RecommendationsArePricedAndPlansDecideWhichShow) {
         boost::json::object a{{"gpu_index", 0},     {"uuid", "GPU-r"},          {"gpu_name", "NVIDIA A100-SXM4-40GB"},
                               {"gpu_util", 25},     {"idle_fraction", 0},       {"mem_used", m == 100 ? 9216 : 6000},
                               {"mem_total", 40960}, {"cost_per_hour", 2.744705}};
-        boost::json::object b{
-            {"gpu_index", 1},
-            {"uuid", "GPU-s"},
-            {"gpu_name", "NVIDIA A100-SXM4-40GB"},
-            {"gpu_util", 0},
-            {"idle_fraction", 1},
-            {"idle_held_fraction", 1},
-            {"mem_used", 30720},
-            {"mem_total", 40960},
-            {"cost_per_hour", 2.744705},
-            {"processes", boost::json::array{{{"pid", 4121}, {"name", "jupyter-lab"}, {"used_mem", 30700}}}}};
+        boost::json::object b{{"gpu_index", 1},
+                              {"uuid", "GPU-s"},
+                              {"gpu_name", "NVIDIA A100-SXM4-40GB"},
+                              {"gpu_util", 0},
+                              {"idle_fraction", 1},
+                              {"idle_held_fraction", 1},
+                              {"mem_used", 30720},
+                              {"mem_total", 40960},
+                              {"cost_per_hour", 2.744705},
+                              {"processes", boost::json::array{{{"pid", 4121},
+                                                                {"name", "jupyter-lab"},
+                                                                {"used_mem", 30700},
+                                                                {"uid", 1000},
+                                                                {"user", "alice"},
+                                                                {"container", "4f1c2d3e5a6b"},
+                                                                {"pod", "nb-0"},
+                                                                {"namespace", "research"}}}}};
         boost::json::object body{{"report_id", "r:" + std::to_string(m)},
                                  {"agent", {{"id", "h"}, {"hostname", "h"}, {"version", "t"}}},
                                  {"window", {{"start", Fmt(t - std::chrono::seconds(60))}, {"end", Fmt(t)}}},
@@ -262,7 +268,10 @@ TEST(Analysis, RecommendationsArePricedAndPlansDecideWhichShow) {
     EXPECT_EQ(held.at("pid"), 4121);
     EXPECT_EQ(held.at("name"), "jupyter-lab");
     EXPECT_EQ(Num(held.at("used_mem")), 30700);
-    EXPECT_NE(std::string(recs[0].at("summary").as_string()).find("jupyter-lab (pid 4121) held 30700 MiB"),
+    EXPECT_EQ(held.at("user"), "alice");
+    EXPECT_EQ(held.at("namespace"), "research");
+    EXPECT_NE(std::string(recs[0].at("summary").as_string())
+                  .find("jupyter-lab (pid 4121, user alice, pod nb-0 in research) held 30700 MiB"),
               std::string::npos)
         << recs[0].at("summary");
     // Releasing the memory is an alternative with its own figure, not added to the total.
@@ -284,6 +293,28 @@ TEST(Analysis, RecommendationsArePricedAndPlansDecideWhichShow) {
     EXPECT_LE(Num(paid.at("total_range_savings")), Num(paid.at("fleet_range_cost")));
     EXPECT_FALSE(paid.contains("more_with_upgrade"));
     EXPECT_TRUE(paid.at("realized").as_array().empty());  // nothing acted on yet
+
+    // Who holds idle GPUs: over the range in /api/savings, right now in /api/gpus.
+    auto savings = Get(server.Url("/api/savings?range=3d"), Bearer(key)).Json().as_object();
+    const auto& by_user = savings.at("idle_held_by").at("users").as_array();
+    ASSERT_EQ(by_user.size(), 1u) << boost::json::serialize(savings.at("idle_held_by"));
+    EXPECT_EQ(by_user[0].at("user"), "alice");
+    EXPECT_EQ(by_user[0].at("gpus"), 1);
+    EXPECT_NEAR(Num(by_user[0].at("idle_held_hours")), 48, 0.02);
+    EXPECT_NEAR(Num(by_user[0].at("idle_held_cost")), std::round(48 * 2.744705 * 100) / 100, 0.02);
+    EXPECT_EQ(savings.at("idle_held_by").at("namespaces").at(0).at("namespace"), "research");
+    EXPECT_EQ(savings.at("idle_held_by").at("containers").at(0).at("container"), "4f1c2d3e5a6b");
+    // A report now, in the agent's own order (the history above was posted newest first).
+    Post(server, key,
+         R"({"report_id":"now","agent":{"id":"h","hostname":"h","version":"t"},"gpu_data":[{"gpu_index":1,)"
+         R"("uuid":"GPU-s","gpu_name":"NVIDIA A100-SXM4-40GB","gpu_util":0,"idle_fraction":1,"idle_held_fraction":1,)"
+         R"("mem_used":30720,"mem_total":40960,"cost_per_hour":2.744705,"processes":[{"pid":4121,"name":"jupyter-lab",)"
+         R"("used_mem":30700,"user":"alice","namespace":"research"}]}]})");
+    auto fleet = Get(server.Url("/api/gpus"), Bearer(key)).Json().as_object();
+    const auto& now_held = fleet.at("idle_held_by").at("users").as_array();
+    ASSERT_EQ(now_held.size(), 1u) << boost::json::serialize(fleet);
+    EXPECT_EQ(now_held[0].at("user"), "alice");
+    EXPECT_EQ(Num(now_held[0].at("held_mib_max")), 30700);
     EXPECT_EQ(Num(paid.at("total_realized_monthly")), 0);
 
     // The job that follows recommendations (every second here) records when each was first made.

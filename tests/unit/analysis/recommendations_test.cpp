@@ -273,6 +273,56 @@ TEST(Recommend, PlansWithoutAllRecommendationsGetTheIdleActionsOnly) {
     EXPECT_GT(full.monthly_savings, plan.monthly_savings);
 }
 
+// ---- Who holds idle GPUs ----------------------------------------------------------------------------
+
+TEST(WhoHeldIdle, SharesEachWindowsHeldTimeByMemoryAndGroupsByUserContainerAndNamespace) {
+    // GPU-1 idle 2 h while alice's pod (20 GB) and bob's container (10 GB) hold it; GPU-2 idle 1 h while
+    // alice's shell process holds it; then 1 h busy on GPU-2, which counts for nobody.
+    Gpu one, two;
+    one.key = "h/GPU-1";
+    two.key = "h/GPU-2";
+    auto w = Windows(one, kDay, 120, [](int, store::StoredWindow& x) {
+        x.util_avg = 0;
+        x.idle_fraction = 1;
+        x.idle_held_fraction = 1;
+        x.processes_json =
+            R"([{"pid":1,"name":"python","user":"alice","container":"ctr-a","pod":"train-0","namespace":"research","used_mem":20480},)"
+            R"({"pid":2,"name":"python","user":"bob","container":"c1","used_mem":10240}])";
+    });
+    auto w2 = Windows(two, kDay, 120, [](int m, store::StoredWindow& x) {
+        x.util_avg = m < 60 ? 0 : 90;
+        x.idle_fraction = m < 60 ? 1 : 0;
+        x.idle_held_fraction = m < 60 ? 1 : 0;
+        x.processes_json = R"([{"pid":3,"name":"bash","user":"alice","used_mem":5000}])";
+    });
+    w.insert(w.end(), w2.begin(), w2.end());
+    const auto held = WhoHeldIdle(w, kRules, {kDay, kDay + hours(2)});
+
+    ASSERT_EQ(held.users.size(), 2u);
+    EXPECT_EQ(held.users[0].name, "alice");  // most cost first
+    EXPECT_EQ(held.users[0].gpus, 2u);
+    EXPECT_NEAR(held.users[0].idle_held_hours, 2.0 * 2 / 3 + 1, 1e-9);
+    EXPECT_NEAR(held.users[0].idle_held_cost, 2.74 * (2.0 * 2 / 3 + 1), 1e-9);
+    EXPECT_EQ(held.users[0].held_mib_max, 20480);
+    EXPECT_EQ(held.users[1].name, "bob");
+    EXPECT_NEAR(held.users[1].idle_held_hours, 2.0 / 3, 1e-9);
+    // The users' shares add up to the GPUs' idle-held time.
+    EXPECT_NEAR(held.users[0].idle_held_hours + held.users[1].idle_held_hours, 3, 1e-9);
+
+    ASSERT_EQ(held.namespaces.size(), 2u);
+    EXPECT_EQ(held.namespaces[0].name, "");  // bob's container and alice's shell are not in a pod
+    EXPECT_NEAR(held.namespaces[0].idle_held_hours, 2.0 / 3 + 1, 1e-9);
+    EXPECT_EQ(held.namespaces[1].name, "research");
+    EXPECT_NEAR(held.namespaces[1].idle_held_hours, 2.0 * 2 / 3, 1e-9);
+    ASSERT_EQ(held.containers.size(), 3u);
+    EXPECT_EQ(held.containers[0].name, "ctr-a");
+
+    // A range that leaves the first hour out sees only the second hour of GPU-1.
+    const auto later = WhoHeldIdle(w, kRules, {kDay + hours(1), kDay + hours(2)});
+    ASSERT_EQ(later.users.size(), 2u);
+    EXPECT_NEAR(later.users[0].idle_held_hours + later.users[1].idle_held_hours, 1, 1e-9);
+}
+
 // ---- Consolidation ---------------------------------------------------------------------------------
 
 std::vector<store::StoredWindow> LightHost(int gpus, int days_long, double util, double mem_mib) {

@@ -74,6 +74,23 @@ TEST(ReportParser, ReadsTheFullReport) {
     EXPECT_EQ(g.processes_json, R"([{"pid":4121,"name":"python","used_mem":1100}])");
 }
 
+TEST(ReportParser, KeepsWhoRunsEachProcessAndNothingElse) {
+    auto r = Parse(R"({"gpu_data":[{"gpu_index":0,"gpu_name":"T4","gpu_util":1,"mem_used":1,"mem_total":2,
+       "processes":[{"pid":7,"name":"python","used_mem":1,"uid":1000,"user":"alice","container":"3f2a9c1b7d0e",
+       "pod":"train-0","namespace":"research","cmdline":"python train.py --lr 3e-4","env":"SECRET=1"}]}]})");
+    ASSERT_TRUE(r.ok()) << r.error().details.begin()->second;
+    EXPECT_EQ(r->gpus[0].processes_json,
+              R"([{"pid":7,"name":"python","used_mem":1,"uid":1000,"user":"alice","container":"3f2a9c1b7d0e",)"
+              R"("pod":"train-0","namespace":"research","cmdline":"python train.py --lr 3e-4"}])");
+    for (const char* bad :
+         {R"("user":7)", R"("namespace":"this-namespace-name-is-far-longer-than-the-sixty-three-characters-allowed")",
+          R"("uid":-1)"}) {
+        auto refused = Parse(std::string(R"({"gpu_data":[{"gpu_index":0,"gpu_name":"T4","gpu_util":1,"mem_used":1,)") +
+                             R"("mem_total":2,"processes":[{"pid":7,)" + bad + "}]}]}");
+        EXPECT_FALSE(refused.ok()) << bad;
+    }
+}
+
 TEST(ReportParser, ReadsWhatTheAgentAddsAndWindowsUpToAWeekOld) {
     auto r = Parse(R"({"report_id":"h-1:000001","agent":{"id":"h-1","hostname":"h","version":"0.1.0","source":"nvml"},
      "window":{"start":"2026-11-19T10:00:00Z","end":"2026-11-19T10:01:00Z","samples":6},
