@@ -32,7 +32,10 @@ Agent::Agent(const AgentConfig& config, GpuSource& source, const PriceCatalog& c
       catalog_(catalog),
       identity_(std::move(identity)),
       spool_(spool),
-      uploader_(uploader) {}
+      uploader_(uploader),
+      // A simulated GPU's processes are not this machine's: the scenario says who runs them.
+      attributor_(
+          {config.process_attribution && source.Kind() != "simulated", config.process_cmdline, config.proc_root}) {}
 
 void Agent::Stop() {
     std::lock_guard lock(mu_);
@@ -56,6 +59,7 @@ ReportContext Agent::Context(const WindowReport& window, const std::string& repo
     ctx.source = source_.Kind();
     ctx.driver_version = source_.DriverVersion();
     ctx.cloud = identity_.cloud;
+    ctx.send_processes = config_.process_attribution;
     for (const auto& g : window.gpus) {
         const std::string key = GpuKey(g.index, g.uuid);
         auto it = prices_.find(key);
@@ -73,13 +77,14 @@ ReportContext Agent::Context(const WindowReport& window, const std::string& repo
     return ctx;
 }
 
-void Agent::Emit(const WindowReport& window) {
+void Agent::Emit(WindowReport window) {
     bool any = false;
     for (const auto& g : window.gpus) any = any || g.Reportable();
     if (!any) {
         spdlog::warn("window of {} sample(s) has no GPU with utilization and memory to report", window.samples);
         return;
     }
+    AttributeProcesses(window, attributor_);
     if (spool_ == nullptr) {  // --dry-run
         const std::string body =
             BuildReportJson(window, Context(window, ReportId(identity_.agent_id, ++dry_run_sequence_)));
@@ -251,8 +256,9 @@ Result<std::string> Agent::Once(GpuSource& source, const AgentConfig& config, co
     // The sample stands for the interval that ends now, as each sample of a running agent does.
     const auto span =
         std::chrono::duration_cast<std::chrono::seconds>(std::max(config.interval, std::chrono::milliseconds(1000)));
-    const WindowReport window = aggregator.Close(now - span, now);
+    WindowReport window = aggregator.Close(now - span, now);
     Agent agent(config, source, catalog, identity, nullptr, nullptr);
+    AttributeProcesses(window, agent.attributor_);
     return BuildReportJson(window,
                            agent.Context(window, identity.agent_id + ":once-" + std::to_string(UnixSeconds(now))));
 }

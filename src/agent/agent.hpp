@@ -13,6 +13,7 @@
 
 #include "agent/agent_config.hpp"
 #include "agent/gpu_source.hpp"
+#include "agent/process_owner.hpp"
 #include "agent/report.hpp"
 #include "agent/spool.hpp"
 #include "agent/uploader.hpp"
@@ -55,7 +56,7 @@ private:
     void SampleLoop();
     void DeliveryLoop();
     void DeliverSpool();
-    void Emit(const WindowReport& window);
+    void Emit(WindowReport window);
     // Waits until `deadline` or until Stop(); true when stopped.
     bool WaitUntil(std::chrono::steady_clock::time_point deadline);
     ReportContext Context(const WindowReport& window, const std::string& report_id);
@@ -67,6 +68,7 @@ private:
     Spool* spool_;
     Uploader* uploader_;
     std::map<std::string, GpuPrice> prices_;  // by GpuKey, decided the first time a GPU is seen
+    ProcessAttributor attributor_;
     uint64_t reports_made_ = 0;
     uint64_t dry_run_sequence_ = 0;
 

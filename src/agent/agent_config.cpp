@@ -87,6 +87,10 @@ const std::vector<std::pair<std::string, std::string>>& AgentSettings() {
         {"GPU_OPTIMIZER_PRICE_CATALOG", "instance price file replacing the built-in catalog/price_catalog.json"},
         {"GPU_OPTIMIZER_GPU_CATALOG", "GPU model file replacing the built-in catalog/gpu_catalog.json"},
         {"GPU_OPTIMIZER_IDLE_THRESHOLD", "utilization percent under which a sample is idle (default 15)"},
+        {"GPU_OPTIMIZER_PROCESS_ATTRIBUTION",
+         "report GPU processes with their user, container and Kubernetes pod (default true; false sends none)"},
+        {"GPU_OPTIMIZER_PROCESS_CMDLINE", "also report each GPU process's full command line (default false)"},
+        {"GPU_OPTIMIZER_PROC_ROOT", "where the host's /proc is (default /proc; /host/proc in a container)"},
         {"GPU_OPTIMIZER_RETRY_INITIAL", "first delay before retrying a delivery (default 1s)"},
         {"GPU_OPTIMIZER_RETRY_MAX", "longest delay between retries (default 5m)"},
         {"GPU_OPTIMIZER_SHUTDOWN_GRACE", "time to deliver pending reports when stopping (default 5s)"},
@@ -179,6 +183,18 @@ Result<AgentConfig> BuildAgentConfig(const std::map<std::string, std::string>& v
     if (auto v = get("GPU_OPTIMIZER_HOSTNAME")) {
         if (v->size() > 253) return Bad("GPU_OPTIMIZER_HOSTNAME", "must be at most 253 characters");
         c.hostname = *v;
+    }
+    for (auto [name, field] : {std::pair{"GPU_OPTIMIZER_PROCESS_ATTRIBUTION", &c.process_attribution},
+                               {"GPU_OPTIMIZER_PROCESS_CMDLINE", &c.process_cmdline}}) {
+        if (auto v = get(name)) {
+            auto b = Bool(*v);
+            if (!b) return Bad(name, "must be true or false");
+            *field = *b;
+        }
+    }
+    if (auto v = get("GPU_OPTIMIZER_PROC_ROOT")) {
+        if (v->empty() || v->front() != '/') return Bad("GPU_OPTIMIZER_PROC_ROOT", "must be an absolute path");
+        c.proc_root = *v;
     }
     if (auto v = get("GPU_OPTIMIZER_CLOUD_DETECT")) {
         auto b = Bool(*v);

@@ -38,6 +38,9 @@ struct AgentConfig {
     std::string price_catalog;
     std::string gpu_catalog;
     double idle_threshold_percent = 15;
+    bool process_attribution = true;  // report GPU processes with their user, container and pod
+    bool process_cmdline = false;     // ... and their full command lines
+    std::string proc_root = "/proc";  // the host's /proc (mounted elsewhere in a container: /host/proc)
     std::chrono::milliseconds retry_initial{1000};
     std::chrono::milliseconds retry_max{300000};
     std::chrono::milliseconds shutdown_grace{5000};

@@ -13,6 +13,13 @@ struct GpuProcess {
     uint32_t pid = 0;
     std::string name;                // from /proc/<pid>/comm; empty when not visible (containers)
     std::optional<double> used_mib;  // GPU memory the process holds
+    // Who runs it (process_owner.hpp); empty when not known.
+    std::optional<uint32_t> uid;
+    std::string user;
+    std::string container;
+    std::string pod;
+    std::string k8s_namespace;
+    std::string cmdline;
 };
 
 struct GpuSample {

@@ -4,6 +4,7 @@
 #include <boost/json/object.hpp>
 
 #include <cmath>
+#include <tuple>
 
 #include "common/json.hpp"
 #include "common/time.hpp"
@@ -79,13 +80,21 @@ std::string BuildReportJson(const WindowReport& w, const ReportContext& ctx) {
         if (auto it = ctx.prices.find(GpuKey(g.index, g.uuid)); it != ctx.prices.end() && it->second.usd_per_hour) {
             o["cost_per_hour"] = Round(*it->second.usd_per_hour, 6);
         }
-        if (g.processes_known) {
+        if (g.processes_known && ctx.send_processes) {
             json::array procs;
             for (const auto& [pid, p] : g.processes) {
                 json::object po;
                 po["pid"] = pid;
                 if (!p.name.empty()) po["name"] = p.name.substr(0, 256);
                 if (p.used_mib) po["used_mem"] = Round(*p.used_mib, 2);
+                if (p.uid) po["uid"] = *p.uid;
+                for (auto [key, value, max] : {std::tuple{"user", &p.user, 64},
+                                               {"container", &p.container, 128},
+                                               {"pod", &p.pod, 253},
+                                               {"namespace", &p.k8s_namespace, 63},
+                                               {"cmdline", &p.cmdline, 1024}}) {
+                    if (!value->empty() && value->size() <= static_cast<size_t>(max)) po[key] = *value;
+                }
                 procs.push_back(std::move(po));
             }
             o["processes"] = std::move(procs);

@@ -19,6 +19,7 @@ struct ReportContext {
     std::string driver_version;  // may be empty
     std::optional<CloudInstance> cloud;
     std::map<std::string, GpuPrice> prices;  // by GPU uuid (or "index:N" without one)
+    bool send_processes = true;              // false: no process list at all (attribution turned off)
 };
 
 // The key ReportContext::prices uses for a GPU.

@@ -134,9 +134,14 @@ Result<Scenario> ParseScenario(std::string_view text) {
                 if (!hb->is_bool()) return Error::Validation(gw + "hold_between", "must be true or false");
                 gpu.hold_between = hb->get_bool();
             }
-            auto process = Str(go, "process", gw, gpu.process);
-            if (!process) return process.error();
-            gpu.process = *process;
+            for (auto [field, key] : {std::pair{&gpu.process, "process"},
+                                      {&gpu.user, "user"},
+                                      {&gpu.k8s_namespace, "namespace"},
+                                      {&gpu.pod, "pod"}}) {
+                auto v = Str(go, key, gw, *field);
+                if (!v) return v.error();
+                *field = *v;
+            }
             host.gpus.push_back(std::move(gpu));
         }
         if (scenario.FindHost(host.hostname) != nullptr)
@@ -208,7 +213,16 @@ GpuSample SimulateGpu(const SimulatedGpu& gpu, unsigned index, double t, unsigne
     s.power_limit_w = gpu.power_limit_w;
     s.sm_clock_mhz = util > 5 ? 1410 : 210;
     s.processes.emplace();
-    if (memory > 0) s.processes->push_back({pid_base + index, gpu.process, std::round(memory)});
+    if (memory > 0) {
+        GpuProcess p;
+        p.pid = pid_base + index;
+        p.name = gpu.process;
+        p.used_mib = std::round(memory);
+        p.user = gpu.user;
+        p.k8s_namespace = gpu.k8s_namespace;
+        p.pod = gpu.pod;
+        s.processes->push_back(std::move(p));
+    }
     return s;
 }
 

@@ -42,6 +42,10 @@ struct SimulatedGpu {
     double power_limit_w = 400;
     double idle_power_w = 55;
     std::string process = "python";
+    // Who runs the process, as the agent attributes real ones (empty: unknown, or not in a pod).
+    std::string user;
+    std::string k8s_namespace;
+    std::string pod;
 };
 
 struct SimulatedHost {

@@ -26,16 +26,24 @@ GpuSample Sample(double util, double used, std::vector<GpuProcess> procs = {}, u
     return s;
 }
 
+GpuProcess P(uint32_t pid, std::string name, double used_mib) {
+    GpuProcess p;
+    p.pid = pid;
+    p.name = std::move(name);
+    p.used_mib = used_mib;
+    return p;
+}
+
 SampleSet Set(std::vector<GpuSample> gpus) { return SampleSet{std::move(gpus), {}}; }
 
 const auto kStart = std::chrono::system_clock::time_point(std::chrono::seconds(1795600000));
 
 TEST(Window, AveragesPeaksAndIdleFractions) {
     WindowAggregator w({15, 100, 64});
-    w.Add(Set({Sample(90, 30000, {{7, "python", 29000}})}));
-    w.Add(Set({Sample(2, 30000, {{7, "python", 29500}})}));  // idle, memory held
-    w.Add(Set({Sample(1, 10, {})}));                         // idle, nothing held
-    w.Add(Set({Sample(60, 35000, {{7, "python", 34000}, {8, "tb", 10}})}));
+    w.Add(Set({Sample(90, 30000, {P(7, "python", 29000)})}));
+    w.Add(Set({Sample(2, 30000, {P(7, "python", 29500)})}));  // idle, memory held
+    w.Add(Set({Sample(1, 10, {})}));                          // idle, nothing held
+    w.Add(Set({Sample(60, 35000, {P(7, "python", 34000), P(8, "tb", 10)})}));
     auto r = w.Close(kStart, kStart + std::chrono::seconds(40));
     EXPECT_EQ(r.samples, 4);
     ASSERT_EQ(r.gpus.size(), 1u);
@@ -53,9 +61,11 @@ TEST(Window, AveragesPeaksAndIdleFractions) {
 }
 
 TEST(Window, HeldMemoryFallsBackToTheGpuFigureWhenProcessMemoryIsUnknown) {
-    GpuSample s = Sample(0, 5000, {{9, "x", std::nullopt}});
+    GpuProcess unknown = P(9, "x", 0);
+    unknown.used_mib.reset();
+    GpuSample s = Sample(0, 5000, {unknown});
     EXPECT_EQ(WindowAggregator::HeldMib(s), 5000);
-    s.processes = std::vector<GpuProcess>{{9, "x", 700}};
+    s.processes = std::vector<GpuProcess>{P(9, "x", 700)};
     EXPECT_EQ(WindowAggregator::HeldMib(s), 700);
     s.processes.reset();
     EXPECT_EQ(WindowAggregator::HeldMib(s), 5000);
@@ -77,9 +87,9 @@ TEST(Window, AGpuWithoutUtilizationIsNotReportable) {
 
 TEST(Report, CarriesTheFieldsTheServerReads) {
     WindowAggregator w({15, 100, 64});
-    w.Add(Set({Sample(3, 1200, {{4121, "python", 1100}})}));
-    w.Add(Set({Sample(9, 1000, {{4121, "python", 1000}})}));
-    SampleSet with_lost = Set({Sample(5, 1100, {{4121, "python", 1000}})});
+    w.Add(Set({Sample(3, 1200, {P(4121, "python", 1100)})}));
+    w.Add(Set({Sample(9, 1000, {P(4121, "python", 1000)})}));
+    SampleSet with_lost = Set({Sample(5, 1100, {P(4121, "python", 1000)})});
     with_lost.lost.push_back({3, "GPU-3", "GPU is lost"});
     w.Add(with_lost);
     auto r = w.Close(kStart, kStart + std::chrono::seconds(60));
