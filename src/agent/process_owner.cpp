@@ -1,14 +1,17 @@
 #include "agent/process_owner.hpp"
 
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <pwd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
-#include <fstream>
-#include <iterator>
 #include <vector>
 
 namespace gpuopt::agent {
@@ -17,13 +20,114 @@ namespace {
 
 constexpr size_t kMaxFile = 64 * 1024;
 
-// A small file of /proc, whole (at most kMaxFile bytes); empty when it cannot be read.
+// At most `max` bytes of an open file that is a regular file; empty otherwise. Closes `fd`.
+std::string ReadRegular(int fd, size_t max) {
+    if (fd < 0) return {};
+    std::string out;
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        out.resize(max);
+        size_t got = 0;
+        while (got < max) {
+            const ssize_t n = ::read(fd, out.data() + got, max - got);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            got += static_cast<size_t>(n);
+        }
+        out.resize(got);
+    }
+    ::close(fd);
+    return out;
+}
+
+// A small file of /proc/<pid>/ itself (procfs: the kernel writes it), whole up to kMaxFile bytes; empty
+// when it cannot be read. Never blocks on a FIFO, never follows a last-component link.
 std::string ReadSmall(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return {};
-    std::string out(kMaxFile, '\0');
-    in.read(out.data(), static_cast<std::streamsize>(out.size()));
-    out.resize(static_cast<size_t>(in.gcount()));
+    return ReadRegular(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC), kMaxFile);
+}
+
+// A file inside a process's own root (its container's filesystem, which the container controls): resolved
+// as if that root were "/" (openat2 RESOLVE_IN_ROOT), so no link can lead out to the host's files, and
+// read only when it is a regular file. Empty on kernels without openat2 (before 5.6).
+std::string ReadInRoot(const std::string& root, const char* relative, size_t max) {
+    const int dir = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) return {};
+    open_how how{};
+    how.flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    const auto fd = static_cast<int>(::syscall(SYS_openat2, dir, relative, &how, sizeof how));
+    ::close(dir);
+    return ReadRegular(fd, max);
+}
+
+// `s` with every byte that is not part of a valid UTF-8 sequence replaced by '?', and control characters
+// by spaces: what the server's strict JSON and text checks accept.
+std::string CleanText(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x80) {
+            out += c < 0x20 || c == 0x7f ? ' ' : static_cast<char>(c);
+            ++i;
+            continue;
+        }
+        const size_t length = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        bool valid = length > 0 && i + length <= s.size();
+        for (size_t k = 1; valid && k < length; ++k) valid = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+        if (valid && length == 3) {  // no overlong forms, no surrogates
+            const auto c1 = static_cast<unsigned char>(s[i + 1]);
+            valid = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
+        } else if (valid && length == 4) {
+            const auto c1 = static_cast<unsigned char>(s[i + 1]);
+            valid = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
+        }
+        if (valid) {
+            out.append(s.substr(i, length));
+            i += length;
+        } else {
+            out += '?';
+            ++i;
+        }
+    }
+    return out;
+}
+
+// Whether an argument names a secret: "--password", "--api-key=...", "TOKEN=...".
+bool NamesSecret(std::string_view arg) {
+    std::string lower(arg.substr(0, arg.find('=')));
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    for (const char* word : {"password", "passwd", "secret", "token", "key", "credential"}) {
+        if (lower.find(word) != std::string::npos) return true;
+    }
+    return false;
+}
+
+// The command line from /proc/<pid>/cmdline: arguments joined by spaces, the value of any argument that
+// names a secret ("--token abc", "--api-key=abc", "PASSWORD=abc") replaced by "***".
+std::string CommandLine(const std::string& raw) {
+    std::string out;
+    bool hide_next = false;
+    size_t at = 0;
+    while (at < raw.size()) {
+        const size_t end = std::min(raw.find('\0', at), raw.size());
+        std::string a = raw.substr(at, end - at);
+        at = end + 1;
+        if (hide_next) {
+            a = "***";
+            hide_next = false;
+        } else if (NamesSecret(a)) {
+            if (const auto eq = a.find('='); eq != std::string::npos) {
+                a = a.substr(0, eq + 1) + "***";
+            } else {
+                hide_next = a.rfind('-', 0) == 0;  // "--token abc": the next argument is the value
+            }
+        }
+        if (!out.empty()) out += ' ';
+        out += a;
+    }
     return out;
 }
 
@@ -117,6 +221,7 @@ std::string ProcessAttributor::UserName(uint32_t uid) {
         found->pw_name != nullptr) {
         name = found->pw_name;
     }
+    name = CleanText(name);
     if (name.empty() || name.size() > 64) name = std::to_string(uid);  // no entry: the number itself
     if (users_.size() > 4096) users_.clear();
     return users_.emplace(uid, std::move(name)).first->second;
@@ -141,15 +246,13 @@ void ProcessAttributor::Attribute(GpuProcess& p) {
     if (!id.pod_uid.empty()) {
         const std::string host = EnvValue(ReadSmall(dir + "/environ"), "HOSTNAME");
         p.pod = PrintableName(host, 253) ? host : id.pod_uid;
-        const std::string ns = Trimmed(ReadSmall(dir + "/root/var/run/secrets/kubernetes.io/serviceaccount/namespace"));
+        const std::string ns =
+            Trimmed(ReadInRoot(dir + "/root", "var/run/secrets/kubernetes.io/serviceaccount/namespace", 256));
         if (PrintableName(ns, 63)) p.k8s_namespace = ns;
     }
     if (rules_.cmdline) {
-        std::string cmd = ReadSmall(dir + "/cmdline");
-        while (!cmd.empty() && cmd.back() == '\0') cmd.pop_back();
-        std::replace(cmd.begin(), cmd.end(), '\0', ' ');
-        std::replace_if(
-            cmd.begin(), cmd.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; }, ' ');
+        std::string cmd = CleanText(CommandLine(ReadSmall(dir + "/cmdline")));
+        while (!cmd.empty() && cmd.back() == ' ') cmd.pop_back();
         if (cmd.size() > 1024) {
             cmd.resize(1024);
             // Never cut a UTF-8 character in half: drop a last sequence left incomplete.

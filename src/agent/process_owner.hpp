@@ -8,8 +8,12 @@
 //               v2), its first 12 characters as `docker ps` shows them
 //   pod         a pod UID in the cgroup path marks a Kubernetes pod; its name is the process's HOSTNAME
 //               (the pod name unless the pod sets another), its namespace the service-account namespace
-//               file mounted in the container (/proc/<pid>/root/var/run/secrets/...)
-//   cmdline     /proc/<pid>/cmdline, arguments joined by spaces, at most 1024 characters
+//               file mounted in the container (/proc/<pid>/root/var/run/secrets/...), resolved inside
+//               the container's root so that no link in it leads to the host's files
+//   cmdline     /proc/<pid>/cmdline, arguments joined by spaces, the values of arguments that name a
+//               secret (password, token, key, ...) replaced by ***, at most 1024 bytes
+//
+// Text is made valid UTF-8 (a bad byte becomes '?') so that one odd argument never costs a report.
 //
 // Not thread-safe: the sampling thread owns it.
 #pragma once

@@ -11,8 +11,6 @@ namespace gpuopt::analysis {
 
 namespace {
 
-double Cents(double v) { return std::round(v * 100) / 100; }
-
 double Round(double v, int digits) {
     const double scale = std::pow(10.0, digits);
     return std::round(v * scale) / scale;
@@ -129,6 +127,9 @@ std::optional<Fit> CheaperFit(const PriceCatalog& catalog, const GpuModel& curre
                           " GB/s is " + Whole(need_gbs) + ", within " + Percent(max_load) + " of its " +
                           Whole(*best->memory_bandwidth_gbs));
     fit.reasons.emplace_back("assumes the p95 load stays as it was; a heavier job would need the bigger GPU again");
+    fit.reasons.push_back("compares the " + Money(price) + "/h this GPU is billed at with the catalog's on-demand " +
+                          Money(best->usd_per_gpu_hour) + "/h for the " + best->model +
+                          "; a discount or reservation on either changes the saving");
     if (current.gpu_class && best->gpu_class && *best->gpu_class < *current.gpu_class) {
         fit.lower_class = true;
         fit.reasons.push_back("moves down from the " + std::string(NameOf(*current.gpu_class)) + " class to the " +
@@ -191,10 +192,9 @@ std::vector<Option> OptionsFor(const GpuInput& g, const Range& range, const Reco
     }
     if (idle_share >= rules.auto_stop_idle_share && held_share_of_idle >= rules.held_share_of_idle) {
         Option& o = option(Action::kReleaseIdleMemory, t.idle_held_cost * rules.recoverable_fraction);
-        o.summary = on + " sat idle for " + Whole(t.idle_held_hours) + " h while a process kept up to " +
-                    Whole(t.mem_used_max) +
-                    " MiB allocated: end the process (a forgotten notebook or server) so the GPU can be stopped "
-                    "or shared.";
+        o.summary = on + " sat idle for " + Whole(t.idle_held_hours) +
+                    " h while a process kept its memory allocated: end the process (a forgotten notebook or "
+                    "server) so the GPU can be stopped or shared.";
         o.evidence = {{"idle_held_hours", Round(t.idle_held_hours, 2), "h"},
                       {"idle_hours", Round(t.idle_hours, 2), "h"},
                       {"mem_used_max", Round(t.mem_used_max, 0), "MiB"},
@@ -275,7 +275,7 @@ std::optional<Group> Consolidation(const std::vector<GpuInput>& gpus, std::vecto
         const Totals& t = gpus[i].totals;
         util_sum += t.util_p95;
         mem_sum += t.mem_used_max;
-        smallest_mem = smallest_mem == 0 ? t.mem_total : std::min(smallest_mem, t.mem_total);
+        if (t.mem_total > 0) smallest_mem = smallest_mem == 0 ? t.mem_total : std::min(smallest_mem, t.mem_total);
     }
     const double by_load = util_sum / (100 * rules.consolidate_max_load);
     const double by_memory =
@@ -358,6 +358,8 @@ Plan Recommend(const std::vector<GpuInput>& gpus, const Range& range, const Reco
         eligible[i] = t.reported_hours >= rules.min_reported_hours && t.cost > 0;
         if (eligible[i]) options[i] = OptionsFor(gpus[i], range, rules, catalog);
         for (auto& o : options[i]) finish(o);
+        // Nothing to recommend for less than a cent.
+        std::erase_if(options[i], [](const Option& o) { return o.monthly_savings <= 0; });
     }
 
     // Consolidation groups: one host, one model, every GPU lightly used (and none idle enough to stop).
@@ -421,7 +423,9 @@ Plan Recommend(const std::vector<GpuInput>& gpus, const Range& range, const Reco
             r.held_by = held;
             r.summary += " While it sat idle, " + HolderPhrase(*held) + ".";
             r.evidence.push_back({"held_mib", Round(HeldMib(*held), 0), "MiB"});
-            r.evidence.push_back({"idle_held_hours", Round(gpus[i].totals.idle_held_hours, 2), "h"});
+            if (r.action != Action::kReleaseIdleMemory) {  // its own evidence has them
+                r.evidence.push_back({"idle_held_hours", Round(gpus[i].totals.idle_held_hours, 2), "h"});
+            }
         }
         plan.recommendations.push_back(std::move(r));
     }

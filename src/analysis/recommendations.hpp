@@ -11,8 +11,9 @@
 //   auto_stop            idle in stretches of 30 min or more: stop it automatically after 30 idle minutes
 //                        (saves the recoverable share of the cost of those stretches)
 //   right_size           a cheaper model of the GPU catalog carries the load: memory peak with headroom,
-//                        compute and memory bandwidth at the p95 load, of a class able to run it (saves
-//                        the price difference over every reported hour)
+//                        compute and memory bandwidth at the p95 load (a lower class of GPU is proposed at
+//                        low confidence, saying what to check; saves the price difference over every
+//                        reported hour)
 //   consolidate          several lightly used GPUs of one model on one host (none idle enough to stop) fit
 //                        on fewer (MPS, MIG, time-slicing): the GPUs left empty are given back (saves each
 //                        freed GPU's cost)
@@ -33,6 +34,7 @@
 //    for it: the process, its user and the memory held.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -82,6 +84,14 @@ constexpr std::string_view NameOf(Action a) {
     return "";
 }
 
+constexpr std::optional<Action> ActionNamed(std::string_view name) {
+    for (Action a : {Action::kStopIdleGpu, Action::kReleaseIdleMemory, Action::kAutoStop, Action::kRightSize,
+                     Action::kConsolidate, Action::kCommittedUse}) {
+        if (NameOf(a) == name) return a;
+    }
+    return std::nullopt;
+}
+
 // The actions every plan gets; the others need a plan with all recommendations.
 constexpr bool IsIdleAction(Action a) {
     return a == Action::kStopIdleGpu || a == Action::kReleaseIdleMemory || a == Action::kAutoStop;
@@ -100,6 +110,9 @@ constexpr std::string_view NameOf(Confidence c) {
     }
     return "";
 }
+
+// Money as answers show it: rounded to cents, half away from zero.
+inline double Cents(double usd) { return std::round(usd * 100) / 100; }
 
 struct Evidence {
     std::string name;

@@ -127,6 +127,7 @@ Result<LoadedHistory> LoadHistory(Services& s, int64_t account_id, analysis::Ran
 
 Result<void> CompleteHolders(Services& s, int64_t account_id, LoadedHistory& history,
                              const std::vector<analysis::Totals>& totals, size_t max_gpus) {
+    if (history.source == "raw") return {};  // every window of the range was read already
     const auto rules = IdleRulesOf(s.config);
     const auto from = std::max(history.range.from, history.range.to - std::chrono::hours(24));
     size_t reads = 0;
@@ -139,6 +140,37 @@ Result<void> CompleteHolders(Services& s, int64_t account_id, LoadedHistory& his
         history.held_by.merge(analysis::LatestHolders(*windows, rules));
     }
     return {};
+}
+
+namespace {
+
+boost::json::array GroupsJson(const std::vector<analysis::HolderGroup>& groups, const char* key) {
+    boost::json::array out;
+    for (const auto& g : groups) {
+        boost::json::object o;
+        if (g.name.empty()) {
+            o[key] = nullptr;
+        } else {
+            o[key] = g.name;
+        }
+        o["gpus"] = g.gpus;
+        o["idle_held_hours"] = std::round(g.idle_held_hours * 100) / 100;
+        o["idle_held_cost"] = std::round(g.idle_held_cost * 100) / 100;
+        o["held_mib_max"] = g.held_mib_max;
+        out.push_back(std::move(o));
+    }
+    return out;
+}
+
+}  // namespace
+
+// Who held GPUs while they sat idle, by user, container and Kubernetes namespace (null: not attributed,
+// or not in a container or pod).
+boost::json::object IdleHoldersJson(const analysis::IdleHolders& held, SysSeconds from) {
+    return boost::json::object{{"from", FormatUtc(from)},
+                               {"users", GroupsJson(held.users, "user")},
+                               {"containers", GroupsJson(held.containers, "container")},
+                               {"namespaces", GroupsJson(held.namespaces, "namespace")}};
 }
 
 boost::json::object TotalsJson(const analysis::Totals& t, double range_hours) {

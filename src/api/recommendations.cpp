@@ -106,12 +106,17 @@ http::Handler MakeRecommendationsHandler(Services& s) {
 
         const auto totals = SummarizeAll(*history, s.config.recoverable_fraction);
         using Tracks = std::vector<store::TrackedRecommendation>;
-        const std::function<Result<Tracks>()> complete = [&s, history, &totals,
-                                                          id = caller.account.id]() -> Result<Tracks> {
+        using OpenAndRealized = std::pair<Tracks, Tracks>;
+        const std::function<Result<OpenAndRealized>()> complete =
+            [&s, history, &totals, id = caller.account.id]() -> Result<OpenAndRealized> {
             if (auto done = CompleteHolders(s, id, *history, totals); !done) return done.error();
-            return s.store.recommendations().ListTracked(id, std::nullopt, 500);
+            auto open = s.store.recommendations().ListTracked(id, store::TrackState::kOpen, 1000);
+            if (!open) return open.error();
+            auto realized = s.store.recommendations().ListTracked(id, store::TrackState::kRealized, 200);
+            if (!realized) return realized.error();
+            return OpenAndRealized{std::move(*open), std::move(*realized)};
         };
-        auto tracks = co_await OffloadRead<Tracks>(s, complete);
+        auto tracks = co_await OffloadRead<OpenAndRealized>(s, complete);
         if (!tracks) co_return CallerError(tracks.error(), caller, version);
         std::vector<analysis::GpuInput> inputs;
         inputs.reserve(history->gpus.size());
@@ -127,9 +132,8 @@ http::Handler MakeRecommendationsHandler(Services& s) {
         boost::json::array recs;
         for (const auto& r : plan.recommendations) {
             boost::json::object o = RecommendationJson(r);
-            for (const auto& t : *tracks) {
-                if (t.state == store::TrackState::kOpen && t.action == analysis::NameOf(r.action) && !r.gpus.empty() &&
-                    t.gpu_key == r.gpus.front()) {
+            for (const auto& t : tracks->first) {
+                if (t.action == analysis::NameOf(r.action) && !r.gpus.empty() && t.gpu_key == r.gpus.front()) {
                     o["first_recommended"] = FormatUtc(t.first_recommended);
                 }
             }
@@ -137,8 +141,8 @@ http::Handler MakeRecommendationsHandler(Services& s) {
         }
         boost::json::array realized;
         double realized_total = 0;
-        for (const auto& t : *tracks) {
-            if (t.state != store::TrackState::kRealized || !t.realized_monthly) continue;
+        for (const auto& t : tracks->second) {  // the 200 newest
+            if (!t.realized_monthly) continue;
             realized.push_back(RealizedJson(t));
             realized_total += *t.realized_monthly;
         }

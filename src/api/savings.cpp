@@ -14,37 +14,6 @@
 
 namespace gpuopt::api {
 
-namespace {
-
-boost::json::array GroupsJson(const std::vector<analysis::HolderGroup>& groups, const char* key) {
-    boost::json::array out;
-    for (const auto& g : groups) {
-        boost::json::object o;
-        if (g.name.empty()) {
-            o[key] = nullptr;
-        } else {
-            o[key] = g.name;
-        }
-        o["gpus"] = g.gpus;
-        o["idle_held_hours"] = std::round(g.idle_held_hours * 100) / 100;
-        o["idle_held_cost"] = std::round(g.idle_held_cost * 100) / 100;
-        o["held_mib_max"] = g.held_mib_max;
-        out.push_back(std::move(o));
-    }
-    return out;
-}
-
-}  // namespace
-
-// Who held GPUs while they sat idle, by user, container and Kubernetes namespace (null: not attributed,
-// or not in a container or pod).
-boost::json::object IdleHoldersJson(const analysis::IdleHolders& held, SysSeconds from) {
-    return boost::json::object{{"from", FormatUtc(from)},
-                               {"users", GroupsJson(held.users, "user")},
-                               {"containers", GroupsJson(held.containers, "container")},
-                               {"namespaces", GroupsJson(held.namespaces, "namespace")}};
-}
-
 http::Handler MakeSavingsHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
         const unsigned version = ctx.request.version();

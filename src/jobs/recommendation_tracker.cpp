@@ -1,5 +1,7 @@
 #include "jobs/recommendation_tracker.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -11,7 +13,7 @@ namespace gpuopt::jobs {
 
 namespace {
 
-double Cents(double v) { return std::round(v * 100) / 100; }
+using analysis::Cents;
 
 store::GpuCostSnapshot Snapshot(const std::string& name, const analysis::Totals& t) {
     const double scale = t.range_hours > 0 ? analysis::kHoursPerMonth / t.range_hours : 0;
@@ -38,12 +40,13 @@ std::string HostOf(const store::FleetGpu& g) {
     return g.gpu_key.substr(0, g.gpu_key.find('/'));
 }
 
-// A cheaper GPU that appeared on the track's host after it was recommended, and still reports.
+// A cheaper GPU that appeared on the track's host after it was recommended, still reports, and has not
+// been counted as another track's replacement.
 const store::FleetGpu* Replacement(const AccountView& v, const store::TrackedRecommendation& t, SysSeconds now,
-                                   const TrackerRules& rules) {
+                                   const TrackerRules& rules, const std::set<std::string>& claimed) {
     const store::FleetGpu* best = nullptr;
     for (const auto& [key, g] : v.fleet) {
-        if (key == t.gpu_key || HostOf(g) != t.host || !g.latest) continue;
+        if (key == t.gpu_key || claimed.contains(key) || HostOf(g) != t.host || !g.latest) continue;
         if (g.first_seen < t.first_recommended - std::chrono::hours(1) || g.last_seen < now - rules.reporting) continue;
         if (g.latest->cost_per_hour <= 0 || g.latest->cost_per_hour >= t.before.cost_per_hour) continue;
         if (best == nullptr || g.first_seen < best->first_seen) best = &g;
@@ -51,28 +54,36 @@ const store::FleetGpu* Replacement(const AccountView& v, const store::TrackedRec
     return best;
 }
 
+// What changed on a track's GPU, if anything did. Only changes that the recommended action explains
+// count: a GPU that went quiet realizes a stop, a release of its memory, an auto-stop or a consolidation
+// (its whole cost), not a commitment; a right-sizing is realized only by a cheaper GPU on its host (a GPU
+// moved elsewhere cannot be told from one switched off for the night).
 std::optional<store::Realization> Judge(const AccountView& v, const store::TrackedRecommendation& t, SysSeconds now,
-                                        const TrackerRules& rules) {
+                                        const TrackerRules& rules, std::set<std::string>& claimed) {
     if (t.first_recommended > now - rules.min_after) return std::nullopt;
+    const auto action = analysis::ActionNamed(t.action);
+    if (!action) return std::nullopt;
     auto at = v.fleet.find(t.gpu_key);
     const store::FleetGpu* gpu = at == v.fleet.end() ? nullptr : &at->second;
     store::Realization r;
     r.id = t.id;
     if (gpu == nullptr || gpu->last_seen < now - rules.stopped_after) {
-        if (t.action == analysis::NameOf(analysis::Action::kRightSize)) {
-            if (const auto* next = Replacement(v, t, now, rules)) {
-                r.change = store::GpuChange::kSmallerModel;
-                r.changed_at = next->first_seen;
-                const auto* h = v.History(next->gpu_key);
-                const analysis::Range since{std::max(next->first_seen, v.range.from), now};
-                r.after = h ? Snapshot(h->name, analysis::Summarize(h->slices, since, 0))
-                            : store::GpuCostSnapshot{next->latest->name, next->latest->cost_per_hour, 0, 0, 0, 0};
-                r.after.cost_per_hour = next->latest->cost_per_hour;
-                r.realized_monthly =
-                    Cents(t.before.monthly_cost * (1 - r.after.cost_per_hour / t.before.cost_per_hour));
-                return r;
-            }
+        if (*action == analysis::Action::kRightSize) {
+            const auto* next = Replacement(v, t, now, rules, claimed);
+            if (next == nullptr) return std::nullopt;
+            claimed.insert(next->gpu_key);
+            r.change = store::GpuChange::kSmallerModel;
+            r.changed_at = next->first_seen;
+            r.replaced_by = next->gpu_key;
+            const auto* h = v.History(next->gpu_key);
+            const analysis::Range since{std::max(next->first_seen, v.range.from), now};
+            r.after = h ? Snapshot(h->name, analysis::Summarize(h->slices, since, 0))
+                        : store::GpuCostSnapshot{next->latest->name, next->latest->cost_per_hour, 0, 0, 0, 0};
+            r.after.cost_per_hour = next->latest->cost_per_hour;
+            r.realized_monthly = Cents(t.before.monthly_cost * (1 - r.after.cost_per_hour / t.before.cost_per_hour));
+            return r;
         }
+        if (!analysis::IsIdleAction(*action) && *action != analysis::Action::kConsolidate) return std::nullopt;
         // Recommended while it reported: a GPU gone since then no longer costs anything.
         if (gpu != nullptr && gpu->last_seen < t.first_recommended - rules.reporting) return std::nullopt;
         r.change = store::GpuChange::kStopped;
@@ -81,11 +92,7 @@ std::optional<store::Realization> Judge(const AccountView& v, const store::Track
         r.realized_monthly = t.before.monthly_cost;
         return r;
     }
-    const auto action = t.action;
-    const bool idle_action = action == analysis::NameOf(analysis::Action::kStopIdleGpu) ||
-                             action == analysis::NameOf(analysis::Action::kReleaseIdleMemory) ||
-                             action == analysis::NameOf(analysis::Action::kAutoStop);
-    if (!idle_action) return std::nullopt;
+    if (!analysis::IsIdleAction(*action)) return std::nullopt;
     const auto* h = v.History(t.gpu_key);
     if (h == nullptr) return std::nullopt;
     const analysis::Range since{std::max(t.first_recommended, v.range.from), now};
@@ -159,9 +166,15 @@ Result<TrackerResult> TrackAccount(store::Database& db, const PriceCatalog& cata
 
     auto open = db.recommendations().ListTracked(account_id, store::TrackState::kOpen, 10000);
     if (!open) return open.error();
+    auto done_before = db.recommendations().ListTracked(account_id, store::TrackState::kRealized, 10000);
+    if (!done_before) return done_before.error();
+    std::set<std::string> claimed;  // GPUs already counted as a replacement
+    for (const auto& t : *done_before) {
+        if (!t.replaced_by.empty()) claimed.insert(t.replaced_by);
+    }
     std::vector<store::Realization> realized;
     for (const auto& t : *open) {
-        if (auto r = Judge(v, t, now, rules)) realized.push_back(std::move(*r));
+        if (auto r = Judge(v, t, now, rules, claimed)) realized.push_back(std::move(*r));
     }
     if (!realized.empty()) {
         result.realized = static_cast<int>(realized.size());
@@ -184,14 +197,22 @@ Result<TrackerResult> RunRecommendationTracker(store::Database& db, const PriceC
     if (!open) return open.error();
     accounts.insert(open->begin(), open->end());
 
+    // One account that cannot be followed (its data unreadable this time) does not hold up the others; the
+    // run reports the first failure once it has done the rest.
     TrackerResult total;
+    std::optional<Error> first_failure;
     for (int64_t id : accounts) {
         auto r = TrackAccount(db, catalog, rules, id, now);
-        if (!r) return r.error();
+        if (!r) {
+            spdlog::warn("recommendations: account {} not followed this time: {}", id, r.error().message);
+            if (!first_failure) first_failure = r.error();
+            continue;
+        }
         ++total.accounts;
         total.recorded += r->recorded;
         total.realized += r->realized;
     }
+    if (first_failure) return *first_failure;
     return total;
 }
 

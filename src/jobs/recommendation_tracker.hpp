@@ -1,15 +1,19 @@
 // Realized savings (SPEC §6): a periodic job that records what each account's savings plan recommends,
 // GPU by GPU, with what the GPU cost when first recommended, and notices when a recommended GPU changes:
 //
-//   stopped          it has not reported for `stopped_after` since: it no longer costs anything
+//   stopped          (stop, release memory, auto-stop, consolidate) it has not reported for `stopped_after`
+//                    since: it no longer costs anything
 //   smaller_model    (right_size) it stopped and a cheaper GPU appeared on the same host after the
-//                    recommendation: the saving is the difference in price
+//                    recommendation, not counted for another track: the saving is the difference in price
 //   utilization_up   (stop, release memory, auto-stop) it still reports, and since the recommendation its idle
 //                    share fell to half of what it was and by at least 20 points: the saving is the idle cost
 //                    that went away
 //
-// Each change is recorded once, with the cost before and after (store/recommendations.hpp). Safe to run
-// twice: opening and refreshing tracks is an upsert, and a track is realized only while it is open.
+// Each change is recorded once, with the cost before and after (store/recommendations.hpp); a GPU has one
+// open track, whose action follows what the plan recommends for it. A GPU that reports again after it was
+// counted as stopped keeps that record (not reversed). Safe to run twice: opening and refreshing tracks
+// is an upsert, and a track is realized only while it is open. An account that fails is logged and
+// skipped; the run fails once the others are done.
 #pragma once
 
 #include <chrono>

@@ -83,6 +83,7 @@ struct TrackedRecommendation {
     std::optional<GpuChange> change;
     std::optional<SysSeconds> changed_at;
     std::optional<GpuCostSnapshot> after;  // since the change (all zero when stopped)
+    std::string replaced_by;               // smaller_model: the GPU key that took its place
     std::optional<double> realized_monthly;
 };
 
@@ -91,6 +92,7 @@ struct Realization {
     GpuChange change = GpuChange::kStopped;
     SysSeconds changed_at;
     GpuCostSnapshot after;
+    std::string replaced_by;
     double realized_monthly = 0;
 };
 
@@ -98,9 +100,9 @@ class RecommendationRepository {
 public:
     virtual ~RecommendationRepository() = default;
 
-    // Records what an account's plan recommends now, one entry per GPU: an open track of the same GPU and
-    // action is refreshed (summary, estimate, last_recommended; its `before` kept), any other is opened
-    // with `first_recommended` = `last_recommended` = now.
+    // Records what an account's plan recommends now, one entry per GPU: the GPU's open track is refreshed
+    // (action, summary, estimate, last_recommended; its `before` and `first_recommended` kept), or one is
+    // opened with `first_recommended` = `last_recommended` = now. A GPU has one open track at most.
     virtual void RecordRecommended(int64_t account_id, std::vector<TrackedRecommendation> recommended, SysSeconds now,
                                    Callback<void> done) = 0;
     // Marks tracks realized with what changed; a track no longer open is left as it is.

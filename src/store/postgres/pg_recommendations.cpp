@@ -11,7 +11,7 @@ constexpr const char* kTrackColumns =
     "id, account_id, gpu_key, host, action, summary, estimate_monthly, before_gpu_name, before_cost_per_hour,"
     " before_idle_fraction, before_util_avg, before_monthly_cost, before_monthly_idle_cost, first_recommended,"
     " last_recommended, state, change, changed_at, after_gpu_name, after_cost_per_hour, after_idle_fraction,"
-    " after_util_avg, after_monthly_cost, after_monthly_idle_cost, realized_monthly";
+    " after_util_avg, after_monthly_cost, after_monthly_idle_cost, realized_monthly, replaced_by";
 
 GpuCostSnapshot SnapshotAt(const Rows& r, int i, int first) {
     return GpuCostSnapshot{std::string(r.Text(i, first)), r.Double(i, first + 1), r.Double(i, first + 2),
@@ -35,6 +35,7 @@ TrackedRecommendation ReadTrack(const Rows& r, int i) {
     t.changed_at = OptTimeAt(r, i, 17);
     if (!r.IsNull(i, 18)) t.after = SnapshotAt(r, i, 18);
     t.realized_monthly = OptDoubleAt(r, i, 24);
+    if (!r.IsNull(i, 25)) t.replaced_by = std::string(r.Text(i, 25));
     return t;
 }
 
@@ -51,7 +52,7 @@ void PgStore::RecordRecommended(int64_t account_id, std::vector<TrackedRecommend
                     " before_gpu_name, before_cost_per_hour, before_idle_fraction, before_util_avg,"
                     " before_monthly_cost, before_monthly_idle_cost, first_recommended, last_recommended, state)"
                     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, 'open')"
-                    " ON CONFLICT (account_id, gpu_key, action) WHERE state = 'open' DO UPDATE SET"
+                    " ON CONFLICT (account_id, gpu_key) WHERE state = 'open' DO UPDATE SET action = excluded.action,"
                     " summary = excluded.summary, estimate_monthly = excluded.estimate_monthly,"
                     " host = excluded.host, last_recommended = excluded.last_recommended",
                     Params()
@@ -82,7 +83,7 @@ void PgStore::RecordRealized(std::vector<Realization> realized, Callback<void> d
                 auto rows = db.Query(
                     "UPDATE recommendation_tracks SET state = 'realized', change = $2, changed_at = $3,"
                     " after_gpu_name = $4, after_cost_per_hour = $5, after_idle_fraction = $6, after_util_avg = $7,"
-                    " after_monthly_cost = $8, after_monthly_idle_cost = $9, realized_monthly = $10"
+                    " after_monthly_cost = $8, after_monthly_idle_cost = $9, realized_monthly = $10, replaced_by = $11"
                     " WHERE id = $1 AND state = 'open'",
                     Params()
                         .Add(r.id)
@@ -94,7 +95,8 @@ void PgStore::RecordRealized(std::vector<Realization> realized, Callback<void> d
                         .Add(r.after.util_avg)
                         .Add(r.after.monthly_cost)
                         .Add(r.after.monthly_idle_cost)
-                        .Add(r.realized_monthly));
+                        .Add(r.realized_monthly)
+                        .Add(r.replaced_by.empty() ? std::optional<std::string>() : std::optional(r.replaced_by)));
                 if (!rows) return rows.error();
             }
             return {};

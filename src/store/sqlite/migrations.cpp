@@ -395,7 +395,8 @@ CREATE INDEX gpu_days_day ON gpu_days (day);
          false, &ConvertHoursToDays},
         {9, "recommendations followed over time", R"sql(
 -- Each recommended action per GPU, with the GPU's cost when first recommended; once the GPU changes, what
--- changed, its cost since, and the saving realized. At most one open track per GPU and action.
+-- changed, its cost since (and the GPU that replaced it), and the saving realized. At most one open track
+-- per GPU: its action is the one recommended last, its "before" the GPU as it was first recommended.
 CREATE TABLE recommendation_tracks (
     id                       INTEGER PRIMARY KEY,
     account_id               INTEGER NOT NULL REFERENCES accounts (id),
@@ -421,9 +422,10 @@ CREATE TABLE recommendation_tracks (
     after_util_avg           REAL,
     after_monthly_cost       REAL,
     after_monthly_idle_cost  REAL,
+    replaced_by              TEXT,
     realized_monthly         REAL
 );
-CREATE UNIQUE INDEX recommendation_tracks_open ON recommendation_tracks (account_id, gpu_key, action)
+CREATE UNIQUE INDEX recommendation_tracks_open ON recommendation_tracks (account_id, gpu_key)
     WHERE state = 'open';
 CREATE INDEX recommendation_tracks_account ON recommendation_tracks (account_id, id);
 )sql"},

@@ -10,7 +10,7 @@ constexpr const char* kTrackColumns =
     "id, account_id, gpu_key, host, action, summary, estimate_monthly, before_gpu_name, before_cost_per_hour,"
     " before_idle_fraction, before_util_avg, before_monthly_cost, before_monthly_idle_cost, first_recommended,"
     " last_recommended, state, change, changed_at, after_gpu_name, after_cost_per_hour, after_idle_fraction,"
-    " after_util_avg, after_monthly_cost, after_monthly_idle_cost, realized_monthly";
+    " after_util_avg, after_monthly_cost, after_monthly_idle_cost, realized_monthly, replaced_by";
 
 GpuCostSnapshot SnapshotAt(const Statement& s, int first) {
     return GpuCostSnapshot{s.Text(first),       s.Double(first + 1), s.Double(first + 2),
@@ -34,6 +34,7 @@ TrackedRecommendation ReadTrack(const Statement& s) {
     if (!s.IsNull(17)) t.changed_at = ParseUtc(s.Text(17));
     if (!s.IsNull(18)) t.after = SnapshotAt(s, 18);
     if (!s.IsNull(24)) t.realized_monthly = s.Double(24);
+    if (!s.IsNull(25)) t.replaced_by = s.Text(25);
     return t;
 }
 
@@ -50,7 +51,7 @@ void SqliteStore::RecordRecommended(int64_t account_id, std::vector<TrackedRecom
                     " before_gpu_name, before_cost_per_hour, before_idle_fraction, before_util_avg,"
                     " before_monthly_cost, before_monthly_idle_cost, first_recommended, last_recommended, state)"
                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, 'open')"
-                    " ON CONFLICT (account_id, gpu_key, action) WHERE state = 'open' DO UPDATE SET"
+                    " ON CONFLICT (account_id, gpu_key) WHERE state = 'open' DO UPDATE SET action = excluded.action,"
                     " summary = excluded.summary, estimate_monthly = excluded.estimate_monthly,"
                     " host = excluded.host, last_recommended = excluded.last_recommended");
                 if (!st) return st.error();
@@ -81,7 +82,7 @@ void SqliteStore::RecordRealized(std::vector<Realization> realized, Callback<voi
                 auto st = db.Prepare(
                     "UPDATE recommendation_tracks SET state = 'realized', change = ?2, changed_at = ?3,"
                     " after_gpu_name = ?4, after_cost_per_hour = ?5, after_idle_fraction = ?6, after_util_avg = ?7,"
-                    " after_monthly_cost = ?8, after_monthly_idle_cost = ?9, realized_monthly = ?10"
+                    " after_monthly_cost = ?8, after_monthly_idle_cost = ?9, realized_monthly = ?10, replaced_by = ?11"
                     " WHERE id = ?1 AND state = 'open'");
                 if (!st) return st.error();
                 st->Bind(1, r.id)
@@ -94,6 +95,11 @@ void SqliteStore::RecordRealized(std::vector<Realization> realized, Callback<voi
                     .Bind(8, r.after.monthly_cost)
                     .Bind(9, r.after.monthly_idle_cost)
                     .Bind(10, r.realized_monthly);
+                if (r.replaced_by.empty()) {
+                    st->BindNull(11);
+                } else {
+                    st->Bind(11, std::string_view(r.replaced_by));
+                }
                 if (auto run = st->Run(); !run) return run.error();
             }
             return {};

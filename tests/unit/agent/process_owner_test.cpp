@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -122,6 +123,48 @@ TEST_F(ProcTree, WhatCannotBeReadStaysEmptyFieldByField) {
     off.Attribute(q);
     EXPECT_FALSE(q.uid);
     EXPECT_TRUE(q.pod.empty());
+}
+
+TEST_F(ProcTree, TheContainersFilesCannotLeadOutOfItsRoot) {
+    PodProcess(8);
+    const auto secrets = root_ / "8" / "root/var/run/secrets/kubernetes.io/serviceaccount";
+    // Kubernetes' own layout: the file is a relative link into ..data — followed.
+    std::filesystem::remove(secrets / "namespace");
+    Write(secrets / "..2026_12_01" / "namespace", "research\n");
+    std::filesystem::create_directory_symlink("..2026_12_01", secrets / "..data");
+    std::filesystem::create_symlink("..data/namespace", secrets / "namespace");
+    ProcessAttributor attributor({true, false, root_.string()});
+    GpuProcess p;
+    p.pid = 8;
+    attributor.Attribute(p);
+    EXPECT_EQ(p.k8s_namespace, "research");
+    // A link to an absolute path resolves inside the container's root, never to this machine's file.
+    Write(root_ / "outside", "host-secret\n");
+    std::filesystem::remove(secrets / "namespace");
+    std::filesystem::create_symlink(root_ / "outside", secrets / "namespace");
+    GpuProcess q;
+    q.pid = 8;
+    attributor.Attribute(q);
+    EXPECT_TRUE(q.k8s_namespace.empty()) << q.k8s_namespace;
+    // A FIFO is not read (it would block the sampling thread).
+    std::filesystem::remove(secrets / "namespace");
+    ASSERT_EQ(::mkfifo((secrets / "namespace").c_str(), 0600), 0);
+    GpuProcess r;
+    r.pid = 8;
+    attributor.Attribute(r);
+    EXPECT_TRUE(r.k8s_namespace.empty());
+}
+
+TEST_F(ProcTree, CommandLinesHideSecretsAndStayValidText) {
+    const auto dir = root_ / "9";
+    Write(dir / "cmdline", std::string("python\0serve.py\0--api-key=abc123\0--token\0xyz\0--port\08000\0"
+                                       "DB_PASSWORD=hunter2\0caf\xc3\xa9\0bad\xff\xfe\0",
+                                       89));
+    ProcessAttributor attributor({true, true, root_.string()});
+    GpuProcess p;
+    p.pid = 9;
+    attributor.Attribute(p);
+    EXPECT_EQ(p.cmdline, "python serve.py --api-key=*** --token *** --port 8000 DB_PASSWORD=*** caf\xc3\xa9 bad??");
 }
 
 TEST(ProcessAttributor, ReadsThisProcessFromTheRealProc) {

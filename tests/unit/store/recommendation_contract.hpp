@@ -200,6 +200,43 @@ TYPED_TEST_P(RecommendationContract, ARecommendationIsFollowedUntilItsGpuChanges
     EXPECT_EQ(this->Tracks(TrackState::kRealized).at("h/GPU-big").realized_monthly, big.realized_monthly);
 }
 
-REGISTER_TYPED_TEST_SUITE_P(RecommendationContract, ARecommendationIsFollowedUntilItsGpuChangesAndTheSavingIsRecorded);
+TYPED_TEST_P(RecommendationContract, OnlyAChangeTheActionExplainsIsRealizedAndAReplacementCountsOnce) {
+    using Figures = std::optional<std::array<double, 3>>;
+    const std::string a100 = "NVIDIA A100-SXM4-40GB";
+    const std::vector<typename TestFixture::Gpu> gpus = {
+        {"GPU-a", a100}, {"GPU-b", a100}, {"GPU-busy", a100}, {"GPU-t4", "Tesla T4", 15360, 0.526}};
+    const SysSeconds day7 = kTrackDay0 + days(7), end = kTrackDay0 + days(9);
+    // A week: two A100s at 12 % (each a T4 job), one busy around the clock (committed use).
+    this->Report(kTrackDay0, day7, gpus, [](const std::string& uuid, SysSeconds) -> Figures {
+        if (uuid == "GPU-busy") return std::array<double, 3>{90, 0, 35000};
+        if (uuid == "GPU-t4") return std::nullopt;
+        return std::array<double, 3>{12, 0, 6000};
+    });
+    EXPECT_EQ(this->Track(day7).recorded, 3);
+    auto open = this->Tracks(TrackState::kOpen);
+    ASSERT_EQ(open.size(), 3u);
+    EXPECT_EQ(open.at("h/GPU-busy").action, "committed_use");
+    // Then all three go quiet, and one T4 appears on the host.
+    this->Report(day7, end, gpus, [&](const std::string& uuid, SysSeconds at) -> Figures {
+        if (uuid == "GPU-t4" && at > day7 + hours(12)) return std::array<double, 3>{60, 0, 6000};
+        return std::nullopt;
+    });
+    EXPECT_EQ(this->Track(end).realized, 1);
+    // One A100 was replaced by the T4; the T4 does not count for the other one as well, and a busy GPU
+    // going quiet is not a commitment bought.
+    auto realized = this->db().recommendations().ListTracked(this->account_, TrackState::kRealized, 100).value();
+    ASSERT_EQ(realized.size(), 1u);
+    EXPECT_EQ(realized[0].change, GpuChange::kSmallerModel);
+    EXPECT_EQ(realized[0].replaced_by, "h/GPU-t4");
+    open = this->Tracks(TrackState::kOpen);
+    EXPECT_TRUE(open.contains("h/GPU-busy"));
+    EXPECT_EQ(open.size(), 2u);
+    // Every GPU has one open track at most, whatever its action became.
+    auto all_open = this->db().recommendations().ListTracked(this->account_, TrackState::kOpen, 100).value();
+    EXPECT_EQ(all_open.size(), open.size());
+}
+
+REGISTER_TYPED_TEST_SUITE_P(RecommendationContract, ARecommendationIsFollowedUntilItsGpuChangesAndTheSavingIsRecorded,
+                            OnlyAChangeTheActionExplainsIsRealizedAndAReplacementCountsOnce);
 
 }  // namespace gpuopt::store::contract
