@@ -64,7 +64,16 @@ ReportContext Agent::Context(const WindowReport& window, const std::string& repo
         const std::string key = GpuKey(g.index, g.uuid);
         auto it = prices_.find(key);
         if (it == prices_.end()) {
-            GpuPrice p = PriceGpu(catalog_, config_.cost_per_hour, identity_.cloud, g.name, g.mem_total.value_or(0));
+            // A MIG instance costs its share of the whole GPU's price.
+            GpuPrice p =
+                g.mig ? PriceGpu(catalog_, config_.cost_per_hour, identity_.cloud, g.mig->parent_name,
+                                 g.mig->parent_mem_total_mib)
+                      : PriceGpu(catalog_, config_.cost_per_hour, identity_.cloud, g.name, g.mem_total.value_or(0));
+            if (g.mig && p.usd_per_hour) {
+                p.usd_per_hour = *p.usd_per_hour * g.mig->fraction;
+                p.source +=
+                    ", " + std::to_string(g.mig->fraction).substr(0, 5) + " of the GPU (MIG " + g.mig->profile + ")";
+            }
             if (p.usd_per_hour) {
                 spdlog::info("GPU {} ({}): ${:.4f}/h, {}", g.index, g.name, *p.usd_per_hour, p.source);
             } else {
@@ -115,7 +124,9 @@ void Agent::SampleLoop() {
     const auto wall_now = SystemClock::now();
     const auto wall0 = std::chrono::ceil<std::chrono::seconds>(wall_now);
     const auto t0 = SteadyClock::now() + (wall0 - wall_now);
-    WindowAggregator aggregator(WindowRules{config_.idle_threshold_percent, 100, 64});
+    WindowRules rules;
+    rules.idle_threshold_percent = config_.idle_threshold_percent;
+    WindowAggregator aggregator(rules);
     int64_t tick = 0;
     int64_t window_index = 0;
     int64_t last_tick = -1;
@@ -251,7 +262,9 @@ Result<std::string> Agent::Once(GpuSource& source, const AgentConfig& config, co
     const auto now = std::chrono::floor<std::chrono::seconds>(SystemClock::now());
     auto samples = source.Sample(now);
     if (!samples) return samples.error();
-    WindowAggregator aggregator(WindowRules{config.idle_threshold_percent, 100, 64});
+    WindowRules rules;
+    rules.idle_threshold_percent = config.idle_threshold_percent;
+    WindowAggregator aggregator(rules);
     aggregator.Add(*samples);
     // The sample stands for the interval that ends now, as each sample of a running agent does.
     const auto span =

@@ -22,12 +22,36 @@ struct GpuProcess {
     std::string cmdline;
 };
 
+// A MIG instance: a monitored and priced unit of its parent GPU (the parent itself is then not reported).
+struct MigInstance {
+    std::string parent_uuid;
+    std::string parent_name;
+    double parent_mem_total_mib = 0;
+    unsigned gpu_instance_id = 0;
+    std::string profile;  // "1g.10gb", from the instance's name
+    double fraction = 0;  // its GPU-instance slices over the parent's: the share of the parent's price
+};
+
 struct GpuSample {
-    unsigned index = 0;
+    unsigned index = 0;  // a MIG instance carries its parent's
     std::string uuid;
     std::string name;
-    std::optional<double> util_gpu;  // percent of time a kernel ran
+    // Percent of time a kernel ran: NVML averages its own sample buffer over the interval since the
+    // previous sample when it can; a MIG instance, which has no utilization, gives its GPM
+    // graphics-engine activity.
+    std::optional<double> util_gpu;
     std::optional<double> util_mem;  // percent of time memory was read or written
+    // GPM (Hopper and later), over the interval since the previous sample, in percent: time at least one
+    // warp was active on an SM (DCGM's SM_ACTIVE), and time the graphics/compute engine was busy
+    // (GR_ENGINE_ACTIVE).
+    std::optional<double> sm_active;
+    std::optional<double> gr_engine_active;
+    std::optional<double> mem_clock_mhz;
+    std::optional<double> energy_mj;       // the energy counter, since the driver loaded
+    std::string pci_bus_id;                // "00000000:07:00.0"; "" when not known
+    std::optional<unsigned> minor_number;  // /dev/nvidiaN
+    std::vector<unsigned long long> xids;  // XID errors since the previous sample
+    std::optional<MigInstance> mig;
     std::optional<double> mem_used_mib;
     std::optional<double> mem_total_mib;
     std::optional<double> temperature_c;

@@ -77,6 +77,25 @@ std::string BuildReportJson(const WindowReport& w, const ReportContext& ctx) {
         if (g.power_samples > 0) o["power_w"] = Round(g.power_sum / g.power_samples, 2);
         if (g.power_limit) o["power_limit_w"] = *g.power_limit;
         if (g.sm_clock) o["sm_clock_mhz"] = *g.sm_clock;
+        if (g.mem_clock) o["mem_clock_mhz"] = *g.mem_clock;
+        if (g.sm_active_samples > 0) o["sm_active"] = Round(g.sm_active_sum / g.sm_active_samples, 2);
+        if (g.gr_active_samples > 0) o["gr_engine_active"] = Round(g.gr_active_sum / g.gr_active_samples, 2);
+        if (g.energy_mj) o["energy_mj"] = *g.energy_mj;
+        if (g.energy_window_mj) o["energy_j"] = Round(*g.energy_window_mj / 1000.0, 3);
+        if (!g.pci_bus_id.empty() && g.pci_bus_id.size() <= 32) o["pci_bus_id"] = g.pci_bus_id;
+        if (g.minor_number) o["minor_number"] = *g.minor_number;
+        if (g.xid_count > 0) {
+            o["xid_errors"] = g.xid_count;
+            o["xid_last"] = *g.xid_last;
+        }
+        if (g.mig) {
+            json::object mig;
+            mig["parent_uuid"] = g.mig->parent_uuid;
+            mig["gpu_instance_id"] = g.mig->gpu_instance_id;
+            if (!g.mig->profile.empty()) mig["profile"] = g.mig->profile.substr(0, 32);
+            mig["fraction"] = Round(g.mig->fraction, 4);
+            o["mig"] = std::move(mig);
+        }
         if (auto it = ctx.prices.find(GpuKey(g.index, g.uuid)); it != ctx.prices.end() && it->second.usd_per_hour) {
             o["cost_per_hour"] = Round(*it->second.usd_per_hour, 6);
         }

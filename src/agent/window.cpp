@@ -33,11 +33,38 @@ void WindowAggregator::Add(const SampleSet& set) {
             ++g.util_samples;
             g.util_sum += *s.util_gpu;
             g.util_max = std::max(g.util_max, *s.util_gpu);
-            if (*s.util_gpu < rules_.idle_threshold_percent) {
+            const double activity = s.sm_active.value_or(*s.util_gpu);
+            const bool drawing = s.power_w && s.power_limit_w && *s.power_limit_w > 0 &&
+                                 *s.power_w > rules_.busy_power_fraction * *s.power_limit_w;
+            if (activity < rules_.idle_threshold_percent && !drawing) {
                 ++g.idle_samples;
                 if (HeldMib(s) > rules_.held_mib_threshold) ++g.idle_held_samples;
             }
         }
+        if (s.sm_active) {
+            ++g.sm_active_samples;
+            g.sm_active_sum += *s.sm_active;
+        }
+        if (s.gr_engine_active) {
+            ++g.gr_active_samples;
+            g.gr_active_sum += *s.gr_engine_active;
+        }
+        if (s.mem_clock_mhz) g.mem_clock = s.mem_clock_mhz;
+        if (s.energy_mj) {
+            auto [seen, first] = energy_seen_.try_emplace({s.index, s.uuid}, *s.energy_mj);
+            // A counter that went back was reset (driver reloaded): that interval is not known.
+            const double used = first || *s.energy_mj < seen->second ? 0 : *s.energy_mj - seen->second;
+            g.energy_window_mj = g.energy_window_mj.value_or(0) + used;
+            seen->second = *s.energy_mj;
+            g.energy_mj = s.energy_mj;
+        }
+        if (!s.pci_bus_id.empty()) g.pci_bus_id = s.pci_bus_id;
+        if (s.minor_number) g.minor_number = s.minor_number;
+        if (!s.xids.empty()) {
+            g.xid_count += static_cast<int>(s.xids.size());
+            g.xid_last = s.xids.back();
+        }
+        if (s.mig) g.mig = s.mig;
         if (s.util_mem) {
             ++g.mem_util_samples;
             g.mem_util_sum += *s.util_mem;

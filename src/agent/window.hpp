@@ -1,7 +1,9 @@
 // Turns samples into one report per window (SPEC §5): per GPU the average and peak utilization, the
 // fraction of samples that were idle and idle while memory was held, the peak memory, and the
-// latest (or average, for power) of the rest; processes seen during the window with the most
-// memory each held.
+// latest (or average, for power and GPM activity) of the rest; the energy used; XID errors; processes
+// seen during the window with the most memory each held. A sample is idle when its activity is under
+// the threshold (SM activity when GPM gives it, else utilization) and its power draw does not say
+// otherwise.
 // Not thread-safe: the sampling thread owns it.
 #pragma once
 
@@ -19,6 +21,9 @@ struct WindowRules {
     double idle_threshold_percent = 15;  // a sample under this utilization is idle
     double held_mib_threshold = 100;     // idle with more than this held by processes: idle but holding memory
     size_t max_processes = 64;           // per GPU per report
+    // A sample drawing more than this share of its power limit is not idle whatever the activity reads
+    // (a busy GPU between kernels, a utilization the driver under-reports).
+    double busy_power_fraction = 0.5;
 };
 
 struct GpuWindowStats {
@@ -40,6 +45,18 @@ struct GpuWindowStats {
     double power_sum = 0;
     std::optional<double> power_limit;  // latest
     std::optional<double> sm_clock;     // latest
+    std::optional<double> mem_clock;    // latest
+    int sm_active_samples = 0;
+    double sm_active_sum = 0;
+    int gr_active_samples = 0;
+    double gr_active_sum = 0;
+    std::optional<double> energy_mj;         // the counter, latest
+    std::optional<double> energy_window_mj;  // used during the window (counter resets left out)
+    std::string pci_bus_id;
+    std::optional<unsigned> minor_number;
+    int xid_count = 0;
+    std::optional<unsigned long long> xid_last;
+    std::optional<MigInstance> mig;
     bool processes_known = false;
     std::map<uint32_t, GpuProcess> processes;  // by pid, with the most memory each held
 
@@ -72,6 +89,8 @@ private:
     int samples_ = 0;
     std::map<std::pair<unsigned, std::string>, GpuWindowStats> gpus_;
     std::map<std::pair<unsigned, std::string>, LostGpu> lost_;
+    // Each GPU's energy counter at its previous sample, kept across windows so no interval is dropped.
+    std::map<std::pair<unsigned, std::string>, double> energy_seen_;
 };
 
 }  // namespace gpuopt::agent

@@ -4,17 +4,26 @@
 //
 //   gpu name="NVIDIA A100-SXM4-40GB" uuid=GPU-0 util=3,90 mem_util=1 total_mib=40960 used_mib=1200 temp=34
 //       power_mw=55100 limit_mw=400000 sm_mhz=1410 procs=4121:1100,4122:50
-//   unsupported gpu=1 metric=power          (power, limit, temp, clock, processes, util, memory)
+//       samples=10,20,30 mem_mhz=1593 energy_mj=5000 energy_step=900 bus=7 minor=3 sm_active=40 gr_active=55
+//   unsupported gpu=1 metric=power          (power, limit, temp, clock, processes, util, memory, samples,
+//                                            memclock, energy, pci, gpm, events)
 //   lost gpu=2 after=3                      (GPU 2 answers GPU_IS_LOST after 3 utilization reads)
+//   xid gpu=0 code=79 after=2               (an XID event once GPU 0 has had 2 utilization reads)
+//   mig gpu=0 uuid=MIG-a name="NVIDIA H100 80GB HBM3 MIG 1g.10gb" gi=9 slices=1 total_mib=9984 used_mib=10
+//       procs=... sm_active=.. gr_active=..  (GPU 0 in MIG mode, with this instance)
 //   init rc=9                               (nvmlInit fails with this code)
 //
-// util and used_mib may list values separated by commas; each read takes the next (cycling).
+// util and used_mib may list values separated by commas; each read takes the next (cycling). samples=
+// lists the utilization samples each nvmlDeviceGetSamples call adds to the driver's buffer (with the
+// previous call's newest one repeated, so the caller must skip what it has seen); without it the buffer
+// has nothing new (NOT_FOUND). sm_active / gr_active turn GPM on for the GPU (Hopper and later).
 // FAKE_NVML_LOG, when set, names a file that gets a line per nvmlInit and nvmlShutdown.
 // Built twice: as a current driver, and with FAKE_NVML_OLD_DRIVER as a driver from before the _v3
 // process list and the versioned memory and temperature calls.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -24,8 +33,8 @@
 namespace {
 
 using Return = int;
-constexpr Return kSuccess = 0, kUninitialized = 1, kInvalidArgument = 2, kNotSupported = 3, kInsufficientSize = 7,
-                 kGpuIsLost = 15, kArgumentVersionMismatch = 25;
+constexpr Return kSuccess = 0, kUninitialized = 1, kInvalidArgument = 2, kNotSupported = 3, kNotFound = 6,
+                 kInsufficientSize = 7, kTimeout = 10, kGpuIsLost = 15, kArgumentVersionMismatch = 25;
 
 struct Gpu {
     std::string name = "NVIDIA A100-SXM4-40GB";
@@ -39,6 +48,20 @@ struct Gpu {
     unsigned limit_mw = 400000;
     unsigned sm_mhz = 1410;
     std::vector<std::pair<unsigned, unsigned long long>> procs;  // pid, MiB
+    std::vector<unsigned> samples;
+    unsigned long long sample_clock_us = 1'000'000;
+    unsigned mem_mhz = 1215;
+    unsigned long long energy_mj = 1'000'000;
+    unsigned long long energy_step = 0;
+    unsigned bus = 0;
+    unsigned minor = 0;
+    bool gpm = false;
+    double sm_active = 0, gr_active = 0;
+    // MIG: an instance points at its parent; a parent lists its instances.
+    Gpu* parent = nullptr;
+    std::vector<Gpu*> instances;
+    unsigned gi = 0;
+    unsigned slices = 1;
     std::map<std::string, bool> unsupported;
     int lost_after = -1;
     int util_reads = 0;
@@ -48,6 +71,19 @@ struct Gpu {
 };
 
 std::vector<Gpu> g_gpus;
+std::deque<Gpu> g_migs;  // stable addresses: handles point into it
+struct Xid {
+    size_t gpu;
+    unsigned long long code;
+    int after;
+    bool delivered = false;
+};
+std::vector<Xid> g_xids;
+struct GpmSampleFake {
+    Gpu* gpu = nullptr;
+    int sequence = 0;
+};
+int g_gpm_sequence = 0;
 bool g_initialised = false;
 Return g_init_rc = kSuccess;
 
@@ -90,8 +126,45 @@ std::vector<T> List(const std::string& s) {
     return out;
 }
 
+Gpu ParseGpu(std::map<std::string, std::string>& kv, const std::string& default_uuid) {
+    Gpu g;
+    if (kv.count("name")) g.name = kv["name"];
+    g.uuid = kv.count("uuid") ? kv["uuid"] : default_uuid;
+    if (kv.count("util")) g.util = List<unsigned>(kv["util"]);
+    if (kv.count("mem_util")) g.mem_util = static_cast<unsigned>(std::stoul(kv["mem_util"]));
+    if (kv.count("total_mib")) g.total_mib = std::stoull(kv["total_mib"]);
+    if (kv.count("used_mib")) g.used_mib = List<unsigned long long>(kv["used_mib"]);
+    if (kv.count("temp")) g.temp = static_cast<unsigned>(std::stoul(kv["temp"]));
+    if (kv.count("power_mw")) g.power_mw = static_cast<unsigned>(std::stoul(kv["power_mw"]));
+    if (kv.count("limit_mw")) g.limit_mw = static_cast<unsigned>(std::stoul(kv["limit_mw"]));
+    if (kv.count("sm_mhz")) g.sm_mhz = static_cast<unsigned>(std::stoul(kv["sm_mhz"]));
+    if (kv.count("samples")) g.samples = List<unsigned>(kv["samples"]);
+    if (kv.count("mem_mhz")) g.mem_mhz = static_cast<unsigned>(std::stoul(kv["mem_mhz"]));
+    if (kv.count("energy_mj")) g.energy_mj = std::stoull(kv["energy_mj"]);
+    if (kv.count("energy_step")) g.energy_step = std::stoull(kv["energy_step"]);
+    if (kv.count("bus")) g.bus = static_cast<unsigned>(std::stoul(kv["bus"]));
+    if (kv.count("minor")) g.minor = static_cast<unsigned>(std::stoul(kv["minor"]));
+    if (kv.count("sm_active") || kv.count("gr_active")) g.gpm = true;
+    if (kv.count("sm_active")) g.sm_active = std::stod(kv["sm_active"]);
+    if (kv.count("gr_active")) g.gr_active = std::stod(kv["gr_active"]);
+    if (kv.count("gi")) g.gi = static_cast<unsigned>(std::stoul(kv["gi"]));
+    if (kv.count("slices")) g.slices = static_cast<unsigned>(std::stoul(kv["slices"]));
+    if (kv.count("procs")) {
+        std::stringstream ss(kv["procs"]);
+        std::string p;
+        while (std::getline(ss, p, ',')) {
+            const size_t colon = p.find(':');
+            g.procs.emplace_back(static_cast<unsigned>(std::stoul(p.substr(0, colon))),
+                                 std::stoull(p.substr(colon + 1)));
+        }
+    }
+    return g;
+}
+
 void LoadScript() {
     g_gpus.clear();
+    g_migs.clear();
+    g_xids.clear();
     g_init_rc = kSuccess;
     const char* path = std::getenv("FAKE_NVML_SCRIPT");
     if (path == nullptr) return;
@@ -102,27 +175,20 @@ void LoadScript() {
         const std::string verb = line.substr(0, space);
         auto kv = Pairs(space == std::string::npos ? "" : line.substr(space + 1));
         if (verb == "gpu") {
-            Gpu g;
-            if (kv.count("name")) g.name = kv["name"];
-            g.uuid = kv.count("uuid") ? kv["uuid"] : "GPU-fake-" + std::to_string(g_gpus.size());
-            if (kv.count("util")) g.util = List<unsigned>(kv["util"]);
-            if (kv.count("mem_util")) g.mem_util = static_cast<unsigned>(std::stoul(kv["mem_util"]));
-            if (kv.count("total_mib")) g.total_mib = std::stoull(kv["total_mib"]);
-            if (kv.count("used_mib")) g.used_mib = List<unsigned long long>(kv["used_mib"]);
-            if (kv.count("temp")) g.temp = static_cast<unsigned>(std::stoul(kv["temp"]));
-            if (kv.count("power_mw")) g.power_mw = static_cast<unsigned>(std::stoul(kv["power_mw"]));
-            if (kv.count("limit_mw")) g.limit_mw = static_cast<unsigned>(std::stoul(kv["limit_mw"]));
-            if (kv.count("sm_mhz")) g.sm_mhz = static_cast<unsigned>(std::stoul(kv["sm_mhz"]));
-            if (kv.count("procs")) {
-                std::stringstream ss(kv["procs"]);
-                std::string p;
-                while (std::getline(ss, p, ',')) {
-                    const size_t colon = p.find(':');
-                    g.procs.emplace_back(static_cast<unsigned>(std::stoul(p.substr(0, colon))),
-                                         std::stoull(p.substr(colon + 1)));
-                }
-            }
+            Gpu g = ParseGpu(kv, "GPU-fake-" + std::to_string(g_gpus.size()));
+            if (!kv.count("bus")) g.bus = 7 + static_cast<unsigned>(g_gpus.size());
+            if (!kv.count("minor")) g.minor = static_cast<unsigned>(g_gpus.size());
             g_gpus.push_back(std::move(g));
+        } else if (verb == "mig") {
+            // Instances are added after every GPU line, so g_gpus no longer moves.
+            Gpu& parent = g_gpus.at(std::stoul(kv["gpu"]));
+            Gpu m = ParseGpu(kv, "MIG-fake-" + std::to_string(g_migs.size()));
+            m.parent = &parent;
+            g_migs.push_back(std::move(m));
+            parent.instances.push_back(&g_migs.back());
+        } else if (verb == "xid") {
+            g_xids.push_back(
+                {std::stoul(kv["gpu"]), std::stoull(kv["code"]), kv.count("after") ? std::stoi(kv["after"]) : 0});
         } else if (verb == "unsupported") {
             g_gpus.at(std::stoul(kv["gpu"])).unsupported[kv["metric"]] = true;
         } else if (verb == "lost") {
@@ -172,6 +238,47 @@ struct ProcessV2 {
     unsigned pid;
     unsigned long long used;
     unsigned gi, ci;
+};
+
+union Value {
+    double d;
+    unsigned ui;
+    unsigned long long ull;
+};
+struct Sample {
+    unsigned long long time_stamp;
+    Value value;
+};
+struct PciInfo {
+    char bus_id_legacy[16];
+    unsigned domain, bus, device, pci_device_id, pci_sub_system_id;
+    char bus_id[32];
+};
+struct EventSet {
+    std::vector<Gpu*> devices;
+};
+struct EventData {
+    void* device;
+    unsigned long long type, data;
+    unsigned gi, ci;
+};
+struct Attributes {
+    unsigned mp, ce, dec, enc, jpeg, ofa, gi_slices, ci_slices;
+    unsigned long long memory_mb;
+};
+struct GpmSupport {
+    unsigned version, supported;
+};
+struct GpmMetric {
+    unsigned id;
+    Return rc;
+    double value;
+    const char *short_name, *long_name, *unit;
+};
+struct GpmMetricsGet {
+    unsigned version, count;
+    GpmSampleFake *sample1, *sample2;
+    GpmMetric metrics[98];  // the smaller NVML_GPM_METRIC_MAX: only `count` entries are touched
 };
 
 unsigned long long NextUsed(Gpu& g) { return g.used_mib[static_cast<size_t>(g.used_reads++) % g.used_mib.size()]; }
@@ -256,6 +363,7 @@ FAKE_API Return nvmlDeviceGetUtilizationRates(void* d, unsigned* out) {
     if (d != nullptr && Dev(d)->lost_after >= 0 && Dev(d)->util_reads >= Dev(d)->lost_after) Dev(d)->lost = true;
     if (Return rc = Check(d, "util"); rc != kSuccess) return rc;
     Gpu& g = *Dev(d);
+    if (g.parent != nullptr || !g.instances.empty()) return kNotSupported;  // none for MIG
     out[0] = g.util[static_cast<size_t>(g.util_reads++) % g.util.size()];
     out[1] = g.mem_util;
     return kSuccess;
@@ -286,8 +394,78 @@ FAKE_API Return nvmlDeviceGetEnforcedPowerLimit(void* d, unsigned* mw) {
 }
 FAKE_API Return nvmlDeviceGetClockInfo(void* d, int type, unsigned* mhz) {
     if (Return rc = Check(d, "clock"); rc != kSuccess) return rc;
+    if (type == 2) {
+        if (Return rc = Check(d, "memclock"); rc != kSuccess) return rc;
+        *mhz = Dev(d)->mem_mhz;
+        return kSuccess;
+    }
     if (type != 1) return kInvalidArgument;
     *mhz = Dev(d)->sm_mhz;
+    return kSuccess;
+}
+FAKE_API Return nvmlDeviceGetSamples(void* d, int type, unsigned long long last_seen, int* value_type, unsigned* count,
+                                     Sample* out) {
+    if (Return rc = Check(d, "samples"); rc != kSuccess) return rc;
+    Gpu& g = *Dev(d);
+    if (type != 1 || value_type == nullptr || count == nullptr) return kInvalidArgument;
+    if (g.parent != nullptr || !g.instances.empty()) return kNotSupported;
+    if (g.samples.empty()) return kNotFound;
+    *value_type = 1;  // unsigned int
+    if (out == nullptr) {
+        *count = 100;  // the size of the driver's buffer
+        return kSuccess;
+    }
+    // The newest sample of the previous call, then this call's.
+    unsigned n = 0;
+    if (g.sample_clock_us > 1'000'000 && n < *count) {
+        out[n].time_stamp = g.sample_clock_us;
+        out[n].value.ui = 100;  // seen already: a caller that averages it is wrong
+        ++n;
+    }
+    for (unsigned v : g.samples) {
+        if (n >= *count) break;
+        g.sample_clock_us += 166'667;
+        out[n].time_stamp = g.sample_clock_us;
+        out[n].value.ui = v;
+        ++n;
+    }
+    if (last_seen >= g.sample_clock_us) return kNotFound;
+    *count = n;
+    return kSuccess;
+}
+FAKE_API Return nvmlDeviceGetTotalEnergyConsumption(void* d, unsigned long long* mj) {
+    if (Return rc = Check(d, "energy"); rc != kSuccess) return rc;
+    Gpu& g = *Dev(d);
+    if (g.parent != nullptr) return kNotSupported;
+    g.energy_mj += g.energy_step;
+    *mj = g.energy_mj;
+    return kSuccess;
+}
+FAKE_API Return nvmlDeviceGetMinorNumber(void* d, unsigned* minor) {
+    if (Return rc = Check(d, "pci"); rc != kSuccess) return rc;
+    *minor = Dev(d)->minor;
+    return kSuccess;
+}
+FAKE_API Return nvmlDeviceGetPciInfo(void* d, PciInfo* pci) {
+    if (Return rc = Check(d, "pci"); rc != kSuccess) return rc;
+    // The first layout: a 16-byte bus id and the numbers, nothing after.
+    std::snprintf(pci->bus_id_legacy, sizeof pci->bus_id_legacy, "%04X:%02X:00.0", 0u, Dev(d)->bus);
+    pci->bus = Dev(d)->bus;
+    return kSuccess;
+}
+FAKE_API Return nvmlEventSetCreate(EventSet** set) {
+    if (!g_initialised) return kUninitialized;
+    *set = new EventSet();
+    return kSuccess;
+}
+FAKE_API Return nvmlDeviceRegisterEvents(void* d, unsigned long long types, EventSet* set) {
+    if (Return rc = Check(d, "events"); rc != kSuccess) return rc;
+    if (set == nullptr) return kInvalidArgument;
+    if (types & 0x8) set->devices.push_back(Dev(d));
+    return kSuccess;
+}
+FAKE_API Return nvmlEventSetFree(EventSet* set) {
+    delete set;
     return kSuccess;
 }
 FAKE_API Return nvmlDeviceGetComputeRunningProcesses(void* d, unsigned* count, ProcessV1* out) {
@@ -321,4 +499,108 @@ FAKE_API Return nvmlDeviceGetComputeRunningProcesses_v3(void* d, unsigned* count
     return Processes(d, count, out);
 }
 FAKE_API Return nvmlDeviceGetRunningProcessDetailList(void*, void*) { return kNotSupported; }
+FAKE_API Return nvmlDeviceGetPciInfo_v3(void* d, PciInfo* pci) {
+    if (Return rc = Check(d, "pci"); rc != kSuccess) return rc;
+    *pci = PciInfo{};
+    std::snprintf(pci->bus_id_legacy, sizeof pci->bus_id_legacy, "%04X:%02X:00.0", 0u, Dev(d)->bus);
+    std::snprintf(pci->bus_id, sizeof pci->bus_id, "%08X:%02X:00.0", 0u, Dev(d)->bus);
+    pci->bus = Dev(d)->bus;
+    return kSuccess;
+}
+FAKE_API Return nvmlEventSetWait_v2(EventSet* set, EventData* out, unsigned) {
+    if (!g_initialised) return kUninitialized;
+    if (set == nullptr || out == nullptr) return kInvalidArgument;
+    for (auto& x : g_xids) {
+        Gpu* g = &g_gpus.at(x.gpu);
+        bool registered = false;
+        for (Gpu* r : set->devices) registered = registered || r == g;
+        if (x.delivered || !registered || g->util_reads < x.after) continue;
+        x.delivered = true;
+        *out = EventData{g, 0x8, x.code, 0xFFFFFFFFu, 0xFFFFFFFFu};
+        return kSuccess;
+    }
+    return kTimeout;
+}
+FAKE_API Return nvmlDeviceGetMigMode(void* d, unsigned* current, unsigned* pending) {
+    if (Return rc = Check(d, "mig"); rc != kSuccess) return rc;
+    *current = *pending = Dev(d)->instances.empty() ? 0 : 1;
+    return kSuccess;
+}
+FAKE_API Return nvmlDeviceGetMaxMigDeviceCount(void* d, unsigned* count) {
+    if (Return rc = Check(d, "mig"); rc != kSuccess) return rc;
+    *count = 7;
+    return kSuccess;
+}
+FAKE_API Return nvmlDeviceGetMigDeviceHandleByIndex(void* d, unsigned index, void** mig) {
+    if (Return rc = Check(d, "mig"); rc != kSuccess) return rc;
+    if (index >= 7) return kInvalidArgument;
+    if (index >= Dev(d)->instances.size()) return kNotFound;
+    *mig = Dev(d)->instances[index];
+    return kSuccess;
+}
+FAKE_API Return nvmlDeviceGetGpuInstanceId(void* d, unsigned* id) {
+    if (Return rc = Check(d, "mig"); rc != kSuccess) return rc;
+    if (Dev(d)->parent == nullptr) return kNotSupported;
+    *id = Dev(d)->gi;
+    return kSuccess;
+}
+FAKE_API Return nvmlDeviceGetAttributes_v2(void* d, Attributes* a) {
+    if (Return rc = Check(d, "mig"); rc != kSuccess) return rc;
+    *a = Attributes{};
+    a->gi_slices = Dev(d)->slices;
+    a->memory_mb = Dev(d)->total_mib;
+    return kSuccess;
+}
+FAKE_API Return nvmlGpmQueryDeviceSupport(void* d, GpmSupport* support) {
+    if (Return rc = Check(d, "gpm"); rc != kSuccess) return rc;
+    if (support->version != 1) return kArgumentVersionMismatch;
+    support->supported = Dev(d)->gpm ? 1 : 0;
+    return kSuccess;
+}
+FAKE_API Return nvmlGpmSampleAlloc(GpmSampleFake** sample) {
+    *sample = new GpmSampleFake();
+    return kSuccess;
+}
+FAKE_API Return nvmlGpmSampleFree(GpmSampleFake* sample) {
+    delete sample;
+    return kSuccess;
+}
+FAKE_API Return nvmlGpmSampleGet(void* d, GpmSampleFake* sample) {
+    if (Return rc = Check(d, "gpm"); rc != kSuccess) return rc;
+    if (!Dev(d)->gpm) return kNotSupported;
+    *sample = GpmSampleFake{Dev(d), ++g_gpm_sequence};
+    return kSuccess;
+}
+FAKE_API Return nvmlGpmMigSampleGet(void* d, unsigned gi, GpmSampleFake* sample) {
+    if (Return rc = Check(d, "gpm"); rc != kSuccess) return rc;
+    for (Gpu* m : Dev(d)->instances) {
+        if (m->gi == gi) {
+            *sample = GpmSampleFake{m, ++g_gpm_sequence};
+            return kSuccess;
+        }
+    }
+    return kNotFound;
+}
+FAKE_API Return nvmlGpmMetricsGet(GpmMetricsGet* request) {
+    if (request == nullptr || request->version != 1) return kArgumentVersionMismatch;
+    const GpmSampleFake* a = request->sample1;
+    const GpmSampleFake* b = request->sample2;
+    // Two samples of the same unit, the second taken later: anything else is the caller's mistake.
+    if (a == nullptr || b == nullptr || a->gpu == nullptr || a->gpu != b->gpu || a->sequence >= b->sequence ||
+        request->count > 98) {
+        return kInvalidArgument;
+    }
+    for (unsigned i = 0; i < request->count; ++i) {
+        GpmMetric& m = request->metrics[i];
+        m.rc = kSuccess;
+        if (m.id == 1) {
+            m.value = a->gpu->gr_active;
+        } else if (m.id == 2) {
+            m.value = a->gpu->sm_active;
+        } else {
+            m.rc = kNotSupported;
+        }
+    }
+    return kSuccess;
+}
 #endif

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,14 +43,29 @@ private:
         kPowerLimit = 1u << 4,
         kSmClock = 1u << 5,
         kProcesses = 1u << 6,
+        kSamples = 1u << 7,
+        kEnergy = 1u << 8,
+        kMemClock = 1u << 9,
+        kGpm = 1u << 10,
     };
     struct DeviceState {
         nvml::Device handle = nullptr;
         unsigned index = 0;
         std::string uuid;
         std::string name;
+        std::string pci_bus_id;
+        std::optional<unsigned> minor_number;
         unsigned unsupported = 0;  // Metric bits NVML answered NOT_SUPPORTED for
         bool lost = false;
+        unsigned long long last_sample_us = 0;  // the newest utilization sample already averaged
+        // GPM: two samples, the previous one and the one taken now; metrics need both.
+        nvml::GpmSample gpm_previous = nullptr;
+        nvml::GpmSample gpm_current = nullptr;
+        bool gpm_primed = false;
+        bool mig_enabled = false;  // a parent in MIG mode: its instances are the units reported
+        std::optional<MigInstance> mig;
+        nvml::Device parent = nullptr;  // a MIG instance's GPU
+        std::vector<unsigned long long> xids;
     };
 
     NvmlSource(void* library, std::unique_ptr<Api> api);
@@ -58,6 +74,11 @@ private:
     // when the device is lost.
     bool Note(DeviceState& d, Metric metric, nvml::Return rc);
     bool ReadProcesses(DeviceState& d, GpuSample& s);  // true when the device turned out lost
+    bool ReadSampleBuffer(DeviceState& d, GpuSample& s);
+    bool ReadGpm(DeviceState& d, GpuSample& s);
+    void FindMigInstances(size_t parent);
+    void PrepareGpm(DeviceState& d, bool parent_supports);
+    void DrainEvents();
 
     void* library_;
     std::unique_ptr<Api> api_;
@@ -65,6 +86,9 @@ private:
     std::string driver_version_;
     std::vector<DeviceState> devices_;
     std::vector<unsigned char> process_buffer_;
+    std::vector<nvml::Sample> sample_buffer_;
+    std::unique_ptr<nvml::GpmMetricsGet> gpm_request_;
+    nvml::EventSet events_ = nullptr;
 };
 
 }  // namespace gpuopt::agent

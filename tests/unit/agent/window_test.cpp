@@ -39,7 +39,7 @@ SampleSet Set(std::vector<GpuSample> gpus) { return SampleSet{std::move(gpus), {
 const auto kStart = std::chrono::system_clock::time_point(std::chrono::seconds(1795600000));
 
 TEST(Window, AveragesPeaksAndIdleFractions) {
-    WindowAggregator w({15, 100, 64});
+    WindowAggregator w(WindowRules{});
     w.Add(Set({Sample(90, 30000, {P(7, "python", 29000)})}));
     w.Add(Set({Sample(2, 30000, {P(7, "python", 29500)})}));  // idle, memory held
     w.Add(Set({Sample(1, 10, {})}));                          // idle, nothing held
@@ -72,7 +72,7 @@ TEST(Window, HeldMemoryFallsBackToTheGpuFigureWhenProcessMemoryIsUnknown) {
 }
 
 TEST(Window, AGpuWithoutUtilizationIsNotReportable) {
-    WindowAggregator w({15, 100, 64});
+    WindowAggregator w(WindowRules{});
     GpuSample mig = Sample(0, 10);
     mig.util_gpu.reset();
     w.Add(Set({mig, Sample(50, 100, {}, 1)}));
@@ -86,7 +86,7 @@ TEST(Window, AGpuWithoutUtilizationIsNotReportable) {
 }
 
 TEST(Report, CarriesTheFieldsTheServerReads) {
-    WindowAggregator w({15, 100, 64});
+    WindowAggregator w(WindowRules{});
     w.Add(Set({Sample(3, 1200, {P(4121, "python", 1100)})}));
     w.Add(Set({Sample(9, 1000, {P(4121, "python", 1000)})}));
     SampleSet with_lost = Set({Sample(5, 1100, {P(4121, "python", 1000)})});
@@ -122,6 +122,81 @@ TEST(Report, CarriesTheFieldsTheServerReads) {
     EXPECT_EQ(g.at("processes").at(0).at("pid"), 4121);
     EXPECT_DOUBLE_EQ(g.at("processes").at(0).at("used_mem").to_number<double>(), 1100);
     EXPECT_EQ(json.at("lost_gpus").at(0).at("gpu_index"), 3);
+}
+
+TEST(Window, SmActivityDecidesIdleWhenGpmGivesItAndPowerDrawVetoes) {
+    WindowAggregator w(WindowRules{});
+    GpuSample busy_looking = Sample(60, 30000, {P(7, "python", 29000)});
+    busy_looking.sm_active = 4;  // a kernel ran all along on a few SMs: the GPU is all but idle
+    GpuSample idle_looking = Sample(2, 30000, {P(7, "python", 29000)});
+    idle_looking.power_w = 320;  // of 400 W: working, whatever the utilization reads
+    GpuSample idle = Sample(1, 30000, {P(7, "python", 29000)});
+    idle.sm_active = 1;
+    w.Add(Set({busy_looking}));
+    w.Add(Set({idle_looking}));
+    w.Add(Set({idle}));
+    auto r = w.Close(kStart, kStart + std::chrono::seconds(30));
+    const auto& g = r.gpus.at(0);
+    EXPECT_EQ(g.idle_samples, 2);
+    EXPECT_EQ(g.idle_held_samples, 2);
+    EXPECT_EQ(g.sm_active_samples, 2);
+    EXPECT_DOUBLE_EQ(g.sm_active_sum, 5);
+}
+
+TEST(Window, EnergyIsCountedAcrossWindowsAndACounterResetAddsNothing) {
+    WindowAggregator w(WindowRules{});
+    auto at = [](double mj) {
+        GpuSample s = Sample(50, 100);
+        s.energy_mj = mj;
+        return s;
+    };
+    w.Add(Set({at(10000)}));
+    w.Add(Set({at(12500)}));
+    auto first = w.Close(kStart, kStart + std::chrono::seconds(20));
+    EXPECT_EQ(first.gpus.at(0).energy_window_mj, 2500);
+    w.Add(Set({at(13000)}));  // the interval since the last window's sample counts here
+    w.Add(Set({at(400)}));    // the driver reloaded: the counter starts again
+    w.Add(Set({at(900)}));
+    auto second = w.Close(kStart + std::chrono::seconds(20), kStart + std::chrono::seconds(50));
+    EXPECT_EQ(second.gpus.at(0).energy_window_mj, 500 + 0 + 500);
+    EXPECT_EQ(second.gpus.at(0).energy_mj, 900);
+}
+
+TEST(Report, CarriesGpmEnergyClocksXidsAndMig) {
+    WindowAggregator w(WindowRules{});
+    GpuSample s = Sample(20, 9000);
+    s.uuid = "MIG-b";
+    s.sm_active = 10;
+    s.gr_engine_active = 20;
+    s.mem_clock_mhz = 2619;
+    s.energy_mj = 1000;
+    s.pci_bus_id = "00000000:19:00.0";
+    s.minor_number = 3;
+    s.xids = {48, 79};
+    s.mig = MigInstance{"GPU-parent", "NVIDIA H100 80GB HBM3", 81559, 2, "3g.40gb", 3.0 / 7};
+    w.Add(Set({s}));
+    s.sm_active = 30;
+    s.gr_engine_active = 40;
+    s.energy_mj = 3500;
+    s.xids = {};
+    w.Add(Set({s}));
+    auto r = w.Close(kStart, kStart + std::chrono::seconds(20));
+    auto json =
+        boost::json::parse(BuildReportJson(r, ReportContext{"h-1:000001", "h-1", "h", "0.1.0", "nvml", "", {}, {}}));
+    const auto& g = json.at("gpu_data").at(0).as_object();
+    EXPECT_DOUBLE_EQ(g.at("sm_active").to_number<double>(), 20);
+    EXPECT_DOUBLE_EQ(g.at("gr_engine_active").to_number<double>(), 30);
+    EXPECT_DOUBLE_EQ(g.at("mem_clock_mhz").to_number<double>(), 2619);
+    EXPECT_DOUBLE_EQ(g.at("energy_mj").to_number<double>(), 3500);
+    EXPECT_DOUBLE_EQ(g.at("energy_j").to_number<double>(), 2.5);
+    EXPECT_EQ(g.at("pci_bus_id"), "00000000:19:00.0");
+    EXPECT_EQ(g.at("minor_number"), 3);
+    EXPECT_EQ(g.at("xid_errors"), 2);
+    EXPECT_EQ(g.at("xid_last"), 79);
+    EXPECT_EQ(g.at("mig").at("parent_uuid"), "GPU-parent");
+    EXPECT_EQ(g.at("mig").at("gpu_instance_id"), 2);
+    EXPECT_EQ(g.at("mig").at("profile"), "3g.40gb");
+    EXPECT_DOUBLE_EQ(g.at("mig").at("fraction").to_number<double>(), 0.4286);
 }
 
 TEST(Report, IdsAreTheAgentAndAZeroPaddedSequence) {
