@@ -1,7 +1,10 @@
 // GET /metrics: Prometheus text for the operator (ADMIN_TOKEN bearer, or a loopback client whose request
 // carries no forwarding header): the server's request counters and latency histograms, what ingest did,
-// and each GPU's latest values under
-// dcgm-exporter's metric names and labels, plus a customer label (the account id).
+// and each GPU's latest values under dcgm-exporter's metric names and labels (gpu, UUID, pci_bus_id,
+// device, modelName, Hostname, DCGM_FI_DRIVER_VERSION, and GPU_I_PROFILE / GPU_I_ID for a MIG instance),
+// plus a customer label (the account id), so dashboards built for dcgm-exporter read it unchanged.
+#include <boost/json/parse.hpp>
+
 #include <cstdio>
 
 #include "api/api.hpp"
@@ -28,36 +31,98 @@ void Number(std::string& out, double v) {
     out += text;
 }
 
+// One GPU's latest window, with what it said of itself beyond the analysed figures.
+struct GpuView {
+    const store::StoredWindow* w;
+    boost::json::object telemetry;
+    std::string labels;  // {gpu="0",UUID=...,customer="7"}
+
+    std::optional<double> Number(const char* key, double scale = 1) const {
+        const auto* v = telemetry.if_contains(key);
+        if (v == nullptr || !v->is_number()) return std::nullopt;
+        return v->to_number<double>() * scale;
+    }
+    std::string Text(const char* key) const {
+        const auto* v = telemetry.if_contains(key);
+        return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+    }
+};
+
 struct GpuMetric {
     const char* name;
     const char* help;
-    std::optional<double> (*value)(const store::StoredWindow&);
+    std::optional<double> (*value)(const GpuView&);
 };
 
 const GpuMetric kGpuMetrics[] = {
     {"DCGM_FI_DEV_GPU_UTIL", "GPU utilization (in %), the window's average.",
-     [](const store::StoredWindow& w) -> std::optional<double> { return w.util_avg; }},
+     [](const GpuView& g) -> std::optional<double> { return g.w->util_avg; }},
     {"DCGM_FI_DEV_MEM_COPY_UTIL", "Memory utilization (in %).",
-     [](const store::StoredWindow& w) -> std::optional<double> { return w.mem_util; }},
+     [](const GpuView& g) -> std::optional<double> { return g.w->mem_util; }},
     {"DCGM_FI_DEV_FB_USED", "Framebuffer memory used (in MiB), the window's peak.",
-     [](const store::StoredWindow& w) -> std::optional<double> { return w.mem_used_mib; }},
+     [](const GpuView& g) -> std::optional<double> { return g.w->mem_used_mib; }},
     {"DCGM_FI_DEV_FB_FREE", "Framebuffer memory free (in MiB).",
-     [](const store::StoredWindow& w) -> std::optional<double> {
-         return std::max(0.0, w.mem_total_mib - w.mem_used_mib);
-     }},
+     [](const GpuView& g) -> std::optional<double> { return std::max(0.0, g.w->mem_total_mib - g.w->mem_used_mib); }},
     {"DCGM_FI_DEV_GPU_TEMP", "GPU temperature (in C).",
-     [](const store::StoredWindow& w) -> std::optional<double> { return w.temperature_c; }},
+     [](const GpuView& g) -> std::optional<double> { return g.w->temperature_c; }},
     {"DCGM_FI_DEV_POWER_USAGE", "Power draw (in W).",
-     [](const store::StoredWindow& w) -> std::optional<double> { return w.power_w; }},
+     [](const GpuView& g) -> std::optional<double> { return g.w->power_w; }},
     {"DCGM_FI_DEV_ENFORCED_POWER_LIMIT", "Enforced power limit (in W).",
-     [](const store::StoredWindow& w) -> std::optional<double> { return w.power_limit_w; }},
+     [](const GpuView& g) -> std::optional<double> { return g.w->power_limit_w; }},
     {"DCGM_FI_DEV_SM_CLOCK", "SM clock frequency (in MHz).",
-     [](const store::StoredWindow& w) -> std::optional<double> { return w.sm_clock_mhz; }},
+     [](const GpuView& g) -> std::optional<double> { return g.w->sm_clock_mhz; }},
+    {"DCGM_FI_DEV_MEM_CLOCK", "Memory clock frequency (in MHz).",
+     [](const GpuView& g) { return g.Number("mem_clock_mhz"); }},
+    // dcgm-exporter declares it a counter; it is a gauge here so that its name needs no _total suffix, and
+    // rate() and increase() read it the same.
+    {"DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "Total energy consumption since the driver loaded (in mJ).",
+     [](const GpuView& g) { return g.Number("energy_mj"); }},
+    {"DCGM_FI_DEV_XID_ERRORS", "Value of the last XID error encountered.",
+     [](const GpuView& g) { return g.Number("xid_last"); }},
+    // GPM reports percent; DCGM's profiling fields are ratios.
+    {"DCGM_FI_PROF_SM_ACTIVE", "The ratio of cycles an SM has at least 1 warp assigned (GPM, the window's average).",
+     [](const GpuView& g) { return g.Number("sm_active", 0.01); }},
+    {"DCGM_FI_PROF_GR_ENGINE_ACTIVE", "Ratio of time the graphics engine is active (GPM, the window's average).",
+     [](const GpuView& g) { return g.Number("gr_engine_active", 0.01); }},
     {"gpuopt_gpu_idle_fraction", "Share of the last window the GPU was idle.",
-     [](const store::StoredWindow& w) -> std::optional<double> { return w.idle_fraction; }},
+     [](const GpuView& g) -> std::optional<double> { return g.w->idle_fraction; }},
+    {"gpuopt_gpu_xid_errors", "XID errors in the last window.",
+     [](const GpuView& g) { return g.Number("xid_errors"); }},
+    {"gpuopt_gpu_energy_joules", "Energy the GPU used in the last window (in J).",
+     [](const GpuView& g) { return g.Number("energy_j"); }},
     {"gpuopt_gpu_cost_per_hour", "Price of the GPU per hour (USD).",
-     [](const store::StoredWindow& w) -> std::optional<double> { return w.cost_per_hour; }},
+     [](const GpuView& g) -> std::optional<double> { return g.w->cost_per_hour; }},
 };
+
+std::string Labels(const GpuView& g) {
+    const store::StoredWindow& w = *g.w;
+    std::string out = "{gpu=\"" + std::to_string(w.gpu_index) + "\",UUID=\"";
+    http::AppendLabelValue(out, w.uuid);
+    out += "\",pci_bus_id=\"";
+    http::AppendLabelValue(out, g.Text("pci_bus_id"));
+    const auto minor = g.Number("minor_number");
+    out += "\",device=\"nvidia" + std::to_string(minor ? static_cast<int>(*minor) : w.gpu_index) + "\",modelName=\"";
+    http::AppendLabelValue(out, w.name);
+    out += "\",Hostname=\"";
+    http::AppendLabelValue(out, w.host);
+    out += "\",DCGM_FI_DRIVER_VERSION=\"";
+    http::AppendLabelValue(out, g.Text("driver_version"));
+    out += "\"";
+    if (const auto* mig = g.telemetry.if_contains("mig"); mig != nullptr && mig->is_object()) {
+        const auto& m = mig->get_object();
+        out += ",GPU_I_PROFILE=\"";
+        if (const auto* p = m.if_contains("profile"); p != nullptr && p->is_string()) {
+            http::AppendLabelValue(out, std::string(p->get_string()));
+        }
+        out += "\",GPU_I_ID=\"";
+        if (const auto* id = m.if_contains("gpu_instance_id"); id != nullptr && id->is_number()) {
+            out += std::to_string(id->to_number<int64_t>());
+        }
+        out += "\"";
+    }
+    out += ",customer=\"" + std::to_string(w.account_id) + "\"}";
+    return out;
+}
 
 }  // namespace
 
@@ -104,23 +169,30 @@ http::Handler MakeMetricsHandler(Services& s) {
         }
         auto gpus = s.store.usage().ReadRecentGpus(UtcNow() - std::chrono::minutes(10));
         if (!gpus) co_return http::ErrorResponse(gpus.error(), version);
+        std::vector<GpuView> views;
+        views.reserve(gpus->size());
+        for (const auto& w : *gpus) {
+            GpuView g{&w, {}, {}};
+            if (!w.telemetry_json.empty()) {
+                boost::system::error_code ec;
+                auto parsed = boost::json::parse(w.telemetry_json, ec);
+                if (!ec && parsed.is_object()) g.telemetry = std::move(parsed.get_object());
+            }
+            g.labels = Labels(g);
+            views.push_back(std::move(g));
+        }
         for (const auto& m : kGpuMetrics) {
             bool header = false;
-            for (const auto& w : *gpus) {
-                const auto v = m.value(w);
+            for (const auto& g : views) {
+                const auto v = m.value(g);
                 if (!v) continue;  // never a sentinel for what a GPU did not report
                 if (!header) {
                     out += std::string("# HELP ") + m.name + " " + m.help + "\n# TYPE " + m.name + " gauge\n";
                     header = true;
                 }
                 out += m.name;
-                out += "{gpu=\"" + std::to_string(w.gpu_index) + "\",UUID=\"";
-                http::AppendLabelValue(out, w.uuid);
-                out += "\",device=\"nvidia" + std::to_string(w.gpu_index) + "\",modelName=\"";
-                http::AppendLabelValue(out, w.name);
-                out += "\",hostname=\"";
-                http::AppendLabelValue(out, w.host);
-                out += "\",customer=\"" + std::to_string(w.account_id) + "\"} ";
+                out += g.labels;
+                out += ' ';
                 Number(out, *v);
                 out += "\n";
             }

@@ -153,6 +153,57 @@ Result<void> ParseProcesses(const json::value* v, const std::string& path, const
     return {};
 }
 
+// The GPU's own account beyond the analysed figures, kept as one JSON object of known, checked fields.
+Result<void> ParseTelemetry(const Fields& g, const std::string& p, const std::string& driver_version,
+                            std::string& out) {
+    json::object t;
+    for (auto [key, hi] : {std::pair{"sm_active", 100.0},
+                           {"gr_engine_active", 100.0},
+                           {"mem_clock_mhz", 100000.0},
+                           {"energy_mj", 1e18},
+                           {"energy_j", 1e12}}) {
+        GPUOPT_TRY(v, g.Number(key, 0, hi));
+        if (v) t[key] = *v;
+    }
+    for (auto [key, hi] : {std::pair{"minor_number", int64_t{4095}}, {"xid_errors", int64_t{1000000}}}) {
+        GPUOPT_TRY(v, g.Integer(key, 0, hi));
+        if (v) t[key] = *v;
+    }
+    GPUOPT_TRY(xid_last, g.Integer("xid_last", 0, 65535));
+    if (xid_last) {
+        if (!t.contains("xid_errors")) return Error::Validation(g.Path("xid_last"), "needs xid_errors");
+        t["xid_last"] = *xid_last;
+    }
+    GPUOPT_TRY(bus, g.String("pci_bus_id", 32));
+    if (bus && !bus->empty()) {
+        for (char c : *bus) {
+            if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') {
+                return Error::Validation(g.Path("pci_bus_id"), "must look like 00000000:07:00.0");
+            }
+        }
+        t["pci_bus_id"] = *bus;
+    }
+    if (const json::value* mig = g.Find("mig")) {
+        if (!mig->is_object()) return Error::Validation(g.Path("mig"), "must be an object");
+        Fields m(mig->get_object(), p + "mig.");
+        json::object clean;
+        GPUOPT_TRY(parent, m.String("parent_uuid", 96));
+        if (!parent || parent->empty()) return Error::Validation(m.Path("parent_uuid"), "is required");
+        clean["parent_uuid"] = *parent;
+        GPUOPT_TRY(gi, m.Integer("gpu_instance_id", 0, 1023));
+        if (gi) clean["gpu_instance_id"] = *gi;
+        GPUOPT_TRY(profile, m.String("profile", 32));
+        if (profile) clean["profile"] = *profile;
+        GPUOPT_TRY(fraction, m.Number("fraction", 0, 1));
+        if (!fraction || *fraction <= 0) return Error::Validation(m.Path("fraction"), "must be above 0 and at most 1");
+        clean["fraction"] = *fraction;
+        t["mig"] = std::move(clean);
+    }
+    if (!driver_version.empty()) t["driver_version"] = driver_version;
+    out = t.empty() ? std::string() : ToJson(t);
+    return {};
+}
+
 }  // namespace
 
 Result<store::UsageReport> ParseUsageReport(const json::object& body, const ReportRules& rules, SysSeconds now,
@@ -169,6 +220,7 @@ Result<store::UsageReport> ParseUsageReport(const json::object& body, const Repo
     }
     report.report_id = report_id;
 
+    std::string driver_version;  // the agent's, kept with each GPU window
     if (const json::value* agent = top.Find("agent")) {
         if (!agent->is_object()) return Error::Validation("agent", "must be an object");
         Fields a(agent->get_object(), "agent.");
@@ -178,6 +230,15 @@ Result<store::UsageReport> ParseUsageReport(const json::object& body, const Repo
         report.agent_id = id.value_or("");
         report.hostname = hostname.value_or("");
         report.agent_version = version.value_or("");
+        GPUOPT_TRY(driver, a.String("driver_version", 32));
+        if (driver) {
+            for (char c : *driver) {
+                if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') {
+                    return Error::Validation("agent.driver_version", "may contain only letters, digits, . and -");
+                }
+            }
+            driver_version = *driver;
+        }
         if (const json::value* cloud = a.Find("cloud")) {
             if (!cloud->is_object()) return Error::Validation("agent.cloud", "must be an object");
             Fields c(cloud->get_object(), "agent.cloud.");
@@ -286,6 +347,7 @@ Result<store::UsageReport> ParseUsageReport(const json::object& body, const Repo
         if (auto r = ParseProcesses(g.Find("processes"), p + ".processes", rules, w.processes_json); !r) {
             return r.error();
         }
+        if (auto r = ParseTelemetry(g, p + ".", driver_version, w.telemetry_json); !r) return r.error();
         w.gpu_key = host + "/" + (w.uuid.empty() ? "index:" + std::to_string(w.gpu_index) : w.uuid);
         if (!keys.insert(w.gpu_key).second) {
             return Error::Validation(p, "repeats a GPU already in this report");

@@ -33,6 +33,9 @@ struct GpuWindow {
     std::optional<double> sm_clock_mhz;
     double cost_per_hour = 0;
     std::string processes_json;  // "[]" when none were reported
+    // What the GPU says of itself beyond the figures analysed (GPM activity, energy, clocks, PCI bus id,
+    // driver, XID errors, MIG): a validated JSON object, "" when the agent sent none of it.
+    std::string telemetry_json;
 };
 
 struct UsageReport {
@@ -101,6 +104,7 @@ struct StoredWindow {
     std::optional<double> sm_clock_mhz;
     double cost_per_hour = 0;
     std::string processes_json;
+    std::string telemetry_json;  // "" when none
 };
 
 // One GPU-hour of the roll-up. Every figure is a sum or a maximum, so rows for the same GPU-hour

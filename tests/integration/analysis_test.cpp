@@ -419,7 +419,7 @@ TEST(Analysis, MetricsShowTheServerAndEachGpuForTheOperatorOnly) {
     EXPECT_NE(text.find("gpuopt_reports_stored_total 1"), std::string::npos) << text;
     EXPECT_NE(
         text.find(
-            R"(DCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-m",device="nvidia0",modelName="NVIDIA A100-SXM4-40GB",hostname="node-7",customer=")"),
+            R"(DCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-m",pci_bus_id="",device="nvidia0",modelName="NVIDIA A100-SXM4-40GB",Hostname="node-7",DCGM_FI_DRIVER_VERSION="",customer=")"),
         std::string::npos)
         << text;
     EXPECT_NE(text.find("# TYPE DCGM_FI_DEV_FB_USED gauge"), std::string::npos);

@@ -429,6 +429,11 @@ CREATE UNIQUE INDEX recommendation_tracks_open ON recommendation_tracks (account
     WHERE state = 'open';
 CREATE INDEX recommendation_tracks_account ON recommendation_tracks (account_id, id);
 )sql"},
+        {10, "what a GPU says of itself", R"sql(
+-- GPM activity, energy, memory clock, PCI bus id, driver, XID errors and MIG placement, as one JSON object
+-- of checked fields (NULL when the agent sent none): read by /metrics and the API, not aggregated.
+ALTER TABLE gpu_windows ADD COLUMN telemetry TEXT;
+)sql"},
     };
     return migrations;
 }

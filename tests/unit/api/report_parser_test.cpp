@@ -104,6 +104,55 @@ TEST(ReportParser, ReadsWhatTheAgentAddsAndWindowsUpToAWeekOld) {
     EXPECT_EQ(FormatUtc(r->window_start), "2026-11-19T10:00:00Z");  // a spooled report, replayed days later
 }
 
+TEST(ReportParser, KeepsWhatTheGpuSaysOfItselfAsCheckedJson) {
+    auto r = Parse(R"({"agent":{"id":"h","hostname":"h","driver_version":"550.54.15","junk":1},
+     "window":{"start":"2026-11-25T10:00:00Z","end":"2026-11-25T10:01:00Z","samples":6},
+     "gpu_data":[{"gpu_index":0,"uuid":"MIG-b","gpu_name":"NVIDIA H100 80GB HBM3 MIG 3g.40gb","gpu_util":20,
+       "mem_used":9000,"mem_total":40192,"sm_active":12.5,"gr_engine_active":20,"mem_clock_mhz":2619,
+       "energy_mj":123456,"energy_j":2.5,"pci_bus_id":"00000000:19:00.0","minor_number":3,"xid_errors":2,
+       "xid_last":79,"mig":{"parent_uuid":"GPU-p","gpu_instance_id":2,"profile":"3g.40gb","fraction":0.4286,"x":1},
+       "unknown":"dropped"},
+      {"gpu_index":1,"gpu_name":"T4","gpu_util":1,"mem_used":1,"mem_total":2}]})");
+    ASSERT_TRUE(r.ok()) << r.error().details.begin()->second;
+    auto t = boost::json::parse(r->gpus[0].telemetry_json).as_object();
+    EXPECT_EQ(t.at("sm_active").to_number<double>(), 12.5);
+    EXPECT_EQ(t.at("gr_engine_active").to_number<double>(), 20);
+    EXPECT_EQ(t.at("mem_clock_mhz").to_number<double>(), 2619);
+    EXPECT_EQ(t.at("energy_mj").to_number<double>(), 123456);
+    EXPECT_EQ(t.at("energy_j").to_number<double>(), 2.5);
+    EXPECT_EQ(t.at("pci_bus_id"), "00000000:19:00.0");
+    EXPECT_EQ(t.at("minor_number"), 3);
+    EXPECT_EQ(t.at("xid_errors"), 2);
+    EXPECT_EQ(t.at("xid_last"), 79);
+    EXPECT_EQ(t.at("driver_version"), "550.54.15");
+    EXPECT_EQ(t.at("mig").as_object().size(), 4u);  // only the known fields
+    EXPECT_EQ(t.at("mig").at("profile"), "3g.40gb");
+    EXPECT_EQ(t.size(), 11u);
+    // The driver version is all the second GPU has; none at all leaves the column empty.
+    EXPECT_EQ(r->gpus[1].telemetry_json, R"({"driver_version":"550.54.15"})");
+    auto bare = Parse(R"({"gpu_data":[{"gpu_index":0,"gpu_name":"T4","gpu_util":1,"mem_used":1,"mem_total":2}]})");
+    ASSERT_TRUE(bare.ok());
+    EXPECT_EQ(bare->gpus[0].telemetry_json, "");
+}
+
+TEST(ReportParser, RejectsBadGpuTelemetryNamingTheField) {
+    const std::string head = R"({"gpu_data":[{"gpu_index":0,"gpu_name":"T4","gpu_util":1,"mem_used":1,"mem_total":2,)";
+    for (auto [body, field] : {std::pair{R"("sm_active":101)", "gpu_data[0].sm_active"},
+                               {R"("gr_engine_active":-1)", "gpu_data[0].gr_engine_active"},
+                               {R"("energy_j":"lots")", "gpu_data[0].energy_j"},
+                               {R"("pci_bus_id":"00:07.0; DROP")", "gpu_data[0].pci_bus_id"},
+                               {R"("minor_number":1.5)", "gpu_data[0].minor_number"},
+                               {R"("xid_last":79)", "gpu_data[0].xid_last"},
+                               {R"("mig":{"gpu_instance_id":1,"fraction":0.5})", "gpu_data[0].mig.parent_uuid"},
+                               {R"("mig":{"parent_uuid":"GPU-p","fraction":0})", "gpu_data[0].mig.fraction"},
+                               {R"("mig":[])", "gpu_data[0].mig"}}) {
+        auto r = Parse(head + body + "}]}");
+        EXPECT_EQ(FieldOf(r), field) << body;
+    }
+    auto r = Parse(R"({"agent":{"driver_version":"550\n54"},"gpu_data":[]})");
+    EXPECT_EQ(FieldOf(r), "agent.driver_version");
+}
+
 TEST(ReportParser, RejectsAgentStatisticsOutOfRange) {
     const std::string head = R"({"gpu_data":[{"gpu_index":0,"gpu_name":"L4","gpu_util":4,"mem_used":1,"mem_total":2,)";
     EXPECT_EQ(FieldOf(Parse(head + R"("idle_fraction":0.2,"idle_held_fraction":0.5}]})")),

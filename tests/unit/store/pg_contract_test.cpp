@@ -129,7 +129,8 @@ TEST_F(PgMigrations, MigrationThreePacksTheHourlyRollUpByDay) {
         ASSERT_TRUE(c.ok());
         // The database as migration 2 left it, with three hours across midnight for one GPU and one for another.
         std::string sql =
-            "DROP TABLE recommendation_tracks; DROP TABLE gpu_days; DELETE FROM schema_migrations WHERE version >= 3;"
+            "ALTER TABLE gpu_windows DROP COLUMN telemetry; DROP TABLE recommendation_tracks; DROP TABLE gpu_days;"
+            " DELETE FROM schema_migrations WHERE version >= 3;"
             "CREATE TABLE gpu_hours (account_id BIGINT NOT NULL REFERENCES accounts (id), gpu_key TEXT NOT NULL,"
             " hour TEXT COLLATE \"C\" NOT NULL, host TEXT NOT NULL, uuid TEXT NOT NULL, gpu_name TEXT NOT NULL,"
             " gpu_index INTEGER NOT NULL, windows BIGINT NOT NULL, reported_s DOUBLE PRECISION NOT NULL,"
