@@ -85,7 +85,7 @@ Result<std::string> ResolveGpu(Services& s, int64_t account_id, const std::strin
 }
 
 Result<LoadedHistory> LoadHistory(Services& s, int64_t account_id, analysis::Range range, const std::string& gpu_key,
-                                  bool force_hourly, bool who_held) {
+                                  bool force_hourly, HistoryNeeds needs) {
     LoadedHistory out;
     const auto now = UtcNow();
     const auto rules = IdleRulesOf(s.config);
@@ -97,8 +97,8 @@ Result<LoadedHistory> LoadHistory(Services& s, int64_t account_id, analysis::Ran
         out.source = "raw";
         out.range = range;
         out.gpus = analysis::Histories(*windows, rules);
-        out.held_by = analysis::LatestHolders(*windows, rules);
-        if (who_held) {
+        if (needs.held_by) out.held_by = analysis::LatestHolders(*windows, rules);
+        if (needs.who_held) {
             out.who_held = analysis::WhoHeldIdle(*windows, rules, range);
             out.who_held_from = range.from;
         }
@@ -111,10 +111,10 @@ Result<LoadedHistory> LoadHistory(Services& s, int64_t account_id, analysis::Ran
     auto history = s.store.usage().ReadRolledHistory(account_id, range.from, range.to, gpu_key);
     if (!history) return history.error();
     out.gpus = analysis::Histories(*history, rules);
-    out.held_by = analysis::LatestHolders(history->unmerged, rules);
+    if (needs.held_by) out.held_by = analysis::LatestHolders(history->unmerged, rules);
     out.source = "hourly";
     out.range = range;
-    if (who_held) {
+    if (needs.who_held) {
         // The roll-up keeps no process lists: the range's last day, from raw windows.
         const analysis::Range last_day{std::max(range.from, range.to - std::chrono::hours(24)), range.to};
         auto windows = s.store.usage().ReadWindows(account_id, last_day.from, last_day.to, gpu_key);
@@ -155,7 +155,7 @@ boost::json::array GroupsJson(const std::vector<analysis::HolderGroup>& groups, 
         }
         o["gpus"] = g.gpus;
         o["idle_held_hours"] = std::round(g.idle_held_hours * 100) / 100;
-        o["idle_held_cost"] = std::round(g.idle_held_cost * 100) / 100;
+        o["idle_held_cost"] = analysis::Cents(g.idle_held_cost);
         o["held_mib_max"] = g.held_mib_max;
         out.push_back(std::move(o));
     }
@@ -203,7 +203,7 @@ std::vector<analysis::Totals> SummarizeAll(const LoadedHistory& h, double recove
 
 boost::asio::awaitable<std::variant<CallerHistory, http::Response>> AuthorizeAndLoadHistory(Services& s,
                                                                                             http::RequestContext& ctx,
-                                                                                            bool who_held) {
+                                                                                            HistoryNeeds needs) {
     const unsigned version = ctx.request.version();
     auto auth = co_await AuthorizeCustomer(s, ctx);
     if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
@@ -212,8 +212,8 @@ boost::asio::awaitable<std::variant<CallerHistory, http::Response>> AuthorizeAnd
     if (!query) co_return CallerError(query.error(), caller, version);
     auto range = ParseRange(*query, *caller.plan, UtcNow(), std::chrono::hours(24 * 7));
     if (!range) co_return CallerError(range.error(), caller, version);
-    const std::function<Result<LoadedHistory>()> load = [&s, id = caller.account.id, r = *range, who_held] {
-        return LoadHistory(s, id, r, "", false, who_held);
+    const std::function<Result<LoadedHistory>()> load = [&s, id = caller.account.id, r = *range, needs] {
+        return LoadHistory(s, id, r, "", false, needs);
     };
     auto history = co_await OffloadRead<LoadedHistory>(s, load);
     if (!history) co_return CallerError(history.error(), caller, version);

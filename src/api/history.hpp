@@ -35,17 +35,23 @@ struct LoadedHistory {
     std::vector<analysis::GpuHistory> gpus;
     // Who held each GPU's memory the last time it sat idle holding it, from the raw windows read (the
     // roll-up keeps no process lists: an hourly history has only its unmerged windows' holders).
-    std::map<std::string, analysis::HeldBy> held_by;
+    std::map<std::string, analysis::HeldBy> held_by;  // only when asked for (HistoryNeeds::held_by)
     // Who held GPUs idle (by user, container, namespace), when asked for: over the whole range from raw
     // windows, or over its last day (`who_held_from` on) when the range is read from the roll-up.
     std::optional<analysis::IdleHolders> who_held;
     SysSeconds who_held_from;
 };
 
+// What an endpoint needs beyond the GPUs' histories.
+struct HistoryNeeds {
+    bool held_by = false;   // LoadedHistory::held_by (recommendations)
+    bool who_held = false;  // LoadedHistory::who_held (savings)
+};
+
 // Raw windows when the range is within the raw retention and at most 7 days long; otherwise the
 // roll-up (the range widened to whole hours) plus the newest windows it has not merged yet.
 Result<LoadedHistory> LoadHistory(Services& s, int64_t account_id, analysis::Range range,
-                                  const std::string& gpu_key = "", bool force_hourly = false, bool who_held = false);
+                                  const std::string& gpu_key = "", bool force_hourly = false, HistoryNeeds needs = {});
 
 // The start of the range endpoints (savings, recommendations): the key authenticated within its plan's
 // request limit, `range`/`from`/`to` parsed (7 days by default) and the caller's history loaded. On any
@@ -57,7 +63,7 @@ struct CallerHistory {
 // The history is read on the read pool (OffloadRead).
 boost::asio::awaitable<std::variant<CallerHistory, http::Response>> AuthorizeAndLoadHistory(Services& s,
                                                                                             http::RequestContext& ctx,
-                                                                                            bool who_held = false);
+                                                                                            HistoryNeeds needs);
 
 analysis::IdleRules IdleRulesOf(const Config& c);
 // The operator's figures for the savings plan (RECOVERABLE_FRACTION, COMMITTED_USE_DISCOUNT).

@@ -99,7 +99,7 @@ boost::json::object RealizedJson(const store::TrackedRecommendation& t) {
 http::Handler MakeRecommendationsHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
         const unsigned version = ctx.request.version();
-        auto loaded = co_await AuthorizeAndLoadHistory(s, ctx);
+        auto loaded = co_await AuthorizeAndLoadHistory(s, ctx, {.held_by = true, .who_held = false});
         if (auto* refused = std::get_if<http::Response>(&loaded)) co_return std::move(*refused);
         const Caller& caller = std::get<CallerHistory>(loaded).caller;
         LoadedHistory* history = &std::get<CallerHistory>(loaded).history;
@@ -158,7 +158,7 @@ http::Handler MakeRecommendationsHandler(Services& s) {
         body["fleet_monthly_cost"] = plan.monthly_cost;
         body["fleet_range_cost"] = plan.range_cost;
         body["realized"] = std::move(realized);
-        body["total_realized_monthly"] = std::round(realized_total * 100) / 100;
+        body["total_realized_monthly"] = analysis::Cents(realized_total);
         if (rules.idle_actions_only) {
             rules.idle_actions_only = false;
             const auto full = analysis::Recommend(inputs, history->range, rules, s.catalog);

@@ -17,7 +17,7 @@ namespace gpuopt::api {
 http::Handler MakeSavingsHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
         const unsigned version = ctx.request.version();
-        auto loaded = co_await AuthorizeAndLoadHistory(s, ctx, /*who_held=*/true);
+        auto loaded = co_await AuthorizeAndLoadHistory(s, ctx, {.held_by = false, .who_held = true});
         if (auto* refused = std::get_if<http::Response>(&loaded)) co_return std::move(*refused);
         const Caller& caller = std::get<CallerHistory>(loaded).caller;
         const LoadedHistory* history = &std::get<CallerHistory>(loaded).history;
@@ -47,7 +47,7 @@ http::Handler MakeSavingsHandler(Services& s) {
                 h["end"] = FormatUtc(p.end);
                 h["held_hours"] = std::round(p.held_hours * 100) / 100;
                 h["mem_used_max"] = p.mem_used_max;
-                h["cost"] = std::round(p.cost * 100) / 100;
+                h["cost"] = analysis::Cents(p.cost);
                 held.push_back(std::move(h));
             }
         }
