@@ -18,6 +18,11 @@ void RegisterRoutes(http::Router& router, Services& s) {
     router.Add(verb::get, "/api/recommendations", MakeRecommendationsHandler(s), {false, "Priced recommendations"});
     router.Add(verb::get, "/api/me/alerts", MakeGetAlertsHandler(s), {false, "Idle-alert settings and recent alerts"});
     router.Add(verb::put, "/api/me/alerts", MakePutAlertsHandler(s), {true, "Set the idle-alert webhook"});
+    router.Add(verb::get, "/api/me/idle-policy", MakeGetIdlePolicyHandler(s),
+               {false, "The idle policy, snoozes and what agents did"});
+    router.Add(verb::put, "/api/me/idle-policy", MakePutIdlePolicyHandler(s), {true, "Set the idle policy"});
+    router.Add(verb::post, "/api/me/idle-policy/snooze", MakeSnoozeIdleHandler(s),
+               {true, "Hold back idle actions on a GPU"});
     router.Add(verb::get, "/metrics", MakeMetricsHandler(s),
                {false, "Prometheus metrics (operator token or loopback)"});
     router.Add(verb::post, "/api/upgrade", MakeUpgradeHandler(s), {true, "Start a checkout for a paid plan"});

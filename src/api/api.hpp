@@ -20,6 +20,8 @@ class Billing;
 
 namespace gpuopt::api {
 
+class IdlePolicyCache;
+
 // Counters of what ingest did, for /metrics.
 struct IngestCounters {
     std::atomic<uint64_t> reports{0};     // stored
@@ -53,6 +55,7 @@ struct Services {
     http::AddressGuard* guard = nullptr;  // blocks addresses after repeated authentication failures
     SecurityCounters* security = nullptr;
     std::function<void(std::string&)> write_limit_metrics;  // the shared limits' Prometheus text (Redis)
+    IdlePolicyCache* idle_policies = nullptr;               // idle policies handed to agents (idle_policy.hpp)
 };
 
 http::Handler MakeSignupHandler(Services& s);
@@ -67,6 +70,9 @@ http::Handler MakeSavingsHandler(Services& s);
 http::Handler MakeRecommendationsHandler(Services& s);
 http::Handler MakeGetAlertsHandler(Services& s);
 http::Handler MakePutAlertsHandler(Services& s);
+http::Handler MakeGetIdlePolicyHandler(Services& s);
+http::Handler MakePutIdlePolicyHandler(Services& s);
+http::Handler MakeSnoozeIdleHandler(Services& s);
 http::Handler MakeMetricsHandler(Services& s);
 http::Handler MakeUpgradeHandler(Services& s);
 http::Handler MakeGatewaysHandler(Services& s);

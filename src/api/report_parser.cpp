@@ -153,6 +153,58 @@ Result<void> ParseProcesses(const json::value* v, const std::string& path, const
     return {};
 }
 
+// What the agent warned of and did about idle GPUs (store/idle_actions.hpp): each keyed by the report and
+// its place in it, so only a report with a report_id can carry them.
+Result<void> ParseIdleEvents(const json::value* v, store::UsageReport& report, const std::string& host,
+                             const ReportRules& rules, SysSeconds now) {
+    if (v == nullptr) return {};
+    if (!v->is_array()) return Error::Validation("idle_events", "must be an array");
+    const json::array& arr = v->get_array();
+    if (arr.empty()) return {};
+    if (!report.report_id) return Error::Validation("idle_events", "need the report's report_id");
+    if (arr.size() > 64) return Error::Validation("idle_events", "must list at most 64 events");
+    for (size_t i = 0; i < arr.size(); ++i) {
+        const std::string p = "idle_events[" + std::to_string(i) + "]";
+        if (!arr[i].is_object()) return Error::Validation(p, "must be an object");
+        Fields f(arr[i].get_object(), p + ".");
+        store::IdleEvent e;
+        e.event_key = *report.report_id + "#" + std::to_string(i);
+        e.host = host;
+        GPUOPT_TRY(index, f.Integer("gpu_index", 0, 1023));
+        if (!index) return Error::Validation(p + ".gpu_index", "is required");
+        GPUOPT_TRY(uuid, f.String("uuid", 96));
+        e.uuid = uuid.value_or("");
+        e.gpu_key = host + "/" + (e.uuid.empty() ? "index:" + std::to_string(*index) : e.uuid);
+        GPUOPT_TRY(kind, f.String("kind", 16));
+        const auto k = kind ? store::IdleEventKindNamed(*kind) : std::nullopt;
+        if (!k) return Error::Validation(p + ".kind", "must be warned, snoozed, acted, would_act, failed or cleared");
+        e.kind = *k;
+        GPUOPT_TRY(action, f.String("action", 16));
+        if (action && !action->empty() && !store::IdleActionNamed(*action)) {
+            return Error::Validation(p + ".action", "must be notify, signal or exec");
+        }
+        e.action = action.value_or("");
+        if (const json::value* dry = f.Find("dry_run")) {
+            if (!dry->is_bool()) return Error::Validation(p + ".dry_run", "must be true or false");
+            e.dry_run = dry->get_bool();
+        }
+        GPUOPT_TRY(detail, f.String("detail", 500));
+        e.detail = detail.value_or("");
+        GPUOPT_TRY(at_text, f.String("at", 40));
+        const auto at = at_text ? ParseUtcMillis(*at_text) : std::nullopt;
+        if (!at) return Error::Validation(p + ".at", "must be an RFC 3339 UTC timestamp");
+        e.at = std::chrono::floor<std::chrono::seconds>(*at);
+        if (e.at > now + rules.max_future_skew || e.at < now - rules.max_age) {
+            return Error::Validation(p + ".at", "must be within the time a report may cover");
+        }
+        if (auto r = ParseProcesses(f.Find("processes"), p + ".processes", rules, e.processes_json); !r) {
+            return r.error();
+        }
+        report.idle_events.push_back(std::move(e));
+    }
+    return {};
+}
+
 // The GPU's own account beyond the analysed figures, kept as one JSON object of known, checked fields.
 Result<void> ParseTelemetry(const Fields& g, const std::string& p, const std::string& driver_version,
                             std::string& out) {
@@ -354,6 +406,7 @@ Result<store::UsageReport> ParseUsageReport(const json::object& body, const Repo
         }
         report.gpus.push_back(std::move(w));
     }
+    if (auto r = ParseIdleEvents(top.Find("idle_events"), report, host, rules, now); !r) return r.error();
     return report;
 }
 

@@ -7,6 +7,7 @@
 #include "analysis/savings.hpp"
 #include "api/api.hpp"
 #include "api/auth.hpp"
+#include "api/idle_policy.hpp"
 #include "api/report_budget.hpp"
 #include "api/report_parser.hpp"
 #include "common/json.hpp"
@@ -72,6 +73,25 @@ http::Handler MakeTrackUsageHandler(Services& s) {
         }
         const auto savings = analysis::ComputeHourlySavings(report->gpus, savings_rules);
         const size_t gpu_count = report->gpus.size();
+        const std::string host = report->hostname.empty() ? report->agent_id : report->hostname;
+        // What the agent did about idle GPUs goes in first, idempotently: were the server to stop between
+        // the two writes, the agent sends the report again and only the windows are new.
+        if (!report->idle_events.empty()) {
+            std::vector<store::IdleEvent> events = std::move(report->idle_events);
+            for (auto& e : events) {
+                e.account_id = account->id;
+                e.received_at = now;
+            }
+            auto record = [&](store::Callback<int> done) {
+                s.store.idle_actions().RecordIdleEvents(std::move(events), std::move(done));
+            };
+            auto recorded = co_await http::AwaitCallback<int>(std::move(record));
+            if (!recorded) {
+                auto res = http::ErrorResponse(recorded.error(), version);
+                ApplyRateHeaders(res, limit);
+                co_return res;
+            }
+        }
 
         store::IngestRequest ingest{account->id,
                                     std::move(*report),
@@ -105,6 +125,27 @@ http::Handler MakeTrackUsageHandler(Services& s) {
         out["monthly_projection"] = savings.monthly_projection;
         out["tier"] = NameOf(account->tier);
         out["duplicate"] = stored->duplicate;
+        // The account's idle policy for this host's agent, when it has one (off on a plan without it).
+        if (s.idle_policies != nullptr) {
+            const int64_t id = account->id;
+            auto entry = s.idle_policies->Get(id, [&s, id, now]() -> Result<IdlePolicyCache::Entry> {
+                IdlePolicyCache::Entry e;
+                auto policy = s.store.idle_actions().GetIdlePolicy(id);
+                if (!policy) return policy.error();
+                e.policy = *policy;
+                if (e.policy && e.policy->enabled) {
+                    auto snoozes = s.store.idle_actions().ActiveSnoozes(id, now);
+                    if (!snoozes) return snoozes.error();
+                    e.snoozes = std::move(*snoozes);
+                }
+                return e;
+            });
+            if (entry && entry->policy) {
+                store::IdlePolicy policy = *entry->policy;
+                policy.enabled = policy.enabled && plan->idle_actions;
+                out["idle_policy"] = AgentPolicyJson(policy, entry->snoozes, host);
+            }
+        }
         co_return OkJson(out, version, limit);
     };
 }

@@ -396,6 +396,7 @@ const std::vector<Setting>& Settings() {
         {"ALERT_INTERVAL_SECONDS", false, IntSetting(&Config::alert_interval_seconds, 1, 3600)},
         {"RECOMMENDATION_INTERVAL_SECONDS", false, IntSetting(&Config::recommendation_interval_seconds, 1, 24 * 3600)},
         {"IDLE_ALERT_MINUTES", false, IntSetting(&Config::idle_alert_minutes, 1, 24 * 60)},
+        {"IDLE_ACTION_MIN_MINUTES", false, DoubleSetting(&Config::idle_action_min_minutes, 0.01, 24 * 60)},
         {"WEBHOOK_ALLOW_PRIVATE", false,
          [](Config& c, const std::string& v) -> std::
                                                  optional<std::string> {
@@ -523,6 +524,7 @@ std::vector<Plan> DefaultPlans() {
          30,
          false,
          false,
+         false,
          {"GPU utilization and memory monitoring", "Idle detection, including GPUs idle while holding memory",
           "Idle cost and savings over your history", "Stop and auto-stop recommendations", "30 days of history"}},
         {Tier::kProfessional,
@@ -533,7 +535,9 @@ std::vector<Plan> DefaultPlans() {
          395,
          true,
          true,
+         true,
          {"Everything in Free", "Unlimited GPUs", "Idle alerts to Slack",
+          "Acting on idle GPUs: warn, then stop them or run your own command (dry run first)",
           "Right-sizing, consolidation and committed-use recommendations", "13 months of history"}},
         {Tier::kEnterprise,
          "Enterprise",
@@ -541,6 +545,7 @@ std::vector<Plan> DefaultPlans() {
          std::nullopt,
          std::nullopt,
          395,
+         true,
          true,
          true,
          {"Everything in Professional", "No API request limit"}},

@@ -32,6 +32,7 @@ struct Plan {
     int history_days = 395;                // how far back the customer's reads reach
     bool idle_alerts = false;              // idle alerts to a Slack-compatible webhook
     bool all_recommendations = false;      // else only the idle ones (stop, auto-stop, release memory)
+    bool idle_actions = false;             // a policy that warns of idle GPUs and acts on them (agents carry it out)
     std::vector<std::string> features;
 };
 
@@ -121,6 +122,7 @@ struct Config {
     int alert_interval_seconds = 30;             // how often idle alerts are checked and delivered
     int recommendation_interval_seconds = 3600;  // how often recommendations are followed (realized savings)
     int idle_alert_minutes = 30;                 // default idle time before an alert
+    double idle_action_min_minutes = 5;          // the shortest idle time an idle policy may act on
     bool webhook_allow_private = false;          // alert webhooks may be http:// and reach private addresses
     std::string price_catalog;                   // file replacing catalog/price_catalog.json
     std::string gpu_catalog;                     // file replacing catalog/gpu_catalog.json

@@ -120,8 +120,10 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
                                                                    {},
                                                                    nullptr,
                                                                    nullptr,
-                                                                   {}});
+                                                                   {},
+                                                                   nullptr});
     app->services_->billing = app->billing_.get();
+    app->services_->idle_policies = &app->idle_policies_;
     app->guard_ = std::make_unique<http::AddressGuard>(
         http::AddressGuard::Options{c.auth_failure_limit, std::chrono::seconds(c.auth_failure_window_seconds),
                                     std::chrono::seconds(c.auth_block_seconds)});

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "api/api.hpp"
+#include "api/idle_policy.hpp"
 #include "billing/billing.hpp"
 #include "common/config.hpp"
 #include "common/log.hpp"
@@ -71,6 +72,7 @@ private:
     boost::asio::thread_pool blocking_{2};             // gateway calls made for requests
     std::unique_ptr<boost::asio::thread_pool> reads_;  // history reads made for requests (one per I/O thread)
     std::unique_ptr<api::Services> services_;
+    api::IdlePolicyCache idle_policies_;
     std::unique_ptr<http::Server> server_;
     jobs::Scheduler scheduler_;          // roll-up, retention, idle alerts
     jobs::Scheduler billing_scheduler_;  // gateway events, reconciliation, subscriptions (waits on gateways)

@@ -17,6 +17,7 @@
 #include "store/accounts.hpp"
 #include "store/alerts.hpp"
 #include "store/billing.hpp"
+#include "store/idle_actions.hpp"
 #include "store/leases.hpp"
 #include "store/operator_events.hpp"
 #include "store/outbox.hpp"
@@ -41,6 +42,7 @@ public:
     virtual StatsReader& stats() = 0;
     virtual LeaseRepository& leases() = 0;
     virtual RecommendationRepository& recommendations() = 0;
+    virtual IdleActionRepository& idle_actions() = 0;
 
     // Tells every server sharing this database that work waits for the job named `topic` (PostgreSQL
     // NOTIFY), so the one holding its lease runs it now rather than at its next interval. A store of one

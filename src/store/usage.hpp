@@ -11,6 +11,7 @@
 #include "common/result.hpp"
 #include "common/time.hpp"
 #include "store/callback.hpp"
+#include "store/idle_actions.hpp"
 
 namespace gpuopt::store {
 
@@ -56,6 +57,9 @@ struct UsageReport {
     bool host_from_address = false;
     int samples = 1;
     std::vector<GpuWindow> gpus;
+    // What the agent warned of and did about idle GPUs since its last report (recorded apart from the
+    // windows, before them: IdleActionRepository). account_id and received_at are the caller's to set.
+    std::vector<IdleEvent> idle_events;
 };
 
 struct IngestRequest {

@@ -29,7 +29,7 @@ struct TableSpec {
     bool id;
     const char* key;  // the order rows are compared in
 };
-constexpr std::array<TableSpec, 16> kTables{{
+constexpr std::array<TableSpec, 19> kTables{{
     {"accounts", true, "id"},
     {"usage_reports", true, "id"},
     {"gpu_windows", true, "id"},
@@ -46,6 +46,9 @@ constexpr std::array<TableSpec, 16> kTables{{
     {"security_events", true, "id"},
     {"operator_events", true, "id"},
     {"recommendation_tracks", true, "id"},
+    {"idle_policies", false, "account_id"},
+    {"idle_snoozes", false, "account_id, gpu_key"},
+    {"idle_events", true, "id"},
 }};
 
 // What FinishTarget computes again on the target, so not compared by the verification.

@@ -434,6 +434,48 @@ CREATE INDEX recommendation_tracks_account ON recommendation_tracks (account_id,
 -- of checked fields (NULL when the agent sent none): read by /metrics and the API, not aggregated.
 ALTER TABLE gpu_windows ADD COLUMN telemetry TEXT;
 )sql"},
+        {11, "acting on idle GPUs", R"sql(
+-- Acting on idle GPUs: one policy per account, snoozes per GPU, and what agents warned of and did (an event
+-- keyed by the report that carried it, so a replayed report records nothing twice).
+CREATE TABLE idle_policies (
+    account_id         INTEGER PRIMARY KEY REFERENCES accounts (id),
+    enabled            INTEGER NOT NULL,
+    dry_run            INTEGER NOT NULL,
+    idle_trigger       TEXT NOT NULL CHECK (idle_trigger IN ('idle', 'idle_holding_memory')),
+    idle_minutes       REAL NOT NULL,
+    grace_minutes      REAL NOT NULL,
+    action             TEXT NOT NULL CHECK (action IN ('notify', 'signal', 'exec')),
+    kill_after_seconds INTEGER NOT NULL,
+    version            INTEGER NOT NULL,
+    updated_at         TEXT NOT NULL
+);
+CREATE TABLE idle_snoozes (
+    account_id    INTEGER NOT NULL REFERENCES accounts (id),
+    gpu_key       TEXT NOT NULL,
+    host          TEXT NOT NULL,
+    uuid          TEXT NOT NULL,
+    snoozed_until TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    PRIMARY KEY (account_id, gpu_key)
+);
+CREATE TABLE idle_events (
+    id          INTEGER PRIMARY KEY,
+    account_id  INTEGER NOT NULL REFERENCES accounts (id),
+    event_key   TEXT NOT NULL,
+    host        TEXT NOT NULL,
+    gpu_key     TEXT NOT NULL,
+    uuid        TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    dry_run     INTEGER NOT NULL,
+    detail      TEXT NOT NULL,
+    processes   TEXT NOT NULL,
+    happened_at TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    UNIQUE (account_id, event_key)
+);
+CREATE INDEX idle_events_account ON idle_events (account_id, id);
+)sql"},
     };
     return migrations;
 }

@@ -36,7 +36,8 @@ class SqliteStore final : public Database,
                           public AlertRepository,
                           public StatsReader,
                           public LeaseRepository,
-                          public RecommendationRepository {
+                          public RecommendationRepository,
+                          public IdleActionRepository {
 public:
     struct Options {
         std::string path;             // the database file; created when missing
@@ -67,6 +68,7 @@ public:
     StatsReader& stats() override { return *this; }
     LeaseRepository& leases() override { return *this; }
     RecommendationRepository& recommendations() override { return *this; }
+    IdleActionRepository& idle_actions() override { return *this; }
 
     void CreateAccount(NewAccount account, Callback<Account> done) override;
     void IngestReport(IngestRequest request, Callback<IngestOutcome> done) override;
@@ -151,6 +153,13 @@ public:
     Result<std::vector<TrackedRecommendation>> ListTracked(int64_t account_id, std::optional<TrackState> state,
                                                            size_t limit) override;
     Result<std::vector<int64_t>> AccountsWithOpenTracks(size_t limit) override;
+
+    Result<std::optional<IdlePolicy>> GetIdlePolicy(int64_t account_id) override;
+    void SetIdlePolicy(IdlePolicy policy, SysSeconds now, Callback<IdlePolicy> done) override;
+    void SnoozeGpu(IdleSnooze snooze, Callback<void> done) override;
+    Result<std::vector<IdleSnooze>> ActiveSnoozes(int64_t account_id, SysSeconds now) override;
+    void RecordIdleEvents(std::vector<IdleEvent> events, Callback<int> done) override;
+    Result<std::vector<IdleEvent>> ListIdleEvents(int64_t account_id, size_t limit) override;
 
     // Number of transactions the writer has committed; lets tests and benchmarks see batching.
     uint64_t CommittedTransactions() const { return commits_.load(); }

@@ -10,6 +10,7 @@
 #include "store/postgres/pg_store.hpp"
 #include "store/postgres/schema.hpp"
 #include "support/pg_database.hpp"
+#include "unit/store/idle_action_contract.hpp"
 #include "unit/store/recommendation_contract.hpp"
 #include "unit/store/store_contract.hpp"
 #include "unit/store/time_accounting_contract.hpp"
@@ -129,7 +130,8 @@ TEST_F(PgMigrations, MigrationThreePacksTheHourlyRollUpByDay) {
         ASSERT_TRUE(c.ok());
         // The database as migration 2 left it, with three hours across midnight for one GPU and one for another.
         std::string sql =
-            "ALTER TABLE gpu_windows DROP COLUMN telemetry; DROP TABLE recommendation_tracks; DROP TABLE gpu_days;"
+            "DROP TABLE idle_events; DROP TABLE idle_snoozes; DROP TABLE idle_policies;"
+            " ALTER TABLE gpu_windows DROP COLUMN telemetry; DROP TABLE recommendation_tracks; DROP TABLE gpu_days;"
             " DELETE FROM schema_migrations WHERE version >= 3;"
             "CREATE TABLE gpu_hours (account_id BIGINT NOT NULL REFERENCES accounts (id), gpu_key TEXT NOT NULL,"
             " hour TEXT COLLATE \"C\" NOT NULL, host TEXT NOT NULL, uuid TEXT NOT NULL, gpu_name TEXT NOT NULL,"
@@ -182,5 +184,6 @@ TEST_F(PgMigrations, MigrationThreePacksTheHourlyRollUpByDay) {
 
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, TimeAccountingContract, ::testing::Types<PostgresBackend>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, RecommendationContract, ::testing::Types<PostgresBackend>);
+INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, IdleActionContract, ::testing::Types<PostgresBackend>);
 
 }  // namespace gpuopt::store::contract
