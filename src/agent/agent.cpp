@@ -35,7 +35,18 @@ Agent::Agent(const AgentConfig& config, GpuSource& source, const PriceCatalog& c
       uploader_(uploader),
       // A simulated GPU's processes are not this machine's: the scenario says who runs them.
       attributor_(
-          {config.process_attribution && source.Kind() != "simulated", config.process_cmdline, config.proc_root}) {}
+          {config.process_attribution && source.Kind() != "simulated", config.process_cmdline, config.proc_root}) {
+    if (uploader_ != nullptr) {
+        WindowRules rules;
+        rules.idle_threshold_percent = config.idle_threshold_percent;
+        HostActionRules host;
+        if (config.idle_allow_signal) host.allowed.insert(HostAction::kSignal);
+        if (config.idle_allow_exec) host.allowed.insert(HostAction::kExec);
+        host.exec_command = config.idle_exec;
+        host.proc_root = config.proc_root;
+        enforcer_ = std::make_unique<IdleEnforcer>(rules, std::move(host));
+    }
+}
 
 void Agent::Stop() {
     std::lock_guard lock(mu_);
@@ -60,6 +71,14 @@ ReportContext Agent::Context(const WindowReport& window, const std::string& repo
     ctx.driver_version = source_.DriverVersion();
     ctx.cloud = identity_.cloud;
     ctx.send_processes = config_.process_attribution;
+    if (enforcer_) {
+        ctx.idle_events = enforcer_->Take();
+        if (attributor_.rules().enabled) {
+            for (auto& e : ctx.idle_events) {
+                for (auto& p : e.processes) attributor_.Attribute(p);
+            }
+        }
+    }
     for (const auto& g : window.gpus) {
         const std::string key = GpuKey(g.index, g.uuid);
         auto it = prices_.find(key);
@@ -151,6 +170,7 @@ void Agent::SampleLoop() {
         if (samples) {
             for (const auto& l : samples->lost) spdlog::debug("GPU {} ({}) not read: {}", l.index, l.uuid, l.error);
             aggregator.Add(*samples);
+            if (enforcer_) enforcer_->Observe(*samples, wall_at(tick));
         } else {
             spdlog::warn("sample failed: {}", samples.error().message);
         }
@@ -203,6 +223,14 @@ void Agent::DeliverSpool() {
                 if (failures > 0) spdlog::info("server reachable again; {} report(s) waiting", spool_->Pending());
                 failures = 0;
                 spdlog::debug("report {} delivered{}", id, a.duplicate ? " (the server had it already)" : "");
+                if (a.idle_policy && enforcer_) {
+                    if (auto policy = ParseIdleActionPolicy(*a.idle_policy); policy) {
+                        enforcer_->SetPolicy(std::move(*policy));
+                    } else {
+                        spdlog::warn("the server's idle policy is not understood ({}); the last one stays",
+                                     policy.error().message);
+                    }
+                }
                 if (auto r = spool_->Ack(report.sequence); !r) spdlog::error("{}", r.error().message);
                 break;
             case Outcome::kDrop:

@@ -13,6 +13,7 @@
 
 #include "agent/agent_config.hpp"
 #include "agent/gpu_source.hpp"
+#include "agent/idle_enforcer.hpp"
 #include "agent/process_owner.hpp"
 #include "agent/report.hpp"
 #include "agent/spool.hpp"
@@ -69,6 +70,7 @@ private:
     Uploader* uploader_;
     std::map<std::string, GpuPrice> prices_;  // by GpuKey, decided the first time a GPU is seen
     ProcessAttributor attributor_;
+    std::unique_ptr<IdleEnforcer> enforcer_;  // with a server only: the customer's idle policy arrives from it
     uint64_t reports_made_ = 0;
     uint64_t dry_run_sequence_ = 0;
 

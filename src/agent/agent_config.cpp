@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <sstream>
 
 namespace gpuopt::agent {
 
@@ -91,6 +92,9 @@ const std::vector<std::pair<std::string, std::string>>& AgentSettings() {
          "report GPU processes with their user, container and Kubernetes pod (default true; false sends none)"},
         {"GPU_OPTIMIZER_PROCESS_CMDLINE", "also report each GPU process's full command line (default false)"},
         {"GPU_OPTIMIZER_PROC_ROOT", "where the host's /proc is (default /proc; /host/proc in a container)"},
+        {"GPU_OPTIMIZER_IDLE_ACTIONS",
+         "what the customer's idle policy may do here besides notify: signal, exec, or both (default none)"},
+        {"GPU_OPTIMIZER_IDLE_EXEC", "the command an idle policy's exec action runs (with /bin/sh -c)"},
         {"GPU_OPTIMIZER_RETRY_INITIAL", "first delay before retrying a delivery (default 1s)"},
         {"GPU_OPTIMIZER_RETRY_MAX", "longest delay between retries (default 5m)"},
         {"GPU_OPTIMIZER_SHUTDOWN_GRACE", "time to deliver pending reports when stopping (default 5s)"},
@@ -195,6 +199,25 @@ Result<AgentConfig> BuildAgentConfig(const std::map<std::string, std::string>& v
     if (auto v = get("GPU_OPTIMIZER_PROC_ROOT")) {
         if (v->empty() || v->front() != '/') return Bad("GPU_OPTIMIZER_PROC_ROOT", "must be an absolute path");
         c.proc_root = *v;
+    }
+    if (auto v = get("GPU_OPTIMIZER_IDLE_ACTIONS")) {
+        std::string item;
+        std::stringstream list(*v);
+        while (std::getline(list, item, ',')) {
+            item.erase(0, item.find_first_not_of(' '));
+            item.erase(item.find_last_not_of(' ') + 1);
+            if (item == "signal") {
+                c.idle_allow_signal = true;
+            } else if (item == "exec") {
+                c.idle_allow_exec = true;
+            } else if (item != "notify" && item != "none" && !item.empty()) {
+                return Bad("GPU_OPTIMIZER_IDLE_ACTIONS", "must list signal, exec, notify or none");
+            }
+        }
+    }
+    if (auto v = get("GPU_OPTIMIZER_IDLE_EXEC")) {
+        if (v->size() > 4096) return Bad("GPU_OPTIMIZER_IDLE_EXEC", "must be at most 4096 characters");
+        c.idle_exec = *v;
     }
     if (auto v = get("GPU_OPTIMIZER_CLOUD_DETECT")) {
         auto b = Bool(*v);

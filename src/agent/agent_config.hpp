@@ -41,6 +41,11 @@ struct AgentConfig {
     bool process_attribution = true;  // report GPU processes with their user, container and pod
     bool process_cmdline = false;     // ... and their full command lines
     std::string proc_root = "/proc";  // the host's /proc (mounted elsewhere in a container: /host/proc)
+    // What the customer's idle policy may do on this host (notify is always allowed), and the command its
+    // exec action runs: only the host's operator writes these.
+    bool idle_allow_signal = false;
+    bool idle_allow_exec = false;
+    std::string idle_exec;
     std::chrono::milliseconds retry_initial{1000};
     std::chrono::milliseconds retry_max{300000};
     std::chrono::milliseconds shutdown_grace{5000};

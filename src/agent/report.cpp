@@ -126,6 +126,34 @@ std::string BuildReportJson(const WindowReport& w, const ReportContext& ctx) {
     report["agent"] = std::move(agent);
     report["window"] = std::move(window);
     report["gpu_data"] = std::move(gpus);
+    if (!ctx.idle_events.empty()) {
+        json::array events;
+        for (const auto& e : ctx.idle_events) {
+            if (events.size() >= 64) break;  // the server's limit per report; a storm keeps its first
+            json::object o;
+            o["gpu_index"] = e.gpu_index;
+            if (!e.uuid.empty()) o["uuid"] = e.uuid;
+            o["kind"] = e.kind;
+            if (!e.action.empty()) o["action"] = e.action;
+            o["dry_run"] = e.dry_run;
+            o["at"] = FormatTime(e.at);
+            o["detail"] = e.detail.substr(0, 500);
+            json::array procs;
+            if (ctx.send_processes) {
+                for (const auto& p : e.processes) {
+                    json::object po;
+                    po["pid"] = p.pid;
+                    if (!p.name.empty()) po["name"] = p.name.substr(0, 256);
+                    if (!p.user.empty() && p.user.size() <= 64) po["user"] = p.user;
+                    if (p.used_mib) po["used_mem"] = Round(*p.used_mib, 2);
+                    procs.push_back(std::move(po));
+                }
+            }
+            o["processes"] = std::move(procs);
+            events.push_back(std::move(o));
+        }
+        report["idle_events"] = std::move(events);
+    }
     if (!w.lost.empty()) {
         json::array lost;
         for (const auto& l : w.lost) {

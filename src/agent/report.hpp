@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "agent/idle_enforcer.hpp"
 #include "agent/pricing.hpp"
 #include "agent/window.hpp"
 
@@ -18,8 +19,9 @@ struct ReportContext {
     std::string source;          // "nvml", "nvidia-smi", "simulated"
     std::string driver_version;  // may be empty
     std::optional<CloudInstance> cloud;
-    std::map<std::string, GpuPrice> prices;  // by GPU uuid (or "index:N" without one)
-    bool send_processes = true;              // false: no process list at all (attribution turned off)
+    std::map<std::string, GpuPrice> prices;      // by GPU uuid (or "index:N" without one)
+    bool send_processes = true;                  // false: no process list at all (attribution turned off)
+    std::vector<IdleActionEvent> idle_events{};  // what the idle policy warned of and did since the last report
 };
 
 // The key ReportContext::prices uses for a GPU.

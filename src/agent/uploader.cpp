@@ -60,6 +60,8 @@ Attempt Classify(long status, std::string_view body, std::string_view retry_afte
         if (parsed && parsed->is_object()) {
             if (const auto* d = parsed->get_object().if_contains("duplicate"); d && d->is_bool())
                 a.duplicate = d->get_bool();
+            if (const auto* p = parsed->get_object().if_contains("idle_policy"); p && p->is_object())
+                a.idle_policy = p->get_object();
         }
         return a;
     }

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include <boost/json/object.hpp>
+
 #include "common/result.hpp"
 #include "net/http_client.hpp"
 
@@ -19,10 +21,11 @@ enum class Outcome { kDelivered, kRetry, kDrop, kStop };
 
 struct Attempt {
     Outcome outcome = Outcome::kRetry;
-    long status = 0;                                  // HTTP status; 0 when no answer came
-    std::string message;                              // for the log: the server's message or the network error
-    std::optional<std::chrono::seconds> retry_after;  // from a 429 or 503
-    bool duplicate = false;                           // the server had this report already
+    long status = 0;                                   // HTTP status; 0 when no answer came
+    std::string message;                               // for the log: the server's message or the network error
+    std::optional<std::chrono::seconds> retry_after;   // from a 429 or 503
+    bool duplicate = false;                            // the server had this report already
+    std::optional<boost::json::object> idle_policy{};  // the customer's idle policy, when the answer has one
 };
 
 // The decision for an HTTP answer (status 0: no answer, `network_error` says why). Pure.

@@ -2,6 +2,7 @@
 // nothing is lost or stored twice across a server outage or a kill -9 of the agent, 5xx and 429 are
 // retried (Retry-After honoured), 401 stops the agent with its reports kept, and the exit codes.
 #include <algorithm>
+#include <csignal>
 #include <fstream>
 #include <sstream>
 
@@ -287,6 +288,60 @@ TEST(Agent, FallsBackToNvidiaSmiWhenNvmlCannotLoad) {
     EXPECT_EQ(report.at("agent").at("source"), "nvidia-smi");
     EXPECT_EQ(report.at("gpu_data").at(0).at("gpu_name"), "NVIDIA L4");
     EXPECT_EQ(report.at("gpu_data").at(0).at("processes").at(0).at("pid"), 900);
+}
+
+// The customer's idle policy carried out end to end: set through the API, handed to the agent with a
+// report's answer, and carried out on a real process holding the (fake) GPU, which ignores SIGTERM and is
+// killed after the delay; every step reaches the customer's event list.
+TEST(Agent, CarriesOutTheCustomersIdlePolicyOnTheProcessHoldingTheGpu) {
+    RunningServer server(Env{{"IDLE_ACTION_MIN_MINUTES", "0.01"}, {"RATE_LIMIT_FREE", "0"}});
+    const std::string key = server.Signup("policy@example.com");
+    std::string out;
+    ASSERT_EQ(RunGpuopt({"admin", "set-tier", "--email", "policy@example.com", "--tier", "professional", "--data-dir",
+                         server.dir.path()},
+                        {}, out),
+              0)
+        << out;
+    ASSERT_TRUE(WaitFor([&] { return Get(server.Url("/api/me"), Bearer(key)).Json().at("tier") == "professional"; }));
+    auto put = Send({"PUT",
+                     server.Url("/api/me/idle-policy"),
+                     R"({"enabled":true,"dry_run":false,"idle_minutes":0.01,"grace_minutes":0,"action":"signal",)"
+                     R"("kill_after_seconds":1})",
+                     {"Content-Type: application/json", Bearer(key)[0]}});
+    ASSERT_EQ(put.status, 200) << put.body;
+
+    TempDir dir;
+    // A notebook that holds the GPU's memory, does nothing, and ignores SIGTERM.
+    ChildProcess holder("/bin/sh", {"-c", "trap '' TERM; touch " + dir.path() + "/ready; while :; do sleep 0.05; done"},
+                        {}, dir.path() + "/holder.log");
+    ASSERT_TRUE(WaitFor([&] { return std::ifstream(dir.path() + "/ready").good(); }));
+    std::ofstream(dir.path() + "/nvml.script")
+        << "gpu name=\"NVIDIA A100-SXM4-40GB\" uuid=GPU-idle util=0 total_mib=40960 used_mib=30000 procs="
+        << holder.pid() << ":29000\n";
+    ChildProcess agent(GPUOPT_AGENT_BIN,
+                       {"--nvml-library", kFakeNvml, "--interval", "100ms", "--window", "1s", "--spool-dir",
+                        dir.path() + "/spool", "--no-cloud", "--log-level", "debug"},
+                       {{"FAKE_NVML_SCRIPT", dir.path() + "/nvml.script"},
+                        {"GPU_OPTIMIZER_SERVER_URL", server.Url("")},
+                        {"GPU_OPTIMIZER_API_KEY", key},
+                        {"GPU_OPTIMIZER_IDLE_ACTIONS", "signal"}},
+                       dir.path() + "/agent.log");
+    ASSERT_EQ(holder.Wait(std::chrono::seconds(30)), 128 + SIGKILL) << agent.Log();
+
+    auto events = [&] { return Get(server.Url("/api/me/idle-policy"), Bearer(key)).Json().at("events").as_array(); };
+    ASSERT_TRUE(WaitFor([&] { return events().size() >= 3; }, std::chrono::seconds(20))) << agent.Log();
+    auto list = events();
+    std::reverse(list.begin(), list.end());  // oldest first
+    const std::string pid = std::to_string(holder.pid());
+    EXPECT_EQ(list[0].at("kind"), "warned");
+    EXPECT_EQ(list[0].at("gpu").as_string().ends_with("/GPU-idle"), true);
+    EXPECT_EQ(list[1].at("kind"), "acted");
+    EXPECT_EQ(list[1].at("action"), "signal");
+    EXPECT_EQ(list[1].at("detail").as_string().rfind("SIGTERM sent to " + pid, 0), 0u) << list[1].at("detail");
+    EXPECT_EQ(list[1].at("processes").at(0).at("pid").to_number<int64_t>(), holder.pid());
+    EXPECT_EQ(list[2].at("kind"), "acted");
+    EXPECT_EQ(list[2].at("detail").as_string().rfind("SIGKILL sent to " + pid, 0), 0u) << list[2].at("detail");
+    EXPECT_EQ(agent.Terminate(), 0);
 }
 
 }  // namespace
