@@ -139,14 +139,6 @@ void IdleEnforcer::SetPolicy(IdleActionPolicy policy) {
     policy_ = std::move(policy);
 }
 
-bool IdleEnforcer::Idle(const GpuSample& s) const {
-    if (!s.util_gpu) return false;
-    const double activity = s.sm_active.value_or(*s.util_gpu);
-    const bool drawing = s.power_w && s.power_limit_w && *s.power_limit_w > 0 &&
-                         *s.power_w > window_rules_.busy_power_fraction * *s.power_limit_w;
-    return activity < window_rules_.idle_threshold_percent && !drawing;
-}
-
 IdleActionEvent IdleEnforcer::EventFor(const GpuSample& s, std::string kind, std::string action, bool dry_run,
                                        std::chrono::system_clock::time_point now) const {
     IdleActionEvent e;
@@ -177,7 +169,8 @@ void IdleEnforcer::Observe(const SampleSet& samples, std::chrono::system_clock::
     for (const auto& s : samples.gpus) {
         GpuState& st = gpus_[GpuKey(s.index, s.uuid)];
         const double held = WindowAggregator::HeldMib(s);
-        const bool condition = Idle(s) && (!p.holding_memory_only || held > window_rules_.held_mib_threshold);
+        const bool condition =
+            IsIdleSample(s, window_rules_) && (!p.holding_memory_only || held > window_rules_.held_mib_threshold);
         if (!condition) {
             if (st.warned_at && !st.acted) {
                 auto e = EventFor(s, "cleared", NameOf(p.action), p.dry_run, now);
@@ -246,7 +239,7 @@ void IdleEnforcer::Act(const GpuSample& s, const IdleActionPolicy& p, std::chron
     } else if (p.dry_run) {
         e.detail = "would run the host's command";
     } else {
-        Exec(s, p, e);
+        Exec(s, e);
     }
     spdlog::info("idle GPU {} ({}): {}{}", s.index, s.uuid, e.kind == "failed" ? "failed: " : "", e.detail);
     events_.push_back(std::move(e));
@@ -293,8 +286,7 @@ void IdleEnforcer::Signal(const GpuSample& s, const IdleActionPolicy& p, std::ch
                " s if still running" + (failed.empty() ? "" : "; could not signal " + Join(failed));
 }
 
-void IdleEnforcer::Exec(const GpuSample& s, const IdleActionPolicy& p, IdleActionEvent& e) {
-    (void)p;
+void IdleEnforcer::Exec(const GpuSample& s, IdleActionEvent& e) {
     // The command sees only what it needs: never the agent's own environment (its API key).
     const char* path = std::getenv("PATH");
     std::vector<std::string> env{std::string("PATH=") + (path ? path : "/usr/local/bin:/usr/bin:/bin"),

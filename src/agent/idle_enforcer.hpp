@@ -98,11 +98,10 @@ private:
         std::string uuid;
     };
 
-    bool Idle(const GpuSample& s) const;
     void Act(const GpuSample& s, const IdleActionPolicy& p, std::chrono::system_clock::time_point now);
     void Signal(const GpuSample& s, const IdleActionPolicy& p, std::chrono::system_clock::time_point now,
                 IdleActionEvent& e);
-    void Exec(const GpuSample& s, const IdleActionPolicy& p, IdleActionEvent& e);
+    void Exec(const GpuSample& s, IdleActionEvent& e);
     void FollowUp(std::chrono::system_clock::time_point now);
     std::optional<unsigned long long> StartTime(pid_t pid) const;
     IdleActionEvent EventFor(const GpuSample& s, std::string kind, std::string action, bool dry_run,

@@ -4,6 +4,14 @@
 
 namespace gpuopt::agent {
 
+bool IsIdleSample(const GpuSample& s, const WindowRules& rules) {
+    if (!s.util_gpu) return false;
+    const double activity = s.sm_active.value_or(*s.util_gpu);
+    const bool drawing = s.power_w && s.power_limit_w && *s.power_limit_w > 0 &&
+                         *s.power_w > rules.busy_power_fraction * *s.power_limit_w;
+    return activity < rules.idle_threshold_percent && !drawing;
+}
+
 double WindowAggregator::HeldMib(const GpuSample& s) {
     if (s.processes) {
         double sum = 0;
@@ -33,10 +41,7 @@ void WindowAggregator::Add(const SampleSet& set) {
             ++g.util_samples;
             g.util_sum += *s.util_gpu;
             g.util_max = std::max(g.util_max, *s.util_gpu);
-            const double activity = s.sm_active.value_or(*s.util_gpu);
-            const bool drawing = s.power_w && s.power_limit_w && *s.power_limit_w > 0 &&
-                                 *s.power_w > rules_.busy_power_fraction * *s.power_limit_w;
-            if (activity < rules_.idle_threshold_percent && !drawing) {
+            if (IsIdleSample(s, rules_)) {
                 ++g.idle_samples;
                 if (HeldMib(s) > rules_.held_mib_threshold) ++g.idle_held_samples;
             }

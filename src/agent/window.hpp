@@ -72,6 +72,10 @@ struct WindowReport {
     std::vector<LostGpu> lost;         // GPUs lost during the window (latest error each)
 };
 
+// Whether one sample is idle: its activity (SM activity where GPM gives it, else utilization) under the
+// threshold, and its power draw not saying otherwise. A sample without utilization is not idle.
+bool IsIdleSample(const GpuSample& s, const WindowRules& rules);
+
 class WindowAggregator {
 public:
     explicit WindowAggregator(WindowRules rules) : rules_(rules) {}

@@ -9,17 +9,6 @@
 namespace gpuopt::testing {
 namespace {
 
-std::string Fmt(std::chrono::sys_seconds t) {
-    auto tt = std::chrono::system_clock::to_time_t(t);
-    char buf[32];
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
-std::chrono::sys_seconds Now() { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); }
-
 // One agent report: a 60 s window ending at `end` for one GPU.
 std::string Window(const std::string& id, const std::string& host, const std::string& uuid,
                    std::chrono::sys_seconds end, double util, double idle_fraction, double held_fraction,
@@ -37,7 +26,7 @@ std::string Window(const std::string& id, const std::string& host, const std::st
     boost::json::object body{
         {"report_id", id},
         {"agent", {{"id", host}, {"hostname", host}, {"version", "test"}}},
-        {"window", {{"start", Fmt(end - std::chrono::seconds(60))}, {"end", Fmt(end)}, {"samples", 6}}},
+        {"window", {{"start", FormatUtc(end - std::chrono::seconds(60))}, {"end", FormatUtc(end)}, {"samples", 6}}},
         {"gpu_data", boost::json::array{g}}};
     return boost::json::serialize(body);
 }
@@ -94,7 +83,7 @@ TEST(Analysis, AnswersDoNotDependOnWhetherTheRollUpHasCaughtUp) {
     RunningServer server(FastJobs({{"ROLLUP_INTERVAL_SECONDS", "3600"}}));  // the roll-up waits an hour
     const std::string key = server.Signup("backfill@example.com");
     // A spool replayed after three days offline: 6 idle hours, 3 to 2 days ago.
-    const auto base = std::chrono::floor<std::chrono::hours>(Now()) - std::chrono::hours(72);
+    const auto base = std::chrono::floor<std::chrono::hours>(UtcNow()) - std::chrono::hours(72);
     for (int m = 1; m <= 360; ++m) {
         Post(server, key,
              Window("bf:" + std::to_string(m), "trainer-9", "GPU-bf", base + std::chrono::minutes(m), 1, 1, 0, 100));
@@ -109,7 +98,7 @@ TEST(Analysis, SavingsAndUsageComeFromStoredHistory) {
     RunningServer server(FastJobs());
     const std::string key = server.Signup("history@example.com");
     // Three hours ago, for two hours: the first hour busy, the second idle with 30 GB held.
-    const auto base = std::chrono::floor<std::chrono::hours>(Now()) - std::chrono::hours(3);
+    const auto base = std::chrono::floor<std::chrono::hours>(UtcNow()) - std::chrono::hours(3);
     for (int m = 1; m <= 120; ++m) {
         const bool busy = m <= 60;
         Post(server, key,
@@ -130,15 +119,15 @@ TEST(Analysis, SavingsAndUsageComeFromStoredHistory) {
     EXPECT_NEAR(Num(fleet.at("unknown_hours")), 22, 1e-9);
     ASSERT_EQ(s.at("idle_holding_memory").as_array().size(), 1u);
     const auto& held = s.at("idle_holding_memory").at(0).as_object();
-    EXPECT_EQ(held.at("start").as_string(), Fmt(base + std::chrono::hours(1)));
-    EXPECT_EQ(held.at("end").as_string(), Fmt(base + std::chrono::hours(2)));
+    EXPECT_EQ(held.at("start").as_string(), FormatUtc(base + std::chrono::hours(1)));
+    EXPECT_EQ(held.at("end").as_string(), FormatUtc(base + std::chrono::hours(2)));
     EXPECT_NEAR(Num(held.at("mem_used_max")), 30720, 1e-9);
     ASSERT_EQ(s.at("hosts").as_array().size(), 1u);
     EXPECT_EQ(s.at("hosts").at(0).at("host"), "trainer-1");
 
-    auto usage = Get(
-        server.Url("/api/usage?from=" + Fmt(base) + "&to=" + Fmt(base + std::chrono::hours(2)) + "&step=1h&gpu=GPU-aa"),
-        Bearer(key));
+    auto usage = Get(server.Url("/api/usage?from=" + FormatUtc(base) +
+                                "&to=" + FormatUtc(base + std::chrono::hours(2)) + "&step=1h&gpu=GPU-aa"),
+                     Bearer(key));
     ASSERT_EQ(usage.status, 200) << usage.body;
     auto u = usage.Json().as_object();
     ASSERT_EQ(u.at("series").as_array().size(), 1u);
@@ -165,14 +154,14 @@ TEST(Analysis, SavingsAndUsageComeFromStoredHistory) {
     EXPECT_EQ(g.at("gpu"), "trainer-1/GPU-aa");
     EXPECT_EQ(g.at("uuid"), "GPU-aa");
     EXPECT_EQ(g.at("state"), "offline");  // its last report is an hour old
-    EXPECT_EQ(g.at("last_report").as_string(), Fmt(base + std::chrono::hours(2)));
+    EXPECT_EQ(g.at("last_report").as_string(), FormatUtc(base + std::chrono::hours(2)));
 }
 
 TEST(Analysis, ACustomerCannotReadAnotherCustomersGpus) {
     RunningServer server(FastJobs());
     const std::string alice = server.Signup("alice@example.com");
     const std::string bob = server.Signup("bob@example.com");
-    Post(server, alice, Window("a:1", "alice-host", "GPU-alice", Now() - std::chrono::minutes(1), 5, 1, 0, 10));
+    Post(server, alice, Window("a:1", "alice-host", "GPU-alice", UtcNow() - std::chrono::minutes(1), 5, 1, 0, 10));
     for (const std::string gpu : {"GPU-alice", "alice-host/GPU-alice"}) {
         auto res = Get(server.Url("/api/usage?gpu=" + gpu), Bearer(bob));
         EXPECT_EQ(res.status, 404) << res.body;
@@ -220,7 +209,7 @@ TEST(Analysis, RecommendationsArePricedAndPlansDecideWhichShow) {
     const std::string key = server.Signup("recs@example.com");
     // Two days of one A100 at 25 % peaking at 9 GB (right-size), and one idle the whole time while a
     // notebook holds 30 GB (stop, naming the notebook).
-    const auto end = Now() - std::chrono::minutes(1);
+    const auto end = UtcNow() - std::chrono::minutes(1);
     for (int m = 0; m < 2 * 24 * 60; m += 1) {
         const auto t = end - std::chrono::minutes(m);
         boost::json::object a{{"gpu_index", 0},     {"uuid", "GPU-r"},          {"gpu_name", "NVIDIA A100-SXM4-40GB"},
@@ -243,10 +232,11 @@ TEST(Analysis, RecommendationsArePricedAndPlansDecideWhichShow) {
                                                                 {"container", "4f1c2d3e5a6b"},
                                                                 {"pod", "nb-0"},
                                                                 {"namespace", "research"}}}}};
-        boost::json::object body{{"report_id", "r:" + std::to_string(m)},
-                                 {"agent", {{"id", "h"}, {"hostname", "h"}, {"version", "t"}}},
-                                 {"window", {{"start", Fmt(t - std::chrono::seconds(60))}, {"end", Fmt(t)}}},
-                                 {"gpu_data", boost::json::array{a, b}}};
+        boost::json::object body{
+            {"report_id", "r:" + std::to_string(m)},
+            {"agent", {{"id", "h"}, {"hostname", "h"}, {"version", "t"}}},
+            {"window", {{"start", FormatUtc(t - std::chrono::seconds(60))}, {"end", FormatUtc(t)}}},
+            {"gpu_data", boost::json::array{a, b}}};
         Post(server, key, boost::json::serialize(body));
     }
     auto free = Get(server.Url("/api/recommendations?range=3d"), Bearer(key)).Json().as_object();
@@ -364,7 +354,7 @@ TEST(Analysis, AnIdleGpuAlertsOnceToTheWebhook) {
     EXPECT_EQ(std::string(put.Json().at("webhook_url").as_string()).find("xyz"), std::string::npos);  // shown masked
 
     // Idle for the last ten minutes, with a notebook holding 30 GB.
-    const auto now = Now();
+    const auto now = UtcNow();
     for (int m = 9; m >= 0; --m) {
         Post(server, key,
              Window("al:" + std::to_string(m), "box", "GPU-idle", now - std::chrono::minutes(m), 0.5, 1, 1, 30720));
@@ -406,7 +396,7 @@ TEST(Analysis, AnIdleGpuAlertsOnceToTheWebhook) {
 TEST(Analysis, MetricsShowTheServerAndEachGpuForTheOperatorOnly) {
     RunningServer server(FastJobs({{"TRUSTED_PROXIES", "127.0.0.1"}}));
     const std::string key = server.Signup("metrics@example.com");
-    Post(server, key, Window("m:1", "node-7", "GPU-m", Now() - std::chrono::seconds(30), 42, 0, 0, 1234));
+    Post(server, key, Window("m:1", "node-7", "GPU-m", UtcNow() - std::chrono::seconds(30), 42, 0, 0, 1234));
     auto res = Get(server.Url("/metrics"));
     ASSERT_EQ(res.status, 200) << res.body;
     EXPECT_NE(res.Header("content-type").find("text/plain"), std::string::npos);

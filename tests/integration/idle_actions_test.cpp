@@ -1,21 +1,11 @@
 // Acting on idle GPUs through the real server: the policy a paid customer sets (and a free one cannot),
 // handed to the agent with each report's answer with its host's snoozes, and what agents report they did,
 // recorded once however often the report is replayed.
+#include "common/time.hpp"
 #include "integration/fixture.hpp"
 
 namespace gpuopt::testing {
 namespace {
-
-std::string Iso(std::chrono::sys_seconds t) {
-    auto tt = std::chrono::system_clock::to_time_t(t);
-    char buf[32];
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
-std::chrono::sys_seconds Now() { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); }
 
 HttpResponse Put(const RunningServer& s, const std::string& key, const std::string& body) {
     return Send({"PUT", s.Url("/api/me/idle-policy"), body, {"Content-Type: application/json", Bearer(key)[0]}});
@@ -32,13 +22,14 @@ void Upgrade(const RunningServer& s, const std::string& email, const std::string
 
 // A report from `host` with one idle GPU holding memory, and the idle events given.
 std::string Report(const std::string& id, const std::string& host, boost::json::array events = {}) {
-    const auto end = Now();
+    const auto end = UtcNow();
     boost::json::object g{{"gpu_index", 0},     {"uuid", "GPU-a"},        {"gpu_name", "NVIDIA A100-SXM4-40GB"},
                           {"gpu_util", 1},      {"mem_used", 30000},      {"mem_total", 40960},
                           {"idle_fraction", 1}, {"idle_held_fraction", 1}};
-    boost::json::object body{{"agent", {{"id", host}, {"hostname", host}, {"version", "test"}}},
-                             {"window", {{"start", Iso(end - std::chrono::seconds(60))}, {"end", Iso(end)}}},
-                             {"gpu_data", boost::json::array{g}}};
+    boost::json::object body{
+        {"agent", {{"id", host}, {"hostname", host}, {"version", "test"}}},
+        {"window", {{"start", FormatUtc(end - std::chrono::seconds(60))}, {"end", FormatUtc(end)}}},
+        {"gpu_data", boost::json::array{g}}};
     if (!id.empty()) body["report_id"] = id;
     if (!events.empty()) body["idle_events"] = std::move(events);
     return boost::json::serialize(body);
@@ -51,7 +42,7 @@ boost::json::object Event(const std::string& kind, const std::string& action, st
         {"kind", kind},
         {"action", action},
         {"dry_run", false},
-        {"at", Iso(at)},
+        {"at", FormatUtc(at)},
         {"detail", kind == "warned" ? "idle 30 min holding 29000 MiB" : "SIGTERM sent to 4121 (python, alice)"},
         {"processes", boost::json::array{{{"pid", 4121}, {"name", "python"}, {"user", "alice"}, {"used_mem", 29000}}}}};
 }
@@ -133,7 +124,7 @@ TEST(IdleActions, WhatAgentsDidIsRecordedOnceAndShown) {
     RunningServer server(Env{{"RATE_LIMIT_FREE", "0"}});
     const std::string key = server.Signup("acted@example.com");
     Upgrade(server, "acted@example.com", key);
-    const auto now = Now();
+    const auto now = UtcNow();
     const std::string report = Report(
         "h1:000007", "h1",
         {Event("warned", "", now - std::chrono::minutes(6)), Event("acted", "signal", now - std::chrono::minutes(1))});
@@ -152,7 +143,7 @@ TEST(IdleActions, WhatAgentsDidIsRecordedOnceAndShown) {
     EXPECT_EQ(events[0].at("dry_run"), false);
     EXPECT_EQ(events[0].at("detail"), "SIGTERM sent to 4121 (python, alice)");
     EXPECT_EQ(events[0].at("processes").at(0).at("user"), "alice");
-    EXPECT_EQ(std::string(events[0].at("at").as_string()), Iso(now - std::chrono::minutes(1)));
+    EXPECT_EQ(std::string(events[0].at("at").as_string()), FormatUtc(now - std::chrono::minutes(1)));
     EXPECT_EQ(events[1].at("kind"), "warned");
 
     // Refused, recording nothing: events without a report_id, an unknown kind, a time out of range.

@@ -9,19 +9,11 @@
 #include <set>
 #include <sstream>
 
+#include "common/time.hpp"
 #include "integration/fixture.hpp"
 
 namespace gpuopt::testing {
 namespace {
-
-std::string Fmt(std::chrono::sys_seconds t) {
-    auto tt = std::chrono::system_clock::to_time_t(t);
-    char buf[32];
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
 
 boost::json::object Gpu(const std::string& uuid, const std::string& name) {
     return {{"gpu_index", 0},     {"uuid", uuid},          {"gpu_name", name},           {"gpu_util", 42},
@@ -35,7 +27,7 @@ std::string Report(const std::string& id, const std::string& host, boost::json::
     boost::json::object body{
         {"report_id", id},
         {"agent", {{"id", host}, {"hostname", host}, {"version", "test"}, {"driver_version", "550.54.15"}}},
-        {"window", {{"start", Fmt(end - std::chrono::seconds(60))}, {"end", Fmt(end)}, {"samples", 6}}},
+        {"window", {{"start", FormatUtc(end - std::chrono::seconds(60))}, {"end", FormatUtc(end)}, {"samples", 6}}},
         {"gpu_data", std::move(gpus)}};
     return boost::json::serialize(body);
 }
