@@ -150,7 +150,14 @@ Result<TrackerResult> TrackAccount(store::Database& db, const PriceCatalog& cata
             t.host = inputs[i].history.host;
             t.action = analysis::NameOf(r.action);
             t.summary = r.summary;
-            t.before = Snapshot(inputs[i].history.name, v.totals[i]);
+            // A GPU that first reported within the range is projected from its own time, not the range's:
+            // a day-old GPU idle all day costs a month of idle time, not a seventh of one.
+            const SysSeconds since = std::max(seen->second.first_seen, v.range.from);
+            t.before = since > v.range.from
+                           ? Snapshot(inputs[i].history.name,
+                                      analysis::Summarize(inputs[i].history.slices, {since, v.range.to},
+                                                          rules.recommend.recoverable_fraction))
+                           : Snapshot(inputs[i].history.name, v.totals[i]);
             // A consolidation frees each of its GPUs whole; any other action is the GPU's own.
             t.estimate_monthly = r.action == analysis::Action::kConsolidate ? t.before.monthly_cost : r.monthly_savings;
             recorded.push_back(std::move(t));

@@ -9,7 +9,8 @@
 //                    share fell to half of what it was and by at least 20 points: the saving is the idle cost
 //                    that went away
 //
-// Each change is recorded once, with the cost before and after (store/recommendations.hpp); a GPU has one
+// Each change is recorded once, with the cost before and after (store/recommendations.hpp; "before" projects
+// a GPU that first reported within the range from its first report); a GPU has one
 // open track, whose action follows what the plan recommends for it. A GPU that reports again after it was
 // counted as stopped keeps that record (not reversed). Safe to run twice: opening and refreshing tracks
 // is an upsert, and a track is realized only while it is open. An account that fails is logged and
