@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <map>
 
+#include "mail/templates.hpp"
 #include "store/wait.hpp"
 
 namespace gpuopt::alerts {
@@ -15,6 +16,19 @@ namespace {
 constexpr int kMaxAttempts = 8;
 
 std::string Minutes(std::chrono::seconds s) { return std::to_string(s.count() / 60) + " min"; }
+
+// Mails an alert to the account's address unless it was mailed before (the outbox keys it by alert).
+Result<bool> MailAlert(store::Database& db, const Config& config, const store::Alert& alert, SysSeconds now) {
+    const mail::Brand brand{"GPUOptimizer", config.base_url};
+    auto exists = db.outbox().MailExists("idle-alert:" + std::to_string(alert.id));
+    if (!exists) return exists.error();
+    if (*exists) return false;
+    auto account = db.accounts().GetAccount(alert.account_id);
+    if (!account) return account.error();
+    return store::Wait<bool>([&](store::Callback<bool> done) {
+        db.outbox().EnqueueMail(mail::IdleAlertMail(brand, account->email, alert), now, std::move(done));
+    });
+}
 
 }  // namespace
 
@@ -55,6 +69,12 @@ Result<AlertRunResult> RunIdleAlerts(store::Database& db, const Config& config, 
             const auto open_it = open_by_gpu.find(history.gpu_key);
             const analysis::Slice& last = history.slices.back();
             if (open_it != open_by_gpu.end()) {
+                // An alert opened lately whose mail a crash or a full outbox kept from being queued.
+                if (settings.email && open_it->second.opened_at > now - std::chrono::hours(1)) {
+                    auto mailed = MailAlert(db, config, open_it->second, now);
+                    if (!mailed) return mailed.error();
+                    result.mailed += *mailed ? 1 : 0;
+                }
                 if (last.IdleShare() < 0.5) {  // busy again: the next idle stretch may alert
                     auto closed = store::Wait<void>([&](store::Callback<void> done) {
                         db.alerts().CloseAlert(open_it->second.id, now, std::move(done));
@@ -80,6 +100,11 @@ Result<AlertRunResult> RunIdleAlerts(store::Database& db, const Config& config, 
             ++result.opened;
             spdlog::info("alert {}: account {} GPU {} idle since {}", opened->id, settings.account_id, history.gpu_key,
                          FormatUtc(*since));
+            if (settings.email) {
+                auto mailed = MailAlert(db, config, *opened, now);
+                if (!mailed) return mailed.error();
+                result.mailed += *mailed ? 1 : 0;
+            }
         }
     }
 
@@ -89,6 +114,15 @@ Result<AlertRunResult> RunIdleAlerts(store::Database& db, const Config& config, 
     for (const auto& s : *accounts) urls[s.account_id] = s.webhook_url;
     for (const auto& alert : *due) {
         auto url = urls.find(alert.account_id);
+        if (url != urls.end() && url->second.empty()) {
+            // Email alerts only: the mail went through the outbox; there is no webhook to post to.
+            auto recorded = store::Wait<void>([&](store::Callback<void> done) {
+                db.alerts().RecordAlertDelivery(alert.id, store::AlertDelivery::kDelivered, alert.attempts,
+                                                std::nullopt, std::move(done));
+            });
+            if (!recorded) return recorded.error();
+            continue;
+        }
         std::string error = "alerts are off for the account";
         const bool ok = url != urls.end() && send(url->second, alert.message, error);
         const int attempts = alert.attempts + 1;

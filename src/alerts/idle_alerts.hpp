@@ -1,5 +1,6 @@
 // Idle alerts (professional and enterprise plans): when a GPU has been idle for longer than its
-// account's idle_minutes, one alert is recorded and delivered to the account's webhook; there is no
+// account's idle_minutes, one alert is recorded and delivered to the account's webhook, and mailed to the
+// account's address when email alerts are on (through the outbox, once per alert); there is no
 // other alert for that GPU until it has been busy again (the alert closes then). Deliveries are retried
 // with backoff (1, 2, 4 ... minutes, 8 attempts) and survive restarts (they live in the store).
 #pragma once
@@ -18,6 +19,7 @@ struct AlertRunResult {
     int closed = 0;
     int delivered = 0;
     int failed = 0;
+    int mailed = 0;
 };
 
 using Sender = std::function<bool(const std::string& url, const std::string& text, std::string& error)>;

@@ -72,6 +72,13 @@ bool IsPrivateAddress(std::string_view text) {
 
 WebhookResult PostToWebhook(const std::string& url, const std::string& text, bool allow_private,
                             std::chrono::milliseconds timeout) {
+    boost::json::object body;
+    body["text"] = text;
+    return PostJson(url, ToJson(body), {}, allow_private, timeout);
+}
+
+WebhookResult PostJson(const std::string& url, const std::string& payload, const std::vector<std::string>& extra,
+                       bool allow_private, std::chrono::milliseconds timeout) {
     WebhookResult result;
     if (auto valid = ValidateWebhookUrl(url, allow_private); !valid) {
         result.error = "invalid webhook URL: " + valid.error().details.begin()->second;
@@ -105,10 +112,6 @@ WebhookResult PostToWebhook(const std::string& url, const std::string& text, boo
         }
         pinned = host + ":" + port + ":" + first;
     }
-    boost::json::object body;
-    body["text"] = text;
-    const std::string payload = ToJson(body);
-
     const net::EasyHandle handle = net::NewEasy();
     if (!handle) {
         result.error = "libcurl could not start";
@@ -117,6 +120,7 @@ WebhookResult PostToWebhook(const std::string& url, const std::string& text, boo
     CURL* curl = handle.get();
     net::HeaderList headers;
     headers.Append("Content-Type: application/json");
+    for (const auto& h : extra) headers.Append(h);
     net::HeaderList resolve;
     if (!pinned.empty()) resolve.Append(pinned);
     char error[CURL_ERROR_SIZE] = {};
@@ -130,7 +134,7 @@ WebhookResult PostToWebhook(const std::string& url, const std::string& text, boo
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min<int64_t>(timeout.count(), 5000)));
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "gpuopt-alerts/" GPUOPT_VERSION);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "gpuopt-webhooks/" GPUOPT_VERSION);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Discard);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
     const CURLcode rc = curl_easy_perform(curl);

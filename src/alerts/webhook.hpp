@@ -9,6 +9,7 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.hpp"
 
@@ -29,5 +30,9 @@ struct WebhookResult {
 // Posts {"text": text} to `url`. Thread-safe (one libcurl handle per call).
 WebhookResult PostToWebhook(const std::string& url, const std::string& text, bool allow_private,
                             std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// Posts a JSON `body` to `url` with extra `headers` ("Name: value"), under the same rules.
+WebhookResult PostJson(const std::string& url, const std::string& body, const std::vector<std::string>& headers,
+                       bool allow_private, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 }  // namespace gpuopt::alerts

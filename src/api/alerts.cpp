@@ -1,6 +1,7 @@
 // GET /api/me/alerts: the caller's idle-alert settings (the webhook shown masked) and recent alerts.
-// PUT /api/me/alerts {"webhook_url": "https://hooks.slack.com/...", "idle_minutes": 30}: sets them;
-// an empty webhook_url turns alerts off. Idle alerts come with the plans that have them.
+// PUT /api/me/alerts {"webhook_url": "https://hooks.slack.com/...", "email": true, "idle_minutes": 30}: sets
+// them (a field left out keeps its value); an empty webhook_url turns webhook alerts off, "email": false mail
+// alerts. Idle alerts come with the plans that have them.
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
@@ -25,8 +26,9 @@ std::string Masked(const std::string& url) {
 boost::json::object SettingsJson(const std::optional<store::AlertSettings>& s, int default_minutes, bool available) {
     boost::json::object o;
     o["available_on_plan"] = available;
-    o["enabled"] = s && !s->webhook_url.empty();
+    o["enabled"] = s && (!s->webhook_url.empty() || s->email);
     o["webhook_url"] = s ? Masked(s->webhook_url) : std::string();
+    o["email"] = s && s->email;
     o["idle_minutes"] = s ? s->idle_minutes : default_minutes;
     return o;
 }
@@ -79,17 +81,34 @@ http::Handler MakePutAlertsHandler(Services& s) {
                 {ErrorCode::kForbidden, "Idle alerts come with the Professional and Enterprise plans", {}}, caller,
                 version);
         }
-        store::AlertSettings settings{caller.account.id, "", s.config.idle_alert_minutes, caller.account.tier};
+        auto current = s.store.alerts().GetAlertSettings(caller.account.id);
+        if (!current) co_return CallerError(current.error(), caller, version);
+        store::AlertSettings settings = current->value_or(
+            store::AlertSettings{caller.account.id, "", s.config.idle_alert_minutes, caller.account.tier});
         const auto* url = body.if_contains("webhook_url");
-        if (url == nullptr || !url->is_string()) {
-            co_return CallerError(Error::Validation("webhook_url", "is required (an empty string turns alerts off)"),
-                                  caller, version);
+        const auto* email = body.if_contains("email");
+        if (url == nullptr && email == nullptr) {
+            co_return CallerError(
+                Error::Validation("webhook_url", "is required unless email is given (an empty string turns it off)"),
+                caller, version);
         }
-        settings.webhook_url = std::string(url->get_string());
-        if (!settings.webhook_url.empty()) {
-            if (auto valid = alerts::ValidateWebhookUrl(settings.webhook_url, s.config.webhook_allow_private); !valid) {
-                co_return CallerError(valid.error(), caller, version);
+        if (url != nullptr) {
+            if (!url->is_string()) {
+                co_return CallerError(Error::Validation("webhook_url", "must be a string (empty turns it off)"), caller,
+                                      version);
             }
+            settings.webhook_url = std::string(url->get_string());
+            if (!settings.webhook_url.empty()) {
+                if (auto valid = alerts::ValidateWebhookUrl(settings.webhook_url, s.config.webhook_allow_private);
+                    !valid) {
+                    co_return CallerError(valid.error(), caller, version);
+                }
+            }
+        }
+        if (email != nullptr) {
+            if (!email->is_bool())
+                co_return CallerError(Error::Validation("email", "must be true or false"), caller, version);
+            settings.email = email->get_bool();
         }
         if (const auto* minutes = body.if_contains("idle_minutes"); minutes != nullptr && !minutes->is_null()) {
             if (!minutes->is_int64() || minutes->get_int64() < 5 || minutes->get_int64() > 24 * 60) {

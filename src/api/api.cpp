@@ -23,6 +23,18 @@ void RegisterRoutes(http::Router& router, Services& s) {
     router.Add(verb::put, "/api/me/idle-policy", MakePutIdlePolicyHandler(s), {true, "Set the idle policy"});
     router.Add(verb::post, "/api/me/idle-policy/snooze", MakeSnoozeIdleHandler(s),
                {true, "Hold back idle actions on a GPU"});
+    router.Add(verb::get, "/api/me/reports", MakeGetReportsHandler(s), {false, "Report mail settings"});
+    router.Add(verb::put, "/api/me/reports", MakePutReportsHandler(s), {true, "Turn report mails on or off"});
+    router.Add(verb::get, "/api/reports/unsubscribe", MakeUnsubscribePageHandler(s),
+               {false, "The page a report's unsubscribe link opens"});
+    router.Add(verb::post, "/api/reports/unsubscribe", MakeUnsubscribeHandler(s),
+               {false, "Turn report mails off from a report's link (one click)"});
+    router.Add(verb::get, "/api/me/webhooks", MakeListWebhooksHandler(s), {false, "Outgoing webhook endpoints"});
+    router.Add(verb::post, "/api/me/webhooks", MakeAddWebhookHandler(s), {true, "Add an outgoing webhook endpoint"});
+    router.Add(verb::delete_, "/api/me/webhooks/{id}", MakeDeleteWebhookHandler(s),
+               {false, "Remove an outgoing webhook endpoint"});
+    router.Add(verb::get, "/api/me/webhooks/{id}/deliveries", MakeWebhookDeliveriesHandler(s),
+               {false, "An outgoing webhook's delivery log"});
     router.Add(verb::get, "/metrics", MakeMetricsHandler(s),
                {false, "Prometheus metrics (operator token or loopback)"});
     router.Add(verb::post, "/api/upgrade", MakeUpgradeHandler(s), {true, "Start a checkout for a paid plan"});

@@ -33,6 +33,8 @@ struct Plan {
     bool idle_alerts = false;              // idle alerts to a Slack-compatible webhook
     bool all_recommendations = false;      // else only the idle ones (stop, auto-stop, release memory)
     bool idle_actions = false;             // a policy that warns of idle GPUs and acts on them (agents carry it out)
+    bool daily_reports = false;            // a daily report mail as well as the weekly one
+    bool outgoing_webhooks = false;        // signed event webhooks to the customer's own endpoints
     std::vector<std::string> features;
 };
 
@@ -121,6 +123,8 @@ struct Config {
     int rollup_interval_seconds = 30;            // how often the roll-up and retention jobs run
     int alert_interval_seconds = 30;             // how often idle alerts are checked and delivered
     int recommendation_interval_seconds = 3600;  // how often recommendations are followed (realized savings)
+    int report_interval_seconds = 600;           // how often due report mails are looked for
+    int webhook_interval_seconds = 10;           // how often outgoing webhook events are found and delivered
     int idle_alert_minutes = 30;                 // default idle time before an alert
     double idle_action_min_minutes = 5;          // the shortest idle time an idle policy may act on
     bool webhook_allow_private = false;          // alert webhooks may be http:// and reach private addresses

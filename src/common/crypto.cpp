@@ -17,14 +17,28 @@ void InitCrypto() {
     if (sodium_init() < 0) std::abort();
 }
 
-std::string GenerateApiKey() {
-    std::string key(kApiKeyPrefix);
-    key.reserve(kApiKeyLength);
-    for (size_t i = 0; i < kApiKeyRandomChars; ++i) {
+std::string RandomBase62(size_t chars) {
+    std::string out;
+    out.reserve(chars);
+    for (size_t i = 0; i < chars; ++i) {
         // randombytes_uniform has no modulo bias.
-        key.push_back(kBase62[randombytes_uniform(static_cast<uint32_t>(kBase62.size()))]);
+        out.push_back(kBase62[randombytes_uniform(static_cast<uint32_t>(kBase62.size()))]);
     }
-    return key;
+    return out;
+}
+
+std::string GenerateApiKey() { return std::string(kApiKeyPrefix) + RandomBase62(kApiKeyRandomChars); }
+
+std::string HmacSha256Hex(std::string_view key, std::string_view message) {
+    crypto_auth_hmacsha256_state state;
+    crypto_auth_hmacsha256_init(&state, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+    crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(message.data()), message.size());
+    std::array<unsigned char, crypto_auth_hmacsha256_BYTES> mac{};
+    crypto_auth_hmacsha256_final(&state, mac.data());
+    std::string hex(mac.size() * 2 + 1, '\0');
+    sodium_bin2hex(hex.data(), hex.size(), mac.data(), mac.size());
+    hex.pop_back();
+    return hex;
 }
 
 bool IsWellFormedApiKey(std::string_view key) {

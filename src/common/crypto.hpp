@@ -25,6 +25,12 @@ bool IsWellFormedApiKey(std::string_view key);
 // (docs/decisions/0004-api-key-hashing.md); there is nothing to brute-force.
 std::string HashApiKey(std::string_view key);
 
+// `chars` characters drawn uniformly from [A-Za-z0-9] (signing secrets, unsubscribe tokens).
+std::string RandomBase62(size_t chars);
+
+// Lower-case hex HMAC-SHA256 of `message` under `key` (outgoing webhook signatures).
+std::string HmacSha256Hex(std::string_view key, std::string_view message);
+
 // Compares two secrets in time that depends only on their lengths.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 

@@ -21,6 +21,18 @@ std::string Money(double amount, const std::string& currency) {
 
 std::string Day(SysSeconds t) { return FormatUtc(t).substr(0, 10); }
 
+std::string Usd(double amount) {
+    char text[64];
+    std::snprintf(text, sizeof text, "$%.2f", amount);
+    return text;
+}
+
+std::string Hours(double hours) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.1f", hours);
+    return text;
+}
+
 // Text and an HTML rendering of the same paragraphs.
 store::OutboxMessage Make(std::string dedup, int64_t account, const std::string& to, std::string subject,
                           std::string kind, const std::vector<std::string>& paragraphs) {
@@ -129,6 +141,57 @@ store::OutboxMessage PartialPaymentNotice(const Brand& b, const std::string& ema
         {"We received " + Money(paid, paid_currency) + " for payment " + p.reference + ", less than the " +
              Money(p.amount, p.currency) + " it needs.",
          "Your plan has not changed. Please send the rest from the same payment page, or contact us to settle it."});
+}
+
+store::OutboxMessage IdleAlertMail(const Brand& b, const std::string& email, const store::Alert& alert) {
+    const std::string host = alert.gpu_key.substr(0, alert.gpu_key.find('/'));
+    return Make("idle-alert:" + std::to_string(alert.id), alert.account_id, email,
+                b.product + ": an idle GPU on " + host, "idle_alert",
+                {alert.message, "See it with its history and the savings plan at " + b.base_url + ".",
+                 "You get this mail because email alerts are on for your account. Turn them off with "
+                 "PUT /api/me/alerts {\"email\": false}; the alert itself closes by itself once the GPU is busy "
+                 "again."});
+}
+
+std::string ReportDedupKey(const std::string& kind, int64_t account_id, SysSeconds from) {
+    return "report-" + kind + ":" + std::to_string(account_id) + ":" + Day(from);
+}
+
+store::OutboxMessage ReportMail(const Brand& b, const store::Account& account, const ReportContent& r) {
+    const bool weekly = r.kind == "weekly";
+    const std::string span =
+        weekly ? "the week of " + Day(r.from) + " to " + Day(r.to - std::chrono::days(1)) : Day(r.from);
+    std::vector<std::string> p;
+    p.push_back("Your " + std::string(weekly ? "weekly" : "daily") + " GPU report for " + span + " (UTC).");
+    p.push_back("Spend: " + Usd(r.spend) + " on " + std::to_string(r.gpus) + (r.gpus == 1 ? " GPU" : " GPUs") + " (" +
+                Hours(r.gpu_hours) + " GPU-hours reported).\nIdle: " + Hours(r.idle_hours) + " GPU-hours, costing " +
+                Usd(r.idle_cost) + ".\nRecoverable with the savings plan: " + Usd(r.recoverable_monthly) + " a month.");
+    if (!r.top.empty()) {
+        std::string top = "Top recommendations:";
+        int n = 0;
+        for (const auto& line : r.top) {
+            top +=
+                "\n" + std::to_string(++n) + ". " + line.summary + " (saves " + Usd(line.monthly_savings) + " a month)";
+        }
+        p.push_back(top);
+    } else {
+        p.emplace_back("No recommendations: nothing sat idle long enough to act on.");
+    }
+    if (r.realized_total > 0) {
+        p.push_back("Realized savings: " + std::to_string(r.realized_in_period) + " recommendation" +
+                    (r.realized_in_period == 1 ? "" : "s") + " acted on in this period (" +
+                    Usd(r.realized_in_period_monthly) + " a month); " + std::to_string(r.realized_total) +
+                    " in all, saving " + Usd(r.realized_total_monthly) + " a month.");
+    }
+    p.push_back("The details, GPU by GPU: " + b.base_url + "/");
+    p.push_back("Turn these reports off: " + r.unsubscribe_url);
+    store::OutboxMessage m = Make(ReportDedupKey(r.kind, account.id, r.from), account.id, account.email,
+                                  b.product + (weekly ? " weekly" : " daily") + " report: " + Usd(r.spend) +
+                                      " spent, " + Usd(r.idle_cost) + " idle",
+                                  weekly ? "report_weekly" : "report_daily", p);
+    m.headers["List-Unsubscribe"] = "<" + r.unsubscribe_url + ">";
+    m.headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click";
+    return m;
 }
 
 store::OutboxMessage OperatorNotice(const Brand& b, const std::string& to, const store::OperatorEvent& e) {

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "store/accounts.hpp"
+#include "store/alerts.hpp"
 #include "store/billing.hpp"
 
 namespace gpuopt::mail {
@@ -30,6 +32,35 @@ store::OutboxMessage PartialPaymentNotice(const Brand& b, const std::string& ema
 // To the operator (OPERATOR_EMAIL): something that needs a person, with the event's dedup key, so the
 // mail goes once per event.
 store::OutboxMessage OperatorNotice(const Brand& b, const std::string& to, const store::OperatorEvent& event);
+
+// An idle alert by email (dedup: the alert), with where to turn such mails off.
+store::OutboxMessage IdleAlertMail(const Brand& b, const std::string& email, const store::Alert& alert);
+
+// A weekly or daily report: what the account's GPUs cost over the period, what sat idle, what the savings
+// plan would recover, its top recommendations and what was realized; once per account and period.
+struct ReportLine {
+    std::string summary;
+    double monthly_savings = 0;
+};
+struct ReportContent {
+    std::string kind;  // "weekly" or "daily"
+    SysSeconds from;
+    SysSeconds to;
+    int gpus = 0;
+    double gpu_hours = 0;
+    double idle_hours = 0;
+    double spend = 0;
+    double idle_cost = 0;
+    double recoverable_monthly = 0;  // the savings plan, per month
+    std::vector<ReportLine> top;     // its largest recommendations (at most 3)
+    int realized_in_period = 0;
+    double realized_in_period_monthly = 0;
+    int realized_total = 0;
+    double realized_total_monthly = 0;
+    std::string unsubscribe_url;  // turns report mails off (one click, RFC 8058)
+};
+std::string ReportDedupKey(const std::string& kind, int64_t account_id, SysSeconds from);
+store::OutboxMessage ReportMail(const Brand& b, const store::Account& account, const ReportContent& report);
 
 // Escapes text for HTML.
 std::string Html(const std::string& text);

@@ -9,11 +9,13 @@
 #include <thread>
 
 #include "alerts/idle_alerts.hpp"
+#include "alerts/outgoing_webhooks.hpp"
 #include "alerts/webhook.hpp"
 #include "api/history.hpp"
 #include "jobs/history_jobs.hpp"
 #include "jobs/leased.hpp"
 #include "jobs/recommendation_tracker.hpp"
+#include "jobs/reports.hpp"
 #include "mail/outbox.hpp"
 #include "store/wait.hpp"
 
@@ -76,6 +78,7 @@ App::~App() {
     scheduler_.Stop();
     billing_scheduler_.Stop();
     mail_scheduler_.Stop();
+    webhook_scheduler_.Stop();
     blocking_.join();
     if (reads_) reads_->join();
     if (store_) store_->Close();
@@ -164,7 +167,8 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
     app->metrics_ = std::make_unique<http::RequestMetrics>(router);
     app->services_->metrics = app->metrics_.get();
     app->services_->write_job_metrics = [app = app.get()](std::string& out) {
-        jobs::Scheduler::WriteMetrics(out, {&app->scheduler_, &app->billing_scheduler_, &app->mail_scheduler_});
+        jobs::Scheduler::WriteMetrics(
+            out, {&app->scheduler_, &app->billing_scheduler_, &app->mail_scheduler_, &app->webhook_scheduler_});
     };
 
     // Periodic jobs: each is safe to run twice (another process, or a restart, may have done part).
@@ -224,15 +228,40 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
         [&db, &transport, mail_sender, ok]() -> Result<void> {
             return ok(mail::RunOutbox(db.outbox(), transport, mail_sender, UtcNow()));
         });
-    add(app->scheduler_, "idle-alerts", std::chrono::seconds(c.alert_interval_seconds),
+    add(app->mail_scheduler_, "reports", std::chrono::seconds(c.report_interval_seconds),
+        [app = app.get(), &db, &c, rules, ok]() -> Result<void> {
+            jobs::ReportRules report;
+            report.idle = rules;
+            report.recommend = api::RecommendRulesOf(c);
+            report.plan = [&c](Tier tier) { return c.FindPlan(tier); };
+            report.brand.base_url = c.base_url;
+            auto run = jobs::RunReports(db, app->services_->catalog, report, UtcNow());
+            if (run && run->weekly + run->daily > 0) app->mail_scheduler_.Wake("mail");
+            return ok(run);
+        });
+    add(app->webhook_scheduler_, "webhooks", std::chrono::seconds(c.webhook_interval_seconds),
         [&db, &c, ok]() -> Result<void> {
+            const bool allow_private = c.webhook_allow_private;
+            auto post = [allow_private](const std::string& url, const std::string& body,
+                                        const std::vector<std::string>& headers) {
+                return alerts::PostJson(url, body, headers, allow_private, std::chrono::seconds(5));
+            };
+            // Both halves run even when the first fails; the first failure is reported.
+            auto scanned = ok(alerts::ScanWebhookEvents(db, c, UtcNow()));
+            auto delivered = ok(alerts::DeliverWebhooks(db, UtcNow(), post));
+            return !scanned ? scanned : delivered;
+        });
+    add(app->scheduler_, "idle-alerts", std::chrono::seconds(c.alert_interval_seconds),
+        [app = app.get(), &db, &c, ok]() -> Result<void> {
             const bool allow_private = c.webhook_allow_private;
             auto sender = [allow_private](const std::string& url, const std::string& text, std::string& error) {
                 auto r = alerts::PostToWebhook(url, text, allow_private);
                 error = r.error;
                 return r.delivered;
             };
-            return ok(alerts::RunIdleAlerts(db, c, UtcNow(), sender));
+            auto run = alerts::RunIdleAlerts(db, c, UtcNow(), sender);
+            if (run && run->mailed > 0) app->mail_scheduler_.Wake("mail");
+            return ok(run);
         });
 
     // Wake-ups announced by any server sharing the database (none on SQLite): each scheduler runs the
@@ -241,6 +270,7 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
         app->scheduler_.Wake(job);
         app->billing_scheduler_.Wake(job);
         app->mail_scheduler_.Wake(job);
+        app->webhook_scheduler_.Wake(job);
     });
 
     http::ServerOptions options;
@@ -314,12 +344,14 @@ void App::Run() {
     scheduler_.Start();
     billing_scheduler_.Start();
     mail_scheduler_.Start();
+    webhook_scheduler_.Start();
     server_->Run();
     boost::system::error_code ignored;
     signals.cancel(ignored);
     scheduler_.Stop();
     billing_scheduler_.Stop();
     mail_scheduler_.Stop();
+    webhook_scheduler_.Stop();
     // Another server takes the jobs over at once, not when the leases run out.
     for (const auto& job : leased_jobs_) {
         (void)store::Wait<void>(

@@ -76,7 +76,8 @@ private:
     std::unique_ptr<http::Server> server_;
     jobs::Scheduler scheduler_;          // roll-up, retention, idle alerts
     jobs::Scheduler billing_scheduler_;  // gateway events, reconciliation, subscriptions (waits on gateways)
-    jobs::Scheduler mail_scheduler_;     // the outbox (waits on the mail server)
+    jobs::Scheduler mail_scheduler_;     // the outbox and report mails (waits on the mail server)
+    jobs::Scheduler webhook_scheduler_;  // outgoing webhooks (waits on customers' endpoints)
 };
 
 }  // namespace gpuopt::server

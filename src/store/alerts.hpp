@@ -19,6 +19,7 @@ struct AlertSettings {
     std::string webhook_url;  // Slack-compatible incoming webhook; empty: alerts off
     int idle_minutes = 30;
     Tier tier = Tier::kFree;  // the account's plan (filled by ListAlertSettings)
+    bool email = false;       // also mail each alert to the account's address
 };
 
 // An idle alert: opened when a GPU has been idle for the account's idle_minutes, closed when it is
@@ -65,7 +66,7 @@ public:
 
     virtual Result<std::optional<AlertSettings>> GetAlertSettings(int64_t account_id) = 0;
     virtual void SetAlertSettings(AlertSettings settings, Callback<AlertSettings> done) = 0;
-    // Every account with a webhook configured.
+    // Every account with alerts on (a webhook configured, or email alerts).
     virtual Result<std::vector<AlertSettings>> ListAlertSettings() = 0;
     virtual Result<std::vector<Alert>> OpenAlerts(int64_t account_id) = 0;
     // Opens an alert unless one is open for that GPU already (then kAlreadyExists, nothing written).

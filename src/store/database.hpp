@@ -19,6 +19,7 @@
 #include "store/billing.hpp"
 #include "store/idle_actions.hpp"
 #include "store/leases.hpp"
+#include "store/notifications.hpp"
 #include "store/operator_events.hpp"
 #include "store/outbox.hpp"
 #include "store/recommendations.hpp"
@@ -43,6 +44,7 @@ public:
     virtual LeaseRepository& leases() = 0;
     virtual RecommendationRepository& recommendations() = 0;
     virtual IdleActionRepository& idle_actions() = 0;
+    virtual NotificationRepository& notifications() = 0;
 
     // Tells every server sharing this database that work waits for the job named `topic` (PostgreSQL
     // NOTIFY), so the one holding its lease runs it now rather than at its next interval. A store of one

@@ -65,6 +65,8 @@ public:
 
     // Answers false when a message with the same dedup key was enqueued before.
     virtual void EnqueueMail(OutboxMessage message, SysSeconds now, Callback<bool> done) = 0;
+    // True when a message with this dedup key was enqueued (whatever became of it).
+    virtual Result<bool> MailExists(const std::string& dedup_key) = 0;
     virtual Result<std::vector<OutboxItem>> DueMail(SysSeconds now, size_t limit) = 0;
     virtual void FinishMail(int64_t id, MailStatus status, int attempts, SysSeconds next_attempt, std::string error,
                             std::string message_id, Callback<void> done) = 0;

@@ -29,7 +29,7 @@ struct TableSpec {
     bool id;
     const char* key;  // the order rows are compared in
 };
-constexpr std::array<TableSpec, 19> kTables{{
+constexpr std::array<TableSpec, 23> kTables{{
     {"accounts", true, "id"},
     {"usage_reports", true, "id"},
     {"gpu_windows", true, "id"},
@@ -49,6 +49,10 @@ constexpr std::array<TableSpec, 19> kTables{{
     {"idle_policies", false, "account_id"},
     {"idle_snoozes", false, "account_id, gpu_key"},
     {"idle_events", true, "id"},
+    {"report_settings", false, "account_id"},
+    {"webhook_endpoints", true, "id"},
+    {"webhook_deliveries", true, "id"},
+    {"webhook_scan", false, "id"},
 }};
 
 // What FinishTarget computes again on the target, so not compared by the verification.

@@ -644,6 +644,14 @@ void PgStore::EnqueueMail(OutboxMessage message, SysSeconds now, Callback<bool> 
                  std::move(done));
 }
 
+Result<bool> PgStore::MailExists(const std::string& dedup_key) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    auto rows = (*db)->Query("SELECT 1 FROM outbox WHERE dedup_key = $1", Params().Add(dedup_key));
+    if (!rows) return rows.error();
+    return !rows->empty();
+}
+
 Result<std::vector<OutboxItem>> PgStore::DueMail(SysSeconds now, size_t limit) {
     auto db = LeaseReader();
     if (!db) return db.error();

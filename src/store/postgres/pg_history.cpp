@@ -365,26 +365,31 @@ void PgStore::PruneHistory(SysSeconds raw_before, SysSeconds hourly_before, size
 Result<std::optional<AlertSettings>> PgStore::GetAlertSettings(int64_t account_id) {
     auto db = LeaseReader();
     if (!db) return db.error();
-    auto rows = (*db)->Query("SELECT account_id, webhook_url, idle_minutes FROM alert_settings WHERE account_id = $1",
-                             Params().Add(account_id));
+    auto rows = (*db)->Query(
+        "SELECT account_id, webhook_url, idle_minutes, email_alerts FROM alert_settings WHERE account_id = $1",
+        Params().Add(account_id));
     if (!rows) return rows.error();
     if (rows->empty()) return std::optional<AlertSettings>{};
-    return std::optional<AlertSettings>(
-        AlertSettings{rows->Int(0, 0), std::string(rows->Text(0, 1)), static_cast<int>(rows->Int(0, 2)), {}});
+    AlertSettings settings{rows->Int(0, 0), std::string(rows->Text(0, 1)), static_cast<int>(rows->Int(0, 2)), {}};
+    settings.email = rows->Int(0, 3) != 0;
+    return std::optional<AlertSettings>(std::move(settings));
 }
 
 void PgStore::SetAlertSettings(AlertSettings settings, Callback<AlertSettings> done) {
     Submit<AlertSettings>(
         [settings = std::move(settings)](Connection& db) -> Result<AlertSettings> {
             auto r = db.Query(
-                "INSERT INTO alert_settings (account_id, webhook_url, idle_minutes, updated_at) VALUES ($1, $2, $3, $4)"
-                " ON CONFLICT (account_id) DO UPDATE SET webhook_url = excluded.webhook_url,"
-                " idle_minutes = excluded.idle_minutes, updated_at = excluded.updated_at",
+                "INSERT INTO alert_settings (account_id, webhook_url, idle_minutes, updated_at, email_alerts)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id) DO UPDATE SET webhook_url = "
+                "excluded.webhook_url,"
+                " idle_minutes = excluded.idle_minutes, updated_at = excluded.updated_at,"
+                " email_alerts = excluded.email_alerts",
                 Params()
                     .Add(settings.account_id)
                     .Add(settings.webhook_url)
                     .Add(settings.idle_minutes)
-                    .Add(FormatUtc(UtcNow())));
+                    .Add(FormatUtc(UtcNow()))
+                    .Add(static_cast<int64_t>(settings.email ? 1 : 0)));
             if (!r) return r.error();
             return settings;
         },
@@ -395,12 +400,15 @@ Result<std::vector<AlertSettings>> PgStore::ListAlertSettings() {
     auto db = LeaseReader();
     if (!db) return db.error();
     auto rows = (*db)->Query(
-        "SELECT s.account_id, s.webhook_url, s.idle_minutes, a.tier FROM alert_settings s"
-        " JOIN accounts a ON a.id = s.account_id WHERE s.webhook_url <> '' ORDER BY s.account_id");
+        "SELECT s.account_id, s.webhook_url, s.idle_minutes, a.tier, s.email_alerts FROM alert_settings s"
+        " JOIN accounts a ON a.id = s.account_id WHERE s.webhook_url <> '' OR s.email_alerts <> 0"
+        " ORDER BY s.account_id");
     if (!rows) return rows.error();
     return CollectRows<AlertSettings>(*rows, [](const Rows& r, int i) {
-        return AlertSettings{r.Int(i, 0), std::string(r.Text(i, 1)), static_cast<int>(r.Int(i, 2)),
-                             StoredTier(r.Text(i, 3))};
+        AlertSettings settings{r.Int(i, 0), std::string(r.Text(i, 1)), static_cast<int>(r.Int(i, 2)),
+                               StoredTier(r.Text(i, 3))};
+        settings.email = r.Int(i, 4) != 0;
+        return settings;
     });
 }
 

@@ -476,6 +476,50 @@ CREATE TABLE idle_events (
 );
 CREATE INDEX idle_events_account ON idle_events (account_id, id);
 )sql"},
+        {12, "report mails, email alerts and outgoing webhooks", R"sql(
+-- Idle alerts by email as well as (or instead of) a Slack-compatible webhook.
+ALTER TABLE alert_settings ADD COLUMN email_alerts INTEGER NOT NULL DEFAULT 0;
+-- Report mails: an account without a row gets both; the token lets a report's link turn them off.
+CREATE TABLE report_settings (
+    account_id        INTEGER PRIMARY KEY REFERENCES accounts (id),
+    weekly            INTEGER NOT NULL,
+    daily             INTEGER NOT NULL,
+    unsubscribe_token TEXT NOT NULL UNIQUE,
+    updated_at        TEXT NOT NULL
+);
+-- Outgoing webhooks (Enterprise): endpoints, and one delivery per endpoint and event (the delivery log).
+CREATE TABLE webhook_endpoints (
+    id         INTEGER PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts (id),
+    url        TEXT NOT NULL,
+    secret     TEXT NOT NULL,
+    events     TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX webhook_endpoints_account ON webhook_endpoints (account_id, id);
+CREATE TABLE webhook_deliveries (
+    id           INTEGER PRIMARY KEY,
+    endpoint_id  INTEGER NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+    account_id   INTEGER NOT NULL REFERENCES accounts (id),
+    event_id     TEXT NOT NULL,
+    type         TEXT NOT NULL,
+    payload      TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts     INTEGER NOT NULL,
+    next_attempt TEXT NOT NULL,
+    last_status  INTEGER NOT NULL,
+    last_error   TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    finished_at  TEXT,
+    UNIQUE (endpoint_id, event_id)
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt);
+-- Where the scan for new events reached (one row).
+CREATE TABLE webhook_scan (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    mark TEXT NOT NULL
+);
+)sql"},
     };
     return migrations;
 }

@@ -723,6 +723,17 @@ void SqliteStore::EnqueueMail(OutboxMessage message, SysSeconds now, Callback<bo
                  std::move(done));
 }
 
+Result<bool> SqliteStore::MailExists(const std::string& dedup_key) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    auto st = (*db)->Prepare("SELECT 1 FROM outbox WHERE dedup_key = ?1");
+    if (!st) return st.error();
+    st->Bind(1, std::string_view(dedup_key));
+    auto row = st->Step();
+    if (!row) return row.error();
+    return *row;
+}
+
 Result<std::vector<OutboxItem>> SqliteStore::DueMail(SysSeconds now, size_t limit) {
     auto db = LeaseReader();
     if (!db) return db.error();

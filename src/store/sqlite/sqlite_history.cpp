@@ -411,27 +411,33 @@ void SqliteStore::PruneHistory(SysSeconds raw_before, SysSeconds hourly_before, 
 Result<std::optional<AlertSettings>> SqliteStore::GetAlertSettings(int64_t account_id) {
     auto db = LeaseReader();
     if (!db) return db.error();
-    auto st = (*db)->Prepare("SELECT account_id, webhook_url, idle_minutes FROM alert_settings WHERE account_id = ?1");
+    auto st = (*db)->Prepare(
+        "SELECT account_id, webhook_url, idle_minutes, email_alerts FROM alert_settings WHERE account_id = ?1");
     if (!st) return st.error();
     st->Bind(1, account_id);
     auto row = st->Step();
     if (!row) return row.error();
     if (!*row) return std::optional<AlertSettings>{};
-    return std::optional<AlertSettings>(AlertSettings{st->Int(0), st->Text(1), static_cast<int>(st->Int(2)), {}});
+    AlertSettings settings{st->Int(0), st->Text(1), static_cast<int>(st->Int(2)), {}};
+    settings.email = st->Int(3) != 0;
+    return std::optional<AlertSettings>(std::move(settings));
 }
 
 void SqliteStore::SetAlertSettings(AlertSettings settings, Callback<AlertSettings> done) {
     Submit<AlertSettings>(
         [settings = std::move(settings)](Connection& db) -> Result<AlertSettings> {
             auto st = db.Prepare(
-                "INSERT INTO alert_settings (account_id, webhook_url, idle_minutes, updated_at) VALUES (?1, ?2, ?3, ?4)"
-                " ON CONFLICT (account_id) DO UPDATE SET webhook_url = excluded.webhook_url,"
-                " idle_minutes = excluded.idle_minutes, updated_at = excluded.updated_at");
+                "INSERT INTO alert_settings (account_id, webhook_url, idle_minutes, updated_at, email_alerts)"
+                " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (account_id) DO UPDATE SET webhook_url = "
+                "excluded.webhook_url,"
+                " idle_minutes = excluded.idle_minutes, updated_at = excluded.updated_at,"
+                " email_alerts = excluded.email_alerts");
             if (!st) return st.error();
             st->Bind(1, settings.account_id)
                 .Bind(2, std::string_view(settings.webhook_url))
                 .Bind(3, settings.idle_minutes)
-                .Bind(4, FormatUtc(UtcNow()));
+                .Bind(4, FormatUtc(UtcNow()))
+                .Bind(5, static_cast<int64_t>(settings.email ? 1 : 0));
             if (auto r = st->Run(); !r) return r.error();
             return settings;
         },
@@ -442,12 +448,14 @@ Result<std::vector<AlertSettings>> SqliteStore::ListAlertSettings() {
     auto db = LeaseReader();
     if (!db) return db.error();
     auto st = (*db)->Prepare(
-        "SELECT s.account_id, s.webhook_url, s.idle_minutes, a.tier FROM alert_settings s JOIN accounts a ON a.id = "
-        "s.account_id"
-        " WHERE s.webhook_url <> '' ORDER BY s.account_id");
+        "SELECT s.account_id, s.webhook_url, s.idle_minutes, a.tier, s.email_alerts FROM alert_settings s"
+        " JOIN accounts a ON a.id = s.account_id"
+        " WHERE s.webhook_url <> '' OR s.email_alerts <> 0 ORDER BY s.account_id");
     if (!st) return st.error();
     return Collect<AlertSettings>(*st, [](const Statement& s) {
-        return AlertSettings{s.Int(0), s.Text(1), static_cast<int>(s.Int(2)), StoredTier(s.TextView(3))};
+        AlertSettings settings{s.Int(0), s.Text(1), static_cast<int>(s.Int(2)), StoredTier(s.TextView(3))};
+        settings.email = s.Int(4) != 0;
+        return settings;
     });
 }
 

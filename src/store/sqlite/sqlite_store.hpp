@@ -37,7 +37,8 @@ class SqliteStore final : public Database,
                           public StatsReader,
                           public LeaseRepository,
                           public RecommendationRepository,
-                          public IdleActionRepository {
+                          public IdleActionRepository,
+                          public NotificationRepository {
 public:
     struct Options {
         std::string path;             // the database file; created when missing
@@ -69,6 +70,7 @@ public:
     LeaseRepository& leases() override { return *this; }
     RecommendationRepository& recommendations() override { return *this; }
     IdleActionRepository& idle_actions() override { return *this; }
+    NotificationRepository& notifications() override { return *this; }
 
     void CreateAccount(NewAccount account, Callback<Account> done) override;
     void IngestReport(IngestRequest request, Callback<IngestOutcome> done) override;
@@ -124,6 +126,7 @@ public:
                          Callback<bool> done) override;
     Result<std::vector<RevenueEvent>> ListRevenueEvents(int64_t account_id, size_t limit) override;
     void EnqueueMail(OutboxMessage message, SysSeconds now, Callback<bool> done) override;
+    Result<bool> MailExists(const std::string& dedup_key) override;
     Result<std::vector<OutboxItem>> DueMail(SysSeconds now, size_t limit) override;
     void FinishMail(int64_t id, MailStatus status, int attempts, SysSeconds next_attempt, std::string error,
                     std::string message_id, Callback<void> done) override;
@@ -160,6 +163,21 @@ public:
     Result<std::vector<IdleSnooze>> ActiveSnoozes(int64_t account_id, SysSeconds now) override;
     void RecordIdleEvents(std::vector<IdleEvent> events, Callback<int> done) override;
     Result<std::vector<IdleEvent>> ListIdleEvents(int64_t account_id, size_t limit) override;
+
+    Result<ReportSettings> GetReportSettings(int64_t account_id) override;
+    void SetReportSettings(ReportSettings settings, std::string new_token, Callback<ReportSettings> done) override;
+    void UnsubscribeReports(std::string token, Callback<ReportSettings> done) override;
+    Result<std::vector<WebhookEndpoint>> ListWebhookEndpoints(int64_t account_id) override;
+    Result<std::vector<WebhookEndpoint>> AllWebhookEndpoints(size_t limit) override;
+    void AddWebhookEndpoint(WebhookEndpoint endpoint, size_t max_per_account, Callback<WebhookEndpoint> done) override;
+    void DeleteWebhookEndpoint(int64_t account_id, int64_t endpoint_id, Callback<bool> done) override;
+    Result<std::optional<SysSeconds>> WebhookScanMark() override;
+    void EnqueueWebhookEvents(std::vector<WebhookEvent> events, SysSeconds mark, Callback<int> done) override;
+    Result<std::vector<WebhookDelivery>> DueWebhookDeliveries(SysSeconds now, size_t limit) override;
+    void RecordWebhookAttempt(int64_t delivery_id, WebhookState state, int attempts, SysSeconds next_attempt,
+                              int status, std::string error, SysSeconds now, Callback<void> done) override;
+    Result<std::vector<WebhookDelivery>> ListWebhookDeliveries(int64_t account_id, int64_t endpoint_id,
+                                                               size_t limit) override;
 
     // Number of transactions the writer has committed; lets tests and benchmarks see batching.
     uint64_t CommittedTransactions() const { return commits_.load(); }

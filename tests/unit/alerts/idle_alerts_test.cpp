@@ -158,5 +158,30 @@ TEST(Webhook, AddressesMustBePublicHttpsUnlessAllowed) {
     EXPECT_NE(r.error.find("private"), std::string::npos) << r.error;
 }
 
+TEST_F(IdleAlertsTest, EmailAlertsAreMailedOnceWithoutAWebhook) {
+    store::AlertSettings settings{account_, "", 30, {}};
+    settings.email = true;
+    ASSERT_TRUE(store::Wait<store::AlertSettings>([&](store::Callback<store::AlertSettings> done) {
+                    store_->alerts().SetAlertSettings(settings, std::move(done));
+                }).ok());
+    for (int m = 1; m <= 35; ++m) Report(kT0 + minutes(m), 1);
+    const SysSeconds now = kT0 + minutes(35) + seconds(10);
+    auto first = Run(now);
+    EXPECT_EQ(first.opened, 1);
+    EXPECT_EQ(first.mailed, 1);
+    EXPECT_TRUE(sent_.empty());  // no webhook to post to
+    auto mail = store_->outbox().DueMail(now + minutes(1), 10);
+    ASSERT_TRUE(mail.ok());
+    ASSERT_EQ(mail->size(), 1u);
+    EXPECT_EQ((*mail)[0].message.to, "a@example.com");
+    EXPECT_EQ((*mail)[0].message.kind, "idle_alert");
+    EXPECT_NE((*mail)[0].message.text.find("GPU 0 (NVIDIA L4) on box has been idle for 35 min"), std::string::npos)
+        << (*mail)[0].message.text;
+    EXPECT_EQ(store_->alerts().ListAlerts(account_, 10)->at(0).delivery, store::AlertDelivery::kDelivered);
+    for (int m = 36; m <= 40; ++m) Report(kT0 + minutes(m), 1);
+    EXPECT_EQ(Run(kT0 + minutes(40) + seconds(10)).mailed, 0);  // still the same idle stretch
+    EXPECT_EQ(store_->outbox().DueMail(now + minutes(10), 10)->size(), 1u);
+}
+
 }  // namespace
 }  // namespace gpuopt::alerts

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <set>
 
 namespace gpuopt {
@@ -54,6 +56,19 @@ TEST_F(Crypto, ConstantTimeEqualsComparesContentAndLength) {
     EXPECT_FALSE(ConstantTimeEquals("secret-token", "secret-token-longer"));
     EXPECT_FALSE(ConstantTimeEquals("", "x"));
     EXPECT_TRUE(ConstantTimeEquals("", ""));
+}
+
+TEST_F(Crypto, HmacSha256MatchesRfc4231) {
+    // RFC 4231 test case 2.
+    EXPECT_EQ(HmacSha256Hex("Jefe", "what do ya want for nothing?"),
+              "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST_F(Crypto, RandomBase62HasTheLengthAskedAndDiffers) {
+    const std::string a = RandomBase62(32);
+    EXPECT_EQ(a.size(), 32u);
+    EXPECT_TRUE(std::all_of(a.begin(), a.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)); }));
+    EXPECT_NE(a, RandomBase62(32));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "store/postgres/schema.hpp"
 #include "support/pg_database.hpp"
 #include "unit/store/idle_action_contract.hpp"
+#include "unit/store/notification_contract.hpp"
 #include "unit/store/recommendation_contract.hpp"
 #include "unit/store/store_contract.hpp"
 #include "unit/store/time_accounting_contract.hpp"
@@ -130,7 +131,9 @@ TEST_F(PgMigrations, MigrationThreePacksTheHourlyRollUpByDay) {
         ASSERT_TRUE(c.ok());
         // The database as migration 2 left it, with three hours across midnight for one GPU and one for another.
         std::string sql =
-            "DROP TABLE idle_events; DROP TABLE idle_snoozes; DROP TABLE idle_policies;"
+            "DROP TABLE webhook_scan; DROP TABLE webhook_deliveries; DROP TABLE webhook_endpoints;"
+            " DROP TABLE report_settings; ALTER TABLE alert_settings DROP COLUMN email_alerts;"
+            " DROP TABLE idle_events; DROP TABLE idle_snoozes; DROP TABLE idle_policies;"
             " ALTER TABLE gpu_windows DROP COLUMN telemetry; DROP TABLE recommendation_tracks; DROP TABLE gpu_days;"
             " DELETE FROM schema_migrations WHERE version >= 3;"
             "CREATE TABLE gpu_hours (account_id BIGINT NOT NULL REFERENCES accounts (id), gpu_key TEXT NOT NULL,"
@@ -185,5 +188,6 @@ TEST_F(PgMigrations, MigrationThreePacksTheHourlyRollUpByDay) {
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, TimeAccountingContract, ::testing::Types<PostgresBackend>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, RecommendationContract, ::testing::Types<PostgresBackend>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, IdleActionContract, ::testing::Types<PostgresBackend>);
+INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, NotificationContract, ::testing::Types<PostgresBackend>);
 
 }  // namespace gpuopt::store::contract

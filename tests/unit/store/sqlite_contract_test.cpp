@@ -8,6 +8,7 @@
 #include "store/sqlite/sqlite_store.hpp"
 #include "support/test_dir.hpp"
 #include "unit/store/idle_action_contract.hpp"
+#include "unit/store/notification_contract.hpp"
 #include "unit/store/recommendation_contract.hpp"
 #include "unit/store/store_contract.hpp"
 #include "unit/store/time_accounting_contract.hpp"
@@ -41,5 +42,6 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, StoreContract, ::testing::Types<SqliteBac
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, TimeAccountingContract, ::testing::Types<SqliteBackend>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, RecommendationContract, ::testing::Types<SqliteBackend>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, IdleActionContract, ::testing::Types<SqliteBackend>);
+INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, NotificationContract, ::testing::Types<SqliteBackend>);
 
 }  // namespace gpuopt::store::contract
