@@ -76,6 +76,8 @@ const std::vector<std::pair<std::string, std::string>>& AgentSettings() {
         {"GPU_OPTIMIZER_NVIDIA_SMI", "nvidia-smi program for the fallback (default nvidia-smi on PATH)"},
         {"GPU_OPTIMIZER_SIMULATE", "scenario file to replay instead of real GPUs"},
         {"GPU_OPTIMIZER_SIMULATE_HOST", "which host of the scenario (default the first)"},
+        {"GPU_OPTIMIZER_SIMULATE_START",
+         "the scenario's time zero, RFC 3339 (default now): carries on after gpuopt-demo-backfill"},
         {"GPU_OPTIMIZER_HOSTNAME", "host name to report (default the machine's)"},
         {"GPU_OPTIMIZER_CLOUD_DETECT", "ask cloud metadata services for the instance type (default true)"},
         {"GPU_OPTIMIZER_CLOUD_PROVIDER", "aws, gcp or azure: skip detection and use this provider ..."},
@@ -184,6 +186,11 @@ Result<AgentConfig> BuildAgentConfig(const std::map<std::string, std::string>& v
         return Bad("GPU_OPTIMIZER_SIMULATE", "is required when the source is simulated (--simulate FILE)");
     }
     if (auto v = get("GPU_OPTIMIZER_SIMULATE_HOST")) c.simulate_host = *v;
+    if (auto v = get("GPU_OPTIMIZER_SIMULATE_START")) {
+        c.simulate_start = ParseUtc(*v);
+        if (!c.simulate_start)
+            return Bad("GPU_OPTIMIZER_SIMULATE_START", "must be a UTC time, e.g. 2026-11-24T09:00:00Z");
+    }
     if (auto v = get("GPU_OPTIMIZER_HOSTNAME")) {
         if (v->size() > 253) return Bad("GPU_OPTIMIZER_HOSTNAME", "must be at most 253 characters");
         c.hostname = *v;

@@ -14,6 +14,7 @@
 #include "agent/cloud.hpp"
 #include "agent/pricing.hpp"
 #include "common/result.hpp"
+#include "common/time.hpp"
 
 namespace gpuopt::agent {
 
@@ -31,7 +32,8 @@ struct AgentConfig {
     std::string nvidia_smi = "nvidia-smi";
     std::string simulate_file;
     std::string simulate_host;
-    std::string hostname;  // empty: the machine's
+    std::optional<SysSeconds> simulate_start;  // the scenario's time zero (default: when the agent starts)
+    std::string hostname;                      // empty: the machine's
     bool cloud_detect = true;
     MetadataEndpoints metadata;
     std::optional<CloudInstance> cloud_override;

@@ -92,8 +92,10 @@ Result<std::unique_ptr<GpuSource>> OpenSource(const AgentConfig& c, std::string&
             which = static_cast<size_t>(h - scenario->hosts.data());
         }
         if (c.hostname.empty()) hostname = scenario->hosts[which].hostname;
-        return std::unique_ptr<GpuSource>(new SimulatedSource(scenario->hosts[which], static_cast<unsigned>(which),
-                                                              std::chrono::system_clock::now()));
+        const auto start = c.simulate_start ? std::chrono::system_clock::time_point(*c.simulate_start)
+                                            : std::chrono::system_clock::now();
+        return std::unique_ptr<GpuSource>(
+            new SimulatedSource(scenario->hosts[which], static_cast<unsigned>(which), start));
     }
     std::string why;
     if (c.source == "auto" || c.source == "nvml") {
@@ -135,6 +137,7 @@ int main(int argc, char** argv) {
     setting("--cost-per-hour", "GPU_OPTIMIZER_COST_PER_HOUR", "USD per GPU-hour, overriding detection");
     setting("--simulate", "GPU_OPTIMIZER_SIMULATE", "replay this scenario file instead of real GPUs");
     setting("--simulate-host", "GPU_OPTIMIZER_SIMULATE_HOST", "which host of the scenario");
+    setting("--simulate-start", "GPU_OPTIMIZER_SIMULATE_START", "the scenario's time zero (RFC 3339)");
     setting("--source", "GPU_OPTIMIZER_SOURCE", "auto, nvml, nvidia-smi or simulated");
     setting("--nvml-library", "GPU_OPTIMIZER_NVML_LIBRARY", "NVML library path (default libnvidia-ml.so.1)");
     setting("--hostname", "GPU_OPTIMIZER_HOSTNAME", "host name to report");

@@ -123,7 +123,8 @@ Result<Scenario> ParseScenario(std::string_view text) {
                                               {&gpu.ramp_s, "ramp_s", 1, 1e7},
                                               {&gpu.noise, "noise", 0, 50},
                                               {&gpu.power_limit_w, "power_limit_w", 1, 5000},
-                                              {&gpu.idle_power_w, "idle_power_w", 0, 5000}}) {
+                                              {&gpu.idle_power_w, "idle_power_w", 0, 5000},
+                                              {&gpu.stops_after_s, "stops_after_s", 0, 1e9}}) {
                 auto v = Num(go, key, gw, *field, lo, hi);
                 if (!v) return v.error();
                 *field = *v;

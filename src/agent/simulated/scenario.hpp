@@ -12,6 +12,7 @@
 // Patterns: busy (util ± noise, memory held), idle (near 0%, nothing held), idle_holding_memory (near
 // 0% while a process keeps held_mib allocated: the waste other tools miss), periodic_training (busy for
 // busy_s of every period_s, then idle; hold_between keeps the memory), ramp (util from -> to over ramp_s).
+// A GPU with stops_after_s is switched off that long after the start: the host no longer sees it.
 #pragma once
 
 #include <optional>
@@ -41,6 +42,7 @@ struct SimulatedGpu {
     double noise = 3;           // ± percent around the pattern's level
     double power_limit_w = 400;
     double idle_power_w = 55;
+    double stops_after_s = 0;  // > 0: gone from the host from then on
     std::string process = "python";
     // Who runs the process, as the agent attributes real ones (empty: unknown, or not in a pod).
     std::string user;

@@ -1,4 +1,5 @@
-// A GpuSource that replays one host of a scenario (scenario.hpp), from the moment it is created.
+// A GpuSource that replays one host of a scenario (scenario.hpp) from `start`: the moment it is created,
+// or an earlier one so that it carries on where a back-fill of the same scenario stopped.
 #pragma once
 
 #include <memory>
@@ -16,8 +17,11 @@ public:
     Result<SampleSet> Sample(std::chrono::system_clock::time_point now) override {
         SampleSet set;
         const double t = std::chrono::duration<double>(now - start_).count();
-        for (unsigned i = 0; i < host_.gpus.size(); ++i)
-            set.gpus.push_back(SimulateGpu(host_.gpus[i], i, t, pid_base_));
+        for (unsigned i = 0; i < host_.gpus.size(); ++i) {
+            const SimulatedGpu& gpu = host_.gpus[i];
+            if (gpu.stops_after_s > 0 && t >= gpu.stops_after_s) continue;  // switched off
+            set.gpus.push_back(SimulateGpu(gpu, i, t, pid_base_));
+        }
         return set;
     }
     std::string Kind() const override { return "simulated"; }

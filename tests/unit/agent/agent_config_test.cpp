@@ -72,6 +72,16 @@ TEST(AgentConfig, AScenarioFileSelectsTheSimulatedSource) {
     auto c = BuildAgentConfig({{"GPU_OPTIMIZER_SIMULATE", "scenarios/demo.json"}}, {});
     ASSERT_TRUE(c.ok());
     EXPECT_EQ(c->source, "simulated");
+    EXPECT_FALSE(c->simulate_start.has_value());  // the scenario starts when the agent does
+    auto later = BuildAgentConfig(
+        {{"GPU_OPTIMIZER_SIMULATE", "scenarios/demo.json"}, {"GPU_OPTIMIZER_SIMULATE_START", "2026-11-24T09:00:00Z"}},
+        {});
+    ASSERT_TRUE(later.ok());
+    ASSERT_TRUE(later->simulate_start.has_value());
+    EXPECT_EQ(*later->simulate_start, std::chrono::sys_days{std::chrono::year{2026} / 11 / 24} + std::chrono::hours(9));
+    EXPECT_EQ(FailingSetting({{"GPU_OPTIMIZER_SIMULATE", "scenarios/demo.json"},
+                              {"GPU_OPTIMIZER_SIMULATE_START", "last tuesday"}}),
+              "GPU_OPTIMIZER_SIMULATE_START");
 }
 
 }  // namespace
