@@ -164,4 +164,19 @@ bool HasOperatorToken(const Services& s, const http::Request& req) {
     return ConstantTimeEquals(v.substr(7), s.config.admin_token);
 }
 
+boost::asio::awaitable<std::variant<JsonCaller, http::Response>> AuthorizeWithBody(Services& s,
+                                                                                   http::RequestContext& ctx) {
+    const unsigned version = ctx.request.version();
+    auto parsed = ParseJson(ctx.request.body());
+    if (!parsed) co_return http::ErrorResponse(parsed.error(), version);
+    if (!parsed->is_object())
+        co_return http::ErrorResponse(Error::Validation("body", "must be a JSON object"), version);
+    JsonCaller out;
+    out.body = std::move(parsed->get_object());
+    auto auth = co_await AuthorizeCustomer(s, ctx, &out.body);
+    if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
+    out.caller = std::move(std::get<Caller>(auth));
+    co_return out;
+}
+
 }  // namespace gpuopt::api

@@ -61,6 +61,17 @@ struct Caller {
 boost::asio::awaitable<std::variant<Caller, http::Response>> AuthorizeCustomer(
     Services& s, http::RequestContext& ctx, const boost::json::object* body = nullptr);
 
+// A caller and the JSON object its request carried (PUT and POST handlers).
+struct JsonCaller {
+    boost::json::object body;
+    Caller caller;
+};
+
+// The body parsed (400 unless it is a JSON object), then the caller authenticated with it (a key in the
+// body counts, as in AuthorizeCustomer). On refusal, the answer to send instead.
+boost::asio::awaitable<std::variant<JsonCaller, http::Response>> AuthorizeWithBody(Services& s,
+                                                                                   http::RequestContext& ctx);
+
 // An error answer that carries the caller's rate-limit headers.
 http::Response CallerError(const Error& error, const Caller& caller, unsigned version);
 

@@ -37,14 +37,10 @@ boost::json::object CheckoutJson(const billing::CheckoutResult& c) {
 http::Handler MakeUpgradeHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
         const unsigned version = ctx.request.version();
-        auto parsed = ParseJson(ctx.request.body());
-        if (!parsed) co_return http::ErrorResponse(parsed.error(), version);
-        if (!parsed->is_object())
-            co_return http::ErrorResponse(Error::Validation("body", "must be a JSON object"), version);
-        const auto& body = parsed->get_object();
-        auto auth = co_await AuthorizeCustomer(s, ctx, &body);
+        auto auth = co_await AuthorizeWithBody(s, ctx);
         if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
-        const Caller& caller = std::get<Caller>(auth);
+        const auto& body = std::get<JsonCaller>(auth).body;
+        const Caller& caller = std::get<JsonCaller>(auth).caller;
         std::string tier_name, method;
         for (auto [key, out] : {std::pair{"tier", &tier_name}, {"payment_method", &method}}) {
             const auto* v = body.if_contains(key);

@@ -161,14 +161,10 @@ http::Handler MakeGetIdlePolicyHandler(Services& s) {
 http::Handler MakePutIdlePolicyHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
         const unsigned version = ctx.request.version();
-        auto parsed = ParseJson(ctx.request.body());
-        if (!parsed) co_return http::ErrorResponse(parsed.error(), version);
-        if (!parsed->is_object())
-            co_return http::ErrorResponse(Error::Validation("body", "must be a JSON object"), version);
-        const auto& body = parsed->get_object();
-        auto auth = co_await AuthorizeCustomer(s, ctx, &body);
+        auto auth = co_await AuthorizeWithBody(s, ctx);
         if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
-        const Caller& caller = std::get<Caller>(auth);
+        const auto& body = std::get<JsonCaller>(auth).body;
+        const Caller& caller = std::get<JsonCaller>(auth).caller;
         if (!caller.plan->idle_actions) co_return CallerError({ErrorCode::kForbidden, kPaidOnly, {}}, caller, version);
         auto current = s.store.idle_actions().GetIdlePolicy(caller.account.id);
         if (!current) co_return CallerError(current.error(), caller, version);
@@ -192,14 +188,10 @@ http::Handler MakePutIdlePolicyHandler(Services& s) {
 http::Handler MakeSnoozeIdleHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
         const unsigned version = ctx.request.version();
-        auto parsed = ParseJson(ctx.request.body());
-        if (!parsed) co_return http::ErrorResponse(parsed.error(), version);
-        if (!parsed->is_object())
-            co_return http::ErrorResponse(Error::Validation("body", "must be a JSON object"), version);
-        const auto& body = parsed->get_object();
-        auto auth = co_await AuthorizeCustomer(s, ctx, &body);
+        auto auth = co_await AuthorizeWithBody(s, ctx);
         if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
-        const Caller& caller = std::get<Caller>(auth);
+        const auto& body = std::get<JsonCaller>(auth).body;
+        const Caller& caller = std::get<JsonCaller>(auth).caller;
         if (!caller.plan->idle_actions) co_return CallerError({ErrorCode::kForbidden, kPaidOnly, {}}, caller, version);
         const auto* gpu = body.if_contains("gpu");
         if (gpu == nullptr || !gpu->is_string()) {

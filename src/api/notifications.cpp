@@ -112,14 +112,10 @@ http::Handler MakeGetReportsHandler(Services& s) {
 http::Handler MakePutReportsHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
         const unsigned version = ctx.request.version();
-        auto parsed = ParseJson(ctx.request.body());
-        if (!parsed) co_return http::ErrorResponse(parsed.error(), version);
-        if (!parsed->is_object())
-            co_return http::ErrorResponse(Error::Validation("body", "must be a JSON object"), version);
-        const auto& body = parsed->get_object();
-        auto auth = co_await AuthorizeCustomer(s, ctx, &body);
+        auto auth = co_await AuthorizeWithBody(s, ctx);
         if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
-        const Caller& caller = std::get<Caller>(auth);
+        const auto& body = std::get<JsonCaller>(auth).body;
+        const Caller& caller = std::get<JsonCaller>(auth).caller;
         auto current = s.store.notifications().GetReportSettings(caller.account.id);
         if (!current) co_return CallerError(current.error(), caller, version);
         store::ReportSettings settings = *current;
@@ -213,14 +209,10 @@ http::Handler MakeListWebhooksHandler(Services& s) {
 http::Handler MakeAddWebhookHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
         const unsigned version = ctx.request.version();
-        auto parsed = ParseJson(ctx.request.body());
-        if (!parsed) co_return http::ErrorResponse(parsed.error(), version);
-        if (!parsed->is_object())
-            co_return http::ErrorResponse(Error::Validation("body", "must be a JSON object"), version);
-        const auto& body = parsed->get_object();
-        auto auth = co_await AuthorizeCustomer(s, ctx, &body);
+        auto auth = co_await AuthorizeWithBody(s, ctx);
         if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
-        const Caller& caller = std::get<Caller>(auth);
+        const auto& body = std::get<JsonCaller>(auth).body;
+        const Caller& caller = std::get<JsonCaller>(auth).caller;
         if (!caller.plan->outgoing_webhooks) {
             co_return CallerError({ErrorCode::kForbidden, kEnterpriseOnly, {}}, caller, version);
         }

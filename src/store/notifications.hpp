@@ -82,6 +82,24 @@ struct WebhookDelivery {
     std::string secret;  // the endpoint's (DueWebhookDeliveries only)
 };
 
+// An endpoint's event types as one column: "alert.fired,payment.completed" ("" for all).
+inline std::string JoinEventTypes(const std::vector<std::string>& events) {
+    std::string out;
+    for (const auto& e : events) out += (out.empty() ? "" : ",") + e;
+    return out;
+}
+
+inline std::vector<std::string> SplitEventTypes(std::string_view text) {
+    std::vector<std::string> out;
+    while (!text.empty()) {
+        const size_t comma = text.find(',');
+        out.emplace_back(text.substr(0, comma));
+        if (comma == std::string_view::npos) break;
+        text.remove_prefix(comma + 1);
+    }
+    return out;
+}
+
 class NotificationRepository {
 public:
     virtual ~NotificationRepository() = default;

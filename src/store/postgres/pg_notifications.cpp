@@ -7,23 +7,6 @@ namespace gpuopt::store::postgres {
 
 namespace {
 
-std::string JoinEvents(const std::vector<std::string>& events) {
-    std::string out;
-    for (const auto& e : events) out += (out.empty() ? "" : ",") + e;
-    return out;
-}
-
-std::vector<std::string> SplitEvents(std::string_view text) {
-    std::vector<std::string> out;
-    while (!text.empty()) {
-        const size_t comma = text.find(',');
-        out.emplace_back(text.substr(0, comma));
-        if (comma == std::string_view::npos) break;
-        text.remove_prefix(comma + 1);
-    }
-    return out;
-}
-
 ReportSettings ReadSettings(const Rows& r, int i) {
     return ReportSettings{r.Int(i, 0), r.Int(i, 1) != 0, r.Int(i, 2) != 0, std::string(r.Text(i, 3))};
 }
@@ -36,7 +19,7 @@ WebhookEndpoint ReadEndpoint(const Rows& r, int i) {
     e.account_id = r.Int(i, 1);
     e.url = std::string(r.Text(i, 2));
     e.secret = std::string(r.Text(i, 3));
-    e.events = SplitEvents(r.Text(i, 4));
+    e.events = SplitEventTypes(r.Text(i, 4));
     e.created_at = TimeAt(r, i, 5);
     return e;
 }
@@ -152,7 +135,7 @@ void PgStore::AddWebhookEndpoint(WebhookEndpoint endpoint, size_t max_per_accoun
                     .Add(endpoint.account_id)
                     .Add(endpoint.url)
                     .Add(endpoint.secret)
-                    .Add(JoinEvents(endpoint.events))
+                    .Add(JoinEventTypes(endpoint.events))
                     .Add(FormatUtc(endpoint.created_at)));
             if (!rows) return rows.error();
             if (rows->empty()) return Error{ErrorCode::kInternal, "the webhook endpoint was not stored", {}};

@@ -6,23 +6,6 @@ namespace gpuopt::store::sqlite {
 
 namespace {
 
-std::string JoinEvents(const std::vector<std::string>& events) {
-    std::string out;
-    for (const auto& e : events) out += (out.empty() ? "" : ",") + e;
-    return out;
-}
-
-std::vector<std::string> SplitEvents(std::string_view text) {
-    std::vector<std::string> out;
-    while (!text.empty()) {
-        const size_t comma = text.find(',');
-        out.emplace_back(text.substr(0, comma));
-        if (comma == std::string_view::npos) break;
-        text.remove_prefix(comma + 1);
-    }
-    return out;
-}
-
 ReportSettings ReadSettings(const Statement& s) {
     return ReportSettings{s.Int(0), s.Int(1) != 0, s.Int(2) != 0, s.Text(3)};
 }
@@ -35,7 +18,7 @@ WebhookEndpoint ReadEndpoint(const Statement& s) {
     e.account_id = s.Int(1);
     e.url = s.Text(2);
     e.secret = s.Text(3);
-    e.events = SplitEvents(s.TextView(4));
+    e.events = SplitEventTypes(s.TextView(4));
     e.created_at = ParseUtc(s.Text(5)).value_or(SysSeconds{});
     return e;
 }
@@ -156,7 +139,7 @@ void SqliteStore::AddWebhookEndpoint(WebhookEndpoint endpoint, size_t max_per_ac
             st->Bind(1, endpoint.account_id)
                 .Bind(2, std::string_view(endpoint.url))
                 .Bind(3, std::string_view(endpoint.secret))
-                .Bind(4, JoinEvents(endpoint.events))
+                .Bind(4, JoinEventTypes(endpoint.events))
                 .Bind(5, FormatUtc(endpoint.created_at));
             auto row = st->Step();
             if (!row) return row.error();
