@@ -55,7 +55,7 @@ http::Response Page(http::bhttp::status status, const std::string& headline, con
     http::Response res{status, version};
     res.set(http::bhttp::field::content_type, "text/html; charset=utf-8");
     res.set(http::bhttp::field::cache_control, "no-store");
-    std::string form;
+    std::string form = R"(<p><a class="button" href="/">Back to GPUOptimizer</a></p>)";
     if (!form_action.empty()) {
         form = R"(<form method="post" action=")" + mail::Html(form_action) +
                R"("><button class="button" type="submit">Turn report mails off</button></form>)";

@@ -86,7 +86,7 @@ Result<mail::ReportContent> BuildReport(store::Database& db, const PriceCatalog&
     r.recoverable_monthly = savings.monthly_savings;
     for (const auto& rec : savings.recommendations) {
         if (r.top.size() == 3) break;
-        r.top.push_back({rec.summary, rec.monthly_savings});
+        r.top.push_back({rec.summary, rec.monthly_savings, rec.gpus});
     }
     auto realized = db.recommendations().ListTracked(account.id, store::TrackState::kRealized, 10000);
     if (!realized) return realized.error();

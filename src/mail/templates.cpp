@@ -170,18 +170,23 @@ store::OutboxMessage ReportMail(const Brand& b, const store::Account& account, c
         std::string top = "Top recommendations:";
         int n = 0;
         for (const auto& line : r.top) {
-            top +=
-                "\n" + std::to_string(++n) + ". " + line.summary + " (saves " + Usd(line.monthly_savings) + " a month)";
+            std::string gpus;
+            for (const auto& g : line.gpus) gpus += (gpus.empty() ? "" : ", ") + g;
+            top += "\n" + std::to_string(++n) + ". " + line.summary + " (saves " + Usd(line.monthly_savings) +
+                   " a month" + (gpus.empty() ? "" : "; " + gpus) + ")";
         }
         p.push_back(top);
     } else {
         p.emplace_back("No recommendations: nothing sat idle long enough to act on.");
     }
     if (r.realized_total > 0) {
-        p.push_back("Realized savings: " + std::to_string(r.realized_in_period) + " recommendation" +
-                    (r.realized_in_period == 1 ? "" : "s") + " acted on in this period (" +
-                    Usd(r.realized_in_period_monthly) + " a month); " + std::to_string(r.realized_total) +
-                    " in all, saving " + Usd(r.realized_total_monthly) + " a month.");
+        const std::string in_period = r.realized_in_period == 0
+                                          ? "none in this period"
+                                          : std::to_string(r.realized_in_period) + " recommendation" +
+                                                (r.realized_in_period == 1 ? "" : "s") + " acted on in this period (" +
+                                                Usd(r.realized_in_period_monthly) + " a month)";
+        p.push_back("Realized savings: " + in_period + "; " + std::to_string(r.realized_total) + " in all, saving " +
+                    Usd(r.realized_total_monthly) + " a month.");
     }
     p.push_back("The details, GPU by GPU: " + b.base_url + "/");
     p.push_back("Turn these reports off: " + r.unsubscribe_url);

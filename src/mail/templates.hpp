@@ -41,6 +41,7 @@ store::OutboxMessage IdleAlertMail(const Brand& b, const std::string& email, con
 struct ReportLine {
     std::string summary;
     double monthly_savings = 0;
+    std::vector<std::string> gpus;  // host/uuid of each GPU it concerns
 };
 struct ReportContent {
     std::string kind;  // "weekly" or "daily"

@@ -124,6 +124,7 @@ TEST_F(ReportsTest, AWeeklyAndADailyReportGoOncePerPeriodWithTheirFigures) {
     EXPECT_NE(text.find("Spend: $38.40 on 1 GPU (48.0 GPU-hours reported)"), std::string::npos) << text;
     EXPECT_NE(text.find("Idle: 48.0 GPU-hours, costing $38.40"), std::string::npos) << text;
     EXPECT_NE(text.find("Top recommendations:\n1. "), std::string::npos) << text;
+    EXPECT_NE(text.find(" a month; box/GPU-1)"), std::string::npos) << text;  // which GPU
     EXPECT_NE(text.find("https://app.example.test/"), std::string::npos) << text;
     auto settings = store_->notifications().GetReportSettings(pro);
     ASSERT_TRUE(settings.ok());
