@@ -16,6 +16,14 @@ double Clamp01(double v) { return std::clamp(v, 0.0, 1.0); }
 
 SysSeconds HourStart(SysSeconds t) { return std::chrono::floor<std::chrono::hours>(t); }
 
+// The nearest-rank 95th percentile; 0 of none.
+double P95(std::vector<double>& values) {
+    if (values.empty()) return 0;
+    std::sort(values.begin(), values.end());
+    const size_t at = static_cast<size_t>(std::ceil(0.95 * static_cast<double>(values.size()))) - 1;
+    return values[std::min(at, values.size() - 1)];
+}
+
 }  // namespace
 
 Slice SliceOf(const store::StoredWindow& w, const IdleRules& rules) {
@@ -45,6 +53,10 @@ Slice SliceOf(const store::StoredWindow& w, const IdleRules& rules) {
     s.cost_usd = secs * w.cost_per_hour / 3600.0;
     s.idle_cost_usd = s.idle_s * w.cost_per_hour / 3600.0;
     s.idle_held_cost_usd = s.idle_held_s * w.cost_per_hour / 3600.0;
+    if (w.sm_active) {
+        s.sm_s = secs;
+        s.sm_weighted = std::clamp(*w.sm_active, 0.0, 100.0) * secs;
+    }
     return s;
 }
 
@@ -67,6 +79,8 @@ Slice Clip(const Slice& s, double from, double to) {
     out.cost_usd *= share;
     out.idle_cost_usd *= share;
     out.idle_held_cost_usd *= share;
+    out.sm_s *= share;
+    out.sm_weighted *= share;
     if (share <= 0) {
         out.util_max = 0;
         out.mem_used_max = 0;
@@ -95,6 +109,8 @@ Slice HourSlice(const Hour& h) {
     s.cost_usd = h.cost_usd;
     s.idle_cost_usd = h.idle_cost_usd;
     s.idle_held_cost_usd = h.idle_held_cost_usd;
+    s.sm_s = h.sm_s;
+    s.sm_weighted = h.sm_weighted;
     return s;
 }
 
@@ -123,6 +139,8 @@ store::HourlyRow HourOf(const store::StoredWindow& w, const IdleRules& rules) {
     h.cost_usd = s.cost_usd;
     h.idle_cost_usd = s.idle_cost_usd;
     h.idle_held_cost_usd = s.idle_held_cost_usd;
+    h.sm_s = s.sm_s;
+    h.sm_weighted = s.sm_weighted;
     return h;
 }
 
@@ -141,6 +159,8 @@ void Merge(Slice& into, const Slice& add) {
     into.cost_usd += add.cost_usd;
     into.idle_cost_usd += add.idle_cost_usd;
     into.idle_held_cost_usd += add.idle_held_cost_usd;
+    into.sm_s += add.sm_s;
+    into.sm_weighted += add.sm_weighted;
 }
 
 void Merge(store::HourlyRow& into, const store::HourlyRow& add) {
@@ -155,6 +175,8 @@ void Merge(store::HourlyRow& into, const store::HourlyRow& add) {
     into.cost_usd += add.cost_usd;
     into.idle_cost_usd += add.idle_cost_usd;
     into.idle_held_cost_usd += add.idle_held_cost_usd;
+    into.sm_s += add.sm_s;
+    into.sm_weighted += add.sm_weighted;
     if (!add.name.empty()) into.name = add.name;
     if (!add.uuid.empty()) into.uuid = add.uuid;
     if (!add.host.empty()) into.host = add.host;
@@ -195,6 +217,8 @@ std::vector<store::HourlyRow> RollUp(const std::vector<store::StoredWindow>& win
             h.cost_usd = part.cost_usd;
             h.idle_cost_usd = part.idle_cost_usd;
             h.idle_held_cost_usd = part.idle_held_cost_usd;
+            h.sm_s = part.sm_s;
+            h.sm_weighted = part.sm_weighted;
             add(std::move(h));
         }
     }
@@ -295,8 +319,8 @@ std::vector<GpuHistory> Histories(const store::RolledHistory& rolled, const Idle
 Totals Summarize(const std::vector<Slice>& slices, const Range& range, double recoverable_fraction) {
     Totals t;
     t.range_hours = range.Hours();
-    double reported_s = 0, util_weighted = 0, idle_s = 0, held_s = 0;
-    std::vector<double> averages;
+    double reported_s = 0, util_weighted = 0, idle_s = 0, held_s = 0, sm_s = 0, sm_weighted = 0;
+    std::vector<double> averages, sm_averages;
     const double from = static_cast<double>(range.from.time_since_epoch().count());
     const double to = static_cast<double>(range.to.time_since_epoch().count());
     for (const auto& whole : slices) {
@@ -314,6 +338,11 @@ Totals Summarize(const std::vector<Slice>& slices, const Range& range, double re
         t.idle_cost += s.idle_cost_usd;
         t.idle_held_cost += s.idle_held_cost_usd;
         if (s.reported_s > 0) averages.push_back(s.UtilAvg());
+        if (s.sm_s > 0) {
+            sm_s += s.sm_s;
+            sm_weighted += s.sm_weighted;
+            sm_averages.push_back(s.SmAvg());
+        }
     }
     t.reported_hours = reported_s / 3600.0;
     // Reports can overlap a little (clock skew); the range still has only so many hours.
@@ -322,11 +351,10 @@ Totals Summarize(const std::vector<Slice>& slices, const Range& range, double re
     t.idle_held_hours = held_s / 3600.0;
     t.busy_hours = std::max(0.0, t.reported_hours - t.idle_hours);
     t.util_avg = reported_s > 0 ? util_weighted / reported_s : 0;
-    if (!averages.empty()) {
-        std::sort(averages.begin(), averages.end());
-        const size_t at = static_cast<size_t>(std::ceil(0.95 * static_cast<double>(averages.size()))) - 1;
-        t.util_p95 = averages[std::min(at, averages.size() - 1)];
-    }
+    t.util_p95 = P95(averages);
+    t.sm_hours = sm_s / 3600.0;
+    t.sm_avg = sm_s > 0 ? sm_weighted / sm_s : 0;
+    t.sm_p95 = P95(sm_averages);
     t.recoverable_savings = t.idle_cost * recoverable_fraction;
     t.cost_per_hour = t.reported_hours > 0 ? t.cost / t.reported_hours : 0;
     return t;
@@ -334,7 +362,7 @@ Totals Summarize(const std::vector<Slice>& slices, const Range& range, double re
 
 Totals Combine(const std::vector<Totals>& parts) {
     Totals t;
-    double util_weighted = 0;
+    double util_weighted = 0, sm_weighted = 0;
     for (const auto& p : parts) {
         t.range_hours += p.range_hours;
         t.reported_hours += p.reported_hours;
@@ -351,7 +379,11 @@ Totals Combine(const std::vector<Totals>& parts) {
         t.idle_cost += p.idle_cost;
         t.idle_held_cost += p.idle_held_cost;
         t.recoverable_savings += p.recoverable_savings;
+        t.sm_hours += p.sm_hours;
+        sm_weighted += p.sm_avg * p.sm_hours;
+        t.sm_p95 = std::max(t.sm_p95, p.sm_p95);
     }
+    t.sm_avg = t.sm_hours > 0 ? sm_weighted / t.sm_hours : 0;
     t.util_avg = t.reported_hours > 0 ? util_weighted / t.reported_hours : 0;
     t.cost_per_hour = t.reported_hours > 0 ? t.cost / t.reported_hours : 0;
     return t;

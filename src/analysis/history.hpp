@@ -13,8 +13,11 @@
 //  - Idle while holding memory: the agent's idle-held fraction when sent, else the idle time when the
 //    GPU reports more than 1 GiB in use (reports without a process list).
 //  - Time without reports is unknown, not idle.
+//  - SM activity (GPM) is summed over the time that carried it only: sm_s of reported_s. Its averages and
+//    p95 describe that time; SmCoverage() says how much of the reported time it is.
 #pragma once
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,9 +53,12 @@ struct Slice {
     double cost_usd = 0;
     double idle_cost_usd = 0;
     double idle_held_cost_usd = 0;
+    double sm_s = 0;         // seconds of reported_s with SM activity measured
+    double sm_weighted = 0;  // Σ SM activity × seconds
 
     double UtilAvg() const { return reported_s > 0 ? util_weighted / reported_s : 0; }
     double IdleShare() const { return reported_s > 0 ? idle_s / reported_s : 0; }
+    double SmAvg() const { return sm_s > 0 ? sm_weighted / sm_s : 0; }
 };
 
 // A GPU and its slices (oldest first).
@@ -103,7 +109,11 @@ struct Totals {
     double idle_held_cost = 0;
     double recoverable_savings = 0;  // idle_cost × recoverable fraction
     double cost_per_hour = 0;        // while reported
+    double sm_hours = 0;             // reported hours with SM activity measured
+    double sm_avg = 0;               // weighted by those hours
+    double sm_p95 = 0;               // of the averages of slices with SM activity
 
+    double SmCoverage() const { return reported_hours > 0 ? std::min(1.0, sm_hours / reported_hours) : 0; }
     double IdleFraction() const { return reported_hours > 0 ? idle_hours / reported_hours : 0; }
     double Coverage() const { return range_hours > 0 ? reported_hours / range_hours : 0; }
 };

@@ -77,6 +77,39 @@ double IdleInLongStretches(const std::vector<Slice>& slices, const Range& range,
     return total;
 }
 
+// The p95 load a GPU is sized by: SM activity where GPM measured it over nearly all of the reported time,
+// utilization otherwise.
+struct Load {
+    double p95 = 0;  // percent
+    bool sm = false;
+};
+
+bool SmMeasured(const Totals& t, const RecommendRules& rules) {
+    return t.sm_hours > 0 && t.SmCoverage() >= rules.sm_min_coverage;
+}
+
+Load LoadOf(const Totals& t, const RecommendRules& rules) {
+    if (SmMeasured(t, rules)) return {t.sm_p95, true};
+    return {t.util_p95, false};
+}
+
+// What the load was read from, for the confidence reasons.
+std::string LoadBasis(const Totals& t, const RecommendRules& rules) {
+    if (SmMeasured(t, rules)) {
+        return "load: SM activity (GPM, measured over " + Percent(t.SmCoverage()) + " of the reported time) " +
+               Whole(t.sm_p95) + "% at p95, where utilization read " + Whole(t.util_p95) +
+               "%: utilization counts any kernel running, SM activity how much of the GPU it kept busy";
+    }
+    if (t.sm_hours > 0) {
+        return "load: utilization " + Whole(t.util_p95) + "% at p95; SM activity covers only " +
+               Percent(t.SmCoverage()) + " of the reported time (" + Percent(rules.sm_min_coverage) +
+               " would be used), and utilization can read busy while the GPU does little";
+    }
+    return "load: utilization " + Whole(t.util_p95) +
+           "% at p95 (no SM activity: the GPU has no GPM, Hopper and later do); utilization counts any kernel "
+           "running, so the real need may be lower";
+}
+
 struct Fit {
     const GpuModel* model = nullptr;
     std::vector<Evidence> evidence;
@@ -91,7 +124,8 @@ std::optional<Fit> CheaperFit(const PriceCatalog& catalog, const GpuModel& curre
                               const RecommendRules& rules) {
     if (!current.fp16_tflops || !current.memory_bandwidth_gbs) return std::nullopt;
     const double need_mib = t.mem_used_max * rules.right_size_memory_headroom;
-    const double load = t.util_p95 / 100;
+    const Load basis = LoadOf(t, rules);
+    const double load = basis.p95 / 100;
     const double need_tflops = *current.fp16_tflops * load;
     const double need_gbs = *current.memory_bandwidth_gbs * load;
     const GpuModel* best = nullptr;
@@ -120,6 +154,10 @@ std::optional<Fit> CheaperFit(const PriceCatalog& catalog, const GpuModel& curre
     fit.reasons.push_back("memory: peak " + Whole(t.mem_used_max) + " MiB with " +
                           Percent(rules.right_size_memory_headroom - 1) + " headroom needs " + Whole(need_mib) +
                           " MiB; the " + best->model + " has " + Whole(best->memory_gib * 1024) + " MiB");
+    if (basis.sm) {
+        fit.evidence.insert(fit.evidence.begin() + 4, Evidence{"sm_active_p95", Round(t.sm_p95, 1), "%"});
+    }
+    fit.reasons.push_back(LoadBasis(t, rules));
     fit.reasons.push_back("compute: " + Percent(load) + " (p95) of " + Whole(*current.fp16_tflops) + " TFLOPS is " +
                           Whole(need_tflops) + ", within " + Percent(max_load) + " of its " +
                           Whole(*best->fp16_tflops));
@@ -223,9 +261,11 @@ std::vector<Option> OptionsFor(const GpuInput& g, const Range& range, const Reco
         const GpuModel* current = catalog.MatchGpu(g.history.name, t.mem_total);
         if (auto fit = current ? CheaperFit(catalog, *current, t.cost_per_hour, t, rules) : std::nullopt) {
             Option& o = option(Action::kRightSize, (t.cost_per_hour - fit->model->usd_per_gpu_hour) * t.reported_hours);
-            o.summary = on + " peaked at " + Whole(t.mem_used_max) + " MiB and " + Whole(t.util_p95) +
-                        "% utilization (p95): the " + fit->model->model + " would carry it for " +
-                        Money(fit->model->usd_per_gpu_hour) + "/h instead of " + Money(t.cost_per_hour) + "/h.";
+            const Load basis = LoadOf(t, rules);
+            o.summary = on + " peaked at " + Whole(t.mem_used_max) + " MiB and " + Whole(basis.p95) +
+                        (basis.sm ? "% SM activity (p95): the " : "% utilization (p95): the ") + fit->model->model +
+                        " would carry it for " + Money(fit->model->usd_per_gpu_hour) + "/h instead of " +
+                        Money(t.cost_per_hour) + "/h.";
             o.evidence = std::move(fit->evidence);
             const auto [week_confidence, week_reason] = DataConfidence(t, 24 * 7);
             o.confidence = fit->lower_class ? Confidence::kLow : std::min(Confidence::kMedium, week_confidence);
@@ -233,8 +273,12 @@ std::vector<Option> OptionsFor(const GpuInput& g, const Range& range, const Reco
             o.confidence_reasons.insert(o.confidence_reasons.end(), fit->reasons.begin(), fit->reasons.end());
         }
     }
+    // A commitment locks in what the GPU is used for: judged by SM activity where GPM measured it (a GPU a
+    // small kernel keeps at 100 % utilization is mostly waiting).
+    const bool sm_measured = SmMeasured(t, rules);
+    const double busy_avg = sm_measured ? t.sm_avg : t.util_avg;
     if (range.Hours() >= rules.committed_min_range_hours && t.Coverage() >= rules.committed_min_coverage &&
-        1 - idle_share >= rules.committed_min_busy_share && t.util_avg >= rules.committed_min_util_avg) {
+        1 - idle_share >= rules.committed_min_busy_share && busy_avg >= rules.committed_min_util_avg) {
         const double discount = std::clamp(rules.committed_discount, 0.0, 1.0);
         Option& o = option(Action::kCommittedUse, t.cost * discount);
         o.summary = on + " ran " + Percent(t.Coverage()) + " of the time and was busy " + Percent(1 - idle_share) +
@@ -244,6 +288,7 @@ std::vector<Option> OptionsFor(const GpuInput& g, const Range& range, const Reco
                       {"util_avg", Round(t.util_avg, 1), "%"},
                       {"cost_per_hour", Round(t.cost_per_hour, 4), "USD/h"},
                       {"discount", Round(discount * 100, 1), "%"}};
+        if (sm_measured) o.evidence.push_back({"sm_active_avg", Round(t.sm_avg, 1), "%"});
         o.confidence = Confidence::kMedium;
         o.confidence_reasons = {data_reason,
                                 "a commitment is paid whether the GPU works or not: it saves only if "
@@ -270,10 +315,13 @@ std::optional<Group> Consolidation(const std::vector<GpuInput>& gpus, std::vecto
                                    const RecommendRules& rules, const Costs& costs) {
     const size_t n = members.size();
     if (n < 2) return std::nullopt;
+    // One basis for the group: SM activity when every member has it, utilization otherwise.
+    const bool sm =
+        std::all_of(members.begin(), members.end(), [&](size_t i) { return SmMeasured(gpus[i].totals, rules); });
     double util_sum = 0, mem_sum = 0, smallest_mem = 0;
     for (size_t i : members) {
         const Totals& t = gpus[i].totals;
-        util_sum += t.util_p95;
+        util_sum += sm ? t.sm_p95 : t.util_p95;
         mem_sum += t.mem_used_max;
         if (t.mem_total > 0) smallest_mem = smallest_mem == 0 ? t.mem_total : std::min(smallest_mem, t.mem_total);
     }
@@ -308,11 +356,12 @@ std::optional<Group> Consolidation(const std::vector<GpuInput>& gpus, std::vecto
     g.option.range_savings = Cents(savings);
     g.option.monthly_savings = Cents(monthly);
     g.option.summary = std::to_string(n) + " lightly used " + gpus[members.front()].history.name + " GPUs on " + host +
-                       " (p95 utilization " + Whole(util_sum) + "% together) fit on " + std::to_string(needed) +
-                       " with MPS, MIG or time-slicing: give back " + std::to_string(n - needed) + ".";
+                       (sm ? " (p95 SM activity " : " (p95 utilization ") + Whole(util_sum) + "% together) fit on " +
+                       std::to_string(needed) + " with MPS, MIG or time-slicing: give back " +
+                       std::to_string(n - needed) + ".";
     g.option.evidence = {{"gpus", static_cast<double>(n), "GPUs"},
                          {"gpus_needed", static_cast<double>(needed), "GPUs"},
-                         {"util_p95_sum", Round(util_sum, 1), "%"},
+                         {sm ? "sm_active_p95_sum" : "util_p95_sum", Round(util_sum, 1), "%"},
                          {"mem_used_max_sum", Round(mem_sum, 0), "MiB"}};
     g.option.confidence = Confidence::kLow;
     g.option.confidence_reasons = {"p95 loads add up to " + Whole(util_sum) + "% of one GPU and memory peaks to " +
@@ -366,7 +415,7 @@ Plan Recommend(const std::vector<GpuInput>& gpus, const Range& range, const Reco
     std::map<std::pair<std::string, std::string>, std::vector<size_t>> by_host_model;
     for (size_t i = 0; i < gpus.size(); ++i) {
         const Totals& t = gpus[i].totals;
-        if (eligible[i] && !rules.idle_actions_only && t.util_p95 <= rules.consolidate_max_util &&
+        if (eligible[i] && !rules.idle_actions_only && LoadOf(t, rules).p95 <= rules.consolidate_max_util &&
             t.IdleFraction() < rules.stop_idle_share)
             by_host_model[{gpus[i].history.host, gpus[i].history.name}].push_back(i);
     }

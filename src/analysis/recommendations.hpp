@@ -54,12 +54,16 @@ struct RecommendRules {
     double auto_stop_idle_share = 0.25;
     double held_share_of_idle = 0.5;  // release_idle_memory when this much of the idle time held memory
     double right_size_memory_headroom = 1.2;
-    double right_size_max_load = 0.8;   // of the smaller GPU's compute and bandwidth, at the current p95 load
-    double consolidate_max_util = 40;   // p95 utilization of each GPU to consider
+    double right_size_max_load = 0.8;  // of the smaller GPU's compute and bandwidth, at the current p95 load
+    // Load is GPM SM activity when it was measured over at least this share of the reported time, else
+    // utilization (which counts any kernel running: a small kernel keeps it at 100 %).
+    double sm_min_coverage = 0.9;
+    double consolidate_max_util = 40;   // p95 load of each GPU to consider
     double consolidate_max_load = 0.8;  // of one GPU, after consolidation
     double committed_min_coverage = 0.95;
     double committed_min_busy_share = 0.8;
-    double committed_min_util_avg = 50;  // a commitment for a GPU that is mostly waiting locks the waste in
+    // Utilization (SM activity where measured): a commitment for a GPU that is mostly waiting locks the waste in.
+    double committed_min_util_avg = 50;
     double committed_min_range_hours = 24 * 7;
     bool idle_actions_only = false;  // plans without all recommendations: stop, release memory, auto-stop
 };

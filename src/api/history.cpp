@@ -185,6 +185,14 @@ boost::json::object TotalsJson(const analysis::Totals& t, double range_hours) {
     o["util_avg"] = r(t.util_avg, 100);
     o["util_p95"] = r(t.util_p95, 100);
     o["util_max"] = r(t.util_max, 100);
+    o["sm_active_hours"] = r(t.sm_hours, 100);
+    if (t.sm_hours > 0) {
+        o["sm_active_avg"] = r(t.sm_avg, 100);
+        o["sm_active_p95"] = r(t.sm_p95, 100);
+    } else {
+        o["sm_active_avg"] = nullptr;
+        o["sm_active_p95"] = nullptr;
+    }
     o["mem_used_max"] = r(t.mem_used_max, 10);
     o["cost"] = r(t.cost, 100);
     o["idle_cost"] = r(t.idle_cost, 100);

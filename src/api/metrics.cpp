@@ -81,7 +81,10 @@ const GpuMetric kGpuMetrics[] = {
      [](const GpuView& g) { return g.Number("xid_last"); }},
     // GPM reports percent; DCGM's profiling fields are ratios.
     {"DCGM_FI_PROF_SM_ACTIVE", "The ratio of cycles an SM has at least 1 warp assigned (GPM, the window's average).",
-     [](const GpuView& g) { return g.Number("sm_active", 0.01); }},
+     [](const GpuView& g) -> std::optional<double> {
+         if (g.w->sm_active) return *g.w->sm_active * 0.01;
+         return g.Number("sm_active", 0.01);  // a window stored before SM activity had its own column
+     }},
     {"DCGM_FI_PROF_GR_ENGINE_ACTIVE", "Ratio of time the graphics engine is active (GPM, the window's average).",
      [](const GpuView& g) { return g.Number("gr_engine_active", 0.01); }},
     {"gpuopt_gpu_idle_fraction", "Share of the last window the GPU was idle.",

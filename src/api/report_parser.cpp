@@ -209,11 +209,8 @@ Result<void> ParseIdleEvents(const json::value* v, store::UsageReport& report, c
 Result<void> ParseTelemetry(const Fields& g, const std::string& p, const std::string& driver_version,
                             std::string& out) {
     json::object t;
-    for (auto [key, hi] : {std::pair{"sm_active", 100.0},
-                           {"gr_engine_active", 100.0},
-                           {"mem_clock_mhz", 100000.0},
-                           {"energy_mj", 1e18},
-                           {"energy_j", 1e12}}) {
+    for (auto [key, hi] :
+         {std::pair{"gr_engine_active", 100.0}, {"mem_clock_mhz", 100000.0}, {"energy_mj", 1e18}, {"energy_j", 1e12}}) {
         GPUOPT_TRY(v, g.Number(key, 0, hi));
         if (v) t[key] = *v;
     }
@@ -394,6 +391,8 @@ Result<store::UsageReport> ParseUsageReport(const json::object& body, const Repo
         w.power_limit_w = power_limit;
         GPUOPT_TRY(sm_clock, g.Number("sm_clock_mhz", 0, 10000));
         w.sm_clock_mhz = sm_clock;
+        GPUOPT_TRY(sm_active, g.Number("sm_active", 0, 100));
+        w.sm_active = sm_active;
         GPUOPT_TRY(cost, g.Number("cost_per_hour", 0, rules.max_cost_per_hour));
         w.cost_per_hour = cost.value_or(rules.default_cost_per_hour);
         if (auto r = ParseProcesses(g.Find("processes"), p + ".processes", rules, w.processes_json); !r) {

@@ -26,7 +26,7 @@ struct ReportRules {
 
 // Accepts the prototype's minimal form ({api_key, gpu_data:[{gpu_index, gpu_name, gpu_util, mem_used,
 // mem_total, temperature?, cost_per_hour?}]}) and the full report of SPEC §5 with what gpuopt-agent adds
-// (idle_held_fraction, mem_util, sm_clock_mhz, lost_gpus). Unknown fields are
+// (idle_held_fraction, mem_util, sm_clock_mhz, sm_active, lost_gpus). Unknown fields are
 // ignored; JSON null in an optional field means "not measured". Checks types and ranges: utilization
 // 0-100, memory >= 0 and used <= total, cost 0-1000, at most 64 GPUs, names <= 100 characters,
 // unique GPUs, sane window timestamps relative to `now`.

@@ -29,6 +29,12 @@ void AppendPoint(std::string& out, std::string_view time, const analysis::Slice&
     AppendJsonFixed(out, b.UtilAvg(), 2);
     out.append(R"(,"util_max":)");
     AppendJsonFixed(out, b.util_max, 2);
+    out.append(R"(,"sm_active":)");
+    if (b.sm_s > 0) {
+        AppendJsonFixed(out, b.SmAvg(), 2);  // over the part of the bucket GPM measured
+    } else {
+        out.append("null");
+    }
     out.append(R"(,"idle_fraction":)");
     AppendJsonFixed(out, b.IdleShare(), 4);
     out.append(R"(,"idle_held_fraction":)");
@@ -118,6 +124,8 @@ http::Handler MakeUsageHandler(Services& s) {
                 b.reported_s += sl.reported_s;
                 b.util_weighted += sl.util_weighted;
                 b.util_max = std::max(b.util_max, sl.util_max);
+                b.sm_s += sl.sm_s;
+                b.sm_weighted += sl.sm_weighted;
                 b.idle_s += sl.idle_s;
                 b.idle_held_s += sl.idle_held_s;
                 b.mem_used_max = std::max(b.mem_used_max, sl.mem_used_max);

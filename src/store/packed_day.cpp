@@ -37,12 +37,15 @@ void HourFigures::Merge(const HourFigures& more) {
     cost_usd += more.cost_usd;
     idle_cost_usd += more.idle_cost_usd;
     idle_held_cost_usd += more.idle_held_cost_usd;
+    sm_s += more.sm_s;
+    sm_weighted += more.sm_weighted;
 }
 
 HourFigures FiguresOf(const HourlyRow& row) {
-    return {row.windows,  row.reported_s,    row.util_weighted,     row.util_max,
-            row.idle_s,   row.idle_held_s,   row.mem_used_max,      row.mem_total,
-            row.cost_usd, row.idle_cost_usd, row.idle_held_cost_usd};
+    return {row.windows,    row.reported_s,    row.util_weighted,      row.util_max,
+            row.idle_s,     row.idle_held_s,   row.mem_used_max,       row.mem_total,
+            row.cost_usd,   row.idle_cost_usd, row.idle_held_cost_usd, row.sm_s,
+            row.sm_weighted};
 }
 
 void CopyFigures(const HourFigures& from, HourStats& to) {
@@ -57,6 +60,8 @@ void CopyFigures(const HourFigures& from, HourStats& to) {
     to.cost_usd = from.cost_usd;
     to.idle_cost_usd = from.idle_cost_usd;
     to.idle_held_cost_usd = from.idle_held_cost_usd;
+    to.sm_s = from.sm_s;
+    to.sm_weighted = from.sm_weighted;
 }
 
 std::string PackedDay::Encode() const {
@@ -66,7 +71,7 @@ std::string PackedDay::Encode() const {
         Put(at, static_cast<uint64_t>(h.windows));
         at += 8;
         for (double v : {h.reported_s, h.util_weighted, h.util_max, h.idle_s, h.idle_held_s, h.mem_used_max,
-                         h.mem_total, h.cost_usd, h.idle_cost_usd, h.idle_held_cost_usd}) {
+                         h.mem_total, h.cost_usd, h.idle_cost_usd, h.idle_held_cost_usd, h.sm_s, h.sm_weighted}) {
             Put(at, std::bit_cast<uint64_t>(v));
             at += 8;
         }
@@ -75,12 +80,14 @@ std::string PackedDay::Encode() const {
 }
 
 Result<PackedDay> PackedDay::Decode(std::string_view bytes) {
-    if (bytes.size() != kPackedDayBytes) {
-        return Error{
-            ErrorCode::kInternal,
-            "a roll-up day holds " + std::to_string(bytes.size()) + " bytes, not " + std::to_string(kPackedDayBytes),
-            {}};
+    if (bytes.size() != kPackedDayBytes && bytes.size() != kPackedDayBytesBeforeSm) {
+        return Error{ErrorCode::kInternal,
+                     "a roll-up day holds " + std::to_string(bytes.size()) + " bytes, not " +
+                         std::to_string(kPackedDayBytes) + " (or " + std::to_string(kPackedDayBytesBeforeSm) +
+                         " from before SM activity)",
+                     {}};
     }
+    const bool with_sm = bytes.size() == kPackedDayBytes;
     PackedDay day;
     const char* at = bytes.data();
     auto next = [&at] {
@@ -101,6 +108,10 @@ Result<PackedDay> PackedDay::Decode(std::string_view bytes) {
         h.cost_usd = next();
         h.idle_cost_usd = next();
         h.idle_held_cost_usd = next();
+        if (with_sm) {
+            h.sm_s = next();
+            h.sm_weighted = next();
+        }
     }
     return day;
 }

@@ -2,9 +2,11 @@
 // A month of a 64-GPU fleet is 1,920 rows instead of 46,080, and each row's figures are decoded with a
 // few loads instead of read column by column (decision 0008).
 //
-// The packed value is 24 slots of 11 figures, each 8 bytes big-endian (the first an integer, the rest
-// IEEE 754 doubles): 2,112 bytes. Big-endian is PostgreSQL's own binary order (int8send, float8send).
-// A slot whose figures are all zero is an hour without reports.
+// The packed value is 24 slots of 13 figures, each 8 bytes big-endian (the first an integer, the rest
+// IEEE 754 doubles): 2,496 bytes. Big-endian is PostgreSQL's own binary order (int8send, float8send).
+// A slot whose figures are all zero is an hour without reports. Rows written before SM activity was
+// rolled up hold 11 figures a slot (2,112 bytes): they read with no SM activity, and are written back
+// in the longer form when an hour of theirs changes.
 #pragma once
 
 #include <array>
@@ -32,6 +34,8 @@ struct HourFigures {
     double cost_usd = 0;
     double idle_cost_usd = 0;
     double idle_held_cost_usd = 0;
+    double sm_s = 0;
+    double sm_weighted = 0;
 
     // No figure at all: an hour without reports. (A window split across two hours counts its window
     // in the later hour only, so an earlier part has seconds but no windows.)
@@ -44,14 +48,16 @@ struct HourFigures {
 HourFigures FiguresOf(const HourlyRow& row);
 void CopyFigures(const HourFigures& from, HourStats& to);
 
-constexpr size_t kFiguresPerHour = 11;
+constexpr size_t kFiguresPerHour = 13;
 constexpr size_t kPackedDayBytes = 24 * kFiguresPerHour * 8;
+constexpr size_t kFiguresPerHourBeforeSm = 11;
+constexpr size_t kPackedDayBytesBeforeSm = 24 * kFiguresPerHourBeforeSm * 8;
 
 struct PackedDay {
     std::array<HourFigures, 24> hours{};
 
     std::string Encode() const;
-    // Fails on a value of any other size (a damaged row): nothing is guessed.
+    // Reads either size; fails on a value of any other (a damaged row): nothing is guessed.
     static Result<PackedDay> Decode(std::string_view bytes);
 
     // The day's sums, kept beside the packed hours so that SQL can total them.

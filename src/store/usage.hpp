@@ -32,9 +32,12 @@ struct GpuWindow {
     std::optional<double> power_w;
     std::optional<double> power_limit_w;
     std::optional<double> sm_clock_mhz;
+    // GPM SM activity, percent: the share of cycles an SM had a warp resident, averaged over the SMs. It
+    // reads low where utilization (any kernel running) reads high on a GPU a small kernel keeps busy.
+    std::optional<double> sm_active;
     double cost_per_hour = 0;
     std::string processes_json;  // "[]" when none were reported
-    // What the GPU says of itself beyond the figures analysed (GPM activity, energy, clocks, PCI bus id,
+    // What the GPU says of itself beyond the figures analysed (graphics engine activity, energy, clocks, PCI bus id,
     // driver, XID errors, MIG): a validated JSON object, "" when the agent sent none of it.
     std::string telemetry_json;
 };
@@ -106,6 +109,7 @@ struct StoredWindow {
     std::optional<double> power_w;
     std::optional<double> power_limit_w;
     std::optional<double> sm_clock_mhz;
+    std::optional<double> sm_active;  // nullopt: not measured (no GPM), or stored before the column
     double cost_per_hour = 0;
     std::string processes_json;
     std::string telemetry_json;  // "" when none
@@ -132,6 +136,8 @@ struct HourlyRow {
     double cost_usd = 0;  // Σ seconds × $/h / 3600
     double idle_cost_usd = 0;
     double idle_held_cost_usd = 0;
+    double sm_s = 0;         // seconds of reported_s that carried SM activity
+    double sm_weighted = 0;  // Σ SM activity × seconds over sm_s
 };
 
 // A GPU of an account as last seen.
@@ -167,6 +173,8 @@ struct HourStats {
     double cost_usd = 0;
     double idle_cost_usd = 0;
     double idle_held_cost_usd = 0;
+    double sm_s = 0;
+    double sm_weighted = 0;
 };
 
 struct RolledHistory {

@@ -60,6 +60,17 @@ TEST(Demo, AWeekBackFilledShowsARealizedSavingAndIdleAlertsWithinAMinute) {
     ASSERT_EQ(plan.status, 200) << plan.body;
     EXPECT_GT(plan.Json().at("total_realized_monthly").to_number<double>(), 0) << plan.body;
     EXPECT_FALSE(plan.Json().at("recommendations").as_array().empty());
+    // The H100 whose small kernel keeps utilization at 97 % is right-sized by its SM activity (about 19 %).
+    const boost::json::value plan_json = plan.Json();
+    const boost::json::object* by_sm = nullptr;
+    for (const auto& r : plan_json.at("recommendations").as_array()) {
+        const auto& o = r.as_object();
+        if (o.at("type") == "right_size" && o.at("evidence").as_object().contains("sm_active_p95")) by_sm = &o;
+    }
+    ASSERT_NE(by_sm, nullptr) << plan.body;
+    EXPECT_EQ(by_sm->at("host"), "research-2");
+    EXPECT_NEAR(by_sm->at("evidence").at("sm_active_p95").at("value").to_number<double>(), 19.4, 0.5);
+    EXPECT_GT(by_sm->at("evidence").at("util_p95").at("value").to_number<double>(), 95);
     auto savings = Get(server.Url("/api/savings?range=7d"), Bearer(key)).Json();
     EXPECT_GT(savings.at("fleet").at("idle_cost").to_number<double>(), 0) << boost::json::serialize(savings);
 

@@ -124,7 +124,8 @@ Result<Scenario> ParseScenario(std::string_view text) {
                                               {&gpu.noise, "noise", 0, 50},
                                               {&gpu.power_limit_w, "power_limit_w", 1, 5000},
                                               {&gpu.idle_power_w, "idle_power_w", 0, 5000},
-                                              {&gpu.stops_after_s, "stops_after_s", 0, 1e9}}) {
+                                              {&gpu.stops_after_s, "stops_after_s", 0, 1e9},
+                                              {&gpu.sm_share, "sm_share", 0, 1}}) {
                 auto v = Num(go, key, gw, *field, lo, hi);
                 if (!v) return v.error();
                 *field = *v;
@@ -210,9 +211,13 @@ GpuSample SimulateGpu(const SimulatedGpu& gpu, unsigned index, double t, unsigne
     s.mem_total_mib = gpu.memory_mib;
     s.mem_used_mib = std::min(gpu.memory_mib, std::round(memory + 4));  // the context the driver keeps
     s.temperature_c = std::round(30 + util * 0.45);
-    s.power_w = std::round((gpu.idle_power_w + (gpu.power_limit_w - gpu.idle_power_w) * util / 100 * 0.9) * 10) / 10;
+    // Power follows how much of the GPU works: SM activity where GPM measures it, else utilization.
+    const double activity = gpu.sm_share > 0 ? util * gpu.sm_share : util;
+    s.power_w =
+        std::round((gpu.idle_power_w + (gpu.power_limit_w - gpu.idle_power_w) * activity / 100 * 0.9) * 10) / 10;
     s.power_limit_w = gpu.power_limit_w;
     s.sm_clock_mhz = util > 5 ? 1410 : 210;
+    if (gpu.sm_share > 0) s.sm_active = std::round(util * gpu.sm_share * 10) / 10;
     s.processes.emplace();
     if (memory > 0) {
         GpuProcess p;

@@ -13,6 +13,9 @@
 // 0% while a process keeps held_mib allocated: the waste other tools miss), periodic_training (busy for
 // busy_s of every period_s, then idle; hold_between keeps the memory), ramp (util from -> to over ramp_s).
 // A GPU with stops_after_s is switched off that long after the start: the host no longer sees it.
+// A GPU with sm_share has GPM (Hopper and later): its SM activity is that share of its utilization, so
+// {"pattern": "busy", "util": 97, "sm_share": 0.07} is a small kernel that keeps utilization at 97 % on
+// SMs 7 % busy.
 #pragma once
 
 #include <optional>
@@ -43,6 +46,7 @@ struct SimulatedGpu {
     double power_limit_w = 400;
     double idle_power_w = 55;
     double stops_after_s = 0;  // > 0: gone from the host from then on
+    double sm_share = 0;       // > 0: GPM reports SM activity = utilization × sm_share
     std::string process = "python";
     // Who runs the process, as the agent attributes real ones (empty: unknown, or not in a pod).
     std::string user;

@@ -15,7 +15,7 @@ const char* const kWindowColumns =
     "g.id, g.account_id, g.gpu_key, g.host, COALESCE(g.uuid, ''), g.gpu_name, g.gpu_index, g.window_end,"
     " g.window_seconds, g.util_avg, g.util_max, g.idle_fraction, g.idle_held_fraction, g.mem_util, g.mem_used_mib,"
     " g.mem_total_mib, g.temperature_c, g.power_w, g.power_limit_w, g.sm_clock_mhz, g.cost_per_hour, g.processes,"
-    " g.window_end_ms, g.window_ms, g.counted_ms, g.host_from_address, g.telemetry";
+    " g.window_end_ms, g.window_ms, g.counted_ms, g.host_from_address, g.telemetry, g.sm_active";
 
 StoredWindow ReadWindowRow(const Rows& r, int i, int c) {
     StoredWindow w;
@@ -46,6 +46,7 @@ StoredWindow ReadWindowRow(const Rows& r, int i, int c) {
     w.counted_ms = OptIntAt(r, i, c + 24);
     w.host_from_address = r.Int(i, c + 25) != 0;
     if (!r.IsNull(i, c + 26)) w.telemetry_json = r.Text(i, c + 26);
+    w.sm_active = OptDoubleAt(r, i, c + 27);
     return w;
 }
 

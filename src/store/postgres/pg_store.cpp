@@ -402,7 +402,7 @@ Result<bool> PgStore::IngestGroup(Connection& db, std::vector<Job*>& group, bool
     ArrayLiteral r_id, r_account, r_report, r_agent, r_host, r_version, r_cloud, r_start, r_end, r_samples, r_received;
     ArrayLiteral w_id, w_report, w_account, w_host, w_key, w_index, w_uuid, w_name, w_util, w_util_max, w_idle,
         w_mem_used, w_mem_total, w_temp, w_power, w_power_limit, w_cost, w_seconds, w_end, w_processes, w_idle_held,
-        w_mem_util, w_clock, w_end_ms, w_window_ms, w_counted_ms, w_from_address, w_telemetry;
+        w_mem_util, w_clock, w_end_ms, w_window_ms, w_counted_ms, w_from_address, w_telemetry, w_sm_active;
     struct Seen {
         int64_t account_id;
         std::string gpu_key;
@@ -493,6 +493,7 @@ Result<bool> PgStore::IngestGroup(Connection& db, std::vector<Job*>& group, bool
             } else {
                 w_telemetry.Add(g.telemetry_json);
             }
+            w_sm_active.Add(g.sm_active);
             seen_rows[key] = Seen{req.account_id, g.gpu_key, now, report_pk, window_id, window_end};
         }
         group[j]->SetIngestResult(IngestOutcome{false});
@@ -510,13 +511,13 @@ Result<bool> PgStore::IngestGroup(Connection& db, std::vector<Job*>& group, bool
     }
     Params p;
     for (const auto* a :
-         {&r_id,        &r_account,    &r_report,       &r_agent,     &r_host,     &r_version,     &r_cloud,
-          &r_start,     &r_end,        &r_samples,      &r_received,  &w_id,       &w_report,      &w_account,
-          &w_host,      &w_key,        &w_index,        &w_uuid,      &w_name,     &w_util,        &w_util_max,
-          &w_idle,      &w_mem_used,   &w_mem_total,    &w_temp,      &w_power,    &w_power_limit, &w_cost,
-          &w_seconds,   &w_end,        &w_processes,    &w_idle_held, &w_mem_util, &w_clock,       &w_end_ms,
-          &w_window_ms, &w_counted_ms, &w_from_address, &w_telemetry, &s_account,  &s_key,         &s_now,
-          &s_report,    &s_covered,    &s_window,       &s_end}) {
+         {&r_id,        &r_account,    &r_report,       &r_agent,     &r_host,      &r_version,     &r_cloud,
+          &r_start,     &r_end,        &r_samples,      &r_received,  &w_id,        &w_report,      &w_account,
+          &w_host,      &w_key,        &w_index,        &w_uuid,      &w_name,      &w_util,        &w_util_max,
+          &w_idle,      &w_mem_used,   &w_mem_total,    &w_temp,      &w_power,     &w_power_limit, &w_cost,
+          &w_seconds,   &w_end,        &w_processes,    &w_idle_held, &w_mem_util,  &w_clock,       &w_end_ms,
+          &w_window_ms, &w_counted_ms, &w_from_address, &w_telemetry, &w_sm_active, &s_account,     &s_key,
+          &s_now,       &s_report,     &s_covered,      &s_window,    &s_end}) {
         p.Add(a->Text());
     }
     static const std::string kInsert =
@@ -527,16 +528,16 @@ Result<bool> PgStore::IngestGroup(Connection& db, std::vector<Job*>& group, bool
         " windows AS (INSERT INTO gpu_windows (id, report_pk, account_id, host, gpu_key, gpu_index, uuid, gpu_name,"
         " util_avg, util_max, idle_fraction, mem_used_mib, mem_total_mib, temperature_c, power_w, power_limit_w,"
         " cost_per_hour, window_seconds, window_end, processes, idle_held_fraction, mem_util, sm_clock_mhz,"
-        " window_end_ms, window_ms, counted_ms, host_from_address, telemetry)"
+        " window_end_ms, window_ms, counted_ms, host_from_address, telemetry, sm_active)"
         " SELECT * FROM unnest($12::bigint[], $13::bigint[], $14::bigint[], $15::text[], $16::text[], $17::int[],"
         " $18::text[], $19::text[], $20::float8[], $21::float8[], $22::float8[], $23::float8[], $24::float8[],"
         " $25::float8[], $26::float8[], $27::float8[], $28::float8[], $29::bigint[], $30::text[], $31::text[],"
         " $32::float8[], $33::float8[], $34::float8[], $35::bigint[], $36::bigint[], $37::bigint[], $38::int[],"
-        " $39::text[]))"
+        " $39::text[], $40::float8[]))"
         " INSERT INTO gpus_seen (account_id, gpu_key, first_seen, last_seen, last_report_pk, covered_until_ms,"
         " last_window_id, last_window_end)"
-        " SELECT a, k, n, n, r, c, w, e FROM unnest($40::bigint[], $41::text[], $42::text[], $43::bigint[],"
-        " $44::bigint[], $45::bigint[], $46::text[]) AS u (a, k, n, r, c, w, e)"
+        " SELECT a, k, n, n, r, c, w, e FROM unnest($41::bigint[], $42::text[], $43::text[], $44::bigint[],"
+        " $45::bigint[], $46::bigint[], $47::text[]) AS u (a, k, n, r, c, w, e)"
         " ON CONFLICT (account_id, gpu_key) DO UPDATE SET"
         " last_seen = GREATEST(gpus_seen.last_seen, excluded.last_seen),"
         " last_report_pk = excluded.last_report_pk,"

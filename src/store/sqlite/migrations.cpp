@@ -520,6 +520,12 @@ CREATE TABLE webhook_scan (
     mark TEXT NOT NULL
 );
 )sql"},
+        {13, "SM activity as a figure of the window", R"sql(
+-- GPM SM activity, percent (NULL: not measured), kept beside utilization so that the roll-up can total it
+-- and right-sizing can read it. Windows stored before keep it only in their telemetry: they count as
+-- without SM activity.
+ALTER TABLE gpu_windows ADD COLUMN sm_active REAL;
+)sql"},
     };
     return migrations;
 }

@@ -27,7 +27,7 @@ constexpr const char* kWindowColumns =
     "g.id, g.account_id, g.gpu_key, g.host, g.uuid, g.gpu_name, g.gpu_index, g.window_end, g.window_seconds,"
     " g.util_avg, g.util_max, g.idle_fraction, g.idle_held_fraction, g.mem_util, g.mem_used_mib, g.mem_total_mib,"
     " g.temperature_c, g.power_w, g.power_limit_w, g.sm_clock_mhz, g.cost_per_hour, g.processes, g.window_end_ms,"
-    " g.window_ms, g.counted_ms, g.host_from_address, g.telemetry";
+    " g.window_ms, g.counted_ms, g.host_from_address, g.telemetry, g.sm_active";
 
 StoredWindow ReadWindow(const Statement& st) {
     StoredWindow w;
@@ -59,6 +59,7 @@ StoredWindow ReadWindow(const Statement& st) {
     if (!st.IsNull(24)) w.counted_ms = st.Int(24);
     w.host_from_address = st.Int(25) != 0;
     if (!st.IsNull(26)) w.telemetry_json = st.Text(26);
+    w.sm_active = OptDouble(st, 27);
     return w;
 }
 

@@ -427,7 +427,7 @@ void SqliteStore::IngestReport(IngestRequest req, Callback<IngestOutcome> done) 
 
 namespace {
 
-constexpr int kGpuColumns = 27;
+constexpr int kGpuColumns = 28;
 
 // "INSERT INTO gpu_windows (...) VALUES (?1, ..., ?19), (?20, ...)" for `rows` rows: one statement per
 // report instead of one per GPU.
@@ -436,7 +436,7 @@ std::string GpuInsertSql(size_t rows) {
         "INSERT INTO gpu_windows (report_pk, account_id, host, gpu_key, gpu_index, uuid, gpu_name, util_avg, util_max,"
         " idle_fraction, mem_used_mib, mem_total_mib, temperature_c, power_w, power_limit_w, cost_per_hour,"
         " window_seconds, window_end, processes, idle_held_fraction, mem_util, sm_clock_mhz, window_end_ms, window_ms,"
-        " counted_ms, host_from_address, telemetry) VALUES ";
+        " counted_ms, host_from_address, telemetry, sm_active) VALUES ";
     int param = 1;
     for (size_t r = 0; r < rows; ++r) {
         sql += r == 0 ? "(" : ", (";
@@ -635,6 +635,7 @@ Result<IngestOutcome> SqliteStore::IngestOne(Connection& db, const IngestRequest
             } else {
                 stmt->Bind(base + 27, std::string_view(g.telemetry_json));
             }
+            stmt->Bind(base + 28, g.sm_active);
             base += kGpuColumns;
         }
         if (auto r = stmt->Run(); !r) return r.error();

@@ -53,6 +53,19 @@ TEST(Scenario, IdleHoldingMemoryIsIdleWhileAProcessHoldsMemory) {
     }
 }
 
+TEST(Scenario, AGpuWithGpmReportsSmActivityAsItsShareOfUtilization) {
+    auto g = Gpu(Pattern::kBusy);
+    g.util = 97;
+    g.sm_share = 0.07;
+    auto s = SimulateGpu(g, 0, 60, 100);
+    EXPECT_EQ(s.util_gpu, 97);
+    EXPECT_EQ(s.sm_active, 6.8);  // 97 × 0.07 = 6.79, to a tenth
+    EXPECT_FALSE(SimulateGpu(Gpu(Pattern::kBusy), 0, 60, 100).sm_active.has_value()) << "no GPM";
+    auto bad = ParseScenario(R"({"hosts":[{"hostname":"a","gpus":[{"pattern":"busy","sm_share":1.5}]}]})");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().details.begin()->first, "hosts[0].gpus[0].sm_share");
+}
+
 TEST(Scenario, PeriodicTrainingIsBusyForItsShareOfEachPeriod) {
     auto g = Gpu(Pattern::kPeriodicTraining);
     g.period_s = 600;

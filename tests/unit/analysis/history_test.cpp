@@ -169,6 +169,7 @@ TEST(History, HourlyRollUpMatchesRawWindows) {
         x.idle_fraction = std::uniform_real_distribution<double>(0, 1)(rng);
         x.idle_held_fraction = *x.idle_fraction * 0.5;
         x.mem_used_mib = std::uniform_real_distribution<double>(0, 40000)(rng);
+        x.sm_active = std::uniform_real_distribution<double>(0, 100)(rng);
     });
     const Range r{kDay + hours(1), kDay + hours(4)};
     Totals raw = Sum(w, r);
@@ -184,9 +185,48 @@ TEST(History, HourlyRollUpMatchesRawWindows) {
     EXPECT_NEAR(rolled.util_avg, raw.util_avg, 1e-9);
     EXPECT_NEAR(rolled.util_max, raw.util_max, 1e-9);
     EXPECT_NEAR(rolled.mem_used_max, raw.mem_used_max, 1e-9);
+    EXPECT_NEAR(rolled.sm_hours, raw.sm_hours, 1e-9);
+    EXPECT_NEAR(rolled.sm_avg, raw.sm_avg, 1e-9);
     // A window belongs to the hour that holds its last second: the one ending at 01:00 is hour 00.
     EXPECT_EQ(hours[0].hour, kDay);
     EXPECT_EQ(hours[0].windows, 60);
+}
+
+// 10b. SM activity counts only over the time that carried it: an hour at 20 % with GPM, an hour without,
+// and a 120 s window straddling 02:00 that lays half its SM activity in each hour.
+TEST(History, SmActivityIsSummedOverTheTimeThatCarriedIt) {
+    auto w = Windows(Gpu{}, kDay, 120, [](int m, store::StoredWindow& x) {
+        x.util_avg = 90;
+        if (m < 60) x.sm_active = 20;
+    });
+    Totals t = Sum(w, {kDay, kDay + hours(2)});
+    EXPECT_NEAR(t.reported_hours, 2, 1e-9);
+    EXPECT_NEAR(t.sm_hours, 1, 1e-9);
+    EXPECT_NEAR(t.SmCoverage(), 0.5, 1e-9);
+    EXPECT_NEAR(t.sm_avg, 20, 1e-9);
+    EXPECT_NEAR(t.sm_p95, 20, 1e-9);
+    EXPECT_NEAR(t.util_avg, 90, 1e-9);
+
+    auto straddle = Windows(Gpu{}, kDay + hours(2), 1, [](int, store::StoredWindow& x) {
+        x.window_seconds = 120;
+        x.sm_active = 40;
+    });
+    auto hours_rows = RollUp(straddle, kRules);
+    ASSERT_EQ(hours_rows.size(), 2u);
+    EXPECT_NEAR(hours_rows[0].sm_s, 60, 1e-9);
+    EXPECT_NEAR(hours_rows[0].sm_weighted, 60 * 40, 1e-9);
+    EXPECT_NEAR(hours_rows[1].sm_s, 60, 1e-9);
+    // Merging rows adds the SM figures like every other sum.
+    store::HourlyRow merged = hours_rows[0];
+    Merge(merged, hours_rows[0]);
+    EXPECT_NEAR(merged.sm_s, 120, 1e-9);
+    EXPECT_NEAR(merged.sm_weighted, 2 * 60 * 40, 1e-9);
+    // Without GPM there is none at all, and nothing is invented.
+    auto plain = Windows(Gpu{}, kDay, 60, [](int, store::StoredWindow& x) { x.util_avg = 90; });
+    Totals none = Sum(plain, {kDay, kDay + hours(1)});
+    EXPECT_EQ(none.sm_hours, 0);
+    EXPECT_EQ(none.SmCoverage(), 0);
+    EXPECT_EQ(none.sm_p95, 0);
 }
 
 // 11. Roll-up rows merge by adding (late reports, replays).
@@ -231,6 +271,7 @@ std::vector<store::StoredWindow> RandomHistory(std::mt19937& rng, int minutes) {
         x.mem_used_mib = u(rng) * 40960;
         x.cost_per_hour = u(rng) * 10;
         x.window_seconds = 30 + static_cast<int>(u(rng) * 60);
+        if (u(rng) < 0.6) x.sm_active = u(rng) * 100;
     });
 }
 
@@ -245,6 +286,9 @@ TEST(HistoryProperties, SavingsNeverExceedCostAndFractionsStayInRange) {
         EXPECT_GE(t.IdleFraction(), 0);
         EXPECT_LE(t.IdleFraction(), 1);
         EXPECT_LE(t.idle_held_hours, t.idle_hours + 1e-9);
+        EXPECT_LE(t.SmCoverage(), 1);
+        EXPECT_LE(t.sm_avg, 100 + 1e-9);
+        EXPECT_LE(t.sm_p95, 100 + 1e-9);
     }
 }
 
@@ -277,6 +321,8 @@ TEST(HistoryProperties, RollUpTotalsEqualRawTotalsForTheSameRange) {
         EXPECT_NEAR(rolled.cost, raw.cost, 1e-6);
         EXPECT_NEAR(rolled.idle_hours, raw.idle_hours, 1e-6);
         EXPECT_NEAR(rolled.reported_hours, raw.reported_hours, 1e-6);
+        EXPECT_NEAR(rolled.sm_hours, raw.sm_hours, 1e-6);
+        EXPECT_NEAR(rolled.sm_avg, raw.sm_avg, 1e-6);
     }
 }
 

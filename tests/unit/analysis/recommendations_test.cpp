@@ -18,10 +18,11 @@ namespace {
 using namespace std::chrono;
 using namespace testing;
 
-// A catalog for the tests: an A100 40 GB, a 48 GB L40S, a 24 GB L4 and a 16 GB T4.
+// A catalog for the tests: an H100 80 GB, an A100 40 GB, a 48 GB L40S, a 24 GB L4 and a 16 GB T4.
 PriceCatalog TestCatalog() {
     auto c = PriceCatalog::Parse(R"({"instances":[]})",
                                  R"({"models":[
+          {"model":"H100 80GB","match":["H100"],"memory_gib":80,"fp16_tflops":989,"memory_bandwidth_gbs":3350,"class":"datacenter","usd_per_gpu_hour":4.50,"source":"t","as_of":"t"},
           {"model":"A100 40GB","match":["A100"],"memory_gib":40,"fp16_tflops":312,"memory_bandwidth_gbs":1555,"class":"datacenter","usd_per_gpu_hour":2.74,"source":"t","as_of":"t"},
           {"model":"L40S 48GB","match":["L40S"],"memory_gib":48,"fp16_tflops":362,"memory_bandwidth_gbs":864,"class":"universal","usd_per_gpu_hour":2.24,"source":"t","as_of":"t"},
           {"model":"L4 24GB","match":["L4"],"memory_gib":24,"fp16_tflops":121,"memory_bandwidth_gbs":300,"class":"inference","usd_per_gpu_hour":0.80,"source":"t","as_of":"t"},
@@ -121,6 +122,95 @@ TEST(Recommend, AnA100AtThirtyPercentIsNotAnL4Job) {
         }
     }
     EXPECT_TRUE(bandwidth);
+}
+
+// An H100 whose utilization reads 97 % all week (a small kernel always running) while GPM says its SMs were
+// 6 % busy (8 % in the busiest hours). Sized by SM activity it needs 989 × 0.08 = 79 TFLOPS and 3350 × 0.08
+// = 268 GB/s with 18 GiB × 1.2 = 21.6 GiB of memory: the L4 lacks the bandwidth (300 × 0.8 = 240), the L40S
+// (362 × 0.8 = 290 TFLOPS, 864 × 0.8 = 691 GB/s, 48 GiB) carries it for $2.24/h instead of $4.50/h.
+const Gpu kH100{"gpu-1/GPU-h100", "gpu-1", "NVIDIA H100 80GB HBM3", 81559, 4.50};
+
+std::vector<store::StoredWindow> SmallKernelWeek(double sm_share_of_time) {
+    return Windows(kH100, kDay, 7 * 24 * 60, [&](int m, store::StoredWindow& x) {
+        x.util_avg = 97;
+        x.util_max = 100;
+        x.idle_fraction = 0;
+        x.mem_used_mib = 18432;
+        if (m < sm_share_of_time * 7 * 24 * 60) x.sm_active = (m / 60) % 10 == 0 ? 8 : 6;
+    });
+}
+
+TEST(Recommend, AnH100ThatUtilizationCallsBusyButSmActivityCallsLightIsRightSized) {
+    auto plan = PlanFor(SmallKernelWeek(1.0), kWeek);
+    const Recommendation* r = Find(plan, Action::kRightSize);
+    ASSERT_NE(r, nullptr);
+    EXPECT_NE(r->summary.find("L40S 48GB"), std::string::npos) << r->summary;
+    EXPECT_NE(r->summary.find("8% SM activity (p95)"), std::string::npos) << r->summary;
+    // (4.50 - 2.24) × 720 = 1627.20 a month.
+    EXPECT_NEAR(r->monthly_savings, 1627.20, 0.005);
+    std::map<std::string, double> evidence;
+    for (const auto& e : r->evidence) evidence[e.name] = e.value;
+    EXPECT_EQ(evidence.at("sm_active_p95"), 8);
+    EXPECT_EQ(evidence.at("util_p95"), 97);  // shown beside it: what utilization alone would have said
+    EXPECT_NEAR(evidence.at("compute_needed"), 79.1, 0.05);
+    EXPECT_NEAR(evidence.at("bandwidth_needed"), 268, 0.5);
+    EXPECT_TRUE(Mentions(r->confidence_reasons, "SM activity (GPM, measured over 100% of the reported time)"));
+    EXPECT_TRUE(Mentions(r->confidence_reasons, "utilization counts any kernel running"));
+    // Nor is it told to commit: its SMs are 6 % busy, so a commitment would lock the waste in.
+    EXPECT_EQ(FindAlternative(*r, Action::kCommittedUse), nullptr);
+    // Without GPM, the same utilization reads as busy around the clock: a commitment is offered.
+    const Plan plain = PlanFor(SmallKernelWeek(0.0), kWeek);
+    EXPECT_NE(Find(plain, Action::kCommittedUse), nullptr);
+}
+
+TEST(Recommend, WithoutSmActivityOverNearlyAllOfTheTimeUtilizationDecides) {
+    // The same GPU without GPM, and with GPM over only half the week: utilization (97 %) decides, and no
+    // smaller GPU carries 97 % of an H100.
+    for (double share : {0.0, 0.5}) {
+        auto plan = PlanFor(SmallKernelWeek(share), kWeek);
+        EXPECT_EQ(Find(plan, Action::kRightSize), nullptr) << share;
+        for (const auto& rec : plan.recommendations) {
+            EXPECT_EQ(FindAlternative(rec, Action::kRightSize), nullptr) << share;
+        }
+    }
+    // Where utilization is low enough to size by, the reason says which figure it is and why SM activity
+    // was not used.
+    auto half = Windows(kH100, kDay, 7 * 24 * 60, [](int m, store::StoredWindow& x) {
+        x.util_avg = 8;
+        x.idle_fraction = 0;
+        x.mem_used_mib = 18432;
+        if (m % 2 == 0) x.sm_active = 5;
+    });
+    const Plan half_plan = PlanFor(half, kWeek);
+    const Recommendation* r = Find(half_plan, Action::kRightSize);
+    ASSERT_NE(r, nullptr);
+    EXPECT_NE(r->summary.find("8% utilization (p95)"), std::string::npos) << r->summary;
+    EXPECT_TRUE(Mentions(r->confidence_reasons, "SM activity covers only 50% of the reported time"));
+    for (const auto& e : r->evidence) EXPECT_NE(e.name, "sm_active_p95");
+}
+
+TEST(Recommend, LightlyUsedGpusAreConsolidatedBySmActivityWhenEveryOneHasIt) {
+    // Four H100s of one host at 90 % utilization but 10 % SM activity: together 40 % of one GPU.
+    std::vector<store::StoredWindow> w;
+    for (int i = 0; i < 4; ++i) {
+        Gpu g = kH100;
+        g.key = "gpu-1/GPU-" + std::to_string(i);
+        auto part = Windows(g, kDay, 7 * 24 * 60, [](int, store::StoredWindow& x) {
+            x.util_avg = 90;
+            x.idle_fraction = 0;
+            x.mem_used_mib = 10240;
+            x.sm_active = 10;
+        });
+        w.insert(w.end(), part.begin(), part.end());
+    }
+    auto plan = PlanFor(w, kWeek);
+    const Recommendation* r = Find(plan, Action::kConsolidate);
+    ASSERT_NE(r, nullptr);
+    EXPECT_NE(r->summary.find("p95 SM activity 40%"), std::string::npos) << r->summary;
+    EXPECT_EQ(r->gpus.size(), 3u);  // 40 % fits on one at 80 %: three given back
+    bool named = false;
+    for (const auto& e : r->evidence) named |= e.name == "sm_active_p95_sum";
+    EXPECT_TRUE(named);
 }
 
 TEST(Recommend, AModelWhoseBandwidthIsNotConfirmedIsNeverProposed) {

@@ -35,6 +35,7 @@ TEST(PackedDay, EncodesEveryFigureExactlyInBigEndianOrder) {
     day.hours[23].idle_held_cost_usd = 0.1 + 0.2;  // not a round binary fraction
     day.hours[5].util_max = std::numeric_limits<double>::denorm_min();
     day.hours[6].mem_total = -0.0;
+    day.hours[7].sm_weighted = 3600 * 42.5;
     const std::string bytes = day.Encode();
     ASSERT_EQ(bytes.size(), kPackedDayBytes);
     EXPECT_EQ(bytes.substr(0, 8), std::string("\x01\x02\x03\x04\x05\x06\x07\x08", 8));
@@ -45,7 +46,36 @@ TEST(PackedDay, EncodesEveryFigureExactlyInBigEndianOrder) {
     EXPECT_EQ(back->hours[23].idle_held_cost_usd, 0.1 + 0.2);
     EXPECT_EQ(back->hours[5].util_max, std::numeric_limits<double>::denorm_min());
     EXPECT_TRUE(std::signbit(back->hours[6].mem_total));
+    EXPECT_EQ(back->hours[7].sm_weighted, 3600 * 42.5);
     EXPECT_EQ(back->Encode(), bytes);
+}
+
+TEST(PackedDay, ReadsADayWrittenBeforeSmActivityWithNone) {
+    // The earlier form: 11 figures a slot. Hour 4 holds windows 3 and reported_s 180, the rest zero.
+    std::string old(kPackedDayBytesBeforeSm, '\0');
+    const size_t slot = 4 * kFiguresPerHourBeforeSm * 8;
+    old[slot + 7] = 3;
+    const std::string seconds_180("\x40\x66\x80\0\0\0\0\0", 8);  // 180.0 as float8send writes it
+    old.replace(slot + 8, 8, seconds_180);
+    auto day = PackedDay::Decode(old);
+    ASSERT_TRUE(day.ok()) << day.error().message;
+    EXPECT_EQ(day->hours[4].windows, 3);
+    EXPECT_EQ(day->hours[4].reported_s, 180.0);
+    EXPECT_EQ(day->hours[4].sm_s, 0.0);
+    EXPECT_TRUE(day->hours[5].empty());
+    // Written back, it takes the current form with the SM figures of a merge.
+    HourFigures more;
+    more.reported_s = 60;
+    more.sm_s = 60;
+    more.sm_weighted = 60 * 12.5;
+    day->hours[4].Merge(more);
+    const std::string bytes = day->Encode();
+    ASSERT_EQ(bytes.size(), kPackedDayBytes);
+    auto back = PackedDay::Decode(bytes);
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(back->hours[4].reported_s, 240.0);
+    EXPECT_EQ(back->hours[4].sm_s, 60.0);
+    EXPECT_EQ(back->hours[4].sm_weighted, 750.0);
 }
 
 TEST(PackedDay, RefusesAValueOfAnyOtherSize) {
@@ -53,6 +83,7 @@ TEST(PackedDay, RefusesAValueOfAnyOtherSize) {
     EXPECT_FALSE(PackedDay::Decode(bytes.substr(1)).ok());
     EXPECT_FALSE(PackedDay::Decode(bytes + "x").ok());
     EXPECT_FALSE(PackedDay::Decode("").ok());
+    EXPECT_FALSE(PackedDay::Decode(std::string(kPackedDayBytesBeforeSm - 8, '\0')).ok());
 }
 
 TEST(PackedDay, HoursGroupByAccountDayAndGpuAndKeepTheLatestIdentity) {
