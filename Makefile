@@ -29,9 +29,9 @@ run: setup
 demo: release
 	@PORT=$(PORT) ./scripts/demo
 
-## Installs what is missing, checks the format, builds with ASan + UBSan (warnings are errors), runs every test.
+## Installs what is missing, checks the format, builds with ASan + UBSan (warnings are errors), runs every test (two at a time).
 test: dev format-check
-	@cd build/dev && ctest --output-on-failure -j1 --timeout 900
+	@cd build/dev && ctest --output-on-failure -j2 --timeout 900
 
 ## The unit tests alone, in parallel (no servers, no browser).
 check: dev

@@ -1,4 +1,4 @@
-// The fixture of the store's typed contract suites (store_contract.hpp, time_accounting_contract.hpp): a
+// The fixture of the store's typed contract suites (store_contract.hpp, billing_contract.hpp and the rest): a
 // store::Database opened from a Backend type, so that the same tests run over every backend.
 //
 // A Backend has this shape:

@@ -1,5 +1,5 @@
-// The store contract suites (store_contract.hpp, time_accounting_contract.hpp) over PgStore, each test on a
-// database of its own on the PostgreSQL that CTest's `services` fixture started (support/pg_database.hpp).
+// The store contract (store_contract.hpp) over PgStore, and what only PostgreSQL does (partitions, its
+// migrations). The other suites are in pg_billing_contract_test.cpp and pg_domain_contract_test.cpp.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -7,42 +7,11 @@
 #include <tuple>
 
 #include "store/postgres/connection.hpp"
-#include "store/postgres/pg_store.hpp"
 #include "store/postgres/schema.hpp"
-#include "support/pg_database.hpp"
-#include "unit/store/idle_action_contract.hpp"
-#include "unit/store/notification_contract.hpp"
-#include "unit/store/recommendation_contract.hpp"
+#include "unit/store/pg_backend.hpp"
 #include "unit/store/store_contract.hpp"
-#include "unit/store/time_accounting_contract.hpp"
 
 namespace gpuopt::store::contract {
-namespace {
-
-struct PostgresBackend {
-    static constexpr const char* kName = "postgres";
-
-    void SetUp() {
-        database_ = std::make_unique<testing::PgTestDatabase>();
-        ASSERT_TRUE(database_->Ready());
-    }
-    Result<std::unique_ptr<Database>> Open() {
-        postgres::PgStore::Options options;
-        options.url = database_->Url();
-        auto opened = postgres::PgStore::Open(options);
-        if (!opened.ok()) return opened.error();
-        return std::unique_ptr<Database>(std::move(*opened));
-    }
-    void TearDown() { database_.reset(); }  // drops the database; the store is closed by then
-    static uint64_t CommittedTransactions(Database& db) {
-        return dynamic_cast<postgres::PgStore&>(db).CommittedTransactions();
-    }
-    std::string Location() const { return database_->Url(); }
-
-    std::unique_ptr<testing::PgTestDatabase> database_;
-};
-
-}  // namespace
 
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, StoreContract, ::testing::Types<PostgresBackend>);
 
@@ -131,7 +100,8 @@ TEST_F(PgMigrations, MigrationThreePacksTheHourlyRollUpByDay) {
         ASSERT_TRUE(c.ok());
         // The database as migration 2 left it, with three hours across midnight for one GPU and one for another.
         std::string sql =
-            "DROP TABLE webhook_scan; DROP TABLE webhook_deliveries; DROP TABLE webhook_endpoints;"
+            "ALTER TABLE gpu_windows DROP COLUMN sm_active;"
+            " DROP TABLE webhook_scan; DROP TABLE webhook_deliveries; DROP TABLE webhook_endpoints;"
             " DROP TABLE report_settings; ALTER TABLE alert_settings DROP COLUMN email_alerts;"
             " DROP TABLE idle_events; DROP TABLE idle_snoozes; DROP TABLE idle_policies;"
             " ALTER TABLE gpu_windows DROP COLUMN telemetry; DROP TABLE recommendation_tracks; DROP TABLE gpu_days;"
@@ -184,10 +154,5 @@ TEST_F(PgMigrations, MigrationThreePacksTheHourlyRollUpByDay) {
         EXPECT_DOUBLE_EQ(h.idle_held_cost_usd, 0.25);
     }
 }
-
-INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, TimeAccountingContract, ::testing::Types<PostgresBackend>);
-INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, RecommendationContract, ::testing::Types<PostgresBackend>);
-INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, IdleActionContract, ::testing::Types<PostgresBackend>);
-INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, NotificationContract, ::testing::Types<PostgresBackend>);
 
 }  // namespace gpuopt::store::contract
