@@ -20,6 +20,7 @@
 #include "store/idle_actions.hpp"
 #include "store/leases.hpp"
 #include "store/notifications.hpp"
+#include "store/sessions.hpp"
 #include "store/operator_events.hpp"
 #include "store/outbox.hpp"
 #include "store/recommendations.hpp"
@@ -45,6 +46,7 @@ public:
     virtual RecommendationRepository& recommendations() = 0;
     virtual IdleActionRepository& idle_actions() = 0;
     virtual NotificationRepository& notifications() = 0;
+    virtual SessionRepository& sessions() = 0;
 
     // Tells every server sharing this database that work waits for the job named `topic` (PostgreSQL
     // NOTIFY), so the one holding its lease runs it now rather than at its next interval. A store of one

@@ -29,7 +29,7 @@ struct TableSpec {
     bool id;
     const char* key;  // the order rows are compared in
 };
-constexpr std::array<TableSpec, 23> kTables{{
+constexpr std::array<TableSpec, 25> kTables{{
     {"accounts", true, "id"},
     {"usage_reports", true, "id"},
     {"gpu_windows", true, "id"},
@@ -53,6 +53,8 @@ constexpr std::array<TableSpec, 23> kTables{{
     {"webhook_endpoints", true, "id"},
     {"webhook_deliveries", true, "id"},
     {"webhook_scan", false, "id"},
+    {"sign_in_links", false, "token_hash"},
+    {"web_sessions", false, "id_hash"},
 }};
 
 // What FinishTarget computes again on the target, so not compared by the verification.

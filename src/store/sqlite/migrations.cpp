@@ -526,6 +526,30 @@ CREATE TABLE webhook_scan (
 -- without SM activity.
 ALTER TABLE gpu_windows ADD COLUMN sm_active REAL;
 )sql"},
+        {14, "web sign-in links and sessions", R"sql(
+-- One-time sign-in links mailed to customers, and their web sessions. Tokens and session ids are kept as
+-- their SHA-256 only.
+CREATE TABLE sign_in_links (
+    token_hash  TEXT PRIMARY KEY,
+    account_id  INTEGER NOT NULL REFERENCES accounts (id),
+    ip          TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    expires_at  TEXT NOT NULL,
+    used_at     TEXT,
+    replaced_at TEXT
+);
+CREATE INDEX sign_in_links_account ON sign_in_links (account_id, created_at);
+CREATE TABLE web_sessions (
+    id_hash      TEXT PRIMARY KEY,
+    account_id   INTEGER NOT NULL REFERENCES accounts (id),
+    csrf_token   TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    expires_at   TEXT NOT NULL,
+    revoked_at   TEXT
+);
+CREATE INDEX web_sessions_account ON web_sessions (account_id);
+)sql"},
     };
     return migrations;
 }

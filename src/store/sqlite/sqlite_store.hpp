@@ -38,7 +38,8 @@ class SqliteStore final : public Database,
                           public LeaseRepository,
                           public RecommendationRepository,
                           public IdleActionRepository,
-                          public NotificationRepository {
+                          public NotificationRepository,
+                          public SessionRepository {
 public:
     struct Options {
         std::string path;             // the database file; created when missing
@@ -71,6 +72,7 @@ public:
     RecommendationRepository& recommendations() override { return *this; }
     IdleActionRepository& idle_actions() override { return *this; }
     NotificationRepository& notifications() override { return *this; }
+    SessionRepository& sessions() override { return *this; }
 
     void CreateAccount(NewAccount account, Callback<Account> done) override;
     void IngestReport(IngestRequest request, Callback<IngestOutcome> done) override;
@@ -181,6 +183,17 @@ public:
 
     // Number of transactions the writer has committed; lets tests and benchmarks see batching.
     uint64_t CommittedTransactions() const { return commits_.load(); }
+
+    void CreateSignInLink(NewSignInLink link, Callback<void> done) override;
+    Result<int64_t> CountSignInLinks(int64_t account_id, SysSeconds since) override;
+    void RedeemSignInLink(std::string token_hash, SysSeconds now, Callback<std::optional<int64_t>> done) override;
+    void CreateSession(Session session, Callback<void> done) override;
+    Result<std::optional<Session>> FindSession(const std::string& id_hash, SysSeconds now,
+                                               std::chrono::seconds idle) override;
+    void TouchSession(std::string id_hash, SysSeconds now, Callback<void> done) override;
+    void RevokeSession(std::string id_hash, SysSeconds now, Callback<int64_t> done) override;
+    void RevokeAccountSessions(int64_t account_id, SysSeconds now, Callback<int64_t> done) override;
+    void PruneSessions(SysSeconds before, Callback<int64_t> done) override;
 
 private:
     struct Job {

@@ -1,11 +1,12 @@
 // The contract suites of the store's domain repositories (time accounting, recommendation tracks, idle
-// actions, notifications) over PgStore.
+// actions, notifications, sign-in and sessions) over PgStore.
 #include <gtest/gtest.h>
 
 #include "unit/store/idle_action_contract.hpp"
 #include "unit/store/notification_contract.hpp"
 #include "unit/store/pg_backend.hpp"
 #include "unit/store/recommendation_contract.hpp"
+#include "unit/store/session_contract.hpp"
 #include "unit/store/time_accounting_contract.hpp"
 
 namespace gpuopt::store::contract {
@@ -14,5 +15,6 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, TimeAccountingContract, ::testing::Type
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, RecommendationContract, ::testing::Types<PostgresBackend>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, IdleActionContract, ::testing::Types<PostgresBackend>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, NotificationContract, ::testing::Types<PostgresBackend>);
+INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, SessionContract, ::testing::Types<PostgresBackend>);
 
 }  // namespace gpuopt::store::contract

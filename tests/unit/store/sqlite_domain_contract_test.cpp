@@ -1,10 +1,11 @@
 // The contract suites of the store's domain repositories (time accounting, recommendation tracks, idle
-// actions, notifications) over SqliteStore.
+// actions, notifications, sign-in and sessions) over SqliteStore.
 #include <gtest/gtest.h>
 
 #include "unit/store/idle_action_contract.hpp"
 #include "unit/store/notification_contract.hpp"
 #include "unit/store/recommendation_contract.hpp"
+#include "unit/store/session_contract.hpp"
 #include "unit/store/sqlite_backend.hpp"
 #include "unit/store/time_accounting_contract.hpp"
 
@@ -14,5 +15,6 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, TimeAccountingContract, ::testing::Types<
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, RecommendationContract, ::testing::Types<SqliteBackend>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, IdleActionContract, ::testing::Types<SqliteBackend>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, NotificationContract, ::testing::Types<SqliteBackend>);
+INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, SessionContract, ::testing::Types<SqliteBackend>);
 
 }  // namespace gpuopt::store::contract
