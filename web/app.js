@@ -8,6 +8,20 @@ function element(tag, text, className) {
   return el;
 }
 
+// The paid plan chosen on a card (paid sign-up goes straight on to the gateway's checkout), or null.
+let chosen = null;
+
+function choose(plan, gateway) {
+  chosen = { tier: plan.tier, payment_method: gateway.name };
+  const note = document.getElementById("chosen-plan");
+  note.textContent = `${plan.name}, paid through ${gateway.display_name}: after the key, the next step is the payment page.`;
+  note.hidden = false;
+  document.getElementById("signup-title").textContent = `Create your ${plan.name} account`;
+  document.getElementById("signup-button").textContent = "Get my API key and pay";
+  document.getElementById("signup").scrollIntoView();
+  document.getElementById("email").focus();
+}
+
 async function loadPlans() {
   const status = document.getElementById("plans-status");
   const list = document.getElementById("plans-list");
@@ -15,6 +29,11 @@ async function loadPlans() {
     const res = await fetch("/api/plans", { headers: { Accept: "application/json" } });
     const body = await res.json();
     if (!res.ok) throw new Error(body.message || "Could not load plans");
+    let gateways = [];
+    if (body.paid_checkout_available) {
+      const g = await fetch("/api/payment/gateways", { headers: { Accept: "application/json" } });
+      if (g.ok) gateways = (await g.json()).gateways;
+    }
     list.replaceChildren();
     for (const plan of body.plans) {
       const card = element("article", undefined, "plan");
@@ -32,8 +51,15 @@ async function loadPlans() {
         features.append(element("li", `${plan.requests_per_hour.toLocaleString("en-US")} API requests per hour`));
       }
       card.append(features);
-      if (plan.price_usd > 0 && !body.paid_checkout_available) {
+      if (plan.price_usd > 0 && gateways.length === 0) {
         card.append(element("p", "Checkout opens soon", "soon"));
+      } else if (plan.price_usd > 0) {
+        for (const gateway of gateways) {
+          const button = element("button", `Choose ${plan.name}: ${gateway.display_name}`, "choose");
+          button.type = "button";
+          button.addEventListener("click", () => choose(plan, gateway));
+          card.append(button);
+        }
       }
       list.append(card);
     }
@@ -64,7 +90,7 @@ async function signUp(event) {
     const res = await fetch("/api/signup", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ email }),
+      body: JSON.stringify(chosen ? { email, ...chosen } : { email }),
     });
     const body = await res.json();
     if (!res.ok) {
@@ -73,6 +99,14 @@ async function signUp(event) {
       return;
     }
     document.getElementById("api-key").textContent = body.api_key;
+    if (body.payment_url) {
+      document.getElementById("pay-link").href = body.payment_url;
+      document.getElementById("pay-next").hidden = false;
+    } else if (body.payment_error) {
+      const failed = document.getElementById("payment-error");
+      failed.textContent = `The account exists, but the checkout could not start (${body.payment_error}). Sign in and upgrade from Billing.`;
+      failed.hidden = false;
+    }
     document.getElementById("key-box").hidden = false;
     form.hidden = true;
   } catch (err) {

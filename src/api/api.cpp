@@ -8,6 +8,14 @@ void RegisterRoutes(http::Router& router, Services& s) {
     router.Add(verb::post, "/api/signup", MakeSignupHandler(s), {true, "Create an account and its API key"});
     router.Add(verb::post, "/api/track-usage", MakeTrackUsageHandler(s), {true, "Store an agent report"});
     router.Add(verb::get, "/api/health", MakeHealthHandler(s), {false, "Liveness and store health", true});
+    router.Add(verb::post, "/api/login", MakeLoginHandler(s), {true, "Mail a one-time sign-in link"});
+    router.Add(verb::get, "/login/link", MakeSignInLinkPageHandler(s), {false, "The page a sign-in link opens"});
+    router.Add(verb::post, "/api/login/link", MakeRedeemSignInLinkHandler(s),
+               {false, "Use a sign-in link once and start a session"});
+    router.Add(verb::post, "/api/login/key", MakeKeySignInHandler(s), {true, "Start a session with an API key"});
+    router.Add(verb::get, "/api/session", MakeSessionHandler(s), {false, "The session's account and CSRF token"});
+    router.Add(verb::post, "/api/logout", MakeLogoutHandler(s), {false, "End this session"});
+    router.Add(verb::post, "/api/logout-all", MakeLogoutAllHandler(s), {false, "End every session of the account"});
     router.Add(verb::get, "/api/me", MakeMeHandler(s), {false, "The caller's account"});
     router.Add(verb::get, "/api/stats", MakeStatsHandler(s), {false, "Operator statistics (ADMIN_TOKEN)"});
     router.Add(verb::get, "/api/plans", MakePlansHandler(s), {false, "Plans and prices from configuration"});

@@ -86,6 +86,13 @@ http::Handler MakeUpgradeHandler(Services& s);
 http::Handler MakeGatewaysHandler(Services& s);
 http::Handler MakeMyPaymentsHandler(Services& s);
 http::Handler MakeFlutterwaveWebhookHandler(Services& s);
+http::Handler MakeLoginHandler(Services& s);
+http::Handler MakeSignInLinkPageHandler(Services& s);
+http::Handler MakeRedeemSignInLinkHandler(Services& s);
+http::Handler MakeKeySignInHandler(Services& s);
+http::Handler MakeSessionHandler(Services& s);
+http::Handler MakeLogoutHandler(Services& s);
+http::Handler MakeLogoutAllHandler(Services& s);
 http::Handler MakeFlutterwaveCallbackHandler(Services& s);
 http::Handler MakeNowPaymentsWebhookHandler(Services& s);
 

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "api/web_session.hpp"
 #include "common/crypto.hpp"
 #include "common/json.hpp"
 #include "http/error_response.hpp"
@@ -136,9 +137,32 @@ http::Response RateLimitedResponse(const http::RateDecision& decision, unsigned 
 boost::asio::awaitable<std::variant<Caller, http::Response>> AuthorizeCustomer(Services& s, http::RequestContext& ctx,
                                                                                const boost::json::object* body) {
     const unsigned version = ctx.request.version();
-    auto account = co_await AuthenticateRequest(s, ctx, body);
-    if (!account) co_return http::ErrorResponse(account.error(), version);
-    ctx.principal = account->key_prefix;
+    Result<store::Account> account = Error{ErrorCode::kInternal, "Internal server error", {}};
+    const auto key = ExtractApiKey(ctx.request, body);  // named: no temporary in the co_await (GCC 12)
+    if (key && !*key && SessionCookieValue(s.config, ctx.request)) {
+        // No key, a session cookie: the web app. A state-changing request also needs the CSRF token.
+        auto session = co_await FindWebSession(s, ctx);
+        if (!session) co_return http::ErrorResponse(session.error(), version);
+        if (!*session) {
+            co_return http::ErrorResponse({ErrorCode::kInvalidApiKey, "Your session has ended: sign in again", {}},
+                                          version);
+        }
+        if (ChangesState(ctx.request)) {
+            if (auto csrf = CheckCsrf(s.config, ctx.request, (*session)->session); !csrf) {
+                spdlog::warn("security: {} {} from {} refused: {}", ctx.request.method_string(), ctx.path,
+                             ctx.client_ip, csrf.error().message);
+                co_return http::ErrorResponse(csrf.error(), version);
+            }
+        }
+        account = std::move((*session)->account);
+        ctx.principal = "web:" + account->key_prefix;
+    } else {
+        account = co_await LookUpKey(s, key);
+        if (!account && account.error().code == ErrorCode::kInvalidApiKey)
+            RecordAuthFailure(s, ctx, account.error().message);
+        if (!account) co_return http::ErrorResponse(account.error(), version);
+        ctx.principal = account->key_prefix;
+    }
     Caller caller;
     caller.plan = s.config.FindPlan(account->tier);
     if (caller.plan == nullptr)

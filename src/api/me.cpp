@@ -10,13 +10,12 @@ namespace gpuopt::api {
 http::Handler MakeMeHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
         const unsigned version = ctx.request.version();
-        auto account = co_await AuthenticateRequest(s, ctx, nullptr);
-        if (!account) co_return http::ErrorResponse(account.error(), version);
-        ctx.principal = account->key_prefix;
-        auto limit = CheckKeyLimit(s, *account);
-        if (limit && !limit->allowed) co_return RateLimitedResponse(*limit, version);
-
-        const Plan* plan = s.config.FindPlan(account->tier);
+        auto auth = co_await AuthorizeCustomer(s, ctx);
+        if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
+        const Caller& caller = std::get<Caller>(auth);
+        const store::Account* account = &caller.account;
+        const Plan* plan = caller.plan;
+        const auto& limit = caller.limit;
         boost::json::object body;
         body["status"] = "success";
         body["email"] = account->email;

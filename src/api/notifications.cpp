@@ -19,6 +19,7 @@
 #include "alerts/webhook.hpp"
 #include "api/api.hpp"
 #include "api/auth.hpp"
+#include "api/html_page.hpp"
 #include "common/crypto.hpp"
 #include "common/json.hpp"
 #include "http/await.hpp"
@@ -52,28 +53,8 @@ std::optional<std::string> TokenOf(const http::RequestContext& ctx) {
 
 http::Response Page(http::bhttp::status status, const std::string& headline, const std::string& detail,
                     const std::string& form_action, unsigned version) {
-    http::Response res{status, version};
-    res.set(http::bhttp::field::content_type, "text/html; charset=utf-8");
-    res.set(http::bhttp::field::cache_control, "no-store");
-    std::string form = R"(<p><a class="button" href="/">Back to GPUOptimizer</a></p>)";
-    if (!form_action.empty()) {
-        form = R"(<form method="post" action=")" + mail::Html(form_action) +
-               R"("><button class="button" type="submit">Turn report mails off</button></form>)";
-    }
-    res.body() =
-        R"(<!doctype html><html lang="en"><head><meta charset="utf-8">)"
-        R"(<meta name="viewport" content="width=device-width, initial-scale=1"><title>GPUOptimizer reports</title>)"
-        R"(<link rel="icon" href="/favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="/app.css">)"
-        R"(</head><body><header class="top"><a class="brand" href="/">)"
-        R"(<img src="/favicon.svg" alt="" width="28" height="28"> GPUOptimizer</a></header>)"
-        R"(<main class="payment-return"><section class="status-card done"><h1>)" +
-        mail::Html(headline) + "</h1><p>" + mail::Html(detail) + "</p>" + form + "</section></main></body></html>";
-    return res;
-}
-
-bool WantsHtml(const http::RequestContext& ctx) {
-    auto accept = ctx.request.find(http::bhttp::field::accept);
-    return accept != ctx.request.end() && accept->value().find("text/html") != std::string_view::npos;
+    const PageButton button{form_action, "Turn report mails off"};
+    return HtmlPage(status, "GPUOptimizer reports", headline, detail, form_action.empty() ? nullptr : &button, version);
 }
 
 boost::json::object EndpointJson(const store::WebhookEndpoint& e) {
@@ -177,7 +158,7 @@ http::Handler MakeUnsubscribeHandler(Services& s) {
         };
         auto saved = co_await http::AwaitCallback<store::ReportSettings>(std::move(write));
         if (!saved) co_return http::ErrorResponse(saved.error(), version);
-        if (WantsHtml(ctx)) {
+        if (WantsHtml(ctx.request)) {
             co_return Page(http::bhttp::status::ok, "Report mails are off",
                            "No more weekly or daily reports will be sent to this account.", "", version);
         }

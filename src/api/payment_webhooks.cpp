@@ -139,7 +139,7 @@ http::Response ReturnPage(http::bhttp::status status, Tone tone, const std::stri
         R"(<img src="/favicon.svg" alt="" width="28" height="28"> GPUOptimizer</a></header>)"
         R"(<main class="payment-return"><section class="status-card )" +
         std::string(tone_class) + R"("><h1>)" + mail::Html(headline) + "</h1><p>" + mail::Html(detail) +
-        R"(</p><p><a class="button" href="/">Back to GPUOptimizer</a></p></section></main></body></html>)";
+        R"(</p><p><a class="button" href="/billing">Back to your billing page</a></p></section></main></body></html>)";
     return res;
 }
 

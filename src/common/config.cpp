@@ -339,6 +339,7 @@ const std::vector<Setting>& Settings() {
              return std::nullopt;
          }},
         {"SESSION_TIMEOUT", false, IntSetting(&Config::session_timeout_seconds, 60, 30 * 86400)},
+        {"SESSION_MAX_AGE", false, IntSetting(&Config::session_max_age_seconds, 300, 90 * 86400)},
         {"MAX_LOGIN_ATTEMPTS", false, IntSetting(&Config::max_login_attempts, 1, 1000)},
         {"AUTH_FAILURE_LIMIT", false, IntSetting(&Config::auth_failure_limit, 0, 100000)},
         {"AUTH_FAILURE_WINDOW_SECONDS", false, IntSetting(&Config::auth_failure_window_seconds, 1, 86400)},

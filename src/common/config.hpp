@@ -96,10 +96,11 @@ struct Config {
     int shutdown_grace_seconds = 10;
 
     // Security.
-    std::string admin_token;     // secret
-    std::string secret_key;      // secret
-    std::string encryption_key;  // secret, Fernet format
-    int session_timeout_seconds = 3600;
+    std::string admin_token;                  // secret
+    std::string secret_key;                   // secret
+    std::string encryption_key;               // secret, Fernet format
+    int session_timeout_seconds = 3600;       // a web session ends when idle this long
+    int session_max_age_seconds = 12 * 3600;  // and this long after sign-in, whatever the activity
     int max_login_attempts = 5;
     std::vector<Cidr> trusted_proxies;
     int auth_failure_limit = 20;  // failed authentications from one address within the window ...

@@ -92,6 +92,21 @@ store::OutboxMessage Welcome(const Brand& b, const store::Account& a) {
          "You are on the " + std::string(NameOf(a.tier)) + " plan."});
 }
 
+store::OutboxMessage SignInLink(const Brand& b, int64_t account_id, const std::string& email, const std::string& url,
+                                const std::string& token_hash, int valid_minutes) {
+    auto m = Make("signin:" + token_hash, account_id, email, "Your " + b.product + " sign-in link", "sign_in",
+                  {"Open this link to sign in to " + b.product + ":", url,
+                   "It works once, for the next " + std::to_string(valid_minutes) +
+                       " minutes, and only the newest link you asked for works.",
+                   "If you did not ask to sign in, ignore this mail: nobody can sign in without the link."});
+    // The link as a link in the HTML part (the text part carries it bare).
+    const std::string bare = "<p>" + Html(url) + "</p>";
+    if (auto at = m.html.find(bare); at != std::string::npos) {
+        m.html.replace(at, bare.size(), "<p><a href=\"" + Html(url) + "\">" + Html(url) + "</a></p>");
+    }
+    return m;
+}
+
 store::OutboxMessage Receipt(const Brand& b, const std::string& email, const store::Payment& p,
                              const store::CompletionOutcome& o, double paid_amount, const std::string& paid_currency) {
     return Make("receipt:" + std::to_string(p.id), p.account_id, email, b.product + " receipt " + p.reference,

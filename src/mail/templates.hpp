@@ -29,6 +29,11 @@ store::OutboxMessage DowngradeNotice(const Brand& b, const store::Subscription& 
 store::OutboxMessage PartialPaymentNotice(const Brand& b, const std::string& email, const store::Payment& payment,
                                           double paid, const std::string& paid_currency);
 
+// A one-time sign-in link for the web app (dedup: the link's token hash, so each request mails once). The
+// link is short-lived; the mail says so and says what to do when it was not asked for.
+store::OutboxMessage SignInLink(const Brand& b, int64_t account_id, const std::string& email, const std::string& url,
+                                const std::string& token_hash, int valid_minutes);
+
 // To the operator (OPERATOR_EMAIL): something that needs a person, with the event's dedup key, so the
 // mail goes once per event.
 store::OutboxMessage OperatorNotice(const Brand& b, const std::string& to, const store::OperatorEvent& event);

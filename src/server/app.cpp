@@ -191,7 +191,13 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
         [&db, rules, ok]() -> Result<void> { return ok(jobs::RunRollup(db.usage(), rules)); });
     add(app->scheduler_, "retention", std::chrono::seconds(std::max(60, c.rollup_interval_seconds * 10)),
         [&db, &c, ok]() -> Result<void> {
-            return ok(jobs::RunRetention(db.usage(), UtcNow(), c.raw_retention_days, c.hourly_retention_days));
+            const auto now = UtcNow();
+            // Sign-in links and web sessions a day after they ended (decision 0022).
+            auto ended = store::Wait<int64_t>([&](store::Callback<int64_t> done) {
+                db.sessions().PruneSessions(now - std::chrono::days(1), std::move(done));
+            });
+            if (!ended) return ended.error();
+            return ok(jobs::RunRetention(db.usage(), now, c.raw_retention_days, c.hourly_retention_days));
         });
     add(app->scheduler_, "recommendations", std::chrono::seconds(c.recommendation_interval_seconds),
         [app = app.get(), &db, &c, rules, ok]() -> Result<void> {

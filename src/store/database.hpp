@@ -20,11 +20,11 @@
 #include "store/idle_actions.hpp"
 #include "store/leases.hpp"
 #include "store/notifications.hpp"
-#include "store/sessions.hpp"
 #include "store/operator_events.hpp"
 #include "store/outbox.hpp"
 #include "store/recommendations.hpp"
 #include "store/security.hpp"
+#include "store/sessions.hpp"
 #include "store/stats.hpp"
 #include "store/usage.hpp"
 

@@ -1,7 +1,8 @@
 // Signing customers in to the web app: one-time sign-in links sent by mail, and server-side sessions.
 // Neither secret is stored: a link's token and a session's id are kept as their SHA-256 (hex), so a copy of
-// the database signs nobody in. A session's CSRF token is not a credential on its own (it is only accepted
-// beside the session's cookie) and is stored as is, to be handed to the page.
+// the database signs nobody in (the one exception: a link's mail waits in the outbox until it is sent, and
+// the link stops working 15 minutes after it was asked for). A session's CSRF token is not a credential on its own (it
+// is only accepted beside the session's cookie) and is stored as is, to be handed to the page.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include "common/result.hpp"
 #include "common/time.hpp"
 #include "store/callback.hpp"
+#include "store/outbox.hpp"
 
 namespace gpuopt::store {
 
@@ -20,6 +22,7 @@ struct NewSignInLink {
     std::string ip;          // who asked, for the account's security view
     SysSeconds now;
     SysSeconds expires_at;
+    std::optional<OutboxMessage> mail;  // the mail carrying the link, enqueued in the same transaction
 };
 
 struct Session {
@@ -35,6 +38,8 @@ class SessionRepository {
 public:
     virtual ~SessionRepository() = default;
 
+    // The account that signs in with this (normalised) email, or nullopt when none does.
+    virtual Result<std::optional<int64_t>> AccountIdForEmail(const std::string& email) = 0;
     // Stores a link; the account's earlier unused links stop working (only the newest signs in).
     virtual void CreateSignInLink(NewSignInLink link, Callback<void> done) = 0;
     // How many links were asked for the account since `since` (the per-address limit on requests).

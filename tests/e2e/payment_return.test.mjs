@@ -6,71 +6,29 @@
 // and then sends its webhook.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import http from "node:http";
 import { waitFor, startServer, launchBrowser, openPage, screenshot, overflowPx, PHONE, DESKTOP }
   from "./harness.mjs";
 
-const SECRET_KEY = "FLWSECK_TEST-e2e";
-const WEBHOOK_HASH = "e2e-webhook-hash";
-const checkouts = new Map();  // tx_ref -> { amount, currency, paid, id }; paid: the gateway knows the payment
-let nextId = 7000;
-let gateway;
+import { startFakeFlutterwave, WEBHOOK_HASH } from "./fake_flutterwave.mjs";
+
+let fake;
+let checkouts;
+let transaction;
 let server;
 let browser;
 
-function answer(res, status, body) {
-  res.writeHead(status, { "Content-Type": "application/json" });
-  res.end(JSON.stringify(body));
-}
-
-function transaction(ref, c) {
-  return { id: c.id, tx_ref: ref, status: "successful", amount: c.amount, currency: c.currency };
-}
-
-function fakeFlutterwave(req, res) {
-  const url = new URL(req.url, "http://gateway");
-  if (req.headers.authorization !== `Bearer ${SECRET_KEY}`) return answer(res, 401, { status: "error", message: "Invalid authorization key" });
-  let body = "";
-  req.on("data", (chunk) => { body += chunk; });
-  req.on("end", () => {
-    if (req.method === "POST" && url.pathname === "/v3/payments") {
-      const k = JSON.parse(body);
-      checkouts.set(k.tx_ref, { amount: Number(k.amount), currency: k.currency, paid: false, id: ++nextId });
-      return answer(res, 200, { status: "success", message: "Hosted Link",
-                                data: { link: `http://127.0.0.1:${gateway.address().port}/pay/${k.tx_ref}` } });
-    }
-    if (req.method === "GET" && url.pathname === "/v3/transactions/verify_by_reference") {
-      const ref = url.searchParams.get("tx_ref");
-      const c = checkouts.get(ref);
-      if (!c || !c.paid) return answer(res, 404, { status: "error", message: "No transaction was found for this id", data: null });
-      return answer(res, 200, { status: "success", message: "Transaction fetched successfully", data: transaction(ref, c) });
-    }
-    const byId = url.pathname.match(/^\/v3\/transactions\/(\d+)\/verify$/);
-    if (req.method === "GET" && byId) {
-      for (const [ref, c] of checkouts) {
-        if (c.paid && String(c.id) === byId[1]) return answer(res, 200, { status: "success", data: transaction(ref, c) });
-      }
-      return answer(res, 404, { status: "error", message: "No transaction was found for this id", data: null });
-    }
-    answer(res, 404, { status: "error", message: "Not found" });
-  });
-}
-
 before(async () => {
-  gateway = http.createServer(fakeFlutterwave);
-  await new Promise((r) => gateway.listen(0, "127.0.0.1", r));
-  server = await startServer({
-    FLUTTERWAVE_SECRET_KEY: SECRET_KEY,
-    FLUTTERWAVE_SECRET_HASH: WEBHOOK_HASH,
-    FLUTTERWAVE_BASE_URL: `http://127.0.0.1:${gateway.address().port}`,
-  });
+  fake = await startFakeFlutterwave();
+  checkouts = fake.checkouts;
+  transaction = fake.transaction;
+  server = await startServer(fake.env);
   browser = await launchBrowser();
 });
 
 after(async () => {
   if (browser) await browser.close();
   if (server) await server.stop();
-  if (gateway) await new Promise((r) => gateway.close(r));
+  if (fake) await fake.close();
 });
 
 async function api(method, path, key, body, headers = {}) {
@@ -91,7 +49,7 @@ async function returnPage(query, name) {
     const response = await page.goto(`${server.baseUrl}/payment/flutterwave/callback?${query}`);
     const headline = (await page.locator("h1").innerText()).trim();
     const text = await page.locator("main").innerText();
-    assert.ok(await page.locator('main a[href="/"]').isVisible(), "a way back to the site");
+    assert.ok(await page.locator('main a[href="/billing"]').isVisible(), "a way back to the billing page");
     assert.ok((await overflowPx(page)) <= 0, `${name} on a ${suffix} is wider than the screen`);
     await screenshot(page, `payment-return-${name}-${suffix}.png`);
     // A 404 page is an expected answer, which the browser logs as a failed load; nothing else.

@@ -144,6 +144,25 @@ int64_t CountRows(const std::string& db_path, const std::string& sql, const std:
     return n;
 }
 
+void Execute(const std::string& db_path, const std::string& sql, const std::string& param) {
+    if (IsPostgres(db_path)) {
+        auto db = PgConnect(db_path);
+        store::postgres::Params params;
+        if (!param.empty()) params.Add(param);
+        if (!db->Query(PgSql(sql), params)) throw std::runtime_error("bad SQL: " + sql);
+        return;
+    }
+    Db db(db_path);
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db.db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+        throw std::runtime_error(std::string("bad SQL: ") + sqlite3_errmsg(db.db));
+    }
+    if (!param.empty()) sqlite3_bind_text(stmt, 1, param.c_str(), -1, SQLITE_TRANSIENT);
+    const int rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) throw std::runtime_error(std::string("failed: ") + sql);
+}
+
 std::vector<std::string> QueryColumn(const std::string& db_path, const std::string& sql) {
     std::vector<std::string> out;
     if (IsPostgres(db_path)) {

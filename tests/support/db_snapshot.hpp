@@ -26,6 +26,10 @@ std::string DatabaseSnapshot(const std::string& location);
 // SELECT COUNT(*) ... with one optional text parameter bound to ?1.
 int64_t CountRows(const std::string& location, const std::string& sql, const std::string& param = "");
 
+// Runs one statement that changes rows (a test moving a stored time into the past); throws when it fails.
+// Written with ?1-style placeholders as CountRows, with one optional text parameter.
+void Execute(const std::string& location, const std::string& sql, const std::string& param = "");
+
 // The first column of every row of `sql`, as text (NULL as "").
 std::vector<std::string> QueryColumn(const std::string& location, const std::string& sql);
 

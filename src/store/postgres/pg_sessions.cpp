@@ -22,6 +22,15 @@ Session ReadSession(const Rows& r, int i) {
 
 }  // namespace
 
+Result<std::optional<int64_t>> PgStore::AccountIdForEmail(const std::string& email) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    auto rows = (*db)->Query("SELECT id FROM accounts WHERE email = $1", Params().Add(email));
+    if (!rows) return rows.error();
+    if (rows->empty()) return std::optional<int64_t>();
+    return std::optional<int64_t>(rows->Int(0, 0));
+}
+
 void PgStore::CreateSignInLink(NewSignInLink link, Callback<void> done) {
     Submit<void>(
         [link = std::move(link)](Connection& db) -> Result<void> {
@@ -41,6 +50,9 @@ void PgStore::CreateSignInLink(NewSignInLink link, Callback<void> done) {
                     .Add(FormatUtc(link.now))
                     .Add(FormatUtc(link.expires_at)));
             if (!rows) return rows.error();
+            if (link.mail) {
+                if (auto r = InsertOutbox(db, *link.mail, link.now); !r) return r.error();
+            }
             return {};
         },
         std::move(done));

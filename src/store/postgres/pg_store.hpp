@@ -199,6 +199,7 @@ public:
 
     struct Job;
 
+    Result<std::optional<int64_t>> AccountIdForEmail(const std::string& email) override;
     void CreateSignInLink(NewSignInLink link, Callback<void> done) override;
     Result<int64_t> CountSignInLinks(int64_t account_id, SysSeconds since) override;
     void RedeemSignInLink(std::string token_hash, SysSeconds now, Callback<std::optional<int64_t>> done) override;

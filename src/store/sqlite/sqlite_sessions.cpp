@@ -21,6 +21,18 @@ Session ReadSession(const Statement& s) {
 
 }  // namespace
 
+Result<std::optional<int64_t>> SqliteStore::AccountIdForEmail(const std::string& email) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    auto st = (*db)->Prepare("SELECT id FROM accounts WHERE email = ?1");
+    if (!st) return st.error();
+    st->Bind(1, std::string_view(email));
+    auto row = st->Step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<int64_t>();
+    return std::optional<int64_t>(st->Int(0));
+}
+
 void SqliteStore::CreateSignInLink(NewSignInLink link, Callback<void> done) {
     Submit<void>(
         [link = std::move(link)](Connection& db) -> Result<void> {
@@ -40,7 +52,11 @@ void SqliteStore::CreateSignInLink(NewSignInLink link, Callback<void> done) {
                 .Bind(3, std::string_view(link.ip))
                 .Bind(4, FormatUtc(link.now))
                 .Bind(5, FormatUtc(link.expires_at));
-            return st->Run();
+            if (auto r = st->Run(); !r) return r;
+            if (link.mail) {
+                if (auto r = InsertOutbox(db, *link.mail, link.now); !r) return r.error();
+            }
+            return {};
         },
         std::move(done));
 }

@@ -42,7 +42,7 @@ protected:
     Result<void> Link(int64_t account, const std::string& hash, SysSeconds at,
                       std::chrono::minutes valid = std::chrono::minutes(15)) {
         return Wait<void>([&](Callback<void> done) {
-            repo().CreateSignInLink({account, hash, "127.0.0.1", at, at + valid}, std::move(done));
+            repo().CreateSignInLink({account, hash, "127.0.0.1", at, at + valid, {}}, std::move(done));
         });
     }
     Result<std::optional<int64_t>> Redeem(const std::string& hash, SysSeconds at) {
@@ -88,6 +88,11 @@ TYPED_TEST_P(SessionContract, ALinkSignsInOnceOnlyTheNewestAndNotAfterItExpires)
     EXPECT_EQ(this->Redeem("h4", kSessionDay0 + minutes(25)).value(), std::nullopt);
     EXPECT_EQ(this->repo().CountSignInLinks(s, kSessionDay0).value(), 4);
     EXPECT_EQ(this->repo().CountSignInLinks(s, kSessionDay0 + minutes(4)).value(), 2);
+
+    // The account a sign-in request names: by its stored (normalised) email only.
+    EXPECT_EQ(this->repo().AccountIdForEmail("s@example.com").value(), s);
+    EXPECT_EQ(this->repo().AccountIdForEmail("t@example.com").value(), this->accounts_[1]);
+    EXPECT_EQ(this->repo().AccountIdForEmail("nobody@example.com").value(), std::nullopt);
 }
 
 TYPED_TEST_P(SessionContract, TwoRedeemersAtOnceSignInOnce) {

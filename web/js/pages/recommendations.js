@@ -1,0 +1,76 @@
+// Recommendations (/recommendations): each with its evidence, monthly savings, confidence and why, who holds
+// the GPU, the alternatives; and what was already realized, with the savings measured after the change.
+import { api, card, el, money, poll, setCurrency, time, num } from "../core.js";
+
+function evidence(ev) {
+  return el(
+    "dl",
+    { class: "evidence" },
+    Object.entries(ev || {}).flatMap(([name, v]) => [
+      el("dt", { text: name.replaceAll("_", " ") }),
+      el("dd", { text: `${num(v.value, 2)} ${v.unit}` }),
+    ]),
+  );
+}
+
+function recommendation(r) {
+  const gpuLinks = (r.gpus || [r.target]).map((g) => el("a", { href: `/gpu?key=${encodeURIComponent(g)}`, text: g }));
+  return el(
+    "article",
+    { class: "rec" },
+    el(
+      "header",
+      {},
+      el("span", { class: "rec-money", text: `${money(r.monthly_savings)} a month` }),
+      el("span", { class: `badge conf-${r.confidence}`, text: `${r.confidence} confidence` }),
+      el("span", { class: "muted small", text: r.type.replaceAll("_", " ") }),
+    ),
+    el("p", { text: r.summary }),
+    el("details", {}, el("summary", { text: "Evidence and why" }),
+      evidence(r.evidence),
+      el("ul", { class: "reasons" }, (r.confidence_reasons || []).map((x) => el("li", { text: x }))),
+      r.held_by ? el("p", { class: "small" }, "Held by: ", (r.held_by.processes || []).map((p) => `${p.name} (pid ${p.pid}${p.user ? `, ${p.user}` : ""})`).join(", "), " · seen ", time(r.held_by.seen)) : null,
+      r.alternatives && r.alternatives.length
+        ? el("div", {}, el("h3", { text: "Or instead" }), r.alternatives.map((a) => el("p", { class: "small", text: `${money(a.monthly_savings)} a month: ${a.summary}` })))
+        : null,
+    ),
+    el("p", { class: "small muted" }, "GPUs: ", gpuLinks.flatMap((a, i) => (i ? [", ", a] : [a])), r.first_recommended ? [" · first recommended ", time(r.first_recommended)] : null),
+  );
+}
+
+export async function render(main, session) {
+  let range = "7d";
+  const summary = el("div", { class: "kpis" });
+  const list = el("div", { class: "rec-stack" });
+  const realized = el("div");
+  const picker = el("div", { class: "segmented", role: "group", "aria-label": "Range the recommendations look at" });
+  for (const [value, label] of [["7d", "Last 7 days"], ["30d", "Last 30 days"]]) {
+    const b = el("button", { type: "button", "aria-pressed": value === range ? "true" : "false", text: label });
+    b.addEventListener("click", () => {
+      range = value;
+      for (const x of picker.children) x.setAttribute("aria-pressed", x === b ? "true" : "false");
+      refresh().catch(() => {});
+    });
+    picker.append(b);
+  }
+  const upsell = session.plan && !session.plan.all_recommendations
+    ? el("p", { class: "note" }, "Your plan shows idle recommendations (stop, auto-stop, release memory). Right-sizing, consolidation and committed use come with ", el("a", { href: "/billing", text: "Professional" }), ".")
+    : null;
+  main.append(...[el("h1", { text: "Recommendations" }), picker, summary, upsell, card("What to change", list), card("Realized", realized)].filter(Boolean));
+  async function refresh() {
+    const recs = await api(`/api/recommendations?range=${range}`);
+    setCurrency(recs.currency);
+    summary.replaceChildren(
+      el("div", { class: "kpi" }, el("div", { class: "kpi-label", text: "Savings on offer" }), el("div", { class: "kpi-value", text: `${money(recs.total_monthly_savings)}/mo` })),
+      el("div", { class: "kpi" }, el("div", { class: "kpi-label", text: "Fleet cost" }), el("div", { class: "kpi-value", text: `${money(recs.fleet_monthly_cost)}/mo` })),
+      el("div", { class: "kpi" }, el("div", { class: "kpi-label", text: "Realized" }), el("div", { class: "kpi-value", text: `${money(recs.total_realized_monthly)}/mo` })),
+    );
+    list.replaceChildren(...(recs.recommendations.length ? recs.recommendations.map(recommendation) : [el("p", { class: "muted", text: "Nothing to change: no idle or oversized GPU in this range." })]));
+    realized.replaceChildren(
+      ...(recs.realized && recs.realized.length
+        ? recs.realized.map((r) => el("p", {}, el("strong", { text: `${money(r.realized_monthly_savings)} a month` }), ` · ${r.summary} (${r.change} `, time(r.changed_at), ")"))
+        : [el("p", { class: "muted", text: "Nothing realized yet: when a recommended change shows in the reports, it appears here with what it saves." })]),
+    );
+  }
+  await poll(refresh, 60);
+}
