@@ -17,6 +17,11 @@ void RegisterRoutes(http::Router& router, Services& s) {
     router.Add(verb::post, "/api/logout", MakeLogoutHandler(s), {false, "End this session"});
     router.Add(verb::post, "/api/logout-all", MakeLogoutAllHandler(s), {false, "End every session of the account"});
     router.Add(verb::get, "/api/me", MakeMeHandler(s), {false, "The caller's account"});
+    router.Add(verb::get, "/api/me/keys", MakeListKeysHandler(s), {false, "The account's API keys"});
+    router.Add(verb::post, "/api/me/keys", MakeCreateKeyHandler(s), {true, "Make a named API key (shown once)"});
+    router.Add(verb::post, "/api/me/keys/{id}/rotate", MakeRotateKeyHandler(s),
+               {false, "Replace a key with a new one (shown once)"});
+    router.Add(verb::delete_, "/api/me/keys/{id}", MakeRevokeKeyHandler(s), {false, "Revoke an API key"});
     router.Add(verb::get, "/api/stats", MakeStatsHandler(s), {false, "Operator statistics (ADMIN_TOKEN)"});
     router.Add(verb::get, "/api/plans", MakePlansHandler(s), {false, "Plans and prices from configuration"});
     router.Add(verb::get, "/api/gpus", MakeGpusHandler(s), {false, "The caller's GPUs and their current state"});
@@ -24,6 +29,8 @@ void RegisterRoutes(http::Router& router, Services& s) {
     router.Add(verb::get, "/api/savings", MakeSavingsHandler(s),
                {false, "Idle time, idle cost and recoverable savings"});
     router.Add(verb::get, "/api/recommendations", MakeRecommendationsHandler(s), {false, "Priced recommendations"});
+    router.Add(verb::put, "/api/recommendations/mark", MakeMarkRecommendationHandler(s),
+               {true, "Mark a recommendation done or dismissed, or open again"});
     router.Add(verb::get, "/api/me/alerts", MakeGetAlertsHandler(s), {false, "Idle-alert settings and recent alerts"});
     router.Add(verb::put, "/api/me/alerts", MakePutAlertsHandler(s), {true, "Set the idle-alert webhook"});
     router.Add(verb::get, "/api/me/idle-policy", MakeGetIdlePolicyHandler(s),

@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <charconv>
+#include <mutex>
+#include <unordered_map>
+
 #include "api/web_session.hpp"
 #include "common/crypto.hpp"
 #include "common/json.hpp"
@@ -47,13 +51,36 @@ Result<std::optional<std::string>> ExtractApiKey(const http::Request& req, const
 
 namespace {
 
+// Records a key's use at most once a minute: a busy agent's reports pay for no extra write.
+bool KeyUseDue(const std::string& key_hash) {
+    static std::mutex mu;
+    static std::unordered_map<std::string, std::chrono::steady_clock::time_point> last;
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mu);
+    if (last.size() > 100000) last.clear();  // bounded; forgetting only means one more write
+    auto [it, fresh] = last.try_emplace(key_hash, now);
+    if (!fresh && now - it->second < std::chrono::minutes(1)) return false;
+    it->second = now;
+    return true;
+}
+
+void NoteKeyUse(Services& s, const std::string& key_hash) {
+    if (!KeyUseDue(key_hash)) return;
+    s.store.accounts().TouchApiKey(key_hash, UtcNow(), [](Result<void> r) {
+        if (!r) spdlog::warn("API key use not recorded: {}", r.error().message);
+    });
+}
+
 // The account of a key as ExtractApiKey found it. kInvalidApiKey for a missing, malformed or unknown key.
 boost::asio::awaitable<Result<store::Account>> LookUpKey(Services& s, const Result<std::optional<std::string>>& key) {
     if (!key) co_return key.error();
     if (!*key) co_return Error{ErrorCode::kInvalidApiKey, "An API key is required", {}};
     if (!IsWellFormedApiKey(**key)) co_return Error{ErrorCode::kInvalidApiKey, "Invalid API key", {}};
     const std::string hash = HashApiKey(**key);
-    if (auto cached = s.store.accounts().CachedAccountByKeyHash(hash)) co_return std::move(*cached);
+    if (auto cached = s.store.accounts().CachedAccountByKeyHash(hash)) {
+        NoteKeyUse(s, hash);
+        co_return std::move(*cached);
+    }
     // Not looked up lately: the database is read on the read pool, not on this event loop.
     const std::function<Result<store::Account>()> find = [&s, &hash] {
         return s.store.accounts().FindAccountByKeyHash(hash);
@@ -61,6 +88,7 @@ boost::asio::awaitable<Result<store::Account>> LookUpKey(Services& s, const Resu
     auto account = co_await OffloadRead<store::Account>(s, find);
     if (!account && account.error().code == ErrorCode::kNotFound)
         co_return Error{ErrorCode::kInvalidApiKey, "Invalid API key", {}};
+    if (account) NoteKeyUse(s, hash);
     co_return account;
 }
 
@@ -177,6 +205,16 @@ http::Response CallerError(const Error& error, const Caller& caller, unsigned ve
     auto res = http::ErrorResponse(error, version);
     ApplyRateHeaders(res, caller.limit);
     return res;
+}
+
+std::optional<int64_t> IdParam(const http::RequestContext& ctx) {
+    auto it = ctx.params.find("id");
+    if (it == ctx.params.end()) return std::nullopt;
+    int64_t id = 0;
+    const auto* end = it->second.data() + it->second.size();
+    auto [ptr, ec] = std::from_chars(it->second.data(), end, id);
+    if (ec != std::errc() || ptr != end || id <= 0) return std::nullopt;
+    return id;
 }
 
 bool HasOperatorToken(const Services& s, const http::Request& req) {

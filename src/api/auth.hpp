@@ -100,6 +100,9 @@ boost::asio::awaitable<Result<T>> OffloadRead(Services& s, const std::function<R
     co_return co_await OffloadTo<T>(s.run_read, work);
 }
 
+// The positive integer a route's `{id}` names, or nullopt when it is not one.
+std::optional<int64_t> IdParam(const http::RequestContext& ctx);
+
 // True when the request carries the operator token (Authorization: Bearer, compared in constant time).
 bool HasOperatorToken(const Services& s, const http::Request& req);
 

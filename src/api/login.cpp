@@ -47,8 +47,17 @@ std::optional<std::string> LinkToken(const http::RequestContext& ctx) {
     return it->second;
 }
 
-http::Response CrossSiteRefused(unsigned version) {
-    return http::ErrorResponse({ErrorCode::kForbidden, "Sign-in is refused from another site's page", {}}, version);
+// What every sign-in door checks first: its limit per address, and that no other site's page sent the
+// request (login CSRF). The answer to send instead, if any.
+std::optional<http::Response> SignInRefused(Services& s, http::RequestContext& ctx, std::string_view door) {
+    const unsigned version = ctx.request.version();
+    ctx.principal = "login";
+    auto limit = CheckIpLimit(s, door, ctx.client_ip, kLoginPerMinutePerIp);
+    if (limit && !limit->allowed) return RateLimitedResponse(*limit, version);
+    if (IsCrossSite(s.config, ctx.request)) {
+        return http::ErrorResponse({ErrorCode::kForbidden, "Sign-in is refused from another site's page", {}}, version);
+    }
+    return std::nullopt;
 }
 
 bool FileMailTransport(const Config& c) { return c.mail.sendgrid_api_key.empty() && c.mail.smtp_server.empty(); }
@@ -106,10 +115,7 @@ boost::asio::awaitable<http::Response> SignedIn(Services& s, const http::Request
 http::Handler MakeLoginHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
         const unsigned version = ctx.request.version();
-        ctx.principal = "login";
-        auto limit = CheckIpLimit(s, "login", ctx.client_ip, kLoginPerMinutePerIp);
-        if (limit && !limit->allowed) co_return RateLimitedResponse(*limit, version);
-        if (IsCrossSite(s.config, ctx.request)) co_return CrossSiteRefused(version);
+        if (auto refused = SignInRefused(s, ctx, "login")) co_return std::move(*refused);
         auto parsed = ParseJson(ctx.request.body());
         if (!parsed) co_return http::ErrorResponse(parsed.error(), version);
         const auto* obj = parsed->if_object();
@@ -151,10 +157,10 @@ http::Handler MakeLoginHandler(Services& s) {
             if (FileMailTransport(s.config)) {
                 // Mail goes to .eml files (no SMTP or SendGrid configured: a developer's machine): the link is
                 // printed too, so that `make run` signs in from the console.
-                spdlog::info("sign-in link (mail is written to files; set SMTP_SERVER to send it): {}", url);
+                spdlog::warn("sign-in link (mail is written to files; set SMTP_SERVER to send it): {}", url);
             }
         }
-        co_return OkJson(boost::json::object{{"status", "success"}, {"message", kLinkSent}}, version, limit);
+        co_return OkJson(boost::json::object{{"status", "success"}, {"message", kLinkSent}}, version, std::nullopt);
     };
 }
 
@@ -179,10 +185,7 @@ http::Handler MakeSignInLinkPageHandler(Services& s) {
 http::Handler MakeRedeemSignInLinkHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
         const unsigned version = ctx.request.version();
-        ctx.principal = "login";
-        auto limit = CheckIpLimit(s, "login-link", ctx.client_ip, kLoginPerMinutePerIp);
-        if (limit && !limit->allowed) co_return RateLimitedResponse(*limit, version);
-        if (IsCrossSite(s.config, ctx.request)) co_return CrossSiteRefused(version);
+        if (auto refused = SignInRefused(s, ctx, "login-link")) co_return std::move(*refused);
         auto token = LinkToken(ctx);
         std::optional<int64_t> account_id;
         if (token) {
@@ -210,10 +213,7 @@ http::Handler MakeRedeemSignInLinkHandler(Services& s) {
 http::Handler MakeKeySignInHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
         const unsigned version = ctx.request.version();
-        ctx.principal = "login";
-        auto limit = CheckIpLimit(s, "login", ctx.client_ip, kLoginPerMinutePerIp);
-        if (limit && !limit->allowed) co_return RateLimitedResponse(*limit, version);
-        if (IsCrossSite(s.config, ctx.request)) co_return CrossSiteRefused(version);
+        if (auto refused = SignInRefused(s, ctx, "login")) co_return std::move(*refused);
         auto parsed = ParseJson(ctx.request.body());
         if (!parsed) co_return http::ErrorResponse(parsed.error(), version);
         if (!parsed->is_object()) {

@@ -13,7 +13,6 @@
 #include <boost/json/object.hpp>
 
 #include <algorithm>
-#include <charconv>
 
 #include "alerts/outgoing_webhooks.hpp"
 #include "alerts/webhook.hpp"
@@ -62,16 +61,6 @@ boost::json::object EndpointJson(const store::WebhookEndpoint& e) {
     for (const auto& t : e.events) events.emplace_back(t);
     return boost::json::object{
         {"id", e.id}, {"url", e.url}, {"events", std::move(events)}, {"created_at", FormatUtc(e.created_at)}};
-}
-
-std::optional<int64_t> IdParam(const http::RequestContext& ctx) {
-    auto it = ctx.params.find("id");
-    if (it == ctx.params.end()) return std::nullopt;
-    int64_t id = 0;
-    const auto* end = it->second.data() + it->second.size();
-    auto [ptr, ec] = std::from_chars(it->second.data(), end, id);
-    if (ec != std::errc() || ptr != end || id <= 0) return std::nullopt;
-    return id;
 }
 
 constexpr const char* kEnterpriseOnly = "Outgoing webhooks come with the Enterprise plan";

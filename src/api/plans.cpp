@@ -3,6 +3,7 @@
 #include <boost/json/object.hpp>
 
 #include "api/api.hpp"
+#include "billing/billing.hpp"
 #include "http/error_response.hpp"
 
 namespace gpuopt::api {
@@ -27,7 +28,12 @@ http::Handler MakePlansHandler(Services& s) {
         body["status"] = "success";
         body["plans"] = std::move(plans);
         body["gpu_limit_window_hours"] = s.config.gpu_limit_window_hours;
-        body["paid_checkout_available"] = false;
+        // Paid plans can be bought here when at least one gateway is configured (GET /api/payment/gateways).
+        bool checkout = false;
+        if (s.billing != nullptr) {
+            for (const auto& g : s.billing->Gateways()) checkout = checkout || g.enabled;
+        }
+        body["paid_checkout_available"] = checkout;
         co_return http::JsonResponse(http::bhttp::status::ok, body, ctx.request.version());
     };
 }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/result.hpp"
 #include "common/tier.hpp"
@@ -30,6 +31,27 @@ struct NewAccount {
     std::optional<OutboxMessage> welcome;  // enqueued with the account, in the same transaction
 };
 
+// One of an account's API keys, as the customer manages them (never the key itself).
+struct ApiKeyInfo {
+    int64_t id = 0;
+    int64_t account_id = 0;
+    std::string name;
+    std::string key_prefix;
+    SysSeconds created_at;
+    std::optional<SysSeconds> last_used_at;  // written at most about once a minute
+    std::optional<SysSeconds> revoked_at;
+};
+
+struct NewApiKey {
+    int64_t account_id = 0;
+    std::string name;
+    std::string key_hash;
+    std::string key_prefix;
+    SysSeconds now;
+};
+
+inline constexpr size_t kMaxActiveApiKeys = 20;
+
 class AccountRepository {
 public:
     virtual ~AccountRepository() = default;
@@ -46,6 +68,21 @@ public:
     // The account of a key hash as this process read it recently, without touching the database: what
     // an event loop may ask before it hands a lookup to the read pool. nullopt when there is none.
     virtual std::optional<Account> CachedAccountByKeyHash(const std::string& key_hash) = 0;
+
+    // API keys (the one made at sign-up is "default"). A revoked key stops authenticating at once in this
+    // process (the account cache is cleared before `done`), within the cache's TTL in others.
+    // kForbidden when the account has kMaxActiveApiKeys active keys already.
+    virtual void CreateApiKey(NewApiKey key, Callback<ApiKeyInfo> done) = 0;
+    // Active keys first (newest first), then revoked ones (newest revocation first), at most 100.
+    virtual Result<std::vector<ApiKeyInfo>> ListApiKeys(int64_t account_id) = 0;
+    // False when the account has no active key with that id.
+    virtual void RevokeApiKey(int64_t account_id, int64_t id, SysSeconds now, Callback<bool> done) = 0;
+    // Revokes the key and makes `replacement` (same name) in one transaction; nullopt when the account has no
+    // active key with that id.
+    virtual void RotateApiKey(int64_t account_id, int64_t id, NewApiKey replacement,
+                              Callback<std::optional<ApiKeyInfo>> done) = 0;
+    // Records that the key was used at `now` (callers do it at most about once a minute a key).
+    virtual void TouchApiKey(std::string key_hash, SysSeconds now, Callback<void> done) = 0;
 };
 
 }  // namespace gpuopt::store

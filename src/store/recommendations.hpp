@@ -96,6 +96,27 @@ struct Realization {
     double realized_monthly = 0;
 };
 
+// What the customer said of a recommendation: not for us (dismissed) or acted on (done). Kept as history,
+// with the recommendation as it read when marked; marking it open again removes the mark.
+enum class MarkState { kDismissed, kDone };
+constexpr std::string_view NameOf(MarkState s) { return s == MarkState::kDone ? "done" : "dismissed"; }
+constexpr std::optional<MarkState> MarkStateNamed(std::string_view name) {
+    if (name == "dismissed") return MarkState::kDismissed;
+    if (name == "done") return MarkState::kDone;
+    return std::nullopt;
+}
+
+struct RecommendationMark {
+    int64_t account_id = 0;
+    std::string action;  // "stop_idle_gpu", "right_size", ...
+    std::string target;  // the GPU (or group) the recommendation names
+    MarkState state = MarkState::kDismissed;
+    std::string summary;         // the recommendation when it was marked
+    double monthly_savings = 0;  // its estimate then
+    std::string note;
+    SysSeconds marked_at;
+};
+
 class RecommendationRepository {
 public:
     virtual ~RecommendationRepository() = default;
@@ -112,6 +133,14 @@ public:
                                                                    size_t limit) = 0;
     // The accounts with an open track, at most `limit`.
     virtual Result<std::vector<int64_t>> AccountsWithOpenTracks(size_t limit) = 0;
+
+    // Records the mark (replacing an earlier one for the same action and target).
+    virtual void MarkRecommendation(RecommendationMark mark, Callback<void> done) = 0;
+    // Removes the mark; answers whether there was one.
+    virtual void UnmarkRecommendation(int64_t account_id, std::string action, std::string target,
+                                      Callback<bool> done) = 0;
+    // The account's marks, newest first.
+    virtual Result<std::vector<RecommendationMark>> ListRecommendationMarks(int64_t account_id) = 0;
 };
 
 }  // namespace gpuopt::store

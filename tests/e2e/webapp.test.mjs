@@ -1,6 +1,7 @@
 // The customer's web app in Chromium against the real server: the whole path from the landing page to a
 // signed-out dashboard (sign-up, a sign-in link read from the mail outbox, the fleet's data on the overview,
-// an upgrade through a stand-in Flutterwave, a Slack webhook, sign-out); every page on a phone and a desktop
+// a recommendation dismissed, an upgrade through a stand-in Flutterwave, a Slack webhook, the key rotated
+// (the old one refused), sign-out); every page on a phone and a desktop
 // with no console error, no CSP violation, nothing wider than the screen and no serious or critical axe-core
 // finding; the overview of 64 GPUs × 30 days drawn in under a second; and the JavaScript and CSS a page
 // loads under 150 KB compressed. Screenshots go to GPUOPT_ARTIFACTS (build/dev/e2e-artifacts).
@@ -136,7 +137,7 @@ function signInLinkFromOutbox(email) {
   return null;
 }
 
-test("a new customer signs up, signs in by mail, sees the fleet, upgrades, sets a Slack webhook and signs out", async () => {
+test("a new customer signs up, signs in by mail, sees the fleet, dismisses a recommendation, upgrades, sets a Slack webhook, rotates the key and signs out", async () => {
   const context = await browser.newContext({ viewport: DESKTOP });
   const { page, problems } = await watched(context);
   await page.goto(server.baseUrl + "/");
@@ -173,6 +174,26 @@ test("a new customer signs up, signs in by mail, sees the fleet, upgrades, sets 
   assert.match(idle, /jupyter-lab \(alice\)/);
   await screenshot(page, "webapp-flow-overview.png");
 
+  // Dismiss a recommendation, with a note: it leaves the list and its totals, and is kept as marked.
+  const before = (await api("GET", "/api/recommendations", { key })).json;
+  assert.ok(before.recommendations.length >= 1);
+  await page.click('a[href="/recommendations"]');
+  await page.waitForURL(/\/recommendations$/);
+  await page.waitForFunction(() => document.body.dataset.readyMs);
+  const first = page.locator(".rec-stack .rec").first();
+  const summary = (await first.locator("p").first().innerText()).trim();
+  await first.locator("input").fill("a scratch box, on purpose");
+  await first.locator("button", { hasText: "Dismiss" }).click();
+  await page.locator("#status.ok").waitFor();
+  await page.locator(".rec.marked", { hasText: summary }).waitFor();
+  const after = (await api("GET", "/api/recommendations", { key })).json;
+  assert.equal(after.marked.length, 1);
+  assert.equal(after.marked[0].state, "dismissed");
+  assert.equal(after.marked[0].note, "a scratch box, on purpose");
+  assert.equal(after.recommendations.length, before.recommendations.length - 1);
+  assert.ok(after.total_monthly_savings < before.total_monthly_savings);
+  await screenshot(page, "webapp-flow-dismissed.png");
+
   // Upgrade through the gateway's hosted checkout, then back with the result.
   await page.click('a[href="/billing"]');
   await page.locator(".plan[data-tier=professional] button").first().click();
@@ -194,15 +215,50 @@ test("a new customer signs up, signs in by mail, sees the fleet, upgrades, sets 
   await page.fill("#alert-webhook", "https://hooks.slack.com/services/T000/B000/e2esecret");
   await page.click("text=Save alert settings");
   await page.locator("#status.ok").waitFor();
-  const alerts = await api("GET", "/api/me/alerts", { key });
+  const alerts = await api("GET", "/api/me/alerts", { key });  // before the rotation below
   assert.equal(alerts.json.webhook_url.includes("hooks.slack.com"), true);
   assert.equal(alerts.json.webhook_url.includes("e2esecret"), false, "shown masked");
+
+  // Rotate the key in Settings: the new one is shown once, the old one is refused at once.
+  await page.click('a[href="/settings"]');
+  await page.waitForURL(/\/settings$/);
+  await page.locator("button", { hasText: "Rotate" }).first().click();
+  await page.locator("#new-key").waitFor();
+  const rotated = (await page.locator("#new-key").innerText()).trim();
+  assert.match(rotated, /^gopt_[A-Za-z0-9]{23}$/);
+  assert.notEqual(rotated, key);
+  assert.equal((await api("GET", "/api/me", { key })).status, 401);
+  assert.equal((await api("GET", "/api/me", { key: rotated })).status, 200);
+  await screenshot(page, "webapp-flow-key-rotated.png");
 
   // Sign out: the dashboard asks to sign in again.
   await page.click("text=Sign out");
   await page.waitForURL(/\/login$/);
   await page.goto(server.baseUrl + "/dashboard");
   await page.waitForURL(/\/login\?next=%2Fdashboard$/);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test("with a gateway configured, the landing page's paid plans sign up straight into the gateway's checkout", async () => {
+  const context = await browser.newContext({ viewport: PHONE });
+  const { page, problems } = await watched(context);
+  await page.goto(server.baseUrl + "/");
+  await page.locator('.plan[data-tier="professional"] button').first().click();
+  assert.match(await page.locator("#chosen-plan").innerText(), /Professional/);
+  await page.fill("#email", "paid@example.com");
+  await page.click("#signup-button");
+  await page.locator("#pay-next").waitFor({ state: "visible" });
+  const key = (await page.locator("#api-key").innerText()).trim();
+  assert.match(key, /^gopt_/);
+  await screenshot(page, "webapp-landing-paid-signup.png");
+  await page.click("#pay-link");
+  await page.waitForURL(/\/pay\//);
+  const ref = new URL(page.url()).pathname.split("/").pop();
+  assert.ok(fake.checkouts.has(ref), "the checkout reached the gateway");
+  const mine = await api("GET", "/api/me/payments", { key });
+  assert.equal(mine.json.payments[0].payment_id, ref);
+  assert.equal(mine.json.tier, "free", "no plan before the gateway confirms the money");
   assert.deepEqual(problems, []);
   await context.close();
 });

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <regex>
 
+#include "common/time.hpp"
 #include "integration/fixture.hpp"
 
 namespace gpuopt::testing {
@@ -212,13 +213,73 @@ TEST(WebSession, HttpsCookiesAreSecureHostOnlyAndFailedSignInsBlockTheAddress) {
     EXPECT_EQ(CountRows(s.DbPath(), "SELECT COUNT(*) FROM security_events WHERE kind = 'address_blocked'"), 1);
 }
 
+// API keys managed from a session: several, named, shown once; a rotated or revoked key is refused at
+// once while the others keep working; last use is recorded.
+TEST(WebSession, KeysAreMadeRotatedAndRevokedAndTheOldOneIsRefusedAtOnce) {
+    RunningServer s(Env{{"RATE_LIMIT_FREE", "0"}});
+    const std::string first = s.Signup("keys@example.com");
+    const Signed web = SignInWithKey(s, first);
+    const std::vector<std::string> writes = {web.cookie, "X-CSRF-Token: " + web.csrf};
+    auto listed = Get(s.Url("/api/me/keys"), {web.cookie});
+    ASSERT_EQ(listed.status, 200) << listed.body;
+    auto keys = listed.Json().at("keys").as_array();
+    ASSERT_EQ(keys.size(), 1u);
+    EXPECT_EQ(keys[0].at("name"), "default");
+    EXPECT_FALSE(keys[0].at("last_used_at").is_null()) << "the sign-in used it";
+    EXPECT_EQ(listed.body.find(first), std::string::npos) << "a key is never shown again";
+    const int64_t default_id = keys[0].at("id").as_int64();
+
+    EXPECT_EQ(Call(s, "POST", "/api/me/keys", R"({"name":""})", writes).status, 400);
+    EXPECT_EQ(Call(s, "POST", "/api/me/keys", R"({"name":"ci runner"})", {web.cookie}).status, 403) << "no CSRF token";
+    auto made = Call(s, "POST", "/api/me/keys", R"({"name":"ci runner"})", writes);
+    ASSERT_EQ(made.status, 200) << made.body;
+    const std::string ci(made.Json().at("api_key").as_string());
+    const int64_t ci_id = made.Json().at("id").as_int64();
+    ASSERT_EQ(Get(s.Url("/api/me"), Bearer(ci)).status, 200);
+    EXPECT_EQ(Get(s.Url("/api/me"), Bearer(ci)).Json().at("key_prefix").as_string(), ci.substr(0, 9));
+
+    // Rotated: the new key works, the old one is refused at once; the other key is untouched.
+    auto rotated = Call(s, "POST", "/api/me/keys/" + std::to_string(ci_id) + "/rotate", "", writes);
+    ASSERT_EQ(rotated.status, 200) << rotated.body;
+    const std::string ci2(rotated.Json().at("api_key").as_string());
+    EXPECT_EQ(rotated.Json().at("name"), "ci runner");
+    EXPECT_EQ(rotated.Json().at("replaces").as_int64(), ci_id);
+    auto old = Get(s.Url("/api/me"), Bearer(ci));
+    EXPECT_EQ(old.status, 401);
+    EXPECT_EQ(old.Json().at("code"), "INVALID_API_KEY");
+    EXPECT_EQ(Get(s.Url("/api/me"), Bearer(ci2)).status, 200);
+    EXPECT_EQ(Get(s.Url("/api/me"), Bearer(first)).status, 200);
+    EXPECT_EQ(Call(s, "POST", "/api/me/keys/" + std::to_string(ci_id) + "/rotate", "", writes).status, 404)
+        << "a revoked key cannot be rotated";
+
+    // Revoked with the key itself: it stops; the session (and the other key) go on.
+    auto revoked = Call(s, "DELETE", "/api/me/keys/" + std::to_string(default_id), "", Bearer(first));
+    ASSERT_EQ(revoked.status, 200) << revoked.body;
+    EXPECT_EQ(Get(s.Url("/api/me"), Bearer(first)).status, 401);
+    EXPECT_EQ(Get(s.Url("/api/me"), {web.cookie}).status, 200);
+    EXPECT_EQ(Call(s, "DELETE", "/api/me/keys/" + std::to_string(default_id), "", writes).status, 404);
+    keys = Get(s.Url("/api/me/keys"), {web.cookie}).Json().at("keys").as_array();
+    ASSERT_EQ(keys.size(), 3u);
+    EXPECT_EQ(keys[0].at("active"), true);
+    EXPECT_EQ(keys[1].at("active"), false);
+    EXPECT_EQ(keys[2].at("active"), false);
+}
+
 // Every operation docs/openapi.json says a session may call, with a customer's session: nothing of the
 // other customer's appears, and what names the other's objects is not found.
 TEST(WebSession, ACustomersSessionNeverSeesAnotherCustomersDataOnAnyEndpoint) {
     RunningServer s(Env{{"RATE_LIMIT_FREE", "0"}});
     const std::string key_a = s.Signup("alice@example.com");
     const std::string key_b = s.Signup("bob@example.com");
-    ASSERT_EQ(PostJson(s.Url("/api/track-usage"), FullReport("a-1", "alice-host", 1), Bearer(key_a)).status, 200);
+    // A day of Alice's idle GPU, an hour a report: enough for the plan to recommend stopping it.
+    const auto start = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+    for (int h = 24; h >= 1; --h) {
+        auto report = boost::json::parse(FullReport("a-" + std::to_string(h), "alice-host", 1)).as_object();
+        report["window"] = {{"start", FormatUtc(start - std::chrono::hours(h))},
+                            {"end", FormatUtc(start - std::chrono::hours(h - 1))},
+                            {"samples", 360}};
+        ASSERT_EQ(PostJson(s.Url("/api/track-usage"), boost::json::serialize(report), Bearer(key_a)).status, 200);
+    }
     ASSERT_EQ(PostJson(s.Url("/api/track-usage"), FullReport("b-1", "bob-host", 2), Bearer(key_b)).status, 200);
     const Signed alice = SignInWithKey(s, key_a);
 
@@ -235,7 +296,8 @@ TEST(WebSession, ACustomersSessionNeverSeesAnotherCustomersDataOnAnyEndpoint) {
             for (const auto& s_req : security->as_array())
                 session = session || s_req.as_object().contains("sessionCookie");
             if (!session) continue;
-            std::string target = std::regex_replace(std::string(path), std::regex("\\{[a-z_]+\\}"), "1");
+            // Ids in the path name Bob's objects (his default API key is id 2): never Alice's to touch.
+            std::string target = std::regex_replace(std::string(path), std::regex("\\{[a-z_]+\\}"), "2");
             std::string verb(method);
             for (auto& c : verb) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
             if (target == "/api/logout" || target == "/api/logout-all") continue;  // tried in the other tests
@@ -250,6 +312,31 @@ TEST(WebSession, ACustomersSessionNeverSeesAnotherCustomersDataOnAnyEndpoint) {
         }
     }
     EXPECT_GE(tried, 15);
+    EXPECT_EQ(Get(s.Url("/api/me"), Bearer(key_b)).status, 200) << "Bob's key survived Alice's session";
+
+    // Marking a recommendation: only one the plan makes for the caller's own GPUs.
+    auto recs = Get(s.Url("/api/recommendations"), {alice.cookie});
+    ASSERT_EQ(recs.status, 200) << recs.body;
+    const auto list = recs.Json().at("recommendations").as_array();
+    ASSERT_FALSE(list.empty()) << recs.body;
+    const std::string type(list[0].at("type").as_string()), target(list[0].at("target").as_string());
+    const std::string body = R"({"type":")" + type + R"(","target":")" + target + R"(","state":"dismissed"})";
+    const Signed bob = SignInWithKey(s, key_b);
+    auto refused = Call(s, "PUT", "/api/recommendations/mark", body, {bob.cookie, "X-CSRF-Token: " + bob.csrf});
+    EXPECT_EQ(refused.status, 404) << refused.body;
+    EXPECT_EQ(CountRows(s.DbPath(), "SELECT COUNT(*) FROM recommendation_marks"), 0);
+    auto marked = Call(s, "PUT", "/api/recommendations/mark", body, {alice.cookie, "X-CSRF-Token: " + alice.csrf});
+    ASSERT_EQ(marked.status, 200) << marked.body;
+    auto now = Get(s.Url("/api/recommendations"), {alice.cookie}).Json();
+    EXPECT_EQ(now.at("recommendations").as_array().size(), list.size() - 1);
+    ASSERT_EQ(now.at("marked").as_array().size(), 1u);
+    EXPECT_EQ(now.at("marked").as_array()[0].at("state"), "dismissed");
+    EXPECT_EQ(Get(s.Url("/api/recommendations"), {bob.cookie}).Json().at("marked").as_array().size(), 0u);
+    // Opened again by Bob: not his to open.
+    const std::string reopen = R"({"type":")" + type + R"(","target":")" + target + R"(","state":"open"})";
+    EXPECT_EQ(Call(s, "PUT", "/api/recommendations/mark", reopen, {bob.cookie, "X-CSRF-Token: " + bob.csrf}).status,
+              404);
+    EXPECT_EQ(CountRows(s.DbPath(), "SELECT COUNT(*) FROM recommendation_marks"), 1);
     // Alice's own data is there: the session is hers.
     EXPECT_NE(Get(s.Url("/api/gpus"), {alice.cookie}).body.find("alice-host"), std::string::npos);
 }

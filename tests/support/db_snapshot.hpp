@@ -20,7 +20,8 @@ void ReleaseStore(const std::string& data_dir);
 
 // Every row of every table, in a stable order, as text: equal snapshots mean an unchanged database. The
 // periodic jobs' own bookkeeping (job_leases, job_runs) is left out: it changes with the clock at every
-// run, whatever the requests do.
+// run, whatever the requests do; so are the marks of authentication (an API key's last use, a web session's
+// last activity), which an authenticated request writes whatever it asked.
 std::string DatabaseSnapshot(const std::string& location);
 
 // SELECT COUNT(*) ... with one optional text parameter bound to ?1.

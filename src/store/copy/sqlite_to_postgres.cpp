@@ -29,7 +29,7 @@ struct TableSpec {
     bool id;
     const char* key;  // the order rows are compared in
 };
-constexpr std::array<TableSpec, 25> kTables{{
+constexpr std::array<TableSpec, 27> kTables{{
     {"accounts", true, "id"},
     {"usage_reports", true, "id"},
     {"gpu_windows", true, "id"},
@@ -55,6 +55,8 @@ constexpr std::array<TableSpec, 25> kTables{{
     {"webhook_scan", false, "id"},
     {"sign_in_links", false, "token_hash"},
     {"web_sessions", false, "id_hash"},
+    {"recommendation_marks", false, "account_id, action, target"},
+    {"api_keys", true, "id"},
 }};
 
 // What FinishTarget computes again on the target, so not compared by the verification.

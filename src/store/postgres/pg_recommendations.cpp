@@ -128,4 +128,62 @@ Result<std::vector<int64_t>> PgStore::AccountsWithOpenTracks(size_t limit) {
     return CollectRows<int64_t>(*rows, [](const Rows& r, int i) { return r.Int(i, 0); });
 }
 
+void PgStore::MarkRecommendation(RecommendationMark mark, Callback<void> done) {
+    Submit<void>(
+        [mark = std::move(mark)](Connection& db) -> Result<void> {
+            auto rows = db.Query(
+                "INSERT INTO recommendation_marks (account_id, action, target, state, summary, monthly_savings, note,"
+                " marked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                " ON CONFLICT (account_id, action, target) DO UPDATE SET state = excluded.state,"
+                " summary = excluded.summary, monthly_savings = excluded.monthly_savings, note = excluded.note,"
+                " marked_at = excluded.marked_at",
+                Params()
+                    .Add(mark.account_id)
+                    .Add(mark.action)
+                    .Add(mark.target)
+                    .Add(NameOf(mark.state))
+                    .Add(mark.summary)
+                    .Add(mark.monthly_savings)
+                    .Add(mark.note)
+                    .Add(FormatUtc(mark.marked_at)));
+            if (!rows) return rows.error();
+            return {};
+        },
+        std::move(done));
+}
+
+void PgStore::UnmarkRecommendation(int64_t account_id, std::string action, std::string target, Callback<bool> done) {
+    Submit<bool>(
+        [account_id, action = std::move(action), target = std::move(target)](Connection& db) -> Result<bool> {
+            auto rows =
+                db.Query("DELETE FROM recommendation_marks WHERE account_id = $1 AND action = $2 AND target = $3",
+                         Params().Add(account_id).Add(action).Add(target));
+            if (!rows) return rows.error();
+            return rows->Affected() > 0;
+        },
+        std::move(done));
+}
+
+Result<std::vector<RecommendationMark>> PgStore::ListRecommendationMarks(int64_t account_id) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    auto rows = (*db)->Query(
+        "SELECT account_id, action, target, state, summary, monthly_savings, note, marked_at"
+        " FROM recommendation_marks WHERE account_id = $1 ORDER BY marked_at DESC, action, target",
+        Params().Add(account_id));
+    if (!rows) return rows.error();
+    return CollectRows<RecommendationMark>(*rows, [](const Rows& r, int i) {
+        RecommendationMark m;
+        m.account_id = r.Int(i, 0);
+        m.action = std::string(r.Text(i, 1));
+        m.target = std::string(r.Text(i, 2));
+        m.state = MarkStateNamed(r.Text(i, 3)).value_or(MarkState::kDismissed);
+        m.summary = std::string(r.Text(i, 4));
+        m.monthly_savings = r.Double(i, 5);
+        m.note = std::string(r.Text(i, 6));
+        m.marked_at = ParseUtc(r.Text(i, 7)).value_or(SysSeconds{});
+        return m;
+    });
+}
+
 }  // namespace gpuopt::store::postgres

@@ -606,7 +606,11 @@ Result<Account> PgStore::FindAccountByKeyHash(const std::string& key_hash) {
     const auto read_at = std::chrono::steady_clock::now();
     auto db = LeaseReader();
     if (!db) return db.error();
-    static const std::string sql = std::string(kSelectAccount) + "WHERE api_key_hash = $1";
+    // The account of an active key, with that key's prefix (an account may have several keys).
+    static const std::string sql =
+        "SELECT a.id, a.email, a.tier, k.key_prefix, a.created_at FROM api_keys k JOIN accounts a ON a.id = "
+        "k.account_id"
+        " WHERE k.key_hash = $1 AND k.revoked_at IS NULL";
     auto rows = (*db)->Query(sql, Params().Add(key_hash));
     if (!rows) return rows.error();
     if (rows->empty()) return Error{ErrorCode::kNotFound, "no such account", {}};
@@ -792,6 +796,11 @@ void PgStore::CreateAccount(NewAccount a, Callback<Account> done) {
                 Params().Add(a.email).Add(a.key_hash).Add(a.key_prefix).Add(NameOf(a.tier)).Add(created));
             if (!rows) return rows.error();  // kAlreadyExists: nothing written
             const int64_t id = rows->Int(0, 0);
+            auto key = db.Query(
+                "INSERT INTO api_keys (account_id, name, key_hash, key_prefix, created_at)"
+                " VALUES ($1, 'default', $2, $3, $4)",
+                Params().Add(id).Add(a.key_hash).Add(a.key_prefix).Add(created));
+            if (!key) return key.error();
             if (auto r = AppendRevenue(db, id, "signup", a.tier, 0, "", std::nullopt, a.now, ""); !r) return r.error();
             if (a.welcome) {
                 OutboxMessage welcome = *a.welcome;

@@ -84,6 +84,12 @@ public:
     void SetTier(std::string email, Tier tier, Callback<Account> done) override;
     Result<Account> FindAccountByKeyHash(const std::string& key_hash) override;
     std::optional<Account> CachedAccountByKeyHash(const std::string& key_hash) override;
+    void CreateApiKey(NewApiKey key, Callback<ApiKeyInfo> done) override;
+    Result<std::vector<ApiKeyInfo>> ListApiKeys(int64_t account_id) override;
+    void RevokeApiKey(int64_t account_id, int64_t id, SysSeconds now, Callback<bool> done) override;
+    void RotateApiKey(int64_t account_id, int64_t id, NewApiKey replacement,
+                      Callback<std::optional<ApiKeyInfo>> done) override;
+    void TouchApiKey(std::string key_hash, SysSeconds now, Callback<void> done) override;
     Result<Account> GetAccount(int64_t id) override;
     Result<Stats> GetStats(const StatsQuery& query) override;
     Result<void> Ping() override;
@@ -165,6 +171,9 @@ public:
     Result<std::vector<TrackedRecommendation>> ListTracked(int64_t account_id, std::optional<TrackState> state,
                                                            size_t limit) override;
     Result<std::vector<int64_t>> AccountsWithOpenTracks(size_t limit) override;
+    void MarkRecommendation(RecommendationMark mark, Callback<void> done) override;
+    void UnmarkRecommendation(int64_t account_id, std::string action, std::string target, Callback<bool> done) override;
+    Result<std::vector<RecommendationMark>> ListRecommendationMarks(int64_t account_id) override;
 
     Result<std::optional<IdlePolicy>> GetIdlePolicy(int64_t account_id) override;
     void SetIdlePolicy(IdlePolicy policy, SysSeconds now, Callback<IdlePolicy> done) override;

@@ -550,6 +550,39 @@ CREATE TABLE web_sessions (
 );
 CREATE INDEX web_sessions_account ON web_sessions (account_id);
 )sql"},
+        {15, "recommendations marked done or dismissed", R"sql(
+-- What the customer said of a recommendation (dismissed: not for us; done: acted on), with the
+-- recommendation as it read then. One mark per account, action and target.
+CREATE TABLE recommendation_marks (
+    account_id      INTEGER NOT NULL REFERENCES accounts (id),
+    action          TEXT NOT NULL,
+    target          TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('dismissed', 'done')),
+    summary         TEXT NOT NULL,
+    monthly_savings REAL NOT NULL,
+    note            TEXT NOT NULL DEFAULT '',
+    marked_at       TEXT NOT NULL,
+    PRIMARY KEY (account_id, action, target)
+);
+)sql"},
+        {16, "several named API keys an account", R"sql(
+-- An account's API keys, named, each revocable, with when it was last used. The key made at sign-up
+-- becomes the account's "default" key; accounts.api_key_hash keeps that first key's hash, but only
+-- api_keys authenticates.
+CREATE TABLE api_keys (
+    id           INTEGER PRIMARY KEY,
+    account_id   INTEGER NOT NULL REFERENCES accounts (id),
+    name         TEXT NOT NULL,
+    key_hash     TEXT NOT NULL UNIQUE,
+    key_prefix   TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    last_used_at TEXT,
+    revoked_at   TEXT
+);
+CREATE INDEX api_keys_account ON api_keys (account_id);
+INSERT INTO api_keys (account_id, name, key_hash, key_prefix, created_at)
+    SELECT id, 'default', api_key_hash, api_key_prefix, created_at FROM accounts ORDER BY id;
+)sql"},
     };
     return migrations;
 }

@@ -130,4 +130,63 @@ Result<std::vector<int64_t>> SqliteStore::AccountsWithOpenTracks(size_t limit) {
     return Collect<int64_t>(*st, [](const Statement& s) { return s.Int(0); });
 }
 
+void SqliteStore::MarkRecommendation(RecommendationMark mark, Callback<void> done) {
+    Submit<void>(
+        [mark = std::move(mark)](Connection& db) -> Result<void> {
+            auto st = db.Prepare(
+                "INSERT INTO recommendation_marks (account_id, action, target, state, summary, monthly_savings, note,"
+                " marked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                " ON CONFLICT (account_id, action, target) DO UPDATE SET state = excluded.state,"
+                " summary = excluded.summary, monthly_savings = excluded.monthly_savings, note = excluded.note,"
+                " marked_at = excluded.marked_at");
+            if (!st) return st.error();
+            st->Bind(1, mark.account_id)
+                .Bind(2, std::string_view(mark.action))
+                .Bind(3, std::string_view(mark.target))
+                .Bind(4, NameOf(mark.state))
+                .Bind(5, std::string_view(mark.summary))
+                .Bind(6, mark.monthly_savings)
+                .Bind(7, std::string_view(mark.note))
+                .Bind(8, FormatUtc(mark.marked_at));
+            return st->Run();
+        },
+        std::move(done));
+}
+
+void SqliteStore::UnmarkRecommendation(int64_t account_id, std::string action, std::string target,
+                                       Callback<bool> done) {
+    Submit<bool>(
+        [account_id, action = std::move(action), target = std::move(target)](Connection& db) -> Result<bool> {
+            auto st =
+                db.Prepare("DELETE FROM recommendation_marks WHERE account_id = ?1 AND action = ?2 AND target = ?3");
+            if (!st) return st.error();
+            st->Bind(1, account_id).Bind(2, std::string_view(action)).Bind(3, std::string_view(target));
+            if (auto r = st->Run(); !r) return r.error();
+            return db.Changes() > 0;
+        },
+        std::move(done));
+}
+
+Result<std::vector<RecommendationMark>> SqliteStore::ListRecommendationMarks(int64_t account_id) {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    auto st = (*db)->Prepare(
+        "SELECT account_id, action, target, state, summary, monthly_savings, note, marked_at"
+        " FROM recommendation_marks WHERE account_id = ?1 ORDER BY marked_at DESC, action, target");
+    if (!st) return st.error();
+    st->Bind(1, account_id);
+    return Collect<RecommendationMark>(*st, [](const Statement& s) {
+        RecommendationMark m;
+        m.account_id = s.Int(0);
+        m.action = s.Text(1);
+        m.target = s.Text(2);
+        m.state = MarkStateNamed(s.Text(3)).value_or(MarkState::kDismissed);
+        m.summary = s.Text(4);
+        m.monthly_savings = s.Double(5);
+        m.note = s.Text(6);
+        m.marked_at = ParseUtc(s.Text(7)).value_or(SysSeconds{});
+        return m;
+    });
+}
+
 }  // namespace gpuopt::store::sqlite

@@ -234,7 +234,11 @@ Result<Account> SqliteStore::FindAccountByKeyHash(const std::string& key_hash) {
     const auto read_at = std::chrono::steady_clock::now();
     auto db = LeaseReader();
     if (!db) return db.error();
-    static const std::string sql = std::string(kSelectAccount) + "WHERE api_key_hash = ?1";
+    // The account of an active key, with that key's prefix (an account may have several keys).
+    static const std::string sql =
+        "SELECT a.id, a.email, a.tier, k.key_prefix, a.created_at FROM api_keys k JOIN accounts a ON a.id = "
+        "k.account_id"
+        " WHERE k.key_hash = ?1 AND k.revoked_at IS NULL";
     auto stmt = (*db)->Prepare(sql.c_str());
     if (!stmt) return stmt.error();
     stmt->Bind(1, std::string_view(key_hash));
@@ -386,6 +390,17 @@ void SqliteStore::CreateAccount(NewAccount a, Callback<Account> done) {
                 .Bind(5, std::string_view(created));
             if (auto r = stmt->Run(); !r) return r.error();  // kAlreadyExists: nothing written
             const int64_t id = db.LastInsertId();
+            {
+                auto key = db.Prepare(
+                    "INSERT INTO api_keys (account_id, name, key_hash, key_prefix, created_at)"
+                    " VALUES (?1, 'default', ?2, ?3, ?4)");
+                if (!key) return key.error();
+                key->Bind(1, id)
+                    .Bind(2, std::string_view(a.key_hash))
+                    .Bind(3, std::string_view(a.key_prefix))
+                    .Bind(4, std::string_view(created));
+                if (auto r = key->Run(); !r) return r.error();
+            }
             if (auto r = AppendRevenue(db, id, "signup", a.tier, 0, "", std::nullopt, a.now, ""); !r) return r.error();
             if (a.welcome) {
                 OutboxMessage welcome = *a.welcome;

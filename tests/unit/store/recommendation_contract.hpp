@@ -236,7 +236,57 @@ TYPED_TEST_P(RecommendationContract, OnlyAChangeTheActionExplainsIsRealizedAndAR
     EXPECT_EQ(all_open.size(), open.size());
 }
 
+// A customer's marks: one per action and target, replaced when marked again, removed when opened again,
+// newest first, and never another account's.
+TYPED_TEST_P(RecommendationContract, AMarkIsKeptPerActionAndTargetUntilItIsOpenedAgain) {
+    auto& repo = this->db().recommendations();
+    auto other = Wait<Account>([&](Callback<Account> done) {
+        this->db().accounts().CreateAccount(
+            {"other@example.com", "hash-other", "gopt_othr", Tier::kFree, kTrackDay0, {}}, std::move(done));
+    });
+    ASSERT_TRUE(other.ok());
+    auto mark = [&](int64_t account, const std::string& target, MarkState state, SysSeconds at, std::string note) {
+        return Wait<void>([&](Callback<void> done) {
+            repo.MarkRecommendation(
+                {account, "stop_idle_gpu", target, state, "Stop " + target, 120.5, std::move(note), at},
+                std::move(done));
+        });
+    };
+    ASSERT_TRUE(mark(this->account_, "h/GPU-a", MarkState::kDismissed, kTrackDay0, "a test box").ok());
+    ASSERT_TRUE(mark(this->account_, "h/GPU-b", MarkState::kDone, kTrackDay0 + hours(1), "").ok());
+    ASSERT_TRUE(mark(other->id, "h/GPU-a", MarkState::kDone, kTrackDay0 + hours(2), "").ok());
+    auto marks = repo.ListRecommendationMarks(this->account_).value();
+    ASSERT_EQ(marks.size(), 2u);
+    EXPECT_EQ(marks[0].target, "h/GPU-b");  // newest first
+    EXPECT_EQ(marks[0].state, MarkState::kDone);
+    EXPECT_EQ(marks[1].target, "h/GPU-a");
+    EXPECT_EQ(marks[1].note, "a test box");
+    EXPECT_EQ(marks[1].summary, "Stop h/GPU-a");
+    EXPECT_DOUBLE_EQ(marks[1].monthly_savings, 120.5);
+    EXPECT_EQ(marks[1].marked_at, kTrackDay0);
+
+    // Marked again: replaced, not added.
+    ASSERT_TRUE(mark(this->account_, "h/GPU-a", MarkState::kDone, kTrackDay0 + hours(3), "stopped after all").ok());
+    marks = repo.ListRecommendationMarks(this->account_).value();
+    ASSERT_EQ(marks.size(), 2u);
+    EXPECT_EQ(marks[0].target, "h/GPU-a");
+    EXPECT_EQ(marks[0].state, MarkState::kDone);
+    EXPECT_EQ(marks[0].note, "stopped after all");
+
+    // Opened again: gone; a second time there is nothing to remove. The other account's mark stays.
+    auto unmark = [&](int64_t account, const std::string& target) {
+        return Wait<bool>(
+            [&](Callback<bool> done) { repo.UnmarkRecommendation(account, "stop_idle_gpu", target, std::move(done)); });
+    };
+    EXPECT_TRUE(unmark(this->account_, "h/GPU-a").value());
+    EXPECT_FALSE(unmark(this->account_, "h/GPU-a").value());
+    EXPECT_EQ(repo.ListRecommendationMarks(this->account_).value().size(), 1u);
+    ASSERT_EQ(repo.ListRecommendationMarks(other->id).value().size(), 1u);
+    EXPECT_EQ(repo.ListRecommendationMarks(other->id).value()[0].target, "h/GPU-a");
+}
+
 REGISTER_TYPED_TEST_SUITE_P(RecommendationContract, ARecommendationIsFollowedUntilItsGpuChangesAndTheSavingIsRecorded,
-                            OnlyAChangeTheActionExplainsIsRealizedAndAReplacementCountsOnce);
+                            OnlyAChangeTheActionExplainsIsRealizedAndAReplacementCountsOnce,
+                            AMarkIsKeptPerActionAndTargetUntilItIsOpenedAgain);
 
 }  // namespace gpuopt::store::contract

@@ -48,6 +48,92 @@ TYPED_TEST_P(StoreContract, CreatesAndFindsAccountsByKeyHash) {
     EXPECT_EQ(this->db().accounts().GetAccount(a->id + 1000).error().code, ErrorCode::kNotFound);
 }
 
+// API keys: the sign-up key is the "default" one; more keys authenticate the same account with their own
+// prefix; a revoked or rotated key stops at once (the cache included); the limit on active keys; last use.
+TYPED_TEST_P(StoreContract, AnAccountHasSeveralKeysEachRevokedOrRotatedAlone) {
+    auto a = this->Create("keys@example.com", "hash-default");
+    ASSERT_TRUE(a.ok());
+    auto b = this->Create("other@example.com", "hash-other");
+    ASSERT_TRUE(b.ok());
+    auto& accounts = this->db().accounts();
+    auto listed = accounts.ListApiKeys(a->id).value();
+    ASSERT_EQ(listed.size(), 1u);
+    EXPECT_EQ(listed[0].name, "default");
+    EXPECT_EQ(listed[0].key_prefix, "gopt_abcd");
+    EXPECT_FALSE(listed[0].last_used_at.has_value());
+    const int64_t first = listed[0].id;
+
+    auto make = [&](int64_t account, const std::string& name, const std::string& hash) {
+        return Wait<ApiKeyInfo>([&](Callback<ApiKeyInfo> done) {
+            accounts.CreateApiKey({account, name, hash, "gopt_" + hash.substr(5, 4), kNow + std::chrono::minutes(1)},
+                                  std::move(done));
+        });
+    };
+    auto ci = make(a->id, "ci runner", "hash-ci00");
+    ASSERT_TRUE(ci.ok());
+    EXPECT_EQ(ci->name, "ci runner");
+    auto found = accounts.FindAccountByKeyHash("hash-ci00");
+    ASSERT_TRUE(found.ok());
+    EXPECT_EQ(found->id, a->id);
+    EXPECT_EQ(found->key_prefix, "gopt_ci00") << "the prefix of the key used";
+    ASSERT_TRUE(accounts.FindAccountByKeyHash("hash-default").ok());  // cached now
+
+    // Revoked: refused at once, cached or not; another account cannot revoke it; twice is nothing.
+    auto revoke = [&](int64_t account, int64_t id) {
+        return Wait<bool>([&](Callback<bool> done) {
+            accounts.RevokeApiKey(account, id, kNow + std::chrono::minutes(2), std::move(done));
+        });
+    };
+    EXPECT_FALSE(revoke(b->id, first).value());
+    EXPECT_TRUE(accounts.FindAccountByKeyHash("hash-default").ok());
+    EXPECT_TRUE(revoke(a->id, first).value());
+    EXPECT_FALSE(revoke(a->id, first).value());
+    EXPECT_EQ(accounts.FindAccountByKeyHash("hash-default").error().code, ErrorCode::kNotFound);
+    EXPECT_FALSE(accounts.CachedAccountByKeyHash("hash-default").has_value());
+
+    // Rotated: the new key has the old one's name; the old one is refused; another account's id is not found.
+    auto rotate = [&](int64_t account, int64_t id, const std::string& hash) {
+        return Wait<std::optional<ApiKeyInfo>>([&](Callback<std::optional<ApiKeyInfo>> done) {
+            accounts.RotateApiKey(account, id, {0, "", hash, "gopt_rot1", kNow + std::chrono::minutes(3)},
+                                  std::move(done));
+        });
+    };
+    EXPECT_FALSE(rotate(b->id, ci->id, "hash-evil").value().has_value());
+    auto rotated = rotate(a->id, ci->id, "hash-rot1");
+    ASSERT_TRUE(rotated.ok());
+    ASSERT_TRUE(rotated->has_value());
+    EXPECT_EQ((*rotated)->name, "ci runner");
+    EXPECT_NE((*rotated)->id, ci->id);
+    EXPECT_EQ(accounts.FindAccountByKeyHash("hash-ci00").error().code, ErrorCode::kNotFound);
+    EXPECT_EQ(accounts.FindAccountByKeyHash("hash-rot1")->id, a->id);
+    EXPECT_EQ(accounts.FindAccountByKeyHash("hash-evil").error().code, ErrorCode::kNotFound);
+
+    // Listed: the active key first, then the revoked ones, newest revocation first.
+    listed = accounts.ListApiKeys(a->id).value();
+    ASSERT_EQ(listed.size(), 3u);
+    EXPECT_EQ(listed[0].id, (*rotated)->id);
+    EXPECT_FALSE(listed[0].revoked_at.has_value());
+    EXPECT_EQ(listed[1].id, ci->id);
+    EXPECT_EQ(listed[1].revoked_at, kNow + std::chrono::minutes(3));
+    EXPECT_EQ(listed[2].id, first);
+    EXPECT_EQ(accounts.ListApiKeys(b->id).value().size(), 1u);
+
+    // Last use.
+    ASSERT_TRUE(Wait<void>([&](Callback<void> done) {
+                    accounts.TouchApiKey("hash-rot1", kNow + std::chrono::minutes(4), std::move(done));
+                }).ok());
+    EXPECT_EQ(accounts.ListApiKeys(a->id).value()[0].last_used_at, kNow + std::chrono::minutes(4));
+
+    // At most kMaxActiveApiKeys active keys.
+    for (size_t i = 1; i < kMaxActiveApiKeys; ++i) {
+        ASSERT_TRUE(make(a->id, "k" + std::to_string(i), "hash-k" + std::to_string(100 + i)).ok()) << i;
+    }
+    auto refused = make(a->id, "one too many", "hash-k999");
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code, ErrorCode::kForbidden);
+    EXPECT_EQ(accounts.FindAccountByKeyHash("hash-k999").error().code, ErrorCode::kNotFound);
+}
+
 TYPED_TEST_P(StoreContract, ASignupWritesItsLedgerRowAndWelcomeMailWithTheAccount) {
     auto welcome = this->Mail("welcome:a@example.com", 0, "welcome");
     welcome.headers["List-Unsubscribe"] = "<https://app.example.test/unsubscribe>";
@@ -724,6 +810,7 @@ TYPED_TEST_P(StoreContract, ServersAskingAtOnceGetTheLeaseOnce) {
 }
 
 REGISTER_TYPED_TEST_SUITE_P(StoreContract, CreatesAndFindsAccountsByKeyHash,
+                            AnAccountHasSeveralKeysEachRevokedOrRotatedAlone,
                             ASignupWritesItsLedgerRowAndWelcomeMailWithTheAccount, DuplicateEmailIsAlreadyExists,
                             AFailingWriteLeavesItsBatchNeighboursIntact, SetTierChangesThePlan,
                             CachedAccountsFollowChangesMadeThroughTheStore, StoresAReportOncePerReportId,

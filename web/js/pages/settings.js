@@ -1,10 +1,10 @@
-// Settings (/settings): the account, the agent's install commands with this server's address, and signing out
-// everywhere.
-import { api, card, el, showStatus } from "../core.js";
+// Settings (/settings): the account, its API keys (made, rotated, revoked, last use), the agent's install
+// commands with this server's address, and signing out everywhere.
+import { api, card, el, showStatus, table, time, ago } from "../core.js";
 
 export async function render(main, session) {
   const origin = location.origin;
-  const key = `${session.key_prefix}…`;
+  const key = "YOUR_API_KEY";
   const tryIt = `GPU_OPTIMIZER_API_KEY=${key} gpuopt-agent --once --server ${origin}   # one sample, printed, nothing sent`;
   const service = [
     "sudo install -d -m 700 /etc/gpuopt-agent",
@@ -21,15 +21,83 @@ export async function render(main, session) {
       showStatus(err.message);
     }
   });
+  // API keys: made, rotated and revoked here; a new key is shown once, in a box the customer copies from.
+  const keysBox = el("div");
+  const shownOnce = el("div", { class: "key-box", hidden: true, role: "status" });
+  const keyName = el("input", { id: "key-name", type: "text", maxlength: 64, placeholder: "e.g. training cluster", autocomplete: "off" });
+  const makeKey = el("form", { class: "row-form" }, el("label", { for: "key-name", text: "New key's name" }), keyName, el("button", { type: "submit", text: "Make a key" }));
+  const showKey = (answer, what) => {
+    shownOnce.hidden = false;
+    shownOnce.replaceChildren(
+      el("h3", { text: what }),
+      el("p", { text: "This is the only time it is shown. Store it now, for example in your agents' environment." }),
+      el("code", { id: "new-key", text: answer.api_key }),
+    );
+  };
+  async function refreshKeys() {
+    const answer = await api("/api/me/keys");
+    keysBox.replaceChildren(
+      table("API keys", [
+        ["Name", (k) => k.name],
+        ["Key", (k) => el("code", { text: `${k.key_prefix}…` })],
+        ["Made", (k) => time(k.created_at)],
+        ["Last used", (k) => (k.last_used_at ? el("span", { title: k.last_used_at, text: ago(k.last_used_at) }) : "never")],
+        ["State", (k) => (k.active ? "active" : el("span", {}, "revoked ", time(k.revoked_at)))],
+        ["Change", (k) => (k.active ? keyButtons(k) : "")],
+      ], answer.keys, { empty: "No keys: make one for your agents." }),
+    );
+  }
+  function keyButtons(k) {
+    const rotate = el("button", { type: "button", class: "small-button", "data-key": k.id, text: "Rotate" });
+    const revoke = el("button", { type: "button", class: "small-button secondary", text: "Revoke" });
+    rotate.addEventListener("click", async () => {
+      try {
+        const answer = await api(`/api/me/keys/${k.id}/rotate`, { method: "POST" });
+        showKey(answer, `New key for "${answer.name}": the old one no longer works`);
+        await refreshKeys();
+      } catch (err) {
+        showStatus(err.message);
+      }
+    });
+    // Revoking stops every agent using the key: the button asks once more.
+    revoke.addEventListener("click", async () => {
+      if (revoke.dataset.armed !== "1") {
+        revoke.dataset.armed = "1";
+        revoke.textContent = "Agents using it stop: revoke?";
+        return;
+      }
+      try {
+        await api(`/api/me/keys/${k.id}`, { method: "DELETE" });
+        showStatus(`Key "${k.name}" revoked.`, "ok");
+        await refreshKeys();
+      } catch (err) {
+        showStatus(err.message);
+      }
+    });
+    return el("div", { class: "key-actions" }, rotate, revoke);
+  }
+  makeKey.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const answer = await api("/api/me/keys", { method: "POST", body: { name: keyName.value.trim() } });
+      keyName.value = "";
+      showKey(answer, `New key "${answer.name}"`);
+      await refreshKeys();
+    } catch (err) {
+      showStatus(err.message);
+    }
+  });
+  await refreshKeys();
+
   main.append(
     el("h1", { text: "Settings" }),
     card("Account", el("dl", { class: "facts" },
       el("dt", { text: "Email" }), el("dd", { text: session.email }),
-      el("dt", { text: "Plan" }), el("dd", { text: session.plan?.name || session.tier }),
-      el("dt", { text: "API key" }), el("dd", {}, el("code", { text: `${session.key_prefix}…` }), " (shown once, at sign-up; we keep only a fingerprint)"))),
+      el("dt", { text: "Plan" }), el("dd", { text: session.plan?.name || session.tier }))),
+    card("API keys", keysBox, shownOnce, makeKey),
     card(
       "Install the agent",
-      el("p", { text: "On each GPU host (Linux with the NVIDIA driver; root is not needed to run it). Put your whole key where it shows the start of it:" }),
+      el("p", { text: "On each GPU host (Linux with the NVIDIA driver; root is not needed to run it). Put one of your API keys where it says YOUR_API_KEY (a key per host or cluster can be rotated alone):" }),
       el("pre", { tabindex: 0 }, el("code", { text: tryIt })),
       el("p", { text: "Then run it as a service, which reports every minute and keeps reports on disk until this server has them:" }),
       el("pre", { tabindex: 0 }, el("code", { text: service })),
