@@ -101,9 +101,9 @@ export async function render(main, session) {
     const recs = await api(`/api/recommendations?range=${range}`);
     setCurrency(recs.currency);
     summary.replaceChildren(
-      el("div", { class: "kpi" }, el("div", { class: "kpi-label", text: "Savings on offer" }), el("div", { class: "kpi-value", text: `${money(recs.total_monthly_savings)}/mo` })),
-      el("div", { class: "kpi" }, el("div", { class: "kpi-label", text: "Fleet cost" }), el("div", { class: "kpi-value", text: `${money(recs.fleet_monthly_cost)}/mo` })),
-      el("div", { class: "kpi" }, el("div", { class: "kpi-label", text: "Realized" }), el("div", { class: "kpi-value", text: `${money(recs.total_realized_monthly)}/mo` })),
+      el("div", { class: "kpi" }, el("div", { class: "kpi-label", text: "Savings on offer, a month" }), el("div", { class: "kpi-value", text: money(recs.total_monthly_savings) })),
+      el("div", { class: "kpi" }, el("div", { class: "kpi-label", text: "Fleet cost, a month" }), el("div", { class: "kpi-value", text: money(recs.fleet_monthly_cost) })),
+      el("div", { class: "kpi" }, el("div", { class: "kpi-label", text: "Realized, a month" }), el("div", { class: "kpi-value", text: money(recs.total_realized_monthly) })),
     );
     list.replaceChildren(...(recs.recommendations.length ? recs.recommendations.map((r) => recommendation(r, refresh)) : [el("p", { class: "muted", text: recs.marked && recs.marked.length ? "Nothing else to change: the rest is marked below." : "Nothing to change: no idle or oversized GPU in this range." })]));
     markedList.replaceChildren(
