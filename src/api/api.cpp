@@ -17,6 +17,7 @@ void RegisterRoutes(http::Router& router, Services& s) {
     router.Add(verb::post, "/api/logout", MakeLogoutHandler(s), {false, "End this session"});
     router.Add(verb::post, "/api/logout-all", MakeLogoutAllHandler(s), {false, "End every session of the account"});
     router.Add(verb::get, "/api/me", MakeMeHandler(s), {false, "The caller's account"});
+    router.Add(verb::delete_, "/api/me", MakeDeleteAccountHandler(s), {true, "Delete the account and its data"});
     router.Add(verb::get, "/api/me/keys", MakeListKeysHandler(s), {false, "The account's API keys"});
     router.Add(verb::post, "/api/me/keys", MakeCreateKeyHandler(s), {true, "Make a named API key (shown once)"});
     router.Add(verb::post, "/api/me/keys/{id}/rotate", MakeRotateKeyHandler(s),

@@ -91,6 +91,7 @@ http::Handler MakeListKeysHandler(Services& s);
 http::Handler MakeCreateKeyHandler(Services& s);
 http::Handler MakeRotateKeyHandler(Services& s);
 http::Handler MakeRevokeKeyHandler(Services& s);
+http::Handler MakeDeleteAccountHandler(Services& s);
 http::Handler MakeLoginHandler(Services& s);
 http::Handler MakeSignInLinkPageHandler(Services& s);
 http::Handler MakeRedeemSignInLinkHandler(Services& s);

@@ -108,6 +108,12 @@ http::Handler MakeMyPaymentsHandler(Services& s) {
                                   {"purpose", p.purpose},      {"created_at", FormatUtc(p.created_at)}};
             o["completed_at"] =
                 p.completed_at ? boost::json::value(FormatUtc(*p.completed_at)) : boost::json::value(nullptr);
+            // What a receipt shows: the money the gateway confirmed and its own id for the transaction.
+            if (p.status == store::PaymentStatus::kCompleted || p.status == store::PaymentStatus::kRefunded) {
+                o["paid_amount"] = p.paid_amount.value_or(p.amount);
+                o["paid_currency"] = p.paid_currency.empty() ? p.currency : p.paid_currency;
+                o["gateway_id"] = p.gateway_id;
+            }
             if (p.status == store::PaymentStatus::kPending && !p.checkout_url.empty())
                 o["payment_url"] = p.checkout_url;
             list.push_back(std::move(o));

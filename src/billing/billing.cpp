@@ -259,13 +259,18 @@ Billing::Applied Billing::Complete(const store::Payment& payment, const GatewayA
     return {Verdict::kApplied, "completed " + payment.reference, std::nullopt};
 }
 
-Billing::Applied Billing::HoldUnapplied(const store::Payment& payment, const GatewayAnswer& answer, SysSeconds now) {
+Billing::Applied Billing::HoldUnapplied(const store::Payment& payment, const GatewayAnswer& answer, SysSeconds now,
+                                        std::string_view why) {
     char figures[160];
     std::snprintf(figures, sizeof figures, "%.2f %s paid for %.2f %s owed", answer.amount, answer.currency.c_str(),
                   payment.amount, payment.currency.c_str());
-    const std::string note = std::string(figures) + " (" + payment.gateway + " " + answer.gateway_id + ")";
-    SecurityEvent("payment_mismatch",
-                  payment.gateway + " " + answer.gateway_id + " for " + payment.reference + ": " + note, now);
+    std::string note = std::string(figures) + " (" + payment.gateway + " " + answer.gateway_id + ")";
+    if (why.empty()) {
+        SecurityEvent("payment_mismatch",
+                      payment.gateway + " " + answer.gateway_id + " for " + payment.reference + ": " + note, now);
+    } else {
+        note = std::string(why) + "; " + note + ": refund it";
+    }
     store::OperatorEvent e;
     e.kind = "payment_unapplied";
     e.dedup_key = "unapplied:" + payment.reference;
@@ -340,8 +345,15 @@ Billing::Applied Billing::Apply(const GatewayAnswer& answer, std::string_view ga
             return {Verdict::kIgnored, d.reason, std::nullopt};
         case Action::kReportUnmatched:
             return ReportUnmatched(gateway, answer, now);
-        case Action::kComplete:
+        case Action::kComplete: {
+            // The customer deleted the account since: the money cannot buy a plan for nobody.
+            auto account = db_.accounts().GetAccount(payment->account_id);
+            if (!account && account.error().code == ErrorCode::kNotFound) {
+                return HoldUnapplied(*payment, answer, now, "the account was deleted");
+            }
+            if (!account) return {Verdict::kRetry, account.error().message, std::nullopt};
             return Complete(*payment, answer, now);
+        }
         case Action::kHoldUnapplied:
             return HoldUnapplied(*payment, answer, now);
         case Action::kFail:

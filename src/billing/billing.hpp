@@ -105,7 +105,9 @@ private:
     // Decides with the answer and writes the decision. `np`: NOWPayments' payment, for partial payments.
     Applied Apply(const GatewayAnswer& answer, std::string_view gateway, const NowPaymentsPayment* np, SysSeconds now);
     Applied Complete(const store::Payment& payment, const GatewayAnswer& answer, SysSeconds now);
-    Applied HoldUnapplied(const store::Payment& payment, const GatewayAnswer& answer, SysSeconds now);
+    // `why` says why it cannot buy the plan; empty: the figures do not match.
+    Applied HoldUnapplied(const store::Payment& payment, const GatewayAnswer& answer, SysSeconds now,
+                          std::string_view why = {});
     Applied ReportUnmatched(std::string_view gateway, const GatewayAnswer& answer, SysSeconds now);
     Applied End(const store::Payment& payment, store::PaymentEnd end, SysSeconds now);
     void OperatorAlert(store::OperatorEvent event);

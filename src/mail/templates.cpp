@@ -107,6 +107,27 @@ store::OutboxMessage SignInLink(const Brand& b, int64_t account_id, const std::s
     return m;
 }
 
+store::OutboxMessage AccountDeleted(const Brand& b, int64_t account_id, const std::string& email, Tier tier,
+                                    SysSeconds at) {
+    std::vector<std::string> paragraphs{
+        "Your " + b.product + " account was deleted on " + Day(at) + " (UTC), as you asked.",
+        "Gone with it: your GPUs' history, recommendations, alerts and their settings, webhooks, API keys and "
+        "sessions. Agents still reporting with its keys are refused from now on; uninstall them, or sign up "
+        "again and give them a new key.",
+        "Kept: the record of your payments (amounts, dates and references, without your address), because the "
+        "books must keep them."};
+    if (tier != Tier::kFree) {
+        paragraphs.push_back("Your " + std::string(NameOf(tier)) +
+                             " plan ended with the account; no renewal will be asked for.");
+    }
+    paragraphs.push_back(
+        "If you did not ask for this, someone who could sign in as you did: the data cannot be brought back, but "
+        "this address is free to sign up again at " +
+        b.base_url + ".");
+    return Make("account_deleted:" + std::to_string(account_id), 0, email, "Your " + b.product + " account was deleted",
+                "account_deleted", paragraphs);
+}
+
 store::OutboxMessage Receipt(const Brand& b, const std::string& email, const store::Payment& p,
                              const store::CompletionOutcome& o, double paid_amount, const std::string& paid_currency) {
     return Make("receipt:" + std::to_string(p.id), p.account_id, email, b.product + " receipt " + p.reference,

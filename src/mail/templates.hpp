@@ -33,6 +33,9 @@ store::OutboxMessage PartialPaymentNotice(const Brand& b, const std::string& ema
 // link is short-lived; the mail says so and says what to do when it was not asked for.
 store::OutboxMessage SignInLink(const Brand& b, int64_t account_id, const std::string& email, const std::string& url,
                                 const std::string& token_hash, int valid_minutes);
+// The account and its data were deleted, as asked; what was kept and why. Tied to no account (it is gone).
+store::OutboxMessage AccountDeleted(const Brand& b, int64_t account_id, const std::string& email, Tier tier,
+                                    SysSeconds at);
 
 // To the operator (OPERATOR_EMAIL): something that needs a person, with the event's dedup key, so the
 // mail goes once per event.

@@ -52,6 +52,22 @@ struct NewApiKey {
 
 inline constexpr size_t kMaxActiveApiKeys = 20;
 
+// Deleting an account (decision 0025): everything it holds goes, in one transaction; the money ledger
+// (payments, revenue events) stays for the books, tied to a row that keeps no address and no key.
+struct AccountDeletion {
+    int64_t account_id = 0;
+    SysSeconds now;
+    // Sent to the address the account had; enqueued in the same transaction, tied to no account.
+    std::optional<OutboxMessage> farewell;
+};
+
+struct DeletedAccount {
+    std::string email;        // the address it had
+    Tier tier = Tier::kFree;  // the plan it was on
+    int64_t rows_removed = 0;
+    int64_t checkouts_closed = 0;  // unpaid checkouts marked expired (a late payment is held for a refund)
+};
+
 class AccountRepository {
 public:
     virtual ~AccountRepository() = default;
@@ -59,6 +75,7 @@ public:
     // Fails with kAlreadyExists when the email is taken (whatever the concurrency). The signup's ledger
     // row and the welcome mail are written in the same transaction.
     virtual void CreateAccount(NewAccount account, Callback<Account> done) = 0;
+    // kNotFound for an unknown or deleted account.
     virtual Result<Account> GetAccount(int64_t id) = 0;
     // Fails with kNotFound for an unknown email.
     virtual void SetTier(std::string email, Tier tier, Callback<Account> done) = 0;
@@ -83,6 +100,12 @@ public:
                               Callback<std::optional<ApiKeyInfo>> done) = 0;
     // Records that the key was used at `now` (callers do it at most about once a minute a key).
     virtual void TouchApiKey(std::string key_hash, SysSeconds now, Callback<void> done) = 0;
+
+    // Removes the account's data from every table, ends its subscription (a paid one is a 'downgrade' in
+    // the ledger), expires its unpaid checkouts and blanks the account row (no address, no key; its id
+    // stays for the ledger). Its keys and sessions stop at once in this process. kNotFound when there is
+    // no such account, or it was deleted already.
+    virtual void DeleteAccount(AccountDeletion deletion, Callback<DeletedAccount> done) = 0;
 };
 
 }  // namespace gpuopt::store

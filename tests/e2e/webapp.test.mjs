@@ -1,7 +1,7 @@
 // The customer's web app in Chromium against the real server: the whole path from the landing page to a
 // signed-out dashboard (sign-up, a sign-in link read from the mail outbox, the fleet's data on the overview,
-// a recommendation dismissed, an upgrade through a stand-in Flutterwave, a Slack webhook, the key rotated
-// (the old one refused), sign-out); every page on a phone and a desktop
+// a recommendation dismissed, an upgrade through a stand-in Flutterwave and its receipt, a Slack webhook, the key rotated
+// (the old one refused), sign-out); deleting the account from Settings; every page on a phone and a desktop
 // with no console error, no CSP violation, nothing wider than the screen and no serious or critical axe-core
 // finding; the overview of 64 GPUs × 30 days drawn in under a second; and the JavaScript and CSS a page
 // loads under 150 KB compressed. Screenshots go to GPUOPT_ARTIFACTS (build/dev/e2e-artifacts).
@@ -208,6 +208,18 @@ test("a new customer signs up, signs in by mail, sees the fleet, dismisses a rec
   await page.locator(".plan-now").waitFor();
   assert.match(await page.locator(".plan-now").innerText(), /Professional/);
   assert.match(await page.locator("main").innerText(), /successful|completed/);
+  // The payment's receipt, from the table: a dialog that passes the scan and closes back to its button.
+  await page.locator("button", { hasText: "View" }).first().click();
+  const receipt = page.locator("dialog.receipt");
+  await receipt.waitFor();
+  const receiptText = await receipt.innerText();
+  assert.match(receiptText, new RegExp(ref));
+  assert.match(receiptText, /49\.00 USD/);
+  assert.match(receiptText, /flow@example\.com/);
+  assert.deepEqual(await axeFindings(page), []);
+  await screenshot(page, "webapp-flow-receipt.png");
+  await page.keyboard.press("Escape");
+  await receipt.waitFor({ state: "detached" });
 
   // A Slack webhook for idle alerts (Professional has them).
   await page.click('a[href="/alerts"]');
@@ -259,6 +271,38 @@ test("with a gateway configured, the landing page's paid plans sign up straight 
   const mine = await api("GET", "/api/me/payments", { key });
   assert.equal(mine.json.payments[0].payment_id, ref);
   assert.equal(mine.json.tier, "free", "no plan before the gateway confirms the money");
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test("a customer deletes the account from Settings, confirmed by typing its address, and a mail says so", async () => {
+  const email = "leaving@example.com";
+  const signup = await api("POST", "/api/signup", { body: { email } });
+  const key = signup.json.api_key;
+  await seed(key, { hosts: 1, perHost: 2, count: 6, windowHours: 1, idleEvery: 2 });
+  const context = await signedInContext(key, PHONE);
+  const { page, problems } = await watched(context);
+  await page.goto(server.baseUrl + "/settings");
+  await page.waitForFunction(() => document.body.dataset.readyMs);
+  const button = page.locator("#delete-form button");
+  assert.equal(await button.isDisabled(), true, "nothing to click before the address is typed");
+  await page.fill("#delete-confirm", "someone@example.com");
+  assert.equal(await button.isDisabled(), true);
+  await page.fill("#delete-confirm", " Leaving@Example.com");
+  assert.equal(await button.isDisabled(), false);
+  await page.locator("#delete-form").scrollIntoViewIfNeeded();
+  await screenshot(page, "webapp-settings-delete-phone.png");
+  await button.click();
+  await page.waitForURL(/\/login\?deleted=1$/);
+  assert.match(await page.locator("#link-sent").innerText(), /account and its data were deleted/);
+  await screenshot(page, "webapp-account-deleted-phone.png");
+  assert.equal((await api("GET", "/api/me", { key })).status, 401, "its key stops at once");
+  // The session went with it: the dashboard asks to sign in.
+  await page.goto(server.baseUrl + "/dashboard");
+  await page.waitForURL(/\/login\?next=%2Fdashboard$/);
+  const dir = path.join(server.dataDir, "outbox");
+  await waitFor(() => existsSync(dir) && readdirSync(dir).some((f) => f.endsWith("-account_deleted.eml") &&
+    readFileSync(path.join(dir, f), "utf8").includes(`To: <${email}>`)), 20000, "the mail saying the account was deleted");
   assert.deepEqual(problems, []);
   await context.close();
 });

@@ -4,6 +4,9 @@
 // concurrent copies and a crash between recording and applying change nothing more than they should.
 #include <boost/url/parse.hpp>
 
+#include <map>
+#include <utility>
+
 #include "integration/fixture.hpp"
 #include "support/fake_gateways.hpp"
 #include "support/smtp_server.hpp"
@@ -437,6 +440,156 @@ TEST_F(Billing, SignupWithAPaidTierStartsOnFreeWithACheckout) {
     EXPECT_EQ(missing.status, 400);
     EXPECT_TRUE(missing.Json().at("details").as_object().contains("payment_method")) << missing.body;
     EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM accounts WHERE email = ?1", "sam@example.com"), 0);
+}
+
+// Deleting an account: every table's rows of it go, the other customer's stay; the payments and the revenue
+// ledger stay, tied to a row with no address; its keys and sessions stop at once; the paid plan ends in the
+// ledger; a mail says so; and a checkout it left open, paid afterwards, buys nothing and is held for a refund.
+TEST_F(Billing, DeletingAnAccountRemovesItsDataKeepsTheLedgerAndHoldsALatePayment) {
+    RunningServer server(ServerEnv());
+    const std::string key_a = server.Signup("ada@example.com");
+    const std::string key_b = server.Signup("bob@example.com");
+    const std::string db = server.DbPath();
+    const std::string id_a = QueryColumn(db, "SELECT id FROM accounts WHERE email = 'ada@example.com'").at(0);
+    const std::string id_b = QueryColumn(db, "SELECT id FROM accounts WHERE email = 'bob@example.com'").at(0);
+
+    // Ada pays for Professional, then opens an Enterprise checkout she does not pay yet.
+    auto pro = Upgrade(server, key_a, "professional", "flutterwave");
+    const std::string tx = PayAndReturn(server, std::string(pro.at("payment_url").as_string()));
+    ASSERT_EQ(FlutterwaveWebhook(server, FakeFlutterwave::WebhookBody(flw_.FindTransaction(std::stoll(tx)).value()),
+                                 FakeFlutterwave::kSecretHash)
+                  .status,
+              200);
+    ASSERT_TRUE(WaitForTier(server, key_a, "professional")) << server.server->Log();
+    auto open_checkout = Upgrade(server, key_a, "enterprise", "flutterwave");
+    const std::string late_reference(open_checkout.at("payment_id").as_string());
+
+    // Both customers have history, settings, a second key, a session and a sign-in link.
+    std::string cookie_a;
+    const std::vector<std::pair<std::string, std::string>> customers{{"ada@example.com", key_a},
+                                                                     {"bob@example.com", key_b}};
+    for (const auto& [email, key] : customers) {
+        const std::string name = email.substr(0, email.find('@'));
+        ASSERT_EQ(
+            PostJson(server.Url("/api/track-usage"), FullReport(name + "-1", name + "-host", 2), Bearer(key)).status,
+            200);
+        ASSERT_EQ(Send({"PUT",
+                        server.Url("/api/me/reports"),
+                        R"({"weekly":false})",
+                        {"Content-Type: application/json", Bearer(key)[0]}})
+                      .status,
+                  200);
+        ASSERT_EQ(PostJson(server.Url("/api/me/keys"), R"({"name":"second"})", Bearer(key)).status, 200);
+        auto signed_in = PostJson(server.Url("/api/login/key"), R"({"api_key":")" + key + R"("})");
+        ASSERT_EQ(signed_in.status, 200) << signed_in.body;
+        if (email == "ada@example.com") {
+            const std::string set = signed_in.Header("set-cookie");
+            cookie_a = "Cookie: " + set.substr(0, set.find(';'));
+        }
+        ASSERT_EQ(PostJson(server.Url("/api/login"), R"({"email":")" + email + R"("})").status, 200);
+    }
+
+    // Every table that names an account, as the database describes itself (a table added later is covered).
+    const std::vector<std::string> tables = QueryColumn(
+        db, TestOnPostgres() ? "SELECT DISTINCT c.table_name FROM information_schema.columns c JOIN pg_class r ON "
+                               "r.relname = c.table_name WHERE c.table_schema = current_schema() AND c.column_name = "
+                               "'account_id' AND r.relkind IN ('r', 'p') AND NOT r.relispartition ORDER BY 1"
+                             : "SELECT m.name FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = "
+                               "'table' AND p.name = 'account_id' ORDER BY 1");
+    ASSERT_GE(tables.size(), 20u);
+    auto rows_of = [&](const std::string& id) {
+        std::map<std::string, int64_t> counts;
+        for (const auto& t : tables)
+            counts[t] = CountRows(db, "SELECT COUNT(*) FROM " + t + " WHERE account_id = ?1", id);
+        return counts;
+    };
+    const auto bob_before = rows_of(id_b);
+    const auto ada_before = rows_of(id_a);
+    EXPECT_GT(ada_before.at("gpu_windows"), 0);
+    EXPECT_GT(ada_before.at("api_keys"), 1);
+    EXPECT_GT(ada_before.at("web_sessions"), 0);
+    EXPECT_GT(ada_before.at("subscriptions"), 0);
+
+    // The address typed back is the confirmation: without it, or with another, 400 and nothing changes.
+    for (const std::string body : {R"({})", R"({"confirm":"bob@example.com"})", R"({"confirm":true})"}) {
+        auto refused =
+            Send({"DELETE", server.Url("/api/me"), body, {"Content-Type: application/json", Bearer(key_a)[0]}});
+        EXPECT_EQ(refused.status, 400) << refused.body;
+        EXPECT_TRUE(refused.Json().at("details").as_object().contains("confirm")) << refused.body;
+    }
+    EXPECT_EQ(Get(server.Url("/api/me"), Bearer(key_a)).status, 200);
+    EXPECT_EQ(rows_of(id_a).at("api_keys"), ada_before.at("api_keys"));
+    EXPECT_EQ(rows_of(id_a).at("usage_reports"), ada_before.at("usage_reports"));
+
+    auto deleted = Send({"DELETE",
+                         server.Url("/api/me"),
+                         R"({"confirm":" Ada@Example.com "})",
+                         {"Content-Type: application/json", Bearer(key_a)[0]}});
+    ASSERT_EQ(deleted.status, 200) << deleted.body;
+    EXPECT_EQ(deleted.Json().at("deleted"), true);
+    EXPECT_EQ(deleted.Json().at("checkouts_closed"), 1);
+
+    // Its keys and its session stop at once; Bob's keep working and his rows are all there.
+    EXPECT_EQ(Get(server.Url("/api/me"), Bearer(key_a)).status, 401);
+    EXPECT_EQ(Get(server.Url("/api/session"), {cookie_a}).Json().at("signed_in"), false);
+    EXPECT_EQ(Get(server.Url("/api/me"), Bearer(key_b)).status, 200);
+    // (The periodic jobs may add to some of his tables meanwhile: roll-ups, tracked recommendations, mail.)
+    const auto bob_after = rows_of(id_b);
+    for (const auto& [table, n] : bob_before) EXPECT_GE(bob_after.at(table), n) << table;
+    for (const char* table : {"usage_reports", "gpu_windows", "api_keys", "web_sessions", "sign_in_links",
+                              "report_settings", "gpus_seen"}) {
+        EXPECT_EQ(bob_after.at(table), bob_before.at(table)) << table;
+    }
+    // Nothing of Ada's is left but the books: her payments and her revenue events.
+    for (const auto& [table, n] : rows_of(id_a)) {
+        if (table == "payments" || table == "revenue_events" || table == "operator_events") continue;
+        EXPECT_EQ(n, 0) << table;
+    }
+    EXPECT_EQ(CountRows(db, "SELECT COUNT(*) FROM payments WHERE account_id = ?1", id_a), 2);
+    EXPECT_EQ(CountRows(db, "SELECT COUNT(*) FROM accounts WHERE email LIKE '%ada%'"), 0);
+    EXPECT_EQ(CountRows(db, "SELECT COUNT(*) FROM accounts WHERE id = ?1 AND deleted_at IS NOT NULL", id_a), 1);
+    EXPECT_EQ(CountRows(db,
+                        "SELECT COUNT(*) FROM revenue_events WHERE account_id = ?1 AND kind = 'downgrade'"
+                        " AND detail LIKE '%account deleted%'",
+                        id_a),
+              1);
+    EXPECT_EQ(CountRows(db, "SELECT COUNT(*) FROM gateway_events WHERE body LIKE '%ada@example.com%'"), 0);
+    // The books no longer count her as a customer, nor her plan as revenue.
+    auto stats = Get(server.Url("/api/stats"), {std::string("Authorization: Bearer ") + kAdminToken}).Json();
+    EXPECT_EQ(stats.at("total_customers"), 1);
+    EXPECT_EQ(stats.at("paying_customers"), 0);
+
+    // The mail goes to the address the account had.
+    ASSERT_TRUE(WaitForMail("account was deleted")) << server.server->Log() << smtp_.Log();
+    EXPECT_EQ(MailHeader(MailsWithSubject("account was deleted").front(), "To"), "<ada@example.com>");
+    EXPECT_EQ(server.server->Log().find("ada@example.com"), std::string::npos) << "the address is not logged";
+
+    // Paying the checkout she left open buys nothing: the payment is held for the operator to refund.
+    const std::string late_tx = PayAndReturn(server, std::string(open_checkout.at("payment_url").as_string()));
+    ASSERT_EQ(
+        FlutterwaveWebhook(server, FakeFlutterwave::WebhookBody(flw_.FindTransaction(std::stoll(late_tx)).value()),
+                           FakeFlutterwave::kSecretHash)
+            .status,
+        200);
+    ASSERT_TRUE(WaitForWorker(server));
+    EXPECT_EQ(CountRows(db, "SELECT COUNT(*) FROM payments WHERE reference = ?1 AND status = 'paid_unapplied'",
+                        late_reference),
+              1);
+    EXPECT_EQ(CountRows(db,
+                        "SELECT COUNT(*) FROM operator_events WHERE kind = 'payment_unapplied' AND detail LIKE "
+                        "'%account was deleted%'"),
+              1);
+    EXPECT_EQ(CountRows(db, "SELECT COUNT(*) FROM subscriptions WHERE account_id = ?1", id_a), 0);
+
+    // The address is free: signing up again starts a new, empty account.
+    const std::string again = server.Signup("ada@example.com");
+    auto gpus = Get(server.Url("/api/gpus"), Bearer(again)).Json();
+    EXPECT_TRUE(gpus.at("gpus").as_array().empty()) << gpus;
+    auto second_delete = Send({"DELETE",
+                               server.Url("/api/me"),
+                               R"({"confirm":"ada@example.com"})",
+                               {"Content-Type: application/json", Bearer(key_a)[0]}});
+    EXPECT_EQ(second_delete.status, 401);
 }
 
 }  // namespace

@@ -26,6 +26,12 @@ function next() {
   return /^\/[a-z]/.test(wanted) && !wanted.startsWith("//") ? wanted : "/dashboard";
 }
 
+if (new URLSearchParams(location.search).get("deleted") === "1") {
+  const done = document.getElementById("link-sent");
+  done.textContent = "Your account and its data were deleted. A mail to its address confirms it.";
+  done.hidden = false;
+}
+
 document.getElementById("link-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   problem("");

@@ -622,7 +622,7 @@ Result<Account> PgStore::FindAccountByKeyHash(const std::string& key_hash) {
 Result<Account> PgStore::GetAccount(int64_t id) {
     auto db = LeaseReader();
     if (!db) return db.error();
-    static const std::string sql = std::string(kSelectAccount) + "WHERE id = $1";
+    static const std::string sql = std::string(kSelectAccount) + "WHERE id = $1 AND deleted_at IS NULL";
     auto rows = (*db)->Query(sql, Params().Add(id));
     if (!rows) return rows.error();
     if (rows->empty()) return Error{ErrorCode::kNotFound, "no such account", {}};
@@ -637,7 +637,7 @@ Result<Stats> PgStore::GetStats(const StatsQuery& q) {
     Stats s;
     for (Tier tier : kTiers) s.customers_by_tier[std::string(NameOf(tier))] = 0;
     {
-        auto rows = (*db)->Query("SELECT tier, COUNT(*) FROM accounts GROUP BY tier");
+        auto rows = (*db)->Query("SELECT tier, COUNT(*) FROM accounts WHERE deleted_at IS NULL GROUP BY tier");
         if (!rows) return rows.error();
         for (int i = 0; i < rows->size(); ++i) {
             s.customers_by_tier[std::string(rows->Text(i, 0))] = rows->Int(i, 1);

@@ -136,6 +136,12 @@ Result<void> AppendRevenue(Connection& db, int64_t account_id, std::string_view 
                            std::string_view currency, std::optional<int64_t> payment_id, SysSeconds at,
                            std::string_view detail);
 
+// Deletes every row of the account's own data (pg_account_deletion.cpp): what DeleteAccount removes, and
+// what the retention run sweeps again for accounts deleted since `since` (a periodic job that read before
+// a deletion may write after it). Answers how many rows went.
+Result<int64_t> RemoveAccountData(Connection& db, int64_t account_id);
+Result<int64_t> SweepDeletedAccounts(Connection& db, SysSeconds since);
+
 // Column lists and readers (pg_history.cpp).
 extern const char* const kWindowColumns;  // of gpu_windows g
 StoredWindow ReadWindowRow(const Rows& rows, int row, int first_col = 0);

@@ -583,6 +583,11 @@ CREATE INDEX api_keys_account ON api_keys (account_id);
 INSERT INTO api_keys (account_id, name, key_hash, key_prefix, created_at)
     SELECT id, 'default', api_key_hash, api_key_prefix, created_at FROM accounts ORDER BY id;
 )sql"},
+        {17, "deleted accounts", R"sql(
+-- When the customer deleted the account (decision 0025). The row stays, with no address and no key, so
+-- that the payments and revenue events kept for the books still name an account.
+ALTER TABLE accounts ADD COLUMN deleted_at TEXT;
+)sql"},
     };
     return migrations;
 }

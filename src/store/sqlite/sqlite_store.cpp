@@ -253,7 +253,7 @@ Result<Account> SqliteStore::FindAccountByKeyHash(const std::string& key_hash) {
 Result<Account> SqliteStore::GetAccount(int64_t id) {
     auto db = LeaseReader();
     if (!db) return db.error();
-    static const std::string sql = std::string(kSelectAccount) + "WHERE id = ?1";
+    static const std::string sql = std::string(kSelectAccount) + "WHERE id = ?1 AND deleted_at IS NULL";
     auto stmt = (*db)->Prepare(sql.c_str());
     if (!stmt) return stmt.error();
     stmt->Bind(1, id);
@@ -271,7 +271,7 @@ Result<Stats> SqliteStore::GetStats(const StatsQuery& q) {
     Stats s;
     for (Tier tier : kTiers) s.customers_by_tier[std::string(NameOf(tier))] = 0;
     {
-        auto stmt = (*db)->Prepare("SELECT tier, COUNT(*) FROM accounts GROUP BY tier");
+        auto stmt = (*db)->Prepare("SELECT tier, COUNT(*) FROM accounts WHERE deleted_at IS NULL GROUP BY tier");
         if (!stmt) return stmt.error();
         for (;;) {
             auto row = stmt->Step();

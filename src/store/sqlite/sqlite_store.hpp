@@ -85,6 +85,7 @@ public:
     void RotateApiKey(int64_t account_id, int64_t id, NewApiKey replacement,
                       Callback<std::optional<ApiKeyInfo>> done) override;
     void TouchApiKey(std::string key_hash, SysSeconds now, Callback<void> done) override;
+    void DeleteAccount(AccountDeletion deletion, Callback<DeletedAccount> done) override;
     Result<Account> GetAccount(int64_t id) override;
     Result<Stats> GetStats(const StatsQuery& query) override;
     Result<void> Ping() override;

@@ -17,6 +17,12 @@ Result<void> AppendRevenue(Connection& db, int64_t account_id, std::string_view 
                            std::string_view currency, std::optional<int64_t> payment_id, SysSeconds at,
                            std::string_view detail);
 
+// Deletes every row of the account's own data (sqlite_account_deletion.cpp): what DeleteAccount removes,
+// and what the retention run sweeps again for accounts deleted since `since` (a periodic job that read
+// before a deletion may write after it). Answers how many rows went.
+Result<int64_t> RemoveAccountData(Connection& db, int64_t account_id);
+Result<int64_t> SweepDeletedAccounts(Connection& db, SysSeconds since);
+
 // Adds roll-up hours to their GPU-days in gpu_days (ApplyRollup, and migration 8 converting gpu_hours).
 Result<void> MergeRolledHours(Connection& db, const std::vector<HourlyRow>& hours);
 

@@ -50,8 +50,36 @@ export async function render(main, session) {
     ["Gateway", (p) => p.gateway],
     ["Status", (p) => (p.status === "pending" && p.payment_url ? el("a", { href: p.payment_url, text: "pending: continue" }) : p.status)],
     ["Reference", (p) => el("code", { text: p.payment_id })],
+    ["Receipt", (p) => (p.status === "completed" ? receiptButton(p, session) : "")],
   ], mine.payments, { empty: "No payments yet." });
   main.append(el("h1", { text: "Billing" }), planCard, card("Plans", offers), card("Payments and receipts", payments,
-    el("p", { class: "small muted", text: "A receipt is emailed for every completed payment." })));
-  void session;
+    el("p", { class: "small muted", text: "A receipt is also emailed for every completed payment." })));
+}
+
+// A completed payment's receipt, in a dialog that prints on its own (dash.css hides the rest of the page).
+function receiptButton(p, session) {
+  const b = el("button", { type: "button", class: "small-button secondary", text: "View", "aria-label": `Receipt for ${p.payment_id}` });
+  b.addEventListener("click", () => {
+    const plan = { professional: "Professional", enterprise: "Enterprise" }[p.tier] || p.tier;
+    const print = el("button", { type: "button", text: "Print or save as PDF" });
+    const close = el("button", { type: "button", class: "small-button secondary", text: "Close" });
+    const dialog = el("dialog", { class: "receipt", "aria-labelledby": "receipt-title" },
+      el("h2", { id: "receipt-title", text: "Receipt" }),
+      el("dl", { class: "facts" },
+        el("dt", { text: "From" }), el("dd", { text: `GPUOptimizer (${location.host})` }),
+        el("dt", { text: "To" }), el("dd", { text: session.email }),
+        el("dt", { text: "Paid" }), el("dd", {}, time(p.completed_at), el("span", { class: "muted", text: ` (${p.completed_at} UTC)` })),
+        el("dt", { text: "Amount" }), el("dd", { text: `${Number(p.paid_amount).toFixed(2)} ${p.paid_currency}` }),
+        el("dt", { text: "For" }), el("dd", { text: `${plan} plan, one month (${p.purpose})` }),
+        el("dt", { text: "Paid through" }), el("dd", { text: p.gateway }),
+        el("dt", { text: "Reference" }), el("dd", {}, el("code", { text: p.payment_id })),
+        el("dt", { text: "Gateway's id" }), el("dd", {}, el("code", { text: p.gateway_id || "—" }))),
+      el("div", { class: "dialog-actions" }, print, close));
+    print.addEventListener("click", () => window.print());
+    close.addEventListener("click", () => dialog.close());
+    dialog.addEventListener("close", () => { dialog.remove(); b.focus(); });
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+  return b;
 }

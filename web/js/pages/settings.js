@@ -1,5 +1,5 @@
 // Settings (/settings): the account, its API keys (made, rotated, revoked, last use), the agent's install
-// commands with this server's address, and signing out everywhere.
+// commands with this server's address, signing out everywhere, and deleting the account.
 import { api, card, el, showStatus, table, time, ago } from "../core.js";
 
 export async function render(main, session) {
@@ -89,6 +89,26 @@ export async function render(main, session) {
   });
   await refreshKeys();
 
+  // Deleting the account: typing its address arms the button (nothing is deleted by a stray click).
+  const confirmBox = el("input", { id: "delete-confirm", type: "email", autocomplete: "off", maxlength: 254, placeholder: session.email });
+  const deleteButton = el("button", { type: "submit", class: "danger", text: "Delete the account and its data", disabled: true });
+  const deleteForm = el("form", { class: "stack", id: "delete-form" },
+    el("label", { for: "delete-confirm", text: `To confirm, type the account's address (${session.email})` }), confirmBox, deleteButton);
+  const typedRight = () => confirmBox.value.trim().toLowerCase() === String(session.email).toLowerCase();
+  confirmBox.addEventListener("input", () => { deleteButton.disabled = !typedRight(); });
+  deleteForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!typedRight()) return;
+    deleteButton.disabled = true;
+    try {
+      await api("/api/me", { method: "DELETE", body: { confirm: confirmBox.value.trim() } });
+      location.assign("/login?deleted=1");
+    } catch (err) {
+      deleteButton.disabled = false;
+      showStatus(err.message);
+    }
+  });
+
   main.append(
     el("h1", { text: "Settings" }),
     card("Account", el("dl", { class: "facts" },
@@ -103,5 +123,9 @@ export async function render(main, session) {
       el("pre", { tabindex: 0 }, el("code", { text: service })),
     ),
     card("Sessions", el("p", { text: "Signed in on a device you no longer have? End every session of this account; API keys keep working." }), everywhere),
+    card("Delete the account",
+      el("p", { text: "This deletes the account and everything it holds, at once and for good: the GPUs' history, recommendations, alerts, webhooks, API keys and sessions. Agents using its keys are refused from then on. A paid plan ends with it, without a refund of the days left." }),
+      el("p", { text: "Kept: the record of payments (amounts, dates, references; not your address), which the books must keep. A mail to your address confirms the deletion." }),
+      deleteForm),
   );
 }

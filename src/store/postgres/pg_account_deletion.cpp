@@ -1,0 +1,131 @@
+// PgStore: deleting an account and everything it holds (store/accounts.hpp, decision 0025).
+#include <string>
+
+#include "store/postgres/connection.hpp"
+#include "store/postgres/pg_store.hpp"
+#include "store/postgres/pg_store_internal.hpp"
+
+namespace gpuopt::store::postgres {
+
+namespace {
+
+// Every table that holds an account's own data, children before their parents. payments, revenue_events
+// and operator_events are the books and stay.
+constexpr const char* kAccountData[] = {
+    // Through the reports' index: gpu_windows is partitioned by day and has no index by account.
+    "DELETE FROM gpu_windows WHERE report_pk IN (SELECT id FROM usage_reports WHERE account_id = $1)",
+    "DELETE FROM usage_reports WHERE account_id = $1",
+    "DELETE FROM gpus_seen WHERE account_id = $1",
+    "DELETE FROM gpu_days WHERE account_id = $1",
+    "DELETE FROM alerts WHERE account_id = $1",
+    "DELETE FROM alert_settings WHERE account_id = $1",
+    "DELETE FROM recommendation_marks WHERE account_id = $1",
+    "DELETE FROM recommendation_tracks WHERE account_id = $1",
+    "DELETE FROM idle_events WHERE account_id = $1",
+    "DELETE FROM idle_snoozes WHERE account_id = $1",
+    "DELETE FROM idle_policies WHERE account_id = $1",
+    "DELETE FROM report_settings WHERE account_id = $1",
+    "DELETE FROM webhook_deliveries WHERE account_id = $1",
+    "DELETE FROM webhook_endpoints WHERE account_id = $1",
+    "DELETE FROM sign_in_links WHERE account_id = $1",
+    "DELETE FROM web_sessions WHERE account_id = $1",
+    "DELETE FROM api_keys WHERE account_id = $1",
+    "DELETE FROM subscriptions WHERE account_id = $1",
+    "DELETE FROM outbox WHERE account_id = $1",
+    // What the gateways sent about its payments names the payer; the dedup keys stay, the bodies go (a
+    // delivery still waiting to be applied keeps its body: it is needed, and is looked at once).
+    ("UPDATE gateway_events SET body = '{}' WHERE state <> 'pending'"
+     " AND reference IN (SELECT reference FROM payments WHERE account_id = $1)"),
+};
+
+}  // namespace
+
+Result<int64_t> RemoveAccountData(Connection& db, int64_t account_id) {
+    int64_t removed = 0;
+    for (const char* sql : kAccountData) {
+        auto rows = db.Query(sql, Params().Add(account_id));
+        if (!rows) return rows.error();
+        removed += rows->Affected();
+    }
+    return removed;
+}
+
+Result<int64_t> SweepDeletedAccounts(Connection& db, SysSeconds since) {
+    auto ids = db.Query("SELECT id FROM accounts WHERE deleted_at >= $1", Params().Add(FormatUtc(since)));
+    if (!ids) return ids.error();
+    int64_t removed = 0;
+    for (int i = 0; i < ids->size(); ++i) {
+        auto n = RemoveAccountData(db, ids->Int(i, 0));
+        if (!n) return n.error();
+        removed += *n;
+    }
+    return removed;
+}
+
+void PgStore::DeleteAccount(AccountDeletion deletion, Callback<DeletedAccount> done) {
+    Submit<DeletedAccount>(
+        [deletion = std::move(deletion)](Connection& db) -> Result<DeletedAccount> {
+            const int64_t id = deletion.account_id;
+            const std::string now = FormatUtc(deletion.now);
+            DeletedAccount out;
+            {
+                // Locked: a second deletion at the same moment waits, then finds it deleted.
+                auto rows = db.Query("SELECT email, tier FROM accounts WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
+                                     Params().Add(id));
+                if (!rows) return rows.error();
+                if (rows->empty()) return Error{ErrorCode::kNotFound, "no such account", {}};
+                out.email = std::string(rows->Text(0, 0));
+                out.tier = StoredTier(rows->Text(0, 1));
+            }
+            // A paid plan still running ends with the account: the ledger says so, as for any downgrade.
+            {
+                auto rows = db.Query(
+                    "SELECT tier FROM subscriptions WHERE account_id = $1 AND status IN ('active', 'grace')"
+                    " AND tier <> 'free'",
+                    Params().Add(id));
+                if (!rows) return rows.error();
+                if (!rows->empty()) {
+                    const std::string previous(rows->Text(0, 0));
+                    if (auto r = AppendRevenue(db, id, "downgrade", Tier::kFree, 0, "", std::nullopt, deletion.now,
+                                               previous + " -> free (account deleted)");
+                        !r) {
+                        return r.error();
+                    }
+                }
+            }
+            // Unpaid checkouts stop being offered; one the gateway still takes money for is held for a refund.
+            {
+                auto rows = db.Query(
+                    "UPDATE payments SET status = 'expired', updated_at = $2 WHERE account_id = $1 AND status = "
+                    "'pending'",
+                    Params().Add(id).Add(now));
+                if (!rows) return rows.error();
+                out.checkouts_closed = rows->Affected();
+            }
+            auto removed = RemoveAccountData(db, id);
+            if (!removed) return removed.error();
+            out.rows_removed = *removed;
+            {
+                // The row stays for the ledger: no address, no key, on the free plan.
+                auto rows = db.Query(
+                    "UPDATE accounts SET email = 'deleted-' || id || '@deleted.invalid', api_key_hash = 'deleted:' || "
+                    "id, api_key_prefix = '', tier = 'free', deleted_at = $2 WHERE id = $1",
+                    Params().Add(id).Add(now));
+                if (!rows) return rows.error();
+            }
+            if (deletion.farewell) {
+                OutboxMessage mail = *deletion.farewell;
+                mail.account_id = 0;
+                if (auto r = InsertOutbox(db, mail, deletion.now); !r) return r.error();
+            }
+            // Every server forgets the keys it found recently, at commit.
+            if (auto r = AnnounceAccountsChanged(db); !r) return r.error();
+            return out;
+        },
+        Callback<DeletedAccount>([this, done = std::move(done)](Result<DeletedAccount> r) {
+            if (r.ok()) ForgetCachedAccounts();  // its keys stop here before the caller hears of it
+            done(std::move(r));
+        }));
+}
+
+}  // namespace gpuopt::store::postgres
