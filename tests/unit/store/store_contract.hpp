@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <memory>
@@ -809,6 +810,46 @@ TYPED_TEST_P(StoreContract, ServersAskingAtOnceGetTheLeaseOnce) {
     EXPECT_EQ(granted.load(), 1);
 }
 
+// Deleting an account removes its data and blanks its row (the ledger stays), once; the address is free
+// again; a write that lands after the deletion (a job that read before it) goes with the next retention
+// run; the other account keeps everything.
+TYPED_TEST_P(StoreContract, DeletingAnAccountRemovesItsDataAndRetentionSweepsLateWrites) {
+    auto a = this->Create("a@example.com", "ha");
+    auto b = this->Create("b@example.com", "hb");
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_TRUE(this->Ingest(a->id, this->Report("r:1", {"GPU-1"})).ok());
+    ASSERT_TRUE(this->Ingest(b->id, this->Report("r:1", {"GPU-9"})).ok());
+    auto remove = [&](int64_t id) {
+        return Wait<DeletedAccount>([&](Callback<DeletedAccount> done) {
+            this->db().accounts().DeleteAccount(
+                {id, UtcNow(), this->Mail("bye:" + std::to_string(id), id, "account_deleted")}, std::move(done));
+        });
+    };
+    auto deleted = remove(a->id);
+    ASSERT_TRUE(deleted.ok()) << deleted.error().message;
+    EXPECT_EQ(deleted->email, "a@example.com");
+    EXPECT_GE(deleted->rows_removed, 4);  // its window, report, GPU and key at least
+    EXPECT_EQ(this->WindowCount(a->id), 0u);
+    EXPECT_EQ(this->db().accounts().GetAccount(a->id).error().code, ErrorCode::kNotFound);
+    EXPECT_EQ(this->db().accounts().FindAccountByKeyHash("ha").error().code, ErrorCode::kNotFound);
+    EXPECT_EQ(remove(a->id).error().code, ErrorCode::kNotFound) << "deleted once";
+    EXPECT_EQ(this->Customers(), 1);
+    const auto keys = this->MailKeys();
+    EXPECT_NE(std::find(keys.begin(), keys.end(), "bye:" + std::to_string(a->id)), keys.end());
+
+    // A report accepted just before the key went lands after the deletion: the next retention run takes it.
+    ASSERT_TRUE(this->Ingest(a->id, this->Report("late", {"GPU-1"})).ok());
+    ASSERT_EQ(this->WindowCount(a->id), 1u);
+    auto pruned = Wait<int64_t>([&](Callback<int64_t> done) {
+        this->db().usage().PruneHistory(kNow - days(7), kNow - days(395), 10000, std::move(done));
+    });
+    ASSERT_TRUE(pruned.ok()) << pruned.error().message;
+    EXPECT_EQ(this->WindowCount(a->id), 0u);
+    EXPECT_EQ(this->WindowCount(b->id), 1u);
+    EXPECT_EQ(this->db().accounts().GetAccount(b->id).value().email, "b@example.com");
+    EXPECT_TRUE(this->Create("a@example.com", "ha2").ok()) << "the address is free again";
+}
+
 REGISTER_TYPED_TEST_SUITE_P(StoreContract, CreatesAndFindsAccountsByKeyHash,
                             AnAccountHasSeveralKeysEachRevokedOrRotatedAlone,
                             ASignupWritesItsLedgerRowAndWelcomeMailWithTheAccount, DuplicateEmailIsAlreadyExists,
@@ -820,6 +861,7 @@ REGISTER_TYPED_TEST_SUITE_P(StoreContract, CreatesAndFindsAccountsByKeyHash,
                             StatsAreDerivedFromHistory, ClosedStoreRefusesWork, CloseFinishesQueuedWrites,
                             ReadsRunWhileWritesAreQueued, MailIsEnqueuedOncePerDedupKeyAndFinished,
                             OperatorEventsAreRecordedOncePerDedupKey, SecurityEventsAreCountedByKind,
-                            AJobLeaseHasOneHolderUntilItExpiresOrIsGivenBack, ServersAskingAtOnceGetTheLeaseOnce);
+                            AJobLeaseHasOneHolderUntilItExpiresOrIsGivenBack, ServersAskingAtOnceGetTheLeaseOnce,
+                            DeletingAnAccountRemovesItsDataAndRetentionSweepsLateWrites);
 
 }  // namespace gpuopt::store::contract
