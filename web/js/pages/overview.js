@@ -16,6 +16,15 @@ function monthStart() {
   return new Date(now.getFullYear(), now.getMonth(), 1).toISOString().replace(".000Z", "Z");
 }
 
+// This month's spend carried to the month's end at the rate so far (the viewer's month, as monthStart).
+function projectedSpend(cost) {
+  const now = new Date();
+  const start = new Date(now.getFullYear(), now.getMonth(), 1);
+  const end = new Date(now.getFullYear(), now.getMonth() + 1, 1);
+  const elapsed = now - start;
+  return elapsed > 0 ? (cost * (end - start)) / elapsed : 0;
+}
+
 function kpi(label, value, hint) {
   return el("div", { class: "kpi" }, el("div", { class: "kpi-label", text: label }), el("div", { class: "kpi-value", text: value }), hint ? el("div", { class: "kpi-hint", text: hint }) : null);
 }
@@ -99,7 +108,7 @@ export async function render(main, session) {
       kpi("Spend this month", money(f.cost), `${num(f.reported_hours, 0)} GPU hours reported`),
       kpi("Idle cost this month", money(f.idle_cost), `${pct(f.idle_fraction * 100)} of GPU time idle`),
       kpi("Recoverable per month", money(recs.total_monthly_savings), `${recs.recommendations.length} recommendations`),
-      kpi("Projected month", money(f.projected_month), "at this month's rate so far"),
+      kpi("Projected this month", money(projectedSpend(f.cost)), "spend, at this month's rate so far"),
     );
     if (plan.gpu_limit != null && gpus.count > plan.gpu_limit) {
       limitNote.hidden = false;
