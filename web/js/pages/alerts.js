@@ -8,6 +8,8 @@ export async function render(main) {
   const email = el("input", { id: "alert-email", type: "checkbox" });
   const minutes = el("input", { id: "alert-minutes", type: "number", min: 5, max: 1440, step: 1 });
   const save = el("button", { type: "submit", text: "Save alert settings" });
+  // Nothing to type into until the saved settings are shown: a value typed before they arrive would be lost.
+  for (const x of [webhook, email, minutes, save]) x.disabled = true;
   const planNote = el("p", { class: "note", hidden: true });
   form.append(
     planNote,
@@ -43,8 +45,8 @@ export async function render(main) {
     if (!alerts.available_on_plan) {
       planNote.hidden = false;
       planNote.replaceChildren("Idle alerts come with ", el("a", { href: "/billing", text: "Professional" }), ".");
-      for (const x of [webhook, email, minutes, save]) x.disabled = true;
     }
+    for (const x of [webhook, email, minutes, save]) x.disabled = !alerts.available_on_plan;
     sent.replaceChildren(
       table("Alerts sent", [
         ["GPU", (a) => el("a", { href: `/gpu?key=${encodeURIComponent(a.gpu)}`, text: a.gpu })],
