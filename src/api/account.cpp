@@ -7,33 +7,14 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <cctype>
-
 #include "api/api.hpp"
 #include "api/auth.hpp"
 #include "api/web_session.hpp"
+#include "common/email.hpp"
 #include "http/await.hpp"
 #include "mail/templates.hpp"
 
 namespace gpuopt::api {
-
-namespace {
-
-std::string_view Trimmed(std::string_view v) {
-    while (!v.empty() && std::isspace(static_cast<unsigned char>(v.front()))) v.remove_prefix(1);
-    while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.remove_suffix(1);
-    return v;
-}
-
-bool SameAddress(std::string_view typed, std::string_view email) {
-    typed = Trimmed(typed);
-    return typed.size() == email.size() && std::equal(typed.begin(), typed.end(), email.begin(), [](char a, char b) {
-               return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-           });
-}
-
-}  // namespace
 
 http::Handler MakeDeleteAccountHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
@@ -44,7 +25,8 @@ http::Handler MakeDeleteAccountHandler(Services& s) {
         const Caller& caller = std::get<JsonCaller>(auth).caller;
         // Typing the address is the confirmation: a stray request (or a script's typo) deletes nothing.
         const auto* confirm = body.if_contains("confirm");
-        if (confirm == nullptr || !confirm->is_string() || !SameAddress(confirm->get_string(), caller.account.email)) {
+        if (confirm == nullptr || !confirm->is_string() ||
+            NormalizeEmail(std::string_view(confirm->get_string())) != caller.account.email) {
             co_return CallerError(
                 Error::Validation("confirm", "must be the account's email address, to confirm the deletion"), caller,
                 version);
