@@ -1,5 +1,7 @@
 #include "api/api.hpp"
 
+#include "api/admin.hpp"
+
 namespace gpuopt::api {
 
 void RegisterRoutes(http::Router& router, Services& s) {
@@ -16,6 +18,20 @@ void RegisterRoutes(http::Router& router, Services& s) {
     router.Add(verb::get, "/api/session", MakeSessionHandler(s), {false, "The session's account and CSRF token"});
     router.Add(verb::post, "/api/logout", MakeLogoutHandler(s), {false, "End this session"});
     router.Add(verb::post, "/api/logout-all", MakeLogoutAllHandler(s), {false, "End every session of the account"});
+    // The operator's API (api/admin.hpp): an admin session, or the read-only ADMIN_TOKEN.
+    router.Add(verb::post, "/api/admin/login", MakeAdminLoginHandler(s), {true, "Start an operator session"});
+    router.Add(verb::get, "/api/admin/session", MakeAdminSessionHandler(s),
+               {false, "The operator session's account and CSRF token"});
+    router.Add(verb::post, "/api/admin/logout", MakeAdminLogoutHandler(s), {false, "End the operator session"});
+    router.Add(verb::get, "/api/admin/totp/new", MakeAdminTotpBeginHandler(s),
+               {false, "A fresh TOTP secret to enrol (nothing stored)"});
+    router.Add(verb::put, "/api/admin/totp", MakeAdminTotpConfirmHandler(s),
+               {true, "Turn the operator's second factor on"});
+    router.Add(verb::delete_, "/api/admin/totp", MakeAdminTotpConfirmHandler(s),
+               {true, "Turn the operator's second factor off"});
+    router.Add(verb::get, "/api/admin/audit", MakeAdminAuditHandler(s), {false, "The audit log, newest first"});
+    router.Add(verb::get, "/api/admin/audit/verify", MakeAdminAuditVerifyHandler(s),
+               {false, "Check the audit log's hash chain"});
     router.Add(verb::get, "/api/me", MakeMeHandler(s), {false, "The caller's account"});
     router.Add(verb::delete_, "/api/me", MakeDeleteAccountHandler(s), {true, "Delete the account and its data"});
     router.Add(verb::get, "/api/me/keys", MakeListKeysHandler(s), {false, "The account's API keys"});

@@ -48,7 +48,10 @@ std::string SessionSetCookie(const Config& config, const std::string& value, std
 std::string SessionClearCookie(const Config& config) { return SessionSetCookie(config, "", std::chrono::seconds(0)); }
 
 std::optional<std::string> SessionCookieValue(const Config& config, const http::Request& req) {
-    const std::string name = SessionCookieName(config);
+    return CookieValue(req, SessionCookieName(config), kSessionChars);
+}
+
+std::optional<std::string> CookieValue(const http::Request& req, std::string_view name, size_t length) {
     auto [begin, end] = req.equal_range(http::bhttp::field::cookie);
     for (auto it = begin; it != end; ++it) {
         std::string_view rest = it->value();
@@ -61,7 +64,7 @@ std::optional<std::string> SessionCookieValue(const Config& config, const http::
             if (eq == std::string_view::npos || pair.substr(0, eq) != name) continue;
             std::string_view value = pair.substr(eq + 1);
             while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
-            if (value.size() != kSessionChars) return std::nullopt;  // not one of ours
+            if (value.size() != length) return std::nullopt;  // not one of ours
             return std::string(value);
         }
     }

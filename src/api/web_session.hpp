@@ -31,6 +31,10 @@ std::string SessionClearCookie(const Config& config);
 // The session cookie's value in the request's Cookie headers, if any.
 std::optional<std::string> SessionCookieValue(const Config& config, const http::Request& req);
 
+// The value of cookie `name` in the request's Cookie headers when it is `length` characters long (the
+// only length this server hands out), else nullopt.
+std::optional<std::string> CookieValue(const http::Request& req, std::string_view name, size_t length);
+
 // True for a request a browser sent from another site: Sec-Fetch-Site: cross-site, or, from a browser that
 // does not send Fetch Metadata, an Origin that is neither BASE_URL's nor the request's own host.
 bool IsCrossSite(const Config& config, const http::Request& req);

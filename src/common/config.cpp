@@ -324,22 +324,34 @@ const std::vector<Setting>& Settings() {
          }},
         {"ENCRYPTION_KEY", true,
          [](Config& c, const std::string& v) -> std::optional<std::string> {
-             if (!v.empty()) {
-                 // Fernet: 32 bytes, URL-safe base64 with padding (44 characters).
+             // Fernet keys (32 bytes, URL-safe base64 with padding: 44 characters), newest first, separated
+             // by commas: the first encrypts, every one decrypts (decision 0026).
+             size_t position = 0;
+             for (size_t start = 0; !v.empty() && start <= v.size();) {
+                 const size_t comma = std::min(v.find(',', start), v.size());
+                 std::string key = v.substr(start, comma - start);
+                 key.erase(0, key.find_first_not_of(' '));
+                 key.erase(key.find_last_not_of(' ') + 1);
+                 ++position;
                  unsigned char raw[64];
                  size_t len = 0;
-                 if (v.size() != 44 ||
-                     sodium_base642bin(raw, sizeof raw, v.data(), v.size(), nullptr, &len, nullptr,
+                 if (key.size() != 44 ||
+                     sodium_base642bin(raw, sizeof raw, key.data(), key.size(), nullptr, &len, nullptr,
                                        sodium_base64_VARIANT_URLSAFE) != 0 ||
                      len != 32) {
-                     return "must be a Fernet key: 32 bytes in URL-safe base64 (44 characters)";
+                     return "key " + std::to_string(position) +
+                            " is not a Fernet key: 32 bytes in URL-safe base64 (44 characters)";
                  }
+                 sodium_memzero(raw, sizeof raw);
+                 start = comma + 1;
              }
              c.encryption_key = v;
              return std::nullopt;
          }},
         {"SESSION_TIMEOUT", false, IntSetting(&Config::session_timeout_seconds, 60, 30 * 86400)},
         {"SESSION_MAX_AGE", false, IntSetting(&Config::session_max_age_seconds, 300, 90 * 86400)},
+        {"ADMIN_SESSION_TIMEOUT", false, IntSetting(&Config::admin_session_timeout_seconds, 60, 86400)},
+        {"ADMIN_SESSION_MAX_AGE", false, IntSetting(&Config::admin_session_max_age_seconds, 300, 86400)},
         {"MAX_LOGIN_ATTEMPTS", false, IntSetting(&Config::max_login_attempts, 1, 1000)},
         {"AUTH_FAILURE_LIMIT", false, IntSetting(&Config::auth_failure_limit, 0, 100000)},
         {"AUTH_FAILURE_WINDOW_SECONDS", false, IntSetting(&Config::auth_failure_window_seconds, 1, 86400)},

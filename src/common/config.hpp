@@ -96,12 +96,14 @@ struct Config {
     int shutdown_grace_seconds = 10;
 
     // Security.
-    std::string admin_token;                  // secret
-    std::string secret_key;                   // secret
-    std::string encryption_key;               // secret, Fernet format
-    int session_timeout_seconds = 3600;       // a web session ends when idle this long
-    int session_max_age_seconds = 12 * 3600;  // and this long after sign-in, whatever the activity
-    int max_login_attempts = 5;
+    std::string admin_token;                       // secret
+    std::string secret_key;                        // secret
+    std::string encryption_key;                    // secret, Fernet format
+    int session_timeout_seconds = 3600;            // a web session ends when idle this long
+    int session_max_age_seconds = 12 * 3600;       // and this long after sign-in, whatever the activity
+    int admin_session_timeout_seconds = 900;       // an operator's session ends when idle this long
+    int admin_session_max_age_seconds = 8 * 3600;  // and this long after sign-in
+    int max_login_attempts = 5;                    // an operator's failed sign-ins before the account locks
     std::vector<Cidr> trusted_proxies;
     int auth_failure_limit = 20;  // failed authentications from one address within the window ...
     int auth_failure_window_seconds = 300;

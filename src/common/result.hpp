@@ -14,6 +14,7 @@ namespace gpuopt {
 enum class ErrorCode {
     kValidation,            // 400 VALIDATION_ERROR
     kInvalidApiKey,         // 401 INVALID_API_KEY
+    kUnauthenticated,       // 401 UNAUTHENTICATED (an operator sign-in or session)
     kForbidden,             // 403 FORBIDDEN
     kTierLimitExceeded,     // 403 TIER_LIMIT_EXCEEDED
     kNotFound,              // 404 NOT_FOUND

@@ -9,6 +9,7 @@ bhttp::status StatusFor(ErrorCode code) {
         case ErrorCode::kValidation:
             return bhttp::status::bad_request;
         case ErrorCode::kInvalidApiKey:
+        case ErrorCode::kUnauthenticated:
             return bhttp::status::unauthorized;
         case ErrorCode::kForbidden:
             return bhttp::status::forbidden;
@@ -44,6 +45,8 @@ std::string_view WireCode(ErrorCode code) {
             return "VALIDATION_ERROR";
         case ErrorCode::kInvalidApiKey:
             return "INVALID_API_KEY";
+        case ErrorCode::kUnauthenticated:
+            return "UNAUTHENTICATED";
         case ErrorCode::kForbidden:
             return "FORBIDDEN";
         case ErrorCode::kTierLimitExceeded:

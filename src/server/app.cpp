@@ -1,9 +1,12 @@
 #include "server/app.hpp"
 
+#include "server/admin_cli.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/signal_set.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -62,6 +65,9 @@ Result<std::unique_ptr<store::Database>> OpenStore(const Config& config) {
         options.read_connections = static_cast<size_t>(std::max(4, config.threads * 2));
         auto opened = store::postgres::PgStore::Open(options);
         if (!opened) return opened.error();
+        (*opened)->admin().SetAuditKey(AuditKeyFor(config));
+        (*opened)->admin().SetEncryptionKeys(config.encryption_key);
+        (*opened)->admin().SetEncryptionKeys(config.encryption_key);
         return std::unique_ptr<store::Database>(std::move(*opened));
     }
     store::sqlite::SqliteStore::Options options;
@@ -69,6 +75,8 @@ Result<std::unique_ptr<store::Database>> OpenStore(const Config& config) {
     options.read_connections = static_cast<size_t>(std::max(4, config.threads * 2));
     auto opened = store::sqlite::SqliteStore::Open(options);
     if (!opened) return opened.error();
+    (*opened)->admin().SetAuditKey(AuditKeyFor(config));
+    (*opened)->admin().SetEncryptionKeys(config.encryption_key);
     return std::unique_ptr<store::Database>(std::move(*opened));
 }
 
@@ -298,6 +306,18 @@ void App::LogFeatures() const {
     const Config& c = config_;
     spdlog::info("store: {}", DescribeStore(c));
     spdlog::info("operator API (/api/stats): {}", c.admin_token.empty() ? "off - ADMIN_TOKEN is not set" : "on");
+    spdlog::info(
+        "admin panel (/admin): operator accounts from `gpuopt admin create-user`; sessions idle {} s, at most {} s",
+        c.admin_session_timeout_seconds, c.admin_session_max_age_seconds);
+    if (c.encryption_key.empty()) {
+        spdlog::warn(
+            "ENCRYPTION_KEY is not set: alert and outgoing webhook URLs, webhook secrets, operators' TOTP secrets and "
+            "raw gateway payloads are stored in clear (make a key with `gpuopt admin generate-key`)");
+    } else {
+        spdlog::info("encryption at rest: on ({} key(s); the first encrypts)",
+                     1 + std::count(c.encryption_key.begin(), c.encryption_key.end(), ','));
+    }
+    if (c.secret_key.empty()) spdlog::warn("SECRET_KEY is not set: the audit log's hash chain is not keyed");
     spdlog::info(
         "metrics (/metrics): {}loopback clients whose requests carry no X-Forwarded-For, Forwarded or X-Real-IP",
         c.admin_token.empty() ? "" : "the ADMIN_TOKEN bearer, or ");

@@ -3,6 +3,8 @@
 //   gpuopt migrate [--data-dir D] [--config FILE]
 //   gpuopt migrate --from sqlite:PATH [--to postgresql://...] [--force] [--max-rows N]
 //   gpuopt admin set-tier --email E --tier T [--data-dir D] [--config FILE]
+//   gpuopt admin create-user|reset-password|list-users|disable-user|enable-user|unlock-user|reset-totp|
+//                verify-audit|generate-key|rotate-encryption (server/admin_cli.hpp)
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
@@ -13,6 +15,7 @@
 #include "common/email.hpp"
 #include "common/log.hpp"
 #include "net/http_client.hpp"
+#include "server/admin_cli.hpp"
 #include "server/app.hpp"
 #include "server/config_loader.hpp"
 #include "store/copy/sqlite_to_postgres.hpp"
@@ -104,6 +107,29 @@ int main(int argc, char** argv) {
     set_tier->add_option("--email", email, "the customer's email")->required();
     set_tier->add_option("--tier", tier, "free, professional or enterprise")->required();
 
+    // Operator accounts and the audit log (server/admin_cli.hpp).
+    server::AdminCommand admin_command;
+    std::vector<CLI::App*> admin_commands;
+    auto add_admin = [&](const char* name, const char* what, bool with_email, bool with_password) {
+        auto* sub = admin->add_subcommand(name, what);
+        add_common(sub);
+        if (with_email) sub->add_option("--email", admin_command.email, "the operator's email")->required();
+        if (with_password)
+            sub->add_flag("--password-stdin", admin_command.password_stdin,
+                          "read the password from stdin's first line");
+        admin_commands.push_back(sub);
+    };
+    add_admin("create-user", "Add an operator account for the admin panel", true, true);
+    add_admin("reset-password", "Set an operator's password (also unlocks it and ends its sessions)", true, true);
+    add_admin("list-users", "List the operator accounts", false, false);
+    add_admin("disable-user", "Stop an operator signing in (ends its sessions)", true, false);
+    add_admin("enable-user", "Let a disabled operator sign in again", true, false);
+    add_admin("unlock-user", "Clear an operator's failed sign-ins and lock", true, false);
+    add_admin("reset-totp", "Remove an operator's second factor (a lost phone)", true, false);
+    add_admin("verify-audit", "Check the audit log's hash chain", false, false);
+    add_admin("generate-key", "Print a new ENCRYPTION_KEY (Fernet)", false, false);
+    add_admin("rotate-encryption", "Seal every sensitive value under the first ENCRYPTION_KEY key", false, false);
+
     CLI11_PARSE(cli, argc, argv);
 
     if (!host.empty()) sources.flags["HOST"] = host;
@@ -132,6 +158,13 @@ int main(int argc, char** argv) {
         std::cout << server::DescribeStore(*config) << " is up to date\n";
         (*store)->Close();
         return 0;
+    }
+    for (auto* sub : admin_commands) {
+        if (!sub->parsed()) continue;
+        admin_command.name = sub->get_name();
+        const int status = server::RunAdminCommand(admin_command, **store, *config, std::cin, std::cout, std::cerr);
+        (*store)->Close();
+        return status;
     }
     if (set_tier->parsed()) {
         const auto named = TierNamed(tier);

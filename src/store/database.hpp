@@ -15,6 +15,7 @@
 
 #include "common/result.hpp"
 #include "store/accounts.hpp"
+#include "store/admin.hpp"
 #include "store/alerts.hpp"
 #include "store/billing.hpp"
 #include "store/idle_actions.hpp"
@@ -47,6 +48,7 @@ public:
     virtual IdleActionRepository& idle_actions() = 0;
     virtual NotificationRepository& notifications() = 0;
     virtual SessionRepository& sessions() = 0;
+    virtual AdminRepository& admin() = 0;
 
     // Tells every server sharing this database that work waits for the job named `topic` (PostgreSQL
     // NOTIFY), so the one holding its lease runs it now rather than at its next interval. A store of one

@@ -331,7 +331,7 @@ TEST(Analysis, AnIdleGpuAlertsOnceToTheWebhook) {
         received.push_back(r.body);
         return FakeResponse{200, "ok", {{"Content-Type", "text/plain"}}};
     });
-    RunningServer server(FastJobs());
+    RunningServer server(FastJobs({{"ENCRYPTION_KEY", kEncryptionKey}}));
     const std::string key = server.Signup("alerts@example.com");
     const std::string webhook = R"({"webhook_url":")" + slack.Url("/services/T000/B000/xyz") + R"(","idle_minutes":5})";
     auto free_try = Send({"PUT",
@@ -391,6 +391,8 @@ TEST(Analysis, AnIdleGpuAlertsOnceToTheWebhook) {
     Post(server, key, Window("al:busy", "box", "GPU-idle", now + std::chrono::minutes(2), 97, 0, 0, 30720));
     ASSERT_TRUE(WaitFor([&] { return !alerts().at("alerts").at(0).at("closed_at").is_null(); }));
     EXPECT_EQ(alerts().at("alerts").as_array().size(), 1u);
+    // The Slack URL was stored encrypted (ENCRYPTION_KEY), yet the alert reached it.
+    EXPECT_EQ(StoredBytes(server).find("/services/T000/B000/xyz"), std::string::npos);
 }
 
 TEST(Analysis, MetricsShowTheServerAndEachGpuForTheOperatorOnly) {

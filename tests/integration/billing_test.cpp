@@ -125,7 +125,7 @@ TEST_F(Billing, GatewaysAreListedFromConfiguration) {
 }
 
 TEST_F(Billing, FlutterwaveUpgradeEndToEnd) {
-    RunningServer server(ServerEnv());
+    RunningServer server(ServerEnv({{"ENCRYPTION_KEY", kEncryptionKey}}));
     const std::string key = server.Signup("ada@example.com");
 
     // The welcome mail names the key's prefix, never the key.
@@ -158,6 +158,13 @@ TEST_F(Billing, FlutterwaveUpgradeEndToEnd) {
 
     ASSERT_TRUE(WaitForTier(server, key, "professional")) << server.server->Log();
     ASSERT_TRUE(WaitForMail("receipt " + reference)) << server.server->Log() << smtp_.Log();
+    // The gateway's payload was stored encrypted (ENCRYPTION_KEY), yet applied: the customer's details in it
+    // (the gateway's customer record, the card's first digits) are nowhere in the database.
+    EXPECT_GE(CountRows(server.DbPath(), "SELECT COUNT(*) FROM gateway_events"), 1);
+    EXPECT_EQ(CountRows(server.DbPath(), "SELECT COUNT(*) FROM gateway_events WHERE body NOT LIKE 'gAAAAA%'"), 0);
+    const std::string stored = StoredBytes(server);
+    EXPECT_EQ(stored.find("ops@example.test"), std::string::npos);
+    EXPECT_EQ(stored.find("553188"), std::string::npos);
     const std::string receipt = MailsWithSubject("receipt " + reference).front();
     EXPECT_EQ(MailHeader(receipt, "To"), "<ada@example.com>");
     EXPECT_NE(MailHeader(receipt, "From").find("billing@gpuopt.example"), std::string::npos);

@@ -48,6 +48,23 @@ struct RunningServer {
     std::unique_ptr<ServerProcess> server;
 };
 
+// Everything the store holds, as bytes: the SQLite file and its WAL read directly, or every row of the
+// PostgreSQL database as text. For checking that a value is not stored in clear.
+inline std::string StoredBytes(const RunningServer& s) {
+    if (TestOnPostgres()) return DatabaseSnapshot(s.DbPath());
+    std::string out;
+    for (const std::string& path : {s.DbPath(), s.DbPath() + "-wal"}) {
+        std::ifstream in(path, std::ios::binary);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        out += ss.str();
+    }
+    return out;
+}
+
+// A fixed ENCRYPTION_KEY for the suites (the Fernet spec's example key).
+inline constexpr const char* kEncryptionKey = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=";
+
 // One GPU entry of a report.
 inline boost::json::object Gpu(int index, double util, double mem_used = 1000, double mem_total = 40960,
                                const std::string& uuid = "") {

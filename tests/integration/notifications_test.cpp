@@ -49,6 +49,7 @@ protected:
                 {"ROLLUP_INTERVAL_SECONDS", "1"},
                 {"RAW_RETENTION_DAYS", "14"},
                 {"WEBHOOK_ALLOW_PRIVATE", "true"},
+                {"ENCRYPTION_KEY", kEncryptionKey},
                 {"RATE_LIMIT_FREE", "0"},
                 {"RATE_LIMIT_PROFESSIONAL", "0"}};
     }
@@ -169,6 +170,12 @@ TEST_F(Notifications, AnIdleGpuIsMailedAndPostedSignedToTheCustomersWebhook) {
         WaitFor([&] { return JobRuns(server, "webhooks") >= runs + 2 && JobRuns(server, "idle-alerts") >= 2; }));
     EXPECT_EQ(MailsWithSubject("an idle GPU on box").size(), 1u);
     EXPECT_EQ(receiver.Count(), 1u);
+
+    // The endpoint's URL and secret were stored encrypted (ENCRYPTION_KEY), yet the post was made and signed.
+    const std::string stored = StoredBytes(server);
+    EXPECT_EQ(stored.find("/hooks/gpu"), std::string::npos);
+    EXPECT_EQ(stored.find(secret), std::string::npos);
+    EXPECT_EQ(stored.find(secret.substr(6)), std::string::npos);
 
     // Removing the endpoint removes its log; another account cannot remove it.
     const std::string other = server.Signup("other@example.com");

@@ -52,6 +52,8 @@ std::map<std::string, std::unique_ptr<PgTestDatabase>>& Stores() {
 std::string SnapshotColumns(const std::string& table) {
     if (table == "api_keys") return "id, account_id, name, key_hash, key_prefix, created_at, revoked_at";
     if (table == "web_sessions") return "id_hash, account_id, csrf_token, created_at, expires_at, revoked_at";
+    if (table == "admin_sessions")
+        return "id_hash, admin_id, csrf_token, ip, user_agent, created_at, expires_at, revoked_at";
     return "";
 }
 

@@ -29,7 +29,7 @@ struct TableSpec {
     bool id;
     const char* key;  // the order rows are compared in
 };
-constexpr std::array<TableSpec, 27> kTables{{
+constexpr std::array<TableSpec, 30> kTables{{
     {"accounts", true, "id"},
     {"usage_reports", true, "id"},
     {"gpu_windows", true, "id"},
@@ -57,6 +57,9 @@ constexpr std::array<TableSpec, 27> kTables{{
     {"web_sessions", false, "id_hash"},
     {"recommendation_marks", false, "account_id, action, target"},
     {"api_keys", true, "id"},
+    {"admin_users", true, "id"},
+    {"admin_sessions", false, "id_hash"},
+    {"audit_log", true, "id"},
 }};
 
 // What FinishTarget computes again on the target, so not compared by the verification.

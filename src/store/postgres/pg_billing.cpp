@@ -468,6 +468,9 @@ void PgStore::RecordRefund(int64_t payment_id, SysSeconds now, Callback<bool> do
 // Inbox
 
 void PgStore::RecordGatewayEvent(GatewayEvent e, Callback<bool> done) {
+    auto sealed = Seal(e.body);
+    if (!sealed) return done(sealed.error());
+    e.body = std::move(*sealed);
     Submit<bool>(
         [e = std::move(e)](Connection& db) -> Result<bool> {
             Params p;
@@ -507,7 +510,13 @@ Result<std::vector<GatewayEvent>> PgStore::DueGatewayEvents(SysSeconds now, size
         " FROM gateway_events WHERE state = 'pending' AND next_attempt <= $1 ORDER BY id LIMIT $2";
     auto rows = (*db)->Query(sql, Params().Add(FormatUtc(now)).Add(static_cast<int64_t>(limit)));
     if (!rows) return rows.error();
-    return CollectRows<GatewayEvent>(*rows, ReadEvent);
+    auto due = CollectRows<GatewayEvent>(*rows, ReadEvent);
+    for (auto& e : due) {
+        auto body = Unseal(e.body);
+        if (!body) return body.error();
+        e.body = std::move(*body);
+    }
+    return due;
 }
 
 void PgStore::FinishGatewayEvent(int64_t id, GatewayEventState state, std::string result, int attempts,

@@ -377,12 +377,17 @@ Result<std::optional<AlertSettings>> PgStore::GetAlertSettings(int64_t account_i
     if (rows->empty()) return std::optional<AlertSettings>{};
     AlertSettings settings{rows->Int(0, 0), std::string(rows->Text(0, 1)), static_cast<int>(rows->Int(0, 2)), {}};
     settings.email = rows->Int(0, 3) != 0;
+    auto url = Unseal(settings.webhook_url);
+    if (!url) return url.error();
+    settings.webhook_url = std::move(*url);
     return std::optional<AlertSettings>(std::move(settings));
 }
 
 void PgStore::SetAlertSettings(AlertSettings settings, Callback<AlertSettings> done) {
+    auto sealed = Seal(settings.webhook_url);
+    if (!sealed) return done(sealed.error());
     Submit<AlertSettings>(
-        [settings = std::move(settings)](Connection& db) -> Result<AlertSettings> {
+        [settings = std::move(settings), sealed = std::move(*sealed)](Connection& db) -> Result<AlertSettings> {
             auto r = db.Query(
                 "INSERT INTO alert_settings (account_id, webhook_url, idle_minutes, updated_at, email_alerts)"
                 " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id) DO UPDATE SET webhook_url = "
@@ -391,7 +396,7 @@ void PgStore::SetAlertSettings(AlertSettings settings, Callback<AlertSettings> d
                 " email_alerts = excluded.email_alerts",
                 Params()
                     .Add(settings.account_id)
-                    .Add(settings.webhook_url)
+                    .Add(sealed)
                     .Add(settings.idle_minutes)
                     .Add(FormatUtc(UtcNow()))
                     .Add(static_cast<int64_t>(settings.email ? 1 : 0)));
@@ -409,12 +414,18 @@ Result<std::vector<AlertSettings>> PgStore::ListAlertSettings() {
         " JOIN accounts a ON a.id = s.account_id WHERE s.webhook_url <> '' OR s.email_alerts <> 0"
         " ORDER BY s.account_id");
     if (!rows) return rows.error();
-    return CollectRows<AlertSettings>(*rows, [](const Rows& r, int i) {
+    auto all = CollectRows<AlertSettings>(*rows, [](const Rows& r, int i) {
         AlertSettings settings{r.Int(i, 0), std::string(r.Text(i, 1)), static_cast<int>(r.Int(i, 2)),
                                StoredTier(r.Text(i, 3))};
         settings.email = r.Int(i, 4) != 0;
         return settings;
     });
+    for (auto& settings : all) {
+        auto url = Unseal(settings.webhook_url);
+        if (!url) return url.error();
+        settings.webhook_url = std::move(*url);
+    }
+    return all;
 }
 
 Result<std::vector<Alert>> PgStore::OpenAlerts(int64_t account_id) {

@@ -24,6 +24,21 @@ WebhookEndpoint ReadEndpoint(const Rows& r, int i) {
     return e;
 }
 
+// Endpoints as read, their URL and secret opened (ENCRYPTION_KEY).
+Result<std::vector<WebhookEndpoint>> UnsealEndpoints(
+    Result<std::vector<WebhookEndpoint>> all, const std::function<Result<std::string>(std::string_view)>& unseal) {
+    if (!all) return all;
+    for (auto& e : *all) {
+        auto url = unseal(e.url);
+        if (!url) return url.error();
+        auto secret = unseal(e.secret);
+        if (!secret) return secret.error();
+        e.url = std::move(*url);
+        e.secret = std::move(*secret);
+    }
+    return all;
+}
+
 constexpr const char* kDeliveryColumns =
     "d.id, d.endpoint_id, d.account_id, d.event_id, d.type, d.payload, d.state, d.attempts, d.next_attempt,"
     " d.last_status, d.last_error, d.created_at, d.finished_at";
@@ -101,7 +116,8 @@ Result<std::vector<WebhookEndpoint>> PgStore::ListWebhookEndpoints(int64_t accou
         std::string("SELECT ") + kEndpointColumns + " FROM webhook_endpoints WHERE account_id = $1 ORDER BY id";
     auto rows = (*db)->Query(sql, Params().Add(account_id));
     if (!rows) return rows.error();
-    return CollectRows<WebhookEndpoint>(*rows, ReadEndpoint);
+    return UnsealEndpoints(CollectRows<WebhookEndpoint>(*rows, ReadEndpoint),
+                           [this](std::string_view v) { return Unseal(v); });
 }
 
 Result<std::vector<WebhookEndpoint>> PgStore::AllWebhookEndpoints(size_t limit) {
@@ -111,12 +127,17 @@ Result<std::vector<WebhookEndpoint>> PgStore::AllWebhookEndpoints(size_t limit) 
         std::string("SELECT ") + kEndpointColumns + " FROM webhook_endpoints ORDER BY id LIMIT $1";
     auto rows = (*db)->Query(sql, Params().Add(static_cast<int64_t>(limit)));
     if (!rows) return rows.error();
-    return CollectRows<WebhookEndpoint>(*rows, ReadEndpoint);
+    return UnsealEndpoints(CollectRows<WebhookEndpoint>(*rows, ReadEndpoint),
+                           [this](std::string_view v) { return Unseal(v); });
 }
 
 void PgStore::AddWebhookEndpoint(WebhookEndpoint endpoint, size_t max_per_account, Callback<WebhookEndpoint> done) {
+    auto url = Seal(endpoint.url);
+    auto secret = url ? Seal(endpoint.secret) : Result<std::string>(url.error());
+    if (!secret) return done(secret.error());
     Submit<WebhookEndpoint>(
-        [endpoint, max_per_account](Connection& db) mutable -> Result<WebhookEndpoint> {
+        [endpoint, max_per_account, url = std::move(*url),
+         secret = std::move(*secret)](Connection& db) mutable -> Result<WebhookEndpoint> {
             // Two requests adding at once are counted one after the other: the account's row is the lock.
             auto lock = db.Query("SELECT id FROM accounts WHERE id = $1 FOR UPDATE", Params().Add(endpoint.account_id));
             if (!lock) return lock.error();
@@ -133,8 +154,8 @@ void PgStore::AddWebhookEndpoint(WebhookEndpoint endpoint, size_t max_per_accoun
                 " VALUES ($1, $2, $3, $4, $5) RETURNING id",
                 Params()
                     .Add(endpoint.account_id)
-                    .Add(endpoint.url)
-                    .Add(endpoint.secret)
+                    .Add(url)
+                    .Add(secret)
                     .Add(JoinEventTypes(endpoint.events))
                     .Add(FormatUtc(endpoint.created_at)));
             if (!rows) return rows.error();
@@ -203,12 +224,21 @@ Result<std::vector<WebhookDelivery>> PgStore::DueWebhookDeliveries(SysSeconds no
                                    " ORDER BY d.next_attempt, d.id LIMIT $2";
     auto rows = (*db)->Query(sql, Params().Add(FormatUtc(now)).Add(static_cast<int64_t>(limit)));
     if (!rows) return rows.error();
-    return CollectRows<WebhookDelivery>(*rows, [](const Rows& r, int i) {
+    auto due = CollectRows<WebhookDelivery>(*rows, [](const Rows& r, int i) {
         WebhookDelivery d = ReadDelivery(r, i);
         d.url = std::string(r.Text(i, 13));
         d.secret = std::string(r.Text(i, 14));
         return d;
     });
+    for (auto& d : due) {
+        auto url = Unseal(d.url);
+        if (!url) return url.error();
+        auto secret = Unseal(d.secret);
+        if (!secret) return secret.error();
+        d.url = std::move(*url);
+        d.secret = std::move(*secret);
+    }
+    return due;
 }
 
 void PgStore::RecordWebhookAttempt(int64_t delivery_id, WebhookState state, int attempts, SysSeconds next_attempt,

@@ -588,6 +588,61 @@ INSERT INTO api_keys (account_id, name, key_hash, key_prefix, created_at)
 -- that the payments and revenue events kept for the books still name an account.
 ALTER TABLE accounts ADD COLUMN deleted_at TEXT;
 )sql"},
+        {18, "operator accounts, their sessions and the audit log", R"sql(
+-- The operator's accounts (decision 0027): an argon2id password, an optional TOTP secret, lockout counters.
+CREATE TABLE admin_users (
+    id             INTEGER PRIMARY KEY,
+    email          TEXT NOT NULL UNIQUE,
+    password_hash  TEXT NOT NULL,
+    totp_secret    TEXT NOT NULL DEFAULT '',
+    totp_last_step INTEGER NOT NULL DEFAULT 0,
+    disabled       INTEGER NOT NULL DEFAULT 0,
+    failed_logins  INTEGER NOT NULL DEFAULT 0,
+    lockouts       INTEGER NOT NULL DEFAULT 0,
+    locked_until   TEXT,
+    created_at     TEXT NOT NULL,
+    last_login_at  TEXT
+);
+-- Their sessions, apart from the customers' (web_sessions): ids kept as their SHA-256 only.
+CREATE TABLE admin_sessions (
+    id_hash      TEXT PRIMARY KEY,
+    admin_id     INTEGER NOT NULL REFERENCES admin_users (id),
+    csrf_token   TEXT NOT NULL,
+    ip           TEXT NOT NULL,
+    user_agent   TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    expires_at   TEXT NOT NULL,
+    revoked_at   TEXT
+);
+CREATE INDEX admin_sessions_admin ON admin_sessions (admin_id);
+-- Every operator action, append-only: rows are never changed or removed, and each one's row_hash chains it
+-- to the one before (store/admin.hpp).
+CREATE TABLE audit_log (
+    id          INTEGER PRIMARY KEY,
+    at          TEXT NOT NULL,
+    actor_type  TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    target      TEXT NOT NULL,
+    before_json TEXT NOT NULL,
+    after_json  TEXT NOT NULL,
+    result      TEXT NOT NULL,
+    ip          TEXT NOT NULL,
+    session_ref TEXT NOT NULL,
+    prev_hash   TEXT NOT NULL,
+    row_hash    TEXT NOT NULL
+);
+CREATE INDEX audit_log_action ON audit_log (action);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'the audit log is append-only');
+END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'the audit log is append-only');
+END;
+)sql"},
     };
     return migrations;
 }

@@ -531,6 +531,9 @@ void SqliteStore::RecordRefund(int64_t payment_id, SysSeconds now, Callback<bool
 // Inbox
 
 void SqliteStore::RecordGatewayEvent(GatewayEvent e, Callback<bool> done) {
+    auto sealed = Seal(e.body);
+    if (!sealed) return done(sealed.error());
+    e.body = std::move(*sealed);
     Submit<bool>(
         [e = std::move(e)](Connection& db) -> Result<bool> {
             auto st = db.Prepare(
@@ -564,7 +567,14 @@ Result<std::vector<GatewayEvent>> SqliteStore::DueGatewayEvents(SysSeconds now, 
     auto st = (*db)->Prepare(sql.c_str());
     if (!st) return st.error();
     st->Bind(1, FormatUtc(now)).Bind(2, static_cast<int64_t>(limit));
-    return Collect<GatewayEvent>(*st, ReadEvent);
+    auto due = Collect<GatewayEvent>(*st, ReadEvent);
+    if (!due) return due;
+    for (auto& e : *due) {
+        auto body = Unseal(e.body);
+        if (!body) return body.error();
+        e.body = std::move(*body);
+    }
+    return due;
 }
 
 void SqliteStore::FinishGatewayEvent(int64_t id, GatewayEventState state, std::string result, int attempts,

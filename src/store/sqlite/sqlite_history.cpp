@@ -425,12 +425,17 @@ Result<std::optional<AlertSettings>> SqliteStore::GetAlertSettings(int64_t accou
     if (!*row) return std::optional<AlertSettings>{};
     AlertSettings settings{st->Int(0), st->Text(1), static_cast<int>(st->Int(2)), {}};
     settings.email = st->Int(3) != 0;
+    auto url = Unseal(settings.webhook_url);
+    if (!url) return url.error();
+    settings.webhook_url = std::move(*url);
     return std::optional<AlertSettings>(std::move(settings));
 }
 
 void SqliteStore::SetAlertSettings(AlertSettings settings, Callback<AlertSettings> done) {
+    auto sealed = Seal(settings.webhook_url);
+    if (!sealed) return done(sealed.error());
     Submit<AlertSettings>(
-        [settings = std::move(settings)](Connection& db) -> Result<AlertSettings> {
+        [settings = std::move(settings), sealed = std::move(*sealed)](Connection& db) -> Result<AlertSettings> {
             auto st = db.Prepare(
                 "INSERT INTO alert_settings (account_id, webhook_url, idle_minutes, updated_at, email_alerts)"
                 " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (account_id) DO UPDATE SET webhook_url = "
@@ -439,7 +444,7 @@ void SqliteStore::SetAlertSettings(AlertSettings settings, Callback<AlertSetting
                 " email_alerts = excluded.email_alerts");
             if (!st) return st.error();
             st->Bind(1, settings.account_id)
-                .Bind(2, std::string_view(settings.webhook_url))
+                .Bind(2, std::string_view(sealed))
                 .Bind(3, settings.idle_minutes)
                 .Bind(4, FormatUtc(UtcNow()))
                 .Bind(5, static_cast<int64_t>(settings.email ? 1 : 0));
@@ -457,11 +462,18 @@ Result<std::vector<AlertSettings>> SqliteStore::ListAlertSettings() {
         " JOIN accounts a ON a.id = s.account_id"
         " WHERE s.webhook_url <> '' OR s.email_alerts <> 0 ORDER BY s.account_id");
     if (!st) return st.error();
-    return Collect<AlertSettings>(*st, [](const Statement& s) {
+    auto all = Collect<AlertSettings>(*st, [](const Statement& s) {
         AlertSettings settings{s.Int(0), s.Text(1), static_cast<int>(s.Int(2)), StoredTier(s.TextView(3))};
         settings.email = s.Int(4) != 0;
         return settings;
     });
+    if (!all) return all;
+    for (auto& settings : *all) {
+        auto url = Unseal(settings.webhook_url);
+        if (!url) return url.error();
+        settings.webhook_url = std::move(*url);
+    }
+    return all;
 }
 
 Result<std::vector<Alert>> SqliteStore::OpenAlerts(int64_t account_id) {

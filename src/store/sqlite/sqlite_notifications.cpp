@@ -23,6 +23,21 @@ WebhookEndpoint ReadEndpoint(const Statement& s) {
     return e;
 }
 
+// Endpoints as read, their URL and secret opened (ENCRYPTION_KEY).
+Result<std::vector<WebhookEndpoint>> UnsealEndpoints(
+    Result<std::vector<WebhookEndpoint>> all, const std::function<Result<std::string>(std::string_view)>& unseal) {
+    if (!all) return all;
+    for (auto& e : *all) {
+        auto url = unseal(e.url);
+        if (!url) return url.error();
+        auto secret = unseal(e.secret);
+        if (!secret) return secret.error();
+        e.url = std::move(*url);
+        e.secret = std::move(*secret);
+    }
+    return all;
+}
+
 constexpr const char* kDeliveryColumns =
     "d.id, d.endpoint_id, d.account_id, d.event_id, d.type, d.payload, d.state, d.attempts, d.next_attempt,"
     " d.last_status, d.last_error, d.created_at, d.finished_at";
@@ -106,7 +121,8 @@ Result<std::vector<WebhookEndpoint>> SqliteStore::ListWebhookEndpoints(int64_t a
     auto st = (*db)->Prepare(sql.c_str());
     if (!st) return st.error();
     st->Bind(1, account_id);
-    return Collect<WebhookEndpoint>(*st, ReadEndpoint);
+    return UnsealEndpoints(Collect<WebhookEndpoint>(*st, ReadEndpoint),
+                           [this](std::string_view v) { return Unseal(v); });
 }
 
 Result<std::vector<WebhookEndpoint>> SqliteStore::AllWebhookEndpoints(size_t limit) {
@@ -117,12 +133,17 @@ Result<std::vector<WebhookEndpoint>> SqliteStore::AllWebhookEndpoints(size_t lim
     auto st = (*db)->Prepare(sql.c_str());
     if (!st) return st.error();
     st->Bind(1, static_cast<int64_t>(limit));
-    return Collect<WebhookEndpoint>(*st, ReadEndpoint);
+    return UnsealEndpoints(Collect<WebhookEndpoint>(*st, ReadEndpoint),
+                           [this](std::string_view v) { return Unseal(v); });
 }
 
 void SqliteStore::AddWebhookEndpoint(WebhookEndpoint endpoint, size_t max_per_account, Callback<WebhookEndpoint> done) {
+    auto url = Seal(endpoint.url);
+    auto secret = url ? Seal(endpoint.secret) : Result<std::string>(url.error());
+    if (!secret) return done(secret.error());
     Submit<WebhookEndpoint>(
-        [endpoint, max_per_account](Connection& db) mutable -> Result<WebhookEndpoint> {
+        [endpoint, max_per_account, url = std::move(*url),
+         secret = std::move(*secret)](Connection& db) mutable -> Result<WebhookEndpoint> {
             auto count = db.Prepare("SELECT COUNT(*) FROM webhook_endpoints WHERE account_id = ?1");
             if (!count) return count.error();
             count->Bind(1, endpoint.account_id);
@@ -137,8 +158,8 @@ void SqliteStore::AddWebhookEndpoint(WebhookEndpoint endpoint, size_t max_per_ac
                 " VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id");
             if (!st) return st.error();
             st->Bind(1, endpoint.account_id)
-                .Bind(2, std::string_view(endpoint.url))
-                .Bind(3, std::string_view(endpoint.secret))
+                .Bind(2, std::string_view(url))
+                .Bind(3, std::string_view(secret))
                 .Bind(4, JoinEventTypes(endpoint.events))
                 .Bind(5, FormatUtc(endpoint.created_at));
             auto row = st->Step();
@@ -220,12 +241,22 @@ Result<std::vector<WebhookDelivery>> SqliteStore::DueWebhookDeliveries(SysSecond
     auto st = (*db)->Prepare(sql.c_str());
     if (!st) return st.error();
     st->Bind(1, FormatUtc(now)).Bind(2, static_cast<int64_t>(limit));
-    return Collect<WebhookDelivery>(*st, [](const Statement& s) {
+    auto due = Collect<WebhookDelivery>(*st, [](const Statement& s) {
         WebhookDelivery d = ReadDelivery(s);
         d.url = s.Text(13);
         d.secret = s.Text(14);
         return d;
     });
+    if (!due) return due;
+    for (auto& d : *due) {
+        auto url = Unseal(d.url);
+        if (!url) return url.error();
+        auto secret = Unseal(d.secret);
+        if (!secret) return secret.error();
+        d.url = std::move(*url);
+        d.secret = std::move(*secret);
+    }
+    return due;
 }
 
 void SqliteStore::RecordWebhookAttempt(int64_t delivery_id, WebhookState state, int attempts, SysSeconds next_attempt,

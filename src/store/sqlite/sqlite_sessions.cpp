@@ -167,7 +167,8 @@ void SqliteStore::PruneSessions(SysSeconds before, Callback<int64_t> done) {
             const std::string cut = FormatUtc(before);
             int64_t removed = 0;
             for (const char* sql : {"DELETE FROM sign_in_links WHERE expires_at < ?1",
-                                    "DELETE FROM web_sessions WHERE expires_at < ?1 OR revoked_at < ?1"}) {
+                                    "DELETE FROM web_sessions WHERE expires_at < ?1 OR revoked_at < ?1",
+                                    "DELETE FROM admin_sessions WHERE expires_at < ?1 OR revoked_at < ?1"}) {
                 auto st = db.Prepare(sql);
                 if (!st) return st.error();
                 st->Bind(1, std::string_view(cut));

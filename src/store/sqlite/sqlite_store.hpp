@@ -39,7 +39,8 @@ class SqliteStore final : public Database,
                           public RecommendationRepository,
                           public IdleActionRepository,
                           public NotificationRepository,
-                          public SessionRepository {
+                          public SessionRepository,
+                          public AdminRepository {
 public:
     struct Options {
         std::string path;             // the database file; created when missing
@@ -73,6 +74,7 @@ public:
     IdleActionRepository& idle_actions() override { return *this; }
     NotificationRepository& notifications() override { return *this; }
     SessionRepository& sessions() override { return *this; }
+    AdminRepository& admin() override { return *this; }
 
     void CreateAccount(NewAccount account, Callback<Account> done) override;
     void IngestReport(IngestRequest request, Callback<IngestOutcome> done) override;
@@ -206,7 +208,36 @@ public:
     void RevokeAccountSessions(int64_t account_id, SysSeconds now, Callback<int64_t> done) override;
     void PruneSessions(SysSeconds before, Callback<int64_t> done) override;
 
+    void SetAuditKey(std::string key) override;
+    void SetEncryptionKeys(std::string keys) override;
+    void RotateEncryption(AuditEntry audit, Callback<int64_t> done) override;
+    void CreateAdminUser(AdminUser user, AuditEntry audit, Callback<AdminUser> done) override;
+    Result<std::optional<AdminUser>> FindAdminUser(const std::string& email) override;
+    Result<std::optional<AdminUser>> GetAdminUser(int64_t admin_id) override;
+    Result<std::vector<AdminUser>> ListAdminUsers() override;
+    void ChangeAdminUser(AdminUserChange change, AuditEntry audit, Callback<AdminUser> done) override;
+    void RecordAdminLoginFailure(int64_t admin_id, SysSeconds now, AdminLockPolicy policy, AuditEntry audit,
+                                 Callback<AdminUser> done) override;
+    void AcceptTotpStep(int64_t admin_id, int64_t step, Callback<bool> done) override;
+    void SignInAdmin(AdminSession session, AuditEntry audit, Callback<void> done) override;
+    Result<std::optional<AdminSession>> FindAdminSession(const std::string& id_hash, SysSeconds now,
+                                                         std::chrono::seconds idle) override;
+    void TouchAdminSession(std::string id_hash, SysSeconds now, Callback<void> done) override;
+    void RevokeAdminSession(std::string id_hash, SysSeconds now, AuditEntry audit, Callback<int64_t> done) override;
+    void AppendAudit(AuditEntry entry, Callback<AuditEntry> done) override;
+    Result<std::vector<AuditEntry>> ListAudit(const AuditQuery& query) override;
+    Result<AuditVerification> VerifyAuditChain() override;
+
 private:
+    // The audit chain's HMAC key (SetAuditKey), copied into each write that appends to the log.
+    std::string AuditKey();
+    std::mutex audit_key_mu_;
+    std::string audit_key_;
+    // ENCRYPTION_KEY (SetEncryptionKeys): Seal before a sensitive value is written, Unseal after it is read.
+    std::string encryption_keys_;  // written once before the first write, read by every thread after
+    Result<std::string> Seal(std::string_view plain) const;
+    Result<std::string> Unseal(std::string_view stored) const;
+
     struct Job {
         virtual ~Job() = default;
         // Records its own result. Contract: a failure other than kInternal has written nothing.

@@ -100,6 +100,8 @@ TEST_F(PgMigrations, MigrationThreePacksTheHourlyRollUpByDay) {
         ASSERT_TRUE(c.ok());
         // The database as migration 2 left it, with three hours across midnight for one GPU and one for another.
         std::string sql =
+            "DROP TABLE audit_log; DROP FUNCTION audit_log_append_only; DROP TABLE admin_sessions; DROP TABLE "
+            "admin_users; "
             "ALTER TABLE accounts DROP COLUMN deleted_at; DROP TABLE api_keys; DROP TABLE recommendation_marks; DROP "
             "TABLE web_sessions; DROP TABLE sign_in_links;"
             " ALTER TABLE gpu_windows DROP COLUMN sm_active;"

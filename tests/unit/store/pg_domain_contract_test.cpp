@@ -1,7 +1,8 @@
 // The contract suites of the store's domain repositories (time accounting, recommendation tracks, idle
-// actions, notifications, sign-in and sessions) over PgStore.
+// actions, notifications, sign-in and sessions, operators and the audit log) over PgStore.
 #include <gtest/gtest.h>
 
+#include "unit/store/admin_contract.hpp"
 #include "unit/store/idle_action_contract.hpp"
 #include "unit/store/notification_contract.hpp"
 #include "unit/store/pg_backend.hpp"
@@ -16,5 +17,6 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, RecommendationContract, ::testing::Type
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, IdleActionContract, ::testing::Types<PostgresBackend>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, NotificationContract, ::testing::Types<PostgresBackend>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, SessionContract, ::testing::Types<PostgresBackend>);
+INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, AdminContract, ::testing::Types<PostgresBackend>);
 
 }  // namespace gpuopt::store::contract

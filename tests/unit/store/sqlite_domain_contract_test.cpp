@@ -1,7 +1,8 @@
 // The contract suites of the store's domain repositories (time accounting, recommendation tracks, idle
-// actions, notifications, sign-in and sessions) over SqliteStore.
+// actions, notifications, sign-in and sessions, operators and the audit log) over SqliteStore.
 #include <gtest/gtest.h>
 
+#include "unit/store/admin_contract.hpp"
 #include "unit/store/idle_action_contract.hpp"
 #include "unit/store/notification_contract.hpp"
 #include "unit/store/recommendation_contract.hpp"
@@ -16,5 +17,6 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, RecommendationContract, ::testing::Types<
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, IdleActionContract, ::testing::Types<SqliteBackend>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, NotificationContract, ::testing::Types<SqliteBackend>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, SessionContract, ::testing::Types<SqliteBackend>);
+INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, AdminContract, ::testing::Types<SqliteBackend>);
 
 }  // namespace gpuopt::store::contract

@@ -114,6 +114,7 @@ TEST_F(SqliteStoreTest, MigrationEightPacksTheHourlyRollUpByDay) {
         sqlite3* db = nullptr;
         ASSERT_EQ(sqlite3_open((dir_ / "gpuopt.db").c_str(), &db), SQLITE_OK);
         std::string sql =
+            "DROP TABLE audit_log; DROP TABLE admin_sessions; DROP TABLE admin_users; "
             "ALTER TABLE accounts DROP COLUMN deleted_at; DROP TABLE api_keys; DROP TABLE recommendation_marks; DROP "
             "TABLE web_sessions; DROP TABLE sign_in_links;"
             " ALTER TABLE gpu_windows DROP COLUMN sm_active;"
