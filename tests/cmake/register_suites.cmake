@@ -5,7 +5,8 @@
 # The file it writes is included by CTest (TEST_INCLUDE_FILES), so every suite the binary has is run once,
 # and a suite added to the sources is registered without editing any list.
 # Optional: -DTEST_SUITES=A,B (only these suites), -DTEST_ENVIRONMENT=K=V|K=V (their environment),
-# -DTEST_FIXTURES=name (a CTest fixture they need).
+# -DTEST_FIXTURES=name (a CTest fixture they need). Suites take tens of seconds each: their COST starts them
+# before the unit tests on a first run, when CTest has no timings yet.
 cmake_policy(SET CMP0057 NEW)  # IN_LIST
 execute_process(COMMAND "${TEST_EXECUTABLE}" --gtest_list_tests
                 OUTPUT_VARIABLE listing RESULT_VARIABLE rc ERROR_VARIABLE errors)
@@ -27,7 +28,7 @@ foreach(line IN LISTS lines)
     endif()
     string(APPEND content
       "add_test([=[${TEST_PREFIX}${suite}]=] [=[${TEST_EXECUTABLE}]=] [=[--gtest_filter=${suite}.*]=])\n"
-      "set_tests_properties([=[${TEST_PREFIX}${suite}]=] PROPERTIES LABELS [=[${TEST_LABELS}]=] TIMEOUT ${TEST_TIMEOUT})\n")
+      "set_tests_properties([=[${TEST_PREFIX}${suite}]=] PROPERTIES LABELS [=[${TEST_LABELS}]=] TIMEOUT ${TEST_TIMEOUT} COST 50)\n")
     if(DEFINED TEST_ENVIRONMENT)
       string(REPLACE "|" ";" environment "${TEST_ENVIRONMENT}")
       string(APPEND content
