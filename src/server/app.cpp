@@ -1,7 +1,5 @@
 #include "server/app.hpp"
 
-#include "server/admin_cli.hpp"
-
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/signal_set.hpp>
@@ -15,11 +13,13 @@
 #include "alerts/outgoing_webhooks.hpp"
 #include "alerts/webhook.hpp"
 #include "api/history.hpp"
+#include "common/password.hpp"
 #include "jobs/history_jobs.hpp"
 #include "jobs/leased.hpp"
 #include "jobs/recommendation_tracker.hpp"
 #include "jobs/reports.hpp"
 #include "mail/outbox.hpp"
+#include "server/admin_cli.hpp"
 #include "store/wait.hpp"
 
 #include <boost/asio/post.hpp>
@@ -101,6 +101,8 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
     auto store = OpenStore(c);
     if (!store) return store.error();
     app->store_ = std::move(*store);
+    // Made now, not on the first sign-in with an unknown address, which would then take longer than the rest.
+    (void)password::DummyHash();
 
     auto log = AccessLog::Open(c.access_log);
     if (!log) return log.error();

@@ -5,9 +5,12 @@
 # The file it writes is included by CTest (TEST_INCLUDE_FILES), so every suite the binary has is run once,
 # and a suite added to the sources is registered without editing any list.
 # Optional: -DTEST_SUITES=A,B (only these suites), -DTEST_ENVIRONMENT=K=V|K=V (their environment),
-# -DTEST_FIXTURES=name (a CTest fixture they need). Suites take tens of seconds each: their COST starts them
-# before the unit tests on a first run, when CTest has no timings yet.
+# -DTEST_FIXTURES=name (a CTest fixture they need), -DTEST_COST=N (CTest's COST, which orders a first run
+# that has no timings yet: 50 by default, so that suites of tens of seconds start before short tests).
 cmake_policy(SET CMP0057 NEW)  # IN_LIST
+if(NOT DEFINED TEST_COST)
+  set(TEST_COST 50)
+endif()
 execute_process(COMMAND "${TEST_EXECUTABLE}" --gtest_list_tests
                 OUTPUT_VARIABLE listing RESULT_VARIABLE rc ERROR_VARIABLE errors)
 if(NOT rc EQUAL 0)
@@ -28,7 +31,7 @@ foreach(line IN LISTS lines)
     endif()
     string(APPEND content
       "add_test([=[${TEST_PREFIX}${suite}]=] [=[${TEST_EXECUTABLE}]=] [=[--gtest_filter=${suite}.*]=])\n"
-      "set_tests_properties([=[${TEST_PREFIX}${suite}]=] PROPERTIES LABELS [=[${TEST_LABELS}]=] TIMEOUT ${TEST_TIMEOUT} COST 50)\n")
+      "set_tests_properties([=[${TEST_PREFIX}${suite}]=] PROPERTIES LABELS [=[${TEST_LABELS}]=] TIMEOUT ${TEST_TIMEOUT} COST ${TEST_COST})\n")
     if(DEFINED TEST_ENVIRONMENT)
       string(REPLACE "|" ";" environment "${TEST_ENVIRONMENT}")
       string(APPEND content

@@ -8,15 +8,13 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync, existsSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
-import { waitFor, startServer, launchBrowser, screenshot, overflowPx, artifacts } from "./harness.mjs";
+import { waitFor, startServer, launchBrowser, screenshot, overflowPx, artifacts, watchedPage, axeFindings } from "./harness.mjs";
 import { startFakeFlutterwave, WEBHOOK_HASH } from "./fake_flutterwave.mjs";
 
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 900 };
-const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 let fake;
 let server;
@@ -100,26 +98,7 @@ async function signedInContext(key, viewport) {
   return context;
 }
 
-// A page that records console errors and CSP violations.
-async function watched(context) {
-  const page = await context.newPage();
-  const problems = [];
-  page.on("console", (msg) => { if (msg.type() === "error") problems.push(`console: ${msg.text()}`); });
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  page.on("response", (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`); });
-  await page.addInitScript(() => {
-    document.addEventListener("securitypolicyviolation", (e) => console.error(`CSP violation: ${e.violatedDirective}`));
-  });
-  return { page, problems };
-}
-
-async function axeFindings(page) {
-  await page.evaluate(axeSource);
-  const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ["violations"] })).violations);
-  return violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
-}
+const watched = watchedPage;
 
 // The link in the newest sign-in mail to `email` among the .eml files the file transport wrote.
 function signInLinkFromOutbox(email) {

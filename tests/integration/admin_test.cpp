@@ -34,8 +34,6 @@ int Admin(const RunningServer& s, std::vector<std::string> args, std::string& ou
     return RunProgram("/bin/sh", {"-c", line}, with, output);
 }
 
-std::string CookiePair(const std::string& set_cookie) { return set_cookie.substr(0, set_cookie.find(';')); }
-
 struct Operator {
     std::string cookie;  // "Cookie: gpuopt_admin=..."
     std::string csrf;
@@ -54,12 +52,6 @@ Operator SignedIn(const RunningServer& s, const std::string& email, const std::s
     EXPECT_EQ(res.status, 200) << res.body;
     if (res.status != 200) return {};
     return {"Cookie: " + CookiePair(res.Header("set-cookie")), std::string(res.Json().at("csrf_token").as_string())};
-}
-
-HttpResponse Call(const RunningServer& s, const std::string& method, const std::string& path, const std::string& body,
-                  std::vector<std::string> headers) {
-    if (!body.empty()) headers.emplace_back("Content-Type: application/json");
-    return Send({method, s.Url(path), body, std::move(headers)});
 }
 
 bool StillSignedIn(const RunningServer& s, const Operator& op) {

@@ -48,6 +48,16 @@ struct RunningServer {
     std::unique_ptr<ServerProcess> server;
 };
 
+// The cookie pair ("gpuopt_session=...") of a Set-Cookie header.
+inline std::string CookiePair(const std::string& set_cookie) { return set_cookie.substr(0, set_cookie.find(';')); }
+
+// A request to the server with `headers`, and a JSON Content-Type when it has a body.
+inline HttpResponse Call(const RunningServer& s, const std::string& method, const std::string& path,
+                         const std::string& body, std::vector<std::string> headers) {
+    if (!body.empty()) headers.emplace_back("Content-Type: application/json");
+    return Send({method, s.Url(path), body, std::move(headers)});
+}
+
 // Everything the store holds, as bytes: the SQLite file and its WAL read directly, or every row of the
 // PostgreSQL database as text. For checking that a value is not stored in clear.
 inline std::string StoredBytes(const RunningServer& s) {

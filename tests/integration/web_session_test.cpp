@@ -26,9 +26,6 @@ std::string NewestSignInMail(const RunningServer& s, const std::string& email) {
     return texts.empty() ? std::string() : texts.front();
 }
 
-// The cookie pair ("gpuopt_session=...") of a Set-Cookie header.
-std::string CookiePair(const std::string& set_cookie) { return set_cookie.substr(0, set_cookie.find(';')); }
-
 struct Signed {
     std::string cookie;  // "Cookie: name=value"
     std::string csrf;
@@ -39,12 +36,6 @@ Signed SignInWithKey(const RunningServer& s, const std::string& key) {
     EXPECT_EQ(res.status, 200) << res.body;
     if (res.status != 200) return {};
     return {"Cookie: " + CookiePair(res.Header("set-cookie")), std::string(res.Json().at("csrf_token").as_string())};
-}
-
-HttpResponse Call(const RunningServer& s, const std::string& method, const std::string& path, const std::string& body,
-                  std::vector<std::string> headers) {
-    if (!body.empty()) headers.emplace_back("Content-Type: application/json");
-    return Send({method, s.Url(path), body, std::move(headers)});
 }
 
 TEST(WebSession, ASignInLinkWorksOnceTheCookieIsHttpOnlyAndWritesNeedTheCsrfToken) {

@@ -30,29 +30,36 @@ export class ApiError extends Error {
   }
 }
 
-// Calls the JSON API with the session cookie; writes carry the CSRF token. A 401 sends the viewer to sign in.
-export async function api(path, { method = "GET", body } = {}) {
-  const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (method !== "GET" && session) headers["X-CSRF-Token"] = session.csrf_token;
-  const res = await fetch(path, {
-    method,
-    headers,
-    credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  let json = null;
-  try {
-    json = await res.json();
-  } catch {
-    json = null;
-  }
-  if (res.status === 401 && session) {
-    location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
-  }
-  if (!res.ok) throw new ApiError(res.status, json);
-  return json;
+// A caller of the JSON API for one signed-in area: the session cookie goes with every call and writes carry
+// the CSRF token of `sessionOf()`; a 401 while signed in sends the viewer to `signIn`.
+export function apiFor(signIn, sessionOf) {
+  return async function call(path, { method = "GET", body } = {}) {
+    const current = sessionOf();
+    const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (method !== "GET" && current) headers["X-CSRF-Token"] = current.csrf_token;
+    const res = await fetch(path, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let json = null;
+    try {
+      json = await res.json();
+    } catch {
+      json = null;
+    }
+    if (res.status === 401 && current) {
+      location.assign(`${signIn}?next=` + encodeURIComponent(location.pathname + location.search));
+    }
+    if (!res.ok) throw new ApiError(res.status, json);
+    return json;
+  };
 }
+
+// Calls the customer's API with the web session.
+export const api = apiFor("/login", () => session);
 
 export function currentSession() {
   return session;
@@ -114,31 +121,45 @@ const NAV = [
   ["/settings", "Settings"],
 ];
 
-function frame(active) {
-  const nav = el(
+// Puts the header of a signed-in area above the page: brand, navigation (`nav`: [href, label]), who is
+// signed in, and a sign-out button that runs `signOut`.
+export function mountFrame({ nav, active, home, brand, label, email, signOut }) {
+  const links = el(
     "nav",
-    { class: "app-nav", "aria-label": "Main" },
-    NAV.map(([href, label]) => el("a", { href, "aria-current": href === active ? "page" : false, text: label })),
+    { class: "app-nav", "aria-label": label },
+    nav.map(([href, text]) => el("a", { href, "aria-current": href === active ? "page" : false, text })),
   );
-  const signOut = el("button", { type: "button", class: "link-button", text: "Sign out" });
-  signOut.addEventListener("click", async () => {
-    try {
-      await api("/api/logout", { method: "POST" });
-    } finally {
-      location.assign("/login");
-    }
-  });
-  const who = el("div", { class: "who" }, el("span", { class: "muted", text: session.email }), signOut);
+  const button = el("button", { type: "button", class: "link-button", text: "Sign out" });
+  button.addEventListener("click", signOut);
+  const who = el("div", { class: "who" }, el("span", { class: "muted", text: email }), button);
   const header = el(
     "header",
     { class: "top app-top" },
-    el("a", { class: "brand", href: "/dashboard" }, el("img", { src: "/favicon.svg", alt: "", width: 28, height: 28 }), " GPUOptimizer"),
-    nav,
+    el("a", { class: "brand", href: home }, el("img", { src: "/favicon.svg", alt: "", width: 28, height: 28 }), brand),
+    links,
     who,
   );
   const skip = document.querySelector(".skip");
   if (skip) skip.after(header);
   else document.body.prepend(header);
+}
+
+function frame(active) {
+  mountFrame({
+    nav: NAV,
+    active,
+    home: "/dashboard",
+    brand: " GPUOptimizer",
+    label: "Main",
+    email: session.email,
+    signOut: async () => {
+      try {
+        await api("/api/logout", { method: "POST" });
+      } finally {
+        location.assign("/login");
+      }
+    },
+  });
 }
 
 // Shows a problem in the page's status line (role=status, read by screen readers).

@@ -1,11 +1,11 @@
 // PgStore: admin accounts, their sessions and the audit log (store/admin.hpp).
-#include <algorithm>
 
 #include "common/at_rest.hpp"
 #include "store/audit_chain.hpp"
 #include "store/postgres/connection.hpp"
 #include "store/postgres/pg_store.hpp"
 #include "store/postgres/pg_store_internal.hpp"
+#include "store/sealing.hpp"
 
 namespace gpuopt::store::postgres {
 
@@ -98,26 +98,6 @@ Result<AuditEntry> InsertAudit(Connection& db, AuditEntry entry, const std::stri
     return entry;
 }
 
-// An admin as read, its TOTP secret opened (ENCRYPTION_KEY).
-Result<AdminUser> OpenSecret(const std::string& keys, Result<AdminUser> user) {
-    if (!user) return user;
-    auto secret = at_rest::Open(keys, user->totp_secret);
-    if (!secret) return secret.error();
-    user->totp_secret = std::move(*secret);
-    return user;
-}
-
-Result<std::optional<AdminUser>> OpenSecret(const std::string& keys, Result<std::optional<AdminUser>> user) {
-    if (!user || !*user) return user;
-    auto opened = OpenSecret(keys, Result<AdminUser>(std::move(**user)));
-    if (!opened) return opened.error();
-    return std::optional<AdminUser>(std::move(*opened));
-}
-
-Callback<AdminUser> OpeningSecret(const std::string& keys, Callback<AdminUser> done) {
-    return [keys, done = std::move(done)](Result<AdminUser> r) { done(OpenSecret(keys, std::move(r))); };
-}
-
 // Re-seals every value of `column` in `table` (rows named by `key`) under the first key; answers how many changed.
 Result<int64_t> ResealColumn(Connection& db, const std::string& keys, const char* table, const char* key,
                              const char* column, SysSeconds now) {
@@ -154,15 +134,7 @@ void PgStore::RotateEncryption(AuditEntry audit, Callback<int64_t> done) {
         [keys = encryption_keys_, audit = std::move(audit), key = AuditKey()](Connection& db) -> Result<int64_t> {
             const auto now = UtcNow();
             int64_t changed = 0;
-            struct Column {
-                const char* table;
-                const char* key;
-                const char* column;
-            };
-            for (const Column& c :
-                 {Column{"alert_settings", "account_id", "webhook_url"}, Column{"webhook_endpoints", "id", "url"},
-                  Column{"webhook_endpoints", "id", "secret"}, Column{"admin_users", "id", "totp_secret"},
-                  Column{"gateway_events", "id", "body"}}) {
+            for (const SealedColumn& c : kSealedColumns) {
                 auto n = ResealColumn(db, keys, c.table, c.key, c.column, now);
                 if (!n) return n.error();
                 changed += *n;
@@ -189,7 +161,7 @@ void PgStore::CreateAdminUser(AdminUser user, AuditEntry audit, Callback<AdminUs
     auto sealed = Seal(user.totp_secret);
     if (!sealed) return done(sealed.error());
     user.totp_secret = std::move(*sealed);
-    done = OpeningSecret(encryption_keys_, std::move(done));
+    done = OpeningAdminSecret(encryption_keys_, std::move(done));
     Submit<AdminUser>(
         [user = std::move(user), audit = std::move(audit), key = AuditKey()](Connection& db) -> Result<AdminUser> {
             auto rows = db.Query(
@@ -210,13 +182,13 @@ void PgStore::CreateAdminUser(AdminUser user, AuditEntry audit, Callback<AdminUs
 Result<std::optional<AdminUser>> PgStore::FindAdminUser(const std::string& email) {
     auto db = LeaseReader();
     if (!db) return db.error();
-    return OpenSecret(encryption_keys_, ReadAdminWhere(**db, "email = $1", Params().Add(email)));
+    return OpenAdminSecret(encryption_keys_, ReadAdminWhere(**db, "email = $1", Params().Add(email)));
 }
 
 Result<std::optional<AdminUser>> PgStore::GetAdminUser(int64_t admin_id) {
     auto db = LeaseReader();
     if (!db) return db.error();
-    return OpenSecret(encryption_keys_, ReadAdminWhere(**db, "id = $1", Params().Add(admin_id)));
+    return OpenAdminSecret(encryption_keys_, ReadAdminWhere(**db, "id = $1", Params().Add(admin_id)));
 }
 
 Result<std::vector<AdminUser>> PgStore::ListAdminUsers() {
@@ -226,7 +198,7 @@ Result<std::vector<AdminUser>> PgStore::ListAdminUsers() {
     if (!rows) return rows.error();
     std::vector<AdminUser> out;
     for (int i = 0; i < rows->size(); ++i) {
-        auto opened = OpenSecret(encryption_keys_, Result<AdminUser>(ReadAdmin(*rows, i)));
+        auto opened = OpenAdminSecret(encryption_keys_, Result<AdminUser>(ReadAdmin(*rows, i)));
         if (!opened) return opened.error();
         out.push_back(std::move(*opened));
     }
@@ -239,7 +211,7 @@ void PgStore::ChangeAdminUser(AdminUserChange change, AuditEntry audit, Callback
         if (!sealed) return done(sealed.error());
         change.totp_secret = std::move(*sealed);
     }
-    done = OpeningSecret(encryption_keys_, std::move(done));
+    done = OpeningAdminSecret(encryption_keys_, std::move(done));
     Submit<AdminUser>(
         [change = std::move(change), audit = std::move(audit), key = AuditKey()](Connection& db) -> Result<AdminUser> {
             auto rows = db.Query(
@@ -273,29 +245,21 @@ void PgStore::ChangeAdminUser(AdminUserChange change, AuditEntry audit, Callback
 
 void PgStore::RecordAdminLoginFailure(int64_t admin_id, SysSeconds now, AdminLockPolicy policy, AuditEntry audit,
                                       Callback<AdminUser> done) {
-    done = OpeningSecret(encryption_keys_, std::move(done));
+    done = OpeningAdminSecret(encryption_keys_, std::move(done));
     Submit<AdminUser>(
         [admin_id, now, policy, audit = std::move(audit), key = AuditKey()](Connection& db) -> Result<AdminUser> {
             // Locked while counting, so that failures arriving at two servers at once are both counted.
             auto current = ReadAdminWhere(db, "id = $1 FOR UPDATE", Params().Add(admin_id));
             if (!current) return current.error();
             if (!*current) return Error{ErrorCode::kNotFound, "no such admin", {}};
-            const AdminUser& user = **current;
-            int failed = user.failed_logins + 1;
-            int lockouts = user.lockouts;
-            std::optional<SysSeconds> locked_until = user.locked_until;
-            if (failed >= policy.max_attempts) {
-                // Each lock since the last good sign-in lasts twice the one before, up to the longest.
-                auto length = policy.first_lock;
-                for (int i = 0; i < lockouts && length < policy.longest_lock; ++i) length *= 2;
-                length = std::min(length, policy.longest_lock);
-                locked_until = now + length;
-                ++lockouts;
-                failed = 0;
-            }
+            const AdminUser after = AfterFailedSignIn(std::move(**current), now, policy);
             auto rows =
                 db.Query("UPDATE admin_users SET failed_logins = $2, lockouts = $3, locked_until = $4 WHERE id = $1",
-                         Params().Add(admin_id).Add(failed).Add(lockouts).Add(OptTimeText(locked_until)));
+                         Params()
+                             .Add(admin_id)
+                             .Add(after.failed_logins)
+                             .Add(after.lockouts)
+                             .Add(OptTimeText(after.locked_until)));
             if (!rows) return rows.error();
             if (auto r = InsertAudit(db, audit, key); !r) return r.error();
             return AdminById(db, admin_id);

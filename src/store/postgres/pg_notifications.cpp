@@ -3,6 +3,8 @@
 #include "store/postgres/pg_store.hpp"
 #include "store/postgres/pg_store_internal.hpp"
 
+#include "store/sealing.hpp"
+
 namespace gpuopt::store::postgres {
 
 namespace {
@@ -22,21 +24,6 @@ WebhookEndpoint ReadEndpoint(const Rows& r, int i) {
     e.events = SplitEventTypes(r.Text(i, 4));
     e.created_at = TimeAt(r, i, 5);
     return e;
-}
-
-// Endpoints as read, their URL and secret opened (ENCRYPTION_KEY).
-Result<std::vector<WebhookEndpoint>> UnsealEndpoints(
-    Result<std::vector<WebhookEndpoint>> all, const std::function<Result<std::string>(std::string_view)>& unseal) {
-    if (!all) return all;
-    for (auto& e : *all) {
-        auto url = unseal(e.url);
-        if (!url) return url.error();
-        auto secret = unseal(e.secret);
-        if (!secret) return secret.error();
-        e.url = std::move(*url);
-        e.secret = std::move(*secret);
-    }
-    return all;
 }
 
 constexpr const char* kDeliveryColumns =
@@ -116,8 +103,7 @@ Result<std::vector<WebhookEndpoint>> PgStore::ListWebhookEndpoints(int64_t accou
         std::string("SELECT ") + kEndpointColumns + " FROM webhook_endpoints WHERE account_id = $1 ORDER BY id";
     auto rows = (*db)->Query(sql, Params().Add(account_id));
     if (!rows) return rows.error();
-    return UnsealEndpoints(CollectRows<WebhookEndpoint>(*rows, ReadEndpoint),
-                           [this](std::string_view v) { return Unseal(v); });
+    return OpenEndpoints(encryption_keys_, CollectRows<WebhookEndpoint>(*rows, ReadEndpoint));
 }
 
 Result<std::vector<WebhookEndpoint>> PgStore::AllWebhookEndpoints(size_t limit) {
@@ -127,8 +113,7 @@ Result<std::vector<WebhookEndpoint>> PgStore::AllWebhookEndpoints(size_t limit) 
         std::string("SELECT ") + kEndpointColumns + " FROM webhook_endpoints ORDER BY id LIMIT $1";
     auto rows = (*db)->Query(sql, Params().Add(static_cast<int64_t>(limit)));
     if (!rows) return rows.error();
-    return UnsealEndpoints(CollectRows<WebhookEndpoint>(*rows, ReadEndpoint),
-                           [this](std::string_view v) { return Unseal(v); });
+    return OpenEndpoints(encryption_keys_, CollectRows<WebhookEndpoint>(*rows, ReadEndpoint));
 }
 
 void PgStore::AddWebhookEndpoint(WebhookEndpoint endpoint, size_t max_per_account, Callback<WebhookEndpoint> done) {

@@ -1,8 +1,8 @@
 // SqliteStore: admin accounts, their sessions and the audit log (store/admin.hpp).
-#include <algorithm>
 
 #include "common/at_rest.hpp"
 #include "store/audit_chain.hpp"
+#include "store/sealing.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/sqlite/sqlite_store_internal.hpp"
 
@@ -111,26 +111,6 @@ Result<void> EndAdminSessions(Connection& db, int64_t admin_id, SysSeconds now) 
     return st->Run();
 }
 
-// An admin as read, its TOTP secret opened (ENCRYPTION_KEY).
-Result<AdminUser> OpenSecret(const std::string& keys, Result<AdminUser> user) {
-    if (!user) return user;
-    auto secret = at_rest::Open(keys, user->totp_secret);
-    if (!secret) return secret.error();
-    user->totp_secret = std::move(*secret);
-    return user;
-}
-
-Result<std::optional<AdminUser>> OpenSecret(const std::string& keys, Result<std::optional<AdminUser>> user) {
-    if (!user || !*user) return user;
-    auto opened = OpenSecret(keys, Result<AdminUser>(std::move(**user)));
-    if (!opened) return opened.error();
-    return std::optional<AdminUser>(std::move(*opened));
-}
-
-Callback<AdminUser> OpeningSecret(const std::string& keys, Callback<AdminUser> done) {
-    return [keys, done = std::move(done)](Result<AdminUser> r) { done(OpenSecret(keys, std::move(r))); };
-}
-
 // Re-seals every value of `column` in `table` (rows named by `key`) under the first key; answers how many changed.
 Result<int64_t> ResealColumn(Connection& db, const std::string& keys, const char* table, const char* key,
                              const char* column, SysSeconds now) {
@@ -176,15 +156,7 @@ void SqliteStore::RotateEncryption(AuditEntry audit, Callback<int64_t> done) {
         [keys = encryption_keys_, audit = std::move(audit), key = AuditKey()](Connection& db) -> Result<int64_t> {
             const auto now = UtcNow();
             int64_t changed = 0;
-            struct Column {
-                const char* table;
-                const char* key;
-                const char* column;
-            };
-            for (const Column& c :
-                 {Column{"alert_settings", "account_id", "webhook_url"}, Column{"webhook_endpoints", "id", "url"},
-                  Column{"webhook_endpoints", "id", "secret"}, Column{"admin_users", "id", "totp_secret"},
-                  Column{"gateway_events", "id", "body"}}) {
+            for (const SealedColumn& c : kSealedColumns) {
                 auto n = ResealColumn(db, keys, c.table, c.key, c.column, now);
                 if (!n) return n.error();
                 changed += *n;
@@ -211,7 +183,7 @@ void SqliteStore::CreateAdminUser(AdminUser user, AuditEntry audit, Callback<Adm
     auto sealed = Seal(user.totp_secret);
     if (!sealed) return done(sealed.error());
     user.totp_secret = std::move(*sealed);
-    done = OpeningSecret(encryption_keys_, std::move(done));
+    done = OpeningAdminSecret(encryption_keys_, std::move(done));
     Submit<AdminUser>(
         [user = std::move(user), audit = std::move(audit), key = AuditKey()](Connection& db) -> Result<AdminUser> {
             auto st = db.Prepare(
@@ -236,16 +208,16 @@ void SqliteStore::CreateAdminUser(AdminUser user, AuditEntry audit, Callback<Adm
 Result<std::optional<AdminUser>> SqliteStore::FindAdminUser(const std::string& email) {
     auto db = LeaseReader();
     if (!db) return db.error();
-    return OpenSecret(encryption_keys_, ReadAdminWhere(**db, "email = ?1", [&email](Statement& st) {
-                          st.Bind(1, std::string_view(email));
-                      }));
+    return OpenAdminSecret(encryption_keys_, ReadAdminWhere(**db, "email = ?1", [&email](Statement& st) {
+                               st.Bind(1, std::string_view(email));
+                           }));
 }
 
 Result<std::optional<AdminUser>> SqliteStore::GetAdminUser(int64_t admin_id) {
     auto db = LeaseReader();
     if (!db) return db.error();
-    return OpenSecret(encryption_keys_,
-                      ReadAdminWhere(**db, "id = ?1", [admin_id](Statement& st) { st.Bind(1, admin_id); }));
+    return OpenAdminSecret(encryption_keys_,
+                           ReadAdminWhere(**db, "id = ?1", [admin_id](Statement& st) { st.Bind(1, admin_id); }));
 }
 
 Result<std::vector<AdminUser>> SqliteStore::ListAdminUsers() {
@@ -257,7 +229,7 @@ Result<std::vector<AdminUser>> SqliteStore::ListAdminUsers() {
     auto all = Collect<AdminUser>(*st, ReadAdmin);
     if (!all) return all;
     for (auto& u : *all) {
-        auto opened = OpenSecret(encryption_keys_, Result<AdminUser>(std::move(u)));
+        auto opened = OpenAdminSecret(encryption_keys_, Result<AdminUser>(std::move(u)));
         if (!opened) return opened.error();
         u = std::move(*opened);
     }
@@ -270,7 +242,7 @@ void SqliteStore::ChangeAdminUser(AdminUserChange change, AuditEntry audit, Call
         if (!sealed) return done(sealed.error());
         change.totp_secret = std::move(*sealed);
     }
-    done = OpeningSecret(encryption_keys_, std::move(done));
+    done = OpeningAdminSecret(encryption_keys_, std::move(done));
     Submit<AdminUser>(
         [change = std::move(change), audit = std::move(audit), key = AuditKey()](Connection& db) -> Result<AdminUser> {
             auto before = AdminById(db, change.admin_id);
@@ -311,29 +283,18 @@ void SqliteStore::ChangeAdminUser(AdminUserChange change, AuditEntry audit, Call
 
 void SqliteStore::RecordAdminLoginFailure(int64_t admin_id, SysSeconds now, AdminLockPolicy policy, AuditEntry audit,
                                           Callback<AdminUser> done) {
-    done = OpeningSecret(encryption_keys_, std::move(done));
+    done = OpeningAdminSecret(encryption_keys_, std::move(done));
     Submit<AdminUser>(
         [admin_id, now, policy, audit = std::move(audit), key = AuditKey()](Connection& db) -> Result<AdminUser> {
             auto user = AdminById(db, admin_id);
             if (!user) return user.error();
-            int failed = user->failed_logins + 1;
-            int lockouts = user->lockouts;
-            std::optional<SysSeconds> locked_until = user->locked_until;
-            if (failed >= policy.max_attempts) {
-                // Each lock since the last good sign-in lasts twice the one before, up to the longest.
-                auto length = policy.first_lock;
-                for (int i = 0; i < lockouts && length < policy.longest_lock; ++i) length *= 2;
-                length = std::min(length, policy.longest_lock);
-                locked_until = now + length;
-                ++lockouts;
-                failed = 0;
-            }
+            const AdminUser after = AfterFailedSignIn(std::move(*user), now, policy);
             auto st =
                 db.Prepare("UPDATE admin_users SET failed_logins = ?2, lockouts = ?3, locked_until = ?4 WHERE id = ?1");
             if (!st) return st.error();
-            st->Bind(1, admin_id).Bind(2, int64_t{failed}).Bind(3, int64_t{lockouts});
-            if (locked_until)
-                st->Bind(4, FormatUtc(*locked_until));
+            st->Bind(1, admin_id).Bind(2, int64_t{after.failed_logins}).Bind(3, int64_t{after.lockouts});
+            if (after.locked_until)
+                st->Bind(4, FormatUtc(*after.locked_until));
             else
                 st->BindNull(4);
             if (auto r = st->Run(); !r) return r.error();

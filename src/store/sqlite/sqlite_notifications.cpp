@@ -2,6 +2,8 @@
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/sqlite/sqlite_store_internal.hpp"
 
+#include "store/sealing.hpp"
+
 namespace gpuopt::store::sqlite {
 
 namespace {
@@ -21,21 +23,6 @@ WebhookEndpoint ReadEndpoint(const Statement& s) {
     e.events = SplitEventTypes(s.TextView(4));
     e.created_at = ParseUtc(s.Text(5)).value_or(SysSeconds{});
     return e;
-}
-
-// Endpoints as read, their URL and secret opened (ENCRYPTION_KEY).
-Result<std::vector<WebhookEndpoint>> UnsealEndpoints(
-    Result<std::vector<WebhookEndpoint>> all, const std::function<Result<std::string>(std::string_view)>& unseal) {
-    if (!all) return all;
-    for (auto& e : *all) {
-        auto url = unseal(e.url);
-        if (!url) return url.error();
-        auto secret = unseal(e.secret);
-        if (!secret) return secret.error();
-        e.url = std::move(*url);
-        e.secret = std::move(*secret);
-    }
-    return all;
 }
 
 constexpr const char* kDeliveryColumns =
@@ -121,8 +108,7 @@ Result<std::vector<WebhookEndpoint>> SqliteStore::ListWebhookEndpoints(int64_t a
     auto st = (*db)->Prepare(sql.c_str());
     if (!st) return st.error();
     st->Bind(1, account_id);
-    return UnsealEndpoints(Collect<WebhookEndpoint>(*st, ReadEndpoint),
-                           [this](std::string_view v) { return Unseal(v); });
+    return OpenEndpoints(encryption_keys_, Collect<WebhookEndpoint>(*st, ReadEndpoint));
 }
 
 Result<std::vector<WebhookEndpoint>> SqliteStore::AllWebhookEndpoints(size_t limit) {
@@ -133,8 +119,7 @@ Result<std::vector<WebhookEndpoint>> SqliteStore::AllWebhookEndpoints(size_t lim
     auto st = (*db)->Prepare(sql.c_str());
     if (!st) return st.error();
     st->Bind(1, static_cast<int64_t>(limit));
-    return UnsealEndpoints(Collect<WebhookEndpoint>(*st, ReadEndpoint),
-                           [this](std::string_view v) { return Unseal(v); });
+    return OpenEndpoints(encryption_keys_, Collect<WebhookEndpoint>(*st, ReadEndpoint));
 }
 
 void SqliteStore::AddWebhookEndpoint(WebhookEndpoint endpoint, size_t max_per_account, Callback<WebhookEndpoint> done) {
