@@ -27,14 +27,7 @@ Callback<AdminUser> OpeningAdminSecret(const std::string& keys, Callback<AdminUs
 
 Result<std::vector<WebhookEndpoint>> OpenEndpoints(const std::string& keys, Result<std::vector<WebhookEndpoint>> all) {
     if (!all) return all;
-    for (auto& e : *all) {
-        auto url = at_rest::Open(keys, e.url);
-        if (!url) return url.error();
-        auto secret = at_rest::Open(keys, e.secret);
-        if (!secret) return secret.error();
-        e.url = std::move(*url);
-        e.secret = std::move(*secret);
-    }
+    if (auto r = OpenFields(keys, *all, &WebhookEndpoint::url, &WebhookEndpoint::secret); !r) return r.error();
     return all;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/at_rest.hpp"
 #include "common/result.hpp"
 #include "common/time.hpp"
 #include "store/admin.hpp"
@@ -29,6 +30,19 @@ inline constexpr std::array<SealedColumn, 5> kSealedColumns{{
     {"admin_users", "id", "totp_secret"},
     {"gateway_events", "id", "body"},
 }};
+
+// Opens the named fields of every row with `keys` (a value stored in clear reads as it is).
+template <class Row, class... Fields>
+Result<void> OpenFields(const std::string& keys, std::vector<Row>& rows, Fields... fields) {
+    for (auto& row : rows) {
+        for (std::string Row::*field : {fields...}) {
+            auto opened = at_rest::Open(keys, row.*field);
+            if (!opened) return opened.error();
+            row.*field = std::move(*opened);
+        }
+    }
+    return {};
+}
 
 // The admin as read, its TOTP secret opened with `keys`.
 Result<AdminUser> OpenAdminSecret(const std::string& keys, Result<AdminUser> user);

@@ -9,6 +9,7 @@
 #include "store/postgres/connection.hpp"
 #include "store/postgres/pg_store.hpp"
 #include "store/postgres/pg_store_internal.hpp"
+#include "store/sealing.hpp"
 
 namespace gpuopt::store::postgres {
 
@@ -511,11 +512,7 @@ Result<std::vector<GatewayEvent>> PgStore::DueGatewayEvents(SysSeconds now, size
     auto rows = (*db)->Query(sql, Params().Add(FormatUtc(now)).Add(static_cast<int64_t>(limit)));
     if (!rows) return rows.error();
     auto due = CollectRows<GatewayEvent>(*rows, ReadEvent);
-    for (auto& e : due) {
-        auto body = Unseal(e.body);
-        if (!body) return body.error();
-        e.body = std::move(*body);
-    }
+    if (auto r = OpenFields(encryption_keys_, due, &GatewayEvent::body); !r) return r.error();
     return due;
 }
 

@@ -8,6 +8,7 @@
 #include "store/postgres/connection.hpp"
 #include "store/postgres/pg_store.hpp"
 #include "store/postgres/pg_store_internal.hpp"
+#include "store/sealing.hpp"
 
 namespace gpuopt::store::postgres {
 
@@ -420,11 +421,7 @@ Result<std::vector<AlertSettings>> PgStore::ListAlertSettings() {
         settings.email = r.Int(i, 4) != 0;
         return settings;
     });
-    for (auto& settings : all) {
-        auto url = Unseal(settings.webhook_url);
-        if (!url) return url.error();
-        settings.webhook_url = std::move(*url);
-    }
+    if (auto r = OpenFields(encryption_keys_, all, &AlertSettings::webhook_url); !r) return r.error();
     return all;
 }
 

@@ -215,14 +215,8 @@ Result<std::vector<WebhookDelivery>> PgStore::DueWebhookDeliveries(SysSeconds no
         d.secret = std::string(r.Text(i, 14));
         return d;
     });
-    for (auto& d : due) {
-        auto url = Unseal(d.url);
-        if (!url) return url.error();
-        auto secret = Unseal(d.secret);
-        if (!secret) return secret.error();
-        d.url = std::move(*url);
-        d.secret = std::move(*secret);
-    }
+    if (auto r = OpenFields(encryption_keys_, due, &WebhookDelivery::url, &WebhookDelivery::secret); !r)
+        return r.error();
     return due;
 }
 

@@ -245,8 +245,6 @@ void SqliteStore::ChangeAdminUser(AdminUserChange change, AuditEntry audit, Call
     done = OpeningAdminSecret(encryption_keys_, std::move(done));
     Submit<AdminUser>(
         [change = std::move(change), audit = std::move(audit), key = AuditKey()](Connection& db) -> Result<AdminUser> {
-            auto before = AdminById(db, change.admin_id);
-            if (!before) return before.error();
             auto st = db.Prepare(
                 "UPDATE admin_users SET password_hash = COALESCE(?2, password_hash),"
                 " totp_secret = COALESCE(?3, totp_secret),"
@@ -272,6 +270,7 @@ void SqliteStore::ChangeAdminUser(AdminUserChange change, AuditEntry audit, Call
                 st->BindNull(4);
             st->Bind(5, int64_t{change.unlock ? 1 : 0});
             if (auto r = st->Run(); !r) return r.error();
+            if (db.Changes() == 0) return Error{ErrorCode::kNotFound, "no such admin", {}};
             if (change.password_hash || change.totp_secret || change.disabled) {
                 if (auto r = EndAdminSessions(db, change.admin_id, change.now); !r) return r.error();
             }

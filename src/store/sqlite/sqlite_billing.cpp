@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "common/json.hpp"
+#include "store/sealing.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/sqlite/sqlite_store_internal.hpp"
 
@@ -569,11 +570,7 @@ Result<std::vector<GatewayEvent>> SqliteStore::DueGatewayEvents(SysSeconds now, 
     st->Bind(1, FormatUtc(now)).Bind(2, static_cast<int64_t>(limit));
     auto due = Collect<GatewayEvent>(*st, ReadEvent);
     if (!due) return due;
-    for (auto& e : *due) {
-        auto body = Unseal(e.body);
-        if (!body) return body.error();
-        e.body = std::move(*body);
-    }
+    if (auto r = OpenFields(encryption_keys_, *due, &GatewayEvent::body); !r) return r.error();
     return due;
 }
 

@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "store/packed_day.hpp"
+#include "store/sealing.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/sqlite/sqlite_store_internal.hpp"
 
@@ -468,11 +469,7 @@ Result<std::vector<AlertSettings>> SqliteStore::ListAlertSettings() {
         return settings;
     });
     if (!all) return all;
-    for (auto& settings : *all) {
-        auto url = Unseal(settings.webhook_url);
-        if (!url) return url.error();
-        settings.webhook_url = std::move(*url);
-    }
+    if (auto r = OpenFields(encryption_keys_, *all, &AlertSettings::webhook_url); !r) return r.error();
     return all;
 }
 

@@ -233,14 +233,8 @@ Result<std::vector<WebhookDelivery>> SqliteStore::DueWebhookDeliveries(SysSecond
         return d;
     });
     if (!due) return due;
-    for (auto& d : *due) {
-        auto url = Unseal(d.url);
-        if (!url) return url.error();
-        auto secret = Unseal(d.secret);
-        if (!secret) return secret.error();
-        d.url = std::move(*url);
-        d.secret = std::move(*secret);
-    }
+    if (auto r = OpenFields(encryption_keys_, *due, &WebhookDelivery::url, &WebhookDelivery::secret); !r)
+        return r.error();
     return due;
 }
 
