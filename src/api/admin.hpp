@@ -50,4 +50,29 @@ http::Handler MakeAdminTotpConfirmHandler(Services& s);
 http::Handler MakeAdminAuditHandler(Services& s);
 http::Handler MakeAdminAuditVerifyHandler(Services& s);
 
+// The panel's pages (api/admin_customers.cpp, admin_payments.cpp, admin_security.cpp, admin_revenue.cpp,
+// admin_exports.cpp).
+http::Handler MakeAdminCustomersHandler(Services& s);
+http::Handler MakeAdminCustomerHandler(Services& s);
+http::Handler MakeAdminCustomerPlanHandler(Services& s);
+http::Handler MakeAdminCustomerExtendHandler(Services& s);
+http::Handler MakeAdminCustomerDisableHandler(Services& s, bool disable);
+http::Handler MakeAdminCustomerWelcomeHandler(Services& s);
+http::Handler MakeAdminCustomerDeleteHandler(Services& s);
+// `what`: "customers", "payments" or "ledger".
+http::Handler MakeAdminExportHandler(Services& s, std::string what);
+http::Handler MakeAdminPaymentsHandler(Services& s);
+http::Handler MakeAdminVerifyPaymentHandler(Services& s);
+http::Handler MakeAdminRefundPaymentHandler(Services& s);
+http::Handler MakeAdminGatewayEventsHandler(Services& s);
+http::Handler MakeAdminMailHandler(Services& s);
+// `retry`: send again; else cancel.
+http::Handler MakeAdminMailActionHandler(Services& s, bool retry);
+http::Handler MakeAdminSecurityEventsHandler(Services& s);
+http::Handler MakeAdminBlocksHandler(Services& s);
+http::Handler MakeAdminBlockHandler(Services& s);
+http::Handler MakeAdminUnblockHandler(Services& s);
+http::Handler MakeAdminRevenueHandler(Services& s);
+http::Handler MakeAdminSystemHandler(Services& s);
+
 }  // namespace gpuopt::api

@@ -7,6 +7,7 @@
 #include <charconv>
 
 #include "api/admin.hpp"
+#include "api/admin_internal.hpp"
 #include "api/auth.hpp"
 #include "http/error_response.hpp"
 #include "http/query.hpp"
@@ -14,16 +15,6 @@
 namespace gpuopt::api {
 
 namespace {
-
-constexpr size_t kMaxLimit = 500;
-
-std::optional<int64_t> PositiveInt(const std::string& text) {
-    int64_t value = 0;
-    const auto* end = text.data() + text.size();
-    auto [ptr, ec] = std::from_chars(text.data(), end, value);
-    if (ec != std::errc() || ptr != end || value <= 0) return std::nullopt;
-    return value;
-}
 
 boost::json::object EntryJson(const store::AuditEntry& e) {
     return boost::json::object{{"id", e.id},
@@ -64,7 +55,7 @@ http::Handler MakeAdminAuditHandler(Services& s) {
                 if (name == "before") {
                     q.before_id = *n;
                 } else {
-                    q.limit = std::min(static_cast<size_t>(*n), kMaxLimit);
+                    q.limit = std::min(static_cast<size_t>(*n), kMaxListLimit);
                 }
             } else {
                 co_return http::ErrorResponse(

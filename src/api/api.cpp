@@ -32,6 +32,48 @@ void RegisterRoutes(http::Router& router, Services& s) {
     router.Add(verb::get, "/api/admin/audit", MakeAdminAuditHandler(s), {false, "The audit log, newest first"});
     router.Add(verb::get, "/api/admin/audit/verify", MakeAdminAuditVerifyHandler(s),
                {false, "Check the audit log's hash chain"});
+    router.Add(verb::get, "/api/admin/revenue", MakeAdminRevenueHandler(s),
+               {false, "MRR, new, expansion, churn and conversion by month"});
+    router.Add(verb::get, "/api/admin/customers", MakeAdminCustomersHandler(s), {false, "Customers, newest first"});
+    router.Add(verb::get, "/api/admin/customers/{id}", MakeAdminCustomerHandler(s),
+               {false, "A customer's plan, GPUs, payments, ledger, mails and alerts"});
+    router.Add(verb::delete_, "/api/admin/customers/{id}", MakeAdminCustomerDeleteHandler(s),
+               {true, "Delete a customer's account and data"});
+    router.Add(verb::post, "/api/admin/customers/{id}/plan", MakeAdminCustomerPlanHandler(s),
+               {true, "Change a customer's plan (with a reason)"});
+    router.Add(verb::post, "/api/admin/customers/{id}/extend", MakeAdminCustomerExtendHandler(s),
+               {true, "Extend a customer's paid period"});
+    router.Add(verb::post, "/api/admin/customers/{id}/welcome", MakeAdminCustomerWelcomeHandler(s),
+               {false, "Send the welcome mail again"});
+    router.Add(verb::post, "/api/admin/customers/{id}/disable", MakeAdminCustomerDisableHandler(s, true),
+               {true, "Disable a customer (keys, sessions and sign-in stop)"});
+    router.Add(verb::post, "/api/admin/customers/{id}/enable", MakeAdminCustomerDisableHandler(s, false),
+               {true, "Enable a disabled customer"});
+    router.Add(verb::get, "/api/admin/export/customers.csv", MakeAdminExportHandler(s, "customers"),
+               {false, "Every customer as CSV"});
+    router.Add(verb::get, "/api/admin/export/payments.csv", MakeAdminExportHandler(s, "payments"),
+               {false, "Every payment as CSV"});
+    router.Add(verb::get, "/api/admin/export/ledger.csv", MakeAdminExportHandler(s, "ledger"),
+               {false, "The revenue ledger as CSV"});
+    router.Add(verb::get, "/api/admin/payments", MakeAdminPaymentsHandler(s), {false, "Every payment, newest first"});
+    router.Add(verb::post, "/api/admin/payments/{id}/verify", MakeAdminVerifyPaymentHandler(s),
+               {false, "Ask the gateway about a payment now"});
+    router.Add(verb::post, "/api/admin/payments/{id}/refund", MakeAdminRefundPaymentHandler(s),
+               {true, "Record a refund made at the gateway"});
+    router.Add(verb::get, "/api/admin/gateway-events", MakeAdminGatewayEventsHandler(s),
+               {false, "Gateway deliveries and what came of each"});
+    router.Add(verb::get, "/api/admin/mail", MakeAdminMailHandler(s), {false, "The mail outbox, newest first"});
+    router.Add(verb::post, "/api/admin/mail/{id}/retry", MakeAdminMailActionHandler(s, true),
+               {false, "Send a failed mail again"});
+    router.Add(verb::post, "/api/admin/mail/{id}/cancel", MakeAdminMailActionHandler(s, false),
+               {false, "Do not send a waiting mail"});
+    router.Add(verb::get, "/api/admin/security-events", MakeAdminSecurityEventsHandler(s),
+               {false, "Security events, newest first"});
+    router.Add(verb::get, "/api/admin/blocks", MakeAdminBlocksHandler(s), {false, "Blocked addresses"});
+    router.Add(verb::post, "/api/admin/blocks", MakeAdminBlockHandler(s), {true, "Block an address by hand"});
+    router.Add(verb::delete_, "/api/admin/blocks", MakeAdminUnblockHandler(s), {false, "Lift an address's block"});
+    router.Add(verb::get, "/api/admin/system", MakeAdminSystemHandler(s),
+               {false, "Jobs, database, version, features and missing settings"});
     router.Add(verb::get, "/api/me", MakeMeHandler(s), {false, "The caller's account"});
     router.Add(verb::delete_, "/api/me", MakeDeleteAccountHandler(s), {true, "Delete the account and its data"});
     router.Add(verb::get, "/api/me/keys", MakeListKeysHandler(s), {false, "The account's API keys"});

@@ -3,8 +3,11 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/config.hpp"
 #include "common/price_catalog.hpp"
@@ -36,6 +39,16 @@ struct SecurityCounters {
     std::atomic<uint64_t> pending_summary{0};  // of those, not yet in a summary row
 };
 
+// A periodic job as the operator's system page shows it.
+struct JobSchedule {
+    std::string name;
+    std::chrono::seconds interval{0};
+};
+
+// The job that loads the addresses blocked by hand into the address guard on every server; announced
+// (Database::Announce) when an operator changes them.
+inline constexpr std::string_view kAddressBlocksJob = "address-blocks";
+
 struct Services {
     const Config& config;
     store::Database& store;
@@ -56,6 +69,9 @@ struct Services {
     SecurityCounters* security = nullptr;
     std::function<void(std::string&)> write_limit_metrics;  // the shared limits' Prometheus text (Redis)
     IdlePolicyCache* idle_policies = nullptr;               // idle policies handed to agents (idle_policy.hpp)
+    std::vector<JobSchedule> jobs;                          // the periodic jobs, for the operator's system page
+    std::function<void(const std::string&)> wake_job;       // runs the named periodic job soon, on this server
+    SysSeconds started_at{};                                // when this server started
 };
 
 http::Handler MakeSignupHandler(Services& s);

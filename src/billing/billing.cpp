@@ -511,6 +511,24 @@ Result<int> Billing::Reconcile(SysSeconds now) {
     return settled;
 }
 
+Result<VerifyOutcome> Billing::VerifyNow(const store::Payment& payment, SysSeconds now) {
+    NowPaymentsPayment np;
+    const GatewayAnswer answer = AskAbout(payment, &np);
+    if (answer.kind == GatewayAnswer::Kind::kNotFound) {
+        return VerifyOutcome{"unchanged", answer.why.empty() ? "the gateway has no payment for it yet" : answer.why};
+    }
+    const Applied applied = Apply(answer, payment.gateway, &np, now);
+    switch (applied.verdict) {
+        case Verdict::kApplied:
+            return VerifyOutcome{"applied", applied.note};
+        case Verdict::kIgnored:
+            return VerifyOutcome{"unchanged", applied.note};
+        case Verdict::kRetry:
+            return VerifyOutcome{"retry", applied.note};
+    }
+    return VerifyOutcome{"unchanged", applied.note};
+}
+
 Result<LifecycleRun> Billing::RunLifecycle(SysSeconds now) {
     LifecycleRun run;
     // Only periods within the first reminder's reach matter now; the rest wait for a later run.

@@ -54,6 +54,12 @@ struct LifecycleRun {
     int downgraded = 0;
 };
 
+// What an operator's verification of one payment came to.
+struct VerifyOutcome {
+    std::string verdict;  // "applied" (the answer changed the payment), "unchanged", or "retry" (no answer)
+    std::string note;     // the gateway's answer or the reason, in words
+};
+
 class Billing {
 public:
     Billing(const Config& config, store::Database& db);
@@ -89,6 +95,9 @@ public:
     // due to expire are asked about once more and expire unless the gateway has their money.
     Result<int> Reconcile(SysSeconds now);
     Result<LifecycleRun> RunLifecycle(SysSeconds now);
+    // An operator's "verify with the gateway now" for one payment: asks the gateway about it and applies
+    // the answer as the worker would. Answers what came of it.
+    Result<VerifyOutcome> VerifyNow(const store::Payment& payment, SysSeconds now);
 
     // Price of a tier per month, in the billing currency.
     double PriceOf(Tier tier) const;

@@ -20,6 +20,7 @@ enum class ErrorCode {
     kNotFound,              // 404 NOT_FOUND
     kMethodNotAllowed,      // 405 METHOD_NOT_ALLOWED
     kAlreadyExists,         // 409 ALREADY_EXISTS
+    kConflict,              // 409 CONFLICT (the thing is not in a state the action applies to)
     kPayloadTooLarge,       // 413 PAYLOAD_TOO_LARGE
     kUnsupportedMediaType,  // 415 UNSUPPORTED_MEDIA_TYPE
     kHeadersTooLarge,       // 431 HEADERS_TOO_LARGE

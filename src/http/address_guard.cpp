@@ -7,6 +7,8 @@ namespace gpuopt::http {
 namespace {
 
 constexpr size_t kSweepAbove = 4096;
+// What Retry-After says of a block by hand: it may be lifted any time, so at most an hour.
+constexpr int kManualRetrySeconds = 3600;
 
 }  // namespace
 
@@ -19,6 +21,17 @@ void AddressGuard::Share(SharedLimits* shared) {
 }
 
 std::optional<int> AddressGuard::BlockedFor(std::string_view ip) {
+    {
+        std::lock_guard lock(mu_);
+        if (!manual_.empty()) {
+            auto it = manual_.find(std::string(ip));
+            if (it != manual_.end()) {
+                if (!it->second) return kManualRetrySeconds;
+                const auto left = *it->second - UtcNow();
+                if (left.count() > 0) return static_cast<int>(std::min<int64_t>(left.count(), kManualRetrySeconds));
+            }
+        }
+    }
     if (options_.max_failures <= 0) return std::nullopt;
     const auto now = clock_();
     {
@@ -71,6 +84,39 @@ size_t AddressGuard::Blocked() {
     size_t n = 0;
     for (const auto& [ip, until] : blocked_until_) n += until > now;
     return n;
+}
+
+void AddressGuard::SetManualBlocks(std::unordered_map<std::string, std::optional<SysSeconds>> blocks) {
+    std::lock_guard lock(mu_);
+    manual_ = std::move(blocks);
+}
+
+bool AddressGuard::Unblock(std::string_view ip) {
+    bool lifted = false;
+    {
+        std::lock_guard lock(mu_);
+        auto it = blocked_until_.find(std::string(ip));
+        if (it != blocked_until_.end()) {
+            lifted = it->second > clock_();
+            blocked_until_.erase(it);
+        }
+    }
+    if (shared_ != nullptr) {
+        if (auto removed = shared_->Unblock(ip)) lifted = lifted || *removed;
+    }
+    return lifted;
+}
+
+std::vector<std::pair<std::string, int>> AddressGuard::FailureBlocks() {
+    const auto now = clock_();
+    std::vector<std::pair<std::string, int>> out;
+    std::lock_guard lock(mu_);
+    for (const auto& [ip, until] : blocked_until_) {
+        if (until <= now) continue;
+        const double left = std::chrono::duration<double>(until - now).count();
+        out.emplace_back(ip, std::max(1, static_cast<int>(std::ceil(left))));
+    }
+    return out;
 }
 
 }  // namespace gpuopt::http

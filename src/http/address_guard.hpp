@@ -2,7 +2,9 @@
 // fails `max_failures` times within `window` (wrong API keys, a wrong operator token, forged webhook
 // signatures, and later logins) is refused for `block_for`, with 429 and Retry-After, even when it then
 // sends a valid key. Thread-safe; memory stays proportional to the addresses failing within a window.
-// With Share(), failures and blocks are counted for every server process (Redis).
+// With Share(), failures and blocks are counted for every server process (Redis). Operators also block
+// addresses by hand (store/panel.hpp): those blocks are kept in the database, handed to every server's guard
+// (SetManualBlocks) and hold whatever the failure limit.
 #pragma once
 
 #include <chrono>
@@ -12,6 +14,9 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
+
+#include "common/time.hpp"
 
 #include "http/rate_limiter.hpp"
 #include "http/shared_limits.hpp"
@@ -42,12 +47,20 @@ public:
     void Share(SharedLimits* shared);
     size_t Blocked();
 
+    // The blocks made by hand, replacing those set before: address -> end (nullopt: until lifted).
+    void SetManualBlocks(std::unordered_map<std::string, std::optional<SysSeconds>> blocks);
+    // Lifts the block for failures of `ip`, here and in the shared store; true when there was one.
+    bool Unblock(std::string_view ip);
+    // This process's blocks for failures still in force: address and whole seconds left.
+    std::vector<std::pair<std::string, int>> FailureBlocks();
+
 private:
     Options options_;
     Clock clock_;
     RateLimiter failures_;  // a bucket of max_failures tokens per address, refilled over the window
     std::mutex mu_;
     std::unordered_map<std::string, std::chrono::steady_clock::time_point> blocked_until_;
+    std::unordered_map<std::string, std::optional<SysSeconds>> manual_;  // guarded by mu_
     SharedLimits* shared_ = nullptr;
 };
 

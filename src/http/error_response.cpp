@@ -20,6 +20,7 @@ bhttp::status StatusFor(ErrorCode code) {
         case ErrorCode::kMethodNotAllowed:
             return bhttp::status::method_not_allowed;
         case ErrorCode::kAlreadyExists:
+        case ErrorCode::kConflict:
             return bhttp::status::conflict;
         case ErrorCode::kPayloadTooLarge:
             return bhttp::status::payload_too_large;
@@ -57,6 +58,8 @@ std::string_view WireCode(ErrorCode code) {
             return "METHOD_NOT_ALLOWED";
         case ErrorCode::kAlreadyExists:
             return "ALREADY_EXISTS";
+        case ErrorCode::kConflict:
+            return "CONFLICT";
         case ErrorCode::kPayloadTooLarge:
             return "PAYLOAD_TOO_LARGE";
         case ErrorCode::kUnsupportedMediaType:

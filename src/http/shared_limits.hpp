@@ -23,6 +23,9 @@ public:
     // Blocks `ip` for `duration` unless it already is: true when this call started the block, so one
     // process records it; nullopt when the shared store cannot answer.
     virtual std::optional<bool> Block(std::string_view ip, std::chrono::seconds duration) = 0;
+    // Lifts `ip`'s block for every process: true when there was one; nullopt when the shared store cannot
+    // answer.
+    virtual std::optional<bool> Unblock(std::string_view ip) = 0;
 };
 
 }  // namespace gpuopt::http

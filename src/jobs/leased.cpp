@@ -32,8 +32,10 @@ std::function<Result<void>()> Leased(store::LeaseRepository& leases, std::string
         if (!lease->has_value()) return {};  // another server runs it
         const int64_t token = (*lease)->token;
         auto result = task();
+        std::string outcome = result.ok() ? std::string() : result.error().message;
+        if (outcome.empty() && !result.ok()) outcome = "failed";
         auto recorded = store::Wait<bool>([&](store::Callback<bool> done) {
-            leases.RecordJobRun({0, job, token, holder, started, UtcNow()}, std::move(done));
+            leases.RecordJobRun({0, job, token, holder, started, UtcNow(), std::move(outcome)}, std::move(done));
         });
         if (recorded.ok() && !*recorded) {
             spdlog::warn("job {}: its lease (token {}) was taken over while it ran", job, token);

@@ -103,6 +103,16 @@ std::optional<bool> RedisLimits::Block(std::string_view ip, std::chrono::seconds
     return Answered(std::move(started));
 }
 
+std::optional<bool> RedisLimits::Unblock(std::string_view ip) {
+    auto reply = client_->Command({"DEL", kBlockPrefix + std::string(ip)});
+    auto removed = [&]() -> Result<bool> {
+        if (!reply) return reply.error();
+        if (reply->type != RedisReply::Type::kInteger) return Error{ErrorCode::kUnavailable, "Redis: DEL", {}};
+        return reply->integer > 0;
+    }();
+    return Answered(std::move(removed));
+}
+
 void RedisLimits::WriteMetrics(std::string& out) const {
     out += "# HELP gpuopt_shared_limits_up 1 while Redis answers the shared rate limits, 0 during an outage.\n";
     out += "# TYPE gpuopt_shared_limits_up gauge\n";

@@ -23,6 +23,7 @@ public:
     std::optional<http::RateDecision> Take(std::string_view key, int limit, std::chrono::seconds period) override;
     std::optional<int> BlockedFor(std::string_view ip) override;
     std::optional<bool> Block(std::string_view ip, std::chrono::seconds duration) override;
+    std::optional<bool> Unblock(std::string_view ip) override;
 
     // Prometheus text: gpuopt_shared_limits_up and gpuopt_shared_limits_fail_open_total.
     void WriteMetrics(std::string& out) const;

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <unordered_map>
 
 #include "alerts/idle_alerts.hpp"
 #include "alerts/outgoing_webhooks.hpp"
@@ -66,7 +67,6 @@ Result<std::unique_ptr<store::Database>> OpenStore(const Config& config) {
         auto opened = store::postgres::PgStore::Open(options);
         if (!opened) return opened.error();
         (*opened)->admin().SetAuditKey(AuditKeyFor(config));
-        (*opened)->admin().SetEncryptionKeys(config.encryption_key);
         (*opened)->admin().SetEncryptionKeys(config.encryption_key);
         return std::unique_ptr<store::Database>(std::move(*opened));
     }
@@ -134,8 +134,11 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
                                                                    nullptr,
                                                                    nullptr,
                                                                    {},
-                                                                   nullptr});
+                                                                   nullptr,
+                                                                   {},
+                                                                   {}});
     app->services_->billing = app->billing_.get();
+    app->services_->started_at = UtcNow();
     app->services_->idle_policies = &app->idle_policies_;
     app->guard_ = std::make_unique<http::AddressGuard>(
         http::AddressGuard::Options{c.auth_failure_limit, std::chrono::seconds(c.auth_failure_window_seconds),
@@ -172,6 +175,12 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
     // A recorded gateway event wakes the billing worker here; the store's transaction that recorded it
     // has already told the other servers sharing the database (PostgreSQL NOTIFY).
     app->services_->wake_billing = [app = app.get()] { app->billing_scheduler_.Wake("billing-events"); };
+    app->services_->wake_job = [app = app.get()](const std::string& job) {
+        app->scheduler_.Wake(job);
+        app->billing_scheduler_.Wake(job);
+        app->mail_scheduler_.Wake(job);
+        app->webhook_scheduler_.Wake(job);
+    };
     http::Router router;
     api::RegisterRoutes(router, *app->services_);
     app->metrics_ = std::make_unique<http::RequestMetrics>(router);
@@ -194,6 +203,7 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
     auto add = [app = app.get()](jobs::Scheduler& scheduler, std::string name, std::chrono::seconds interval,
                                  std::function<Result<void>()> task) {
         app->leased_jobs_.push_back(name);
+        app->services_->jobs.push_back(api::JobSchedule{name, interval});
         scheduler.Add(name, interval,
                       jobs::Leased(app->store_->leases(), name, app->lease_holder_, interval, std::move(task)));
     };
@@ -279,6 +289,19 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
             if (run && run->mailed > 0) app->mail_scheduler_.Wake("mail");
             return ok(run);
         });
+
+    // Addresses operators blocked by hand: every server loads them (not a leased job), now, every 30 s, and
+    // at once when another server announces a change.
+    auto load_blocks = [app = app.get()]() -> Result<void> {
+        auto blocks = app->store_->panel().ListAddressBlocks(UtcNow());
+        if (!blocks) return blocks.error();
+        std::unordered_map<std::string, std::optional<SysSeconds>> manual;
+        for (auto& b : *blocks) manual.emplace(std::move(b.ip), b.until);
+        app->guard_->SetManualBlocks(std::move(manual));
+        return {};
+    };
+    if (auto r = load_blocks(); !r) return r.error();
+    app->scheduler_.Add(std::string(api::kAddressBlocksJob), std::chrono::seconds(30), load_blocks);
 
     // Wake-ups announced by any server sharing the database (none on SQLite): each scheduler runs the
     // named job now if it has it, and the job's lease decides which server actually does the work.

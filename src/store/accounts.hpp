@@ -9,6 +9,7 @@
 #include "common/result.hpp"
 #include "common/tier.hpp"
 #include "common/time.hpp"
+#include "store/admin.hpp"
 #include "store/callback.hpp"
 #include "store/outbox.hpp"
 
@@ -59,6 +60,8 @@ struct AccountDeletion {
     SysSeconds now;
     // Sent to the address the account had; enqueued in the same transaction, tied to no account.
     std::optional<OutboxMessage> farewell;
+    // An operator's deletion (store/panel.hpp): its audit row, appended in the same transaction.
+    std::optional<AuditEntry> audit;
 };
 
 struct DeletedAccount {
@@ -79,8 +82,8 @@ public:
     virtual Result<Account> GetAccount(int64_t id) = 0;
     // Fails with kNotFound for an unknown email.
     virtual void SetTier(std::string email, Tier tier, Callback<Account> done) = 0;
-    // kNotFound when no account holds the key hash. Answers from this process's recent lookups when it
-    // can (CachedAccountByKeyHash), else reads the database.
+    // kNotFound when no account holds the key hash, or its account is disabled (store/panel.hpp). Answers from this
+    // process's recent lookups when it can (CachedAccountByKeyHash), else reads the database.
     virtual Result<Account> FindAccountByKeyHash(const std::string& key_hash) = 0;
     // The account of a key hash as this process read it recently, without touching the database: what
     // an event loop may ask before it hands a lookup to the read pool. nullopt when there is none.

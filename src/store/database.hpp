@@ -23,6 +23,7 @@
 #include "store/notifications.hpp"
 #include "store/operator_events.hpp"
 #include "store/outbox.hpp"
+#include "store/panel.hpp"
 #include "store/recommendations.hpp"
 #include "store/security.hpp"
 #include "store/sessions.hpp"
@@ -49,6 +50,7 @@ public:
     virtual NotificationRepository& notifications() = 0;
     virtual SessionRepository& sessions() = 0;
     virtual AdminRepository& admin() = 0;
+    virtual PanelRepository& panel() = 0;
 
     // Tells every server sharing this database that work waits for the job named `topic` (PostgreSQL
     // NOTIFY), so the one holding its lease runs it now rather than at its next interval. A store of one

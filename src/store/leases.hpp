@@ -29,6 +29,7 @@ struct JobRun {
     std::string holder;
     SysSeconds started;
     SysSeconds finished;
+    std::string result;  // "" when the run succeeded, else its error (at most 500 bytes)
 };
 
 class LeaseRepository {

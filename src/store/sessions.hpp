@@ -38,7 +38,7 @@ class SessionRepository {
 public:
     virtual ~SessionRepository() = default;
 
-    // The account that signs in with this (normalised) email, or nullopt when none does.
+    // The account that signs in with this (normalised) email, or nullopt when none does (a disabled one does not).
     virtual Result<std::optional<int64_t>> AccountIdForEmail(const std::string& email) = 0;
     // Stores a link; the account's earlier unused links stop working (only the newest signs in).
     virtual void CreateSignInLink(NewSignInLink link, Callback<void> done) = 0;

@@ -29,7 +29,7 @@ struct TableSpec {
     bool id;
     const char* key;  // the order rows are compared in
 };
-constexpr std::array<TableSpec, 30> kTables{{
+constexpr std::array<TableSpec, 31> kTables{{
     {"accounts", true, "id"},
     {"usage_reports", true, "id"},
     {"gpu_windows", true, "id"},
@@ -60,6 +60,7 @@ constexpr std::array<TableSpec, 30> kTables{{
     {"admin_users", true, "id"},
     {"admin_sessions", false, "id_hash"},
     {"audit_log", true, "id"},
+    {"address_blocks", false, "ip"},
 }};
 
 // What FinishTarget computes again on the target, so not compared by the verification.

@@ -64,7 +64,7 @@ Result<int64_t> SweepDeletedAccounts(Connection& db, SysSeconds since) {
 
 void PgStore::DeleteAccount(AccountDeletion deletion, Callback<DeletedAccount> done) {
     Submit<DeletedAccount>(
-        [deletion = std::move(deletion)](Connection& db) -> Result<DeletedAccount> {
+        [deletion = std::move(deletion), key = AuditKey()](Connection& db) -> Result<DeletedAccount> {
             const int64_t id = deletion.account_id;
             const std::string now = FormatUtc(deletion.now);
             DeletedAccount out;
@@ -117,6 +117,9 @@ void PgStore::DeleteAccount(AccountDeletion deletion, Callback<DeletedAccount> d
                 OutboxMessage mail = *deletion.farewell;
                 mail.account_id = 0;
                 if (auto r = InsertOutbox(db, mail, deletion.now); !r) return r.error();
+            }
+            if (deletion.audit) {
+                if (auto r = InsertAudit(db, *deletion.audit, key); !r) return r.error();
             }
             // Every server forgets the keys it found recently, at commit.
             if (auto r = AnnounceAccountsChanged(db); !r) return r.error();

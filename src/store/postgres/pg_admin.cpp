@@ -67,6 +67,29 @@ AuditEntry ReadAudit(const Rows& r, int i) {
 }
 
 // The advisory lock every appender takes: servers sharing the database append one at a time, so each row
+
+// Re-seals every value of `column` in `table` (rows named by `key`) under the first key; answers how many changed.
+Result<int64_t> ResealColumn(Connection& db, const std::string& keys, const char* table, const char* key,
+                             const char* column, SysSeconds now) {
+    auto rows = db.Query(std::string("SELECT ") + key + ", " + column + " FROM " + table + " WHERE " + column +
+                         " <> '' FOR UPDATE");
+    if (!rows) return rows.error();
+    int64_t changed = 0;
+    const std::string update = std::string("UPDATE ") + table + " SET " + column + " = $2 WHERE " + key + " = $1";
+    for (int i = 0; i < rows->size(); ++i) {
+        const std::string stored(rows->Text(i, 1));
+        auto resealed = at_rest::Reseal(keys, stored, now);
+        if (!resealed) return resealed.error();
+        if (*resealed == stored) continue;
+        auto up = db.Query(update, Params().Add(rows->Int(i, 0)).Add(*resealed));
+        if (!up) return up.error();
+        ++changed;
+    }
+    return changed;
+}
+
+}  // namespace
+
 // follows the one that was newest when it was written.
 constexpr int64_t kAuditLock = 0x6770756f61756474;  // "gpuoaudt"
 
@@ -97,28 +120,6 @@ Result<AuditEntry> InsertAudit(Connection& db, AuditEntry entry, const std::stri
     if (!rows) return rows.error();
     return entry;
 }
-
-// Re-seals every value of `column` in `table` (rows named by `key`) under the first key; answers how many changed.
-Result<int64_t> ResealColumn(Connection& db, const std::string& keys, const char* table, const char* key,
-                             const char* column, SysSeconds now) {
-    auto rows = db.Query(std::string("SELECT ") + key + ", " + column + " FROM " + table + " WHERE " + column +
-                         " <> '' FOR UPDATE");
-    if (!rows) return rows.error();
-    int64_t changed = 0;
-    const std::string update = std::string("UPDATE ") + table + " SET " + column + " = $2 WHERE " + key + " = $1";
-    for (int i = 0; i < rows->size(); ++i) {
-        const std::string stored(rows->Text(i, 1));
-        auto resealed = at_rest::Reseal(keys, stored, now);
-        if (!resealed) return resealed.error();
-        if (*resealed == stored) continue;
-        auto up = db.Query(update, Params().Add(rows->Int(i, 0)).Add(*resealed));
-        if (!up) return up.error();
-        ++changed;
-    }
-    return changed;
-}
-
-}  // namespace
 
 Result<std::string> PgStore::Seal(std::string_view plain) const {
     if (plain.empty()) return std::string();

@@ -15,10 +15,46 @@ namespace gpuopt::store::postgres {
 
 namespace {
 
-constexpr const char* kPaymentColumns =
-    "id, account_id, reference, gateway, tier, amount, currency, purpose, status, gateway_id, checkout_url,"
-    " paid_amount, paid_currency, created_at, updated_at, completed_at, expires_at, renews_period_end,"
-    " gateway_payment_id, note";
+constexpr const char* kSubscriptionColumns =
+    "s.account_id, a.email, s.tier, s.status, s.period_start, s.period_end, s.gateway, s.reminded_7d_for,"
+    " s.reminded_1d_for";
+
+Subscription ReadSubscription(const Rows& r, int i) {
+    Subscription s;
+    s.account_id = r.Int(i, 0);
+    s.email = r.Text(i, 1);
+    s.tier = StoredTier(r.Text(i, 2));
+    s.status = SubscriptionStatusNamed(r.Text(i, 3)).value_or(SubscriptionStatus::kEnded);  // CHECKed
+    s.period_start = TimeAt(r, i, 4);
+    s.period_end = TimeAt(r, i, 5);
+    s.gateway = r.Text(i, 6);
+    s.reminded_7d_for = OptTimeAt(r, i, 7);
+    s.reminded_1d_for = OptTimeAt(r, i, 8);
+    return s;
+}
+
+// Runs one statement; answers the rows it touched.
+Result<int64_t> Change(Connection& db, const std::string& sql, const Params& params) {
+    auto r = db.Query(sql, params);
+    if (!r) return r.error();
+    return r->Affected();
+}
+
+// Whether the statement touched a row.
+Result<bool> Touched(Result<int64_t> n) {
+    if (!n) return n.error();
+    return *n > 0;
+}
+
+Result<bool> InsertOperatorEvent(Connection& db, const OperatorEvent& e) {
+    return Touched(Change(
+        db,
+        "INSERT INTO operator_events (kind, dedup_key, account_id, payment_id, detail, at)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedup_key) DO NOTHING",
+        Params().Add(e.kind).Add(e.dedup_key).Add(e.account_id).Add(e.payment_id).Add(e.detail).Add(FormatUtc(e.at))));
+}
+
+}  // namespace
 
 Payment ReadPayment(const Rows& r, int i) {
     Payment p;
@@ -53,28 +89,7 @@ Result<Payment> PaymentById(Connection& db, int64_t id) {
     return ReadPayment(*rows, 0);
 }
 
-constexpr const char* kSubscriptionColumns =
-    "s.account_id, a.email, s.tier, s.status, s.period_start, s.period_end, s.gateway, s.reminded_7d_for,"
-    " s.reminded_1d_for";
-
-Subscription ReadSubscription(const Rows& r, int i) {
-    Subscription s;
-    s.account_id = r.Int(i, 0);
-    s.email = r.Text(i, 1);
-    s.tier = StoredTier(r.Text(i, 2));
-    s.status = SubscriptionStatusNamed(r.Text(i, 3)).value_or(SubscriptionStatus::kEnded);  // CHECKed
-    s.period_start = TimeAt(r, i, 4);
-    s.period_end = TimeAt(r, i, 5);
-    s.gateway = r.Text(i, 6);
-    s.reminded_7d_for = OptTimeAt(r, i, 7);
-    s.reminded_1d_for = OptTimeAt(r, i, 8);
-    return s;
-}
-
-constexpr const char* kEventColumns =
-    "id, gateway, dedup_key, reference, body, received_at, state, attempts, next_attempt, result";
-
-GatewayEvent ReadEvent(const Rows& r, int i) {
+GatewayEvent ReadGatewayEvent(const Rows& r, int i) {
     GatewayEvent e;
     e.id = r.Int(i, 0);
     e.gateway = r.Text(i, 1);
@@ -88,29 +103,6 @@ GatewayEvent ReadEvent(const Rows& r, int i) {
     e.result = r.Text(i, 9);
     return e;
 }
-
-// Runs one statement; answers the rows it touched.
-Result<int64_t> Change(Connection& db, const std::string& sql, const Params& params) {
-    auto r = db.Query(sql, params);
-    if (!r) return r.error();
-    return r->Affected();
-}
-
-// Whether the statement touched a row.
-Result<bool> Touched(Result<int64_t> n) {
-    if (!n) return n.error();
-    return *n > 0;
-}
-
-Result<bool> InsertOperatorEvent(Connection& db, const OperatorEvent& e) {
-    return Touched(Change(
-        db,
-        "INSERT INTO operator_events (kind, dedup_key, account_id, payment_id, detail, at)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedup_key) DO NOTHING",
-        Params().Add(e.kind).Add(e.dedup_key).Add(e.account_id).Add(e.payment_id).Add(e.detail).Add(FormatUtc(e.at))));
-}
-
-}  // namespace
 
 Result<bool> InsertOutbox(Connection& db, const OutboxMessage& m, SysSeconds now) {
     boost::json::object headers;
@@ -507,11 +499,11 @@ Result<std::vector<GatewayEvent>> PgStore::DueGatewayEvents(SysSeconds now, size
     auto db = LeaseReader();
     if (!db) return db.error();
     static const std::string sql =
-        std::string("SELECT ") + kEventColumns +
+        std::string("SELECT ") + kGatewayEventColumns +
         " FROM gateway_events WHERE state = 'pending' AND next_attempt <= $1 ORDER BY id LIMIT $2";
     auto rows = (*db)->Query(sql, Params().Add(FormatUtc(now)).Add(static_cast<int64_t>(limit)));
     if (!rows) return rows.error();
-    auto due = CollectRows<GatewayEvent>(*rows, ReadEvent);
+    auto due = CollectRows<GatewayEvent>(*rows, ReadGatewayEvent);
     if (auto r = OpenFields(encryption_keys_, due, &GatewayEvent::body); !r) return r.error();
     return due;
 }

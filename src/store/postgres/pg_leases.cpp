@@ -43,33 +43,52 @@ void PgStore::RecordJobRun(JobRun run, Callback<bool> done) {
     Submit<bool>(
         [run = std::move(run)](Connection& db) -> Result<bool> {
             auto rows = db.Query(
-                "INSERT INTO job_runs (job, token, holder, started, finished, fenced)"
-                " SELECT $1, $2, $3, $4, $5, CASE WHEN EXISTS (SELECT 1 FROM job_leases WHERE job = $1 AND token = $2"
+                "INSERT INTO job_runs (job, token, holder, started, finished, result, fenced)"
+                " SELECT $1, $2, $3, $4, $5, $6,"
+                " CASE WHEN EXISTS (SELECT 1 FROM job_leases WHERE job = $1 AND token = $2"
                 " AND holder = $3) THEN 0 ELSE 1 END RETURNING fenced",
                 Params()
                     .Add(run.job)
                     .Add(run.token)
                     .Add(run.holder)
                     .Add(FormatUtc(run.started))
-                    .Add(FormatUtc(run.finished)));
+                    .Add(FormatUtc(run.finished))
+                    .Add(run.result.substr(0, 500)));
             if (!rows) return rows.error();
             return rows->Int(0, 0) == 0;
         },
         std::move(done));
 }
 
+namespace {
+
+JobRun ReadJobRun(const Rows& r, int i) {
+    return JobRun{r.Int(i, 0),     std::string(r.Text(i, 1)), r.Int(i, 2), std::string(r.Text(i, 3)), TimeAt(r, i, 4),
+                  TimeAt(r, i, 5), std::string(r.Text(i, 6))};
+}
+
+}  // namespace
+
 Result<std::vector<JobRun>> PgStore::ListJobRuns(const std::string& job, size_t limit) {
     auto db = LeaseReader();
     if (!db) return db.error();
     auto rows = (*db)->Query(
-        "SELECT id, job, token, holder, started, finished FROM job_runs WHERE job = $1 ORDER BY id DESC LIMIT $2",
+        "SELECT id, job, token, holder, started, finished, result FROM job_runs WHERE job = $1"
+        " ORDER BY id DESC LIMIT $2",
         Params().Add(job).Add(static_cast<int64_t>(limit)));
     if (!rows) return rows.error();
-    return CollectRows<JobRun>(*rows, [](const Rows& r, int i) {
-        return JobRun{r.Int(i, 0),     std::string(r.Text(i, 1)),
-                      r.Int(i, 2),     std::string(r.Text(i, 3)),
-                      TimeAt(r, i, 4), TimeAt(r, i, 5)};
-    });
+    return CollectRows<JobRun>(*rows, ReadJobRun);
+}
+
+Result<std::vector<JobRun>> PgStore::LatestJobRuns() {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    auto rows = (*db)->Query(
+        "SELECT DISTINCT ON (job) id, job, token, holder, started, finished, result FROM job_runs"
+        " ORDER BY job, id DESC",
+        Params());
+    if (!rows) return rows.error();
+    return CollectRows<JobRun>(*rows, ReadJobRun);
 }
 
 }  // namespace gpuopt::store::postgres

@@ -25,7 +25,7 @@ Session ReadSession(const Rows& r, int i) {
 Result<std::optional<int64_t>> PgStore::AccountIdForEmail(const std::string& email) {
     auto db = LeaseReader();
     if (!db) return db.error();
-    auto rows = (*db)->Query("SELECT id FROM accounts WHERE email = $1", Params().Add(email));
+    auto rows = (*db)->Query("SELECT id FROM accounts WHERE email = $1 AND disabled_at IS NULL", Params().Add(email));
     if (!rows) return rows.error();
     if (rows->empty()) return std::optional<int64_t>();
     return std::optional<int64_t>(rows->Int(0, 0));

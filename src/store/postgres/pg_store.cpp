@@ -610,7 +610,7 @@ Result<Account> PgStore::FindAccountByKeyHash(const std::string& key_hash) {
     static const std::string sql =
         "SELECT a.id, a.email, a.tier, k.key_prefix, a.created_at FROM api_keys k JOIN accounts a ON a.id = "
         "k.account_id"
-        " WHERE k.key_hash = $1 AND k.revoked_at IS NULL";
+        " WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND a.disabled_at IS NULL";
     auto rows = (*db)->Query(sql, Params().Add(key_hash));
     if (!rows) return rows.error();
     if (rows->empty()) return Error{ErrorCode::kNotFound, "no such account", {}};

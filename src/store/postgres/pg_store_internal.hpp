@@ -17,6 +17,19 @@ namespace gpuopt::store::postgres {
 // and migration 3 converting gpu_hours).
 Result<void> MergeRolledHours(Connection& db, const std::vector<HourlyRow>& hours);
 
+// The payments and gateway events as read by every file that lists them (pg_billing.cpp).
+inline constexpr const char* kPaymentColumns =
+    "id, account_id, reference, gateway, tier, amount, currency, purpose, status, gateway_id, checkout_url,"
+    " paid_amount, paid_currency, created_at, updated_at, completed_at, expires_at, renews_period_end,"
+    " gateway_payment_id, note";
+Payment ReadPayment(const Rows& r, int i);
+Result<Payment> PaymentById(Connection& db, int64_t id);
+inline constexpr const char* kGatewayEventColumns =
+    "id, gateway, dedup_key, reference, body, received_at, state, attempts, next_attempt, result";
+GatewayEvent ReadGatewayEvent(const Rows& r, int i);
+// Appends an audit row after the newest one, chained with `key` (pg_admin.cpp).
+Result<AuditEntry> InsertAudit(Connection& db, AuditEntry entry, const std::string& key);
+
 inline Error Closed() { return Error{ErrorCode::kUnavailable, "the store is closed", {}}; }
 
 // One write. An ordinary job runs its own statements under a savepoint; an ingest job is written in bulk

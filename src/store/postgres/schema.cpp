@@ -607,6 +607,24 @@ CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
 )sql"},
+        {14, "the operator panel: disabled customers, blocks by hand, job results", R"sql(
+-- A customer disabled by an operator: keys, sessions and sign-in links stop working; the data stays.
+ALTER TABLE accounts ADD COLUMN disabled_at TEXT COLLATE "C";
+ALTER TABLE accounts ADD COLUMN disabled_reason TEXT NOT NULL DEFAULT '';
+CREATE INDEX accounts_deleted_at ON accounts (deleted_at);
+-- Addresses an operator blocked, on every server sharing the database; until NULL: until unblocked.
+CREATE TABLE address_blocks (
+    ip         TEXT PRIMARY KEY,
+    reason     TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TEXT COLLATE "C" NOT NULL,
+    until      TEXT COLLATE "C"
+);
+-- What each job run came to: '' when it succeeded, else its error.
+ALTER TABLE job_runs ADD COLUMN result TEXT NOT NULL DEFAULT '';
+CREATE INDEX outbox_account ON outbox (account_id, id);
+CREATE INDEX security_events_ip ON security_events (ip, id);
+)sql"},
     };
     return migrations;
 }

@@ -643,6 +643,24 @@ BEGIN
     SELECT RAISE(ABORT, 'the audit log is append-only');
 END;
 )sql"},
+        {19, "the operator panel: disabled customers, blocks by hand, job results", R"sql(
+-- A customer disabled by an operator: keys, sessions and sign-in links stop working; the data stays.
+ALTER TABLE accounts ADD COLUMN disabled_at TEXT;
+ALTER TABLE accounts ADD COLUMN disabled_reason TEXT NOT NULL DEFAULT '';
+CREATE INDEX accounts_deleted_at ON accounts (deleted_at);
+-- Addresses an operator blocked, on every server sharing the database; until NULL: until unblocked.
+CREATE TABLE address_blocks (
+    ip         TEXT PRIMARY KEY,
+    reason     TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    until      TEXT
+);
+-- What each job run came to: '' when it succeeded, else its error.
+ALTER TABLE job_runs ADD COLUMN result TEXT NOT NULL DEFAULT '';
+CREATE INDEX outbox_account ON outbox (account_id, id);
+CREATE INDEX security_events_ip ON security_events (ip, id);
+)sql"},
     };
     return migrations;
 }

@@ -72,7 +72,7 @@ Result<int64_t> SweepDeletedAccounts(Connection& db, SysSeconds since) {
 
 void SqliteStore::DeleteAccount(AccountDeletion deletion, Callback<DeletedAccount> done) {
     Submit<DeletedAccount>(
-        [deletion = std::move(deletion)](Connection& db) -> Result<DeletedAccount> {
+        [deletion = std::move(deletion), key = AuditKey()](Connection& db) -> Result<DeletedAccount> {
             const int64_t id = deletion.account_id;
             DeletedAccount out;
             {
@@ -129,6 +129,9 @@ void SqliteStore::DeleteAccount(AccountDeletion deletion, Callback<DeletedAccoun
                 OutboxMessage mail = *deletion.farewell;
                 mail.account_id = 0;
                 if (auto r = InsertOutbox(db, mail, deletion.now); !r) return r.error();
+            }
+            if (deletion.audit) {
+                if (auto r = InsertAudit(db, *deletion.audit, key); !r) return r.error();
             }
             return out;
         },

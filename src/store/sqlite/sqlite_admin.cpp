@@ -74,36 +74,6 @@ AuditEntry ReadAudit(const Statement& s) {
     return out;
 }
 
-// Appends `entry` after the newest row (the writer is the only one appending, so nobody comes between).
-Result<AuditEntry> InsertAudit(Connection& db, AuditEntry entry, const std::string& key) {
-    auto last = db.Prepare("SELECT id, row_hash FROM audit_log ORDER BY id DESC LIMIT 1");
-    if (!last) return last.error();
-    auto row = last->Step();
-    if (!row) return row.error();
-    entry.id = *row ? last->Int(0) + 1 : 1;
-    entry.prev_hash = *row ? last->Text(1) : std::string();
-    entry.row_hash = AuditRowHash(key, entry);
-    auto st = db.Prepare(
-        "INSERT INTO audit_log (id, at, actor_type, actor, action, target, before_json, after_json, result, ip,"
-        " session_ref, prev_hash, row_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
-    if (!st) return st.error();
-    st->Bind(1, entry.id)
-        .Bind(2, FormatUtc(entry.at))
-        .Bind(3, std::string_view(entry.actor_type))
-        .Bind(4, std::string_view(entry.actor))
-        .Bind(5, std::string_view(entry.action))
-        .Bind(6, std::string_view(entry.target))
-        .Bind(7, std::string_view(entry.before))
-        .Bind(8, std::string_view(entry.after))
-        .Bind(9, std::string_view(entry.result))
-        .Bind(10, std::string_view(entry.ip))
-        .Bind(11, std::string_view(entry.session_ref))
-        .Bind(12, std::string_view(entry.prev_hash))
-        .Bind(13, std::string_view(entry.row_hash));
-    if (auto r = st->Run(); !r) return r.error();
-    return entry;
-}
-
 Result<void> EndAdminSessions(Connection& db, int64_t admin_id, SysSeconds now) {
     auto st = db.Prepare("UPDATE admin_sessions SET revoked_at = ?2 WHERE admin_id = ?1 AND revoked_at IS NULL");
     if (!st) return st.error();
@@ -139,6 +109,36 @@ Result<int64_t> ResealColumn(Connection& db, const std::string& keys, const char
 }
 
 }  // namespace
+
+// Appends `entry` after the newest row (the writer is the only one appending, so nobody comes between).
+Result<AuditEntry> InsertAudit(Connection& db, AuditEntry entry, const std::string& key) {
+    auto last = db.Prepare("SELECT id, row_hash FROM audit_log ORDER BY id DESC LIMIT 1");
+    if (!last) return last.error();
+    auto row = last->Step();
+    if (!row) return row.error();
+    entry.id = *row ? last->Int(0) + 1 : 1;
+    entry.prev_hash = *row ? last->Text(1) : std::string();
+    entry.row_hash = AuditRowHash(key, entry);
+    auto st = db.Prepare(
+        "INSERT INTO audit_log (id, at, actor_type, actor, action, target, before_json, after_json, result, ip,"
+        " session_ref, prev_hash, row_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+    if (!st) return st.error();
+    st->Bind(1, entry.id)
+        .Bind(2, FormatUtc(entry.at))
+        .Bind(3, std::string_view(entry.actor_type))
+        .Bind(4, std::string_view(entry.actor))
+        .Bind(5, std::string_view(entry.action))
+        .Bind(6, std::string_view(entry.target))
+        .Bind(7, std::string_view(entry.before))
+        .Bind(8, std::string_view(entry.after))
+        .Bind(9, std::string_view(entry.result))
+        .Bind(10, std::string_view(entry.ip))
+        .Bind(11, std::string_view(entry.session_ref))
+        .Bind(12, std::string_view(entry.prev_hash))
+        .Bind(13, std::string_view(entry.row_hash));
+    if (auto r = st->Run(); !r) return r.error();
+    return entry;
+}
 
 Result<std::string> SqliteStore::Seal(std::string_view plain) const {
     if (plain.empty()) return std::string();

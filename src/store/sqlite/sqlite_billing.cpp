@@ -31,10 +31,32 @@ void BindOptTime(Statement& st, int index, const std::optional<SysSeconds>& t) {
     }
 }
 
-constexpr const char* kPaymentColumns =
-    "id, account_id, reference, gateway, tier, amount, currency, purpose, status, gateway_id, checkout_url, "
-    "paid_amount,"
-    " paid_currency, created_at, updated_at, completed_at, expires_at, renews_period_end, gateway_payment_id, note";
+constexpr const char* kSubscriptionColumns =
+    "s.account_id, a.email, s.tier, s.status, s.period_start, s.period_end, s.gateway, s.reminded_7d_for, "
+    "s.reminded_1d_for";
+
+Subscription ReadSubscription(const Statement& st) {
+    Subscription s;
+    s.account_id = st.Int(0);
+    s.email = st.Text(1);
+    s.tier = StoredTier(st.TextView(2));
+    s.status = SubscriptionStatusNamed(st.TextView(3)).value_or(SubscriptionStatus::kEnded);  // CHECKed
+    s.period_start = Time(st, 4);
+    s.period_end = Time(st, 5);
+    s.gateway = st.Text(6);
+    s.reminded_7d_for = OptTime(st, 7);
+    s.reminded_1d_for = OptTime(st, 8);
+    return s;
+}
+
+Result<void> Exec1(Connection& db, const char* sql, const std::function<void(Statement&)>& bind) {
+    auto st = db.Prepare(sql);
+    if (!st) return st.error();
+    bind(*st);
+    return st->Run();
+}
+
+}  // namespace
 
 Payment ReadPayment(const Statement& st) {
     Payment p;
@@ -72,28 +94,7 @@ Result<Payment> PaymentById(Connection& db, int64_t id) {
     return ReadPayment(*st);
 }
 
-constexpr const char* kSubscriptionColumns =
-    "s.account_id, a.email, s.tier, s.status, s.period_start, s.period_end, s.gateway, s.reminded_7d_for, "
-    "s.reminded_1d_for";
-
-Subscription ReadSubscription(const Statement& st) {
-    Subscription s;
-    s.account_id = st.Int(0);
-    s.email = st.Text(1);
-    s.tier = StoredTier(st.TextView(2));
-    s.status = SubscriptionStatusNamed(st.TextView(3)).value_or(SubscriptionStatus::kEnded);  // CHECKed
-    s.period_start = Time(st, 4);
-    s.period_end = Time(st, 5);
-    s.gateway = st.Text(6);
-    s.reminded_7d_for = OptTime(st, 7);
-    s.reminded_1d_for = OptTime(st, 8);
-    return s;
-}
-
-constexpr const char* kEventColumns =
-    "id, gateway, dedup_key, reference, body, received_at, state, attempts, next_attempt, result";
-
-GatewayEvent ReadEvent(const Statement& st) {
+GatewayEvent ReadGatewayEvent(const Statement& st) {
     GatewayEvent e;
     e.id = st.Int(0);
     e.gateway = st.Text(1);
@@ -107,15 +108,6 @@ GatewayEvent ReadEvent(const Statement& st) {
     e.result = st.Text(9);
     return e;
 }
-
-Result<void> Exec1(Connection& db, const char* sql, const std::function<void(Statement&)>& bind) {
-    auto st = db.Prepare(sql);
-    if (!st) return st.error();
-    bind(*st);
-    return st->Run();
-}
-
-}  // namespace
 
 Result<bool> InsertOutbox(Connection& db, const OutboxMessage& m, SysSeconds now) {
     boost::json::object headers;
@@ -563,12 +555,12 @@ Result<std::vector<GatewayEvent>> SqliteStore::DueGatewayEvents(SysSeconds now, 
     auto db = LeaseReader();
     if (!db) return db.error();
     static const std::string sql =
-        std::string("SELECT ") + kEventColumns +
+        std::string("SELECT ") + kGatewayEventColumns +
         " FROM gateway_events WHERE state = 'pending' AND next_attempt <= ?1 ORDER BY id LIMIT ?2";
     auto st = (*db)->Prepare(sql.c_str());
     if (!st) return st.error();
     st->Bind(1, FormatUtc(now)).Bind(2, static_cast<int64_t>(limit));
-    auto due = Collect<GatewayEvent>(*st, ReadEvent);
+    auto due = Collect<GatewayEvent>(*st, ReadGatewayEvent);
     if (!due) return due;
     if (auto r = OpenFields(encryption_keys_, *due, &GatewayEvent::body); !r) return r.error();
     return due;

@@ -60,35 +60,55 @@ void SqliteStore::RecordJobRun(JobRun run, Callback<bool> done) {
                 current = *row;
             }
             auto st = db.Prepare(
-                "INSERT INTO job_runs (job, token, holder, started, finished, fenced) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+                "INSERT INTO job_runs (job, token, holder, started, finished, fenced, result)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
             if (!st) return st.error();
             st->Bind(1, std::string_view(run.job))
                 .Bind(2, run.token)
                 .Bind(3, std::string_view(run.holder))
                 .Bind(4, FormatUtc(run.started))
                 .Bind(5, FormatUtc(run.finished))
-                .Bind(6, static_cast<int64_t>(current ? 0 : 1));
+                .Bind(6, static_cast<int64_t>(current ? 0 : 1))
+                .Bind(7, std::string_view(run.result).substr(0, 500));
             if (auto r = st->Run(); !r) return r.error();
             return current;
         },
         std::move(done));
 }
 
+namespace {
+
+JobRun ReadJobRun(const Statement& s) {
+    return JobRun{s.Int(0),
+                  s.Text(1),
+                  s.Int(2),
+                  s.Text(3),
+                  ParseUtc(s.Text(4)).value_or(SysSeconds{}),
+                  ParseUtc(s.Text(5)).value_or(SysSeconds{}),
+                  s.Text(6)};
+}
+
+}  // namespace
+
 Result<std::vector<JobRun>> SqliteStore::ListJobRuns(const std::string& job, size_t limit) {
     auto db = LeaseReader();
     if (!db) return db.error();
     auto st = (*db)->Prepare(
-        "SELECT id, job, token, holder, started, finished FROM job_runs WHERE job = ?1 ORDER BY id DESC LIMIT ?2");
+        "SELECT id, job, token, holder, started, finished, result FROM job_runs WHERE job = ?1"
+        " ORDER BY id DESC LIMIT ?2");
     if (!st) return st.error();
     st->Bind(1, std::string_view(job)).Bind(2, static_cast<int64_t>(limit));
-    return Collect<JobRun>(*st, [](const Statement& s) {
-        return JobRun{s.Int(0),
-                      s.Text(1),
-                      s.Int(2),
-                      s.Text(3),
-                      ParseUtc(s.Text(4)).value_or(SysSeconds{}),
-                      ParseUtc(s.Text(5)).value_or(SysSeconds{})};
-    });
+    return Collect<JobRun>(*st, ReadJobRun);
+}
+
+Result<std::vector<JobRun>> SqliteStore::LatestJobRuns() {
+    auto db = LeaseReader();
+    if (!db) return db.error();
+    auto st = (*db)->Prepare(
+        "SELECT id, job, token, holder, started, finished, result FROM job_runs"
+        " WHERE id IN (SELECT MAX(id) FROM job_runs GROUP BY job) ORDER BY job");
+    if (!st) return st.error();
+    return Collect<JobRun>(*st, ReadJobRun);
 }
 
 }  // namespace gpuopt::store::sqlite

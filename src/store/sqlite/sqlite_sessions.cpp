@@ -24,7 +24,7 @@ Session ReadSession(const Statement& s) {
 Result<std::optional<int64_t>> SqliteStore::AccountIdForEmail(const std::string& email) {
     auto db = LeaseReader();
     if (!db) return db.error();
-    auto st = (*db)->Prepare("SELECT id FROM accounts WHERE email = ?1");
+    auto st = (*db)->Prepare("SELECT id FROM accounts WHERE email = ?1 AND disabled_at IS NULL");
     if (!st) return st.error();
     st->Bind(1, std::string_view(email));
     auto row = st->Step();

@@ -238,7 +238,7 @@ Result<Account> SqliteStore::FindAccountByKeyHash(const std::string& key_hash) {
     static const std::string sql =
         "SELECT a.id, a.email, a.tier, k.key_prefix, a.created_at FROM api_keys k JOIN accounts a ON a.id = "
         "k.account_id"
-        " WHERE k.key_hash = ?1 AND k.revoked_at IS NULL";
+        " WHERE k.key_hash = ?1 AND k.revoked_at IS NULL AND a.disabled_at IS NULL";
     auto stmt = (*db)->Prepare(sql.c_str());
     if (!stmt) return stmt.error();
     stmt->Bind(1, std::string_view(key_hash));

@@ -40,7 +40,8 @@ class SqliteStore final : public Database,
                           public IdleActionRepository,
                           public NotificationRepository,
                           public SessionRepository,
-                          public AdminRepository {
+                          public AdminRepository,
+                          public PanelRepository {
 public:
     struct Options {
         std::string path;             // the database file; created when missing
@@ -75,6 +76,7 @@ public:
     NotificationRepository& notifications() override { return *this; }
     SessionRepository& sessions() override { return *this; }
     AdminRepository& admin() override { return *this; }
+    PanelRepository& panel() override { return *this; }
 
     void CreateAccount(NewAccount account, Callback<Account> done) override;
     void IngestReport(IngestRequest request, Callback<IngestOutcome> done) override;
@@ -227,6 +229,27 @@ public:
     void AppendAudit(AuditEntry entry, Callback<AuditEntry> done) override;
     Result<std::vector<AuditEntry>> ListAudit(const AuditQuery& query) override;
     Result<AuditVerification> VerifyAuditChain() override;
+
+    Result<std::vector<CustomerRow>> ListCustomers(const CustomerQuery& query) override;
+    Result<std::optional<CustomerRow>> GetCustomer(int64_t account_id) override;
+    Result<std::vector<PaymentRow>> ListAllPayments(const PaymentQuery& query) override;
+    Result<std::optional<PaymentRow>> GetPaymentRow(int64_t payment_id) override;
+    Result<std::vector<GatewayEvent>> ListGatewayEvents(const GatewayEventQuery& query) override;
+    Result<std::vector<MailRow>> ListMail(const MailQuery& query) override;
+    Result<std::vector<SecurityEvent>> ListSecurityEvents(const SecurityEventQuery& query) override;
+    Result<std::vector<LedgerRow>> ListLedger(int64_t after_id, size_t limit) override;
+    Result<std::vector<JobRun>> LatestJobRuns() override;
+    Result<StorageSize> GetStorageSize() override;
+    void ChangeCustomerPlan(CustomerPlanChange change, AuditEntry audit, Callback<CustomerRow> done) override;
+    void SetCustomerDisabled(int64_t account_id, bool disabled, std::string reason, SysSeconds now, AuditEntry audit,
+                             Callback<CustomerRow> done) override;
+    void EnqueueOperatorMail(OutboxMessage mail, SysSeconds now, AuditEntry audit, Callback<bool> done) override;
+    void RetryMail(int64_t mail_id, SysSeconds now, AuditEntry audit, Callback<MailRow> done) override;
+    void CancelMail(int64_t mail_id, std::string why, AuditEntry audit, Callback<MailRow> done) override;
+    void RecordOperatorRefund(int64_t payment_id, SysSeconds now, AuditEntry audit, Callback<PaymentRow> done) override;
+    void BlockAddress(AddressBlock block, AuditEntry audit, Callback<void> done) override;
+    void UnblockAddress(std::string ip, AuditEntry audit, Callback<bool> done) override;
+    Result<std::vector<AddressBlock>> ListAddressBlocks(SysSeconds now) override;
 
 private:
     // The audit chain's HMAC key (SetAuditKey), copied into each write that appends to the log.

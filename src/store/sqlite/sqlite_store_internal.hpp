@@ -17,6 +17,19 @@ Result<void> AppendRevenue(Connection& db, int64_t account_id, std::string_view 
                            std::string_view currency, std::optional<int64_t> payment_id, SysSeconds at,
                            std::string_view detail);
 
+// The payments and gateway events as read by every file that lists them (sqlite_billing.cpp).
+inline constexpr const char* kPaymentColumns =
+    "id, account_id, reference, gateway, tier, amount, currency, purpose, status, gateway_id, checkout_url,"
+    " paid_amount, paid_currency, created_at, updated_at, completed_at, expires_at, renews_period_end,"
+    " gateway_payment_id, note";
+Payment ReadPayment(const Statement& st);
+Result<Payment> PaymentById(Connection& db, int64_t id);
+inline constexpr const char* kGatewayEventColumns =
+    "id, gateway, dedup_key, reference, body, received_at, state, attempts, next_attempt, result";
+GatewayEvent ReadGatewayEvent(const Statement& st);
+// Appends an audit row after the newest one, chained with `key` (sqlite_admin.cpp).
+Result<AuditEntry> InsertAudit(Connection& db, AuditEntry entry, const std::string& key);
+
 // Deletes every row of the account's own data (sqlite_account_deletion.cpp): what DeleteAccount removes,
 // and what the retention run sweeps again for accounts deleted since `since` (a periodic job that read
 // before a deletion may write after it). Answers how many rows went.

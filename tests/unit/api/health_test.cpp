@@ -40,8 +40,9 @@ private:
 http::Response CallHealth(store::Database& store) {
     auto config = BuildConfig({}).value();
     http::RateLimiter a, b;
-    Services services{config, store,   a,       b, PriceCatalog::Builtin(), nullptr, nullptr, {}, nullptr, {}, {},
-                      {},     nullptr, nullptr, {}};
+    Services services{
+        config, store,   a,  b, PriceCatalog::Builtin(), nullptr, nullptr, {}, nullptr, {}, {}, {}, nullptr, nullptr,
+        {},     nullptr, {}, {}};
     auto handler = MakeHealthHandler(services);
     http::Request req{http::bhttp::verb::get, "/api/health", 11};
     http::RequestContext ctx{req, "127.0.0.1", "/api/health", "", {}, {}};

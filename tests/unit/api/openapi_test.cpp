@@ -37,8 +37,10 @@ TEST(OpenApi, DescribesEveryRouteAndNoOther) {
         ASSERT_TRUE(store.ok());
         auto config = BuildConfig({}).value();
         http::RateLimiter a, b;
-        Services services{config, **store, a,       b, PriceCatalog::Builtin(), nullptr, nullptr, {}, nullptr, {}, {},
-                          {},     nullptr, nullptr, {}};
+        Services services{config,  **store, a,       b,       PriceCatalog::Builtin(),
+                          nullptr, nullptr, {},      nullptr, {},
+                          {},      {},      nullptr, nullptr, {},
+                          nullptr, {},      {}};
         http::Router router;
         RegisterRoutes(router, services);
         std::set<std::string> served;

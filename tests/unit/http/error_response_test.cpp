@@ -16,6 +16,7 @@ TEST(ErrorResponse, MapsEveryCodeToItsStatusAndWireName) {
         {ErrorCode::kNotFound, 404, "NOT_FOUND"},
         {ErrorCode::kMethodNotAllowed, 405, "METHOD_NOT_ALLOWED"},
         {ErrorCode::kAlreadyExists, 409, "ALREADY_EXISTS"},
+        {ErrorCode::kConflict, 409, "CONFLICT"},
         {ErrorCode::kPayloadTooLarge, 413, "PAYLOAD_TOO_LARGE"},
         {ErrorCode::kUnsupportedMediaType, 415, "UNSUPPORTED_MEDIA_TYPE"},
         {ErrorCode::kHeadersTooLarge, 431, "HEADERS_TOO_LARGE"},

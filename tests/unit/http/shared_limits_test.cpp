@@ -38,6 +38,10 @@ public:
         if (!up) return std::nullopt;
         return blocked.try_emplace(std::string(ip), static_cast<int>(duration.count())).second;
     }
+    std::optional<bool> Unblock(std::string_view ip) override {
+        if (!up) return std::nullopt;
+        return blocked.erase(std::string(ip)) > 0;
+    }
 };
 
 TEST(SharedLimits, TheSharedBudgetDecidesUnderItsPrefix) {
@@ -101,6 +105,43 @@ TEST(SharedLimits, BlocksStillWorkAloneWhileTheStoreIsAway) {
     auto left = guard.BlockedFor("10.0.0.8");
     ASSERT_TRUE(left.has_value());
     EXPECT_GT(*left, 890);
+}
+
+TEST(SharedLimits, AnUnblockLiftsTheBlockHereAndForEveryServer) {
+    FakeShared shared;
+    AddressGuard here({2, seconds(300), seconds(900)});
+    AddressGuard there({2, seconds(300), seconds(900)});
+    here.Share(&shared);
+    there.Share(&shared);
+    EXPECT_FALSE(here.Fail("10.0.0.5"));
+    EXPECT_TRUE(here.Fail("10.0.0.5"));
+    ASSERT_EQ(here.FailureBlocks().size(), 1U);
+    EXPECT_EQ(here.FailureBlocks()[0].first, "10.0.0.5");
+    EXPECT_TRUE(there.BlockedFor("10.0.0.5").has_value());
+    EXPECT_TRUE(here.Unblock("10.0.0.5"));
+    EXPECT_EQ(here.BlockedFor("10.0.0.5"), std::nullopt);
+    EXPECT_EQ(there.BlockedFor("10.0.0.5"), std::nullopt) << "lifted in the shared store too";
+    EXPECT_TRUE(here.FailureBlocks().empty());
+    EXPECT_FALSE(here.Unblock("10.0.0.5")) << "nothing left to lift";
+}
+
+TEST(SharedLimits, BlocksByHandHoldWhateverTheFailureLimitAndEndOnTime) {
+    AddressGuard guard({0, seconds(300), seconds(900)});  // failures never block here
+    EXPECT_EQ(guard.BlockedFor("192.0.2.1"), std::nullopt);
+    guard.SetManualBlocks({{"192.0.2.1", std::nullopt},
+                           {"192.0.2.2", UtcNow() + std::chrono::seconds(120)},
+                           {"192.0.2.3", UtcNow() - std::chrono::seconds(1)}});
+    auto forever = guard.BlockedFor("192.0.2.1");
+    ASSERT_TRUE(forever.has_value());
+    EXPECT_EQ(*forever, 3600) << "Retry-After says an hour at most: it may be lifted any time";
+    auto soon = guard.BlockedFor("192.0.2.2");
+    ASSERT_TRUE(soon.has_value());
+    EXPECT_GT(*soon, 100);
+    EXPECT_LE(*soon, 120);
+    EXPECT_EQ(guard.BlockedFor("192.0.2.3"), std::nullopt) << "its time is over";
+    EXPECT_EQ(guard.BlockedFor("192.0.2.4"), std::nullopt);
+    guard.SetManualBlocks({});
+    EXPECT_EQ(guard.BlockedFor("192.0.2.1"), std::nullopt) << "lifted by the next load";
 }
 
 }  // namespace

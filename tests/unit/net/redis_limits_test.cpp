@@ -113,6 +113,10 @@ TEST_F(RedisLimitsTest, OneServerStartsABlockAndEveryServerSeesIt) {
     ASSERT_TRUE(left.has_value());
     EXPECT_GT(*left, 890);
     EXPECT_LE(*left, 900);
+    // An operator lifts it on one server: lifted for all, and a second lift finds nothing.
+    EXPECT_EQ(b->Unblock(ip), true);
+    EXPECT_EQ(a->BlockedFor(ip), 0);
+    EXPECT_EQ(a->Unblock(ip), false);
 }
 
 TEST_F(RedisLimitsTest, TheScriptIsLoadedAgainAfterTheServerForgetsIt) {

@@ -100,6 +100,10 @@ TEST_F(PgMigrations, MigrationThreePacksTheHourlyRollUpByDay) {
         ASSERT_TRUE(c.ok());
         // The database as migration 2 left it, with three hours across midnight for one GPU and one for another.
         std::string sql =
+            "DROP TABLE address_blocks; DROP INDEX accounts_deleted_at; DROP INDEX outbox_account; DROP INDEX "
+            "security_events_ip; "
+            "ALTER TABLE accounts DROP COLUMN disabled_at; ALTER TABLE accounts DROP COLUMN disabled_reason; "
+            "ALTER TABLE job_runs DROP COLUMN result; "
             "DROP TABLE audit_log; DROP FUNCTION audit_log_append_only; DROP TABLE admin_sessions; DROP TABLE "
             "admin_users; "
             "ALTER TABLE accounts DROP COLUMN deleted_at; DROP TABLE api_keys; DROP TABLE recommendation_marks; DROP "

@@ -5,6 +5,7 @@
 #include "unit/store/admin_contract.hpp"
 #include "unit/store/idle_action_contract.hpp"
 #include "unit/store/notification_contract.hpp"
+#include "unit/store/panel_contract.hpp"
 #include "unit/store/pg_backend.hpp"
 #include "unit/store/recommendation_contract.hpp"
 #include "unit/store/session_contract.hpp"
@@ -18,5 +19,6 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, IdleActionContract, ::testing::Types<Po
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, NotificationContract, ::testing::Types<PostgresBackend>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, SessionContract, ::testing::Types<PostgresBackend>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, AdminContract, ::testing::Types<PostgresBackend>);
+INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, PanelContract, ::testing::Types<PostgresBackend>);
 
 }  // namespace gpuopt::store::contract

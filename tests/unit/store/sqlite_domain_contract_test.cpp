@@ -5,6 +5,7 @@
 #include "unit/store/admin_contract.hpp"
 #include "unit/store/idle_action_contract.hpp"
 #include "unit/store/notification_contract.hpp"
+#include "unit/store/panel_contract.hpp"
 #include "unit/store/recommendation_contract.hpp"
 #include "unit/store/session_contract.hpp"
 #include "unit/store/sqlite_backend.hpp"
@@ -18,5 +19,6 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, IdleActionContract, ::testing::Types<Sqli
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, NotificationContract, ::testing::Types<SqliteBackend>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, SessionContract, ::testing::Types<SqliteBackend>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, AdminContract, ::testing::Types<SqliteBackend>);
+INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, PanelContract, ::testing::Types<SqliteBackend>);
 
 }  // namespace gpuopt::store::contract

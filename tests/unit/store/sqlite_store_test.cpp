@@ -114,6 +114,10 @@ TEST_F(SqliteStoreTest, MigrationEightPacksTheHourlyRollUpByDay) {
         sqlite3* db = nullptr;
         ASSERT_EQ(sqlite3_open((dir_ / "gpuopt.db").c_str(), &db), SQLITE_OK);
         std::string sql =
+            "DROP TABLE address_blocks; DROP INDEX accounts_deleted_at; DROP INDEX outbox_account; DROP INDEX "
+            "security_events_ip; "
+            "ALTER TABLE accounts DROP COLUMN disabled_at; ALTER TABLE accounts DROP COLUMN disabled_reason; "
+            "ALTER TABLE job_runs DROP COLUMN result; "
             "DROP TABLE audit_log; DROP TABLE admin_sessions; DROP TABLE admin_users; "
             "ALTER TABLE accounts DROP COLUMN deleted_at; DROP TABLE api_keys; DROP TABLE recommendation_marks; DROP "
             "TABLE web_sessions; DROP TABLE sign_in_links;"

@@ -761,7 +761,7 @@ TYPED_TEST_P(StoreContract, AJobLeaseHasOneHolderUntilItExpiresOrIsGivenBack) {
     EXPECT_GT((*taken)->token, first);
     auto record = [&](const std::string& holder, int64_t token) {
         return Wait<bool>([&](Callback<bool> done) {
-            this->db().leases().RecordJobRun({0, "rollup", token, holder, kNow + seconds(40), kNow + seconds(55)},
+            this->db().leases().RecordJobRun({0, "rollup", token, holder, kNow + seconds(40), kNow + seconds(55), ""},
                                              std::move(done));
         });
     };
@@ -822,7 +822,8 @@ TYPED_TEST_P(StoreContract, DeletingAnAccountRemovesItsDataAndRetentionSweepsLat
     auto remove = [&](int64_t id) {
         return Wait<DeletedAccount>([&](Callback<DeletedAccount> done) {
             this->db().accounts().DeleteAccount(
-                {id, UtcNow(), this->Mail("bye:" + std::to_string(id), id, "account_deleted")}, std::move(done));
+                {id, UtcNow(), this->Mail("bye:" + std::to_string(id), id, "account_deleted"), std::nullopt},
+                std::move(done));
         });
     };
     auto deleted = remove(a->id);
