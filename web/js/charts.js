@@ -11,8 +11,10 @@ const palette = () => {
 const axisTime = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 
 // A chart of `series` ({label, values, format}) over `xs` (Unix seconds), in `container`, full width.
-// Answers {update(xs, series), destroy()}.
-export function timeChart(container, { title, xs, series, yRange, height = 220 }) {
+// `xFormat` writes a time for the legend and the figures (default: date and time in the viewer's zone);
+// `utc` draws the time axis in UTC (monthly figures that start at 00:00 UTC). Answers {update(xs, series), destroy()}.
+export function timeChart(container, { title, xs, series, yRange, height = 220, xFormat, utc = false }) {
+  const formatX = xFormat || ((x) => axisTime.format(new Date(x * 1000)));
   const colors = palette();
   const box = el("div", { class: "chart", role: "img", "aria-label": `${title}: chart; the figures are in the table below it` });
   const twin = el("details", { class: "chart-figures" }, el("summary", { text: `${title}: the figures` }));
@@ -23,6 +25,7 @@ export function timeChart(container, { title, xs, series, yRange, height = 220 }
     cursor: { drag: { x: false, y: false } },
     legend: { live: true },
     scales: { x: { time: true }, y: yRange ? { range: yRange } : {} },
+    tzDate: utc ? (ts) => window.uPlot.tzDate(new Date(ts * 1000), "Etc/UTC") : undefined,
     axes: [
       { stroke: "currentColor", grid: { stroke: "rgba(127,127,127,0.15)" } },
       {
@@ -33,7 +36,7 @@ export function timeChart(container, { title, xs, series, yRange, height = 220 }
       },
     ],
     series: [
-      { value: (u, v) => (v == null ? "–" : axisTime.format(new Date(v * 1000))) },
+      { value: (u, v) => (v == null ? "–" : formatX(v)) },
       ...series.map((s, i) => ({
         label: s.label,
         stroke: colors[i % colors.length],
@@ -47,7 +50,7 @@ export function timeChart(container, { title, xs, series, yRange, height = 220 }
   let plot = new window.uPlot(opts, [xs, ...series.map((s) => s.values)], box);
   const fillTwin = (xsNow, seriesNow) => {
     const rows = xsNow.map((x, i) =>
-      el("tr", {}, el("th", { scope: "row", text: axisTime.format(new Date(x * 1000)) }),
+      el("tr", {}, el("th", { scope: "row", text: formatX(x) }),
         seriesNow.map((s) => el("td", { class: "num", text: s.values[i] == null ? "–" : s.format(s.values[i]) }))),
     );
     const tableEl = el(

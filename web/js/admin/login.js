@@ -8,8 +8,8 @@ function problem(message) {
 
 function next() {
   const wanted = new URLSearchParams(location.search).get("next") || "";
-  // Only a page of the panel: never an address elsewhere (no open redirect).
-  return /^\/admin(\/[a-z-]*)*$/.test(wanted) ? wanted : "/admin";
+  // Only a page of the panel (a customer's detail too): never an address elsewhere (no open redirect).
+  return /^\/admin(\/[a-z-]*)*(\?id=[0-9]{1,18})?$/.test(wanted) ? wanted : "/admin";
 }
 
 if (new URLSearchParams(location.search).get("signed_out") === "factor") {

@@ -5,7 +5,14 @@ import { apiFor, mountFrame, showStatus } from "../core.js";
 
 let session = null;
 
-const NAV = [["/admin", "Security"]];
+const NAV = [
+  ["/admin", "Revenue"],
+  ["/admin/customers", "Customers"],
+  ["/admin/payments", "Payments"],
+  ["/admin/mail", "Mail"],
+  ["/admin/security", "Security"],
+  ["/admin/system", "System"],
+];
 
 export const api = apiFor("/admin/login", () => session);
 
@@ -14,7 +21,7 @@ export async function start(active, render) {
   const res = await fetch("/api/admin/session", { headers: { Accept: "application/json" }, credentials: "same-origin" });
   const answer = res.ok ? await res.json() : null;
   if (!answer || !answer.signed_in) {
-    location.replace("/admin/login?next=" + encodeURIComponent(location.pathname));
+    location.replace("/admin/login?next=" + encodeURIComponent(location.pathname + location.search));
     return;
   }
   session = answer;

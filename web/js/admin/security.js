@@ -1,7 +1,10 @@
-// /admin: the operator's own account (the second factor turned on or off) and the audit log of every
-// operator action and sign-in, filtered, paged back, its hash chain checked on demand.
+// /admin/security: the operator's own account (the second factor turned on or off), the audit log of every
+// operator action and sign-in (filtered, paged back, its hash chain checked on demand), the security log
+// (failed sign-ins, blocked addresses, forged webhook signatures) and the addresses blocked now, for
+// failures or by hand, with a form to block one and a button to lift each block.
 import { el, card, table, time, showStatus } from "../core.js";
 import { api, start } from "./panel.js";
+import { confirmBox, duration, errorLine, filterForm, long, pagedList, queryOf } from "./parts.js";
 
 const PAGE = 50;
 
@@ -101,14 +104,21 @@ function auditCard() {
   const more = el("button", { type: "button", class: "secondary", hidden: true, text: "Older entries" });
   const verdict = el("p", { id: "chain", role: "status" });
   const verify = el("button", { type: "button", class: "secondary", text: "Check the chain" });
-  const form = el(
-    "form",
-    { class: "filters", id: "audit-filters" },
+  const form = filterForm(
+    { id: "audit-filters" },
     el("label", { for: "f-action", text: "Action" }),
     el(
       "select",
       { id: "f-action", name: "action" },
-      [["", "All"], ["admin.", "Operator accounts"], ["customer.", "Customers"], ["crypto.", "Encryption keys"]].map(([value, label]) =>
+      [
+        ["", "All"],
+        ["admin.", "Operator accounts"],
+        ["customer.", "Customers"],
+        ["payment.", "Payments"],
+        ["mail.", "Mail"],
+        ["address.", "Blocked addresses"],
+        ["crypto.", "Encryption keys"],
+      ].map(([value, label]) =>
         el("option", { value, text: label }),
       ),
     ),
@@ -165,8 +175,156 @@ function auditCard() {
   return { box, load };
 }
 
-start("/admin", async (main, session) => {
+const KINDS = [
+  ["", "All kinds"],
+  ["admin_sign_in_failed", "Failed operator sign-ins"],
+  ["address_blocked", "Addresses blocked"],
+  ["webhook_signature", "Forged webhook signatures"],
+];
+
+function eventsCard() {
+  const preset = el("select", { id: "se-preset" }, KINDS.map(([value, label]) => el("option", { value, text: label })));
+  const form = filterForm(
+    { id: "se-filters" },
+    el("label", { for: "se-preset", text: "Show" }),
+    preset,
+    el("label", { for: "se-kind", text: "Kind starts with" }),
+    el("input", { id: "se-kind", name: "kind", type: "search", maxlength: 100, autocomplete: "off", placeholder: "e.g. admin_" }),
+    el("label", { for: "se-ip", text: "Address" }),
+    el("input", { id: "se-ip", name: "ip", type: "search", maxlength: 64, autocomplete: "off", placeholder: "e.g. 203.0.113.7" }),
+    el("button", { type: "submit", text: "Show" }),
+  );
+  // A preset fills the prefix, which stays editable.
+  preset.addEventListener("change", () => {
+    form.kind.value = preset.value;
+    form.requestSubmit();
+  });
+  const list = pagedList({
+    caption: "The security log, newest first",
+    empty: "No security events match.",
+    more: "Older events",
+    columns: [
+      ["When", (e) => time(e.at)],
+      ["Kind", (e) => el("code", { text: e.kind })],
+      ["Address", (e) => e.ip || "–"],
+      ["Detail", (e) => long(e.detail)],
+    ],
+    fetchPage: async (before) => {
+      const answer = await api("/api/admin/security-events?" + queryOf(form, { limit: 50, before }));
+      return { rows: answer.events, next_before: answer.next_before };
+    },
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    list.load(true).catch((err) => showStatus(err.message));
+  });
+  list.button.addEventListener("click", () => list.load(false).catch((err) => showStatus(err.message)));
+  const box = card(
+    "Security log",
+    el("p", { class: "muted", text: "Failed operator sign-ins, addresses blocked for repeated failures, webhooks with a wrong signature, payments that do not match." }),
+    form,
+    list.node,
+  );
+  return { box, load: () => list.load(true) };
+}
+
+function blocksCard() {
+  const holder = el("div");
+  const limits = el("p", { class: "muted" });
+  const error = errorLine();
+  const confirm = confirmBox("block-confirm");
+  const field = (id, label, input) => el("div", { class: "field" }, el("label", { for: id, text: label }), input);
+  const form = el(
+    "form",
+    { class: "form-grid", id: "block-form", novalidate: true },
+    field("block-ip", "Address (IPv4 or IPv6)",
+      el("input", { id: "block-ip", name: "ip", type: "text", maxlength: 64, autocomplete: "off", required: true, spellcheck: "false" })),
+    field("block-minutes", "Minutes (0: until lifted)",
+      el("input", { id: "block-minutes", name: "minutes", type: "number", min: 0, max: 525600, step: 1, value: 60, required: true })),
+    field("block-reason", "Reason (kept in the audit log)",
+      el("input", { id: "block-reason", name: "reason", type: "text", maxlength: 500, autocomplete: "off", required: true })),
+    el("div", { class: "field" }, el("button", { type: "submit", text: "Block the address" })),
+  );
+  const load = async () => {
+    const answer = await api("/api/admin/blocks");
+    const f = answer.failure_limit;
+    limits.textContent = f && f.max_failures
+      ? `An address that fails to authenticate ${f.max_failures} times within ${duration(f.window_seconds)} is blocked for ${duration(f.block_seconds)}. A block by hand holds until it ends or is lifted here.`
+      : "Blocks for repeated failures are off (AUTH_FAILURE_LIMIT=0). A block by hand holds until it ends or is lifted here.";
+    holder.replaceChildren(
+      table(
+        "Addresses blocked now",
+        [
+          ["Address", (b) => el("code", { text: b.ip })],
+          ["Why", (b) => (b.source === "operator" ? "by hand" : "repeated failures")],
+          ["Until", (b) => (b.until ? time(b.until) : "until lifted")],
+          ["Left", (b) => (b.seconds_left === null || b.seconds_left === undefined ? "–" : duration(b.seconds_left)), { numeric: true }],
+          ["Reason", (b) => long(b.reason)],
+          ["By", (b) => b.created_by || "–"],
+          ["Since", (b) => (b.created_at ? time(b.created_at) : "–")],
+          ["Lift", (b) => unblockButton(b)],
+        ],
+        answer.blocks,
+        { empty: "No address is blocked." },
+      ),
+    );
+  };
+  function unblockButton(b) {
+    const button = el("button", { type: "button", class: "small-button secondary", "data-ip": b.ip, text: "Unblock", "aria-label": `Unblock ${b.ip}` });
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      error.clear();
+      try {
+        await api("/api/admin/blocks?ip=" + encodeURIComponent(b.ip), { method: "DELETE" });
+        showStatus(`${b.ip} is no longer blocked.`, "ok");
+        await load();
+      } catch (err) {
+        button.disabled = false;
+        error.show(err);
+      }
+    });
+    return button;
+  }
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    error.clear();
+    const ip = form.ip.value.trim();
+    const minutes = Number(form.minutes.value);
+    const reason = form.reason.value.trim();
+    if (!ip) return error.show("Give the address to block.");
+    if (!Number.isInteger(minutes) || minutes < 0 || minutes > 525600) return error.show("Minutes: a whole number from 0 (until lifted) to 525600.");
+    if (reason.length < 3) return error.show("Give a reason, 3 to 500 characters: it goes into the audit log.");
+    confirm.open({
+      heading: `Block ${ip}?`,
+      detail: `Every request from ${ip} is refused ${minutes ? `for ${duration(minutes * 60)}` : "until the block is lifted"}, this panel's included: never block your own address.`,
+      confirm: "Yes, block it",
+      run: async () => {
+        await api("/api/admin/blocks", { method: "POST", body: { ip, minutes, reason } });
+        form.reset();
+        showStatus(`${ip} is blocked.`, "ok");
+        await load();
+      },
+    });
+  });
+  const box = card(
+    "Blocked addresses",
+    limits,
+    holder,
+    error.node,
+    el("h3", { text: "Block an address by hand" }),
+    form,
+    confirm.node,
+  );
+  return { box, load };
+}
+
+start("/admin/security", async (main, session) => {
   const audit = auditCard();
-  main.replaceChildren(el("h1", { text: "Security" }), el("div", { class: "grid" }, factorCard(session), audit.box));
-  await audit.load(true);
+  const events = eventsCard();
+  const blocks = blocksCard();
+  main.replaceChildren(
+    el("h1", { text: "Security" }),
+    el("div", { class: "panel-grid" }, factorCard(session), audit.box, events.box, blocks.box),
+  );
+  await Promise.all([audit.load(true), events.load(), blocks.load()]);
 });
