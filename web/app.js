@@ -90,7 +90,7 @@ async function signUp(event) {
     const res = await fetch("/api/signup", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify(chosen ? { email, ...chosen } : { email }),
+      body: JSON.stringify({ email, ...(chosen || {}), ...arrival() }),
     });
     const body = await res.json();
     if (!res.ok) {
@@ -116,6 +116,94 @@ async function signUp(event) {
   }
 }
 
+// A referral code the visitor arrived with (/?ref=CODE), kept in this browser for 30 days so that a signup
+// days later is still credited to where they came from; and their offset from UTC for the send window.
+const REF_KEY = "gpuopt_ref";
+const REF_DAYS = 30;
+
+function rememberReferral() {
+  const ref = new URLSearchParams(window.location.search).get("ref");
+  if (!ref || !/^[a-z0-9_-]{1,64}$/.test(ref)) return;
+  try {
+    localStorage.setItem(REF_KEY, JSON.stringify({ ref, at: Date.now() }));
+  } catch (err) {
+    // Storage refused (private mode): the code counts only for this page view.
+    sessionRef = ref;
+  }
+}
+
+let sessionRef = "";
+
+function arrival() {
+  const out = { utc_offset_minutes: -new Date().getTimezoneOffset() };
+  let ref = sessionRef;
+  try {
+    const kept = JSON.parse(localStorage.getItem(REF_KEY) || "null");
+    if (kept && Date.now() - kept.at < REF_DAYS * 86400 * 1000) ref = kept.ref;
+  } catch (err) {
+    // Nothing kept.
+  }
+  if (ref) out.ref = ref;
+  return out;
+}
+
+async function loadAuditForm() {
+  try {
+    const res = await fetch("/api/audit-requests", { headers: { Accept: "application/json" } });
+    if (!res.ok) return;
+    const body = await res.json();
+    document.getElementById("audit-consent-text").textContent = body.consent_text;
+  } catch (err) {
+    // The form keeps its default wording; the server records the text it holds.
+  }
+}
+
+async function requestAudit(event) {
+  event.preventDefault();
+  const form = event.target;
+  const error = document.getElementById("audit-error");
+  const button = document.getElementById("audit-button");
+  error.hidden = true;
+  const email = form.email.value.trim();
+  if (!form.email.checkValidity() || email === "") {
+    error.textContent = "Please enter a valid email address.";
+    error.hidden = false;
+    return;
+  }
+  if (!form.consent.checked) {
+    error.textContent = "Please tick the box: we only send the audit to those who agree to receive it.";
+    error.hidden = false;
+    return;
+  }
+  button.disabled = true;
+  try {
+    const payload = { email, consent: true, ...arrival() };
+    if (form.name.value.trim()) payload.name = form.name.value.trim();
+    if (form.company.value.trim()) payload.company = form.company.value.trim();
+    const res = await fetch("/api/audit-requests", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(payload),
+    });
+    const body = await res.json();
+    if (!res.ok) {
+      const detail = body.details ? Object.values(body.details)[0] : "";
+      error.textContent = detail ? `${body.message}: ${detail}` : body.message;
+      error.hidden = false;
+      return;
+    }
+    const done = document.getElementById("audit-done");
+    done.textContent = body.message;
+    done.hidden = false;
+    form.hidden = true;
+  } catch (err) {
+    error.textContent = "The server could not be reached. Please try again.";
+    error.hidden = false;
+  } finally {
+    button.disabled = false;
+  }
+}
+
 async function copyKey() {
   const key = document.getElementById("api-key").textContent;
   try {
@@ -130,5 +218,8 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("base-url").textContent = window.location.origin;
   document.getElementById("signup-form").addEventListener("submit", signUp);
   document.getElementById("copy-key").addEventListener("click", copyKey);
+  document.getElementById("audit-form").addEventListener("submit", requestAudit);
+  rememberReferral();
   loadPlans();
+  loadAuditForm();
 });

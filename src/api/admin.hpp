@@ -75,4 +75,23 @@ http::Handler MakeAdminUnblockHandler(Services& s);
 http::Handler MakeAdminRevenueHandler(Services& s);
 http::Handler MakeAdminSystemHandler(Services& s);
 
+// Acquisition (api/admin_acquisition.cpp).
+http::Handler MakeAdminFunnelHandler(Services& s);
+http::Handler MakeAdminLeadsHandler(Services& s);
+// `download`: the history as an audited JSON attachment.
+http::Handler MakeAdminLeadHandler(Services& s, bool download);
+http::Handler MakeAdminLeadMarkHandler(Services& s);
+http::Handler MakeAdminLeadEraseHandler(Services& s);
+// `conversations`: Reddit's, else GitHub's prospects.
+http::Handler MakeAdminProspectsHandler(Services& s, bool conversations);
+http::Handler MakeAdminDecideHandler(Services& s, bool conversation);
+http::Handler MakeAdminSequencesHandler(Services& s);
+http::Handler MakeAdminSequencePauseHandler(Services& s, bool pause);
+// `csv`: every entry as an audited CSV attachment.
+http::Handler MakeAdminSuppressionsHandler(Services& s, bool csv);
+http::Handler MakeAdminSuppressHandler(Services& s);
+http::Handler MakeAdminReferralsHandler(Services& s);
+http::Handler MakeAdminCreateReferralHandler(Services& s);
+http::Handler MakeAdminDiscoverHandler(Services& s);
+
 }  // namespace gpuopt::api

@@ -45,25 +45,10 @@ boost::asio::awaitable<Result<store::CustomerRow>> ReadCustomer(Services& s, int
     co_return co_await OffloadRead<store::CustomerRow>(s, read);
 }
 
-// The start of a customer action: the operator (a write: an admin session), the id and the JSON body.
-struct Action {
-    OperatorCaller caller;
-    int64_t id = 0;
-    boost::json::object body;
-};
+using Action = OperatorAction;
 
 boost::asio::awaitable<std::variant<Action, http::Response>> BeginAction(Services& s, http::RequestContext& ctx) {
-    const unsigned version = ctx.request.version();
-    auto auth = co_await AuthorizeOperator(s, ctx);
-    if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
-    Action action{std::get<OperatorCaller>(auth), 0, {}};
-    auto id = IdParam(ctx);
-    if (!id) co_return http::ErrorResponse(Error::Validation("id", "must be a customer id"), version);
-    action.id = *id;
-    auto body = JsonObjectBody(ctx.request);
-    if (!body) co_return http::ErrorResponse(body.error(), version);
-    action.body = std::move(*body);
-    co_return action;
+    co_return co_await BeginOperatorAction(s, ctx, "a customer id");
 }
 
 boost::asio::awaitable<http::Response> Changed(Services& s, http::RequestContext& ctx,

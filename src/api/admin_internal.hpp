@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "api/admin.hpp"
@@ -47,6 +48,17 @@ std::optional<int64_t> PositiveInt(std::string_view text);
 Result<boost::json::object> JsonObjectBody(const http::Request& req);
 // The operator's reason for an action: required, 3 to 500 characters, no control characters.
 Result<std::string> ReasonField(const boost::json::object& body);
+
+// The start of an operator action on `{id}`: the operator (a write: an admin session), the id (kValidation
+// naming `what` when it is not one) and the JSON body.
+struct OperatorAction {
+    OperatorCaller caller;
+    int64_t id = 0;
+    boost::json::object body;
+};
+boost::asio::awaitable<std::variant<OperatorAction, http::Response>> BeginOperatorAction(Services& s,
+                                                                                         http::RequestContext& ctx,
+                                                                                         std::string_view what);
 
 // What the panel shows of a customer, a payment, a mail; a time or null.
 boost::json::value TimeOrNull(const std::optional<SysSeconds>& t);

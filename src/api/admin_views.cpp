@@ -3,7 +3,9 @@
 #include <charconv>
 
 #include "api/admin_internal.hpp"
+#include "api/auth.hpp"
 #include "common/json.hpp"
+#include "http/error_response.hpp"
 #include "http/query.hpp"
 
 namespace gpuopt::api {
@@ -58,6 +60,22 @@ Result<boost::json::object> JsonObjectBody(const http::Request& req) {
     if (!parsed) return parsed.error();
     if (!parsed->is_object()) return Error::Validation("body", "must be a JSON object");
     return std::move(parsed->get_object());
+}
+
+boost::asio::awaitable<std::variant<OperatorAction, http::Response>> BeginOperatorAction(Services& s,
+                                                                                         http::RequestContext& ctx,
+                                                                                         std::string_view what) {
+    const unsigned version = ctx.request.version();
+    auto auth = co_await AuthorizeOperator(s, ctx);
+    if (auto* refused = std::get_if<http::Response>(&auth)) co_return std::move(*refused);
+    OperatorAction action{std::get<OperatorCaller>(auth), 0, {}};
+    auto id = IdParam(ctx);
+    if (!id) co_return http::ErrorResponse(Error::Validation("id", "must be " + std::string(what)), version);
+    action.id = *id;
+    auto body = JsonObjectBody(ctx.request);
+    if (!body) co_return http::ErrorResponse(body.error(), version);
+    action.body = std::move(*body);
+    co_return action;
 }
 
 Result<std::string> ReasonField(const boost::json::object& body) {

@@ -74,6 +74,43 @@ void RegisterRoutes(http::Router& router, Services& s) {
     router.Add(verb::delete_, "/api/admin/blocks", MakeAdminUnblockHandler(s), {false, "Lift an address's block"});
     router.Add(verb::get, "/api/admin/system", MakeAdminSystemHandler(s),
                {false, "Jobs, database, version, features and missing settings"});
+    router.Add(verb::get, "/api/admin/acquisition/funnel", MakeAdminFunnelHandler(s),
+               {false, "The funnel by source, by sequence and by day, and the sources' state"});
+    router.Add(verb::get, "/api/admin/acquisition/leads", MakeAdminLeadsHandler(s), {false, "Leads"});
+    router.Add(verb::get, "/api/admin/acquisition/leads/{id}", MakeAdminLeadHandler(s, false),
+               {false, "A lead's whole history"});
+    router.Add(verb::get, "/api/admin/acquisition/leads/{id}/export", MakeAdminLeadHandler(s, true),
+               {false, "A lead's history as a JSON download (audited)"});
+    router.Add(verb::post, "/api/admin/acquisition/leads/{id}/mark", MakeAdminLeadMarkHandler(s),
+               {true, "Mark a lead bounced, replied, complained or unsubscribed"});
+    router.Add(verb::delete_, "/api/admin/acquisition/leads/{id}", MakeAdminLeadEraseHandler(s),
+               {true, "Erase a lead (a hashed suppression entry stays)"});
+    router.Add(verb::get, "/api/admin/acquisition/prospects", MakeAdminProspectsHandler(s, false),
+               {false, "GitHub prospects, best first"});
+    router.Add(verb::post, "/api/admin/acquisition/prospects/{id}", MakeAdminDecideHandler(s, false),
+               {true, "Record what was done about a prospect"});
+    router.Add(verb::get, "/api/admin/acquisition/conversations", MakeAdminProspectsHandler(s, true),
+               {false, "Reddit conversations, newest first"});
+    router.Add(verb::post, "/api/admin/acquisition/conversations/{id}", MakeAdminDecideHandler(s, true),
+               {true, "Record what was done about a conversation"});
+    router.Add(verb::get, "/api/admin/acquisition/sequences", MakeAdminSequencesHandler(s),
+               {false, "Sequences, their steps and state"});
+    router.Add(verb::post, "/api/admin/acquisition/sequences/{name}/pause", MakeAdminSequencePauseHandler(s, true),
+               {true, "Pause a sequence"});
+    router.Add(verb::post, "/api/admin/acquisition/sequences/{name}/resume", MakeAdminSequencePauseHandler(s, false),
+               {true, "Resume a sequence"});
+    router.Add(verb::get, "/api/admin/acquisition/suppressions", MakeAdminSuppressionsHandler(s, false),
+               {false, "The suppression list"});
+    router.Add(verb::get, "/api/admin/acquisition/suppressions.csv", MakeAdminSuppressionsHandler(s, true),
+               {false, "The suppression list as CSV (audited)"});
+    router.Add(verb::post, "/api/admin/acquisition/suppressions", MakeAdminSuppressHandler(s),
+               {true, "Suppress an address or a domain"});
+    router.Add(verb::get, "/api/admin/acquisition/referrals", MakeAdminReferralsHandler(s),
+               {false, "Referral codes and what they brought"});
+    router.Add(verb::post, "/api/admin/acquisition/referrals", MakeAdminCreateReferralHandler(s),
+               {true, "Make a referral code"});
+    router.Add(verb::post, "/api/admin/acquisition/discover", MakeAdminDiscoverHandler(s),
+               {true, "Look at the sources now"});
     router.Add(verb::get, "/api/me", MakeMeHandler(s), {false, "The caller's account"});
     router.Add(verb::delete_, "/api/me", MakeDeleteAccountHandler(s), {true, "Delete the account and its data"});
     router.Add(verb::get, "/api/me/keys", MakeListKeysHandler(s), {false, "The account's API keys"});
@@ -121,6 +158,19 @@ void RegisterRoutes(http::Router& router, Services& s) {
                {true, "Flutterwave events (verif-hash)"});
     router.Add(verb::post, "/payment/nowpayments/webhook", MakeNowPaymentsWebhookHandler(s),
                {true, "NOWPayments IPN (x-nowpayments-sig)"});
+    // Acquisition (SPEC §9): the audit form with double opt-in, sequence mails' unsubscribe, mail events.
+    router.Add(verb::get, "/api/audit-requests", MakeAuditFormHandler(s), {false, "What the audit form shows"});
+    router.Add(verb::post, "/api/audit-requests", MakeAuditRequestHandler(s),
+               {true, "Ask for a free GPU cost audit (a confirmation link is mailed)"});
+    router.Add(verb::get, "/audit/confirm", MakeAuditConfirmPageHandler(s),
+               {false, "The page an audit confirmation link opens"});
+    router.Add(verb::post, "/audit/confirm", MakeAuditConfirmHandler(s), {false, "Confirm an audit request"});
+    router.Add(verb::get, "/unsubscribe", MakeLeadUnsubscribePageHandler(s),
+               {false, "The page a sequence mail's unsubscribe link opens"});
+    router.Add(verb::post, "/unsubscribe", MakeLeadUnsubscribeHandler(s),
+               {false, "Unsubscribe from sequence mails (the page's button, RFC 8058 one-click)"});
+    router.Add(verb::post, "/api/webhooks/sendgrid", MakeSendgridEventsHandler(s),
+               {true, "SendGrid Event Webhook (ECDSA-signed): bounces, complaints, unsubscribes"});
 }
 
 }  // namespace gpuopt::api

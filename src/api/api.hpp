@@ -17,6 +17,10 @@
 #include "http/router.hpp"
 #include "store/database.hpp"
 
+namespace gpuopt::acquisition {
+struct Settings;
+}  // namespace gpuopt::acquisition
+
 namespace gpuopt::billing {
 class Billing;
 }
@@ -72,9 +76,18 @@ struct Services {
     std::vector<JobSchedule> jobs;                          // the periodic jobs, for the operator's system page
     std::function<void(const std::string&)> wake_job;       // runs the named periodic job soon, on this server
     SysSeconds started_at{};                                // when this server started
+    const acquisition::Settings* acquisition = nullptr;     // sources and sequences (acquisition/settings.hpp)
 };
 
 http::Handler MakeSignupHandler(Services& s);
+// Acquisition's public side (api/acquisition.cpp) and SendGrid's Event Webhook (api/payment_webhooks.cpp).
+http::Handler MakeAuditFormHandler(Services& s);
+http::Handler MakeAuditRequestHandler(Services& s);
+http::Handler MakeAuditConfirmPageHandler(Services& s);
+http::Handler MakeAuditConfirmHandler(Services& s);
+http::Handler MakeLeadUnsubscribePageHandler(Services& s);
+http::Handler MakeLeadUnsubscribeHandler(Services& s);
+http::Handler MakeSendgridEventsHandler(Services& s);
 http::Handler MakeTrackUsageHandler(Services& s);
 http::Handler MakeHealthHandler(Services& s);
 http::Handler MakeMeHandler(Services& s);

@@ -9,6 +9,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "acquisition/sendgrid.hpp"
 #include "api/api.hpp"
 #include "api/auth.hpp"
 #include "billing/billing.hpp"
@@ -16,6 +17,7 @@
 #include "http/error_response.hpp"
 #include "http/query.hpp"
 #include "mail/templates.hpp"
+#include "store/acquisition.hpp"
 
 namespace gpuopt::api {
 
@@ -197,6 +199,38 @@ http::Handler MakeFlutterwaveCallbackHandler(Services& s) {
                              "This takes a few seconds. Your plan changes as soon as Flutterwave confirms it, and a "
                              "receipt goes to your e-mail address.",
                              version);
+    };
+}
+
+// SendGrid's Event Webhook: bounces, complaints and unsubscribes suppress the address and end its
+// sequences; every event is kept once (sg_event_id). Refused without the verification key: an unsigned
+// event could unsubscribe anyone.
+http::Handler MakeSendgridEventsHandler(Services& s) {
+    return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {
+        const unsigned version = ctx.request.version();
+        ctx.principal = "sendgrid";
+        const std::string& key = s.config.acquisition.sendgrid_webhook_public_key;
+        if (key.empty()) co_return co_await Refuse(s, ctx, "sendgrid: SENDGRID_WEBHOOK_PUBLIC_KEY is not set");
+        const auto verified = acquisition::VerifySendgridSignature(
+            key, Header(ctx.request, "X-Twilio-Email-Event-Webhook-Signature"),
+            Header(ctx.request, "X-Twilio-Email-Event-Webhook-Timestamp"), ctx.request.body(), UtcNow());
+        if (!verified) co_return co_await Refuse(s, ctx, "sendgrid: " + verified.error().message);
+        auto events = acquisition::ParseSendgridEvents(ctx.request.body());
+        if (!events) co_return http::ErrorResponse(events.error(), version);
+        int64_t fresh = 0;
+        for (auto& event : *events) {
+            auto write = [&](store::Callback<bool> done) {
+                s.store.acquisition().RecordMailEvent(std::move(event), std::move(done));
+            };
+            auto recorded = co_await http::AwaitCallback<bool>(std::move(write));
+            if (!recorded) co_return http::ErrorResponse(recorded.error(), version);  // 5xx: SendGrid retries
+            fresh += *recorded ? 1 : 0;
+        }
+        co_return http::JsonResponse(
+            http::bhttp::status::ok,
+            boost::json::object{
+                {"status", "success"}, {"events", static_cast<int64_t>(events->size())}, {"new", fresh}},
+            version);
     };
 }
 

@@ -1,5 +1,9 @@
-// POST /api/signup {"email", "tier"?, "payment_method"?}
+// POST /api/signup {"email", "tier"?, "payment_method"?, "ref"?, "utc_offset_minutes"?}
 #include <boost/json/object.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 #include "api/api.hpp"
 #include "api/auth.hpp"
@@ -11,6 +15,7 @@
 #include "http/await.hpp"
 #include "http/error_response.hpp"
 #include "mail/templates.hpp"
+#include "store/acquisition.hpp"
 
 namespace gpuopt::api {
 
@@ -40,6 +45,21 @@ Result<SignupRequest> ParseSignup(std::string_view body, const Config& config) {
             return Error::Validation("payment_method", "must be flutterwave or nowpayments");
         }
         req.payment_method = std::string(pm->get_string());
+    }
+    if (const auto* ref = obj.if_contains("ref"); ref != nullptr && !ref->is_null()) {
+        if (!ref->is_string()) return Error::Validation("ref", "must be a string");
+        const std::string_view code = ref->get_string();
+        const bool ok = !code.empty() && code.size() <= 64 && std::all_of(code.begin(), code.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+        });
+        if (!ok) return Error::Validation("ref", "must be a referral code (a-z, 0-9, - and _, at most 64)");
+        req.ref = std::string(code);
+    }
+    if (const auto* offset = obj.if_contains("utc_offset_minutes"); offset != nullptr && !offset->is_null()) {
+        if (!offset->is_int64() || offset->get_int64() < -14 * 60 || offset->get_int64() > 14 * 60) {
+            return Error::Validation("utc_offset_minutes", "must be minutes east of UTC, from -840 to 840");
+        }
+        req.utc_offset_minutes = static_cast<int>(offset->get_int64());
     }
     if (req.tier != Tier::kFree && req.payment_method.empty()) {
         return Error::Validation("payment_method", "is required for a paid plan: flutterwave or nowpayments");
@@ -83,6 +103,15 @@ http::Handler MakeSignupHandler(Services& s) {
             co_return http::ErrorResponse(created.error(), version);
         }
         ctx.principal = created->key_prefix;
+        // Every signup is a lead (SPEC §9), credited to its referral's source. Should this write fail, the
+        // sequences' sync makes the lead later, without the referral.
+        auto lead = [&](store::Callback<store::Lead> done) {
+            s.store.acquisition().RecordSignup(
+                {created->id, created->email, req->ref, req->utc_offset_minutes, UtcNow()}, std::move(done));
+        };
+        if (auto recorded = co_await http::AwaitCallback<store::Lead>(std::move(lead)); !recorded) {
+            spdlog::warn("signup {}: its lead was not recorded: {}", created->key_prefix, recorded.error().message);
+        }
         boost::json::object body;
         body["status"] = "success";
         body["message"] = "Account created successfully";

@@ -516,11 +516,45 @@ const std::vector<Setting>& Settings() {
                        })},
         {"SENDER_PASSWORD", true, SectionString(&Config::mail, &MailSettings::sender_password)},
         {"SENDGRID_API_KEY", true, SectionString(&Config::mail, &MailSettings::sendgrid_api_key)},
-        {"GITHUB_TOKEN", true, Integration("GITHUB_TOKEN")},
-        {"GITHUB_API_URL", false, Integration("GITHUB_API_URL", CheckUrl)},
-        {"REDDIT_CLIENT_ID", false, Integration("REDDIT_CLIENT_ID")},
-        {"REDDIT_CLIENT_SECRET", true, Integration("REDDIT_CLIENT_SECRET")},
-        {"REDDIT_USER_AGENT", false, Integration("REDDIT_USER_AGENT")},
+        {"ACQUISITION_CONFIG", false, SectionString(&Config::acquisition, &AcquisitionSettings::config_file)},
+        {"GITHUB_TOKEN", true, SectionString(&Config::acquisition, &AcquisitionSettings::github_token)},
+        {"GITHUB_API_URL", false,
+         SectionString(&Config::acquisition, &AcquisitionSettings::github_api_url, CheckUrl, false)},
+        {"REDDIT_CLIENT_ID", false, SectionString(&Config::acquisition, &AcquisitionSettings::reddit_client_id)},
+        {"REDDIT_CLIENT_SECRET", true, SectionString(&Config::acquisition, &AcquisitionSettings::reddit_client_secret)},
+        {"REDDIT_USER_AGENT", false,
+         SectionString(&Config::acquisition, &AcquisitionSettings::reddit_user_agent,
+                       [](const std::string& v) -> std::optional<std::string> {
+                           // Reddit throttles generic agents; it asks for <platform>:<app id>:<version> (by /u/<name>).
+                           if (!v.empty() && (v.size() > 200 || v.find(':') == std::string::npos)) {
+                               return "must look like linux:com.example.gpucost:1.0 (by /u/yourname)";
+                           }
+                           return std::nullopt;
+                       })},
+        {"REDDIT_API_URL", false,
+         SectionString(&Config::acquisition, &AcquisitionSettings::reddit_api_url, CheckUrl, false)},
+        {"REDDIT_AUTH_URL", false,
+         SectionString(&Config::acquisition, &AcquisitionSettings::reddit_auth_url, CheckUrl, false)},
+        {"POSTAL_ADDRESS", false,
+         SectionString(&Config::acquisition, &AcquisitionSettings::postal_address,
+                       [](const std::string& v) -> std::optional<std::string> {
+                           if (v.size() > 300 || v.find_first_of("\r\n") != std::string::npos) {
+                               return "must be one line of at most 300 characters";
+                           }
+                           return std::nullopt;
+                       })},
+        {"UNSUBSCRIBE_EMAIL", false,
+         SectionString(&Config::acquisition, &AcquisitionSettings::unsubscribe_email,
+                       [](const std::string& v) -> std::optional<std::string> {
+                           if (!v.empty() && !IsValidEmail(v)) return "must be an e-mail address";
+                           return std::nullopt;
+                       })},
+        {"SENDGRID_WEBHOOK_PUBLIC_KEY", false,
+         SectionString(&Config::acquisition, &AcquisitionSettings::sendgrid_webhook_public_key)},
+        {"DISCOVERY_INTERVAL_SECONDS", false,
+         SectionInt(&Config::acquisition, &AcquisitionSettings::discovery_interval_seconds, 60, 7 * 86400)},
+        {"SEQUENCE_INTERVAL_SECONDS", false,
+         SectionInt(&Config::acquisition, &AcquisitionSettings::sequence_interval_seconds, 1, 86400)},
         // The agent's settings may share a .env with the server; accepted here, used by gpuopt-agent.
         {"GPU_OPTIMIZER_API_KEY", true, Integration("GPU_OPTIMIZER_API_KEY")},
         {"GPU_OPTIMIZER_SERVER_URL", false, Integration("GPU_OPTIMIZER_SERVER_URL", CheckUrl)},

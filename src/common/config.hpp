@@ -73,6 +73,25 @@ struct MailSettings {
     int mail_interval_seconds = 5;  // how often the outbox is sent
 };
 
+// The acquisition engine's settings (SPEC §9). Secrets and addresses come from the environment; what it
+// looks for and what it sends (queries, subreddits, sequences, send windows, caps) from ACQUISITION_CONFIG
+// (acquisition/settings.hpp).
+struct AcquisitionSettings {
+    std::string config_file;  // ACQUISITION_CONFIG; empty: the shipped acquisition.json
+    std::string github_token;
+    std::string github_api_url = "https://api.github.com";
+    std::string reddit_client_id;  // the Reddit source stays off until id, secret and user agent are set
+    std::string reddit_client_secret;
+    std::string reddit_user_agent;
+    std::string reddit_api_url = "https://oauth.reddit.com";
+    std::string reddit_auth_url = "https://www.reddit.com";
+    std::string postal_address;               // in every marketing mail; without it sequences stay off
+    std::string unsubscribe_email;            // the List-Unsubscribe mailto; empty: the sender address
+    std::string sendgrid_webhook_public_key;  // base64 DER (SubjectPublicKeyInfo) from SendGrid's settings
+    int discovery_interval_seconds = 3600;    // how often the sources are looked at (each query once a day)
+    int sequence_interval_seconds = 60;       // how often due sequence steps are sent
+};
+
 struct Config {
     // Serving.
     std::string host = "127.0.0.1";
@@ -134,12 +153,11 @@ struct Config {
     std::string price_catalog;                   // file replacing catalog/price_catalog.json
     std::string gpu_catalog;                     // file replacing catalog/gpu_catalog.json
 
-    BillingSettings billing;  // SPEC §7
-    MailSettings mail;        // SPEC §8
+    BillingSettings billing;          // SPEC §7
+    MailSettings mail;                // SPEC §8
+    AcquisitionSettings acquisition;  // SPEC §9
 
-    // Integrations configured now and used by later features (GitHub, Reddit, the agent's settings in a
-    // shared .env); kept so that a malformed value stops start-up today rather than on the day the
-    // feature ships.
+    // Settings accepted and validated here for another program (the agent's, in a shared .env).
     std::map<std::string, std::string> integrations;
 
     const Plan* FindPlan(Tier tier) const;

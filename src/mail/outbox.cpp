@@ -6,12 +6,28 @@
 
 namespace gpuopt::mail {
 
-Result<OutboxRun> RunOutbox(store::OutboxRepository& db, Transport& transport, const Sender& from, SysSeconds now) {
+Result<OutboxRun> RunOutbox(store::OutboxRepository& db, Transport& transport, const Sender& from, SysSeconds now,
+                            const SuppressedCheck& suppressed) {
     constexpr int kMaxAttempts = 8;
     OutboxRun run;
     auto due = db.DueMail(now, 50);
     if (!due) return due.error();
     for (const auto& item : *due) {
+        if (suppressed) {
+            auto refused = suppressed(item.message);
+            if (!refused) return refused.error();
+            if (*refused) {
+                ++run.failed;
+                ++run.suppressed;
+                spdlog::info("mail {} ({}) not sent: the address is suppressed", item.id, item.message.kind);
+                auto recorded = store::Wait<void>([&](store::Callback<void> done) {
+                    db.FinishMail(item.id, store::MailStatus::kFailed, item.attempts, now, "suppressed", std::string(),
+                                  std::move(done));
+                });
+                if (!recorded) return recorded.error();
+                continue;
+            }
+        }
         const BuiltMessage built = BuildMessage(item.message, from, now);
         const SendResult r = transport.Send(item.message, built);
         const int attempts = item.attempts + 1;

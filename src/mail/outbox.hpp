@@ -3,6 +3,8 @@
 // live in the store, so nothing enqueued is lost to a restart.
 #pragma once
 
+#include <functional>
+
 #include "mail/transport.hpp"
 #include "store/outbox.hpp"
 
@@ -12,8 +14,14 @@ struct OutboxRun {
     int sent = 0;
     int retried = 0;
     int failed = 0;
+    int suppressed = 0;  // of the failed: not sent, the address suppressed
 };
 
-Result<OutboxRun> RunOutbox(store::OutboxRepository& db, Transport& transport, const Sender& from, SysSeconds now);
+// Answers true for a mail that must not go (its address is suppressed); asked right before each send.
+using SuppressedCheck = std::function<Result<bool>(const store::OutboxMessage&)>;
+
+// `suppressed`, when set, is asked before each send: a suppressed mail fails for good, unsent.
+Result<OutboxRun> RunOutbox(store::OutboxRepository& db, Transport& transport, const Sender& from, SysSeconds now,
+                            const SuppressedCheck& suppressed = {});
 
 }  // namespace gpuopt::mail

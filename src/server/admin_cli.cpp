@@ -22,17 +22,6 @@ std::string HostUser() {
     return "uid " + std::to_string(::getuid());
 }
 
-store::AuditEntry CliAudit(std::string action, std::string target) {
-    store::AuditEntry entry;
-    entry.at = UtcNow();
-    entry.actor_type = "cli";
-    entry.actor = HostUser();
-    entry.action = std::move(action);
-    entry.target = std::move(target);
-    entry.ip = "local";
-    return entry;
-}
-
 // One line from the terminal with echo off.
 std::optional<std::string> ReadHidden(const std::string& prompt, std::ostream& err) {
     termios old{};
@@ -101,6 +90,17 @@ std::string Describe(const store::AdminUser& u, SysSeconds now) {
 std::string AuditKeyFor(const Config& config) {
     return config.secret_key.empty() ? std::string("gpuopt audit log (no SECRET_KEY)")
                                      : HmacSha256Hex(config.secret_key, "gpuopt audit log");
+}
+
+store::AuditEntry CliAudit(std::string action, std::string target) {
+    store::AuditEntry entry;
+    entry.at = UtcNow();
+    entry.actor_type = "cli";
+    entry.actor = HostUser();
+    entry.action = std::move(action);
+    entry.target = std::move(target);
+    entry.ip = "local";
+    return entry;
 }
 
 int RunAdminCommand(const AdminCommand& command, store::Database& store, const Config& config, std::istream& in,

@@ -32,6 +32,9 @@ struct AdminCommand {
 int RunAdminCommand(const AdminCommand& command, store::Database& store, const Config& config, std::istream& in,
                     std::ostream& out, std::ostream& err);
 
+// An audit row for a command run on the host: actor type "cli", the host user, address "local".
+store::AuditEntry CliAudit(std::string action, std::string target);
+
 // The audit chain's HMAC key: derived from SECRET_KEY, or a fixed one without it (the chain then shows
 // accidental edits, not deliberate ones by someone who can recompute it).
 std::string AuditKeyFor(const Config& config);

@@ -7,9 +7,14 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <thread>
 #include <unordered_map>
 
+#include "acquisition/audits.hpp"
+#include "acquisition/outreach.hpp"
+#include "acquisition/sequencer.hpp"
+#include "acquisition/sources.hpp"
 #include "alerts/idle_alerts.hpp"
 #include "alerts/outgoing_webhooks.hpp"
 #include "alerts/webhook.hpp"
@@ -117,6 +122,10 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
     }
     app->catalog_ = std::make_unique<PriceCatalog>(std::move(*catalog));
 
+    auto acquisition_settings = acquisition::LoadSettings(c.acquisition.config_file);
+    if (!acquisition_settings) return acquisition_settings.error();
+    app->acquisition_ = std::make_unique<acquisition::Settings>(std::move(*acquisition_settings));
+
     app->billing_ = std::make_unique<billing::Billing>(c, *app->store_);
     app->mail_ = mail::MakeTransport(c);
     app->services_ = std::make_unique<api::Services>(api::Services{c,
@@ -140,6 +149,7 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
     app->services_->billing = app->billing_.get();
     app->services_->started_at = UtcNow();
     app->services_->idle_policies = &app->idle_policies_;
+    app->services_->acquisition = app->acquisition_.get();
     app->guard_ = std::make_unique<http::AddressGuard>(
         http::AddressGuard::Options{c.auth_failure_limit, std::chrono::seconds(c.auth_failure_window_seconds),
                                     std::chrono::seconds(c.auth_block_seconds)});
@@ -252,7 +262,13 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
     const mail::Sender mail_sender = mail::SenderOf(c);
     add(app->mail_scheduler_, "mail", std::chrono::seconds(c.mail.mail_interval_seconds),
         [&db, &transport, mail_sender, ok]() -> Result<void> {
-            return ok(mail::RunOutbox(db.outbox(), transport, mail_sender, UtcNow()));
+            // Marketing mail (sequence steps, audits) is checked against the suppression list right before it
+            // goes, whatever happened since it was queued.
+            const mail::SuppressedCheck suppressed = [&db](const store::OutboxMessage& m) -> Result<bool> {
+                if (!acquisition::IsMarketingMail(m.kind)) return false;
+                return db.acquisition().IsSuppressed(m.to);
+            };
+            return ok(mail::RunOutbox(db.outbox(), transport, mail_sender, UtcNow(), suppressed));
         });
     add(app->mail_scheduler_, "reports", std::chrono::seconds(c.report_interval_seconds),
         [app = app.get(), &db, &c, rules, ok]() -> Result<void> {
@@ -264,6 +280,40 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
             auto run = jobs::RunReports(db, app->services_->catalog, report, UtcNow());
             if (run && run->weekly + run->daily > 0) app->mail_scheduler_.Wake("mail");
             return ok(run);
+        });
+    // Acquisition (SPEC §9): the sources looked at, the sequences sent, the audits built.
+    const acquisition::Settings& acq = *app->acquisition_;
+    add(app->scheduler_, "discovery", std::chrono::seconds(c.acquisition.discovery_interval_seconds),
+        [&db, &c, &acq]() -> Result<void> {
+            const auto now = UtcNow();
+            acquisition::GithubAccess github{c.acquisition.github_api_url, c.acquisition.github_token,
+                                             std::chrono::seconds(20)};
+            acquisition::RedditAccess reddit{c.acquisition.reddit_api_url,    c.acquisition.reddit_auth_url,
+                                             c.acquisition.reddit_client_id,  c.acquisition.reddit_client_secret,
+                                             c.acquisition.reddit_user_agent, std::chrono::seconds(20)};
+            // Both sources run even when the first fails; the first failure is reported.
+            auto found = acquisition::DiscoverGithub(db.acquisition(), acq.github, github, now);
+            auto talked = acquisition::DiscoverReddit(db.acquisition(), acq.reddit, reddit, now);
+            if (!found) return found.error();
+            if (!talked) return talked.error();
+            return {};
+        });
+    const acquisition::Outreach outreach = acquisition::OutreachOf(c);
+    auto random = std::make_shared<std::mt19937_64>(std::random_device{}());
+    add(app->mail_scheduler_, "sequences", std::chrono::seconds(c.acquisition.sequence_interval_seconds),
+        [app = app.get(), &db, &c, &acq, outreach, random, rules]() -> Result<void> {
+            const auto now = UtcNow();
+            auto run = acquisition::RunSequences(db, acq, outreach, now, *random);
+            if (!run) return run.error();
+            jobs::ReportRules report;
+            report.idle = rules;
+            report.recommend = api::RecommendRulesOf(c);
+            report.plan = [&c](Tier tier) { return c.FindPlan(tier); };
+            report.brand.base_url = c.base_url;
+            auto audits = acquisition::RunAudits(db, app->services_->catalog, report, acq, outreach, now);
+            if (!audits) return audits.error();
+            if (run->queued > 0 || audits->sent > 0) app->mail_scheduler_.Wake("mail");
+            return {};
         });
     add(app->webhook_scheduler_, "webhooks", std::chrono::seconds(c.webhook_interval_seconds),
         [&db, &c, ok]() -> Result<void> {
@@ -355,6 +405,25 @@ void App::LogFeatures() const {
                      g.enabled ? "on" : "off - its key and webhook secret are not both set");
     }
     spdlog::info("mail: {}", mail_->Describe());
+    const auto& a = config_.acquisition;
+    spdlog::info("prospects from GitHub: {}", a.github_token.empty()
+                                                  ? "off - GITHUB_TOKEN is not set"
+                                                  : "on, " + std::to_string(acquisition_->github.queries.size()) +
+                                                        " queries at " + a.github_api_url);
+    spdlog::info("conversations from Reddit: {}",
+                 a.reddit_client_id.empty() || a.reddit_client_secret.empty() || a.reddit_user_agent.empty()
+                     ? std::string("off - REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET and REDDIT_USER_AGENT are not all set")
+                     : "on, " + std::to_string(acquisition_->reddit.subreddits.size()) + " subreddits, read only");
+    const std::string off = acquisition::SequencesOff(acquisition::OutreachOf(config_));
+    if (off.empty()) {
+        spdlog::info("sequences: on ({}), at most {} mails a day from {}", acquisition_->sequences.size(),
+                     acquisition_->sending.daily_cap, config_.mail.sender_email);
+    } else {
+        spdlog::warn("sequences: off - {}", off);
+    }
+    spdlog::info("SendGrid events (/api/webhooks/sendgrid): {}",
+                 a.sendgrid_webhook_public_key.empty() ? "refused - SENDGRID_WEBHOOK_PUBLIC_KEY is not set"
+                                                       : "accepted when signed");
     spdlog::info("rate limits and address blocks: {}",
                  shared_limits_ ? "shared by every server, in Redis at " + shared_limits_->client().Describe()
                                 : std::string("in this process (set REDIS_URL to share them between servers)"));

@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "acquisition/settings.hpp"
 #include "api/api.hpp"
 #include "api/idle_policy.hpp"
 #include "billing/billing.hpp"
@@ -65,6 +66,7 @@ private:
     std::unique_ptr<http::AddressGuard> guard_;
     api::SecurityCounters security_counters_;
     std::unique_ptr<PriceCatalog> catalog_;
+    std::unique_ptr<acquisition::Settings> acquisition_;  // ACQUISITION_CONFIG: sources and sequences
     api::IngestCounters counters_;
     std::unique_ptr<http::RequestMetrics> metrics_;
     std::unique_ptr<billing::Billing> billing_;

@@ -15,6 +15,7 @@
 #include "common/email.hpp"
 #include "common/log.hpp"
 #include "net/http_client.hpp"
+#include "server/acquire_cli.hpp"
 #include "server/admin_cli.hpp"
 #include "server/app.hpp"
 #include "server/config_loader.hpp"
@@ -130,6 +131,29 @@ int main(int argc, char** argv) {
     add_admin("generate-key", "Print a new ENCRYPTION_KEY (Fernet)", false, false);
     add_admin("rotate-encryption", "Seal every sensitive value under the first ENCRYPTION_KEY key", false, false);
 
+    // The acquisition engine from a terminal (server/acquire_cli.hpp).
+    auto* acquire = cli.add_subcommand("acquire", "Acquisition: sources, leads, sequences, funnel");
+    acquire->require_subcommand(1);
+    server::AcquireCommand acquire_command;
+    std::vector<CLI::App*> acquire_commands;
+    auto add_acquire = [&](const char* name, const char* what) {
+        auto* sub = acquire->add_subcommand(name, what);
+        add_common(sub);
+        acquire_commands.push_back(sub);
+        return sub;
+    };
+    add_acquire("discover", "Look at GitHub and Reddit now and list the best new prospects");
+    auto* leads = add_acquire("leads", "List leads, newest first");
+    leads->add_option("--source", acquire_command.source, "signup, audit, github, reddit or referral");
+    leads->add_option("--status", acquire_command.status, "pending, active, unsubscribed, bounced, ...");
+    leads->add_option("--limit", acquire_command.limit, "at most this many (50)")->check(CLI::Range(1, 10000));
+    auto* sequences = add_acquire("sequences", "Show the sequences, or pause or resume one");
+    sequences->add_option("--pause", acquire_command.pause, "pause this sequence");
+    sequences->add_option("--resume", acquire_command.resume, "resume this sequence");
+    sequences->add_option("--reason", acquire_command.reason, "why (for the audit log)");
+    auto* funnel = add_acquire("funnel", "The funnel by source and by sequence");
+    funnel->add_option("--days", acquire_command.days, "over the last N days (30)")->check(CLI::Range(1, 400));
+
     CLI11_PARSE(cli, argc, argv);
 
     if (!host.empty()) sources.flags["HOST"] = host;
@@ -158,6 +182,16 @@ int main(int argc, char** argv) {
         std::cout << server::DescribeStore(*config) << " is up to date\n";
         (*store)->Close();
         return 0;
+    }
+    for (auto* sub : acquire_commands) {
+        if (!sub->parsed()) continue;
+        acquire_command.name = sub->get_name();
+        auto settings = acquisition::LoadSettings(config->acquisition.config_file);
+        if (!settings) return Fail(settings.error());
+        const int status =
+            server::RunAcquireCommand(acquire_command, **store, *config, *settings, std::cout, std::cerr);
+        (*store)->Close();
+        return status;
     }
     for (auto* sub : admin_commands) {
         if (!sub->parsed()) continue;

@@ -32,6 +32,8 @@
 
 namespace gpuopt::store {
 
+class AcquisitionStore;  // store/acquisition.hpp
+
 class Database {
 public:
     virtual ~Database() = default;
@@ -51,6 +53,7 @@ public:
     virtual SessionRepository& sessions() = 0;
     virtual AdminRepository& admin() = 0;
     virtual PanelRepository& panel() = 0;
+    virtual AcquisitionStore& acquisition() = 0;
 
     // Tells every server sharing this database that work waits for the job named `topic` (PostgreSQL
     // NOTIFY), so the one holding its lease runs it now rather than at its next interval. A store of one

@@ -29,7 +29,7 @@ struct TableSpec {
     bool id;
     const char* key;  // the order rows are compared in
 };
-constexpr std::array<TableSpec, 31> kTables{{
+constexpr std::array<TableSpec, 45> kTables{{
     {"accounts", true, "id"},
     {"usage_reports", true, "id"},
     {"gpu_windows", true, "id"},
@@ -61,6 +61,20 @@ constexpr std::array<TableSpec, 31> kTables{{
     {"admin_sessions", false, "id_hash"},
     {"audit_log", true, "id"},
     {"address_blocks", false, "ip"},
+    {"leads", true, "id"},
+    {"lead_events", true, "id"},
+    {"prospects", true, "id"},
+    {"conversations", true, "id"},
+    {"discovery_cursors", false, "source, query, day"},
+    {"discovery_sources", false, "source"},
+    {"referral_codes", false, "code"},
+    {"sequence_states", false, "name"},
+    {"enrollments", true, "id"},
+    {"sequence_sends", true, "id"},
+    {"send_counts", false, "sender, day"},
+    {"domain_sends", false, "domain"},
+    {"suppressions", true, "id"},
+    {"mail_events", true, "id"},
 }};
 
 // What FinishTarget computes again on the target, so not compared by the verification.

@@ -140,6 +140,7 @@ Rows::Rows(pg_result* result) : result_(result) {}
 Rows::~Rows() = default;
 
 int Rows::size() const { return result_ ? PQntuples(result_.get()) : 0; }
+int Rows::columns() const { return result_ ? PQnfields(result_.get()) : 0; }
 
 int64_t Rows::Affected() const {
     if (!result_) return 0;

@@ -85,6 +85,7 @@ public:
     ~Rows();
 
     int size() const;
+    int columns() const;
     bool empty() const { return size() == 0; }
     // Rows an INSERT, UPDATE or DELETE touched (its command tag), 0 for other commands.
     int64_t Affected() const;

@@ -7,6 +7,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "store/acquisition.hpp"
 #include "store/postgres/connection.hpp"
 #include "store/postgres/pg_store_internal.hpp"
 #include "store/postgres/schema.hpp"
@@ -37,7 +38,9 @@ std::string SeenKey(int64_t account_id, std::string_view gpu_key) {
 // ---------------------------------------------------------------------------------------------------
 // Life cycle
 
-PgStore::PgStore(Options options) : options_(std::move(options)) {}
+PgStore::PgStore(Options options) : options_(std::move(options)) {
+    acquisition_ = std::make_unique<AcquisitionStore>(*this);
+}
 
 Result<std::unique_ptr<Connection>> PgStore::Connect() {
     Connection::Options o;

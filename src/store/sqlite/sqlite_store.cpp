@@ -6,6 +6,7 @@
 #include <mutex>
 #include <set>
 
+#include "store/acquisition.hpp"
 #include "store/sqlite/migrations.hpp"
 #include "store/sqlite/sqlite_store_internal.hpp"
 
@@ -30,7 +31,9 @@ constexpr const char* kSelectAccount = "SELECT id, email, tier, api_key_prefix, 
 // ---------------------------------------------------------------------------------------------------
 // Life cycle
 
-SqliteStore::SqliteStore(Options options) : options_(std::move(options)) {}
+SqliteStore::SqliteStore(Options options) : options_(std::move(options)) {
+    acquisition_ = std::make_unique<AcquisitionStore>(*this);
+}
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const Options& options) {
     // Memory statistics take a process-wide mutex on every allocation inside SQLite; we never read

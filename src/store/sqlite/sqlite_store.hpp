@@ -22,6 +22,7 @@
 #include "store/account_cache.hpp"
 #include "store/coverage.hpp"
 #include "store/database.hpp"
+#include "store/sql_session.hpp"
 #include "store/sqlite/connection.hpp"
 
 namespace gpuopt::store::sqlite {
@@ -41,7 +42,8 @@ class SqliteStore final : public Database,
                           public NotificationRepository,
                           public SessionRepository,
                           public AdminRepository,
-                          public PanelRepository {
+                          public PanelRepository,
+                          public SqlRunner {
 public:
     struct Options {
         std::string path;             // the database file; created when missing
@@ -77,6 +79,11 @@ public:
     SessionRepository& sessions() override { return *this; }
     AdminRepository& admin() override { return *this; }
     PanelRepository& panel() override { return *this; }
+    AcquisitionStore& acquisition() override { return *acquisition_; }
+
+    // SqlRunner: the portable domains' statements on this store's connections (sqlite_acquisition.cpp).
+    Result<void> Read(const std::function<Result<void>(SqlSession&)>& work) override;
+    void Write(std::function<Result<void>(SqlSession&)> work, Callback<void> done) override;
 
     void CreateAccount(NewAccount account, Callback<Account> done) override;
     void IngestReport(IngestRequest request, Callback<IngestOutcome> done) override;
@@ -257,7 +264,8 @@ private:
     std::mutex audit_key_mu_;
     std::string audit_key_;
     // ENCRYPTION_KEY (SetEncryptionKeys): Seal before a sensitive value is written, Unseal after it is read.
-    std::string encryption_keys_;  // written once before the first write, read by every thread after
+    std::string encryption_keys_;                    // written once before the first write, read by every thread after
+    std::unique_ptr<AcquisitionStore> acquisition_;  // over this store as its SqlRunner
     Result<std::string> Seal(std::string_view plain) const;
     Result<std::string> Unseal(std::string_view stored) const;
 

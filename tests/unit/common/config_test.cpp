@@ -62,7 +62,10 @@ TEST(Config, BillingAndMailGetTheirOwnTypedSettings) {
                                  {"SENDER_EMAIL", "billing@example.com"},
                                  {"SENDER_PASSWORD", "pw"},
                                  {"MAIL_INTERVAL_SECONDS", "9"},
-                                 {"GITHUB_TOKEN", "ghp_x"}}));
+                                 {"GITHUB_TOKEN", "ghp_x"},
+                                 {"POSTAL_ADDRESS", "1 Main St, Springfield"},
+                                 {"SEQUENCE_INTERVAL_SECONDS", "30"},
+                                 {"GPU_OPTIMIZER_API_KEY", "gopt_agent"}}));
     ASSERT_TRUE(c.ok()) << c.error().details.begin()->second;
     EXPECT_EQ(c->billing.flutterwave_secret_key, "FLWSECK-1");
     EXPECT_EQ(c->billing.flutterwave_secret_hash, "hash");
@@ -80,8 +83,12 @@ TEST(Config, BillingAndMailGetTheirOwnTypedSettings) {
     EXPECT_EQ(c->mail.sender_password, "pw");
     EXPECT_EQ(c->mail.mail_interval_seconds, 9);
     // Only the settings of features still to come are kept by name.
+    EXPECT_EQ(c->acquisition.github_token, "ghp_x");
+    EXPECT_EQ(c->acquisition.github_api_url, "https://api.github.com");
+    EXPECT_EQ(c->acquisition.postal_address, "1 Main St, Springfield");
+    EXPECT_EQ(c->acquisition.sequence_interval_seconds, 30);
     EXPECT_EQ(c->integrations.size(), 1u);
-    EXPECT_EQ(c->integrations.at("GITHUB_TOKEN"), "ghp_x");
+    EXPECT_EQ(c->integrations.at("GPU_OPTIMIZER_API_KEY"), "gopt_agent");
     auto defaults = BuildConfig({});
     ASSERT_TRUE(defaults.ok());
     EXPECT_FALSE(defaults->billing.nowpayments_sandbox);

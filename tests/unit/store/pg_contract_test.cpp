@@ -100,6 +100,10 @@ TEST_F(PgMigrations, MigrationThreePacksTheHourlyRollUpByDay) {
         ASSERT_TRUE(c.ok());
         // The database as migration 2 left it, with three hours across midnight for one GPU and one for another.
         std::string sql =
+            "DROP TABLE leads; DROP TABLE lead_events; DROP TABLE prospects; DROP TABLE conversations; "
+            "DROP TABLE discovery_cursors; DROP TABLE discovery_sources; DROP TABLE referral_codes; "
+            "DROP TABLE sequence_states; DROP TABLE enrollments; DROP TABLE sequence_sends; DROP TABLE send_counts; "
+            "DROP TABLE domain_sends; DROP TABLE suppressions; DROP TABLE mail_events; "
             "DROP TABLE address_blocks; DROP INDEX accounts_deleted_at; DROP INDEX outbox_account; DROP INDEX "
             "security_events_ip; "
             "ALTER TABLE accounts DROP COLUMN disabled_at; ALTER TABLE accounts DROP COLUMN disabled_reason; "

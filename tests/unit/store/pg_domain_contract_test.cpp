@@ -2,6 +2,8 @@
 // actions, notifications, sign-in and sessions, operators and the audit log) over PgStore.
 #include <gtest/gtest.h>
 
+#include "unit/acquisition/month_contract.hpp"
+#include "unit/store/acquisition_contract.hpp"
 #include "unit/store/admin_contract.hpp"
 #include "unit/store/idle_action_contract.hpp"
 #include "unit/store/notification_contract.hpp"
@@ -20,5 +22,7 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, NotificationContract, ::testing::Types<
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, SessionContract, ::testing::Types<PostgresBackend>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, AdminContract, ::testing::Types<PostgresBackend>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, PanelContract, ::testing::Types<PostgresBackend>);
+INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, AcquisitionContract, ::testing::Types<PostgresBackend>);
+INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, AcquisitionMonth, ::testing::Types<PostgresBackend>);
 
 }  // namespace gpuopt::store::contract

@@ -2,6 +2,8 @@
 // actions, notifications, sign-in and sessions, operators and the audit log) over SqliteStore.
 #include <gtest/gtest.h>
 
+#include "unit/acquisition/month_contract.hpp"
+#include "unit/store/acquisition_contract.hpp"
 #include "unit/store/admin_contract.hpp"
 #include "unit/store/idle_action_contract.hpp"
 #include "unit/store/notification_contract.hpp"
@@ -20,5 +22,7 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, NotificationContract, ::testing::Types<Sq
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, SessionContract, ::testing::Types<SqliteBackend>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, AdminContract, ::testing::Types<SqliteBackend>);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, PanelContract, ::testing::Types<SqliteBackend>);
+INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, AcquisitionContract, ::testing::Types<SqliteBackend>);
+INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, AcquisitionMonth, ::testing::Types<SqliteBackend>);
 
 }  // namespace gpuopt::store::contract

@@ -114,6 +114,10 @@ TEST_F(SqliteStoreTest, MigrationEightPacksTheHourlyRollUpByDay) {
         sqlite3* db = nullptr;
         ASSERT_EQ(sqlite3_open((dir_ / "gpuopt.db").c_str(), &db), SQLITE_OK);
         std::string sql =
+            "DROP TABLE leads; DROP TABLE lead_events; DROP TABLE prospects; DROP TABLE conversations; "
+            "DROP TABLE discovery_cursors; DROP TABLE discovery_sources; DROP TABLE referral_codes; "
+            "DROP TABLE sequence_states; DROP TABLE enrollments; DROP TABLE sequence_sends; DROP TABLE send_counts; "
+            "DROP TABLE domain_sends; DROP TABLE suppressions; DROP TABLE mail_events; "
             "DROP TABLE address_blocks; DROP INDEX accounts_deleted_at; DROP INDEX outbox_account; DROP INDEX "
             "security_events_ip; "
             "ALTER TABLE accounts DROP COLUMN disabled_at; ALTER TABLE accounts DROP COLUMN disabled_reason; "

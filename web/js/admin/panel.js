@@ -10,6 +10,7 @@ const NAV = [
   ["/admin/customers", "Customers"],
   ["/admin/payments", "Payments"],
   ["/admin/mail", "Mail"],
+  ["/admin/acquisition", "Acquisition"],
   ["/admin/security", "Security"],
   ["/admin/system", "System"],
 ];
