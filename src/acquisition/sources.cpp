@@ -400,7 +400,7 @@ std::string NextLink(std::string_view header) {
         if (open == std::string_view::npos) return {};
         const size_t close = header.find('>', open);
         if (close == std::string_view::npos) return {};
-        size_t end = header.find(",", close);
+        size_t end = header.find(',', close);
         if (end == std::string_view::npos) end = header.size();
         const std::string_view params = header.substr(close + 1, end - close - 1);
         if (params.find("rel=\"next\"") != std::string_view::npos ||

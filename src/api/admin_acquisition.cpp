@@ -255,6 +255,10 @@ http::Handler MakeAdminFunnelHandler(Services& s) {
                     {"conversion_rate",
                      q.enrolled > 0 ? static_cast<double>(q.paid) / static_cast<double>(q.enrolled) : 0.0}});
             }
+            json::array statuses;
+            for (const auto& st : f->statuses) {
+                statuses.push_back(json::object{{"source", st.source}, {"status", st.status}, {"leads", st.leads}});
+            }
             json::array days_out;
             for (const auto& d : f->days) {
                 auto o = CountsJson(d.counts);
@@ -289,6 +293,7 @@ http::Handler MakeAdminFunnelHandler(Services& s) {
                                 {"from", FormatUtc(from)},
                                 {"to", FormatUtc(now)},
                                 {"sources", std::move(sources)},
+                                {"statuses", std::move(statuses)},
                                 {"sequences", std::move(sequences)},
                                 {"days", std::move(days_out)},
                                 {"prospects", f->prospects},

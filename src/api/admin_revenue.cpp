@@ -8,6 +8,7 @@
 
 #include <cmath>
 
+#include "acquisition/outreach.hpp"
 #include "api/admin.hpp"
 #include "api/admin_internal.hpp"
 #include "api/auth.hpp"
@@ -255,6 +256,16 @@ http::Handler MakeAdminSystemHandler(Services& s) {
                 c.encryption_key.empty() ? "webhook URLs, secrets and payloads stored in clear" : "ENCRYPTION_KEY");
         Feature(features, "Operator token", !c.admin_token.empty(), "read-only scripts and /metrics");
         Feature(features, "HTTPS", c.base_url.rfind("https://", 0) == 0, c.base_url);
+        const auto& acq = c.acquisition;
+        const bool reddit =
+            !acq.reddit_client_id.empty() && !acq.reddit_client_secret.empty() && !acq.reddit_user_agent.empty();
+        const std::string sequences_off = acquisition::SequencesOff(acquisition::OutreachOf(c));
+        Feature(features, "Prospects from GitHub", !acq.github_token.empty(),
+                acq.github_token.empty() ? "no GITHUB_TOKEN" : acq.github_api_url);
+        Feature(features, "Conversations from Reddit", reddit, reddit ? "read only" : "no Reddit app credentials");
+        Feature(features, "Sequences", sequences_off.empty(), sequences_off.empty() ? "sending" : sequences_off);
+        Feature(features, "SendGrid events", !acq.sendgrid_webhook_public_key.empty(),
+                acq.sendgrid_webhook_public_key.empty() ? "refused: no verification key" : "verified (ECDSA)");
 
         boost::json::array missing;
         if (c.secret_key.empty()) {
@@ -278,6 +289,14 @@ http::Handler MakeAdminSystemHandler(Services& s) {
         }
         if (c.billing.operator_email.empty()) {
             Missing(missing, "OPERATOR_EMAIL", "payments that need a person are not mailed to anyone");
+        }
+        if (acq.postal_address.empty()) {
+            Missing(missing, "POSTAL_ADDRESS", "sequences stay off: every marketing mail must carry a postal address");
+        }
+        if (acq.github_token.empty()) Missing(missing, "GITHUB_TOKEN", "no prospects are found on GitHub");
+        if (acq.sendgrid_webhook_public_key.empty() && !c.mail.sendgrid_api_key.empty()) {
+            Missing(missing, "SENDGRID_WEBHOOK_PUBLIC_KEY",
+                    "SendGrid's bounces and complaints are refused: mark them by hand in the leads");
         }
         if (c.base_url.rfind("https://", 0) != 0) {
             Missing(missing, "BASE_URL (https)", "cookies are not Secure and links in mails use plain http");

@@ -283,7 +283,8 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
         });
     // Acquisition (SPEC §9): the sources looked at, the sequences sent, the audits built.
     const acquisition::Settings& acq = *app->acquisition_;
-    add(app->scheduler_, "discovery", std::chrono::seconds(c.acquisition.discovery_interval_seconds),
+    // On the scheduler of outgoing calls: a slow GitHub or Reddit never delays the roll-up.
+    add(app->webhook_scheduler_, "discovery", std::chrono::seconds(c.acquisition.discovery_interval_seconds),
         [&db, &c, &acq]() -> Result<void> {
             const auto now = UtcNow();
             acquisition::GithubAccess github{c.acquisition.github_api_url, c.acquisition.github_token,

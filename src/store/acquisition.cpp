@@ -1535,6 +1535,13 @@ Result<Funnel> AcquisitionStore::GetFunnel(SysSeconds from, SysSeconds to) {
         std::sort(f.sources.begin(), f.sources.end(),
                   [](const FunnelSource& a, const FunnelSource& b) { return a.source < b.source; });
 
+        auto statuses =
+            s.Query("SELECT source, status, COUNT(*) FROM leads GROUP BY source, status ORDER BY source, status");
+        if (!statuses) return statuses.error();
+        for (size_t i = 0; i < statuses->size(); ++i) {
+            f.statuses.push_back(FunnelStatus{statuses->Text(i, 0), statuses->Text(i, 1), statuses->Int(i, 2)});
+        }
+
         auto seqs = s.Query(
             "SELECT sequence, kind, COUNT(*) FROM lead_events WHERE at >= ?1 AND at < ?2 AND sequence <> ''"
             " GROUP BY sequence, kind",

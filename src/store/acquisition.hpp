@@ -353,8 +353,16 @@ struct FunnelDay {
     FunnelCounts counts;
 };
 
+// How many leads of a source are in a status now (not bound to the period).
+struct FunnelStatus {
+    std::string source;
+    std::string status;
+    int64_t leads = 0;
+};
+
 struct Funnel {
     std::vector<FunnelSource> sources;
+    std::vector<FunnelStatus> statuses;
     std::vector<FunnelSequence> sequences;
     std::vector<FunnelDay> days;
     int64_t prospects = 0;

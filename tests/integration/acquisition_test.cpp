@@ -307,11 +307,31 @@ TEST_F(Acquisition, ReferralCodesAreCreditedAtSignupAndTheOperatorWorksTheLeads)
               202);
     EXPECT_EQ(Rows(s, "SELECT COUNT(*) FROM leads WHERE status = 'pending'"), 0) << "never imported again";
 
+    // The same from a terminal.
+    const Env env = MailEnv();
+    ASSERT_EQ(RunGpuopt({"acquire", "leads", "--source", "referral", "--data-dir", s.dir.path()}, env, out), 0) << out;
+    EXPECT_NE(out.find("cyd@charlie.example"), std::string::npos) << out;
+    EXPECT_NE(out.find("1 lead(s)"), std::string::npos) << out;
+    EXPECT_EQ(RunGpuopt({"acquire", "leads", "--status", "sleepy", "--data-dir", s.dir.path()}, env, out), 2);
+    ASSERT_EQ(RunGpuopt({"acquire", "funnel", "--days", "7", "--data-dir", s.dir.path()}, env, out), 0) << out;
+    EXPECT_NE(out.find("referral"), std::string::npos) << out;
+    ASSERT_EQ(RunGpuopt({"acquire", "sequences", "--data-dir", s.dir.path()}, env, out), 0) << out;
+    EXPECT_NE(out.find("activation (paused)"), std::string::npos) << out;
+    EXPECT_NE(out.find("Sequences are on"), std::string::npos) << out;
+    EXPECT_EQ(RunGpuopt({"acquire", "sequences", "--resume", "activation", "--data-dir", s.dir.path()}, env, out), 2)
+        << "a reason is required";
+    ASSERT_EQ(RunGpuopt({"acquire", "sequences", "--resume", "activation", "--reason", "copy approved", "--data-dir",
+                         s.dir.path()},
+                        env, out),
+              0)
+        << out;
+    EXPECT_NE(out.find("activation is running"), std::string::npos) << out;
+
     const auto actions = AuditActions(s);
     for (const std::string want :
          {"referral.create success by admin", "lead.mark success by admin", "sequence.pause success by admin",
           "suppression.add success by admin", "export.suppressions success by admin", "lead.export success by admin",
-          "lead.erase success by admin"}) {
+          "lead.erase success by admin", "sequence.resume success by cli"}) {
         EXPECT_NE(std::find(actions.begin(), actions.end(), want), actions.end()) << want;
     }
 }

@@ -234,7 +234,7 @@ export function table(caption, columns, rows, { empty = "Nothing yet." } = {}) {
   if (!rows.length) return el("p", { class: "muted", text: empty });
   const head = el("tr", {}, columns.map(([label, , opts]) => el("th", { scope: "col", class: opts?.numeric ? "num" : null, text: label })));
   const body = rows.map((row) =>
-    el("tr", {}, columns.map(([, cell, opts]) => el("td", { class: opts?.numeric ? "num" : null }, cell(row)))),
+    el("tr", {}, columns.map(([label, cell, opts]) => el("td", { class: opts?.numeric ? "num" : null, "data-label": label }, cell(row)))),
   );
   return el(
     "div",

@@ -492,7 +492,9 @@ private:
                 std::string key(rest.substr(0, comma));
                 while (!key.empty() && key.front() == ' ') key.erase(key.begin());
                 if (!order.empty()) order += ", ";
-                order += key == "gpu_key" || key == "day" ? key + " COLLATE \"C\"" : key;
+                // gpu_days.day is text; discovery_cursors.day and send_counts.day are numbers.
+                const bool text = key == "gpu_key" || (key == "day" && std::string_view(spec.name) == "gpu_days");
+                order += text ? key + " COLLATE \"C\"" : key;
                 rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
             }
             RowHash hash;

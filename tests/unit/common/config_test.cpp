@@ -120,6 +120,12 @@ TEST(Config, MalformedValuesNameTheSetting) {
         {"LOG_LEVEL", "loud"},
         {"FREE_GPU_LIMIT", "0"},
         {"SESSION_TIMEOUT", "5"},
+        {"REDDIT_USER_AGENT", "Mozilla/5.0"},
+        {"POSTAL_ADDRESS", "1 Main St\nSpringfield"},
+        {"UNSUBSCRIBE_EMAIL", "not an address"},
+        {"GITHUB_API_URL", ""},
+        {"SEQUENCE_INTERVAL_SECONDS", "0"},
+        {"DISCOVERY_INTERVAL_SECONDS", "5"},
     };
     for (const auto& [name, value] : bad) {
         auto c = BuildConfig(Values({{name, value}}));

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -576,6 +577,14 @@ TYPED_TEST_P(AcquisitionContract, TheFunnelCountsWhatHappenedBySourceAndBySequen
     int64_t day_leads = 0;
     for (const auto& d : f.days) day_leads += d.counts.leads;
     EXPECT_EQ(day_leads, 5);
+    // Now, whatever the period: every lead by source and status.
+    std::map<std::string, int64_t> now;
+    for (const auto& st : f.statuses) now[st.source + "/" + st.status] = st.leads;
+    EXPECT_EQ(now, (std::map<std::string, int64_t>{{"audit/active", 1},
+                                                   {"audit/pending", 1},
+                                                   {"reddit/active", 1},
+                                                   {"signup/active", 1},
+                                                   {"signup/unsubscribed", 1}}));
     EXPECT_TRUE(this->acq().GetFunnel(kNow + days(2), kNow + days(3)).value().sources.empty());
 }
 

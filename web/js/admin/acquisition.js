@@ -50,6 +50,22 @@ function sourcesTable(rows) {
   );
 }
 
+// Every lead now, by source and status (not bound to the period).
+function statusTable(rows) {
+  const statuses = ["pending", "active", "replied", "unsubscribed", "bounced", "complained", "erased"];
+  const bySource = new Map();
+  for (const r of rows) {
+    if (!bySource.has(r.source)) bySource.set(r.source, { source: r.source });
+    bySource.get(r.source)[r.status] = r.leads;
+  }
+  return table(
+    "Leads now, by source and status",
+    [["Source", (r) => r.source], ...statuses.map((st) => [st, (r) => num(r[st] || 0, 0), { numeric: true }])],
+    [...bySource.values()],
+    { empty: "No leads yet." },
+  );
+}
+
 function sequencesFunnel(rows) {
   return table(
     "Sequences over the period",
@@ -267,6 +283,7 @@ async function funnelPage(main) {
       kpi("conversations", "Reddit conversations", num(funnel.conversations, 0), `${num(funnel.conversations_answered, 0)} answered`),
     ),
     card("By source", sourcesTable(funnel.sources || []), el("p", { class: "muted small", text: "Counted by when each thing happened. Conversion: leads that paid over new leads in the period." })),
+    card("Leads now", statusTable(funnel.statuses || [])),
     card("By sequence", sequencesFunnel(funnel.sequences || [])),
     card("Day by day", daysTable(funnel.days || [])),
     card("Sources", stateFacts(funnel.state || {})),
@@ -317,18 +334,22 @@ function decideCard(kind) {
     no.addEventListener("click", () => decide(row, "dismissed", "Dismiss", no));
     return el("div", { class: "key-actions" }, yes, no);
   };
+  // Three columns, so that a phone shows the whole row: who, why, and the decision.
   const columns = prospects
     ? [
-        ["Score", (p) => num(p.score, 1), { numeric: true }],
-        ["Account", (p) => el("div", {}, el("a", { href: p.html_url, text: p.login, rel: "noopener noreferrer" }), el("div", { class: "small muted", text: `${p.kind}${p.name ? `, ${p.name}` : ""}` }))],
-        ["Website", (p) => (p.website ? el("a", { href: p.website, text: p.website.replace(/^https?:\/\//, ""), rel: "noopener noreferrer nofollow" }) : el("span", { class: "muted", text: "none" }))],
-        ["Repositories", (p) => el("ul", { class: "plain" }, p.repos.slice(0, 3).map((r) => el("li", {}, el("a", { href: r.html_url, text: r.full_name, rel: "noopener noreferrer" }), ` ★${r.stars}`)))],
-        ["Why", (p) => el("ul", { class: "plain small" }, p.reasons.map((r) => el("li", { text: r })))],
+        ["Prospect", (p) => el("div", { class: "stack-tight" },
+          el("a", { href: p.html_url, text: p.login, rel: "noopener noreferrer", class: "strong" }),
+          el("div", { class: "small muted", text: `${p.kind}${p.name ? `, ${p.name}` : ""} · score ${num(p.score, 1)}` }),
+          p.website ? el("a", { href: p.website, text: p.website.replace(/^https?:\/\//, ""), rel: "noopener noreferrer nofollow", class: "small" }) : el("span", { class: "small muted", text: "no website" }))],
+        ["Why", (p) => el("div", {},
+          el("ul", { class: "plain small" }, p.reasons.map((r) => el("li", { text: r }))),
+          el("ul", { class: "plain small" }, p.repos.slice(0, 3).map((r) => el("li", {}, el("a", { href: r.html_url, text: r.full_name, rel: "noopener noreferrer" }), ` ★${r.stars}`))))],
         ["Decision", actions],
       ]
     : [
-        ["Posted", (c) => time(c.posted_at)],
-        ["Post", (c) => el("div", {}, el("a", { href: c.url, text: c.title, rel: "noopener noreferrer nofollow" }), el("div", { class: "small muted", text: `r/${c.subreddit} · ${c.score} points · ${c.comments} comments` }))],
+        ["Post", (c) => el("div", { class: "stack-tight" },
+          el("a", { href: c.url, text: c.title, rel: "noopener noreferrer nofollow" }),
+          el("div", { class: "small muted" }, `r/${c.subreddit} · ${c.score} points · ${c.comments} comments · `, time(c.posted_at)))],
         ["Why", (c) => el("ul", { class: "plain small" }, c.reasons.map((r) => el("li", { text: r })))],
         ["Decision", actions],
       ];
@@ -343,6 +364,8 @@ function decideCard(kind) {
       return { rows: answer[kind], next_before: answer.next_offset };
     },
   });
+  // On a phone each row reads as a card: the column's name beside each cell (dash.css .stacked).
+  list.node.classList.add("stacked");
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     list.load(true).catch((err) => showStatus(err.message));
@@ -374,7 +397,7 @@ async function reviewPage(main) {
       },
     });
   });
-  main.replaceChildren(el("h1", { text: "Review queue" }), subnav("/admin/acquisition/review"), el("div", { class: "row" }, now), confirm.node, error.node, prospects.box, conversations.box);
+  main.replaceChildren(el("h1", { text: "Review queue" }), subnav("/admin/acquisition/review"), el("div", { class: "row page-actions" }, now), confirm.node, error.node, prospects.box, conversations.box);
   await Promise.all([prospects.load(), conversations.load()]);
 }
 
