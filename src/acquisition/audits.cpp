@@ -2,28 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include <cmath>
-#include <cstdio>
-
 #include "store/wait.hpp"
 
 namespace gpuopt::acquisition {
 
-namespace {
-
-std::string Usd(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "$%.2f", v);
-    return buf;
-}
-
-std::string Hours(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f", v);
-    return buf;
-}
-
-}  // namespace
+using mail::Hours;
+using mail::Usd;
 
 store::OutboxMessage AuditMail(const store::Lead& lead, const mail::ReportContent& r, const Outreach& o,
                                int data_hours) {

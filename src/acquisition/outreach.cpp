@@ -1,6 +1,7 @@
 #include "acquisition/outreach.hpp"
 
 #include "common/crypto.hpp"
+#include "mail/templates.hpp"
 #include "net/http_client.hpp"
 
 namespace gpuopt::acquisition {
@@ -59,38 +60,13 @@ std::string MarketingFooterText(const Outreach& o, int64_t lead_id, std::string_
            "\n";
 }
 
-namespace {
-
-void AppendEscaped(std::string& out, std::string_view text) {
-    for (char c : text) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            default:
-                out.push_back(c);
-        }
-    }
-}
-
-}  // namespace
-
 std::string MarketingFooterHtml(const Outreach& o, int64_t lead_id, std::string_view why) {
     std::string out = "<hr><p style=\"font-size:12px;color:#555\">A message about ";
-    AppendEscaped(out, o.product + "'s service, sent because " + std::string(why) + ".");
+    out += mail::Html(o.product + "'s service, sent because " + std::string(why) + ".");
     out += " <a href=\"";
-    AppendEscaped(out, UnsubscribeUrl(o, lead_id));
+    out += mail::Html(UnsubscribeUrl(o, lead_id));
     out += "\">Unsubscribe</a><br>";
-    AppendEscaped(out, o.product + ", " + o.postal_address);
+    out += mail::Html(o.product + ", " + o.postal_address);
     out += "</p>";
     return out;
 }
@@ -110,7 +86,7 @@ std::string TextToHtml(std::string_view text) {
                 size_t nl = para.find('\n', line);
                 if (nl == std::string_view::npos) nl = para.size();
                 if (line > 0) out += "<br>";
-                AppendEscaped(out, para.substr(line, nl - line));
+                out += mail::Html(std::string(para.substr(line, nl - line)));
                 line = nl + 1;
             }
             out += "</p>";

@@ -304,6 +304,16 @@ void ForgetRedditToken() {
 
 }  // namespace
 
+GithubAccess GithubAccessOf(const Config& c) {
+    return GithubAccess{c.acquisition.github_api_url, c.acquisition.github_token, std::chrono::seconds(20)};
+}
+
+RedditAccess RedditAccessOf(const Config& c) {
+    const auto& a = c.acquisition;
+    return RedditAccess{a.reddit_api_url,       a.reddit_auth_url,   a.reddit_client_id,
+                        a.reddit_client_secret, a.reddit_user_agent, std::chrono::seconds(20)};
+}
+
 void ScoreProspect(store::Prospect& p, SysSeconds now) {
     double score = 0;
     std::vector<std::string> reasons;

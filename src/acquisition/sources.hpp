@@ -10,6 +10,7 @@
 #include <string>
 
 #include "acquisition/settings.hpp"
+#include "common/config.hpp"
 #include "common/result.hpp"
 #include "common/time.hpp"
 #include "net/http_client.hpp"
@@ -31,6 +32,10 @@ struct RedditAccess {
     std::string user_agent;
     std::chrono::seconds timeout{20};
 };
+
+// The access a server's configuration gives (GITHUB_*, REDDIT_*).
+GithubAccess GithubAccessOf(const Config& config);
+RedditAccess RedditAccessOf(const Config& config);
 
 struct DiscoveryRun {
     int pages = 0;

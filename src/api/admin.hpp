@@ -69,6 +69,8 @@ http::Handler MakeAdminMailHandler(Services& s);
 // `retry`: send again; else cancel.
 http::Handler MakeAdminMailActionHandler(Services& s, bool retry);
 http::Handler MakeAdminSecurityEventsHandler(Services& s);
+// Hands the guard the addresses blocked by hand that have not ended (at start, every 30 s, after a change).
+Result<void> LoadAddressBlocks(store::Database& db, http::AddressGuard& guard);
 http::Handler MakeAdminBlocksHandler(Services& s);
 http::Handler MakeAdminBlockHandler(Services& s);
 http::Handler MakeAdminUnblockHandler(Services& s);

@@ -205,12 +205,8 @@ std::string StatusField(const json::object& body) {
 
 boost::asio::awaitable<http::Response> Audited(Services& s, http::RequestContext& ctx, store::AuditEntry audit,
                                                json::object answer) {
-    auto write = [&](store::Callback<store::AuditEntry> done) {
-        s.store.admin().AppendAudit(std::move(audit), std::move(done));
-    };
-    if (auto logged = co_await http::AwaitCallback<store::AuditEntry>(std::move(write)); !logged) {
-        co_return http::ErrorResponse(logged.error(), ctx.request.version());
-    }
+    if (auto refused = co_await AppendAuditRow(s, std::move(audit), ctx.request.version()))
+        co_return std::move(*refused);
     co_return OkJson(answer, ctx.request.version(), std::nullopt);
 }
 
@@ -360,12 +356,7 @@ http::Handler MakeAdminLeadHandler(Services& s, bool download) {
         }
         // A person's data leaving the product: the export is an audit row first.
         auto audit = AuditFor(std::get<OperatorCaller>(auth), ctx, "lead.export", "lead:" + std::to_string(*id));
-        auto write = [&](store::Callback<store::AuditEntry> done) {
-            s.store.admin().AppendAudit(std::move(audit), std::move(done));
-        };
-        if (auto logged = co_await http::AwaitCallback<store::AuditEntry>(std::move(write)); !logged) {
-            co_return http::ErrorResponse(logged.error(), version);
-        }
+        if (auto refused = co_await AppendAuditRow(s, std::move(audit), version)) co_return std::move(*refused);
         http::Response res{http::bhttp::status::ok, version};
         res.set(http::bhttp::field::content_type, "application/json");
         res.set(http::bhttp::field::content_disposition,
@@ -618,12 +609,7 @@ http::Handler MakeAdminSuppressionsHandler(Services& s, bool csv) {
         if (!text) co_return http::ErrorResponse(text.error(), version);
         auto audit = AuditFor(std::get<OperatorCaller>(auth), ctx, "export.suppressions", "");
         audit.after = "{\"rows\":" + std::to_string(count) + "}";
-        auto write = [&](store::Callback<store::AuditEntry> done) {
-            s.store.admin().AppendAudit(std::move(audit), std::move(done));
-        };
-        if (auto logged = co_await http::AwaitCallback<store::AuditEntry>(std::move(write)); !logged) {
-            co_return http::ErrorResponse(logged.error(), version);
-        }
+        if (auto refused = co_await AppendAuditRow(s, std::move(audit), version)) co_return std::move(*refused);
         http::Response res{http::bhttp::status::ok, version};
         res.set(http::bhttp::field::content_type, "text/csv; charset=utf-8; header=present");
         res.set(http::bhttp::field::content_disposition,

@@ -51,9 +51,8 @@ boost::asio::awaitable<std::variant<Action, http::Response>> BeginAction(Service
     co_return co_await BeginOperatorAction(s, ctx, "a customer id");
 }
 
-boost::asio::awaitable<http::Response> Changed(Services& s, http::RequestContext& ctx,
+boost::asio::awaitable<http::Response> Changed(http::RequestContext& ctx,
                                                std::function<void(store::Callback<store::CustomerRow>)> write) {
-    (void)s;
     auto changed = co_await http::AwaitCallback<store::CustomerRow>(std::move(write));
     if (!changed) co_return http::ErrorResponse(changed.error(), ctx.request.version());
     co_return OkJson(boost::json::object{{"status", "success"}, {"customer", CustomerJson(*changed)}},
@@ -210,7 +209,7 @@ http::Handler MakeAdminCustomerPlanHandler(Services& s) {
         boost::json::object after{
             {"plan", NameOf(*tier)}, {"period_end", TimeOrNull(change.period_end)}, {"reason", *reason}};
         audit.after = ToJson(after);
-        co_return co_await Changed(s, ctx, [&](store::Callback<store::CustomerRow> done) {
+        co_return co_await Changed(ctx, [&](store::Callback<store::CustomerRow> done) {
             s.store.panel().ChangeCustomerPlan(std::move(change), std::move(audit), std::move(done));
         });
     };
@@ -245,7 +244,7 @@ http::Handler MakeAdminCustomerExtendHandler(Services& s) {
                                                  {"period_end", TimeOrNull(change.period_end)},
                                                  {"days", days->get_int64()},
                                                  {"reason", *reason}});
-        co_return co_await Changed(s, ctx, [&](store::Callback<store::CustomerRow> done) {
+        co_return co_await Changed(ctx, [&](store::Callback<store::CustomerRow> done) {
             s.store.panel().ChangeCustomerPlan(std::move(change), std::move(audit), std::move(done));
         });
     };
@@ -262,7 +261,7 @@ http::Handler MakeAdminCustomerDisableHandler(Services& s, bool disable) {
         auto audit = AuditFor(action.caller, ctx, disable ? "customer.disable" : "customer.enable", Target(action.id));
         audit.before = ToJson(boost::json::object{{"disabled", !disable}});
         audit.after = ToJson(boost::json::object{{"disabled", disable}, {"reason", *reason}});
-        co_return co_await Changed(s, ctx, [&](store::Callback<store::CustomerRow> done) {
+        co_return co_await Changed(ctx, [&](store::Callback<store::CustomerRow> done) {
             s.store.panel().SetCustomerDisabled(action.id, disable, *reason, UtcNow(), std::move(audit),
                                                 std::move(done));
         });

@@ -111,13 +111,8 @@ http::Handler MakeAdminExportHandler(Services& s, std::string what) {
         if (!text) co_return http::ErrorResponse(text.error(), version);
         auto audit = AuditFor(caller, ctx, "export." + what, "");
         audit.after = "{\"rows\":" + std::to_string(rows) + "}";
-        auto write = [&](store::Callback<store::AuditEntry> done) {
-            s.store.admin().AppendAudit(std::move(audit), std::move(done));
-        };
         // No export leaves without its audit row.
-        if (auto logged = co_await http::AwaitCallback<store::AuditEntry>(std::move(write)); !logged) {
-            co_return http::ErrorResponse(logged.error(), version);
-        }
+        if (auto refused = co_await AppendAuditRow(s, std::move(audit), version)) co_return std::move(*refused);
         http::Response res{http::bhttp::status::ok, version};
         res.set(http::bhttp::field::content_type, "text/csv; charset=utf-8; header=present");
         res.set(http::bhttp::field::content_disposition,

@@ -60,6 +60,11 @@ boost::asio::awaitable<std::variant<OperatorAction, http::Response>> BeginOperat
                                                                                          http::RequestContext& ctx,
                                                                                          std::string_view what);
 
+// Appends the audit row of an operator's action whose change was written elsewhere (an export, a check with a
+// gateway): nullopt once it is durable, else the answer to send instead, for nothing may leave unrecorded.
+boost::asio::awaitable<std::optional<http::Response>> AppendAuditRow(Services& s, store::AuditEntry audit,
+                                                                     unsigned version);
+
 // What the panel shows of a customer, a payment, a mail; a time or null.
 boost::json::value TimeOrNull(const std::optional<SysSeconds>& t);
 boost::json::object CustomerJson(const store::CustomerRow& c);

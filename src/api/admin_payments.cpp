@@ -108,12 +108,7 @@ http::Handler MakeAdminVerifyPaymentHandler(Services& s) {
         state["verdict"] = outcome->verdict;
         state["note"] = outcome->note;
         audit.after = ToJson(state);
-        auto write = [&](store::Callback<store::AuditEntry> done) {
-            s.store.admin().AppendAudit(std::move(audit), std::move(done));
-        };
-        if (auto logged = co_await http::AwaitCallback<store::AuditEntry>(std::move(write)); !logged) {
-            co_return http::ErrorResponse(logged.error(), version);
-        }
+        if (auto refused = co_await AppendAuditRow(s, std::move(audit), version)) co_return std::move(*refused);
         if (outcome->verdict == "applied" && s.wake_billing) s.wake_billing();  // mails it queued go out soon
         co_return OkJson(boost::json::object{{"status", "success"},
                                              {"verdict", outcome->verdict},

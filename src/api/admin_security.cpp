@@ -38,13 +38,10 @@ std::optional<std::string> CanonicalAddress(std::string_view text) {
 }
 
 // Hands the blocks by hand to this server's guard now, and tells the other servers to load them.
+// Here at once, and on the other servers when they hear of it.
 Result<void> ReloadBlocks(Services& s) {
-    auto blocks = s.store.panel().ListAddressBlocks(UtcNow());
-    if (!blocks) return blocks.error();
     if (s.guard != nullptr) {
-        std::unordered_map<std::string, std::optional<SysSeconds>> manual;
-        for (auto& b : *blocks) manual.emplace(std::move(b.ip), b.until);
-        s.guard->SetManualBlocks(std::move(manual));
+        if (auto r = LoadAddressBlocks(s.store, *s.guard); !r) return r;
     }
     s.store.Announce(std::string(kAddressBlocksJob));
     return {};
@@ -62,6 +59,15 @@ boost::json::object BlockJson(const store::AddressBlock& b, SysSeconds now) {
 }
 
 }  // namespace
+
+Result<void> LoadAddressBlocks(store::Database& db, http::AddressGuard& guard) {
+    auto blocks = db.panel().ListAddressBlocks(UtcNow());
+    if (!blocks) return blocks.error();
+    std::unordered_map<std::string, std::optional<SysSeconds>> manual;
+    for (auto& b : *blocks) manual.emplace(std::move(b.ip), b.until);
+    guard.SetManualBlocks(std::move(manual));
+    return {};
+}
 
 http::Handler MakeAdminSecurityEventsHandler(Services& s) {
     return [&s](http::RequestContext& ctx) -> boost::asio::awaitable<http::Response> {

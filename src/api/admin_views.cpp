@@ -78,6 +78,16 @@ boost::asio::awaitable<std::variant<OperatorAction, http::Response>> BeginOperat
     co_return action;
 }
 
+boost::asio::awaitable<std::optional<http::Response>> AppendAuditRow(Services& s, store::AuditEntry audit,
+                                                                     unsigned version) {
+    auto write = [&](store::Callback<store::AuditEntry> done) {
+        s.store.admin().AppendAudit(std::move(audit), std::move(done));
+    };
+    auto logged = co_await http::AwaitCallback<store::AuditEntry>(std::move(write));
+    if (!logged) co_return http::ErrorResponse(logged.error(), version);
+    co_return std::nullopt;
+}
+
 Result<std::string> ReasonField(const boost::json::object& body) {
     const auto* v = body.if_contains("reason");
     if (v == nullptr || !v->is_string()) {

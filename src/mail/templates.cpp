@@ -21,18 +21,6 @@ std::string Money(double amount, const std::string& currency) {
 
 std::string Day(SysSeconds t) { return FormatUtc(t).substr(0, 10); }
 
-std::string Usd(double amount) {
-    char text[64];
-    std::snprintf(text, sizeof text, "$%.2f", amount);
-    return text;
-}
-
-std::string Hours(double hours) {
-    char text[64];
-    std::snprintf(text, sizeof text, "%.1f", hours);
-    return text;
-}
-
 // Text and an HTML rendering of the same paragraphs.
 store::OutboxMessage Make(std::string dedup, int64_t account, const std::string& to, std::string subject,
                           std::string kind, const std::vector<std::string>& paragraphs) {
@@ -52,6 +40,18 @@ store::OutboxMessage Make(std::string dedup, int64_t account, const std::string&
 }
 
 }  // namespace
+
+std::string Usd(double amount) {
+    char text[64];
+    std::snprintf(text, sizeof text, "$%.2f", amount);
+    return text;
+}
+
+std::string Hours(double hours) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.1f", hours);
+    return text;
+}
 
 std::string Html(const std::string& text) {
     std::string out;

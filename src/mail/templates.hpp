@@ -74,4 +74,9 @@ store::OutboxMessage ReportMail(const Brand& b, const store::Account& account, c
 // Escapes text for HTML.
 std::string Html(const std::string& text);
 
+// "$12.30": an amount in USD, to the cent.
+std::string Usd(double amount);
+// "3.5": hours to a tenth.
+std::string Hours(double hours);
+
 }  // namespace gpuopt::mail

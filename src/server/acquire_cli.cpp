@@ -35,17 +35,12 @@ int Failed(std::ostream& err, const Error& e) {
 int Discover(store::Database& db, const Config& c, const acquisition::Settings& settings, std::ostream& out,
              std::ostream& err) {
     const auto now = UtcNow();
-    acquisition::GithubAccess github{c.acquisition.github_api_url, c.acquisition.github_token,
-                                     std::chrono::seconds(20)};
-    acquisition::RedditAccess reddit{c.acquisition.reddit_api_url,    c.acquisition.reddit_auth_url,
-                                     c.acquisition.reddit_client_id,  c.acquisition.reddit_client_secret,
-                                     c.acquisition.reddit_user_agent, std::chrono::seconds(20)};
-    auto found = acquisition::DiscoverGithub(db.acquisition(), settings.github, github, now);
+    auto found = acquisition::DiscoverGithub(db.acquisition(), settings.github, acquisition::GithubAccessOf(c), now);
     if (!found) return Failed(err, found.error());
     out << "GitHub: " << found->pages << " page(s), " << found->items << " repositories, " << found->saved
         << " prospect(s) saved, " << found->profiles << " account(s) looked up"
         << (found->stopped.empty() ? "" : "; stopped: " + found->stopped) << "\n";
-    auto talked = acquisition::DiscoverReddit(db.acquisition(), settings.reddit, reddit, now);
+    auto talked = acquisition::DiscoverReddit(db.acquisition(), settings.reddit, acquisition::RedditAccessOf(c), now);
     if (!talked) return Failed(err, talked.error());
     out << "Reddit: " << talked->pages << " page(s), " << talked->items << " posts, " << talked->saved
         << " conversation(s) saved" << (talked->stopped.empty() ? "" : "; stopped: " + talked->stopped) << "\n";

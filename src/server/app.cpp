@@ -9,7 +9,6 @@
 #include <fstream>
 #include <random>
 #include <thread>
-#include <unordered_map>
 
 #include "acquisition/audits.hpp"
 #include "acquisition/outreach.hpp"
@@ -18,6 +17,7 @@
 #include "alerts/idle_alerts.hpp"
 #include "alerts/outgoing_webhooks.hpp"
 #include "alerts/webhook.hpp"
+#include "api/admin.hpp"
 #include "api/history.hpp"
 #include "common/password.hpp"
 #include "jobs/history_jobs.hpp"
@@ -287,14 +287,10 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
     add(app->webhook_scheduler_, "discovery", std::chrono::seconds(c.acquisition.discovery_interval_seconds),
         [&db, &c, &acq]() -> Result<void> {
             const auto now = UtcNow();
-            acquisition::GithubAccess github{c.acquisition.github_api_url, c.acquisition.github_token,
-                                             std::chrono::seconds(20)};
-            acquisition::RedditAccess reddit{c.acquisition.reddit_api_url,    c.acquisition.reddit_auth_url,
-                                             c.acquisition.reddit_client_id,  c.acquisition.reddit_client_secret,
-                                             c.acquisition.reddit_user_agent, std::chrono::seconds(20)};
             // Both sources run even when the first fails; the first failure is reported.
-            auto found = acquisition::DiscoverGithub(db.acquisition(), acq.github, github, now);
-            auto talked = acquisition::DiscoverReddit(db.acquisition(), acq.reddit, reddit, now);
+            auto found = acquisition::DiscoverGithub(db.acquisition(), acq.github, acquisition::GithubAccessOf(c), now);
+            auto talked =
+                acquisition::DiscoverReddit(db.acquisition(), acq.reddit, acquisition::RedditAccessOf(c), now);
             if (!found) return found.error();
             if (!talked) return talked.error();
             return {};
@@ -344,12 +340,7 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
     // Addresses operators blocked by hand: every server loads them (not a leased job), now, every 30 s, and
     // at once when another server announces a change.
     auto load_blocks = [app = app.get()]() -> Result<void> {
-        auto blocks = app->store_->panel().ListAddressBlocks(UtcNow());
-        if (!blocks) return blocks.error();
-        std::unordered_map<std::string, std::optional<SysSeconds>> manual;
-        for (auto& b : *blocks) manual.emplace(std::move(b.ip), b.until);
-        app->guard_->SetManualBlocks(std::move(manual));
-        return {};
+        return api::LoadAddressBlocks(*app->store_, *app->guard_);
     };
     if (auto r = load_blocks(); !r) return r.error();
     app->scheduler_.Add(std::string(api::kAddressBlocksJob), std::chrono::seconds(30), load_blocks);

@@ -16,7 +16,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import http from "node:http";
 import path from "node:path";
-import { waitFor, startServer, launchBrowser, screenshot, overflowPx, serverBin, watchedPage, axeFindings } from "./harness.mjs";
+import { waitFor, startServer, launchBrowser, screenshot, overflowPx, serverBin, watchedPage, axeFindings, structureFindings } from "./harness.mjs";
 
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 900 };
@@ -162,30 +162,12 @@ async function signIn(context) {
   await page.close();
 }
 
-async function structure(page) {
-  return page.evaluate(() => {
-    const out = [];
-    for (const t of document.querySelectorAll("table")) {
-      if (!t.caption || !t.caption.textContent.trim()) out.push(`a table without a caption: ${t.textContent.slice(0, 60)}`);
-    }
-    if (document.body.innerHTML.includes("[object ")) out.push("an object written as text: [object ...]");
-    let last = 0;
-    for (const h of document.querySelectorAll("h1, h2, h3, h4, h5, h6")) {
-      if (h.closest("[hidden]")) continue;
-      const level = Number(h.tagName[1]);
-      if (level > last + 1) out.push(`${h.tagName} "${h.textContent}" after h${last}`);
-      last = level;
-    }
-    return out;
-  });
-}
-
 async function checkPage(page, where, findings) {
   await screenshot(page, `${where}.png`);
   const wider = await overflowPx(page);
   if (wider > 0) findings.push(`${where}: ${wider} px wider than the screen`);
   for (const f of await axeFindings(page)) findings.push(`${where}: ${f}`);
-  for (const f of await structure(page)) findings.push(`${where}: ${f}`);
+  for (const f of await structureFindings(page)) findings.push(`${where}: ${f}`);
 }
 
 test("the audit form is double opt-in, and a sequence mail's unsubscribe page asks before it acts", async () => {

@@ -14,7 +14,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { waitFor, startServer, launchBrowser, screenshot, overflowPx, serverBin, watchedPage, axeFindings } from "./harness.mjs";
+import { waitFor, startServer, launchBrowser, screenshot, overflowPx, serverBin, watchedPage, axeFindings, structureFindings } from "./harness.mjs";
 import { startFakeFlutterwave, WEBHOOK_HASH } from "./fake_flutterwave.mjs";
 
 const PHONE = { width: 390, height: 844 };
@@ -381,25 +381,6 @@ test("an operator checks a pending payment with the gateway, which applies it on
 
 // Own checks beside axe-core's: every data table has a caption, no object is written as text, headings go
 // down one level at a time.
-async function structure(page) {
-  return page.evaluate(() => {
-    const out = [];
-    for (const t of document.querySelectorAll("table")) {
-      if (t.closest(".u-legend")) continue;  // uPlot's live legend; the chart's figures are their own table
-      if (!t.caption || !t.caption.textContent.trim()) out.push(`a table without a caption: ${t.textContent.slice(0, 60)}`);
-    }
-    if (document.body.innerHTML.includes("[object ")) out.push("an object written as text: [object ...]");
-    let last = 0;
-    for (const h of document.querySelectorAll("h1, h2, h3, h4, h5, h6")) {
-      if (h.closest("[hidden]")) continue;
-      const level = Number(h.tagName[1]);
-      if (level > last + 1) out.push(`${h.tagName} "${h.textContent}" after h${last}`);
-      last = level;
-    }
-    return out;
-  });
-}
-
 test("every panel page on a phone and a desktop: no console error or CSP violation, fits, passes axe-core", async () => {
   const alice = await customerId("alice@example.com");
   const pages = [
@@ -431,7 +412,7 @@ test("every panel page on a phone and a desktop: no console error or CSP violati
       const wider = await overflowPx(page);
       if (wider > 0) findings.push(`${where}: ${wider} px wider than the screen`);
       for (const f of await axeFindings(page)) findings.push(`${where}: ${f}`);
-      for (const f of await structure(page)) findings.push(`${where}: ${f}`);
+      for (const f of await structureFindings(page)) findings.push(`${where}: ${f}`);
       assert.deepEqual(problems, [], where);
       await page.close();
     }

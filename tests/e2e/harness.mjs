@@ -100,3 +100,24 @@ export async function overflowPx(page) {
 
 export const PHONE = { width: 375, height: 740 };
 export const DESKTOP = { width: 1280, height: 900 };
+
+// What a page's structure gets wrong: tables without a caption (uPlot's live legend aside: a chart's figures
+// are their own table), objects written as text, headings that skip a level.
+export async function structureFindings(page) {
+  return page.evaluate(() => {
+    const out = [];
+    for (const t of document.querySelectorAll("table")) {
+      if (t.closest(".u-legend")) continue;
+      if (!t.caption || !t.caption.textContent.trim()) out.push(`a table without a caption: ${t.textContent.slice(0, 60)}`);
+    }
+    if (document.body.innerHTML.includes("[object ")) out.push("an object written as text: [object ...]");
+    let last = 0;
+    for (const h of document.querySelectorAll("h1, h2, h3, h4, h5, h6")) {
+      if (h.closest("[hidden]")) continue;
+      const level = Number(h.tagName[1]);
+      if (level > last + 1) out.push(`${h.tagName} "${h.textContent}" after h${last}`);
+      last = level;
+    }
+    return out;
+  });
+}

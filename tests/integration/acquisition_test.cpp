@@ -4,10 +4,6 @@
 // suppression list), referral codes credited at signup, GitHub discovery that resumes, honours rate limits
 // and keeps no address, Reddit's read-only search, SendGrid's signed events, and the operator's actions on
 // leads, sequences and the suppression list.
-#include <openssl/ec.h>
-#include <openssl/evp.h>
-#include <openssl/x509.h>
-
 #include <boost/json/serialize.hpp>
 
 #include <chrono>
@@ -16,6 +12,7 @@
 
 #include "integration/fixture.hpp"
 #include "integration/operator.hpp"
+#include "support/ec_key.hpp"
 #include "support/fake_sources.hpp"
 #include "support/smtp_server.hpp"
 
@@ -472,40 +469,6 @@ TEST_F(Acquisition, RedditIsSearchedReadOnlyWithItsTokenAndLimits) {
     }
     EXPECT_EQ(DatabaseSnapshot(s.DbPath()).find("someone_else"), std::string::npos);
 }
-
-// An EC P-256 key pair as SendGrid's signed Event Webhook uses, made here with OpenSSL.
-struct EcKey {
-    EcKey() : key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256")) {}
-    ~EcKey() { EVP_PKEY_free(key); }
-    EcKey(const EcKey&) = delete;
-    EcKey& operator=(const EcKey&) = delete;
-
-    static std::string Base64(const unsigned char* data, size_t size) {
-        std::string out(4 * ((size + 2) / 3) + 1, '\0');
-        const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
-        out.resize(static_cast<size_t>(n));
-        return out;
-    }
-    std::string PublicKey() const {
-        unsigned char* der = nullptr;
-        const int n = i2d_PUBKEY(key, &der);
-        std::string out = Base64(der, static_cast<size_t>(n));
-        OPENSSL_free(der);
-        return out;
-    }
-    std::string Sign(const std::string& message) const {
-        EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-        size_t size = 0;
-        EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key);
-        EVP_DigestSign(ctx, nullptr, &size, reinterpret_cast<const unsigned char*>(message.data()), message.size());
-        std::string sig(size, '\0');
-        EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &size,
-                       reinterpret_cast<const unsigned char*>(message.data()), message.size());
-        EVP_MD_CTX_free(ctx);
-        return Base64(reinterpret_cast<const unsigned char*>(sig.data()), size);
-    }
-    EVP_PKEY* key;
-};
 
 TEST_F(Acquisition, SendgridEventsAreVerifiedAppliedOnceAndEndTheLeadsSequences) {
     const EcKey sendgrid;

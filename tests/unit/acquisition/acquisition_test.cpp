@@ -1,8 +1,6 @@
 // The acquisition engine's rules that need no store: the settings and what they refuse, templates, send
 // windows, the prospect score, GitHub's Link header, rate-limit waits, and the marketing mail's parts.
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/x509.h>
 
 #include "acquisition/outreach.hpp"
 #include "acquisition/sendgrid.hpp"
@@ -10,6 +8,7 @@
 #include "acquisition/settings.hpp"
 #include "acquisition/sources.hpp"
 #include "acquisition/templates.hpp"
+#include "support/ec_key.hpp"
 
 namespace gpuopt::acquisition {
 namespace {
@@ -213,59 +212,27 @@ TEST(AcquisitionOutreach, EveryMarketingMailCarriesOneClickUnsubscribeAndThePost
     EXPECT_NE(SequencesOff(o).find("SECRET_KEY"), std::string::npos);
 }
 
-// A P-256 key pair made here, as SendGrid's settings page would show its public half.
-struct TestKey {
-    TestKey() : key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256")) {}
-    ~TestKey() { EVP_PKEY_free(key); }
-    TestKey(const TestKey&) = delete;
-    TestKey& operator=(const TestKey&) = delete;
-    static std::string Base64(const unsigned char* data, size_t size) {
-        std::string out(4 * ((size + 2) / 3) + 1, '\0');
-        out.resize(static_cast<size_t>(
-            EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size))));
-        return out;
-    }
-    std::string Public() const {
-        unsigned char* der = nullptr;
-        const int n = i2d_PUBKEY(key, &der);
-        std::string out = Base64(der, static_cast<size_t>(n));
-        OPENSSL_free(der);
-        return out;
-    }
-    std::string Sign(const std::string& message) const {
-        EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-        size_t size = 0;
-        EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key);
-        EVP_DigestSign(ctx, nullptr, &size, reinterpret_cast<const unsigned char*>(message.data()), message.size());
-        std::string sig(size, '\0');
-        EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &size,
-                       reinterpret_cast<const unsigned char*>(message.data()), message.size());
-        EVP_MD_CTX_free(ctx);
-        return Base64(reinterpret_cast<const unsigned char*>(sig.data()), size);
-    }
-    EVP_PKEY* key;
-};
-
 TEST(AcquisitionSendgrid, OnlyTheKeysSignatureOverTimestampAndBodyIsAccepted) {
-    const TestKey sendgrid;
-    const TestKey other;
+    const testing::EcKey sendgrid;
+    const testing::EcKey other;
     const std::string body = R"([{"email":"a@b.example","event":"bounce","sg_event_id":"e1","timestamp":1}])";
     const std::string ts = std::to_string(kWed.time_since_epoch().count());
-    EXPECT_TRUE(VerifySendgridSignature(sendgrid.Public(), sendgrid.Sign(ts + body), ts, body, kWed).ok());
-    EXPECT_TRUE(VerifySendgridSignature(sendgrid.Public(), sendgrid.Sign(ts + body), ts, body, kWed + minutes(9)).ok());
+    EXPECT_TRUE(VerifySendgridSignature(sendgrid.PublicKey(), sendgrid.Sign(ts + body), ts, body, kWed).ok());
+    EXPECT_TRUE(
+        VerifySendgridSignature(sendgrid.PublicKey(), sendgrid.Sign(ts + body), ts, body, kWed + minutes(9)).ok());
     auto refused = [&](const std::string& key, const std::string& sig, const std::string& t, const std::string& b,
                        SysSeconds now) {
         auto r = VerifySendgridSignature(key, sig, t, b, now);
         return !r.ok() && r.error().code == ErrorCode::kUnauthenticated;
     };
-    EXPECT_TRUE(refused(sendgrid.Public(), other.Sign(ts + body), ts, body, kWed)) << "another key's signature";
-    EXPECT_TRUE(refused(sendgrid.Public(), sendgrid.Sign(ts + body), ts, body + " ", kWed)) << "the body changed";
-    EXPECT_TRUE(refused(sendgrid.Public(), sendgrid.Sign(body), ts, body, kWed)) << "the timestamp not signed";
-    EXPECT_TRUE(refused(sendgrid.Public(), sendgrid.Sign(ts + body), ts, body, kWed + minutes(11))) << "a replay";
-    EXPECT_TRUE(refused(sendgrid.Public(), "not base64!", ts, body, kWed));
+    EXPECT_TRUE(refused(sendgrid.PublicKey(), other.Sign(ts + body), ts, body, kWed)) << "another key's signature";
+    EXPECT_TRUE(refused(sendgrid.PublicKey(), sendgrid.Sign(ts + body), ts, body + " ", kWed)) << "the body changed";
+    EXPECT_TRUE(refused(sendgrid.PublicKey(), sendgrid.Sign(body), ts, body, kWed)) << "the timestamp not signed";
+    EXPECT_TRUE(refused(sendgrid.PublicKey(), sendgrid.Sign(ts + body), ts, body, kWed + minutes(11))) << "a replay";
+    EXPECT_TRUE(refused(sendgrid.PublicKey(), "not base64!", ts, body, kWed));
     EXPECT_TRUE(refused("bm90IGEga2V5", sendgrid.Sign(ts + body), ts, body, kWed)) << "not a key";
-    EXPECT_TRUE(refused(sendgrid.Public(), "", ts, body, kWed));
-    EXPECT_TRUE(refused(sendgrid.Public(), sendgrid.Sign(ts + body), "12x", body, kWed));
+    EXPECT_TRUE(refused(sendgrid.PublicKey(), "", ts, body, kWed));
+    EXPECT_TRUE(refused(sendgrid.PublicKey(), sendgrid.Sign(ts + body), "12x", body, kWed));
 }
 
 TEST(AcquisitionSendgrid, EventsAreReadWithTheirIdsAndBlockedBouncesKeptApart) {
