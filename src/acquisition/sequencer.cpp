@@ -104,13 +104,16 @@ store::SyncRules SyncRulesOf(const Settings& settings, int free_gpu_limit) {
 Result<SequenceRun> RunSequences(store::Database& db, const Settings& settings, const Outreach& o, SysSeconds now,
                                  std::mt19937_64& random) {
     SequenceRun run;
-    if (!SequencesOff(o).empty()) return run;
+    // The leads are kept up to date (the funnel counts them) whether or not sequences may send.
+    const bool off = !SequencesOff(o).empty();
+    store::SyncRules rules = SyncRulesOf(settings, o.free_gpu_limit);
+    rules.enroll = !off;
     auto& acq = db.acquisition();
-    auto synced = store::Wait<store::SyncOutcome>([&](store::Callback<store::SyncOutcome> done) {
-        acq.SyncLeads(SyncRulesOf(settings, o.free_gpu_limit), now, std::move(done));
-    });
+    auto synced = store::Wait<store::SyncOutcome>(
+        [&](store::Callback<store::SyncOutcome> done) { acq.SyncLeads(std::move(rules), now, std::move(done)); });
     if (!synced) return synced.error();
     run.sync = *synced;
+    if (off) return run;
 
     auto due = acq.DueSteps(now, 200);
     if (!due) return due.error();

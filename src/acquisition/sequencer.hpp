@@ -32,7 +32,7 @@ SysSeconds NextInWindow(SysSeconds t, int offset_minutes, const SendWindow& wind
 // The rules the store's sync applies, from the settings.
 store::SyncRules SyncRulesOf(const Settings& settings, int free_gpu_limit);
 
-// One run at `now`. Off (does nothing) while SequencesOff(outreach) says why.
+// One run at `now`. While SequencesOff(outreach) says why, only the leads are brought up to date.
 Result<SequenceRun> RunSequences(store::Database& db, const Settings& settings, const Outreach& outreach,
                                  SysSeconds now, std::mt19937_64& random);
 

@@ -1176,6 +1176,7 @@ void AcquisitionStore::SyncLeads(SyncRules rules, SysSeconds now, Callback<SyncO
                 if (!n) return n.error();
                 out.stopped += *n;
             }
+            if (!rules.enroll) return out;
             std::string known;
             SqlArgs names;
             for (size_t i = 0; i < rules.sequences.size(); ++i) {

@@ -234,8 +234,11 @@ struct SequenceRule {
     int steps = 0;  // an enrollment past the last step (the sequence was shortened) is finished
 };
 
+// With `enroll` false (sequences are off) the sync keeps leads and their milestones up to date and applies
+// the exit rules, but nobody joins a sequence and none is taken for removed.
 struct SyncRules {
     std::vector<SequenceRule> sequences;
+    bool enroll = true;
     int free_gpu_limit = 2;  // a free account with this many GPUs has hit its limit
 };
 

@@ -354,13 +354,16 @@ TEST_F(Acquisition, GithubDiscoveryResumesHonoursRateLimitsAndKeepsNoAddress) {
         EXPECT_EQ(RunGpuopt({"acquire", "discover", "--data-dir", s.dir.path()}, env, out), 0) << out;
         return out;
     };
-    auto wait_until = [](std::chrono::steady_clock::time_point t) {
-        return WaitFor([t] { return std::chrono::steady_clock::now() >= t; }, std::chrono::seconds(10));
+    // The clock moved past a wait: the stored wait of `source` put ten minutes into the past.
+    auto time_passes = [&](const std::string& source) {
+        ASSERT_EQ(
+            Rows(s, "SELECT COUNT(*) FROM discovery_sources WHERE source = ?1 AND wait_until IS NOT NULL", source), 1);
+        Execute(s.DbPath(), "UPDATE discovery_sources SET wait_until = wait_until - 600 WHERE source = ?1", source);
     };
 
-    // The second page meets a secondary limit (429, Retry-After: 5): the run stops there and keeps the wait.
-    github.ScriptSearch({429, {{"retry-after", "5"}}, R"({"message":"You have exceeded a secondary rate limit"})", 1});
-    const auto refused_at = std::chrono::steady_clock::now();
+    // The second page meets a secondary limit (429, Retry-After: 300): the run stops there and keeps the wait.
+    github.ScriptSearch(
+        {429, {{"retry-after", "300"}}, R"({"message":"You have exceeded a secondary rate limit"})", 1});
     auto out = discover();
     EXPECT_NE(out.find("stopped: search rate limit"), std::string::npos) << out;
     EXPECT_EQ(github.PagesServed(), (std::vector<std::string>{"1"}));
@@ -368,12 +371,12 @@ TEST_F(Acquisition, GithubDiscoveryResumesHonoursRateLimitsAndKeepsNoAddress) {
     // Within the wait, a new run (a new process: a restart) asks nothing.
     out = discover();
     EXPECT_EQ(github.SearchCalls(), 2u) << out;
-    ASSERT_TRUE(wait_until(refused_at + std::chrono::milliseconds(5500)));
+    time_passes("github:search");
 
     // The budget runs out on the page it resumes with (x-ratelimit-remaining 0): it waits for the reset.
     const int64_t reset =
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() +
-        5;
+        300;
     github.SetSearchRemaining(1, reset);
     out = discover();
     EXPECT_NE(out.find("search budget spent"), std::string::npos) << out;
@@ -381,12 +384,7 @@ TEST_F(Acquisition, GithubDiscoveryResumesHonoursRateLimitsAndKeepsNoAddress) {
     const size_t calls = github.SearchCalls();
     out = discover();
     EXPECT_EQ(github.SearchCalls(), calls) << "nothing asked before the reset";
-    ASSERT_TRUE(WaitFor(
-        [reset] {
-            return std::chrono::system_clock::now() >=
-                   std::chrono::system_clock::time_point(std::chrono::seconds(reset + 1));
-        },
-        std::chrono::seconds(10)));
+    time_passes("github:search");
     github.SetSearchRemaining(100000, 0);
     out = discover();
     EXPECT_EQ(github.PagesServed(), (std::vector<std::string>{"1", "2", "3"})) << "max_pages 3, each page once";
@@ -438,17 +436,15 @@ TEST_F(Acquisition, RedditIsSearchedReadOnlyWithItsTokenAndLimits) {
     auto out = discover();
     EXPECT_NE(out.find("refused a token"), std::string::npos) << out;
     EXPECT_EQ(reddit.SearchCalls(), 0u);
-    // The second page is refused (429, nothing left until the window resets in 5 s).
-    reddit.ScriptSearch({429, {{"x-ratelimit-remaining", "0"}, {"x-ratelimit-reset", "5"}}, R"({"error": 429})", 1});
-    const auto refused_at = std::chrono::steady_clock::now();
+    // The second page is refused (429, nothing left until the window resets in 300 s).
+    reddit.ScriptSearch({429, {{"x-ratelimit-remaining", "0"}, {"x-ratelimit-reset", "300"}}, R"({"error": 429})", 1});
     out = discover();
     EXPECT_NE(out.find("stopped: rate limit"), std::string::npos) << out;
     EXPECT_EQ(reddit.SearchCalls(), 2u);
     out = discover();
     EXPECT_EQ(reddit.SearchCalls(), 2u) << "nothing asked during the wait";
-    ASSERT_TRUE(
-        WaitFor([&] { return std::chrono::steady_clock::now() >= refused_at + std::chrono::milliseconds(5500); },
-                std::chrono::seconds(10)));
+    ASSERT_EQ(Rows(s, "SELECT COUNT(*) FROM discovery_sources WHERE source = 'reddit' AND wait_until IS NOT NULL"), 1);
+    Execute(s.DbPath(), "UPDATE discovery_sources SET wait_until = wait_until - 600 WHERE source = 'reddit'");
     out = discover();
     EXPECT_EQ(reddit.SearchCalls(), 4u) << "the refused page again, then the last (pages of two posts): " << out;
     out = discover();

@@ -382,15 +382,21 @@ TYPED_TEST_P(AcquisitionContract, ErasureLeavesAHashedSuppressionAndTheFunnelsCo
               ErrorCode::kConflict);
     EXPECT_EQ(this->AuditRows("lead."), 1u);
 
-    // A deleted account's lead is erased by the sync.
+    // A deleted account's lead is erased with it, in the deletion's own transaction.
     const Lead hal = this->Signup("hal@deleted.example");
+    this->Sync(kNow + hours(2));
     ASSERT_TRUE(
         Wait<DeletedAccount>([&](Callback<DeletedAccount> done) {
             this->db().accounts().DeleteAccount({*hal.account_id, kNow, std::nullopt, std::nullopt}, std::move(done));
         }).ok());
-    EXPECT_EQ(this->Sync(kNow + hours(3)).erased, 1);
-    EXPECT_EQ(this->acq().GetLead(hal.id).value()->status, LeadStatus::kErased);
+    const auto erased = this->acq().GetLead(hal.id).value();
+    EXPECT_EQ(erased->status, LeadStatus::kErased);
+    EXPECT_EQ(erased->email, "");
+    EXPECT_FALSE(erased->account_id.has_value()) << "no tie to the deleted account is kept";
     EXPECT_TRUE(this->acq().IsSuppressed("hal@deleted.example").value());
+    EXPECT_EQ(this->EnrollmentsOf(hal.id).at(0).state, "stopped");
+    EXPECT_EQ(this->EventKinds(hal.id).back(), "erased");
+    EXPECT_EQ(this->Sync(kNow + hours(3)).erased, 0);
 }
 
 TYPED_TEST_P(AcquisitionContract, ProspectsKeepTheOperatorsDecisionAndTheQueueComesBestFirst) {
