@@ -9,6 +9,26 @@ namespace gpuopt::store::postgres {
 
 namespace {
 
+// Its lead (SPEC §9) is erased with it: a hashed suppression entry, the funnel's counts without detail, no tie
+// to the deleted account kept. Named apart: each is one statement made of adjacent literals.
+constexpr const char* kLeadSuppressed =
+    "INSERT INTO suppressions (kind, value, hash, reason, source, created_at) SELECT 'address', '', email_hash,"
+    " 'erased', 'account deleted', CAST(EXTRACT(EPOCH FROM now()) AS BIGINT) FROM leads WHERE account_id = $1 AND "
+    "email_hash IS NOT NULL"
+    " ON CONFLICT (kind, hash) DO UPDATE SET value = ''";
+constexpr const char* kLeadErasedEvent =
+    "INSERT INTO lead_events (lead_id, at, kind, source) SELECT id, CAST(EXTRACT(EPOCH FROM now()) AS BIGINT), "
+    "'erased', source FROM leads WHERE account_id = $1";
+constexpr const char* kLeadHistoryCleared =
+    "UPDATE lead_events SET detail = '' WHERE lead_id IN (SELECT id FROM leads WHERE account_id = $1)";
+constexpr const char* kLeadSequencesStopped =
+    "UPDATE enrollments SET state = 'stopped', stop_reason = 'account deleted' WHERE state = 'active'"
+    " AND lead_id IN (SELECT id FROM leads WHERE account_id = $1)";
+constexpr const char* kLeadErased =
+    "UPDATE leads SET email = NULL, email_hash = NULL, domain = '', company_key = '', name = '', company = '',"
+    " consent_text = '', consent_ip = '', confirm_token_hash = NULL, status = 'erased', account_id = NULL"
+    " WHERE account_id = $1";
+
 // Every table that holds an account's own data, children before their parents. payments, revenue_events
 // and operator_events are the books and stay.
 constexpr const char* kAccountData[] = {
@@ -36,19 +56,11 @@ constexpr const char* kAccountData[] = {
     // delivery still waiting to be applied keeps its body: it is needed, and is looked at once).
     ("UPDATE gateway_events SET body = '{}' WHERE state <> 'pending'"
      " AND reference IN (SELECT reference FROM payments WHERE account_id = $1)"),
-    // Its lead (SPEC §9) is erased with it: a hashed suppression entry, the funnel's counts without detail.
-    ("INSERT INTO suppressions (kind, value, hash, reason, source, created_at) SELECT 'address', '', email_hash,"
-     " 'erased', 'account deleted', CAST(EXTRACT(EPOCH FROM now()) AS BIGINT) FROM leads WHERE account_id = $1 AND "
-     "email_hash IS NOT NULL"
-     " ON CONFLICT (kind, hash) DO UPDATE SET value = ''"),
-    "INSERT INTO lead_events (lead_id, at, kind, source) SELECT id, CAST(EXTRACT(EPOCH FROM now()) AS BIGINT), "
-    "'erased', source FROM leads WHERE account_id = $1",
-    "UPDATE lead_events SET detail = '' WHERE lead_id IN (SELECT id FROM leads WHERE account_id = $1)",
-    ("UPDATE enrollments SET state = 'stopped', stop_reason = 'account deleted' WHERE state = 'active'"
-     " AND lead_id IN (SELECT id FROM leads WHERE account_id = $1)"),
-    ("UPDATE leads SET email = NULL, email_hash = NULL, domain = '', company_key = '', name = '', company = '',"
-     " consent_text = '', consent_ip = '', confirm_token_hash = NULL, status = 'erased', account_id = NULL"
-     " WHERE account_id = $1"),
+    kLeadSuppressed,
+    kLeadErasedEvent,
+    kLeadHistoryCleared,
+    kLeadSequencesStopped,
+    kLeadErased,
 };
 
 }  // namespace
